@@ -1,0 +1,45 @@
+"""Tether server. ``create_app`` only wires things together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(settings: Any = None) -> Flask:
+    from . import pipeline, services
+    from .api import register_api
+    from .config import Settings
+    from .db import Database
+    from .errors import register_error_handlers
+    from .jsonutil import OrjsonProvider
+    from .secrets_store import load_secret_key
+    from .services import permissions
+    from .storage import store_from_settings
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, static_folder=None)
+    app.json = OrjsonProvider(app)
+    app.config.update(
+        SECRET_KEY=load_secret_key(settings),
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_NAME="tether_session",
+        TESTING=settings.testing,
+    )
+    database = Database(settings.resolved_database_url)
+    permissions.DEFAULT_LEVEL["value"] = settings.default_permission
+    app.extensions["tether"] = {"settings": settings, "db": database, "store": store_from_settings(settings)}
+    _ = services
+    register_error_handlers(app)
+    pipeline.install(app)
+    register_api(app)
+    from .web import register_web
+
+    register_web(app)
+    return app

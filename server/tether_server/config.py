@@ -1,0 +1,133 @@
+"""Settings: one frozen dataclass, parsed from ``TETHER_*`` variables at startup."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_DATA_DIR = "./tether-data"
+
+
+class ConfigError(ValueError):
+    """A TETHER_* variable has a value that cannot be used."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}: expected a boolean (true/false), got {raw!r}")
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every runtime option. ``ENV`` maps each field to its TETHER_* variable."""
+
+    data_dir: str = DEFAULT_DATA_DIR
+    database_url: str = ""  # default: sqlite:///<data_dir>/tether.db
+    artifact_uri: str = ""  # default: <data_dir>/artifacts (local backend)
+    s3_endpoint: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = ""
+    s3_secure: bool = True
+    s3_presign: bool = True
+    secret_key: str = ""  # default: generated once, kept in <data_dir>/secret_key
+    admin_token: str = ""
+    auth_cache_seconds: int = 5
+    max_content_length: int = 32 * 1024 * 1024
+    max_batch_metrics: int = 10_000
+    max_search_results: int = 1_000
+    session_cookie_secure: bool = False
+    default_permission: str = "NONE"  # NONE or READ: what users get on resources without a grant
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 60
+    webhook_allowlist: str = ""  # comma-separated CIDRs/hosts allowed despite SSRF rules
+    log_level: str = "INFO"
+    testing: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    ENV = {
+        "data_dir": "TETHER_DATA_DIR",
+        "database_url": "TETHER_DATABASE_URL",
+        "artifact_uri": "TETHER_ARTIFACT_URI",
+        "s3_endpoint": "TETHER_S3_ENDPOINT",
+        "s3_access_key": "TETHER_S3_ACCESS_KEY",
+        "s3_secret_key": "TETHER_S3_SECRET_KEY",
+        "s3_region": "TETHER_S3_REGION",
+        "s3_secure": "TETHER_S3_SECURE",
+        "s3_presign": "TETHER_S3_PRESIGN",
+        "secret_key": "TETHER_SECRET_KEY",
+        "admin_token": "TETHER_ADMIN_TOKEN",
+        "auth_cache_seconds": "TETHER_AUTH_CACHE_SECONDS",
+        "max_content_length": "TETHER_MAX_CONTENT_LENGTH",
+        "max_batch_metrics": "TETHER_MAX_BATCH_METRICS",
+        "max_search_results": "TETHER_MAX_SEARCH_RESULTS",
+        "session_cookie_secure": "TETHER_SESSION_COOKIE_SECURE",
+        "default_permission": "TETHER_DEFAULT_PERMISSION",
+        "login_max_failures": "TETHER_LOGIN_MAX_FAILURES",
+        "login_lockout_seconds": "TETHER_LOGIN_LOCKOUT_SECONDS",
+        "webhook_allowlist": "TETHER_WEBHOOK_ALLOWLIST",
+        "log_level": "TETHER_LOG_LEVEL",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        kwargs: dict[str, Any] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for name, var in cls.ENV.items():
+            if var not in env:
+                continue
+            raw = env[var]
+            kind = types[name]
+            if kind in ("bool", bool):
+                kwargs[name] = _bool(var, raw)
+            elif kind in ("int", int):
+                kwargs[name] = _int(var, raw)
+            else:
+                kwargs[name] = raw
+        kwargs.update(overrides)
+        return cls(**kwargs).validated()
+
+    def validated(self) -> Settings:
+        if self.default_permission.upper() not in ("NONE", "READ"):
+            raise ConfigError("TETHER_DEFAULT_PERMISSION: expected NONE or READ")
+        if self.max_batch_metrics < 1 or self.max_content_length < 1024:
+            raise ConfigError("TETHER_MAX_BATCH_METRICS / TETHER_MAX_CONTENT_LENGTH too small")
+        url = self.database_url
+        if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
+            raise ConfigError("TETHER_DATABASE_URL: only sqlite:// and postgresql:// URLs are supported")
+        return replace(self, default_permission=self.default_permission.upper())
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            return url
+        return f"sqlite:///{self.data_path / 'tether.db'}"
+
+    @property
+    def resolved_artifact_uri(self) -> str:
+        return self.artifact_uri or str(self.data_path / "artifacts")
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.database_url

@@ -1,0 +1,128 @@
+"""The error hierarchy and the single place where error handlers are registered.
+
+Every non-2xx body is ``{"error": {"code": ..., "message": ..., "details": {...}}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify
+from marshmallow import ValidationError
+from sqlalchemy.exc import OperationalError as SAOperationalError
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class TetherError(Exception):
+    status = 500
+    code = "INTERNAL"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+class InvalidArgument(TetherError):
+    status, code = 400, "INVALID_ARGUMENT"
+
+
+class Unauthenticated(TetherError):
+    status, code = 401, "UNAUTHENTICATED"
+
+
+class PermissionDenied(TetherError):
+    status, code = 403, "PERMISSION_DENIED"
+
+
+class NotFound(TetherError):
+    status, code = 404, "NOT_FOUND"
+
+
+class AlreadyExists(TetherError):
+    status, code = 409, "ALREADY_EXISTS"
+
+
+class FailedPrecondition(TetherError):
+    status, code = 409, "FAILED_PRECONDITION"
+
+
+class PayloadTooLarge(TetherError):
+    status, code = 413, "PAYLOAD_TOO_LARGE"
+
+
+class TooManyRequests(TetherError):
+    status, code = 429, "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(TetherError):
+    status, code = 503, "UNAVAILABLE"
+
+
+_HTTP_CODES = {
+    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED", 409: "FAILED_PRECONDITION", 411: "LENGTH_REQUIRED", 413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE", 416: "RANGE_NOT_SATISFIABLE", 422: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE",
+}
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message, "details": details or {}}
+    rid = g.get("request_id") if g else None
+    if rid:
+        body["request_id"] = rid
+    resp = jsonify({"error": body})
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(TetherError)
+    def _tether(e: TetherError) -> Response:
+        return error_response(e.status, e.code, e.message, e.details, e.headers)
+
+    @app.errorhandler(ValidationError)
+    def _validation(e: ValidationError) -> Response:
+        return error_response(400, "INVALID_ARGUMENT", "Request validation failed", {"fields": e.messages})
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException) -> Response:
+        status = e.code or 500
+        code = _HTTP_CODES.get(status, "INTERNAL" if status >= 500 else "INVALID_ARGUMENT")
+        details: dict[str, Any] = {}
+        # flask-smorest / webargs attach validation messages to 422s; we answer 400 with the fields.
+        messages = getattr(e, "data", {}).get("messages") if hasattr(e, "data") else None
+        if messages:
+            status, code = 400, "INVALID_ARGUMENT"
+            details["fields"] = messages
+            message = "Request validation failed"
+        elif status == 400:
+            message = "Malformed request (the body may not be valid JSON)"
+        elif status == 413:
+            message = "Request body is larger than the server accepts"
+            details["max_bytes"] = app.config.get("MAX_CONTENT_LENGTH")
+        else:
+            message = e.description or e.name
+        headers = {}
+        if status == 405 and e.get_response().headers.get("Allow"):
+            headers["Allow"] = e.get_response().headers["Allow"]
+        return error_response(status, code, message, details, headers)
+
+    @app.errorhandler(SAOperationalError)
+    def _db_down(e: SAOperationalError) -> Response:
+        logger.error("database error: %s", e.orig)
+        return error_response(503, "UNAVAILABLE", "The database is unavailable; retry later", {},
+                              {"Retry-After": "2"})
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(500, "INTERNAL", "Internal server error")

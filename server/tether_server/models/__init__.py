@@ -1,0 +1,23 @@
+"""ORM models. Import from here so every table is registered on ``Base.metadata``."""
+
+from __future__ import annotations
+
+from .audit import AuditEvent
+from .auth import LEVELS, RESOURCE_TYPES, ROLES, ApiToken, Permission, User
+from .base import Base, new_id, now_ms
+from .tracking import (
+    Experiment,
+    ExperimentTag,
+    IdempotencyRecord,
+    LatestMetric,
+    Metric,
+    Param,
+    Run,
+    RunTag,
+)
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Base", "Experiment", "ExperimentTag", "IdempotencyRecord", "LEVELS",
+    "LatestMetric", "Metric", "Param", "Permission", "RESOURCE_TYPES", "ROLES", "Run", "RunTag", "User",
+    "new_id", "now_ms",
+]

@@ -1,0 +1,123 @@
+"""Request flow: request id, authentication and the access check, commit/rollback, one log line."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request, session as cookie_session
+from sqlalchemy.exc import IntegrityError
+
+from . import context
+from .access import ROLE_RANK, policy_of
+from .errors import PermissionDenied, Unauthenticated, error_response
+from .services import users as users_svc
+
+logger = logging.getLogger("tether_server.request")
+
+_TOKEN_QUERY_PARAMS = ("token", "access_token", "api_key", "apikey", "auth", "bearer")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+def _authenticate() -> None:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthenticated("Invalid or expired credentials")
+        g.principal = users_svc.authenticate_token(context.database().read_session, value.strip())
+        return
+    uid = cookie_session.get("uid")
+    if uid is not None:
+        g.principal = _session_principal(uid, cookie_session.get("sv"))
+        g.via_session = True
+        return
+    raise Unauthenticated("Authentication required")
+
+
+def _session_principal(uid: int, version: Any) -> Any:
+    from .models import User
+
+    with context.database().read_session() as s:
+        user = s.get(User, uid)
+        if user is None or not user.active or version != _session_version(user):
+            cookie_session.clear()
+            raise Unauthenticated("Your session has ended; log in again")
+        return users_svc.principal_of(user, via="session")
+
+
+def _session_version(user: Any) -> str:
+    # Changing the role, password or active flag ends existing sessions.
+    return f"{user.role}:{(user.password_hash or '')[-12:]}:{int(user.active)}"
+
+
+def begin_request() -> Response | None:
+    g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    g.t0 = time.perf_counter()
+    if request.endpoint is None:
+        return None  # routing error: 404/405 handlers answer
+    if any(k in request.args for k in _TOKEN_QUERY_PARAMS):
+        raise Unauthenticated("Credentials are accepted only in the Authorization header")
+    policy = policy_of(request.endpoint, current_app.view_functions.get(request.endpoint))
+    if policy is None:
+        logger.error("route %s has no access declaration; refusing", request.endpoint)
+        raise PermissionDenied("This route is not available")
+    if policy == "public":
+        if request.headers.get("Authorization") or cookie_session.get("uid") is not None:
+            try:
+                _authenticate()
+            except Unauthenticated:
+                g.pop("principal", None)
+        return None
+    _authenticate()
+    if policy in ROLE_RANK and not g.principal.has_role(policy):
+        raise PermissionDenied(f"This action needs the {policy} role or higher")
+    return None
+
+
+def end_request(resp: Response) -> Response:
+    session = g.pop("_db", None)
+    if session is not None:
+        try:
+            if resp.status_code < 400 and not g.get("rollback_only"):
+                session.commit()
+            else:
+                session.rollback()
+        except IntegrityError as exc:
+            session.rollback()
+            logger.info("commit conflict: %s", exc.orig)
+            resp = error_response(409, "ALREADY_EXISTS", "The change conflicts with existing data")
+        finally:
+            session.close()
+    for k, v in SECURITY_HEADERS.items():
+        resp.headers.setdefault(k, v)
+    resp.headers["X-Request-Id"] = g.get("request_id", "")
+    if current_app.config.get("TETHER_ACCESS_LOG", True):
+        ms = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
+        logger.info("%s %s %s %.1fms rid=%s", request.method, request.path, resp.status_code, ms,
+                    g.get("request_id"))
+    return resp
+
+
+def teardown(exc: BaseException | None) -> None:
+    session = g.pop("_db", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+
+
+def install(app: Flask) -> None:
+    app.before_request(begin_request)
+    app.after_request(end_request)
+    app.teardown_request(teardown)
