@@ -39,7 +39,7 @@ def create_app(settings: Any = None) -> Flask:
     register_error_handlers(app)
     pipeline.install(app)
     register_api(app)
-    from .web import register_web
+    from .ui import register_web
 
     register_web(app)
     return app

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -121,6 +122,12 @@ def register_error_handlers(app: Flask) -> None:
         logger.error("database error: %s", e.orig)
         return error_response(503, "UNAVAILABLE", "The database is unavailable; retry later", {},
                               {"Retry-After": "2"})
+
+    @app.errorhandler(IntegrityError)
+    def _conflict(e: IntegrityError) -> Response:
+        logger.info("integrity conflict: %s", e.orig)
+        return error_response(409, "ALREADY_EXISTS", "The change conflicts with existing data (it may have "
+                              "been written concurrently); nothing was stored")
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:

@@ -42,3 +42,11 @@ def docs_assets(filename: str) -> Response:
     import swagger_ui_bundle
 
     return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=3600)
+
+
+@blp.route("/docs/init.js", methods=["GET"])
+@access("public")
+def docs_init() -> Response:
+    js = ("window.onload = function () { var el = document.getElementById('swagger-ui');"
+          " SwaggerUIBundle({url: el.dataset.specUrl, dom_id: '#swagger-ui'}); };")
+    return Response(js, mimetype="application/javascript")

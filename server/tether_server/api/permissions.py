@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from .. import context
+from ..access import access
+from ..schemas import page_of
+from ..schemas.auth import PermissionDeleteArgs, PermissionListArgs, PermissionSchema, PermissionSetSchema
+from ..services import permissions as svc
+
+blp = Blueprint("permissions", __name__, description="Per-resource grants (READ/EDIT/MANAGE)")
+
+
+def _require_manage(resource_type: str, resource_id: str) -> None:
+    svc.require(context.db(), context.principal(), resource_type, resource_id, "MANAGE",
+                f"{resource_type.capitalize()} {resource_id}")
+
+
+@blp.route("/permissions", methods=["PUT"])
+@access("writer")
+@blp.arguments(PermissionSetSchema)
+@blp.response(200, PermissionSchema)
+def set_(body: dict[str, Any]) -> Any:
+    """Grant or change a user's level on an experiment or model (needs MANAGE on it)."""
+    _require_manage(body["resource_type"], body["resource_id"])
+    return svc.set_grant(context.db(), context.principal(), **body)
+
+
+@blp.route("/permissions", methods=["DELETE"])
+@access("writer")
+@blp.arguments(PermissionDeleteArgs, location="query")
+@blp.response(204)
+def delete(args: dict[str, Any]) -> None:
+    _require_manage(args["resource_type"], args["resource_id"])
+    svc.revoke_grant(context.db(), context.principal(), **args)
+
+
+@blp.route("/permissions", methods=["GET"])
+@access("viewer")
+@blp.arguments(PermissionListArgs, location="query")
+@blp.response(200, page_of(PermissionSchema))
+def list_(args: dict[str, Any]) -> Any:
+    """Admins see all grants; others see their own, or all grants on a resource they MANAGE."""
+    actor = context.principal()
+    if not actor.is_admin:
+        if args["resource_type"] and args["resource_id"]:
+            _require_manage(args["resource_type"], args["resource_id"])
+        else:
+            args["user_id"] = actor.id
+    return {"items": svc.list_grants(context.db(), **args), "next_page_token": None}

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import click
+
+from . import load_settings, main
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5055, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int, help="threads per worker")
+@click.option("--migrate", is_flag=True, help="apply pending migrations before starting")
+@click.option("--data-dir", default=None, help="data folder for the embedded defaults (TETHER_DATA_DIR)")
+def server(host: str, port: int, workers: int, threads: int, migrate: bool, data_dir: str | None) -> None:
+    """Start the server with gunicorn."""
+    if data_dir:
+        os.environ["TETHER_DATA_DIR"] = data_dir
+    settings = load_settings()
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    from ..db import Database
+    from ..migrate import current_revision, head_revision, upgrade
+    from ..services.bootstrap import bootstrap_admin, save_credentials
+
+    database = Database(settings.resolved_database_url)
+    try:
+        current, head = current_revision(database.engine), head_revision()
+        if current != head:
+            if not migrate:
+                raise click.ClickException(
+                    f"The database schema is at {current or 'empty'} but this server needs {head}. "
+                    "Run `tether db upgrade` (or start with --migrate).")
+            upgrade(database.engine)
+        with database.session() as s:
+            token = bootstrap_admin(s, settings)
+            s.commit()
+    finally:
+        database.dispose()
+    if token:
+        urls = [f"http://{h}:{port}" for h in ({"127.0.0.1", "localhost", host} - {"0.0.0.0", "::"})]
+        path = save_credentials(urls, token)
+        click.echo("Created the local admin user 'admin'. Its API token (shown once):\n\n"
+                   f"    {token}\n\nSaved to {path} (mode 0600); the SDK reads it when TETHER_TOKEN is unset.\n",
+                   err=True)
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
+    if gunicorn is None:
+        raise click.ClickException("gunicorn is not installed")
+    args = [gunicorn, "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
+            "--worker-class", "gthread", "--no-control-socket", "--access-logfile", "-" if False else "/dev/null",
+            "--graceful-timeout", "20", "--timeout", "600", "--keep-alive", "30", "tether_server.wsgi:app"]
+    click.echo(f"Tether listening on http://{host}:{port} (data: {settings.data_path})", err=True)
+    os.execv(gunicorn, args)

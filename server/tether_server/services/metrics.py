@@ -1,0 +1,81 @@
+"""Metric history: keyset-paged full history, or a server-side downsample that keeps extremes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..access import Principal
+from ..errors import InvalidArgument
+from ..models import Metric
+from . import paging
+from .runs import get_run
+from .validation import check_key
+
+PAGE_DEFAULT = 25_000
+PAGE_MAX = 100_000
+MAX_POINTS_CAP = 50_000
+
+Point = tuple[int, float, int]  # step, value, timestamp
+
+
+def history(session: Session, actor: Principal, run_id: str, key: str, *, max_points: int | None = None,
+            page_token: str | None = None, max_results: int | None = None) -> dict[str, Any]:
+    get_run(session, actor, run_id)
+    check_key(key, "metric key")
+    q = select(Metric.step, Metric.value, Metric.is_nan, Metric.timestamp, Metric.id).where(
+        Metric.run_id == run_id, Metric.key == key)
+    if max_points is not None:
+        if not 2 <= max_points <= MAX_POINTS_CAP:
+            raise InvalidArgument(f"max_points must be between 2 and {MAX_POINTS_CAP}", {"field": "max_points"})
+        pts = _points(session.execute(q.order_by(Metric.step, Metric.timestamp, Metric.id)))
+        sampled = downsample(pts, max_points)
+        return {"key": key, "items": sampled, "next_page_token": None, "downsampled": len(sampled) < len(pts),
+                "total_points": len(pts)}
+    limit = max_results or PAGE_DEFAULT
+    if not 1 <= limit <= PAGE_MAX:
+        raise InvalidArgument(f"max_results must be between 1 and {PAGE_MAX}", {"field": "max_results"})
+    scope = paging.scope_of("history", run_id, key)
+    tok = paging.decode(page_token, scope)
+    if tok:
+        s, i = int(tok["s"]), int(tok["i"])
+        q = q.where((Metric.step > s) | ((Metric.step == s) & (Metric.id > i)))
+    rows = session.execute(q.order_by(Metric.step, Metric.id).limit(limit + 1)).all()
+    nxt = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        nxt = paging.encode({"scope": scope, "s": rows[-1][0], "i": rows[-1][4]})
+    return {"key": key, "items": _points(rows), "next_page_token": nxt, "downsampled": False}
+
+
+def _points(rows: Any) -> list[Point]:
+    return [(r[0], math.nan if r[2] else r[1], r[3]) for r in rows]
+
+
+def downsample(points: list[Point], n: int) -> list[Point]:
+    """Min/max buckets: at most ``n`` points; keeps the first, the last and every bucket's extremes,
+    so the global minimum and maximum always survive. NaN points are kept only where a bucket has
+    nothing else."""
+    total = len(points)
+    if total <= n:
+        return points
+    inner = points[1:-1]
+    buckets = max(1, (n - 2) // 2)
+    size = len(inner) / buckets
+    keep: list[Point] = [points[0]]
+    for b in range(buckets):
+        chunk = inner[int(b * size): int((b + 1) * size)]
+        if not chunk:
+            continue
+        finite = [p for p in chunk if p[1] == p[1]]
+        if not finite:
+            keep.append(chunk[0])
+            continue
+        lo = min(finite, key=lambda p: p[1])
+        hi = max(finite, key=lambda p: p[1])
+        keep.extend(sorted({lo, hi}, key=lambda p: (p[0], p[2])) if lo is not hi else [lo])
+    keep.append(points[-1])
+    return keep[:n] if len(keep) > n else keep

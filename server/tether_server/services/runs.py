@@ -1,0 +1,218 @@
+"""Runs: create, read, update status, soft delete; params/tags/metrics logging in atomic batches."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..access import Principal
+from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from ..models import Experiment, LatestMetric, Metric, Param, Run, RunTag, now_ms
+from . import experiments, permissions
+from .validation import STATUSES, TERMINAL, check_int, check_key, check_tags, check_value, metric_value
+
+
+def _dialect_insert(session: Session, table: Any) -> Any:
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def get_run(session: Session, actor: Principal, run_id: str, level: str = "READ") -> Run:
+    """The run, if the caller holds ``level`` on its experiment; otherwise NotFound/PermissionDenied."""
+    if not isinstance(run_id, str) or len(run_id) > 32:
+        raise NotFound(f"Run {str(run_id)[:40]!r} not found")
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"Run {run_id!r} not found")
+    permissions.require(session, actor, "experiment", run.experiment_id, level, f"Run {run_id!r}")
+    return run
+
+
+def writable_run(session: Session, actor: Principal, run_id: str) -> Run:
+    run = get_run(session, actor, run_id, "EDIT")
+    if run.lifecycle != "active":
+        raise FailedPrecondition(f"Run {run_id!r} is deleted", {"lifecycle": run.lifecycle})
+    if run.status != "RUNNING":
+        raise FailedPrecondition(f"Run {run_id!r} is {run.status}; only RUNNING runs accept new data",
+                                 {"status": run.status})
+    exp_life = session.scalar(select(Experiment.lifecycle).where(Experiment.id == run.experiment_id))
+    if exp_life != "active":
+        raise FailedPrecondition(f"The experiment of run {run_id!r} is deleted")
+    return run
+
+
+def create_run(session: Session, actor: Principal, experiment_id: int, *, name: str | None = None,
+               tags: dict[str, str] | None = None, parent_run_id: str | None = None,
+               start_time: int | None = None) -> Run:
+    exp = experiments.writable_experiment(session, actor, experiment_id)
+    tags = check_tags(tags)
+    if name is not None:
+        check_value(name, "name")
+        if len(name) > 250:
+            raise InvalidArgument("Run names are at most 250 characters", {"field": "name"})
+    if parent_run_id is not None:
+        parent = get_run(session, actor, parent_run_id)
+        if parent.experiment_id != exp.id:
+            raise InvalidArgument("A parent run must belong to the same experiment", {"field": "parent_run_id"})
+    run = Run(experiment_id=exp.id, name=name or "", parent_run_id=parent_run_id, created_by=actor.id,
+              start_time=check_int(start_time, "start_time") if start_time is not None else now_ms())
+    session.add(run)
+    session.flush()
+    if tags:
+        session.execute(insert(RunTag), [{"run_id": run.id, "key": k, "value": v} for k, v in tags.items()])
+    return run
+
+
+def update_run(session: Session, actor: Principal, run_id: str, *, status: str | None = None,
+               end_time: int | None = None, name: str | None = None) -> Run:
+    run = get_run(session, actor, run_id, "EDIT")
+    if run.lifecycle != "active":
+        raise FailedPrecondition(f"Run {run_id!r} is deleted")
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidArgument(f"status must be one of {list(STATUSES)}", {"field": "status"})
+        if run.status in TERMINAL and status != run.status:
+            raise FailedPrecondition(f"Run {run_id!r} is already {run.status}", {"status": run.status})
+        if status in TERMINAL and run.status == "RUNNING" and end_time is None:
+            end_time = now_ms()
+        run.status = status
+    if end_time is not None:
+        run.end_time = check_int(end_time, "end_time")
+    if name is not None:
+        run.name = check_value(name, "name")[:250]
+    return run
+
+
+def delete_run(session: Session, actor: Principal, run_id: str) -> Run:
+    run = get_run(session, actor, run_id, "EDIT")
+    run.lifecycle = "deleted"
+    return run
+
+
+def restore_run(session: Session, actor: Principal, run_id: str) -> Run:
+    run = get_run(session, actor, run_id, "EDIT")
+    run.lifecycle = "active"
+    return run
+
+
+def run_details(session: Session, runs: list[Run]) -> dict[str, dict[str, Any]]:
+    """Params, tags and latest metrics for many runs in three queries."""
+    ids = [r.id for r in runs]
+    out: dict[str, dict[str, Any]] = {i: {"params": {}, "tags": {}, "metrics": {}} for i in ids}
+    if not ids:
+        return out
+    for rid, k, v in session.execute(select(Param.run_id, Param.key, Param.value).where(Param.run_id.in_(ids))):
+        out[rid]["params"][k] = v
+    for rid, k, v in session.execute(select(RunTag.run_id, RunTag.key, RunTag.value).where(RunTag.run_id.in_(ids))):
+        out[rid]["tags"][k] = v
+    q = select(LatestMetric.run_id, LatestMetric.key, LatestMetric.value, LatestMetric.is_nan,
+               LatestMetric.step, LatestMetric.timestamp).where(LatestMetric.run_id.in_(ids))
+    for rid, k, v, nan, step, ts in session.execute(q):
+        out[rid]["metrics"][k] = {"value": math.nan if nan else v, "step": step, "timestamp": ts}
+    return out
+
+
+# ---------------------------------------------------------------- batch logging
+
+def parse_metrics(raw: Any, limit: int) -> list[dict[str, Any]]:
+    """Validate a metrics list quickly (a batch holds up to 10,000 points)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise InvalidArgument("metrics must be a list", {"field": "metrics"})
+    if len(raw) > limit:
+        raise InvalidArgument(f"At most {limit} metrics per batch", {"field": "metrics", "max": limit,
+                                                                      "got": len(raw)})
+    now = now_ms()
+    rows: list[dict[str, Any]] = []
+    seen_keys: set[str] = set()
+    for i, m in enumerate(raw):
+        try:
+            key = m["key"]
+            if key not in seen_keys:
+                check_key(key, "metric key")
+                seen_keys.add(key)
+            value = metric_value(m["value"])
+            step = m.get("step", 0)
+            ts = m.get("timestamp", now)
+            if ts is None:
+                ts = now
+            if step is None:
+                step = 0
+            if type(step) is not int or type(ts) is not int or not (-(2**63) <= step < 2**63) \
+                    or not (0 <= ts < 2**63):
+                raise ValueError("step/timestamp")
+        except InvalidArgument as e:
+            e.details["index"] = i
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InvalidArgument(
+                f"metrics[{i}] must be {{key: str, value: number|'NaN'|'Infinity'|'-Infinity', step?: int, "
+                "timestamp?: int ms}", {"field": "metrics", "index": i}) from None
+        nan = value != value
+        rows.append({"key": key, "value": 0.0 if nan else value, "is_nan": nan, "step": step, "timestamp": ts})
+    return rows
+
+
+def log_batch(session: Session, actor: Principal, run_id: str, *, params: Any = None, metrics: Any = None,
+              tags: Any = None, max_metrics: int = 10_000) -> dict[str, int]:
+    rows = parse_metrics(metrics, max_metrics)
+    if params is not None and not isinstance(params, dict):
+        raise InvalidArgument("params must be an object of key → value", {"field": "params"})
+    params = {check_key(k, "param key"): check_value(v, "param value") for k, v in (params or {}).items()}
+    tags = check_tags(tags)
+    writable_run(session, actor, run_id)
+    if params:
+        _log_params(session, run_id, params)
+    if tags:
+        stmt = _dialect_insert(session, RunTag)
+        session.execute(stmt.on_conflict_do_update(index_elements=["run_id", "key"],
+                                                   set_={"value": stmt.excluded.value}),
+                        [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+    if rows:
+        for r in rows:
+            r["run_id"] = run_id
+        session.execute(insert(Metric), rows)
+        _update_latest(session, run_id, rows)
+    return {"metrics": len(rows), "params": len(params), "tags": len(tags)}
+
+
+def _log_params(session: Session, run_id: str, params: dict[str, str]) -> None:
+    existing = dict(session.execute(select(Param.key, Param.value).where(
+        Param.run_id == run_id, Param.key.in_(list(params)))).all())
+    for k, v in params.items():
+        if k in existing and existing[k] != v:
+            raise AlreadyExists(f"Param {k!r} is already logged with a different value; params are immutable",
+                                {"key": k, "existing": existing[k], "new": v})
+    new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
+    if new:
+        session.execute(insert(Param), new)
+
+
+def _update_latest(session: Session, run_id: str, rows: list[dict[str, Any]]) -> None:
+    best: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        cur = best.get(r["key"])
+        if cur is None or (r["step"], r["timestamp"]) >= (cur["step"], cur["timestamp"]):
+            best[r["key"]] = r
+    stmt = _dialect_insert(session, LatestMetric)
+    ex = stmt.excluded
+    tbl = LatestMetric.__table__.c
+    newer = or_(ex.step > tbl.step, and_(ex.step == tbl.step, ex.timestamp >= tbl.timestamp))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["run_id", "key"],
+        set_={"step": ex.step, "timestamp": ex.timestamp, "value": ex.value, "is_nan": ex.is_nan},
+        where=newer,
+    )
+    session.execute(stmt, [{"run_id": run_id, "key": b["key"], "step": b["step"], "timestamp": b["timestamp"],
+                            "value": b["value"], "is_nan": b["is_nan"]} for b in best.values()])
+
+
+def hard_delete_run(session: Session, run_id: str) -> None:
+    """Remove a run's rows for good (used by gc for runs deleted long ago)."""
+    for model in (Metric, LatestMetric, Param, RunTag):
+        session.execute(delete(model).where(model.run_id == run_id))
+    session.execute(delete(Run).where(Run.id == run_id))

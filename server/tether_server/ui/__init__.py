@@ -1,0 +1,35 @@
+"""Server-rendered UI (Jinja templates in the top-level web/ folder, shipped in the wheel)."""
+
+from __future__ import annotations
+
+import importlib
+from importlib import resources
+from pathlib import Path
+
+from flask import Flask
+from jinja2 import FileSystemLoader
+
+UI_MODULES = ["static", "pages_auth"]
+
+
+def web_root() -> Path:
+    """web/ from the wheel (tether_server._web) or, in a source checkout, the repo's web/."""
+    try:
+        root = Path(str(resources.files("tether_server._web")))
+        if (root / "templates").is_dir():
+            return root
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[3] / "web"
+
+
+def register_web(app: Flask) -> None:
+    root = web_root()
+    app.jinja_loader = FileSystemLoader(str(root / "templates"))
+    app.config["TETHER_WEB_ROOT"] = str(root)
+    from . import csrf
+
+    csrf.install(app)
+    for name in UI_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        app.register_blueprint(module.bp)

@@ -1,0 +1,13 @@
+"""WSGI entry point for gunicorn: ``tether_server.wsgi:app``."""
+
+from __future__ import annotations
+
+from .logconfig import configure_logging
+from .config import Settings
+
+_settings = Settings.from_env()
+configure_logging(_settings.log_level)
+
+from . import create_app  # noqa: E402
+
+app = create_app(_settings)

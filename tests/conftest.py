@@ -1,0 +1,185 @@
+"""Shared fixtures: settings, app, client, db_session, users/tokens, a live server for the SDK.
+
+API tests run on SQLite and, when TETHER_TEST_PG_URL is set (scripts/test sets it), PostgreSQL:
+the ``backend`` fixture is parametrized. On CI a missing PostgreSQL is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tether_server import create_app
+from tether_server.config import Settings
+from tether_server.db import Database
+from tether_server.migrate import upgrade
+
+PG_URL = os.environ.get("TETHER_TEST_PG_URL", "")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for k in list(os.environ):
+        if k.startswith("TETHER_") and not k.startswith("TETHER_TEST_"):
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("TETHER_CREDENTIALS_FILE", str(tmp_path / "credentials.json"))
+
+
+# ---------------------------------------------------------------- databases
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tpl") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db.engine)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str | None]:
+    if not PG_URL:
+        yield None
+        return
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"tether_tpl_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    upgrade(db.engine)
+    db.dispose()
+    yield name
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _backends() -> list[Any]:
+    return ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=_backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("TETHER_TEST_PG_URL is not set on CI: PostgreSQL did not start")
+        pytest.skip("PostgreSQL not available (set TETHER_TEST_PG_URL)")
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, sqlite_template: Path, pg_template: str | None) -> Iterator[str]:
+    if backend == "sqlite":
+        dst = tmp_path / "tether.db"
+        shutil.copy(sqlite_template, dst)
+        yield f"sqlite:///{dst}"
+        return
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"tether_t_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+# ---------------------------------------------------------------- app
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, Any]) -> Settings:
+    return Settings(data_dir=str(tmp_path / "data"), database_url=database_url,
+                    artifact_uri=str(tmp_path / "artifacts"), secret_key="test-secret", testing=True,
+                    **settings_overrides).validated()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Any]:
+    from tether_server.services.users import TOKEN_CACHE
+
+    TOKEN_CACHE.clear()
+    application = create_app(settings)
+    application.config["TETHER_ACCESS_LOG"] = False
+    yield application
+    application.extensions["tether"]["db"].dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def db_session(app: Any) -> Iterator[Any]:
+    with app.extensions["tether"]["db"].session() as s:
+        yield s
+
+
+class Users:
+    """Creates users with tokens through the services (the same code the API and CLI use)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def create(self, name: str, role: str, password: str | None = None) -> tuple[int, str]:
+        from tether_server.services import users as svc
+
+        with self.app.extensions["tether"]["db"].session() as s:
+            user = svc.create_user(s, None, name, role, password)
+            _t, plain = svc.create_token(s, None, user, "test")
+            s.commit()
+            return user.id, plain
+
+
+@pytest.fixture
+def users(app: Any) -> Users:
+    return Users(app)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin_token(users: Users) -> str:
+    return users.create("root", "admin")[1]
+
+
+@pytest.fixture
+def writer(users: Users) -> tuple[int, str]:
+    return users.create("wendy", "writer")
+
+
+@pytest.fixture
+def auth(writer: tuple[int, str]) -> dict[str, str]:
+    """Headers for a writer (the training-script role)."""
+    return bearer(writer[1])
+
+
+# ---------------------------------------------------------------- live server (for the SDK)
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(5)
