@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .artifacts import Artifact, Dataset, DatasetVersion, RunInput, Upload
 from .audit import AuditEvent
 from .auth import LEVELS, RESOURCE_TYPES, ROLES, ApiToken, Permission, User
 from .base import Base, new_id, now_ms
@@ -17,7 +18,7 @@ from .tracking import (
 )
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Base", "Experiment", "ExperimentTag", "IdempotencyRecord", "LEVELS",
+    "ApiToken", "Artifact", "AuditEvent", "Dataset", "DatasetVersion", "RunInput", "Upload", "Base", "Experiment", "ExperimentTag", "IdempotencyRecord", "LEVELS",
     "LatestMetric", "Metric", "Param", "Permission", "RESOURCE_TYPES", "ROLES", "Run", "RunTag", "User",
     "new_id", "now_ms",
 ]
