@@ -36,10 +36,10 @@ def create_app(settings: Any = None) -> Flask:
     permissions.DEFAULT_LEVEL["value"] = settings.default_permission
     app.extensions["tether"] = {"settings": settings, "db": database, "store": store_from_settings(settings)}
     _ = services
-    register_error_handlers(app)
     pipeline.install(app)
     register_api(app)
     from .ui import register_web
 
     register_web(app)
+    register_error_handlers(app)  # last: replaces flask-smorest's own handlers
     return app

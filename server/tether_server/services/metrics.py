@@ -35,7 +35,7 @@ def history(session: Session, actor: Principal, run_id: str, key: str, *, max_po
         sampled = downsample(pts, max_points)
         return {"key": key, "items": sampled, "next_page_token": None, "downsampled": len(sampled) < len(pts),
                 "total_points": len(pts)}
-    limit = max_results or PAGE_DEFAULT
+    limit = PAGE_DEFAULT if max_results is None else max_results
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidArgument(f"max_results must be between 1 and {PAGE_MAX}", {"field": "max_results"})
     scope = paging.scope_of("history", run_id, key)
@@ -57,13 +57,15 @@ def _points(rows: Any) -> list[Point]:
 
 def downsample(points: list[Point], n: int) -> list[Point]:
     """Min/max buckets: at most ``n`` points; keeps the first, the last and every bucket's extremes,
-    so the global minimum and maximum always survive. NaN points are kept only where a bucket has
+    so the global minimum and maximum survive whenever n >= 4. NaN points are kept only where a bucket has
     nothing else."""
     total = len(points)
     if total <= n:
         return points
     inner = points[1:-1]
-    buckets = max(1, (n - 2) // 2)
+    buckets = (n - 2) // 2
+    if buckets == 0:  # room for the endpoints only (n < 4)
+        return [points[0], points[-1]]
     size = len(inner) / buckets
     keep: list[Point] = [points[0]]
     for b in range(buckets):
@@ -78,4 +80,4 @@ def downsample(points: list[Point], n: int) -> list[Point]:
         hi = max(finite, key=lambda p: p[1])
         keep.extend(sorted({lo, hi}, key=lambda p: (p[0], p[2])) if lo is not hi else [lo])
     keep.append(points[-1])
-    return keep[:n] if len(keep) > n else keep
+    return keep

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from tests.api.helpers import assert_error, new_experiment, new_run
+from tether_server.services.metrics import downsample
+
+
+@pytest.fixture
+def run_id(client, auth):
+    return new_run(client, auth, new_experiment(client, auth, "hist"))
+
+
+def _log(client, auth, rid, key, values, start=0):
+    pts = [{"key": key, "value": v, "step": start + i, "timestamp": 1000 + i} for i, v in enumerate(values)]
+    for i in range(0, len(pts), 10_000):
+        r = client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": pts[i:i + 10_000]}, headers=auth)
+        assert r.status_code == 200, r.json
+
+
+def test_full_history_pages(client, auth, run_id):
+    _log(client, auth, run_id, "train/loss", [1.0 / (i + 1) for i in range(2500)])
+    got, token, pages = [], None, 0
+    while True:
+        url = f"/api/v1/runs/{run_id}/metrics/train/loss?max_results=1000" + (f"&page_token={token}" if token else "")
+        page = client.get(url, headers=auth).json
+        got += page["items"]
+        token, pages = page["next_page_token"], pages + 1
+        if not token:
+            break
+    assert pages == 3 and [p["step"] for p in got] == list(range(2500))
+    assert got[9]["value"] == pytest.approx(0.1) and got[0]["timestamp"] == 1000
+
+
+def test_key_with_slashes_and_dots(client, auth, run_id):
+    _log(client, auth, run_id, "val.acc/top-1", [0.5, 0.6])
+    body = client.get(f"/api/v1/runs/{run_id}/metrics/val.acc/top-1", headers=auth).json
+    assert body["key"] == "val.acc/top-1" and [p["value"] for p in body["items"]] == [0.5, 0.6]
+
+
+def test_downsampled_keeps_extremes_and_last(client, auth, run_id):
+    values = [math.sin(i / 50) for i in range(10_000)]
+    values[4321] = 50.0
+    values[777] = -50.0
+    _log(client, auth, run_id, "wave", values)
+    body = client.get(f"/api/v1/runs/{run_id}/metrics/wave?max_points=200", headers=auth).json
+    items = body["items"]
+    assert body["downsampled"] is True and len(items) <= 200
+    vals = [p["value"] for p in items]
+    assert 50.0 in vals and -50.0 in vals
+    assert items[-1]["step"] == 9999 and items[0]["step"] == 0
+    assert [p["step"] for p in items] == sorted(p["step"] for p in items)
+
+
+def test_unknown_key_is_empty_and_bad_args_400(client, auth, run_id):
+    assert client.get(f"/api/v1/runs/{run_id}/metrics/none", headers=auth).json["items"] == []
+    assert_error(client.get(f"/api/v1/runs/{run_id}/metrics/x?max_points=1", headers=auth), 400, "INVALID_ARGUMENT")
+    assert_error(client.get(f"/api/v1/runs/{run_id}/metrics/x?max_results=0", headers=auth), 400, "INVALID_ARGUMENT")
+    assert_error(client.get(f"/api/v1/runs/{run_id}/metrics/x?max_points=abc", headers=auth), 400, "INVALID_ARGUMENT")
+    assert_error(client.get(f"/api/v1/runs/{run_id}/metrics/x?page_token=zz", headers=auth), 400, "INVALID_ARGUMENT")
+
+
+pts_strategy = st.lists(st.floats(allow_nan=True, allow_infinity=False, width=32), min_size=1, max_size=400)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(values=pts_strategy, n=st.integers(2, 100))
+def test_downsample_properties(values, n):
+    points = [(i, v, i) for i, v in enumerate(values)]
+    out = downsample(points, n)
+    assert len(out) <= n or len(points) <= n
+    assert out[-1] == points[-1] and out[0] == points[0]
+    assert [p[0] for p in out] == sorted({p[0] for p in out})
+    finite = [v for v in values if v == v]
+    kept = [p[1] for p in out if p[1] == p[1]]
+    if finite and len(points) > n >= 4:
+        assert min(finite) in kept and max(finite) in kept

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.api.helpers import assert_error, new_experiment, new_run
+
+
+@pytest.fixture
+def exp(client, auth):
+    return new_experiment(client, auth, "churn")
+
+
+def test_run_lifecycle(client, auth, exp):
+    rid = new_run(client, auth, exp, name="xgb", tags={"team": "growth"}, start_time=1000)
+    run = client.get(f"/api/v1/runs/{rid}", headers=auth).json
+    assert run["status"] == "RUNNING" and run["start_time"] == 1000 and run["tags"] == {"team": "growth"}
+    r = client.patch(f"/api/v1/runs/{rid}", json={"status": "FINISHED"}, headers=auth)
+    assert r.status_code == 200 and r.json["status"] == "FINISHED" and r.json["end_time"] >= 1000
+    # a finished run refuses new data and going back to RUNNING
+    assert_error(client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"a": "1"}}, headers=auth),
+                 409, "FAILED_PRECONDITION")
+    assert_error(client.patch(f"/api/v1/runs/{rid}", json={"status": "RUNNING"}, headers=auth),
+                 409, "FAILED_PRECONDITION")
+    assert client.patch(f"/api/v1/runs/{rid}", json={"name": "renamed"}, headers=auth).json["name"] == "renamed"
+
+
+def test_deleted_run_refuses_writes(client, auth, exp):
+    rid = new_run(client, auth, exp)
+    assert client.delete(f"/api/v1/runs/{rid}", headers=auth).json["lifecycle"] == "deleted"
+    assert_error(client.post(f"/api/v1/runs/{rid}/batch", json={"tags": {"a": "1"}}, headers=auth),
+                 409, "FAILED_PRECONDITION")
+    assert client.post(f"/api/v1/runs/{rid}/restore", headers=auth).json["lifecycle"] == "active"
+
+
+def test_parent_run(client, auth, exp):
+    parent = new_run(client, auth, exp)
+    child = new_run(client, auth, exp, parent_run_id=parent)
+    assert client.get(f"/api/v1/runs/{child}", headers=auth).json["parent_run_id"] == parent
+    other = new_experiment(client, auth, "other")
+    r = client.post("/api/v1/runs", json={"experiment_id": other, "parent_run_id": parent}, headers=auth)
+    assert_error(r, 400, "INVALID_ARGUMENT")
+
+
+def test_params_are_immutable(client, auth, exp):
+    rid = new_run(client, auth, exp)
+    ok = client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"lr": 0.1, "depth": 6}}, headers=auth)
+    assert ok.status_code == 200
+    same = client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"lr": 0.1}}, headers=auth)
+    assert same.status_code == 200
+    err = assert_error(client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"lr": 0.2}}, headers=auth),
+                       409, "ALREADY_EXISTS")
+    assert err["details"]["key"] == "lr"
+    assert client.get(f"/api/v1/runs/{rid}", headers=auth).json["params"] == {"lr": "0.1", "depth": "6"}
+
+
+def test_tags_last_write_wins(client, auth, exp):
+    rid = new_run(client, auth, exp)
+    for v in ("a", "b"):
+        assert client.post(f"/api/v1/runs/{rid}/batch", json={"tags": {"t": v}}, headers=auth).status_code == 200
+    assert client.get(f"/api/v1/runs/{rid}", headers=auth).json["tags"] == {"t": "b"}
+
+
+def test_batch_is_atomic(client, auth, exp):
+    rid = new_run(client, auth, exp)
+    client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"p": "1"}}, headers=auth)
+    bad = {"params": {"q": "2", "p": "changed"}, "tags": {"t": "x"},
+           "metrics": [{"key": "m", "value": 1.0, "step": 0}]}
+    assert_error(client.post(f"/api/v1/runs/{rid}/batch", json=bad, headers=auth), 409, "ALREADY_EXISTS")
+    bad2 = {"params": {"q": "2"}, "metrics": [{"key": "m", "value": 1.0}, {"key": "m", "value": "oops"}]}
+    err = assert_error(client.post(f"/api/v1/runs/{rid}/batch", json=bad2, headers=auth), 400, "INVALID_ARGUMENT")
+    assert err["details"]["index"] == 1
+    run = client.get(f"/api/v1/runs/{rid}", headers=auth).json
+    assert run["params"] == {"p": "1"} and run["tags"] == {} and run["metrics"] == {}
+    assert client.get(f"/api/v1/runs/{rid}/metrics/m", headers=auth).json["items"] == []
+
+
+def test_batch_idempotency_key_replays(client, auth, exp):
+    rid = new_run(client, auth, exp)
+    body = {"metrics": [{"key": "loss", "value": float(i), "step": i, "timestamp": 5} for i in range(10)]}
+    h = {**auth, "Idempotency-Key": "k-123"}
+    first = client.post(f"/api/v1/runs/{rid}/batch", json=body, headers=h)
+    again = client.post(f"/api/v1/runs/{rid}/batch", json=body, headers=h)
+    assert first.status_code == again.status_code == 200 and first.json == again.json
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert len(client.get(f"/api/v1/runs/{rid}/metrics/loss", headers=auth).json["items"]) == 10
+
+
+def test_batch_limits(client, auth, exp):
+    rid = new_run(client, auth, exp)
+    ok = {"metrics": [{"key": "m", "value": 1.0, "step": i} for i in range(10_000)]}
+    assert client.post(f"/api/v1/runs/{rid}/batch", json=ok, headers=auth).json["metrics"] == 10_000
+    too_many = {"metrics": [{"key": "m", "value": 1.0, "step": i} for i in range(10_001)]}
+    assert_error(client.post(f"/api/v1/runs/{rid}/batch", json=too_many, headers=auth), 400, "INVALID_ARGUMENT")
+
+
+def test_nonfinite_values_round_trip(client, auth, exp):
+    rid = new_run(client, auth, exp)
+    pts = [{"key": "v", "value": x, "step": i, "timestamp": 1} for i, x in
+           enumerate(["NaN", "Infinity", "-Infinity", 1.5, 1e308, -2.5])]
+    assert client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": pts}, headers=auth).status_code == 200
+    items = client.get(f"/api/v1/runs/{rid}/metrics/v", headers=auth).json["items"]
+    assert [p["value"] for p in items] == ["NaN", "Infinity", "-Infinity", 1.5, 1e308, -2.5]
+    latest = client.get(f"/api/v1/runs/{rid}", headers=auth).json["metrics"]["v"]
+    assert latest["step"] == 5
+
+
+def test_latest_metric_is_highest_step(client, auth, exp):
+    rid = new_run(client, auth, exp)
+    pts = [{"key": "acc", "value": 0.9, "step": 5, "timestamp": 10}, {"key": "acc", "value": 0.1, "step": 2, "timestamp": 99}]
+    client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": pts}, headers=auth)
+    client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": [{"key": "acc", "value": 0.2, "step": 3}]}, headers=auth)
+    assert client.get(f"/api/v1/runs/{rid}", headers=auth).json["metrics"]["acc"]["value"] == 0.9
+
+
+@pytest.mark.parametrize("body", [
+    {"metrics": "x"}, {"metrics": [{"value": 1}]}, {"metrics": [{"key": "a b/../c", "value": 1}]},
+    {"metrics": [{"key": "k", "value": True}]}, {"metrics": [{"key": "k", "value": 1, "step": 1.5}]},
+    {"metrics": [{"key": "k", "value": 1, "timestamp": -1}]}, {"metrics": [{"key": "k", "value": 1, "step": 2**64}]},
+    {"params": {"k": {"nested": 1}}}, {"params": [1]}, {"tags": {"": "x"}}, {"unknown": 1},
+    {"params": {"k": "x" * 9000}}, {"metrics": [{"key": "/abs", "value": 1}]}, {"metrics": [None]},
+])
+def test_bad_batches_are_400(client, auth, exp, body):
+    rid = new_run(client, auth, exp)
+    r = client.post(f"/api/v1/runs/{rid}/batch", data=json.dumps(body), content_type="application/json", headers=auth)
+    assert_error(r, 400, "INVALID_ARGUMENT")
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[1,2]", b"null", b"\xff\xfe", b'{"metrics": [1e999999]}'])
+def test_malformed_json_is_400(client, auth, exp, raw):
+    rid = new_run(client, auth, exp)
+    r = client.post(f"/api/v1/runs/{rid}/batch", data=raw, headers={**auth, "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json["error"]["code"] == "INVALID_ARGUMENT"
+
+
+def test_unknown_run_is_404(client, auth):
+    assert_error(client.get("/api/v1/runs/" + "0" * 32, headers=auth), 404, "NOT_FOUND")
+    assert_error(client.post("/api/v1/runs/nope/batch", json={}, headers=auth), 404, "NOT_FOUND")
+    assert_error(client.post("/api/v1/runs", json={"experiment_id": 424242}, headers=auth), 404, "NOT_FOUND")
