@@ -126,7 +126,9 @@ def client(app: Any) -> Any:
 
 @pytest.fixture
 def db_session(app: Any) -> Iterator[Any]:
-    with app.extensions["tether"]["db"].session() as s:
+    # A read-mode session (SQLite: deferred BEGIN), so it does not hold the write lock
+    # while the app serves requests; tests that write through it commit.
+    with app.extensions["tether"]["db"].session(write=False) as s:
         yield s
 
 
