@@ -19,6 +19,7 @@ BLUEPRINT_MODULES = [
     "tokens",
     "permissions",
     "audit",
+    "artifacts",
 ]
 
 

@@ -1,7 +1,21 @@
 """Artifact storage: one small protocol, two backends picked by URL scheme.
 
-The artifacts issue fills in streaming, multipart and presigning; this module owns the
-protocol and the factory so every caller goes through one place.
+``ArtifactStore`` is the whole contract other code may rely on (artifacts, model versions, gc):
+
+- ``put_stream(key, stream, length=None)`` stores a stream under ``key`` with flat memory; the object
+  appears only once complete (local: temp file + rename; S3: single PUT or multipart completed last).
+- ``open(key, start, end)`` yields the bytes ``[start, end]`` (inclusive) in chunks.
+- ``stat`` / ``list(prefix)`` / ``delete`` / ``copy`` are what they say; keys are relative to the
+  store's root (the URI prefix is applied inside the backend).
+- Multipart (both backends, used for resumable and parallel uploads): ``multipart_start`` →
+  ``multipart_put_part`` (proxied) or a presigned part URL (``presign_part``, S3 only) →
+  ``multipart_parts`` → ``multipart_complete`` / ``multipart_abort``.
+- ``presign_get(key, expires_s)`` / ``presign_part`` exist when ``supports_presign`` is true.
+- ``check()`` raises ``Unavailable`` when the backend cannot be reached.
+
+Backend failures that mean "the store is down" raise ``errors.Unavailable`` (503 + Retry-After);
+a missing object raises ``errors.NotFound``. Keys are built by the server only
+(``<experiment_id>/<run_id>/artifacts/<path>``); clients never supply them.
 """
 
 from __future__ import annotations
@@ -22,6 +36,8 @@ class StoredObject:
 
 class ArtifactStore(Protocol):
     kind: str  # "local" or "s3"
+    supports_presign: bool
+    min_part_size: int
 
     def put_stream(self, key: str, stream: IO[bytes], length: int | None = None) -> StoredObject: ...
     def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
@@ -29,6 +45,17 @@ class ArtifactStore(Protocol):
     def list(self, prefix: str) -> Iterator[StoredObject]: ...
     def delete(self, key: str) -> None: ...
     def copy(self, src_key: str, dst_key: str) -> StoredObject: ...
+    def check(self) -> None: ...
+
+    def multipart_start(self, key: str) -> str: ...
+    def multipart_put_part(self, key: str, upload_id: str, part_number: int, stream: IO[bytes],
+                           length: int) -> str: ...
+    def multipart_parts(self, key: str, upload_id: str) -> dict[int, int]: ...
+    def multipart_complete(self, key: str, upload_id: str, part_count: int) -> StoredObject: ...
+    def multipart_abort(self, key: str, upload_id: str) -> None: ...
+
+    def presign_get(self, key: str, expires_s: int, filename: str | None = None) -> str: ...
+    def presign_part(self, key: str, upload_id: str, part_number: int, expires_s: int) -> str: ...
 
 
 def store_from_settings(settings: Settings) -> ArtifactStore:

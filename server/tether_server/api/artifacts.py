@@ -1,0 +1,177 @@
+"""Artifacts: proxied streaming PUT/GET/DELETE, listing, multipart (proxied or presigned) uploads.
+
+Routes under ``/runs/<run_id>/artifacts``. ``uploads`` sub-routes take precedence over artifact paths
+for the methods they use (an artifact named ``uploads/<id>/parts/<n>`` cannot be PUT directly).
+Bytes are never held in memory or on temp disk, and no database write transaction is open while they
+move: checks use a short read session, the row is written at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from flask_smorest import Blueprint
+
+from .. import context
+from ..access import access
+from ..errors import InvalidArgument
+from ..schemas.artifacts import (
+    ArtifactListArgs,
+    ArtifactPageSchema,
+    ArtifactSchema,
+    DownloadRequestSchema,
+    DownloadSchema,
+    UploadCreateSchema,
+    UploadSchema,
+)
+from ..services import artifacts as svc
+
+blp = Blueprint("artifacts", __name__, description="Run artifacts in the artifact store")
+MAX_BODY = 5 * 1024**4
+
+
+def _store() -> Any:
+    return context.ext()["store"]
+
+
+def _read_target(run_id: str, path: str, new: bool = True) -> svc.Target:
+    with context.database().read_session() as s:
+        fn = svc.new_upload_target if new else svc.writable_target
+        return fn(s, context.principal(), run_id, path)
+
+
+def _sha_header() -> str | None:
+    value = request.headers.get("X-Content-SHA256")
+    if value is not None and not svc.SHA256_RE.match(value):
+        raise InvalidArgument("X-Content-SHA256 must be 64 hex digits", {"header": "X-Content-SHA256"})
+    return value.lower() if value else None
+
+
+@blp.route("/runs/<run_id>/artifacts/<path:path>", methods=["PUT"])
+@access("writer")
+@blp.response(201, ArtifactSchema)
+def upload(run_id: str, path: str) -> Any:
+    """Stream the body into the store (multipart when the length is unknown); then record it."""
+    target = _read_target(run_id, svc.check_path(path))
+    request.max_content_length = MAX_BODY
+    size, sha = svc.stream_in(_store(), target, request.stream, request.content_length, _sha_header())
+    return svc.record(context.db(), context.principal(), target, size, sha,
+                      request.content_type or "application/octet-stream", _store())
+
+
+@blp.route("/runs/<run_id>/artifacts/<path:path>", methods=["GET"])
+@access("viewer")
+def download(run_id: str, path: str) -> Response:
+    """The object's bytes, with Content-Length, ETag (its sha256) and single-range support."""
+    art = svc.get_artifact(context.db(), context.principal(), run_id, svc.check_path(path))
+    etag = f'"{art.sha256}"'
+    headers = {"ETag": etag, "Accept-Ranges": "bytes", "Content-Type": art.content_type,
+               "X-Content-SHA256": art.sha256, "Cache-Control": "private, no-cache"}
+    if etag in request.if_none_match.as_set(True) or request.if_none_match.contains_weak(art.sha256):
+        return Response(status=304, headers=headers)
+    rng = request.range if request.headers.get("If-Range", etag) == etag else None
+    status, start, end = 200, 0, art.size - 1
+    if rng is not None:
+        span = rng.range_for_length(art.size)
+        if span is None:
+            return Response(status=416, headers={**headers, "Content-Range": f"bytes */{art.size}"})
+        status, start, end = 206, span[0], span[1] - 1
+        headers["Content-Range"] = f"bytes {start}-{end}/{art.size}"
+    headers["Content-Length"] = str(max(0, end - start + 1))
+    if request.method == "HEAD" or art.size == 0:
+        return Response(b"", status=status, headers=headers)
+    body = svc.byte_iter(_store(), art.storage_key, start, end)
+    return Response(body, status=status, headers=headers, direct_passthrough=True)
+
+
+@blp.route("/runs/<run_id>/artifacts/<path:path>", methods=["DELETE"])
+@access("writer")
+@blp.response(204)
+def delete(run_id: str, path: str) -> Any:
+    svc.delete_artifact(context.db(), context.principal(), _store(), run_id, svc.check_path(path))
+    return None
+
+
+@blp.route("/runs/<run_id>/artifacts", methods=["GET"])
+@access("viewer")
+@blp.arguments(ArtifactListArgs, location="query")
+@blp.response(200, ArtifactPageSchema)
+def list_(args: dict[str, Any], run_id: str) -> Any:
+    prefix = svc.check_path(args["prefix"], allow_empty=True)
+    if args["prefix"].endswith("/") and prefix:
+        prefix += "/"
+    items, nxt = svc.list_artifacts(context.db(), context.principal(), run_id, prefix, args["max_results"],
+                                    args["page_token"])
+    return {"items": items, "next_page_token": nxt}
+
+
+@blp.route("/runs/<run_id>/artifacts/downloads", methods=["POST"])
+@access("viewer")
+@blp.arguments(DownloadRequestSchema)
+@blp.response(200, DownloadSchema)
+def presign_download(body: dict[str, Any], run_id: str) -> Any:
+    """A presigned GET URL when the store offers direct transfer; otherwise mode=proxy."""
+    art = svc.get_artifact(context.db(), context.principal(), run_id, svc.check_path(body["path"]))
+    out = {"path": art.path, "size": art.size, "sha256": art.sha256, "mode": "proxy", "url": None}
+    if _store().supports_presign:
+        url = _store().presign_get(art.storage_key, svc.PRESIGN_SECONDS, art.path.rsplit("/", 1)[-1])
+        out.update(mode="direct", url=url, expires_in=svc.PRESIGN_SECONDS)
+    return out
+
+
+@blp.route("/runs/<run_id>/artifacts/uploads", methods=["POST"])
+@access("writer")
+@blp.arguments(UploadCreateSchema)
+@blp.response(201, UploadSchema)
+def start_upload(body: dict[str, Any], run_id: str) -> Any:
+    up = svc.start_upload(context.db(), context.principal(), _store(), run_id, svc.check_path(body["path"]),
+                          body["size"], body["sha256"], body["part_size"])
+    return svc.describe_upload(up, _store(), {})
+
+
+@blp.route("/runs/<run_id>/artifacts/uploads/<upload_id>", methods=["GET"])
+@access("writer")
+@blp.response(200, UploadSchema)
+def get_upload(run_id: str, upload_id: str) -> Any:
+    """Progress (parts already stored) and fresh URLs for the missing parts: resume from here."""
+    up = svc.get_upload(context.db(), context.principal(), run_id, upload_id)
+    done = _store().multipart_parts(up.storage_key, up.s3_upload_id or "") if up.status == "pending" else {}
+    return svc.describe_upload(up, _store(), done)
+
+
+@blp.route("/runs/<run_id>/artifacts/uploads/<upload_id>/parts/<int:part_number>", methods=["PUT"])
+@access("writer")
+@blp.response(200, UploadSchema)
+def put_part(run_id: str, upload_id: str, part_number: int) -> Any:
+    with context.database().read_session() as s:
+        up = svc.pending_upload(s, context.principal(), run_id, upload_id)
+    want = svc.part_length(up, part_number)
+    if request.content_length is not None and request.content_length != want:
+        raise InvalidArgument(f"Part {part_number} must be {want} bytes", {"expected": want})
+    request.max_content_length = MAX_BODY
+    _store().multipart_put_part(up.storage_key, up.s3_upload_id or "", part_number, request.stream, want)
+    return {"upload_id": up.id, "status": up.status, "parts_done": [part_number]}
+
+
+@blp.route("/runs/<run_id>/artifacts/uploads/<upload_id>/complete", methods=["POST"])
+@access("writer")
+@blp.response(200, UploadSchema)
+def complete_upload(run_id: str, upload_id: str) -> Any:
+    """Assemble the parts, verify size and sha256, then record the artifact."""
+    with context.database().read_session() as s:
+        up = svc.pending_upload(s, context.principal(), run_id, upload_id)
+    size, sha = svc.finish_upload(_store(), up)
+    session = context.db()
+    target = svc.Target(up.run_id, svc.experiment_of(session, up.run_id), up.path)
+    art = svc.record(session, context.principal(), target, size, sha, "application/octet-stream", _store())
+    svc.mark_upload(session, up.id, "completed")
+    return {**svc.describe_upload(up, _store(), None), "status": "completed", "artifact": art}
+
+
+@blp.route("/runs/<run_id>/artifacts/uploads/<upload_id>/abort", methods=["POST"])
+@access("writer")
+@blp.response(200, UploadSchema)
+def abort_upload(run_id: str, upload_id: str) -> Any:
+    up = svc.abort_upload(context.db(), context.principal(), _store(), run_id, upload_id)
+    return svc.describe_upload(up, _store(), None)

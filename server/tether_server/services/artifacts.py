@@ -1,0 +1,319 @@
+"""Artifacts: path rules, proxied streaming, multipart (proxied or presigned) uploads, listing.
+
+Integrity rule: an ``Artifact`` row is written only after the object is completely stored and its
+size and sha256 are known (proxied: hashed while streaming; multipart: read back and verified).
+Anything stored that never got a row (a crash between store and commit) is an orphan for ``gc``.
+Functions here never hold a database write transaction while bytes move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from typing import IO, Any, Iterator
+from urllib.parse import unquote
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..access import Principal
+from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from ..models import Artifact, Experiment, Upload, now_ms
+from ..storage import ArtifactStore
+from . import paging, runs
+
+MAX_PATH = 1000
+MAX_SEGMENT = 255
+MAX_PARTS = 10_000
+DEFAULT_PART_SIZE = 16 * 1024 * 1024
+MAX_PART_SIZE = 5 * 1024**3
+PRESIGN_SECONDS = 3600
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+# ---------------------------------------------------------------- paths
+
+def _bad(raw: str, why: str) -> InvalidArgument:
+    return InvalidArgument(f"Invalid artifact path: {why}", {"field": "path", "path": raw[:200]})
+
+
+def _check_form(raw: str, text: str) -> None:
+    if "\\" in text:
+        raise _bad(raw, "backslashes are not allowed")
+    if _CONTROL.search(text):
+        raise _bad(raw, "control characters are not allowed")
+    if text.startswith("/") or _WINDOWS_DRIVE.match(text):
+        raise _bad(raw, "absolute paths are not allowed")
+    if ".." in text.split("/"):
+        raise _bad(raw, "'..' segments are not allowed")
+
+
+def check_path(raw: Any, *, allow_empty: bool = False) -> str:
+    """Canonical relative POSIX path, or 400 for traversal, encoded traversal and odd characters."""
+    if not isinstance(raw, str):
+        raise InvalidArgument("Artifact path must be a string", {"field": "path"})
+    if len(raw) > MAX_PATH:
+        raise _bad(raw, f"longer than {MAX_PATH} characters")
+    text = raw
+    for _ in range(4):  # the path as given, then each percent-decoding of it (double-encoding)
+        _check_form(raw, text)
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    else:
+        raise _bad(raw, "too many levels of percent-encoding")
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if any(len(p) > MAX_SEGMENT for p in parts):
+        raise _bad(raw, f"a segment is longer than {MAX_SEGMENT} characters")
+    if not parts and not allow_empty:
+        raise _bad(raw, "empty path")
+    return "/".join(parts)
+
+
+def storage_key(experiment_id: int, run_id: str, path: str) -> str:
+    return f"{experiment_id}/{run_id}/artifacts/{path}"
+
+
+def run_prefix(experiment_id: int, run_id: str) -> str:
+    return f"{experiment_id}/{run_id}/"
+
+
+# ---------------------------------------------------------------- access
+
+@dataclass(frozen=True)
+class Target:
+    run_id: str
+    experiment_id: int
+    path: str
+
+    @property
+    def key(self) -> str:
+        return storage_key(self.experiment_id, self.run_id, self.path)
+
+
+def writable_target(session: Session, actor: Principal, run_id: str, path: str) -> Target:
+    """Uploads go to active runs in any status (reports attach after FINISHED); deleted → 409."""
+    run = runs.get_run(session, actor, run_id, "EDIT")
+    exp_life = session.scalar(select(Experiment.lifecycle).where(Experiment.id == run.experiment_id))
+    if run.lifecycle != "active" or exp_life != "active":
+        raise FailedPrecondition(f"Run {run_id!r} is deleted; it accepts no artifacts",
+                                 {"lifecycle": run.lifecycle})
+    return Target(run.id, run.experiment_id, path)
+
+
+def new_upload_target(session: Session, actor: Principal, run_id: str, path: str) -> Target:
+    target = writable_target(session, actor, run_id, path)
+    existing = find(session, run_id, path)
+    if existing is not None:
+        raise AlreadyExists(f"Artifact {path!r} already exists in run {run_id!r}; delete it first",
+                            {"path": path, "sha256": existing.sha256, "size": existing.size})
+    return target
+
+
+def find(session: Session, run_id: str, path: str) -> Artifact | None:
+    return session.scalar(select(Artifact).where(Artifact.run_id == run_id, Artifact.path == path))
+
+
+def get_artifact(session: Session, actor: Principal, run_id: str, path: str) -> Artifact:
+    runs.get_run(session, actor, run_id, "READ")
+    art = find(session, run_id, path)
+    if art is None:
+        raise NotFound(f"Artifact {path!r} not found in run {run_id!r}")
+    return art
+
+
+# ---------------------------------------------------------------- recording
+
+def record(session: Session, actor: Principal, target: Target, size: int, sha256: str,
+           content_type: str, store: ArtifactStore) -> Artifact:
+    """Insert the row for a stored object; if that fails, remove the object (no orphan left)."""
+    try:
+        writable_target(session, actor, target.run_id, target.path)
+        if find(session, target.run_id, target.path) is not None:
+            raise AlreadyExists(f"Artifact {target.path!r} was written concurrently", {"path": target.path})
+        art = Artifact(run_id=target.run_id, path=target.path, size=size, sha256=sha256,
+                       storage_key=target.key, content_type=(content_type or "application/octet-stream")[:200],
+                       created_by=actor.id, created_at=now_ms())
+        session.add(art)
+        session.flush()
+        return art
+    except (AlreadyExists, IntegrityError):
+        raise AlreadyExists(f"Artifact {target.path!r} was written concurrently", {"path": target.path}) \
+            from None
+    except Exception:
+        store.delete(target.key)
+        raise
+
+
+class HashingReader:
+    """Wraps a byte stream; hashes and counts what passes through."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.sha.update(data)
+        self.size += len(data)
+        return data
+
+
+def stream_in(store: ArtifactStore, target: Target, stream: IO[bytes], length: int | None,
+              expected_sha256: str | None) -> tuple[int, str]:
+    reader = HashingReader(stream)
+    store.put_stream(target.key, reader, length)  # type: ignore[arg-type]
+    sha = reader.sha.hexdigest()
+    if (length is not None and reader.size != length) or (expected_sha256 and expected_sha256 != sha):
+        store.delete(target.key)
+        raise InvalidArgument("Uploaded content does not match its declared size or sha256",
+                              {"size": reader.size, "sha256": sha, "expected_sha256": expected_sha256})
+    return reader.size, sha
+
+
+def hash_object(store: ArtifactStore, key: str) -> tuple[int, str]:
+    h, n = hashlib.sha256(), 0
+    for chunk in store.open(key):
+        h.update(chunk)
+        n += len(chunk)
+    return n, h.hexdigest()
+
+
+def delete_artifact(session: Session, actor: Principal, store: ArtifactStore, run_id: str, path: str) -> None:
+    runs.get_run(session, actor, run_id, "EDIT")
+    art = find(session, run_id, path)
+    if art is None:
+        raise NotFound(f"Artifact {path!r} not found in run {run_id!r}")
+    key = art.storage_key
+    session.delete(art)
+    session.flush()
+    store.delete(key)  # a store failure raises and rolls the row deletion back
+
+
+def list_artifacts(session: Session, actor: Principal, run_id: str, prefix: str, max_results: int,
+                   page_token: str | None) -> tuple[list[Artifact], str | None]:
+    runs.get_run(session, actor, run_id, "READ")
+    scope = paging.scope_of("artifacts", run_id, prefix)
+    after = (paging.decode(page_token, scope) or {}).get("after", "")
+    q = select(Artifact).where(Artifact.run_id == run_id, Artifact.path > after)
+    if prefix:
+        q = q.where(Artifact.path.startswith(prefix, autoescape=True))
+    rows = list(session.scalars(q.order_by(Artifact.path).limit(max_results + 1)))
+    nxt = None
+    if len(rows) > max_results:
+        rows = rows[:max_results]
+        nxt = paging.encode({"scope": scope, "after": rows[-1].path})
+    return rows, nxt
+
+
+# ---------------------------------------------------------------- multipart uploads
+
+def plan_parts(size: int, wanted: int | None, minimum: int) -> tuple[int, int]:
+    part = max(minimum, min(wanted or DEFAULT_PART_SIZE, MAX_PART_SIZE))
+    part = max(part, math.ceil(size / MAX_PARTS))
+    return part, max(1, math.ceil(size / part))
+
+
+def part_length(upload: Upload, n: int) -> int:
+    count = max(1, math.ceil(upload.size / upload.part_size))
+    if not 1 <= n <= count:
+        raise InvalidArgument(f"part_number must be 1..{count}", {"field": "part_number"})
+    return upload.part_size if n < count else upload.size - upload.part_size * (count - 1)
+
+
+def part_count(upload: Upload) -> int:
+    return max(1, math.ceil(upload.size / upload.part_size))
+
+
+def start_upload(session: Session, actor: Principal, store: ArtifactStore, run_id: str, path: str,
+                 size: int, sha256: str, part_size: int | None) -> Upload:
+    target = new_upload_target(session, actor, run_id, path)
+    psize, _count = plan_parts(size, part_size, store.min_part_size)
+    store_upload_id = store.multipart_start(target.key)
+    up = Upload(run_id=run_id, path=path, storage_key=target.key, s3_upload_id=store_upload_id, size=size,
+                sha256=sha256.lower(), part_size=psize, status="pending", created_by=actor.id)
+    session.add(up)
+    session.flush()
+    return up
+
+
+def get_upload(session: Session, actor: Principal, run_id: str, upload_id: str, level: str = "EDIT") -> Upload:
+    runs.get_run(session, actor, run_id, level)
+    up = session.get(Upload, upload_id) if len(upload_id) <= 32 else None
+    if up is None or up.run_id != run_id:
+        raise NotFound(f"Upload {upload_id[:40]!r} not found")
+    return up
+
+
+def pending_upload(session: Session, actor: Principal, run_id: str, upload_id: str) -> Upload:
+    up = get_upload(session, actor, run_id, upload_id)
+    if up.status != "pending":
+        raise FailedPrecondition(f"Upload {upload_id!r} is {up.status}", {"status": up.status})
+    writable_target(session, actor, run_id, up.path)
+    return up
+
+
+def describe_upload(up: Upload, store: ArtifactStore, done: dict[int, int] | None) -> dict[str, Any]:
+    direct = store.supports_presign
+    count = part_count(up)
+    out: dict[str, Any] = {"upload_id": up.id, "path": up.path, "size": up.size, "sha256": up.sha256,
+                           "part_size": up.part_size, "part_count": count, "status": up.status,
+                           "mode": "direct" if direct else "proxy", "parts_done": sorted(done or {}),
+                           "parts": []}
+    if direct and up.status == "pending":
+        out["expires_in"] = PRESIGN_SECONDS
+        out["parts"] = [{"part_number": n, "url": store.presign_part(up.storage_key, up.s3_upload_id or "", n,
+                                                                     PRESIGN_SECONDS)}
+                        for n in range(1, count + 1) if n not in (done or {})]
+    return out
+
+
+def finish_upload(store: ArtifactStore, up: Upload) -> tuple[int, str]:
+    """Assemble the parts, then read the object back and check its size and sha256."""
+    store.multipart_complete(up.storage_key, up.s3_upload_id or "", part_count(up))
+    size, sha = hash_object(store, up.storage_key)
+    if size != up.size or sha != up.sha256:
+        store.delete(up.storage_key)
+        raise InvalidArgument("The uploaded object does not match the declared size/sha256; it was removed",
+                              {"size": size, "sha256": sha, "expected_size": up.size,
+                               "expected_sha256": up.sha256})
+    return size, sha
+
+
+def abort_upload(session: Session, actor: Principal, store: ArtifactStore, run_id: str, upload_id: str) -> Upload:
+    up = get_upload(session, actor, run_id, upload_id)
+    if up.status == "completed":
+        raise FailedPrecondition(f"Upload {upload_id!r} is already completed")
+    store.multipart_abort(up.storage_key, up.s3_upload_id or "")
+    up.status = "aborted"
+    return up
+
+
+def byte_iter(store: ArtifactStore, key: str, start: int, end: int | None) -> Iterator[bytes]:
+    return store.open(key, start, end)
+
+
+
+
+SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def experiment_of(session: Session, run_id: str) -> int:
+    from ..models import Run
+
+    exp = session.scalar(select(Run.experiment_id).where(Run.id == run_id))
+    if exp is None:
+        raise NotFound(f"Run {run_id!r} not found")
+    return exp
+
+
+def mark_upload(session: Session, upload_id: str, status: str) -> None:
+    up = session.get(Upload, upload_id)
+    if up is not None:
+        up.status = status

@@ -1,0 +1,217 @@
+"""S3 backend on the ``minio`` SDK: MinIO, Ceph RGW and AWS S3.
+
+Configured by ``TETHER_ARTIFACT_URI=s3://bucket/prefix`` plus ``TETHER_S3_ENDPOINT`` (``host:port`` or a
+URL; a URL's scheme overrides ``TETHER_S3_SECURE``), ``TETHER_S3_ACCESS_KEY``, ``TETHER_S3_SECRET_KEY``,
+``TETHER_S3_REGION`` and ``TETHER_S3_PRESIGN`` (offer presigned direct transfer to clients).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import timedelta
+from typing import IO, Any, Callable, Iterator, TypeVar
+from urllib.parse import urlsplit
+
+import urllib3
+from minio import Minio
+from minio.datatypes import Part
+from minio.error import InvalidResponseError, S3Error, ServerError
+
+from ..config import Settings
+from ..errors import InvalidArgument, NotFound, Unavailable
+from . import StoredObject
+
+logger = logging.getLogger(__name__)
+
+PART_SIZE = 8 * 1024 * 1024
+CHUNK = 1024 * 1024
+F = TypeVar("F", bound=Callable[..., Any])
+_MISSING = {"NoSuchKey", "NoSuchUpload", "NoSuchObject", "NoSuchBucket"}
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    logger.warning("artifact store unavailable: %s", type(exc).__name__)
+    return Unavailable("The artifact store is unavailable; retry later", {"store": "s3"},
+                       headers={"Retry-After": "5"})
+
+
+def translate(exc: BaseException) -> BaseException:
+    if isinstance(exc, S3Error):
+        if exc.code in _MISSING:
+            return NotFound("Artifact object not found", {"store_code": exc.code})
+        if exc.code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
+            return InvalidArgument("The uploaded parts are incomplete or invalid", {"store_code": exc.code})
+        return _unavailable(exc)
+    if isinstance(exc, (ServerError, InvalidResponseError, urllib3.exceptions.HTTPError, OSError)):
+        return _unavailable(exc)
+    return exc
+
+
+def guarded(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (NotFound, InvalidArgument, Unavailable):
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to the API's error family
+            mapped = translate(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+class S3Store:
+    kind = "s3"
+    min_part_size = 5 * 1024 * 1024
+
+    def __init__(self, client: Minio, bucket: str, prefix: str = "", presign: bool = True) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.supports_presign = presign
+        self._bucket_ok = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Store:
+        parts = urlsplit(settings.resolved_artifact_uri)
+        endpoint, secure = settings.s3_endpoint or "s3.amazonaws.com", settings.s3_secure
+        if "://" in endpoint:
+            ep = urlsplit(endpoint)
+            endpoint, secure = ep.netloc, ep.scheme == "https"
+        http = urllib3.PoolManager(
+            maxsize=32, timeout=urllib3.Timeout(connect=3, read=120),
+            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]))
+        client = Minio(endpoint, access_key=settings.s3_access_key or None,
+                       secret_key=settings.s3_secret_key or None, secure=secure,
+                       region=settings.s3_region or "us-east-1", http_client=http)
+        return cls(client, parts.netloc, parts.path, presign=settings.s3_presign)
+
+    def _k(self, key: str) -> str:
+        return self.prefix + key
+
+    def _ensure_bucket(self) -> None:
+        if not self._bucket_ok:
+            if not self.client.bucket_exists(self.bucket):
+                try:
+                    self.client.make_bucket(self.bucket)
+                except S3Error as e:
+                    if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise
+            self._bucket_ok = True
+
+    @guarded
+    def check(self) -> None:
+        self.client.bucket_exists(self.bucket)
+
+    @guarded
+    def put_stream(self, key: str, stream: IO[bytes], length: int | None = None) -> StoredObject:
+        self._ensure_bucket()
+        self.client.put_object(self.bucket, self._k(key), stream, -1 if length is None else length,
+                               part_size=PART_SIZE, num_parallel_uploads=2)
+        return self.stat(key)
+
+    @guarded
+    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        length = 0 if end is None else end - start + 1
+        resp = self.client.get_object(self.bucket, self._k(key), offset=start, length=length)
+
+        def gen() -> Iterator[bytes]:
+            try:
+                yield from resp.stream(CHUNK, decode_content=False)
+            finally:
+                resp.close()
+                resp.release_conn()
+
+        return gen()
+
+    @guarded
+    def stat(self, key: str) -> StoredObject:
+        st = self.client.stat_object(self.bucket, self._k(key))
+        mtime = int(st.last_modified.timestamp() * 1000) if st.last_modified else 0
+        return StoredObject(key=key, size=st.size or 0, etag=st.etag or "", mtime_ms=mtime)
+
+    @guarded
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        out = []
+        for o in self.client.list_objects(self.bucket, prefix=self._k(prefix), recursive=True):
+            mtime = int(o.last_modified.timestamp() * 1000) if o.last_modified else 0
+            out.append(StoredObject(key=(o.object_name or "")[len(self.prefix):], size=o.size or 0,
+                                    etag=o.etag or "", mtime_ms=mtime))
+        return iter(out)
+
+    @guarded
+    def delete(self, key: str) -> None:
+        self.client.remove_object(self.bucket, self._k(key))
+
+    @guarded
+    def copy(self, src_key: str, dst_key: str) -> StoredObject:
+        from minio.commonconfig import CopySource
+
+        self.client.copy_object(self.bucket, self._k(dst_key), CopySource(self.bucket, self._k(src_key)))
+        return self.stat(dst_key)
+
+    # ------------------------------------------------------------ multipart
+
+    @guarded
+    def multipart_start(self, key: str) -> str:
+        self._ensure_bucket()
+        return self.client._create_multipart_upload(self.bucket, self._k(key), {})
+
+    @guarded
+    def multipart_put_part(self, key: str, upload_id: str, part_number: int, stream: IO[bytes],
+                           length: int) -> str:
+        data = stream.read(length)  # one part (≤ the upload's part size) at a time
+        if len(data) != length:
+            raise IOError(f"part ended after {len(data)} of {length} bytes")
+        return self.client._upload_part(self.bucket, self._k(key), data, None, upload_id, part_number)
+
+    @guarded
+    def multipart_parts(self, key: str, upload_id: str) -> dict[int, int]:
+        out: dict[int, int] = {}
+        marker: str | None = None
+        while True:
+            res = self.client._list_parts(self.bucket, self._k(key), upload_id, part_number_marker=marker)
+            for p in res.parts:
+                out[p.part_number] = p.size or 0
+            if not res.is_truncated:
+                return out
+            marker = str(res.next_part_number_marker)
+
+    @guarded
+    def multipart_complete(self, key: str, upload_id: str, part_count: int) -> StoredObject:
+        parts: dict[int, str] = {}
+        marker: str | None = None
+        while True:
+            res = self.client._list_parts(self.bucket, self._k(key), upload_id, part_number_marker=marker)
+            parts.update({p.part_number: p.etag for p in res.parts})
+            if not res.is_truncated:
+                break
+            marker = str(res.next_part_number_marker)
+        missing = [n for n in range(1, part_count + 1) if n not in parts]
+        if missing:
+            raise InvalidArgument("Some parts were not uploaded", {"missing_parts": missing[:100]})
+        self.client._complete_multipart_upload(
+            self.bucket, self._k(key), upload_id, [Part(n, parts[n]) for n in range(1, part_count + 1)])
+        return self.stat(key)
+
+    @guarded
+    def multipart_abort(self, key: str, upload_id: str) -> None:
+        try:
+            self.client._abort_multipart_upload(self.bucket, self._k(key), upload_id)
+        except S3Error as e:
+            if e.code != "NoSuchUpload":
+                raise
+
+    def presign_get(self, key: str, expires_s: int, filename: str | None = None) -> str:
+        headers = {"response-content-disposition": f'attachment; filename="{filename}"'} if filename else None
+        return self.client.get_presigned_url("GET", self.bucket, self._k(key), timedelta(seconds=expires_s),
+                                             response_headers=headers)
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, expires_s: int) -> str:
+        return self.client.get_presigned_url(
+            "PUT", self.bucket, self._k(key), timedelta(seconds=expires_s),
+            extra_query_params={"partNumber": str(part_number), "uploadId": upload_id})
