@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Response, request
 from flask_smorest import Blueprint
+from werkzeug.routing import PathConverter
 
 from .. import context
 from ..access import access
@@ -28,6 +29,16 @@ from ..schemas.artifacts import (
 from ..services import artifacts as svc
 
 blp = Blueprint("artifacts", __name__, description="Run artifacts in the artifact store")
+
+
+class AnyPathConverter(PathConverter):
+    """Like ``path`` but also matches a leading slash, so absolute paths reach the check (→ 400)."""
+
+    regex = r"[\s\S]*?"
+    part_isolating = False
+
+
+blp.record_once(lambda state: state.app.url_map.converters.setdefault("anypath", AnyPathConverter))
 MAX_BODY = 5 * 1024**4
 
 
@@ -48,7 +59,7 @@ def _sha_header() -> str | None:
     return value.lower() if value else None
 
 
-@blp.route("/runs/<run_id>/artifacts/<path:path>", methods=["PUT"])
+@blp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=["PUT"], merge_slashes=False)
 @access("writer")
 @blp.response(201, ArtifactSchema)
 def upload(run_id: str, path: str) -> Any:
@@ -60,7 +71,7 @@ def upload(run_id: str, path: str) -> Any:
                       request.content_type or "application/octet-stream", _store())
 
 
-@blp.route("/runs/<run_id>/artifacts/<path:path>", methods=["GET"])
+@blp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=["GET"], merge_slashes=False)
 @access("viewer")
 def download(run_id: str, path: str) -> Response:
     """The object's bytes, with Content-Length, ETag (its sha256) and single-range support."""
@@ -85,7 +96,7 @@ def download(run_id: str, path: str) -> Response:
     return Response(body, status=status, headers=headers, direct_passthrough=True)
 
 
-@blp.route("/runs/<run_id>/artifacts/<path:path>", methods=["DELETE"])
+@blp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=["DELETE"], merge_slashes=False)
 @access("writer")
 @blp.response(204)
 def delete(run_id: str, path: str) -> Any:
