@@ -20,6 +20,7 @@ BLUEPRINT_MODULES = [
     "permissions",
     "audit",
     "artifacts",
+    "models", "transitions", "webhooks", "lineage",
 ]
 
 

@@ -1,0 +1,122 @@
+"""Reviewed stage transitions (request → approve/reject, four eyes) and promotion policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from .. import context
+from ..access import access
+from ..errors import NotFound
+from ..models.registry import TransitionRequest
+from ..schemas.registry import (
+    DecisionSchema,
+    PolicySchema,
+    PolicyUpdateSchema,
+    TransitionCreateSchema,
+    TransitionListArgs,
+    TransitionRequestPageSchema,
+    TransitionRequestSchema,
+)
+from ..services import permissions
+from ..services import transitions as svc
+
+blp = Blueprint("transitions", __name__, description="Stage transition requests, approvals and policies")
+
+
+def _one(req: Any) -> dict[str, Any]:
+    return svc.describe(context.db(), [req])[0]
+
+
+def _rid() -> str:
+    return context.request_id()
+
+
+@blp.route("/models/<name>/versions/<int:version>/transition-requests", methods=["POST"])
+@access("writer")
+@blp.arguments(TransitionCreateSchema)
+@blp.response(201, TransitionRequestSchema)
+def request_(body: dict[str, Any], name: str, version: int) -> Any:
+    """Request a move; with 0 required approvals (default: every stage but Production) it applies at once."""
+    return _one(svc.request_transition(context.db(), context.principal(), name, version, body["to_stage"],
+                                       comment=body["comment"], archive_existing=body["archive_existing"],
+                                       request_id=_rid()))
+
+
+@blp.route("/transition-requests", methods=["GET"])
+@access("viewer")
+@blp.arguments(TransitionListArgs, location="query")
+@blp.response(200, TransitionRequestPageSchema)
+def list_(args: dict[str, Any]) -> Any:
+    rows, nxt = svc.list_requests(context.db(), context.principal(), **args)
+    return {"items": svc.describe(context.db(), rows), "next_page_token": nxt}
+
+
+@blp.route("/transition-requests/<int:request_id>", methods=["GET"])
+@access("viewer")
+@blp.response(200, TransitionRequestSchema)
+def get(request_id: int) -> Any:
+    session = context.db()
+    req = session.get(TransitionRequest, request_id)
+    if req is None:
+        raise NotFound(f"Transition request {request_id} not found")
+    permissions.require(session, context.principal(), "model", req.model_id, "READ", f"Transition request {request_id}")
+    return _one(req)
+
+
+@blp.route("/transition-requests/<int:request_id>/approve", methods=["POST"])
+@access("reviewer")
+@blp.arguments(DecisionSchema)
+@blp.response(200, TransitionRequestSchema)
+def approve(body: dict[str, Any], request_id: int) -> Any:
+    """Approve (not your own request). The approval that completes it moves the stage atomically."""
+    return _one(svc.approve(context.db(), context.principal(), request_id, body["comment"], request_id=_rid()))
+
+
+@blp.route("/transition-requests/<int:request_id>/reject", methods=["POST"])
+@access("reviewer")
+@blp.arguments(DecisionSchema)
+@blp.response(200, TransitionRequestSchema)
+def reject(body: dict[str, Any], request_id: int) -> Any:
+    return _one(svc.reject(context.db(), context.principal(), request_id, body["comment"], request_id=_rid()))
+
+
+@blp.route("/transition-requests/<int:request_id>/cancel", methods=["POST"])
+@access("writer")
+@blp.arguments(DecisionSchema)
+@blp.response(200, TransitionRequestSchema)
+def cancel(body: dict[str, Any], request_id: int) -> Any:
+    """The requester (or a model manager) withdraws a pending request."""
+    return _one(svc.cancel(context.db(), context.principal(), request_id, body["comment"], request_id=_rid()))
+
+
+@blp.route("/models/<name>/policy", methods=["GET"])
+@access("viewer")
+@blp.response(200, PolicySchema)
+def get_model_policy(name: str) -> Any:
+    return svc.get_policy(context.db(), context.principal(), name)
+
+
+@blp.route("/models/<name>/policy", methods=["PUT"])
+@access("writer")
+@blp.arguments(PolicyUpdateSchema)
+@blp.response(200, PolicySchema)
+def set_model_policy(body: dict[str, Any], name: str) -> Any:
+    """Per-model approvals per stage (needs MANAGE on the model)."""
+    return svc.set_policy(context.db(), context.principal(), name, **body, request_id=_rid())
+
+
+@blp.route("/registry/policy", methods=["GET"])
+@access("viewer")
+@blp.response(200, PolicySchema)
+def get_global_policy() -> Any:
+    return svc.get_policy(context.db(), context.principal(), None)
+
+
+@blp.route("/registry/policy", methods=["PUT"])
+@access("admin")
+@blp.arguments(PolicyUpdateSchema)
+@blp.response(200, PolicySchema)
+def set_global_policy(body: dict[str, Any]) -> Any:
+    return svc.set_policy(context.db(), context.principal(), None, **body, request_id=_rid())
