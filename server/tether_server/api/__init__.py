@@ -20,6 +20,7 @@ BLUEPRINT_MODULES = [
     "permissions",
     "audit",
     "artifacts",
+    "datasets",
     "models", "transitions", "webhooks", "lineage",
 ]
 

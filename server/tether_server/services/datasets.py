@@ -1,0 +1,142 @@
+"""Datasets: versions keyed by content (Merkle root), run inputs, listing and version diffs.
+
+A version is unique on (dataset name, root hash): logging the same content again reuses it. The
+server re-derives the root hash from the manifest, so a row's hash always matches its file list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..access import Principal
+from ..errors import InvalidArgument, NotFound
+from ..models import Dataset, DatasetVersion, Run, RunInput
+from . import paging, permissions, runs
+
+CONTEXTS = ("training", "validation", "evaluation")
+MAX_FILES = 200_000
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def merkle_root(manifest: list[dict[str, Any]]) -> str:
+    """sha256 over ``<path>\\0<sha256>\\n`` lines of the files sorted by relative path (format v1)."""
+    h = hashlib.sha256(b"tether-dataset-v1\n")
+    for f in sorted(manifest, key=lambda e: e["path"]):
+        h.update(f["path"].encode() + b"\0" + f["sha256"].encode() + b"\n")
+    return h.hexdigest()
+
+
+def _check_manifest(manifest: Any) -> list[dict[str, Any]]:
+    if not isinstance(manifest, list) or not manifest or len(manifest) > MAX_FILES:
+        raise InvalidArgument(f"manifest must list 1..{MAX_FILES} files", {"field": "manifest"})
+    out, seen = [], set()
+    from .artifacts import check_path
+
+    for i, f in enumerate(manifest):
+        try:
+            path, sha, size = check_path(f["path"]), str(f["sha256"]).lower(), int(f["size"])
+        except (KeyError, TypeError, ValueError):
+            raise InvalidArgument("manifest entries need path, sha256 and size", {"index": i}) from None
+        if not _HEX.match(sha) or size < 0 or path in seen:
+            raise InvalidArgument("bad or duplicate manifest entry", {"index": i, "path": path})
+        seen.add(path)
+        out.append({"path": path, "sha256": sha, "size": size})
+    return sorted(out, key=lambda e: e["path"])
+
+
+def log_dataset(session: Session, actor: Principal, run_id: str, *, name: str, context: str,
+                manifest: Any, root_hash: str | None = None, schema: Any = None, profile: Any = None,
+                source: str = "") -> tuple[DatasetVersion, bool]:
+    run = runs.get_run(session, actor, run_id, "EDIT")
+    if context not in CONTEXTS:
+        raise InvalidArgument(f"context must be one of {list(CONTEXTS)}", {"field": "context"})
+    files = _check_manifest(manifest)
+    root = merkle_root(files)
+    if root_hash and root_hash.lower() != root:
+        raise InvalidArgument("root_hash does not match the manifest", {"expected": root})
+    ds = session.scalar(select(Dataset).where(Dataset.name == name))
+    if ds is None:
+        ds = Dataset(name=name, created_by=actor.id)
+        session.add(ds)
+        session.flush()
+    version = session.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id,
+                                                          DatasetVersion.root_hash == root))
+    created = version is None
+    if version is None:
+        version = DatasetVersion(dataset_id=ds.id, root_hash=root, file_count=len(files),
+                                 total_bytes=sum(f["size"] for f in files), manifest=files, schema=schema,
+                                 profile=profile, source=(source or "")[:1000], created_by=actor.id)
+        session.add(version)
+        session.flush()
+    link = session.get(RunInput, (run.id, version.id, context))
+    if link is None:
+        session.add(RunInput(run_id=run.id, dataset_version_id=version.id, context=context))
+        session.flush()
+    return version, created
+
+
+def _dataset(session: Session, name: str) -> Dataset:
+    ds = session.scalar(select(Dataset).where(Dataset.name == name))
+    if ds is None:
+        raise NotFound(f"Dataset {name!r} not found")
+    return ds
+
+
+def list_datasets(session: Session, max_results: int, page_token: str | None) -> tuple[list[Dataset], str | None]:
+    after = (paging.decode(page_token, "datasets") or {}).get("after", "")
+    rows = list(session.scalars(select(Dataset).where(Dataset.name > after).order_by(Dataset.name)
+                                .limit(max_results + 1)))
+    nxt = None
+    if len(rows) > max_results:
+        rows = rows[:max_results]
+        nxt = paging.encode({"scope": "datasets", "after": rows[-1].name})
+    return rows, nxt
+
+
+def list_versions(session: Session, name: str) -> list[DatasetVersion]:
+    ds = _dataset(session, name)
+    return list(session.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id)
+                                .order_by(DatasetVersion.created_at, DatasetVersion.id)))
+
+
+def get_version(session: Session, name: str, root_hash: str) -> DatasetVersion:
+    ds = _dataset(session, name)
+    v = session.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id,
+                                                    DatasetVersion.root_hash.startswith(root_hash.lower()[:64])))
+    if v is None or len(root_hash) < 8:
+        raise NotFound(f"Version {root_hash[:64]!r} of dataset {name!r} not found")
+    return v
+
+
+def runs_using(session: Session, actor: Principal, version: DatasetVersion) -> list[dict[str, Any]]:
+    """Runs that used a version, limited (in SQL) to experiments the caller can read."""
+    q = (select(RunInput.run_id, RunInput.context, Run.experiment_id).join(Run, Run.id == RunInput.run_id)
+         .where(RunInput.dataset_version_id == version.id,
+                permissions.filter_clause(actor, "experiment", Run.experiment_id, "READ"))
+         .order_by(RunInput.created_at))
+    return [{"run_id": r, "context": c, "experiment_id": e} for r, c, e in session.execute(q)]
+
+
+def run_inputs(session: Session, actor: Principal, run_id: str) -> list[dict[str, Any]]:
+    runs.get_run(session, actor, run_id, "READ")
+    q = (select(RunInput.context, DatasetVersion, Dataset.name)
+         .join(DatasetVersion, DatasetVersion.id == RunInput.dataset_version_id)
+         .join(Dataset, Dataset.id == DatasetVersion.dataset_id).where(RunInput.run_id == run_id))
+    return [{"context": c, "name": n, "root_hash": v.root_hash, "file_count": v.file_count,
+             "total_bytes": v.total_bytes} for c, v, n in session.execute(q)]
+
+
+def diff_versions(session: Session, name: str, a: str, b: str) -> dict[str, Any]:
+    va, vb = get_version(session, name, a), get_version(session, name, b)
+    fa = {f["path"]: f for f in va.manifest}
+    fb = {f["path"]: f for f in vb.manifest}
+    return {"name": name, "from": va.root_hash, "to": vb.root_hash,
+            "added": [fb[p] for p in sorted(fb.keys() - fa.keys())],
+            "removed": [fa[p] for p in sorted(fa.keys() - fb.keys())],
+            "changed": [{"path": p, "from": fa[p], "to": fb[p]} for p in sorted(fa.keys() & fb.keys())
+                        if fa[p]["sha256"] != fb[p]["sha256"]]}
