@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 from jinja2 import FileSystemLoader
 
-UI_MODULES = ["static", "pages_auth"]
+UI_MODULES = ["static", "pages_auth", "pages_tracking"]
 
 
 def web_root() -> Path:
@@ -27,9 +27,10 @@ def register_web(app: Flask) -> None:
     root = web_root()
     app.jinja_loader = FileSystemLoader(str(root / "templates"))
     app.config["TETHER_WEB_ROOT"] = str(root)
-    from . import csrf
+    from . import common, csrf
 
     csrf.install(app)
+    common.install_helpers(app)
     for name in UI_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
