@@ -117,3 +117,16 @@ def test_store_down_gives_503_and_metadata_keeps_working(client, auth, run_id, p
     assert [i["path"] for i in client.get(A.format(rid=run_id), headers=auth).json["items"]] == ["a.txt"]
     proxy.start()
     assert client.get(f"{A.format(rid=run_id)}/a.txt", headers=auth).data == b"a"
+
+
+def test_sdk_uses_direct_mode_on_s3(live_server, writer, run_id, tmp_path):
+    from tether._artifacts import ArtifactTransfer
+    from tests.conftest import bearer
+
+    s = requests.Session()
+    s.headers.update(bearer(writer[1]))
+    sdk = ArtifactTransfer(s, live_server, progress=False, multipart_threshold=1024 * 1024)
+    src = tmp_path / "w.bin"
+    src.write_bytes(os.urandom(12 * 1024 * 1024))
+    assert sdk.upload_file(run_id, src, "w.bin")["size"] == src.stat().st_size
+    assert sdk.download(run_id, "w.bin", tmp_path / "back.bin").read_bytes() == src.read_bytes()
