@@ -1,0 +1,122 @@
+"""Deployment reads: ETag/304, clear 404s, immutability after the source run and its artifacts are gone."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from urllib.parse import urlsplit
+
+from tests.api.helpers import assert_error
+from tests.registry.helpers import FILES, create_model, grant, register, request_stage, reviewer, sha, training_run
+
+
+def _to_production(client, auth, users, model, version, name="rita"):
+    rid, rev = reviewer(users, name)
+    grant(client, auth, rid, model["id"])
+    req = request_stage(client, auth, "churn", version, "Production")
+    assert client.post(f"/api/v1/transition-requests/{req['id']}/approve", json={}, headers=rev).status_code == 200
+
+
+def test_etag_and_304(client, auth, users, backend):
+    run_id = training_run(client, auth)
+    model = create_model(client, auth)
+    register(client, auth, "churn", run_id)
+    err = assert_error(client.get("/api/v1/models/churn/stages/production", headers=auth), 404, "NOT_FOUND")
+    assert "Production" in err["message"]
+    assert_error(client.get("/api/v1/models/churn/stages/bogus", headers=auth), 400, "INVALID_ARGUMENT")
+    _to_production(client, auth, users, model, 1)
+
+    first = client.get("/api/v1/models/churn/stages/production", headers=auth)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('W/"')
+    again = client.get("/api/v1/models/churn/stages/production", headers={**auth, "If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
+    assert client.get("/api/v1/models/churn/stages/production",
+                      headers={**auth, "If-None-Match": 'W/"other"'}).status_code == 200
+
+    # An alias move touching the production version changes its representation, hence the ETag.
+    client.put("/api/v1/models/churn/aliases/champion", json={"version": 1}, headers=auth)
+    moved = client.get("/api/v1/models/churn/stages/production", headers={**auth, "If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag and moved.json["aliases"] == ["champion"]
+
+    # A new production version changes it too.
+    register(client, auth, "churn", run_id)
+    _to_production(client, auth, users, model, 2, "ron")
+    newer = client.get("/api/v1/models/churn/stages/production", headers={**auth, "If-None-Match": moved.headers["ETag"]})
+    assert newer.status_code == 200 and newer.json["version"] == 2
+
+    alias = client.get("/api/v1/models/churn/aliases/champion", headers=auth)
+    assert alias.json["version"] == 1 and alias.json["stage"] == "Archived"
+    assert client.get("/api/v1/models/churn/aliases/champion",
+                      headers={**auth, "If-None-Match": alias.headers["ETag"]}).status_code == 304
+
+    f = newer.json["files"][0]
+    one = client.get(urlsplit(f["download_url"]).path, headers=auth)
+    assert one.headers["ETag"] == f'"{f["sha256"]}"'
+    assert client.get(urlsplit(f["download_url"]).path,
+                      headers={**auth, "If-None-Match": one.headers["ETag"]}).status_code == 304
+
+
+def test_registered_version_survives_run_and_artifact_deletion(app, client, auth, users, backend):
+    run_id = training_run(client, auth)
+    model = create_model(client, auth)
+    register(client, auth, "churn", run_id)
+    _to_production(client, auth, users, model, 1)
+    for path in FILES:
+        assert client.delete(f"/api/v1/runs/{run_id}/artifacts/{path}", headers=auth).status_code == 204
+    assert client.delete(f"/api/v1/runs/{run_id}", headers=auth).status_code == 200
+    # Purge the run for good, as gc would.
+    from tether_server.services.runs import hard_delete_run
+
+    with app.extensions["tether"]["db"].session() as s:
+        hard_delete_run(s, run_id)
+        s.commit()
+    store = app.extensions["tether"]["store"]
+    assert not [o for o in store.list("") if run_id in o.key]
+
+    body = client.get("/api/v1/models/churn/stages/production", headers=auth).json
+    assert body["run_id"] == run_id and body["metadata"]["metrics"]["auc"] == 0.91
+    expected = {k.removeprefix("model/"): v for k, v in FILES.items() if k.startswith("model/")}
+    for f in body["files"]:
+        got = client.get(urlsplit(f["download_url"]).path, headers=auth)
+        assert got.status_code == 200 and sha(got.data) == f["sha256"] == sha(expected[f["path"]])
+    tar = client.get("/api/v1/models/churn/versions/1/download", headers=auth)
+    with tarfile.open(fileobj=io.BytesIO(tar.data)) as tf:
+        assert sorted(m.name for m in tf.getmembers()) == sorted(f"churn-v1/{p}" for p in expected)
+    lineage = client.get("/api/v1/lineage/model-versions/churn/1", headers=auth).json
+    run_node = [n for n in lineage["nodes"] if n["type"] == "run"][0]
+    assert run_node["lifecycle"] == "purged"
+
+
+def test_deleting_a_version_removes_its_registry_objects(app, client, auth, backend):
+    run_id = training_run(client, auth)
+    create_model(client, auth)
+    register(client, auth, "churn", run_id)
+    register(client, auth, "churn", run_id)
+    store = app.extensions["tether"]["store"]
+    keys = lambda v: [o.key for o in store.list("registry/") if o.key.split("/")[2] == str(v)]  # noqa: E731
+    assert keys(1) and keys(2)
+    assert client.delete("/api/v1/models/churn/versions/1", headers=auth).status_code == 204
+    assert keys(1) == [] and keys(2)
+    assert_error(client.get("/api/v1/models/churn/versions/1", headers=auth), 404, "NOT_FOUND")
+    assert client.delete("/api/v1/models/churn", headers=auth).status_code == 204
+    assert [o.key for o in store.list("registry/")] == []
+
+
+def test_lineage_both_directions(app, client, auth, users, backend):
+    from tests.registry.helpers import add_dataset_input
+
+    run_id = training_run(client, auth)
+    dv_id = add_dataset_input(app, run_id)
+    model = create_model(client, auth)
+    register(client, auth, "churn", run_id)
+    _to_production(client, auth, users, model, 1)
+    client.put("/api/v1/models/churn/aliases/champion", json={"version": 1}, headers=auth)
+    g = client.get("/api/v1/lineage/model-versions/churn/1", headers=auth).json
+    kinds = {(e["source"].split(":")[0], e["target"].split(":")[0], e["type"]) for e in g["edges"]}
+    assert {("dataset_version", "run", "input"), ("run", "model_version", "produced"),
+            ("model_version", "stage", "stage_change"), ("model_version", "alias", "alias_set")} <= kinds
+    assert [h["to"] for h in g["history"] if h["action"] == "model.stage_changed"] == ["Production"]
+    rev = client.get(f"/api/v1/lineage/dataset-versions/{dv_id}", headers=auth).json
+    assert {n["type"] for n in rev["nodes"]} == {"dataset_version", "run", "model_version"}
+    assert_error(client.get("/api/v1/lineage/dataset-versions/999999", headers=auth), 404, "NOT_FOUND")
