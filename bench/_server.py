@@ -122,10 +122,27 @@ class Server:
     def worker_pids(self) -> list[int]:
         return children_of(self.pid)
 
+    def cpu(self) -> float:
+        """CPU seconds used by the whole tree so far (compare two readings)."""
+        return cpu_seconds([self.pid, *self.worker_pids()])
+
     def tree_memory(self) -> tuple[int, int, int]:
         """(sum RSS bytes, sum PSS bytes, process count) over the master and its workers."""
         pids = [self.pid, *self.worker_pids()]
         return sum(_status_kb(p, "VmRSS") for p in pids) * 1024, sum(_pss_kb(p) for p in pids) * 1024, len(pids)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """user + system CPU seconds used so far by ``pids`` (from /proc/<pid>/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / tick
 
 
 def children_of(pid: int) -> list[int]:

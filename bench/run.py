@@ -92,7 +92,10 @@ def run_backend(backend: str, db_url: str, names: list[str], quick: bool) -> lis
 
 
 def run_module(name: str, ctx: Context) -> list[Row]:
-    fn = load(name)
+    try:
+        fn = load(name)
+    except Exception as e:  # noqa: BLE001 - a half-written module must not stop the others
+        return [Row(f"[{name}] not loadable", "-", type(e).__name__, False, str(e)[:120])]
     if fn is None:
         return [Row(f"[{name}]", "-", "not present", None, f"{MODULES[name]} is not written yet")]
     print(f"[{ctx.backend}] {name} ...", file=sys.stderr)
