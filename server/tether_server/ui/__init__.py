@@ -9,7 +9,8 @@ from pathlib import Path
 from flask import Flask
 from jinja2 import FileSystemLoader
 
-UI_MODULES = ["static", "pages_auth", "pages_tracking"]
+UI_MODULES = ["static", "pages_auth", "pages_tracking", "pages_models", "pages_review", "pages_audit", "pages_lineage",
+              "pages_admin"]
 
 
 def web_root() -> Path:

@@ -56,3 +56,22 @@ def run_names(session: Session, run_ids: list[str]) -> dict[str, str]:
     if not run_ids:
         return {}
     return dict(session.execute(select(Run.id, Run.name).where(Run.id.in_(run_ids))).all())
+
+
+def audit_events_desc(session: Session, *, model: str | None, action: str | None, actor: str | None,
+                      since: int | None, before_id: int | None, limit: int) -> list[Any]:
+    """Audit rows newest first (services.audit.list_events pages oldest first); same filters."""
+    from ..models import AuditEvent
+
+    q = select(AuditEvent)
+    if model:
+        q = q.where(AuditEvent.model_name == model)
+    if action:
+        q = q.where(AuditEvent.action.like(action.replace("*", "%")))
+    if actor:
+        q = q.where(AuditEvent.actor_name == actor)
+    if since is not None:
+        q = q.where(AuditEvent.ts >= since)
+    if before_id is not None:
+        q = q.where(AuditEvent.id < before_id)
+    return list(session.scalars(q.order_by(AuditEvent.id.desc()).limit(limit)))

@@ -1,0 +1,111 @@
+"""Promotion review: pending requests, the review page (candidate vs current Production), approve/reject.
+
+The buttons are shown only to reviewers who did not make the request; the POST route needs the
+reviewer role and the transitions service enforces the four-eyes rule anyway. JSON twins mirror
+``GET /api/v1/transition-requests`` and ``GET /api/v1/transition-requests/<id>`` plus the comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, request, url_for
+from sqlalchemy import select
+
+from .. import context
+from ..access import Principal, access
+from ..errors import InvalidArgument, NotFound
+from ..models.registry import ModelVersion, TransitionApproval, TransitionRequest
+from ..services import audit, deploy, permissions, transitions
+from .common import page, ui_blueprint
+
+bp = ui_blueprint("ui_review", __name__)
+
+STATUSES = ("pending", "approved", "rejected", "cancelled")
+
+
+@bp.route("/reviews", methods=["GET"])
+@access("viewer")
+def reviews_list() -> Any:
+    s, me = context.db(), context.principal()
+    status = request.args.get("status", "pending")
+    rows, nxt = transitions.list_requests(s, me, status=status if status in STATUSES else None,
+                                          model=request.args.get("model") or None, max_results=100,
+                                          page_token=request.args.get("page_token") or None)
+    return page("reviews.html", {"items": transitions.describe(s, rows), "next_page_token": nxt,
+                                 "status": status}, statuses=STATUSES)
+
+
+def _load(request_id: int) -> TransitionRequest:
+    s = context.db()
+    req = s.get(TransitionRequest, request_id)
+    if req is None:
+        raise NotFound(f"Transition request {request_id} not found")
+    permissions.require(s, context.principal(), "model", req.model_id, "READ", f"Transition request {request_id}")
+    return req
+
+
+def _side(name: str, version_id: int | None) -> dict[str, Any] | None:
+    if version_id is None:
+        return None
+    d = deploy.describe_version(context.db(), context.ext()["store"], False, "", name, version_id)
+    return {k: d[k] for k in ("version", "stage", "aliases", "run_id", "metadata", "datasets", "created_at")}
+
+
+def _production_id(model_id: int) -> int | None:
+    return context.db().scalar(select(ModelVersion.id).where(ModelVersion.model_id == model_id,
+                                                             ModelVersion.stage == "Production"))
+
+
+def _data_changed(candidate: dict[str, Any], production: dict[str, Any] | None) -> bool | None:
+    if production is None:
+        return None
+    key = lambda side: sorted((d["name"], d["context"], d["hash"]) for d in side["datasets"])  # noqa: E731
+    return key(candidate) != key(production)
+
+
+def can_decide(me: Principal, req: TransitionRequest) -> bool:
+    if req.status != "pending" or not me.has_role("reviewer") or req.requested_by == me.id:
+        return False
+    return context.db().get(TransitionApproval, (req.id, me.id)) is None
+
+
+def _events(name: str, req: TransitionRequest) -> list[dict[str, Any]]:
+    rows = audit.list_events(context.db(), model=name, since=req.created_at, limit=500)
+    mine = [e for e in rows if (e.details or {}).get("request") == req.id
+            or (e.details or {}).get("request_id") == req.id]
+    return [{"id": e.id, "ts": e.ts, "actor": e.actor_name, "action": e.action, "from": e.from_value,
+             "to": e.to_value, "comment": e.comment} for e in mine]
+
+
+@bp.route("/reviews/<int:request_id>", methods=["GET"])
+@access("viewer")
+def review(request_id: int) -> Any:
+    me, req = context.principal(), _load(request_id)
+    described = transitions.describe(context.db(), [req])[0]
+    name = described["model"]
+    candidate = _side(name, req.version_id)
+    prod_id = _production_id(req.model_id)
+    production = _side(name, prod_id) if prod_id != req.version_id else None
+    assert candidate is not None
+    metric_keys = sorted(set(candidate["metadata"].get("metrics", {})) |
+                         set((production or {}).get("metadata", {}).get("metrics", {})))
+    data = {"request": described, "candidate": candidate, "production": production, "metric_keys": metric_keys,
+            "data_changed": _data_changed(candidate, production), "can_decide": can_decide(me, req),
+            "is_requester": req.requested_by == me.id, "events": _events(name, req)}
+    return page("review.html", data)
+
+
+@bp.route("/reviews/<int:request_id>/decision", methods=["POST"])
+@access("reviewer")
+def decide(request_id: int) -> Any:
+    """Form twin of ``POST /api/v1/transition-requests/<id>/approve`` and ``.../reject``."""
+    decision = request.form.get("decision", "")
+    comment = request.form.get("comment", "").strip()
+    if decision not in ("approve", "reject"):
+        raise InvalidArgument("decision must be approve or reject", {"field": "decision"})
+    if not comment:
+        raise InvalidArgument("A comment is required to approve or reject", {"field": "comment"})
+    fn = transitions.approve if decision == "approve" else transitions.reject
+    fn(context.db(), context.principal(), request_id, comment[:10_000], request_id=context.request_id())
+    return redirect(url_for("ui_review.review", request_id=request_id, done=decision), 303)
