@@ -1,0 +1,67 @@
+"""Tether client SDK: log runs to a Tether server and query them.
+
+    import tether
+    with tether.start_run(experiment="churn", name="xgb") as run:
+        run.log_params({"lr": 0.1})
+        run.log_metric("loss", 0.5, step=1)
+
+Only ``requests`` and ``tqdm`` are needed, and ``requests`` is imported on the first request.
+"""
+
+from __future__ import annotations
+
+from . import errors, types
+from ._client import Client
+from ._run import Run, start_run
+from ._transport import HTTPResponse, RequestsTransport, Transport
+from ._version import __version__
+from .errors import (
+    AlreadyExistsError,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    TetherError,
+    UnavailableError,
+)
+from .types import BatchResult, Experiment, MetricHistory, MetricPoint, Page
+from .types import Run as RunInfo
+
+__all__ = [
+    "__version__",
+    "Client",
+    "Run",
+    "RunInfo",
+    "start_run",
+    "errors",
+    "types",
+    "Experiment",
+    "MetricPoint",
+    "MetricHistory",
+    "BatchResult",
+    "Page",
+    "Transport",
+    "HTTPResponse",
+    "RequestsTransport",
+    "TetherError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "AlreadyExistsError",
+    "ConflictError",
+    "PayloadTooLargeError",
+    "RateLimitError",
+    "UnavailableError",
+    "InternalServerError",
+]

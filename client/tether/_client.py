@@ -1,0 +1,161 @@
+"""``Client``: configuration, auth, JSON, retries. Resources (``client.experiments``, ``client.runs``,
+``client.metrics``) hold no state of their own and call ``Client.request``."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ._config import API_PREFIX, resolve_base_url, resolve_token
+from ._encoding import dumps, loads
+from ._models import Models
+from ._transport import HTTPResponse, RequestsTransport, Transport
+from ._version import __version__
+from .errors import APIConnectionError, APIError, error_from_response
+from .resources.experiments import Experiments
+from .resources.metrics import Metrics
+from .resources.runs import Runs
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = ["Client", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 3
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+MAX_RETRY_AFTER = 60.0
+
+
+class Client:
+    """A connection to one Tether server.
+
+    ``base_url`` falls back to ``TETHER_URL``, then ``http://127.0.0.1:5055``; ``token`` to
+    ``TETHER_TOKEN``, then the credentials file. Pass ``transport=`` (anything with ``request()`` and
+    ``close()``, see ``tether._transport.Transport``) or ``session=`` (a ``requests.Session``) to
+    control the HTTP layer, e.g. in tests.
+    """
+
+    def __init__(self, base_url: str | None = None, *, token: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
+                 transport: Transport | None = None, session: requests.Session | None = None,
+                 backoff_base: float = 0.5, backoff_max: float = 8.0) -> None:
+        if timeout is None or timeout <= 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.base_url = resolve_base_url(base_url)
+        self.api_url = self.base_url + API_PREFIX
+        self.timeout = float(timeout)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._token = resolve_token(token, self.base_url)
+        self._transport: Transport | None = transport
+        self._session = session
+        self._sleep: Callable[[float], None] = time.sleep
+        self.experiments = Experiments(self)
+        self.runs = Runs(self)
+        self.metrics = Metrics(self)
+        self.models = Models(self)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:  # built on first use: this is where ``requests`` gets imported
+            self._transport = RequestsTransport(self._session)
+        return self._transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r})"
+
+    # ------------------------------------------------------------------ requests
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json: Any = None, idempotency_key: str | None = None,
+                timeout: float | None = None) -> Any:
+        """Send one API call (``path`` is relative to ``/api/v1``) and return the decoded JSON body.
+
+        Retries connection errors and 429/502/503/504 only for idempotent methods or when an
+        ``idempotency_key`` is given; non-2xx answers raise the matching ``APIError`` subclass.
+        """
+        method = method.upper()
+        headers = self._headers(idempotency_key, has_body=json is not None)
+        content = dumps(json) if json is not None else None
+        query = {k: v for k, v in params.items() if v is not None} if params else None
+        retryable = method in IDEMPOTENT_METHODS or idempotency_key is not None
+        url = self.api_url + path
+        attempt = 0
+        while True:
+            try:
+                resp = self.transport.request(method, url, headers=headers, params=query, content=content,
+                                              timeout=timeout or self.timeout)
+            except APIConnectionError as exc:
+                if not retryable or attempt >= self.max_retries:
+                    raise
+                logger.info("%s %s: %s; retry %d/%d", method, path, exc, attempt + 1, self.max_retries)
+                self._sleep(self._backoff(attempt, None))
+                attempt += 1
+                continue
+            if resp.status_code in RETRY_STATUSES and retryable and attempt < self.max_retries:
+                logger.info("%s %s -> %d; retry %d/%d", method, path, resp.status_code, attempt + 1,
+                            self.max_retries)
+                self._sleep(self._backoff(attempt, resp.header("Retry-After")))
+                attempt += 1
+                continue
+            return self._decode(resp)
+
+    def _headers(self, idempotency_key: str | None, *, has_body: bool) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": f"tether-python/{__version__}"}
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        return headers
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after is not None:
+            try:
+                return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER)
+            except ValueError:
+                pass  # an HTTP date: fall back to our own schedule
+        delay = min(self.backoff_max, self.backoff_base * 2.0**attempt)
+        return delay / 2 + random.uniform(0, delay / 2)
+
+    @staticmethod
+    def _decode(resp: HTTPResponse) -> Any:
+        if not 200 <= resp.status_code < 300:
+            raise error_from_response(resp.status_code, resp.content, resp.headers)
+        if not resp.content:
+            return None
+        try:
+            return loads(resp.content)
+        except ValueError as exc:
+            raise APIError(resp.status_code, "INVALID_RESPONSE", f"Response is not JSON: {exc}") from exc
+
+    @staticmethod
+    def new_idempotency_key() -> str:
+        import uuid
+
+        return str(uuid.uuid4())
