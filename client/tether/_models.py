@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 from collections.abc import Iterator
@@ -106,8 +107,8 @@ class Models:
     def cancel(self, request_id: int, *, comment: str = "") -> dict[str, Any]:
         return self._call("POST", f"/transition-requests/{int(request_id)}/cancel", json={"comment": comment})
 
-    def list_requests(self, *, status: str = "pending", model: str | None = None) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def list_requests(self, *, status: str = "pending", model: str | None = None) -> builtins.list[dict[str, Any]]:
+        out: builtins.list[dict[str, Any]] = []
         token = None
         while True:
             page = self._call("GET", "/transition-requests", params={"status": status, "model": model,

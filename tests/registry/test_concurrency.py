@@ -38,7 +38,7 @@ def test_concurrent_approvals_leave_exactly_one_production(app, client, auth, us
         grant(client, auth, uid, model["id"])
         revs.append(headers)
     calls = [lambda r=r, h=h: requests.post(f"{live_server}/api/v1/transition-requests/{r}/approve", json={},
-                                            headers=h, timeout=60) for r, h in zip(reqs, revs)]
+                                            headers=h, timeout=60) for r, h in zip(reqs, revs, strict=True)]
     statuses = [r.status_code for r in _race(calls)]
     assert all(s in (200, 409) for s in statuses), statuses
     versions = client.get("/api/v1/models/churn/versions", headers=auth).json["items"]

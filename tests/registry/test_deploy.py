@@ -7,7 +7,16 @@ import tarfile
 from urllib.parse import urlsplit
 
 from tests.api.helpers import assert_error
-from tests.registry.helpers import FILES, create_model, grant, register, request_stage, reviewer, sha, training_run
+from tests.registry.helpers import (
+    FILES,
+    create_model,
+    grant,
+    register,
+    request_stage,
+    reviewer,
+    sha,
+    training_run,
+)
 
 
 def _to_production(client, auth, users, model, version, name="rita"):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 import tether
 from tether._models import ChecksumError
+
 from tests.registry.helpers import FILES, grant, reviewer, training_run
 
 

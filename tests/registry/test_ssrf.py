@@ -6,8 +6,8 @@ import ipaddress
 import socket
 
 import pytest
-
 from tether_server.services import ssrf
+
 from tests.registry.receiver import Receiver
 
 NONE = ssrf.Allowlist.parse("")

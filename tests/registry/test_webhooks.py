@@ -6,8 +6,8 @@ import json
 import time
 
 import pytest
-
 from tether_server.services import webhooks
+
 from tests.api.helpers import assert_error
 from tests.conftest import bearer
 from tests.registry.helpers import create_model, register, training_run
@@ -107,7 +107,6 @@ def test_outbox_row_is_written_in_the_event_transaction(app, client, auth, admin
     create_model(client, auth)
     client.post("/api/v1/models/churn/versions", headers=auth, json={"run_id": run_id, "artifact_path": "nope"})
     from sqlalchemy import func, select
-
     from tether_server.models.registry import WebhookDelivery
 
     with app.extensions["tether"]["db"].session(write=False) as s:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from . import registry  # noqa: F401  (registers the model registry tables)
 from .artifacts import Artifact, Dataset, DatasetVersion, RunInput, Upload
 from .audit import AuditEvent
 from .auth import LEVELS, RESOURCE_TYPES, ROLES, ApiToken, Permission, User
 from .base import Base, new_id, now_ms
-from . import registry  # noqa: F401  (registers the model registry tables)
 from .tracking import (
     Experiment,
     ExperimentTag,

@@ -167,7 +167,7 @@ def _allocate_version(session: Session, model_id: int) -> int:
     # The UPDATE takes the row lock; a concurrent registration waits, then reads the next number.
     session.execute(update(RegisteredModel).where(RegisteredModel.id == model_id)
                     .values(next_version=RegisteredModel.next_version + 1, updated_at=now_ms()))
-    return int(session.scalar(select(RegisteredModel.next_version).where(RegisteredModel.id == model_id))) - 1
+    return int(session.scalar(select(RegisteredModel.next_version).where(RegisteredModel.id == model_id)) or 1) - 1
 
 
 def _metadata(session: Session, run: Any, given: dict[str, Any] | None) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from ..access import Principal
 from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from ..models import now_ms
 from ..models.registry import (
-    STAGES,
     ModelVersion,
     RegisteredModel,
     RegistryPolicy,
@@ -41,7 +40,7 @@ def _policy_row(session: Session, scope: str) -> RegistryPolicy | None:
 def effective_policy(session: Session, model_id: int | None) -> dict[str, Any]:
     approvals = dict(DEFAULT_APPROVALS)
     archive, source = True, "default"
-    for scope in ("global", f"model:{model_id}" if model_id else None):
+    for scope in ("global", f"model:{model_id}" if model_id else ""):
         row = _policy_row(session, scope) if scope else None
         if row is not None:
             approvals.update(row.required_approvals or {})
@@ -245,5 +244,3 @@ def describe(session: Session, reqs: list[TransitionRequest]) -> list[dict[str, 
              "decided_at": r.decided_at, "decided_by": r.decided_by_name, "decision_comment": r.decision_comment}
             for r in reqs]
 
-
-_ = STAGES
