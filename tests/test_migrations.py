@@ -6,26 +6,21 @@ import threading
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import inspect
 
 from tether_server.db import Database
 from tether_server.migrate import current_revision, head_revision, is_up_to_date, upgrade
 from tether_server.models import Base
 
 
-def _empty_url(backend, tmp_path, database_url):
+def _empty_url(backend, tmp_path, request):
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
-    # a fresh PostgreSQL database: drop everything the template gave us
-    eng = create_engine(database_url)
-    with eng.begin() as c:
-        c.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    eng.dispose()
-    return database_url
+    return request.getfixturevalue("fresh_pg_url")
 
 
-def test_upgrade_from_empty_and_no_drift(backend, tmp_path, database_url):
-    db = Database(_empty_url(backend, tmp_path, database_url))
+def test_upgrade_from_empty_and_no_drift(backend, tmp_path, request):
+    db = Database(_empty_url(backend, tmp_path, request))
     assert current_revision(db.engine) is None and not is_up_to_date(db.engine)
     upgrade(db.engine)
     assert current_revision(db.engine) == head_revision()
@@ -36,8 +31,8 @@ def test_upgrade_from_empty_and_no_drift(backend, tmp_path, database_url):
     db.dispose()
 
 
-def test_concurrent_upgrades_migrate_once(backend, tmp_path, database_url):
-    url = _empty_url(backend, tmp_path, database_url)
+def test_concurrent_upgrades_migrate_once(backend, tmp_path, request):
+    url = _empty_url(backend, tmp_path, request)
     errors: list[BaseException] = []
 
     def go() -> None:

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.api.helpers import assert_error, new_experiment, new_run
+
+
+@pytest.fixture
+def seeded(client, auth):
+    eid = new_experiment(client, auth, "search")
+    runs = {}
+    for i, (auc, depth, team) in enumerate([(0.95, "6", "growth"), (0.91, "8", "growth"), (0.85, "6", "core"),
+                                            (0.99, "6", "core"), ("NaN", "6", "core")]):
+        rid = new_run(client, auth, eid, name=f"r{i}", start_time=1000 + i)
+        body = {"params": {"depth": depth}, "tags": {"team": team},
+                "metrics": [{"key": "auc", "value": auc, "step": 1}, {"key": "train/loss", "value": 1 - i / 10}]}
+        assert client.post(f"/api/v1/runs/{rid}/batch", json=body, headers=auth).status_code == 200
+        runs[f"r{i}"] = rid
+    return eid, runs
+
+
+def _names(resp):
+    assert resp.status_code == 200, resp.json
+    return [r["name"] for r in resp.json["items"]]
+
+
+def test_issue_example(client, auth, seeded):
+    eid, _ = seeded
+    r = client.post("/api/v1/runs/search", headers=auth, json={
+        "experiment_ids": [eid], "filter": "metrics.auc > 0.9 and params.depth = '6'",
+        "order_by": ["metrics.auc DESC"], "max_results": 10})
+    assert _names(r) == ["r3", "r0"]
+    item = r.json["items"][0]
+    assert item["params"] == {"depth": "6"} and item["metrics"]["auc"]["value"] == 0.99
+
+
+@pytest.mark.parametrize("flt,expected", [
+    ("metrics.`train/loss` < 0.75", ["r4", "r3"]),
+    ("tags.team = 'growth' OR metrics.auc >= 0.99", ["r3", "r1", "r0"]),
+    ("(tags.team = 'core' AND params.depth IN ('6')) AND metrics.auc < 0.9", ["r2"]),
+    ("name LIKE 'r%' AND status = 'RUNNING' AND metrics.auc IS NOT NULL", ["r4", "r3", "r2", "r1", "r0"]),
+    ("tags.team ILIKE 'GROW%'", ["r1", "r0"]),
+])
+def test_filters(client, auth, seeded, flt, expected):
+    eid, _ = seeded
+    assert _names(client.post("/api/v1/runs/search", json={"experiment_ids": [eid], "filter": flt}, headers=auth)) == expected
+
+
+def test_paging_with_opaque_tokens(client, auth, seeded):
+    eid, _ = seeded
+    body = {"experiment_ids": [eid], "order_by": ["metrics.auc ASC"], "max_results": 2}
+    seen, token = [], None
+    while True:
+        r = client.post("/api/v1/runs/search", json={**body, "page_token": token}, headers=auth)
+        seen += _names(r)
+        token = r.json["next_page_token"]
+        if not token:
+            break
+    assert seen == ["r2", "r1", "r0", "r3", "r4"]  # NaN sorts with the missing values, last
+    # a token belongs to its query
+    r = client.post("/api/v1/runs/search", headers=auth, json={"experiment_ids": [eid], "max_results": 2})
+    assert_error(client.post("/api/v1/runs/search", json={"experiment_ids": [eid], "filter": "name = 'x'",
+                                                           "page_token": r.json["next_page_token"]}, headers=auth),
+                 400, "INVALID_ARGUMENT")
+
+
+def test_parse_error_has_position(client, auth, seeded):
+    err = assert_error(client.post("/api/v1/runs/search", json={"filter": "metrics.auc >> 1"}, headers=auth),
+                       400, "INVALID_ARGUMENT")
+    assert err["details"]["position"] == 13
+
+
+@pytest.mark.parametrize("body", [{"max_results": 1001}, {"max_results": 0}, {"order_by": ["metrics.x SIDEWAYS"]},
+                                  {"filter": "params.x = 'a'; DROP TABLE runs"}, {"experiment_ids": "1"}])
+def test_bad_search_requests(client, auth, seeded, body):
+    assert_error(client.post("/api/v1/runs/search", json=body, headers=auth), 400, "INVALID_ARGUMENT")
