@@ -7,7 +7,6 @@ import contextlib
 import fcntl
 import logging
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -21,13 +20,10 @@ _PG_LOCK_ID = 727_274_001
 
 
 def migrations_dir() -> Path:
-    try:
-        root = Path(str(resources.files("tether_server._migrations")))
-        if (root / "env.py").is_file():
-            return root
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[2] / "migrations"
+    shipped = Path(__file__).resolve().parent / "_migrations"  # wheel install
+    if (shipped / "env.py").is_file():
+        return shipped
+    return Path(__file__).resolve().parents[2] / "migrations"  # source checkout
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

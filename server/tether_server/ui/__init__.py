@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from importlib import resources
 from pathlib import Path
 
 from flask import Flask
@@ -15,12 +14,9 @@ UI_MODULES = ["static", "pages_auth", "pages_tracking", "pages_models", "pages_r
 
 def web_root() -> Path:
     """web/ from the wheel (tether_server._web) or, in a source checkout, the repo's web/."""
-    try:
-        root = Path(str(resources.files("tether_server._web")))
-        if (root / "templates").is_dir():
-            return root
-    except (ModuleNotFoundError, TypeError):
-        pass
+    shipped = Path(__file__).resolve().parents[1] / "_web"
+    if (shipped / "templates").is_dir():
+        return shipped
     return Path(__file__).resolve().parents[3] / "web"
 
 
