@@ -11,8 +11,9 @@ grants) happen in the services, inside the SQL queries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 ROLE_RANK = {"viewer": 1, "writer": 2, "reviewer": 3, "admin": 4}
 POLICIES = ("public", "authenticated", *ROLE_RANK)

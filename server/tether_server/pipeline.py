@@ -7,7 +7,8 @@ import secrets
 import time
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request, session as cookie_session
+from flask import Flask, Response, current_app, g, request
+from flask import session as cookie_session
 from sqlalchemy.exc import IntegrityError
 
 from . import context

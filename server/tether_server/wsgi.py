@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .logconfig import configure_logging
 from .config import Settings
+from .logconfig import configure_logging
 
 _settings = Settings.from_env()
 configure_logging(_settings.log_level)

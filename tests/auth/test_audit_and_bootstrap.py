@@ -7,10 +7,11 @@ import stat
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
+from tether_server.config import Settings
+from tether_server.services import audit, bootstrap
+from tether_server.services import users as users_svc
 
 from tests.conftest import bearer
-from tether_server.config import Settings
-from tether_server.services import audit, bootstrap, users as users_svc
 
 
 def test_audit_rows_cannot_be_changed_or_deleted(app, db_session):
@@ -42,8 +43,9 @@ def test_admin_token_env_bootstraps_first_admin(app, settings, db_session, clien
 
 
 def test_embedded_bootstrap_writes_private_credentials(tmp_path, sqlite_template, monkeypatch):
-    from tether_server.db import Database
     import shutil
+
+    from tether_server.db import Database
 
     shutil.copy(sqlite_template, tmp_path / "tether.db")
     s = Settings(data_dir=str(tmp_path)).validated()

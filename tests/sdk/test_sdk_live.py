@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-
 import tether
 
 
@@ -39,7 +38,7 @@ def test_failed_block_marks_run_failed_and_keeps_points(sdk):
         with tether.start_run(experiment="crashy") as run:
             run.log_metric("x", math.nan, step=0)
             run.log_metric("y", math.inf, step=0)
-            1 / 0
+            raise ZeroDivisionError("boom")
     info = sdk.runs.get(run.id)
     assert info.status == "FAILED"
     assert math.isnan(sdk.metrics.history(run.id, "x")[0].value)

@@ -19,7 +19,8 @@ from ..schemas.runs import (
     RunSearchSchema,
     RunUpdateSchema,
 )
-from ..services import idempotency, runs as svc, search
+from ..services import idempotency, search
+from ..services import runs as svc
 
 blp = Blueprint("runs", __name__, description="Runs, their params, tags and metrics")
 

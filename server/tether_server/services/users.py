@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..access import Principal, ROLE_RANK
+from ..access import ROLE_RANK, Principal
 from ..errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
 from ..models import ApiToken, User, now_ms
 from . import audit
