@@ -29,6 +29,7 @@ MODULES: dict[str, str] = {
     "auth": "bench.core:run_auth",
     "artifacts": "bench.artifacts:run",
     "registry": "bench.registry:run",
+    "ui": "bench.ui:run",
 }
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import request, url_for
+from flask import Response, request, url_for
 
 from .. import context
 from ..access import access
 from ..errors import InvalidArgument
-from ..jsonutil import float_out
+from ..jsonutil import dumps, float_out
 from ..services import artifacts, experiments, runs, search
 from . import queries
 from .common import page, ui_blueprint
@@ -147,3 +147,17 @@ def compare() -> Any:
     data = {"runs": items, "metric_keys": keys, "param_keys": param_keys, "charted": chosen,
             "history_url": "/api/v1/runs/{run_id}/metrics/{key}?max_points={max_points}"}
     return page("compare.html", data)
+
+
+@bp.route("/compare/history", methods=["GET"])
+@access("viewer")
+def compare_history() -> Any:
+    """Batched twin of ``GET /api/v1/runs/<id>/metrics/<key>?max_points=`` for the compare charts."""
+    max_points = request.args.get("max_points", type=int) or 500
+    if not 2 <= max_points <= 5000:
+        raise InvalidArgument("max_points must be between 2 and 5000", {"field": "max_points"})
+    ids = _compare_ids()
+    found = queries.histories(context.db(), context.principal(), ids, request.args.get("key", ""), max_points)
+    items = {rid: {"steps": [p[0] for p in pts], "values": [float_out(p[1]) for p in pts]}
+             for rid, pts in found.items()}
+    return Response(dumps({"key": request.args.get("key"), "items": items}), mimetype="application/json")
