@@ -1,0 +1,158 @@
+"""UI pages over HTTP (no browser), on SQLite and PostgreSQL: login redirects, JSON twins, CSRF, roles,
+security headers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.web.seed import experiment_with_runs, model_with_production
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def settings_overrides():
+    return {"default_permission": "READ"}
+
+
+@pytest.fixture
+def people(users):
+    out = {}
+    for name, role in (("wendy", "writer"), ("rita", "reviewer"), ("ada", "admin"), ("vic", "viewer")):
+        uid, token = users.create(name, role, PASSWORD)
+        out[role] = {"id": uid, "name": name, "headers": {"Authorization": f"Bearer {token}"}}
+    return out
+
+
+def login(app, name: str):
+    c = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
+    r = c.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    page = c.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+    c.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return c
+
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+JSON = {"Accept": "application/json"}
+
+
+def test_anonymous_page_views_redirect_to_login_but_json_gets_401(client):
+    r = client.get("/experiments/1?filter=x", headers=HTML)
+    assert r.status_code == 302 and r.headers["Location"] == "/login?next=%2Fexperiments%2F1%3Ffilter%3Dx"
+    r = client.get("/experiments/1", headers=JSON)
+    assert r.status_code == 401 and r.json["error"]["code"] == "UNAUTHENTICATED"
+    r = client.post("/reviews/1/decision", data={"decision": "approve", "comment": "x"})
+    assert r.status_code == 401
+
+
+def test_pages_send_security_headers_and_no_inline_script(app, people):
+    c = login(app, "wendy")
+    r = c.get("/", headers=HTML)
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script>" not in r.get_data(as_text=True) and " style=" not in r.get_data(as_text=True)
+
+
+def test_json_twins_of_the_pages(app, client, people):
+    h = people["writer"]["headers"]
+    eid, ids = experiment_with_runs(client, h, 3, steps=5)
+    model_with_production(app, client, people["writer"], people["reviewer"])
+    c = login(app, "ada")
+    body = c.get("/", headers=JSON).json
+    assert [e["name"] for e in body["items"]] == ["sweep", "train-v1", "train-v2"]
+    body = c.get(f"/experiments/{eid}?order=metrics.auc+DESC&col=params.depth", headers=JSON).json
+    assert [r["name"] for r in body["items"]] == ["run-002", "run-001", "run-000"]
+    assert body["columns"] == ["params.depth"] and body["available"]["tags"] == ["team"]
+    body = c.get(f"/runs/{ids[0]}?format=json").json
+    assert body["run"]["params"] == {"depth": "0", "lr": "0.1"} and body["experiment"]["id"] == eid
+    body = c.get("/models/churn", headers=JSON).json
+    assert {v["version"]: v["stage"] for v in body["versions"]} == {1: "Production", 2: "None"}
+    body = c.get("/models/churn/versions/1", headers=JSON).json
+    assert body["version"]["datasets"][0]["name"] == "churn-data"
+    assert {n["type"] for n in body["lineage"]["nodes"]} >= {"run", "model_version", "dataset_version", "stage"}
+    body = c.get("/lineage/models/churn/1", headers=JSON).json
+    assert all(n["href"] and n["href"].startswith("/") for n in body["nodes"])
+    body = c.get("/audit?model=churn&action=model.*", headers=JSON).json
+    assert body["items"] and all(e["model"] == "churn" for e in body["items"])
+    assert body["items"][0]["id"] > body["items"][-1]["id"]  # newest first
+    body = c.get("/admin/users", headers=JSON).json
+    assert {u["name"] for u in body["items"]} >= {"wendy", "rita", "ada", "vic"}
+    body = c.get(f"/compare/history?key=loss&max_points=4&run={ids[0]},{ids[1]}").json
+    assert len(body["items"][ids[0]]["steps"]) == 4 and body["items"][ids[0]]["steps"][0] == 0
+
+
+def test_filter_parse_error_is_a_400_with_its_position(app, client, people):
+    eid, _ = experiment_with_runs(client, people["writer"]["headers"], 2, steps=2)
+    c = login(app, "wendy")
+    r = c.get(f"/experiments/{eid}?filter=metrics.auc+%3E%3E+1", headers=JSON)
+    assert r.status_code == 400 and r.json["items"] == []
+    assert isinstance(r.json["error"]["details"]["position"], int)
+    r = c.get(f"/experiments/{eid}?filter=metrics.auc+%3E%3E+1", headers=HTML)
+    assert r.status_code == 400 and 'id="filter-error"' in r.get_data(as_text=True)
+
+
+def test_decision_form_needs_csrf_role_and_comment(app, client, people):
+    model_with_production(app, client, people["writer"], people["reviewer"])
+    req = client.post("/api/v1/models/churn/versions/2/transition-requests", headers=people["writer"]["headers"],
+                      json={"to_stage": "Production", "comment": "please"}).json["id"]
+    rita = login(app, "rita")
+    r = rita.post(f"/reviews/{req}/decision", data={"decision": "approve", "comment": "ok"})
+    assert r.status_code == 403 and r.json["error"]["details"]["reason"] == "csrf"
+    r = rita.post(f"/reviews/{req}/decision", data={"decision": "approve", "comment": "  ",
+                                                     "csrf_token": rita.csrf})
+    assert r.status_code == 400
+    wendy = login(app, "wendy")
+    r = wendy.post(f"/reviews/{req}/decision", data={"decision": "approve", "comment": "me",
+                                                      "csrf_token": wendy.csrf})
+    assert r.status_code == 403
+    assert client.get(f"/api/v1/transition-requests/{req}", headers=people["writer"]["headers"]).json["status"] \
+        == "pending"
+    r = rita.post(f"/reviews/{req}/decision", data={"decision": "approve", "comment": "ship it",
+                                                     "csrf_token": rita.csrf})
+    assert r.status_code == 303 and r.headers["Location"].startswith(f"/reviews/{req}")
+    body = rita.get(f"/reviews/{req}", headers=JSON).json
+    assert body["request"]["status"] == "approved" and body["candidate"]["stage"] == "Production"
+    assert body["can_decide"] is False
+    assert any(e["action"] == "model.transition_approved" and e["comment"] == "ship it" for e in body["events"])
+
+
+def test_roles_gate_admin_and_audit_pages(app, people):
+    for name, path in (("wendy", "/admin/users"), ("rita", "/admin/webhooks"), ("vic", "/audit")):
+        r = login(app, name).get(path, headers=HTML)
+        assert r.status_code == 403, (name, path)
+    assert login(app, "rita").get("/audit", headers=HTML).status_code == 200
+
+
+def test_compare_refuses_more_than_100_runs(app, people):
+    c = login(app, "wendy")
+    r = c.get("/compare?run=" + ",".join(f"r{i}" for i in range(101)), headers=JSON)
+    assert r.status_code == 400 and r.json["error"]["details"]["max"] == 100
+
+
+def test_admin_creates_a_user_through_the_form(app, people):
+    c = login(app, "ada")
+    r = c.post("/admin/users", data={"name": "newbie", "role": "viewer", "password": "long-enough-pw",
+                                     "csrf_token": c.csrf})
+    assert r.status_code == 303
+    assert "newbie" in {u["name"] for u in c.get("/admin/users", headers=JSON).json["items"]}
+    r = c.post("/admin/users", data={"name": "x", "role": "viewer"})
+    assert r.status_code == 403
+
+
+@pytest.mark.xfail(strict=True, reason="the artifact GET route (artifacts feature) sends the stored Content-Type "
+                   "without Content-Disposition: attachment; reported to the lead")
+def test_artifact_downloads_cannot_render_as_html(client, people):
+    h = people["writer"]["headers"]
+    _eid, ids = experiment_with_runs(client, h, 1, steps=1)
+    r = client.put(f"/api/v1/runs/{ids[0]}/artifacts/page.html", data=b"<script>alert(1)</script>",
+                   headers={**h, "Content-Type": "text/html"})
+    assert r.status_code == 201
+    r = client.get(f"/api/v1/runs/{ids[0]}/artifacts/page.html", headers=h)
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers.get("Content-Disposition", "").startswith("attachment")
+    assert "html" not in r.headers["Content-Type"] and "svg" not in r.headers["Content-Type"]
