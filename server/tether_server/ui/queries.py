@@ -92,6 +92,6 @@ def histories(session: Session, actor: Principal, run_ids: list[str], key: str,
         runs.get_run(session, actor, rid)
         q = (select(Metric.step, Metric.value, Metric.is_nan, Metric.timestamp)
              .where(Metric.run_id == rid, Metric.key == key).order_by(Metric.step, Metric.timestamp, Metric.id))
-        pts = [(r[0], float("nan") if r[2] else r[1], r[3]) for r in session.execute(q).tuples()]
+        pts = [(r[0], float("nan") if r[2] else r[1], r[3]) for r in session.execute(q)]
         out[rid] = metrics.downsample(pts, max_points)
     return out
