@@ -148,6 +148,11 @@ def main() -> None:
     import shutil
 
     shutil.rmtree(work, ignore_errors=True)
+    from minio.deleteobjects import DeleteObject
+
+    objs = [DeleteObject(o.object_name) for o in mc.list_objects(bucket, recursive=True)]
+    list(mc.remove_objects(bucket, objs))
+    mc.remove_bucket(bucket)  # a memstore-backed test gateway holds only a few GiB
 
 
 if __name__ == "__main__":

@@ -31,9 +31,10 @@ import math
 import os
 import random
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 PROFILE_FORMAT = "tether.profile/1"
 ROOT_PREFIX = b"tether-dataset-v1\n"
@@ -67,7 +68,7 @@ def manifest(path: str | os.PathLike[str], workers: int = 4) -> list[dict[str, A
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # hashlib releases the GIL
         hashes = list(pool.map(sha256_file, files))
     out = [{"path": f.relative_to(base).as_posix(), "size": f.stat().st_size, "sha256": h}
-           for f, h in zip(files, hashes)]
+           for f, h in zip(files, hashes, strict=True)]
     return sorted(out, key=lambda e: e["path"])
 
 
@@ -144,7 +145,7 @@ def _profile(names: list[str], rows: Any) -> tuple[dict[str, Any], dict[str, Any
     n = 0
     for row in rows():
         n += 1
-        for c, v in zip(cols, row):
+        for c, v in zip(cols, row, strict=False):
             c.add(v)
     numeric = {i: c.edges() for i, c in enumerate(cols) if c.numeric and c.count}
     counts = {i: [0] * 10 for i in numeric}
@@ -159,7 +160,7 @@ def _profile(names: list[str], rows: Any) -> tuple[dict[str, Any], dict[str, Any
                 if not math.isnan(x):
                     counts[i][bisect.bisect_right(edges, x)] += 1
     columns = {name: (c.numeric_profile(counts[i], numeric[i]) if i in numeric else c.categorical_profile())
-               for i, (name, c) in enumerate(zip(names, cols))}
+               for i, (name, c) in enumerate(zip(names, cols, strict=True))}
     schema = {"columns": [{"name": name, "type": p["type"]} for name, p in columns.items()]}
     return schema, {"format": PROFILE_FORMAT, "rows": n, "columns": columns}
 
@@ -187,7 +188,7 @@ def profile_parquet(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
-            yield from zip(*(col.to_pylist() for col in batch.columns))
+            yield from zip(*(col.to_pylist() for col in batch.columns), strict=True)
 
     schema, prof = _profile(names, rows)
     types = {f.name: str(f.type) for f in pf.schema_arrow}

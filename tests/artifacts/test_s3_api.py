@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from tether_server.errors import NotFound
 
 from tests.artifacts.tcp_proxy import TcpProxy
 
@@ -99,7 +100,7 @@ def test_abort_removes_parts(client, auth, run_id, app):
     r = client.post(f"{A.format(rid=run_id)}/uploads/{up['upload_id']}/abort", headers=auth)
     assert r.status_code == 200 and r.json["status"] == "aborted"
     store = app.extensions["tether"]["store"]
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):
         store.multipart_parts(f"{r_exp(client, auth, run_id)}/{run_id}/artifacts/gone.bin", up["upload_id"])
     r = client.post(f"{A.format(rid=run_id)}/uploads/{up['upload_id']}/complete", headers=auth)
     assert r.status_code == 409
@@ -121,6 +122,7 @@ def test_store_down_gives_503_and_metadata_keeps_working(client, auth, run_id, p
 
 def test_sdk_uses_direct_mode_on_s3(live_server, writer, run_id, tmp_path):
     from tether._artifacts import ArtifactTransfer
+
     from tests.conftest import bearer
 
     s = requests.Session()

@@ -9,10 +9,10 @@ import os
 import pytest
 import requests
 from click.testing import CliRunner
-
 from tether._artifacts import ArtifactError, ArtifactTransfer
 from tether_server.cli import main as cli
 from tether_server.services.gc import collect
+
 from tests.conftest import bearer
 
 

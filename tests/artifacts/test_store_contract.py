@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tether_server.config import Settings
 from tether_server.errors import InvalidArgument, NotFound
 from tether_server.storage import store_from_settings
+
 from tests.artifacts.conftest import s3_settings
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Iterator
+from typing import IO, Any
 from urllib.parse import unquote
 
 from sqlalchemy import select

@@ -20,8 +20,9 @@ a missing object raises ``errors.NotFound``. Keys are built by the server only
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Iterator, Protocol
+from typing import IO, Protocol
 
 from ..config import Settings
 

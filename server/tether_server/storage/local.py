@@ -12,8 +12,9 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from ..errors import InvalidArgument, NotFound
 from . import StoredObject
@@ -189,7 +190,7 @@ def _copy(src: IO[bytes], dst: IO[bytes], length: int | None, h: object | None =
             h.update(chunk)  # type: ignore[attr-defined]
         n += len(chunk)
     if length is not None and n != length:
-        raise IOError(f"stream ended after {n} of {length} bytes")
+        raise OSError(f"stream ended after {n} of {length} bytes")
     return n
 
 

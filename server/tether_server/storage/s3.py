@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import IO, Any, Callable, Iterator, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import urlsplit
 
 import urllib3
@@ -166,7 +167,7 @@ class S3Store:
                            length: int) -> str:
         data = stream.read(length)  # one part (≤ the upload's part size) at a time
         if len(data) != length:
-            raise IOError(f"part ended after {len(data)} of {length} bytes")
+            raise OSError(f"part ended after {len(data)} of {length} bytes")
         return self.client._upload_part(self.bucket, self._k(key), data, None, upload_id, part_number)
 
     @guarded
