@@ -31,6 +31,13 @@ def _int(name: str, raw: str) -> int:
         raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
 
 
+def _float(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every runtime option. ``ENV`` maps each field to its TETHER_* variable."""
@@ -55,6 +62,11 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_seconds: int = 60
     webhook_allowlist: str = ""  # comma-separated CIDRs/hosts allowed despite SSRF rules
+    webhook_worker: bool = True  # deliver webhooks from a background thread in each server process
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_retry_base_seconds: float = 10.0
+    webhook_poll_seconds: float = 2.0
     log_level: str = "INFO"
     testing: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -80,6 +92,11 @@ class Settings:
         "login_max_failures": "TETHER_LOGIN_MAX_FAILURES",
         "login_lockout_seconds": "TETHER_LOGIN_LOCKOUT_SECONDS",
         "webhook_allowlist": "TETHER_WEBHOOK_ALLOWLIST",
+        "webhook_worker": "TETHER_WEBHOOK_WORKER",
+        "webhook_timeout_seconds": "TETHER_WEBHOOK_TIMEOUT_SECONDS",
+        "webhook_max_attempts": "TETHER_WEBHOOK_MAX_ATTEMPTS",
+        "webhook_retry_base_seconds": "TETHER_WEBHOOK_RETRY_BASE_SECONDS",
+        "webhook_poll_seconds": "TETHER_WEBHOOK_POLL_SECONDS",
         "log_level": "TETHER_LOG_LEVEL",
     }
 
@@ -97,6 +114,8 @@ class Settings:
                 kwargs[name] = _bool(var, raw)
             elif kind in ("int", int):
                 kwargs[name] = _int(var, raw)
+            elif kind in ("float", float):
+                kwargs[name] = _float(var, raw)
             else:
                 kwargs[name] = raw
         kwargs.update(overrides)

@@ -199,7 +199,7 @@ def attempt(db: Any, settings: Any, delivery_id: int, *, follow_redirects: bool 
         raise NotFound(f"Delivery {delivery_id} not found")
     code, err = (None, "subscription_inactive") if sub is None or not sub.active else ssrf.post(
         sub.url, d.payload.encode(), _headers(sub, d, d.payload.encode()),
-        ssrf.Allowlist.parse(settings.webhook_allowlist), timeout=float(extra.get("webhook_timeout_seconds", 10)),
+        ssrf.Allowlist.parse(settings.webhook_allowlist), timeout=float(extra.get("webhook_timeout_seconds", settings.webhook_timeout_seconds)),
         follow_redirects=follow_redirects)
     with db.session() as s:
         d = s.get(WebhookDelivery, delivery_id)
@@ -207,11 +207,11 @@ def attempt(db: Any, settings: Any, delivery_id: int, *, follow_redirects: bool 
         d.last_attempt_at, d.last_status_code, d.last_error = now_ms(), code, err
         if err is None:
             d.status, d.delivered_at = "delivered", now_ms()
-        elif d.attempts >= int(extra.get("webhook_max_attempts", 8)) or err == "subscription_inactive" \
+        elif d.attempts >= int(extra.get("webhook_max_attempts", settings.webhook_max_attempts)) or err == "subscription_inactive" \
                 or not retry:
             d.status = "failed"
         else:
-            d.next_attempt_at = now_ms() + backoff_ms(d.attempts, float(extra.get("webhook_retry_base_seconds", 10)))
+            d.next_attempt_at = now_ms() + backoff_ms(d.attempts, float(extra.get("webhook_retry_base_seconds", settings.webhook_retry_base_seconds)))
         s.commit()
         logger.info("webhook delivery %s -> %s %s", d.id, code, err or "ok")
         return d
@@ -253,7 +253,7 @@ class DeliveryWorker:
         import threading
 
         self.db, self.settings = db, settings
-        self.poll_s = float((settings.extra or {}).get("webhook_poll_seconds", 2))
+        self.poll_s = float((settings.extra or {}).get("webhook_poll_seconds", settings.webhook_poll_seconds))
         self.wake = threading.Event()
         self.stopped = False
         self.thread = threading.Thread(target=self._run, name="tether-webhooks", daemon=True)
@@ -281,7 +281,7 @@ def ensure_worker(db: Any, settings: Any) -> DeliveryWorker | None:
     Off when ``testing`` unless ``extra={"webhook_worker": True}``."""
     import os
 
-    if not (settings.extra or {}).get("webhook_worker", not settings.testing):
+    if not (settings.extra or {}).get("webhook_worker", settings.webhook_worker and not settings.testing):
         return None
     key = (os.getpid(), id(db))
     worker = _WORKERS.get(key)
