@@ -128,11 +128,16 @@ def merge(results: dict[str, list[Row]]) -> list[list[str]]:
         for b in backends:
             r = cells[m].get(b)
             line += [r.measured, _ok(r.ok)] if r else ["-", ""]
-        notes = [f"{b}: {cells[m][b].notes}" if len(backends) > 1 and cells[m][b].notes else cells[m][b].notes
-                 for b in backends if b in cells[m] and cells[m][b].notes]
-        line.append(" | ".join(dict.fromkeys(notes)))
+        line.append(_notes({b: r.notes for b, r in cells[m].items() if r.notes}))
         table.append(line)
     return table
+
+
+def _notes(by_backend: dict[str, str]) -> str:
+    """One note when the backends agree; otherwise each prefixed with its backend."""
+    if len(set(by_backend.values())) <= 1:
+        return next(iter(by_backend.values()), "")
+    return " | ".join(f"{b}: {n}" for b, n in by_backend.items())
 
 
 def _ok(ok: bool | None) -> str:
