@@ -39,14 +39,14 @@ def collect(session: Session, store: ArtifactStore, *, grace_ms: int = 3_600_000
         run_id = parts[1] if len(parts) > 2 else ""
         if run_id not in live_runs or run_id in deleted_runs:
             report.deleted_run_objects.append(obj.key)
-        elif obj.key not in known and obj.key not in pending and obj.mtime_ms < cutoff:
+        elif obj.key not in known and obj.key not in pending and obj.mtime_ms <= cutoff:
             report.orphans.append(obj.key)
         else:
             continue
         report.bytes += obj.size
         if not dry_run:
             store.delete(obj.key)
-    for up in session.scalars(select(Upload).where(Upload.status == "pending", Upload.created_at < cutoff)):
+    for up in session.scalars(select(Upload).where(Upload.status == "pending", Upload.created_at <= cutoff)):
         report.stale_uploads.append(up.id)
         if not dry_run:
             store.multipart_abort(up.storage_key, up.s3_upload_id or "")
