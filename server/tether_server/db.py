@@ -1,8 +1,19 @@
-"""Engine and sessionmaker, built once per app; one session per request."""
+"""Engine and sessionmaker, built once per app; one session per request.
+
+SQLite allows one writer at a time. Its own busy handler makes waiting writers sleep and poll
+(1 ms up to 100 ms steps), which leaves the lock idle while they sleep and gave p95s of 150 ms
+under 4 concurrent writers. So write transactions first take a queue-fair lock of our own (a
+thread lock inside the process, ``flock`` on ``<db>.wlock`` across gunicorn workers; the kernel
+wakes the next waiter at once), then ``BEGIN IMMEDIATE``. The lock is released right after the
+COMMIT or ROLLBACK reaches SQLite. PostgreSQL needs none of this.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -18,16 +29,90 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA cache_size=-16384")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
-    # Writers take the lock up front (BEGIN IMMEDIATE) so concurrent writers queue on
-    # busy_timeout instead of failing with "database is locked" on a lock upgrade.
-    write = conn.get_execution_options().get("tether_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+class SQLiteWriteLock:
+    """Serialises SQLite write transactions across threads and processes without polling."""
+
+    def __init__(self, db_path: str | None) -> None:
+        self.path = db_path + ".wlock" if db_path else None
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+        self._holders: set[int] = set()  # id() of DBAPI connections holding the lock
+
+    def _file(self) -> int | None:
+        if self.path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():  # reopen after fork
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self, dbapi_conn: Any) -> None:
+        key = _raw_id(dbapi_conn)
+        self._thread_lock.acquire()
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        self._holders.add(key)
+
+    def release(self, dbapi_conn: Any) -> None:
+        key = _raw_id(dbapi_conn)
+        if key not in self._holders:
+            return
+        self._holders.discard(key)
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+
+def _raw_id(conn: Any) -> int:
+    """SQLAlchemy hands the dialect pool proxies or raw DBAPI connections; key by the raw one."""
+    return id(getattr(conn, "dbapi_connection", None) or conn)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    lock = SQLiteWriteLock(engine.url.database if engine.url.database not in (None, "", ":memory:") else None)
+    dialect = engine.dialect
+    base_commit, base_rollback = dialect.do_commit, dialect.do_rollback
+
+    def begin(conn: Any) -> None:
+        if conn.get_execution_options().get("tether_write", False):
+            raw = conn.connection.dbapi_connection
+            lock.acquire(raw)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                lock.release(raw)
+                raise
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    def do_commit(dbapi_conn: Any) -> None:
+        try:
+            base_commit(dbapi_conn)
+        finally:
+            lock.release(dbapi_conn)
+
+    def do_rollback(dbapi_conn: Any) -> None:
+        try:
+            base_rollback(dbapi_conn)
+        finally:
+            lock.release(dbapi_conn)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "close", lambda dbapi_conn, _rec: lock.release(dbapi_conn))
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -35,8 +120,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs.setdefault("poolclass", StaticPool)
         engine = create_engine(url, connect_args={"check_same_thread": False, "isolation_level": None}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        _install_sqlite_hooks(engine)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
