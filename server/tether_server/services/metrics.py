@@ -5,12 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..access import Principal
 from ..errors import InvalidArgument
-from ..models import Metric
 from . import paging
 from .runs import get_run
 from .validation import check_key
@@ -26,12 +24,10 @@ def history(session: Session, actor: Principal, run_id: str, key: str, *, max_po
             page_token: str | None = None, max_results: int | None = None) -> dict[str, Any]:
     get_run(session, actor, run_id)
     check_key(key, "metric key")
-    q = select(Metric.step, Metric.value, Metric.is_nan, Metric.timestamp, Metric.id).where(
-        Metric.run_id == run_id, Metric.key == key)
     if max_points is not None:
         if not 2 <= max_points <= MAX_POINTS_CAP:
             raise InvalidArgument(f"max_points must be between 2 and {MAX_POINTS_CAP}", {"field": "max_points"})
-        pts = _points(session.execute(q.order_by(Metric.step, Metric.timestamp, Metric.id)))
+        pts = _points(_fetch(session, run_id, key, order="step, timestamp, id"))
         sampled = downsample(pts, max_points)
         return {"key": key, "items": sampled, "next_page_token": None, "downsampled": len(sampled) < len(pts),
                 "total_points": len(pts)}
@@ -40,10 +36,8 @@ def history(session: Session, actor: Principal, run_id: str, key: str, *, max_po
         raise InvalidArgument(f"max_results must be between 1 and {PAGE_MAX}", {"field": "max_results"})
     scope = paging.scope_of("history", run_id, key)
     tok = paging.decode(page_token, scope)
-    if tok:
-        s, i = int(tok["s"]), int(tok["i"])
-        q = q.where((Metric.step > s) | ((Metric.step == s) & (Metric.id > i)))
-    rows = session.execute(q.order_by(Metric.step, Metric.id).limit(limit + 1)).all()
+    after = (int(tok["s"]), int(tok["i"])) if tok else None
+    rows = _fetch(session, run_id, key, order="step, id", after=after, limit=limit + 1)
     nxt = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -51,8 +45,32 @@ def history(session: Session, actor: Principal, run_id: str, key: str, *, max_po
     return {"key": key, "items": _points(rows), "next_page_token": nxt, "downsampled": False}
 
 
+def _fetch(session: Session, run_id: str, key: str, *, order: str, after: tuple[int, int] | None = None,
+           limit: int | None = None) -> list[tuple[Any, ...]]:
+    """Rows (step, value, is_nan, timestamp, id) through the DBAPI cursor of the session's own
+    connection and transaction: SQLAlchemy's per-row result processing was most of the time
+    spent serving a 10,000-point history. Only fixed SQL text and bound parameters."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"SELECT step, value, is_nan, timestamp, id FROM metrics WHERE run_id = {mark} AND key = {mark}"
+    params: list[Any] = [run_id, key]
+    if after is not None:
+        sql += f" AND (step > {mark} OR (step = {mark} AND id > {mark}))"
+        params += [after[0], after[0], after[1]]
+    sql += f" ORDER BY {order}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, params)
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
 def _points(rows: Any) -> list[Point]:
-    return [(r[0], math.nan if r[2] else r[1], r[3]) for r in rows]
+    nan = math.nan
+    return [(r[0], nan if r[2] else r[1], r[3]) for r in rows]
 
 
 def downsample(points: list[Point], n: int) -> list[Point]:

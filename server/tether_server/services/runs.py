@@ -20,26 +20,35 @@ def _dialect_insert(session: Session, table: Any) -> Any:
     return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-def get_run(session: Session, actor: Principal, run_id: str, level: str = "READ") -> Run:
-    """The run, if the caller holds ``level`` on its experiment; otherwise NotFound/PermissionDenied."""
+def _load_run(session: Session, actor: Principal, run_id: str, level: str) -> tuple[Run, str]:
+    """The run and its experiment's lifecycle in one query, with the caller's grant joined in."""
     if not isinstance(run_id, str) or len(run_id) > 32:
         raise NotFound(f"Run {str(run_id)[:40]!r} not found")
-    run = session.get(Run, run_id)
-    if run is None:
+    cols: list[Any] = [Run, Experiment.lifecycle]
+    if not actor.is_admin:
+        cols.append(permissions.grant_level_subquery(actor, "experiment", Run.experiment_id))
+    row = session.execute(select(*cols).join(Experiment, Experiment.id == Run.experiment_id)
+                          .where(Run.id == run_id)).first()
+    if row is None:
         raise NotFound(f"Run {run_id!r} not found")
-    permissions.require(session, actor, "experiment", run.experiment_id, level, f"Run {run_id!r}")
-    return run
+    granted = None if actor.is_admin else row[2]
+    permissions.check_level(permissions.effective_level(actor, granted), level, "experiment", f"Run {run_id!r}")
+    return row[0], row[1]
+
+
+def get_run(session: Session, actor: Principal, run_id: str, level: str = "READ") -> Run:
+    """The run, if the caller holds ``level`` on its experiment; otherwise NotFound/PermissionDenied."""
+    return _load_run(session, actor, run_id, level)[0]
 
 
 def writable_run(session: Session, actor: Principal, run_id: str) -> Run:
-    run = get_run(session, actor, run_id, "EDIT")
+    run, exp_lifecycle = _load_run(session, actor, run_id, "EDIT")
     if run.lifecycle != "active":
         raise FailedPrecondition(f"Run {run_id!r} is deleted", {"lifecycle": run.lifecycle})
     if run.status != "RUNNING":
         raise FailedPrecondition(f"Run {run_id!r} is {run.status}; only RUNNING runs accept new data",
                                  {"status": run.status})
-    exp_life = session.scalar(select(Experiment.lifecycle).where(Experiment.id == run.experiment_id))
-    if exp_life != "active":
+    if exp_lifecycle != "active":
         raise FailedPrecondition(f"The experiment of run {run_id!r} is deleted")
     return run
 
