@@ -74,3 +74,22 @@ def test_parse_error_has_position(client, auth, seeded):
                                   {"filter": "params.x = 'a'; DROP TABLE runs"}, {"experiment_ids": "1"}])
 def test_bad_search_requests(client, auth, seeded, body):
     assert_error(client.post("/api/v1/runs/search", json=body, headers=auth), 400, "INVALID_ARGUMENT")
+
+
+@pytest.mark.parametrize("flt,order_by,expected", [
+    ("metrics.auc > 0.8", ["metrics.auc ASC"], ["r2", "r1", "r0", "r3"]),
+    ("metrics.auc > 0.8 AND params.depth = '6'", ["params.depth DESC", "metrics.auc DESC"], ["r3", "r0", "r2"]),
+    ("params.depth = '6' AND tags.team = 'core'", ["metrics.auc DESC"], ["r3", "r2", "r4"]),  # NaN last
+    ("metrics.auc IS NOT NULL AND NOT tags.team = 'growth'", ["metrics.auc"], ["r2", "r3", "r4"]),
+])
+def test_filter_and_order_page_by_page(client, auth, seeded, flt, order_by, expected):
+    eid, _ = seeded
+    body = {"experiment_ids": [eid], "filter": flt, "order_by": order_by, "max_results": 1}
+    seen, token = [], None
+    while True:
+        r = client.post("/api/v1/runs/search", json={**body, "page_token": token}, headers=auth)
+        seen += _names(r)
+        token = r.json["next_page_token"]
+        if not token:
+            break
+    assert seen == expected

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, delete, insert, select, text
 from sqlalchemy.engine import make_url
 from tether_server.errors import InvalidArgument
 from tether_server.models import Base, Experiment, LatestMetric, Param, Run, RunTag
+from tether_server.services.search import apply_search
 from tether_server.services.search_filter import (
     BoolOp,
     Comparison,
@@ -216,7 +217,7 @@ def _ids(engine: Engine, where: str | None = None, order_by: list[str] | None = 
         return list(conn.scalars(q))
 
 
-@pytest.mark.parametrize(("text", "expected"), [
+_SELECTS = [
     ("metrics.auc > 0.6", "r1 r2"),
     ("metrics.auc >= 0.5", "r1 r2 r5"),  # r3's NaN never compares
     ("metrics.auc > -1e9", "r1 r2 r5"),
@@ -272,12 +273,15 @@ def _ids(engine: Engine, where: str | None = None, order_by: list[str] | None = 
     ("(params.lr = '0.1' OR tags.team = 'nlp') AND metrics.auc > 0.8", "r1"),
     ("metrics.auc > 0.6 and not params.lr is null", "r1 r2"),
     ("metric.auc > 0.8 AND param.depth = '6' AND tag.team = 'Vision' AND attr.name = 'alpha-base'", "r1"),
-])
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), _SELECTS)
 def test_filter_selects(engine: Engine, text: str, expected: str) -> None:
     assert sorted(_ids(engine, text)) == expected.split()
 
 
-@pytest.mark.parametrize(("order_by", "expected"), [
+_ORDERS = [
     (None, "r3 r4 r2 r1 r5"),  # start_time DESC, then id
     ([], "r3 r4 r2 r1 r5"),
     (["metrics.auc DESC"], "r1 r2 r5 r3 r4"),  # NaN and missing last
@@ -295,13 +299,57 @@ def test_filter_selects(engine: Engine, text: str, expected: str) -> None:
     (["name DESC"], "r4 r5 r3 r1 r2"),
     (["params.depth DESC", "metrics.auc DESC"], "r2 r1 r3 r5 r4"),  # strings: '8' > '6' > '10'
     (["tags.note DESC"], "r1 r3 r4 r2 r5"),
-])
+]
+
+
+@pytest.mark.parametrize(("order_by", "expected"), _ORDERS)
 def test_order_by(engine: Engine, order_by: list[str] | None, expected: str) -> None:
     assert _ids(engine, order_by=order_by) == expected.split()
 
 
 def test_filter_and_order_together(engine: Engine) -> None:
     assert _ids(engine, "params.lr IS NOT NULL", ["metrics.auc DESC"]) == ["r1", "r2", "r4"]
+
+
+# ---------------------------------------------------------------- the search query (key joins)
+
+def _planned_ids(engine: Engine, where: str | None = None, order_by: list[str] | None = None) -> list[str]:
+    """Run ids through ``search.apply_search``: required key terms and key sorts become joins."""
+    with engine.connect() as conn:
+        return list(conn.scalars(apply_search(select(Run.id), where, order_by)))
+
+
+@pytest.mark.parametrize(("text", "expected"), _SELECTS)
+def test_planned_search_selects_the_same_runs(engine: Engine, text: str, expected: str) -> None:
+    assert sorted(_planned_ids(engine, text)) == expected.split()
+    assert _planned_ids(engine, text) == _ids(engine, text)  # same default order too
+
+
+@pytest.mark.parametrize(("order_by", "expected"), _ORDERS)
+def test_planned_search_orders_the_same(engine: Engine, order_by: list[str] | None, expected: str) -> None:
+    assert _planned_ids(engine, order_by=order_by) == expected.split()
+
+
+@pytest.mark.parametrize(("text", "order_by", "expected"), [
+    ("metrics.auc > 0.4", ["metrics.auc DESC"], "r1 r2 r5"),
+    ("metrics.auc > 0.4", ["metrics.auc"], "r5 r2 r1"),
+    ("metrics.auc > 0 AND metrics.auc < 0.8", ["metrics.auc DESC"], "r2 r5"),  # two terms, one row
+    ("metrics.auc IS NOT NULL", ["metrics.auc DESC"], "r1 r2 r5 r3"),  # NaN passes IS NOT NULL, sorts last
+    ("NOT metrics.auc = 0.9", ["metrics.auc"], "r5 r2 r3 r4"),
+    ("metrics.auc != 0.9", ["metrics.auc DESC"], "r2 r5"),
+    ("metrics.auc NOT IN (0.5)", ["metrics.auc DESC"], "r1 r2"),
+    ("metrics.auc >= 0.5 AND params.lr IS NULL", ["metrics.auc DESC"], "r5"),
+    ("metrics.`train/loss` < 0.25", ["metrics.auc DESC"], "r1 r3"),  # sorts by a key it does not join
+    ("params.lr IS NOT NULL", ["params.lr DESC", "metrics.auc DESC"], "r1 r4 r2"),
+    ("params.lr = '0.1' AND tags.team ILIKE 'v%'", ["tags.team", "params.depth DESC"], "r1"),
+    ("params.depth NOT IN ('6', '8')", ["params.depth"], "r3"),
+    ("(metrics.auc > 0.6 AND params.depth IS NOT NULL) AND NOT tags.team = 'x'", ["params.depth"], "r1 r2"),
+    ("metrics.auc > 0.6 OR params.opt = 'adam'", ["metrics.auc DESC"], "r1 r2 r5"),
+    ("tags.team LIKE 'v%' AND status = 'FAILED'", ["end_time DESC"], "r3"),
+])
+def test_planned_search_filter_and_order(engine: Engine, text: str, order_by: list[str], expected: str) -> None:
+    assert _planned_ids(engine, text, order_by) == expected.split()
+    assert _ids(engine, text, order_by) == expected.split()
 
 
 @pytest.mark.parametrize("items", [
@@ -420,9 +468,9 @@ def _metric_filter(draw: st.DrawFn, depth: int = 0) -> tuple[str, Any]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.fixed_dictionaries({"a": _metric_value, "b": _metric_value}), min_size=1, max_size=6),
-       _metric_filter())
+       _metric_filter(), st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from(["ASC", "DESC"])), max_size=2))
 def test_metric_filters_match_python(prop_engine: Engine, runs: list[dict[str, float | None]],
-                                     flt: tuple[str, Any]) -> None:
+                                     flt: tuple[str, Any], sort: list[tuple[str, str]]) -> None:
     text, predicate = flt
     with prop_engine.begin() as conn:
         conn.execute(delete(LatestMetric))
@@ -434,7 +482,12 @@ def test_metric_filters_match_python(prop_engine: Engine, runs: list[dict[str, f
         if rows:
             conn.execute(insert(LatestMetric), rows)
         got = set(conn.scalars(select(Run.id).where(compile_filter(text))))  # type: ignore[arg-type]
+        order = [f"metrics.{key} {direction}" for key, direction in sort]
+        planned = list(conn.scalars(apply_search(select(Run.id), text, order)))
+        reference = list(conn.scalars(select(Run.id).where(compile_filter(text))  # type: ignore[arg-type]
+                                      .order_by(*compile_order_by(order))))
     assert got == {f"r{i}" for i, m in enumerate(runs) if predicate(m)}, text
+    assert planned == reference, (text, order)
 
 
 @pytest.fixture(scope="module")

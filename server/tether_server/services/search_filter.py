@@ -326,22 +326,22 @@ def compile_filter(text: str | None) -> ColumnElement[bool] | None:
     """A WHERE clause over ``Run`` for ``text``; None when there is no filter."""
     if text is None or not text.strip():
         return None
-    return _compile(parse_filter(text))
+    return compile_node(parse_filter(text))
 
 
-def _compile(node: Node) -> ColumnElement[bool]:
+def compile_node(node: Node) -> ColumnElement[bool]:
     if isinstance(node, BoolOp):
-        items = [_compile(item) for item in node.items]
+        items = [compile_node(item) for item in node.items]
         return and_(*items) if node.op == "AND" else or_(*items)
     if isinstance(node, Not):
-        return not_(_compile(node.item))
+        return not_(compile_node(node.item))
     return _compile_comparison(node)
 
 
 def _compile_comparison(c: Comparison) -> ColumnElement[bool]:
     if c.field.kind == "attribute":
         col = _COLUMNS[c.field.key]
-        expr = _apply(col, c.op, c.value)
+        expr = compare(col, c.op, c.value)
         if c.field.key in _NULLABLE_ATTRS and not c.op.startswith("IS "):
             expr = and_(col.is_not(None), expr)  # keep NOT two-valued: NULL never matches
         return expr
@@ -352,15 +352,18 @@ def _compile_comparison(c: Comparison) -> ColumnElement[bool]:
         return exists().where(*where)
     if c.field.kind == "metric":
         where.append(LatestMetric.is_nan == false())
-    return exists().where(*where, _apply(model.value, c.op, c.value))
+    return exists().where(*where, compare(model.value, c.op, c.value))
+
+
+KEY_MODELS: dict[str, Any] = {"metric": LatestMetric, "param": Param, "tag": RunTag}
 
 
 def _key_rows(fld: Field) -> tuple[Any, list[ColumnElement[bool]]]:
-    model: Any = {"metric": LatestMetric, "param": Param, "tag": RunTag}[fld.kind]
+    model = KEY_MODELS[fld.kind]
     return model, [model.run_id == Run.id, model.key == fld.key]
 
 
-def _apply(col: Any, op: str, value: Value | tuple[Value, ...] | None) -> ColumnElement[bool]:
+def compare(col: Any, op: str, value: Value | tuple[Value, ...] | None) -> ColumnElement[bool]:
     if value is None:
         return col.is_(None) if op == "IS NULL" else col.is_not(None)  # type: ignore[no-any-return]
     if isinstance(value, tuple):
@@ -429,15 +432,36 @@ def like_to_glob(pattern: str) -> str:
 
 def compile_order_by(items: list[str] | None) -> list[ColumnElement[Any]]:
     """ORDER BY elements for ``items`` like ``"metrics.auc DESC"``; missing keys sort last."""
+    order = [sort_direction(_sort_value(fld), descending) for fld, descending in parse_order_by(items)]
+    return [*order, *tiebreak()]
+
+
+def sort_direction(expr: Any, descending: bool, nullable: bool = True) -> ColumnElement[Any]:
+    """``expr`` ASC or DESC; a nullable one sorts its NULLs (missing keys) last."""
+    ordered = expr.desc() if descending else expr.asc()
+    return ordered.nulls_last() if nullable else ordered
+
+
+def attribute_order(fld: Field, descending: bool) -> ColumnElement[Any]:
+    """ORDER BY element for an attribute; only nullable columns get NULLS LAST (keeps indexes usable)."""
+    return sort_direction(_COLUMNS[fld.key], descending, nullable=fld.key in _NULLABLE_ATTRS)
+
+
+def tiebreak() -> list[ColumnElement[Any]]:
+    """What every search ends its ORDER BY with, so pages are stable: newest first, then id."""
+    return [Run.start_time.desc(), Run.id.asc()]
+
+
+def parse_order_by(items: list[str] | None) -> list[tuple[Field, bool]]:
+    """``(field, descending)`` per order_by item, checked like ``compile_order_by`` checks them."""
     items = items or []
     if len(items) > MAX_ORDER_BY:
         raise InvalidArgument(f"order_by accepts at most {MAX_ORDER_BY} items",
                               {"field": "order_by", "max": MAX_ORDER_BY})
-    order = [_order_item(item) for item in items]
-    return [*order, Run.start_time.desc(), Run.id.asc()]
+    return [parse_order_item(item) for item in items]
 
 
-def _order_item(item: str) -> ColumnElement[Any]:
+def parse_order_item(item: str) -> tuple[Field, bool]:
     if len(item) > MAX_ORDER_BY_CHARS:
         raise InvalidArgument(f"An order_by item is longer than {MAX_ORDER_BY_CHARS} characters",
                               {"field": "order_by", "max_chars": MAX_ORDER_BY_CHARS})
@@ -451,8 +475,7 @@ def _order_item(item: str) -> ColumnElement[Any]:
     except InvalidArgument as e:
         raise InvalidArgument(f"Invalid order_by {item!r}: {e.message}",
                               {**e.details, "field": "order_by", "order_by": item}) from None
-    expr = _sort_value(fld)
-    return (expr.desc() if direction == "DESC" else expr.asc()).nulls_last()
+    return fld, direction == "DESC"
 
 
 def _sort_value(fld: Field) -> Any:
