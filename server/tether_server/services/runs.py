@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import String, and_, bindparam, cast, delete, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..access import Principal
 from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from ..models import Experiment, LatestMetric, Metric, Param, Run, RunTag, now_ms
+from ..models import Experiment, LatestMetric, Metric, Param, Permission, Run, RunTag, now_ms
 from . import experiments, permissions
 from .validation import STATUSES, TERMINAL, check_int, check_key, check_tags, check_value, metric_value
 
@@ -20,15 +21,25 @@ def _dialect_insert(session: Session, table: Any) -> Any:
     return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+@functools.cache
+def _load_run_stmt(with_grant: bool) -> Any:
+    cols: list[Any] = [Run, Experiment.lifecycle]
+    if with_grant:
+        cols.append(select(Permission.level).where(
+            Permission.user_id == bindparam("uid"), Permission.resource_type == "experiment",
+            Permission.resource_id == cast(Run.experiment_id, String)).scalar_subquery())
+    return select(*cols).join(Experiment, Experiment.id == Run.experiment_id).where(Run.id == bindparam("rid"))
+
+
 def _load_run(session: Session, actor: Principal, run_id: str, level: str) -> tuple[Run, str]:
-    """The run and its experiment's lifecycle in one query, with the caller's grant joined in."""
+    """The run and its experiment's lifecycle in one query, with the caller's grant joined in.
+    The statement is built once and reused (it runs on every logging request)."""
     if not isinstance(run_id, str) or len(run_id) > 32:
         raise NotFound(f"Run {str(run_id)[:40]!r} not found")
-    cols: list[Any] = [Run, Experiment.lifecycle]
+    params: dict[str, Any] = {"rid": run_id}
     if not actor.is_admin:
-        cols.append(permissions.grant_level_subquery(actor, "experiment", Run.experiment_id))
-    row = session.execute(select(*cols).join(Experiment, Experiment.id == Run.experiment_id)
-                          .where(Run.id == run_id)).first()
+        params["uid"] = actor.id
+    row = session.execute(_load_run_stmt(not actor.is_admin), params).first()
     if row is None:
         raise NotFound(f"Run {run_id!r} not found")
     granted = None if actor.is_admin else row[2]
@@ -216,22 +227,27 @@ def _insert_metrics(session: Session, run_id: str, rows: list[MetricRow]) -> Non
         cur.close()
 
 
+@functools.cache
+def _latest_upsert(dialect: str) -> Any:
+    """Insert or move forward each key's latest value (only if the new point is newer)."""
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LatestMetric)
+    ex = stmt.excluded
+    tbl = LatestMetric.__table__.c
+    newer = or_(ex.step > tbl.step, and_(ex.step == tbl.step, ex.timestamp >= tbl.timestamp))
+    return stmt.on_conflict_do_update(
+        index_elements=["run_id", "key"],
+        set_={"step": ex.step, "timestamp": ex.timestamp, "value": ex.value, "is_nan": ex.is_nan},
+        where=newer,
+    )
+
+
 def _update_latest(session: Session, run_id: str, rows: list[MetricRow]) -> None:
     best: dict[str, MetricRow] = {}
     for r in rows:
         cur = best.get(r[0])
         if cur is None or (r[1], r[2]) >= (cur[1], cur[2]):
             best[r[0]] = r
-    stmt = _dialect_insert(session, LatestMetric)
-    ex = stmt.excluded
-    tbl = LatestMetric.__table__.c
-    newer = or_(ex.step > tbl.step, and_(ex.step == tbl.step, ex.timestamp >= tbl.timestamp))
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["run_id", "key"],
-        set_={"step": ex.step, "timestamp": ex.timestamp, "value": ex.value, "is_nan": ex.is_nan},
-        where=newer,
-    )
-    session.execute(stmt, [{"run_id": run_id, "key": k, "step": step, "timestamp": ts, "value": v, "is_nan": nan}
+    session.execute(_latest_upsert(session.get_bind().dialect.name), [{"run_id": run_id, "key": k, "step": step, "timestamp": ts, "value": v, "is_nan": nan}
                            for k, step, ts, v, nan in best.values()])
 
 
