@@ -35,7 +35,10 @@ def _with_details(run: Any) -> dict[str, Any]:
 @blp.arguments(RunCreateSchema)
 @blp.response(201, RunSchema)
 def create(body: dict[str, Any]) -> Any:
-    return _with_details(svc.create_run(context.db(), context.principal(), **body))
+    run = svc.create_run(context.db(), context.principal(), **body)
+    # a new run has only the tags it was created with: no need to read them back
+    fields = {c: getattr(run, c) for c in RunSchema._declared_fields if c not in ("params", "tags", "metrics")}
+    return {**fields, "params": {}, "metrics": {}, "tags": svc.check_tags(body.get("tags"))}
 
 
 @blp.route("/runs/<run_id>", methods=["GET"])

@@ -67,7 +67,7 @@ def writable_run(session: Session, actor: Principal, run_id: str) -> Run:
 def create_run(session: Session, actor: Principal, experiment_id: int, *, name: str | None = None,
                tags: dict[str, str] | None = None, parent_run_id: str | None = None,
                start_time: int | None = None) -> Run:
-    exp = experiments.writable_experiment(session, actor, experiment_id)
+    experiments.check_writable(session, actor, experiment_id)
     tags = check_tags(tags)
     if name is not None:
         check_value(name, "name")
@@ -75,9 +75,9 @@ def create_run(session: Session, actor: Principal, experiment_id: int, *, name: 
             raise InvalidArgument("Run names are at most 250 characters", {"field": "name"})
     if parent_run_id is not None:
         parent = get_run(session, actor, parent_run_id)
-        if parent.experiment_id != exp.id:
+        if parent.experiment_id != experiment_id:
             raise InvalidArgument("A parent run must belong to the same experiment", {"field": "parent_run_id"})
-    run = Run(experiment_id=exp.id, name=name or "", parent_run_id=parent_run_id, created_by=actor.id,
+    run = Run(experiment_id=experiment_id, name=name or "", parent_run_id=parent_run_id, created_by=actor.id,
               start_time=check_int(start_time, "start_time") if start_time is not None else now_ms())
     session.add(run)
     session.flush()
