@@ -64,8 +64,10 @@
 
   function draw(box, labels, data, width) {
     const many = labels.length > 12;
+    const sparse = data[0].length <= 40;  // a metric logged once or a few times: draw its points
     const series = [{ label: "step" }].concat(labels.map((label, i) => ({
-      label, stroke: PALETTE[i % PALETTE.length], width: 1.25, spanGaps: true, points: { show: false },
+      label, stroke: PALETTE[i % PALETTE.length], width: 1.25, spanGaps: true,
+      points: { show: sparse, size: 6, fill: PALETTE[i % PALETTE.length] },
     })));
     const opts = {
       width: width || Math.max(320, Math.min(box.parentElement.clientWidth - 16, 900)),
