@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from tether_server.errors import NotFound
+from tether_server.models import Upload
 
 from tests.artifacts.tcp_proxy import TcpProxy
 
@@ -51,7 +53,8 @@ def test_proxied_put_get_range_on_s3(client, auth, run_id, app):
     assert r.status_code == 206 and r.data == data[5:10]
     assert client.get(f"{A.format(rid=run_id)}/w.bin", headers=auth).data == data
     keys = [o.key for o in app.extensions["tether"]["store"].list("")]
-    assert keys == [f"{r_exp(client, auth, run_id)}/{run_id}/artifacts/w.bin"]
+    assert len(keys) == 1 and re.fullmatch(rf"{r_exp(client, auth, run_id)}/{run_id}/artifacts/w\.bin~[0-9a-f]{{16}}",
+                                           keys[0])
 
 
 def r_exp(client, auth, rid):
@@ -93,15 +96,17 @@ def test_direct_upload_with_wrong_content_is_refused_and_removed(client, auth, r
     assert list(app.extensions["tether"]["store"].list("")) == []
 
 
-def test_abort_removes_parts(client, auth, run_id, app):
+def test_abort_removes_parts(client, auth, run_id, app, db_session):
     data = os.urandom(6 * 1024 * 1024)
     up = _start(client, auth, run_id, "gone.bin", data).json
     requests.put(up["parts"][0]["url"], data=data[:up["part_size"]], timeout=30)
     r = client.post(f"{A.format(rid=run_id)}/uploads/{up['upload_id']}/abort", headers=auth)
     assert r.status_code == 200 and r.json["status"] == "aborted"
     store = app.extensions["tether"]["store"]
+    row = db_session.get(Upload, up["upload_id"])
+    assert row.storage_key.startswith(f"{r_exp(client, auth, run_id)}/{run_id}/artifacts/gone.bin~")
     with pytest.raises(NotFound):
-        store.multipart_parts(f"{r_exp(client, auth, run_id)}/{run_id}/artifacts/gone.bin", up["upload_id"])
+        store.multipart_parts(row.storage_key, row.s3_upload_id)
     r = client.post(f"{A.format(rid=run_id)}/uploads/{up['upload_id']}/complete", headers=auth)
     assert r.status_code == 409
 

@@ -59,7 +59,7 @@ def test_unknown_length_uses_multipart(store):
 
 
 def test_short_stream_leaves_nothing(store):
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidArgument):
         store.put_stream("k/short", io.BytesIO(b"x" * 100), 1000)
     assert [o.key for o in store.list("k/")] == []
 

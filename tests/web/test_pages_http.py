@@ -144,8 +144,6 @@ def test_admin_creates_a_user_through_the_form(app, people):
     assert r.status_code == 403
 
 
-@pytest.mark.xfail(strict=True, reason="the artifact GET route (artifacts feature) sends the stored Content-Type "
-                   "without Content-Disposition: attachment; reported to the lead")
 def test_artifact_downloads_cannot_render_as_html(client, people):
     h = people["writer"]["headers"]
     _eid, ids = experiment_with_runs(client, h, 1, steps=1)

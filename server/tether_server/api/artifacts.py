@@ -12,11 +12,13 @@ from typing import Any
 
 from flask import Response, request
 from flask_smorest import Blueprint
+from marshmallow import fields, validate
 from werkzeug.routing import PathConverter
 
 from .. import context
 from ..access import access
 from ..errors import InvalidArgument
+from ..schemas import Strict
 from ..schemas.artifacts import (
     ArtifactListArgs,
     ArtifactPageSchema,
@@ -68,17 +70,20 @@ def upload(run_id: str, path: str) -> Any:
     request.max_content_length = MAX_BODY
     size, sha = svc.stream_in(_store(), target, request.stream, request.content_length, _sha_header())
     return svc.record(context.db(), context.principal(), target, size, sha,
-                      request.content_type or "application/octet-stream", _store())
+                      svc.record_content_type(request.content_type), _store())
 
 
 @blp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=["GET"], merge_slashes=False)
 @access("viewer")
 def download(run_id: str, path: str) -> Response:
-    """The object's bytes, with Content-Length, ETag (its sha256) and single-range support."""
+    """The object's bytes, with Content-Length, ETag (its sha256) and single-range support.
+
+    Always a download: ``Content-Disposition: attachment``, ``nosniff``, a sandbox CSP, and never a
+    type a browser would render as a page (HTML/SVG/XML/JS are served as application/octet-stream)."""
     art = svc.get_artifact(context.db(), context.principal(), run_id, svc.check_path(path))
     etag = f'"{art.sha256}"'
-    headers = {"ETag": etag, "Accept-Ranges": "bytes", "Content-Type": art.content_type,
-               "X-Content-SHA256": art.sha256, "Cache-Control": "private, no-cache"}
+    headers = {"ETag": etag, "Accept-Ranges": "bytes", "X-Content-SHA256": art.sha256,
+               "Cache-Control": "private, no-cache", **svc.file_headers(art.path, art.content_type)}
     if etag in request.if_none_match.as_set(True) or request.if_none_match.contains_weak(art.sha256):
         return Response(status=304, headers=headers)
     rng = request.range if request.headers.get("If-Range", etag) == etag else None
@@ -165,17 +170,25 @@ def put_part(run_id: str, upload_id: str, part_number: int) -> Any:
     return {"upload_id": up.id, "status": up.status, "parts_done": [part_number]}
 
 
+class CompleteSchema(Strict):
+    content_type = fields.String(load_default=None, validate=validate.Length(max=200),
+                                 metadata={"description": "the artifact's media type (default "
+                                                          "application/octet-stream)"})
+
+
 @blp.route("/runs/<run_id>/artifacts/uploads/<upload_id>/complete", methods=["POST"])
 @access("writer")
+@blp.arguments(CompleteSchema, required=False)
 @blp.response(200, UploadSchema)
-def complete_upload(run_id: str, upload_id: str) -> Any:
+def complete_upload(body: dict[str, Any], run_id: str, upload_id: str) -> Any:
     """Assemble the parts, verify size and sha256, then record the artifact."""
     with context.database().read_session() as s:
         up = svc.pending_upload(s, context.principal(), run_id, upload_id)
     size, sha = svc.finish_upload(_store(), up)
     session = context.db()
-    target = svc.Target(up.run_id, svc.experiment_of(session, up.run_id), up.path)
-    art = svc.record(session, context.principal(), target, size, sha, "application/octet-stream", _store())
+    target = svc.Target(up.run_id, svc.experiment_of(session, up.run_id), up.path, up.storage_key)
+    art = svc.record(session, context.principal(), target, size, sha,
+                     svc.record_content_type((body or {}).get("content_type")), _store())
     svc.mark_upload(session, up.id, "completed")
     return {**svc.describe_upload(up, _store(), None), "status": "completed", "artifact": art}
 

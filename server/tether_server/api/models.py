@@ -28,6 +28,7 @@ from ..schemas.registry import (
 )
 from ..services import deploy
 from ..services import registry as svc
+from ..services.artifacts import file_headers
 
 blp = Blueprint("models", __name__, description="Model registry: models, versions, aliases and deployment reads")
 
@@ -137,7 +138,7 @@ def get_file(name: str, version: int, path: str) -> Response:
     """One file of a version, streamed; ETag is its sha256."""
     f = deploy.get_file(context.db(), context.principal(), name, version, path)
     headers = {"ETag": f'"{f.sha256}"', "X-Content-SHA256": f.sha256, "Cache-Control": "private, max-age=31536000, "
-               "immutable", "Content-Type": "application/octet-stream"}
+               "immutable", **file_headers(f.path, None)}  # attachment, octet-stream, nosniff, sandbox CSP
     if request.if_none_match.contains(f.sha256) or request.if_none_match.contains_weak(f.sha256):
         return Response(status=304, headers=headers)
     headers["Content-Length"] = str(f.size)

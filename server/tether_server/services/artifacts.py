@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -76,8 +77,10 @@ def check_path(raw: Any, *, allow_empty: bool = False) -> str:
     return "/".join(parts)
 
 
-def storage_key(experiment_id: int, run_id: str, path: str) -> str:
-    return f"{experiment_id}/{run_id}/artifacts/{path}"
+def storage_key(experiment_id: int, run_id: str, path: str, upload_id: str | None = None) -> str:
+    """``<experiment>/<run>/artifacts/<path>~<upload id>``: every upload writes its own object, so two
+    uploads racing for one path never share bytes; the row records the key of the one that won."""
+    return f"{experiment_id}/{run_id}/artifacts/{path}~{upload_id or uuid.uuid4().hex[:16]}"
 
 
 def run_prefix(experiment_id: int, run_id: str) -> str:
@@ -91,10 +94,7 @@ class Target:
     run_id: str
     experiment_id: int
     path: str
-
-    @property
-    def key(self) -> str:
-        return storage_key(self.experiment_id, self.run_id, self.path)
+    key: str  # this upload's own object key (see ``storage_key``)
 
 
 def writable_target(session: Session, actor: Principal, run_id: str, path: str) -> Target:
@@ -104,7 +104,7 @@ def writable_target(session: Session, actor: Principal, run_id: str, path: str) 
     if run.lifecycle != "active" or exp_life != "active":
         raise FailedPrecondition(f"Run {run_id!r} is deleted; it accepts no artifacts",
                                  {"lifecycle": run.lifecycle})
-    return Target(run.id, run.experiment_id, path)
+    return Target(run.id, run.experiment_id, path, storage_key(run.experiment_id, run.id, path))
 
 
 def new_upload_target(session: Session, actor: Principal, run_id: str, path: str) -> Target:
@@ -144,6 +144,7 @@ def record(session: Session, actor: Principal, target: Target, size: int, sha256
         session.flush()
         return art
     except (AlreadyExists, IntegrityError):
+        store.delete(target.key)  # this upload's own object: the winner's bytes are under another key
         raise AlreadyExists(f"Artifact {target.path!r} was written concurrently", {"path": target.path}) \
             from None
     except Exception:
@@ -298,6 +299,38 @@ def abort_upload(session: Session, actor: Principal, store: ArtifactStore, run_i
 
 def byte_iter(store: ArtifactStore, key: str, start: int, end: int | None) -> Iterator[bytes]:
     return store.open(key, start, end)
+
+
+# ---------------------------------------------------------------- serving stored files safely
+
+_MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+_ACTIVE = ("html", "xml", "svg", "script", "xsl", "flash", "multipart", "cache-manifest", "pdf", "rdf",
+           "mathml", "wasm")
+FILE_CSP = "sandbox; default-src 'none'"
+
+
+def record_content_type(raw: str | None) -> str:
+    """What to store for a client-declared type: its lower-cased ``type/subtype`` (parameters dropped),
+    or application/octet-stream when missing or malformed."""
+    base = (raw or "").split(";", 1)[0].strip().lower()
+    return base if _MIME.match(base) else "application/octet-stream"
+
+
+def served_content_type(stored: str | None) -> str:
+    """The type a stored file is served with: never one a browser would run or render as a document
+    (HTML, SVG, XML, JavaScript, ...); those and anything malformed become application/octet-stream."""
+    base = record_content_type(stored)
+    if any(word in base for word in _ACTIVE) or base.startswith("text/") and base not in ("text/plain", "text/csv"):
+        return "application/octet-stream"
+    return base
+
+
+def file_headers(path: str, content_type: str | None) -> dict[str, str]:
+    """Headers for a stored file: a download (attachment), a safe type, no sniffing, a sandbox CSP."""
+    name = path.rsplit("/", 1)[-1] or "download"
+    return {"Content-Type": served_content_type(content_type),
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP}
 
 
 

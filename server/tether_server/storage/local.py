@@ -190,7 +190,8 @@ def _copy(src: IO[bytes], dst: IO[bytes], length: int | None, h: object | None =
             h.update(chunk)  # type: ignore[attr-defined]
         n += len(chunk)
     if length is not None and n != length:
-        raise OSError(f"stream ended after {n} of {length} bytes")
+        raise InvalidArgument("The request body ended before its declared length",
+                              {"reason": f"stream ended after {n} of {length} bytes"})
     return n
 
 

@@ -3,16 +3,22 @@
 Configured by ``TETHER_ARTIFACT_URI=s3://bucket/prefix`` plus ``TETHER_S3_ENDPOINT`` (``host:port`` or a
 URL; a URL's scheme overrides ``TETHER_S3_SECURE``), ``TETHER_S3_ACCESS_KEY``, ``TETHER_S3_SECRET_KEY``,
 ``TETHER_S3_REGION`` and ``TETHER_S3_PRESIGN`` (offer presigned direct transfer to clients).
+
+Memory: proxied bytes are never buffered whole. A stream of known length goes out as one streamed PUT
+(or, above 5 GiB, as parts of exact length), each to a URL the server presigns for itself, so the body
+passes through in 1 MiB chunks with no part buffer and no second hashing pass. Only a stream of
+unknown length needs one part in memory at a time (5 MiB, growing after every 2,000 parts).
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import IO, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import urllib3
 from minio import Minio
@@ -25,8 +31,11 @@ from . import StoredObject
 
 logger = logging.getLogger(__name__)
 
-PART_SIZE = 8 * 1024 * 1024
+MIN_PART = 5 * 1024 * 1024
+PART_STEP = 2000  # an unsized stream's part size doubles after every PART_STEP parts
+SINGLE_PUT_MAX = 5 * 1024**3
 CHUNK = 1024 * 1024
+SELF_PRESIGN = timedelta(hours=6)  # URLs the server signs for its own streamed PUTs
 F = TypeVar("F", bound=Callable[..., Any])
 _MISSING = {"NoSuchKey", "NoSuchUpload", "NoSuchObject", "NoSuchBucket"}
 
@@ -38,6 +47,8 @@ def _unavailable(exc: BaseException) -> Unavailable:
 
 
 def translate(exc: BaseException) -> BaseException:
+    if isinstance(exc, ShortBody):
+        return InvalidArgument("The request body ended before its declared length", {"reason": str(exc)})
     if isinstance(exc, S3Error):
         if exc.code in _MISSING:
             return NotFound("Artifact object not found", {"store_code": exc.code})
@@ -74,6 +85,7 @@ class S3Store:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.supports_presign = presign
+        self.http: urllib3.PoolManager = getattr(client, "_http", None) or urllib3.PoolManager()
         self._bucket_ok = False
 
     @classmethod
@@ -111,9 +123,66 @@ class S3Store:
     @guarded
     def put_stream(self, key: str, stream: IO[bytes], length: int | None = None) -> StoredObject:
         self._ensure_bucket()
-        self.client.put_object(self.bucket, self._k(key), stream, -1 if length is None else length,
-                               part_size=PART_SIZE, num_parallel_uploads=2)
+        k = self._k(key)
+        if length is None:
+            first = _read_up_to(stream, MIN_PART)
+            if len(first) < MIN_PART:  # the whole stream fits one small PUT
+                self._send(self._put_url(k), first, len(first))
+            else:
+                self._put_multipart(k, stream, None, first)
+        elif length <= SINGLE_PUT_MAX:
+            self._send(self._put_url(k), _exact(stream, length) if length else b"", length)
+        else:
+            self._put_multipart(k, stream, length, b"")
         return self.stat(key)
+
+    def _send(self, url: str, body: Any, size: int) -> str:
+        """PUT ``size`` bytes (bytes or an iterator of chunks) to a presigned URL; returns the ETag."""
+        resp = self.http.urlopen("PUT", url, body=body, retries=False, redirect=False,
+                                 headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+        if resp.status >= 300:
+            logger.warning("store refused a PUT: %s %s", resp.status, resp.data[:300])
+            if resp.status in (400, 411, 413):
+                raise InvalidArgument("The artifact store refused the object", {"store_status": resp.status})
+            raise _unavailable(RuntimeError(f"store answered {resp.status}"))
+        return (resp.headers.get("ETag") or "").strip('"')
+
+    def _put_multipart(self, k: str, stream: IO[bytes], length: int | None, first: bytes | bytearray) -> None:
+        """Known length: parts of exact length, streamed. Unknown: one buffered part at a time
+        (``first`` is the first part, already read); the part size doubles every ``PART_STEP`` parts."""
+        upload_id = self.client._create_multipart_upload(self.bucket, k, {"Content-Type": "application/octet-stream"})
+        parts: list[Part] = []
+        try:
+            left = length
+            for n in itertools.count(1):
+                if left is not None:
+                    size = min(max(MIN_PART, -(-left // (10_000 - n + 1))), left)
+                    body: Any = _exact(stream, size)
+                    left -= size
+                    last = left == 0
+                else:
+                    want = MIN_PART << min((n - 1) // PART_STEP, 10)
+                    body = first if n == 1 else _read_up_to(stream, want)
+                    if not body:
+                        break
+                    size, last = len(body), len(body) < want
+                parts.append(Part(n, self._send(self._part_url(k, upload_id, n, SELF_PRESIGN), body, size)))
+                if last:
+                    break
+            self.client._complete_multipart_upload(self.bucket, k, upload_id, parts)
+        except BaseException:
+            try:
+                self.client._abort_multipart_upload(self.bucket, k, upload_id)
+            except Exception:  # noqa: BLE001 - the first error matters; gc aborts stale uploads
+                logger.warning("could not abort the multipart upload of %s", k)
+            raise
+
+    def _put_url(self, k: str) -> str:
+        return self.client.get_presigned_url("PUT", self.bucket, k, SELF_PRESIGN)
+
+    def _part_url(self, k: str, upload_id: str, part_number: int, expires: timedelta) -> str:
+        return self.client.get_presigned_url("PUT", self.bucket, k, expires, extra_query_params={
+            "partNumber": str(part_number), "uploadId": upload_id})
 
     @guarded
     def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -165,10 +234,8 @@ class S3Store:
     @guarded
     def multipart_put_part(self, key: str, upload_id: str, part_number: int, stream: IO[bytes],
                            length: int) -> str:
-        data = stream.read(length)  # one part (≤ the upload's part size) at a time
-        if len(data) != length:
-            raise OSError(f"part ended after {len(data)} of {length} bytes")
-        return self.client._upload_part(self.bucket, self._k(key), data, None, upload_id, part_number)
+        url = self._part_url(self._k(key), upload_id, part_number, SELF_PRESIGN)
+        return self._send(url, _exact(stream, length) if length else b"", length)
 
     @guarded
     def multipart_parts(self, key: str, upload_id: str) -> dict[int, int]:
@@ -208,11 +275,36 @@ class S3Store:
                 raise
 
     def presign_get(self, key: str, expires_s: int, filename: str | None = None) -> str:
-        headers = {"response-content-disposition": f'attachment; filename="{filename}"'} if filename else None
+        headers = {"response-content-type": "application/octet-stream"}
+        if filename:
+            headers["response-content-disposition"] = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
         return self.client.get_presigned_url("GET", self.bucket, self._k(key), timedelta(seconds=expires_s),
                                              response_headers=headers)
 
     def presign_part(self, key: str, upload_id: str, part_number: int, expires_s: int) -> str:
-        return self.client.get_presigned_url(
-            "PUT", self.bucket, self._k(key), timedelta(seconds=expires_s),
-            extra_query_params={"partNumber": str(part_number), "uploadId": upload_id})
+        return self._part_url(self._k(key), upload_id, part_number, timedelta(seconds=expires_s))
+
+
+class ShortBody(Exception):
+    """The request body ended before its declared length (the client went away)."""
+
+
+def _exact(stream: IO[bytes], length: int) -> Iterator[bytes]:
+    """Exactly ``length`` bytes of ``stream`` in chunks of at most 1 MiB."""
+    left = length
+    while left > 0:
+        data = stream.read(min(CHUNK, left))
+        if not data:
+            raise ShortBody(f"stream ended {left} bytes early")
+        left -= len(data)
+        yield data
+
+
+def _read_up_to(stream: IO[bytes], size: int) -> bytearray:
+    buf = bytearray()
+    while len(buf) < size:
+        data = stream.read(min(CHUNK, size - len(buf)))
+        if not data:
+            break
+        buf += data
+    return buf
