@@ -15,11 +15,13 @@ The query is shaped so that the database can drive it from the most selective in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Select, and_, false, select, text
+from sqlalchemy.orm import Session
 
 from ..access import Principal
 from ..errors import InvalidArgument
@@ -59,12 +61,33 @@ def search_runs(session: Session, actor: Principal, *, experiment_ids: list[int]
         if lifecycle == "active":
             q = q.where(Run.experiment_id.in_(select(Experiment.id).where(Experiment.lifecycle == "active")))
     q = apply_search(q, filter, order_by).offset(offset).limit(max_results + 1)
-    rows = list(session.scalars(q))
+    with _custom_plan(session):
+        rows = list(session.scalars(q))
     nxt = None
     if len(rows) > max_results:
         rows = rows[:max_results]
         nxt = paging.encode({"scope": scope, "o": offset + max_results})
     return rows, nxt
+
+
+@contextmanager
+def _custom_plan(session: Session) -> Iterator[None]:
+    """On PostgreSQL, plan this query for its actual values, never with a cached generic plan.
+
+    The driver prepares statements it sees repeatedly, and PostgreSQL then switches to a generic
+    plan that cannot see the key and value: it estimates ``params.depth = '6'`` from the average
+    value frequency (a handful of rows, when seeds and ids make values mostly unique) and drives
+    the query from that term, visiting a third of the experiment. Planning costs ~1 ms; a wrong
+    generic plan costs 100+ ms at 100,000 runs.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    try:
+        yield
+    finally:
+        session.execute(text("SET LOCAL plan_cache_mode = DEFAULT"))
 
 
 def apply_search(q: Select[Any], filter: str | None, order_by: list[str] | None) -> Select[Any]:
@@ -114,11 +137,11 @@ class _Plan:
         return sort_direction(self.join(fld, outer=True).value, descending, nullable=nullable)
 
     def join(self, fld: Field, outer: bool) -> Any:
+        """The key's row as a table alias (Core: much cheaper to build per request than ORM aliases)."""
         if fld not in self.joins:
-            model = KEY_MODELS[fld.kind]
-            alias = aliased(model)
-            on = [alias.run_id == Run.id, alias.key == fld.key]
+            alias = KEY_MODELS[fld.kind].__table__.alias()
+            on = [alias.c.run_id == Run.id, alias.c.key == fld.key]
             if fld.kind == "metric":
-                on.append(alias.is_nan == false())
+                on.append(alias.c.is_nan == false())
             self.joins[fld] = (alias, and_(*on), outer)
-        return self.joins[fld][0]
+        return self.joins[fld][0].c
