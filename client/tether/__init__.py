@@ -4,6 +4,8 @@
     with tether.start_run(experiment="churn", name="xgb") as run:
         run.log_params({"lr": 0.1})
         run.log_metric("loss", 0.5, step=1)
+        run.log_artifact("model.pkl", artifact_path="model")
+        run.log_dataset("data/train.csv", name="churn", context="training")
 
 Only ``requests`` and ``tqdm`` are needed, and ``requests`` is imported on the first request.
 """
@@ -11,6 +13,7 @@ Only ``requests`` and ``tqdm`` are needed, and ``requests`` is imported on the f
 from __future__ import annotations
 
 from . import errors, types
+from ._artifacts import ArtifactError
 from ._client import Client
 from ._run import Run, start_run
 from ._transport import HTTPResponse, RequestsTransport, Transport
@@ -31,6 +34,7 @@ from .errors import (
     TetherError,
     UnavailableError,
 )
+from .resources.artifacts import ArtifactInfo
 from .types import BatchResult, Experiment, MetricHistory, MetricPoint, Page
 from .types import Run as RunInfo
 
@@ -47,6 +51,8 @@ __all__ = [
     "MetricHistory",
     "BatchResult",
     "Page",
+    "ArtifactInfo",
+    "ArtifactError",
     "Transport",
     "HTTPResponse",
     "RequestsTransport",

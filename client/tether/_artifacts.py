@@ -11,27 +11,41 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mimetypes
 import os
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
+from .errors import AlreadyExistsError, APIError, TetherError, UnavailableError, error_from_response
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 PROGRESS_MIN = 4 * 1024 * 1024
+RETRY_STATUSES = (502, 503, 504)
 
 
-class ArtifactError(Exception):
-    """A transfer failed or its content did not verify."""
+class ArtifactError(TetherError):
+    """A transfer failed or its content did not verify (e.g. a download whose sha256 differs)."""
+
+
+def progress_enabled(flag: bool | None) -> bool:
+    """``flag`` if given, else on unless ``TETHER_PROGRESS`` is 0/false/no/off."""
+    if flag is not None:
+        return flag
+    return os.environ.get("TETHER_PROGRESS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled or total < PROGRESS_MIN or os.environ.get("TETHER_PROGRESS", "1") in ("0", "false"):
+    if not enabled or total < PROGRESS_MIN or not progress_enabled(None):
         return None
     from tqdm import tqdm
 
@@ -46,6 +60,10 @@ def _sha256(path: Path) -> str:
         while n := fh.readinto(buf):
             h.update(view[:n])
     return h.hexdigest()
+
+
+def guess_type(path: str) -> str:
+    return mimetypes.guess_type(path, strict=False)[0] or "application/octet-stream"
 
 
 class _Slice:
@@ -74,82 +92,111 @@ class _Slice:
 
 
 class ArtifactTransfer:
+    """Uploads and downloads for one server. ``stats`` counts what went which way (``put``,
+    ``parts_direct``, ``parts_proxy``, ``direct_fallbacks``, ``get_direct``, ``get_proxy``)."""
+
     def __init__(self, http: requests.Session, base_url: str, *, progress: bool = True, workers: int = 4,
                  multipart_threshold: int = 64 * 1024 * 1024, part_retries: int = 3,
                  timeout: float = 300.0) -> None:
+        import requests
+
+        self._rq = requests
         self.http = http
         self.base = base_url.rstrip("/") + "/api/v1"
         self.progress = progress
-        self.workers = workers
+        self.workers = max(1, workers)
         self.threshold = multipart_threshold
         self.part_retries = part_retries
         self.timeout = timeout
+        self.stats: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            self.stats[what] += 1
 
     def _url(self, run_id: str, suffix: str = "") -> str:
         from urllib.parse import quote
 
         return f"{self.base}/runs/{quote(run_id, safe='')}/artifacts{suffix}"
 
-    def _check(self, r: requests.Response) -> dict[str, Any]:
+    @staticmethod
+    def _check(r: requests.Response) -> dict[str, Any]:
+        """The JSON body of a 2xx answer; otherwise the matching ``APIError`` subclass."""
         if r.status_code >= 400:
-            try:
-                err = r.json()["error"]
-            except (ValueError, KeyError, TypeError):
-                err = {"code": str(r.status_code), "message": r.text[:200], "details": {}}
-            raise ArtifactError(f"{r.status_code} {err.get('code')}: {err.get('message')}", err)
+            raise error_from_response(r.status_code, r.content, r.headers)
         return r.json() if r.content else {}
 
     # ------------------------------------------------------------ upload
 
-    def upload_file(self, run_id: str, local: str | os.PathLike[str], artifact_path: str | None = None) -> dict[str, Any]:
+    def upload_file(self, run_id: str, local: str | os.PathLike[str], artifact_path: str | None = None,
+                    content_type: str | None = None) -> dict[str, Any]:
+        """Upload one file as ``artifact_path`` (default: its file name); returns the artifact record.
+
+        Uploading the same content to a path that already holds it is a no-op; different content
+        raises ``AlreadyExistsError`` (delete the artifact first)."""
         src = Path(local)
         dest = artifact_path if artifact_path is not None else src.name
+        ctype = content_type or guess_type(src.name)
         size = src.stat().st_size
         sha = _sha256(src)
         try:
             if size < self.threshold:
-                return self._put(run_id, src, dest, size, sha)
-            return self._multipart(run_id, src, dest, size, sha)
-        except ArtifactError as e:
-            details = (e.args[1] if len(e.args) > 1 else {}).get("details", {})
-            if e.args[1].get("code") == "ALREADY_EXISTS" and details.get("sha256") == sha:
-                return {"path": dest, "size": size, "sha256": sha}  # already there with this content
+                return self._put(run_id, src, dest, size, sha, ctype)
+            return self._multipart(run_id, src, dest, size, sha, ctype)
+        except AlreadyExistsError as e:
+            if e.details.get("sha256") == sha:
+                return {"path": dest, "size": size, "sha256": sha, "content_type": ctype}  # already there
             raise
 
     def upload_dir(self, run_id: str, local_dir: str | os.PathLike[str],
                    artifact_path: str | None = None) -> list[dict[str, Any]]:
+        """Upload every regular file under ``local_dir`` (several files at a time), keeping the tree
+        under ``artifact_path``; returns the records in path order."""
         root = Path(local_dir)
-        out = []
-        for f in sorted(p for p in root.rglob("*") if p.is_file()):
-            rel = f.relative_to(root).as_posix()
-            out.append(self.upload_file(run_id, f, f"{artifact_path.rstrip('/')}/{rel}" if artifact_path else rel))
-        return out
+        if not root.is_dir():
+            raise NotADirectoryError(str(root))
+        prefix = artifact_path.strip("/") + "/" if artifact_path and artifact_path.strip("/") else ""
+        files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+        jobs = [(f, prefix + f.relative_to(root).as_posix()) for f in files]
+        if len(jobs) <= 1 or self.workers == 1:
+            return [self.upload_file(run_id, f, dest) for f, dest in jobs]
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tether-upload") as pool:
+            return list(pool.map(lambda job: self.upload_file(run_id, *job), jobs))
 
-    def _put(self, run_id: str, src: Path, dest: str, size: int, sha: str) -> dict[str, Any]:
+    def _put(self, run_id: str, src: Path, dest: str, size: int, sha: str, ctype: str) -> dict[str, Any]:
         from urllib.parse import quote
 
         bar = _progress(size, dest, self.progress)
-        for attempt in range(self.part_retries + 1):
-            body = _Slice(src, 0, size, bar)
-            try:
-                r = self.http.put(self._url(run_id, "/" + quote(dest)), data=body, timeout=self.timeout,
-                                  headers={"X-Content-SHA256": sha, "Content-Length": str(size)})
-                if r.status_code in (502, 503, 504) and attempt < self.part_retries:
-                    time.sleep(float(r.headers.get("Retry-After", 1)))
+        try:
+            for attempt in range(self.part_retries + 1):
+                body = _Slice(src, 0, size, bar)
+                if bar is not None:
+                    bar.reset(size)
+                try:
+                    r = self.http.put(self._url(run_id, "/" + quote(dest)), data=body, timeout=self.timeout,
+                                      headers={"X-Content-SHA256": sha, "Content-Length": str(size),
+                                               "Content-Type": ctype})
+                except (self._rq.ConnectionError, self._rq.Timeout):
+                    if attempt == self.part_retries:
+                        raise
+                    time.sleep(min(2**attempt, 10))
                     continue
+                finally:
+                    body.close()
+                if r.status_code in RETRY_STATUSES and attempt < self.part_retries:
+                    time.sleep(min(float(r.headers.get("Retry-After", 1)), 30))
+                    continue
+                self._count("put")
                 return self._check(r)
-            except requests.ConnectionError:
-                if attempt == self.part_retries:
-                    raise
-            finally:
-                body.close()
-                if bar is not None and attempt == self.part_retries:
-                    bar.close()
-        raise ArtifactError("upload failed")
+        finally:
+            if bar is not None:
+                bar.close()
+        raise ArtifactError(f"upload of {dest!r} failed")
 
-    def _multipart(self, run_id: str, src: Path, dest: str, size: int, sha: str) -> dict[str, Any]:
+    def _multipart(self, run_id: str, src: Path, dest: str, size: int, sha: str, ctype: str) -> dict[str, Any]:
         up = self._check(self.http.post(self._url(run_id, "/uploads"), timeout=self.timeout,
-                                        json={"path": dest, "size": size, "sha256": sha}))
+                                        json={"path": dest, "size": size, "sha256": sha, "content_type": ctype}))
         uid, psize = up["upload_id"], up["part_size"]
         bar = _progress(size, dest, self.progress)
         try:
@@ -159,10 +206,14 @@ class ArtifactTransfer:
                     break
                 self._send_parts(run_id, up, src, psize, size, missing, bar)
                 up = self._check(self.http.get(self._url(run_id, f"/uploads/{uid}"), timeout=self.timeout))
-            done = self._check(self.http.post(self._url(run_id, f"/uploads/{uid}/complete"), timeout=self.timeout))
+            if self._missing_parts(run_id, up):
+                raise ArtifactError(f"upload {uid} of {dest!r}: parts still missing after {self.part_retries} "
+                                    "retries")
+            done = self._check(self.http.post(self._url(run_id, f"/uploads/{uid}/complete"), timeout=self.timeout,
+                                              json={"content_type": ctype}))
             return done["artifact"]
         except BaseException:
-            logger.warning("upload %s of %s stopped; resume with the same upload id", uid, dest)
+            logger.warning("upload %s of %s stopped", uid, dest)
             raise
         finally:
             if bar is not None:
@@ -176,75 +227,113 @@ class ArtifactTransfer:
 
     def _send_parts(self, run_id: str, up: dict[str, Any], src: Path, psize: int, size: int,
                     missing: list[tuple[int, str | None]], bar: Any) -> None:
+        """Send parts in parallel: to the presigned URLs in direct mode, else through the server.
+        A direct PUT that cannot reach the store falls back to the server for that part."""
+
         def send(item: tuple[int, str | None]) -> bool:
             n, url = item
             off = (n - 1) * psize
             length = min(psize, size - off)
-            body = _Slice(src, off, length, bar)
+            if up["mode"] == "direct" and url:
+                try:
+                    if self._send_one(url, src, off, length, bar, direct=True):
+                        self._count("parts_direct")
+                        return True
+                    return False
+                except self._rq.RequestException:
+                    self._count("direct_fallbacks")
+                    logger.info("part %d: the store's URL is unreachable; sending it through the server", n)
             try:
-                if up["mode"] == "direct" and url:
-                    r = requests.put(url, data=body, timeout=self.timeout, headers={"Content-Length": str(length)})
-                else:
-                    r = self.http.put(self._url(run_id, f"/uploads/{up['upload_id']}/parts/{n}"), data=body,
-                                      timeout=self.timeout, headers={"Content-Length": str(length)})
-                return r.status_code < 300
-            except requests.RequestException:
+                ok = self._send_one(self._url(run_id, f"/uploads/{up['upload_id']}/parts/{n}"), src, off, length,
+                                    bar, direct=False)
+            except self._rq.RequestException:
                 return False
-            finally:
-                body.close()
+            if ok:
+                self._count("parts_proxy")
+            return ok
 
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tether-part") as pool:
             list(pool.map(send, missing))  # failures are found by the next status check and resent
+
+    def _send_one(self, url: str, src: Path, off: int, length: int, bar: Any, *, direct: bool) -> bool:
+        body = _Slice(src, off, length, bar)
+        try:
+            put = self._rq.put if direct else self.http.put  # never send our token to the store
+            r = put(url, data=body, timeout=self.timeout, headers={"Content-Length": str(length)})
+            return r.status_code < 300
+        finally:
+            body.close()
 
     # ------------------------------------------------------------ download
 
     def download(self, run_id: str, path: str, dst: str | os.PathLike[str]) -> Path:
+        """Fetch ``path`` into ``dst`` (a file path, or an existing directory to put it in), checking
+        size and sha256; an interrupted transfer resumes with a Range request. Raises ``ArtifactError``
+        (and leaves nothing at ``dst``) when the bytes do not match the recorded sha256."""
         info = self._check(self.http.post(self._url(run_id, "/downloads"), json={"path": path},
                                           timeout=self.timeout))
         target = Path(dst)
         if target.is_dir():
             target = target / path.rsplit("/", 1)[-1]
         target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(target.name + ".part")
-        for attempt in range(self.part_retries + 1):
-            try:
-                self._fetch(run_id, path, info, part)
-                break
-            except (requests.ConnectionError, requests.Timeout, ArtifactError):
-                if attempt == self.part_retries:
-                    raise
-                time.sleep(min(2**attempt, 10))
-        got = _sha256(part)
-        if got != info["sha256"] or part.stat().st_size != info["size"]:
-            part.unlink()
-            raise ArtifactError(f"downloaded {path!r} does not match its sha256 ({got} != {info['sha256']})")
-        os.replace(part, target)
+        part = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+        part.unlink(missing_ok=True)
+        try:
+            for attempt in range(self.part_retries + 1):
+                try:
+                    self._fetch(run_id, path, info, part)
+                    break
+                except (self._rq.ConnectionError, self._rq.Timeout, UnavailableError):
+                    if attempt == self.part_retries:
+                        raise
+                    time.sleep(min(2**attempt, 10))
+            got, n = _sha256(part), part.stat().st_size
+            if got != info["sha256"] or n != info["size"]:
+                raise ArtifactError(f"downloaded {path!r} does not match its record: {n} bytes sha256 {got}, "
+                                    f"expected {info['size']} bytes sha256 {info['sha256']}")
+            os.replace(part, target)
+        finally:
+            part.unlink(missing_ok=True)
         return target
 
     def _fetch(self, run_id: str, path: str, info: dict[str, Any], part: Path) -> None:
         from urllib.parse import quote
 
         have = part.stat().st_size if part.exists() else 0
-        if have >= info["size"]:
+        if have >= info["size"] and info["size"] > 0:
             return
         headers = {"Range": f"bytes={have}-"} if have else {}
-        get: Callable[..., requests.Response]
+        proxy_url = self._url(run_id, "/" + quote(path))
+        get: Callable[..., requests.Response] = self.http.get
+        url = proxy_url
         if info["mode"] == "direct" and info.get("url"):
-            url, get = info["url"], requests.get
-        else:
-            url, get = self._url(run_id, "/" + quote(path)), self.http.get
-        bar = _progress(info["size"], path, self.progress)
-        if bar is not None:
-            bar.update(have)
-        with get(url, headers=headers, stream=True, timeout=self.timeout) as r:
+            url, get = info["url"], self._rq.get
+        try:
+            r = get(url, headers=headers, stream=True, timeout=self.timeout)
+        except self._rq.ConnectionError:
+            if url == proxy_url:
+                raise
+            logger.info("the store's URL for %s is unreachable; downloading through the server", path)
+            self._count("direct_fallbacks")
+            info["mode"] = "proxy"
+            r = self.http.get(proxy_url, headers=headers, stream=True, timeout=self.timeout)
+        self._count("get_direct" if info["mode"] == "direct" else "get_proxy")
+        self._write(r, part, info["size"], have, path)
+
+    def _write(self, r: requests.Response, part: Path, size: int, have: int, path: str) -> None:
+        with r:
             if r.status_code not in (200, 206):
                 self._check(r)
-                raise ArtifactError(f"download failed: {r.status_code}")
-            mode = "ab" if r.status_code == 206 else "wb"
-            with open(part, mode) as fh:
-                for chunk in r.iter_content(CHUNK):
-                    fh.write(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-        if bar is not None:
-            bar.close()
+                raise APIError(r.status_code, f"HTTP_{r.status_code}", f"download of {path!r} failed")
+            bar = _progress(size, path, self.progress)
+            try:
+                if bar is not None:
+                    bar.update(have if r.status_code == 206 else 0)
+                with open(part, "ab" if r.status_code == 206 else "wb") as fh:
+                    for chunk in r.iter_content(CHUNK):
+                        fh.write(chunk)
+                        if bar is not None:
+                            bar.update(len(chunk))
+            finally:
+                if bar is not None:
+                    bar.close()

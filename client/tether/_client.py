@@ -1,10 +1,12 @@
 """``Client``: configuration, auth, JSON, retries. Resources (``client.experiments``, ``client.runs``,
-``client.metrics``) hold no state of their own and call ``Client.request``."""
+``client.metrics``, ``client.models``, ``client.artifacts``, ``client.datasets``) call ``Client.request``;
+artifact transfers stream over a separate ``requests.Session`` (``Client.http_session``)."""
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -16,6 +18,8 @@ from ._models import Models
 from ._transport import HTTPResponse, RequestsTransport, Transport
 from ._version import __version__
 from .errors import APIConnectionError, APIError, error_from_response
+from .resources.artifacts import Artifacts
+from .resources.datasets import Datasets
 from .resources.experiments import Experiments
 from .resources.metrics import Metrics
 from .resources.runs import Runs
@@ -40,13 +44,14 @@ class Client:
     ``base_url`` falls back to ``TETHER_URL``, then ``http://127.0.0.1:5055``; ``token`` to
     ``TETHER_TOKEN``, then the credentials file. Pass ``transport=`` (anything with ``request()`` and
     ``close()``, see ``tether._transport.Transport``) or ``session=`` (a ``requests.Session``) to
-    control the HTTP layer, e.g. in tests.
+    control the HTTP layer, e.g. in tests. ``progress=False`` turns off the tqdm bars of artifact
+    transfers (also ``TETHER_PROGRESS=0``).
     """
 
     def __init__(self, base_url: str | None = None, *, token: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
                  transport: Transport | None = None, session: requests.Session | None = None,
-                 backoff_base: float = 0.5, backoff_max: float = 8.0) -> None:
+                 backoff_base: float = 0.5, backoff_max: float = 8.0, progress: bool | None = None) -> None:
         if timeout is None or timeout <= 0:
             raise ValueError("timeout must be a positive number of seconds")
         if max_retries < 0:
@@ -65,6 +70,10 @@ class Client:
         self.runs = Runs(self)
         self.metrics = Metrics(self)
         self.models = Models(self)
+        self.artifacts = Artifacts(self, progress=progress)
+        self.datasets = Datasets(self)
+        self._bulk: requests.Session | None = None
+        self._bulk_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -74,9 +83,27 @@ class Client:
             self._transport = RequestsTransport(self._session)
         return self._transport
 
+    def http_session(self, pool_size: int = 8) -> requests.Session:
+        """A ``requests.Session`` carrying this client's auth and User-Agent, for streamed artifact
+        transfers (built once, closed with the client)."""
+        with self._bulk_lock:
+            if self._bulk is None:
+                import requests
+                from requests.adapters import HTTPAdapter
+
+                s = requests.Session()
+                adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+                s.mount("http://", adapter)
+                s.mount("https://", adapter)
+                s.headers.update({k: v for k, v in self._headers(None, has_body=False).items() if k != "Accept"})
+                self._bulk = s
+            return self._bulk
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+        if self._bulk is not None:
+            self._bulk.close()
 
     def __enter__(self) -> Client:
         return self

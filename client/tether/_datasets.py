@@ -209,16 +209,29 @@ def profile_path(path: str | os.PathLike[str]) -> tuple[dict[str, Any] | None, d
     return None, None
 
 
+def dataset_payload(path: str | os.PathLike[str], *, name: str | None = None, context: str = "training",
+                    profile: bool = True, source: str | None = None) -> dict[str, Any]:
+    """The body of ``POST /runs/{id}/datasets``: manifest and root hash (and schema/profile)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(str(p))
+    entries = manifest(p)
+    if not entries:
+        raise ValueError(f"{p} holds no files to hash")
+    schema, prof = profile_path(p) if profile else (None, None)
+    return {"name": name or p.name, "context": context, "manifest": entries, "root_hash": merkle_root(entries),
+            "schema": schema, "profile": prof, "source": source if source is not None else str(p.resolve())}
+
+
 def log_dataset(http: Any, base_url: str, run_id: str, path: str | os.PathLike[str], *, name: str | None = None,
                 context: str = "training", profile: bool = True, source: str | None = None,
                 timeout: float = 120.0) -> dict[str, Any]:
-    """Hash ``path`` locally and record it as an input of ``run_id``; the data is not uploaded."""
-    p = Path(path)
-    entries = manifest(p)
-    schema, prof = profile_path(p) if profile else (None, None)
-    body = {"name": name or p.name, "context": context, "manifest": entries, "root_hash": merkle_root(entries),
-            "schema": schema, "profile": prof, "source": source if source is not None else str(p.resolve())}
+    """Hash ``path`` locally and record it as an input of ``run_id`` with a bare ``requests`` session
+    (the SDK's ``client.datasets.log`` / ``run.log_dataset`` do the same through the ``Client``)."""
+    body = dataset_payload(path, name=name, context=context, profile=profile, source=source)
     r = http.post(f"{base_url.rstrip('/')}/api/v1/runs/{run_id}/datasets", json=body, timeout=timeout)
     if r.status_code >= 400:
-        raise RuntimeError(f"log_dataset failed: {r.status_code} {r.text[:300]}")
+        from .errors import error_from_response
+
+        raise error_from_response(r.status_code, r.content, r.headers)
     return r.json()

@@ -22,6 +22,7 @@ from ._buffer import (
 )
 from ._client import Client
 from ._encoding import encode_value
+from .resources.artifacts import ArtifactInfo
 from .resources.runs import now_ms
 
 __all__ = ["Run", "start_run"]
@@ -92,6 +93,28 @@ class Run:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         if tags:
             self.client.runs.log_batch(self.id, tags=tags)
+
+    # ------------------------------------------------------------------ artifacts and datasets
+
+    def log_artifact(self, local_path: str | os.PathLike[str], artifact_path: str | None = None, *,
+                     progress: bool | None = None) -> ArtifactInfo:
+        """Upload a file as ``<artifact_path>/<file name>`` (``artifact_path`` is a folder in the
+        run's artifacts; None: the root). Large files go in parallel, resumable parts."""
+        return self.client.artifacts.upload(self.id, local_path, artifact_path, progress=progress)
+
+    def log_artifacts(self, local_dir: str | os.PathLike[str], artifact_path: str | None = None, *,
+                      progress: bool | None = None) -> list[ArtifactInfo]:
+        """Upload every file under ``local_dir``, keeping the tree, under ``artifact_path``."""
+        return self.client.artifacts.upload_dir(self.id, local_dir, artifact_path, progress=progress)
+
+    def log_dataset(self, path: str | os.PathLike[str], *, name: str | None = None, context: str = "training",
+                    profile: bool = True, upload: bool = False, source: str | None = None) -> dict[str, Any]:
+        """Record the data this run used: hashes ``path`` locally (per-file sha256 and a Merkle root),
+        plus schema and profile for CSV/Parquet when ``profile``. Nothing is uploaded unless
+        ``upload=True`` (then the files go to the run's artifacts under ``datasets/<name>/``).
+        Logging the same content again reuses the version."""
+        return self.client.datasets.log(self.id, path, name=name, context=context, profile=profile,
+                                        upload=upload, source=source)
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every metric logged so far has been sent; raise a failure of a past batch."""

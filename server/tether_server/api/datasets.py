@@ -47,7 +47,7 @@ def run_inputs(run_id: str) -> Any:
 @blp.arguments(ListArgs, location="query")
 @blp.response(200, DatasetPageSchema)
 def list_datasets(args: dict[str, Any]) -> Any:
-    items, nxt = svc.list_datasets(context.db(), args["max_results"], args["page_token"])
+    items, nxt = svc.list_datasets(context.db(), context.principal(), args["max_results"], args["page_token"])
     return {"items": items, "next_page_token": nxt}
 
 
@@ -55,22 +55,22 @@ def list_datasets(args: dict[str, Any]) -> Any:
 @access("viewer")
 @blp.response(200, VersionListSchema)
 def list_versions(name: str) -> Any:
-    return {"items": svc.list_versions(context.db(), name)}
+    return {"items": svc.list_versions(context.db(), context.principal(), name)}
 
 
 @blp.route("/datasets/<name>/versions/<root_hash>", methods=["GET"])
 @access("viewer")
 @blp.response(200, VersionDetailSchema)
 def get_version(name: str, root_hash: str) -> Any:
-    return svc.get_version(context.db(), name, root_hash)
+    return svc.get_version(context.db(), context.principal(), name, root_hash)
 
 
 @blp.route("/datasets/<name>/versions/<root_hash>/runs", methods=["GET"])
 @access("viewer")
 @blp.response(200, RunUseListSchema)
 def version_runs(name: str, root_hash: str) -> Any:
-    session = context.db()
-    return {"items": svc.runs_using(session, context.principal(), svc.get_version(session, name, root_hash))}
+    session, actor = context.db(), context.principal()
+    return {"items": svc.runs_using(session, actor, svc.get_version(session, actor, name, root_hash))}
 
 
 @blp.route("/datasets/<name>/diff", methods=["GET"])
@@ -78,4 +78,4 @@ def version_runs(name: str, root_hash: str) -> Any:
 @blp.arguments(DiffArgs, location="query")
 @blp.response(200, DiffSchema)
 def diff(args: dict[str, Any], name: str) -> Any:
-    return svc.diff_versions(context.db(), name, args["from_"], args["to"])
+    return svc.diff_versions(context.db(), context.principal(), name, args["from_"], args["to"])

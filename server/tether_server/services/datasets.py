@@ -2,6 +2,10 @@
 
 A version is unique on (dataset name, root hash): logging the same content again reuses it. The
 server re-derives the root hash from the manifest, so a row's hash always matches its file list.
+
+Visibility (filtered in SQL): a version is visible to a caller who can READ the experiment of some
+run that used it, or who created it; a dataset is visible when one of its versions is, or when the
+caller created it. Admins see everything. Anything else reads as 404, like a missing name.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import hashlib
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
 from ..access import Principal
@@ -80,17 +84,35 @@ def log_dataset(session: Session, actor: Principal, run_id: str, *, name: str, c
     return version, created
 
 
-def _dataset(session: Session, name: str) -> Dataset:
-    ds = session.scalar(select(Dataset).where(Dataset.name == name))
+def version_visible(actor: Principal) -> ColumnElement[bool]:
+    """WHERE clause on ``DatasetVersion``: used by a run the caller can read, or created by the caller."""
+    if actor.is_admin:
+        return DatasetVersion.id.is_not(None)
+    used = exists().where(RunInput.dataset_version_id == DatasetVersion.id, Run.id == RunInput.run_id,
+                          permissions.filter_clause(actor, "experiment", Run.experiment_id, "READ"))
+    return or_(used, DatasetVersion.created_by == actor.id)
+
+
+def dataset_visible(actor: Principal) -> ColumnElement[bool]:
+    """WHERE clause on ``Dataset``: one of its versions is visible, or the caller created it."""
+    if actor.is_admin:
+        return Dataset.id.is_not(None)
+    some = exists().where(DatasetVersion.dataset_id == Dataset.id, version_visible(actor)).correlate(Dataset)
+    return or_(some, Dataset.created_by == actor.id)
+
+
+def _dataset(session: Session, actor: Principal, name: str) -> Dataset:
+    ds = session.scalar(select(Dataset).where(Dataset.name == name, dataset_visible(actor)))
     if ds is None:
         raise NotFound(f"Dataset {name!r} not found")
     return ds
 
 
-def list_datasets(session: Session, max_results: int, page_token: str | None) -> tuple[list[Dataset], str | None]:
+def list_datasets(session: Session, actor: Principal, max_results: int,
+                  page_token: str | None) -> tuple[list[Dataset], str | None]:
     after = (paging.decode(page_token, "datasets") or {}).get("after", "")
-    rows = list(session.scalars(select(Dataset).where(Dataset.name > after).order_by(Dataset.name)
-                                .limit(max_results + 1)))
+    rows = list(session.scalars(select(Dataset).where(Dataset.name > after, dataset_visible(actor))
+                                .order_by(Dataset.name).limit(max_results + 1)))
     nxt = None
     if len(rows) > max_results:
         rows = rows[:max_results]
@@ -98,19 +120,27 @@ def list_datasets(session: Session, max_results: int, page_token: str | None) ->
     return rows, nxt
 
 
-def list_versions(session: Session, name: str) -> list[DatasetVersion]:
-    ds = _dataset(session, name)
-    return list(session.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id)
+def list_versions(session: Session, actor: Principal, name: str) -> list[DatasetVersion]:
+    ds = _dataset(session, actor, name)
+    return list(session.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id,
+                                                             version_visible(actor))
                                 .order_by(DatasetVersion.created_at, DatasetVersion.id)))
 
 
-def get_version(session: Session, name: str, root_hash: str) -> DatasetVersion:
-    ds = _dataset(session, name)
-    v = session.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id,
-                                                    DatasetVersion.root_hash.startswith(root_hash.lower()[:64])))
-    if v is None or len(root_hash) < 8:
+def get_version(session: Session, actor: Principal, name: str, root_hash: str) -> DatasetVersion:
+    """A visible version by full root hash or a unique prefix of at least 8 hex digits."""
+    prefix = root_hash.lower()[:64]
+    if len(prefix) < 8 or not all(c in "0123456789abcdef" for c in prefix):
         raise NotFound(f"Version {root_hash[:64]!r} of dataset {name!r} not found")
-    return v
+    ds = _dataset(session, actor, name)
+    found = list(session.scalars(select(DatasetVersion).where(
+        DatasetVersion.dataset_id == ds.id, DatasetVersion.root_hash.startswith(prefix, autoescape=True),
+        version_visible(actor)).limit(2)))
+    if not found:
+        raise NotFound(f"Version {root_hash[:64]!r} of dataset {name!r} not found")
+    if len(found) > 1:
+        raise InvalidArgument(f"Version prefix {prefix!r} is ambiguous; give more digits", {"root_hash": prefix})
+    return found[0]
 
 
 def runs_using(session: Session, actor: Principal, version: DatasetVersion) -> list[dict[str, Any]]:
@@ -131,8 +161,8 @@ def run_inputs(session: Session, actor: Principal, run_id: str) -> list[dict[str
              "total_bytes": v.total_bytes} for c, v, n in session.execute(q)]
 
 
-def diff_versions(session: Session, name: str, a: str, b: str) -> dict[str, Any]:
-    va, vb = get_version(session, name, a), get_version(session, name, b)
+def diff_versions(session: Session, actor: Principal, name: str, a: str, b: str) -> dict[str, Any]:
+    va, vb = get_version(session, actor, name, a), get_version(session, actor, name, b)
     fa = {f["path"]: f for f in va.manifest}
     fb = {f["path"]: f for f in vb.manifest}
     return {"name": name, "from": va.root_hash, "to": vb.root_hash,

@@ -275,7 +275,7 @@ class S3Store:
                 raise
 
     def presign_get(self, key: str, expires_s: int, filename: str | None = None) -> str:
-        headers = {"response-content-type": "application/octet-stream"}
+        headers: dict[str, str | list[str] | tuple[str]] = {"response-content-type": "application/octet-stream"}
         if filename:
             headers["response-content-disposition"] = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
         return self.client.get_presigned_url("GET", self.bucket, self._k(key), timedelta(seconds=expires_s),
