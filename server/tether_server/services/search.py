@@ -84,10 +84,8 @@ def _custom_plan(session: Session) -> Iterator[None]:
         yield
         return
     session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    try:
-        yield
-    finally:
-        session.execute(text("SET LOCAL plan_cache_mode = DEFAULT"))
+    yield  # on an error the transaction is aborted and rolls back, which undoes the SET LOCAL too
+    session.execute(text("SET LOCAL plan_cache_mode = DEFAULT"))
 
 
 def apply_search(q: Select[Any], filter: str | None, order_by: list[str] | None) -> Select[Any]:
