@@ -138,3 +138,14 @@ def test_unknown_run_is_404(client, auth):
     assert_error(client.get("/api/v1/runs/" + "0" * 32, headers=auth), 404, "NOT_FOUND")
     assert_error(client.post("/api/v1/runs/nope/batch", json={}, headers=auth), 404, "NOT_FOUND")
     assert_error(client.post("/api/v1/runs", json={"experiment_id": 424242}, headers=auth), 404, "NOT_FOUND")
+
+
+def test_run_json_matches_the_documented_schema(client, auth, exp):
+    from tether_server.schemas.runs import RunSchema
+
+    rid = new_run(client, auth, exp, tags={"a": "b"})
+    client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": [{"key": "m", "value": "Infinity"}]}, headers=auth)
+    for body in (client.get(f"/api/v1/runs/{rid}", headers=auth).json,
+                 client.post("/api/v1/runs/search", json={"experiment_ids": [exp]}, headers=auth).json["items"][0]):
+        assert set(body) == set(RunSchema._declared_fields)
+        assert body["metrics"]["m"]["value"] == "Infinity" and body["tags"] == {"a": "b"}

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from .. import context
 from ..access import access
 from ..errors import InvalidArgument
-from ..jsonutil import dumps
+from ..jsonutil import dumps, float_out
 from ..schemas.runs import (
     BatchResultSchema,
     BatchSchema,
@@ -25,9 +25,25 @@ from ..services import runs as svc
 blp = Blueprint("runs", __name__, description="Runs, their params, tags and metrics")
 
 
-def _with_details(run: Any) -> dict[str, Any]:
-    d = svc.run_details(context.db(), [run])[run.id]
-    return {**{c: getattr(run, c) for c in RunSchema._declared_fields if c not in d}, **d}
+_RUN_COLUMNS = ("id", "experiment_id", "name", "status", "lifecycle", "start_time", "end_time",
+                "parent_run_id", "created_by")
+
+
+def _run_json(run: Any, details: dict[str, Any]) -> dict[str, Any]:
+    """RunSchema's shape, built directly: marshmallow cost ~2.5 ms per 100-run search page."""
+    out = {c: getattr(run, c) for c in _RUN_COLUMNS}
+    out["params"], out["tags"] = details["params"], details["tags"]
+    out["metrics"] = {k: {"value": float_out(m["value"]), "step": m["step"], "timestamp": m["timestamp"]}
+                      for k, m in details["metrics"].items()}
+    return out
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(dumps(body), status=status, mimetype="application/json")
+
+
+def _with_details(run: Any, status: int = 200) -> Response:
+    return _json(_run_json(run, svc.run_details(context.db(), [run])[run.id]), status)
 
 
 @blp.route("/runs", methods=["POST"])
@@ -37,8 +53,7 @@ def _with_details(run: Any) -> dict[str, Any]:
 def create(body: dict[str, Any]) -> Any:
     run = svc.create_run(context.db(), context.principal(), **body)
     # a new run has only the tags it was created with: no need to read them back
-    fields = {c: getattr(run, c) for c in RunSchema._declared_fields if c not in ("params", "tags", "metrics")}
-    return {**fields, "params": {}, "metrics": {}, "tags": svc.check_tags(body.get("tags"))}
+    return _json(_run_json(run, {"params": {}, "metrics": {}, "tags": svc.check_tags(body.get("tags"))}), 201)
 
 
 @blp.route("/runs/<run_id>", methods=["GET"])
@@ -79,8 +94,7 @@ def search_runs(body: dict[str, Any]) -> Any:
     runs, nxt = search.search_runs(session, context.principal(), max_cap=context.settings().max_search_results,
                                    **body)
     details = svc.run_details(session, runs)
-    return {"items": [{**{c: getattr(r, c) for c in RunSchema._declared_fields if c not in details[r.id]},
-                       **details[r.id]} for r in runs], "next_page_token": nxt}
+    return _json({"items": [_run_json(r, details[r.id]) for r in runs], "next_page_token": nxt})
 
 
 @blp.route("/runs/<run_id>/batch", methods=["POST"])

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..access import Principal
 from ..errors import InvalidArgument
-from . import paging
+from . import paging, rawsql
 from .runs import get_run
 from .validation import check_key
 
@@ -50,22 +50,17 @@ def _fetch(session: Session, run_id: str, key: str, *, order: str, after: tuple[
     """Rows (step, value, is_nan, timestamp, id) through the DBAPI cursor of the session's own
     connection and transaction: SQLAlchemy's per-row result processing was most of the time
     spent serving a 10,000-point history. Only fixed SQL text and bound parameters."""
-    conn = session.connection()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"SELECT step, value, is_nan, timestamp, id FROM metrics WHERE run_id = {mark} AND key = {mark}"
-    params: list[Any] = [run_id, key]
-    if after is not None:
-        sql += f" AND (step > {mark} OR (step = {mark} AND id > {mark}))"
-        params += [after[0], after[0], after[1]]
-    sql += f" ORDER BY {order}"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with rawsql.cursor(session) as (cur, mark):
+        sql = f"SELECT step, value, is_nan, timestamp, id FROM metrics WHERE run_id = {mark} AND key = {mark}"
+        params: list[Any] = [run_id, key]
+        if after is not None:
+            sql += f" AND (step > {mark} OR (step = {mark} AND id > {mark}))"
+            params += [after[0], after[0], after[1]]
+        sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         cur.execute(sql, params)
-        return cur.fetchall()
-    finally:
-        cur.close()
+        return list(cur.fetchall())
 
 
 def _points(rows: Any) -> list[Point]:

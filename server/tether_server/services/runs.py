@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ..access import Principal
 from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from ..models import Experiment, LatestMetric, Metric, Param, Permission, Run, RunTag, now_ms
-from . import experiments, permissions
+from . import experiments, permissions, rawsql
 from .validation import STATUSES, TERMINAL, check_int, check_key, check_tags, check_value, metric_value
 
 
@@ -124,14 +124,15 @@ def run_details(session: Session, runs: list[Run]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {i: {"params": {}, "tags": {}, "metrics": {}} for i in ids}
     if not ids:
         return out
-    for rid, k, v in session.execute(select(Param.run_id, Param.key, Param.value).where(Param.run_id.in_(ids))):
-        out[rid]["params"][k] = v
-    for rid, k, v in session.execute(select(RunTag.run_id, RunTag.key, RunTag.value).where(RunTag.run_id.in_(ids))):
-        out[rid]["tags"][k] = v
-    q = select(LatestMetric.run_id, LatestMetric.key, LatestMetric.value, LatestMetric.is_nan,
-               LatestMetric.step, LatestMetric.timestamp).where(LatestMetric.run_id.in_(ids))
-    for rid, k, v, nan, step, ts in session.execute(q):
-        out[rid]["metrics"][k] = {"value": math.nan if nan else v, "step": step, "timestamp": ts}
+    with rawsql.cursor(session) as (cur, mark):
+        where, args = rawsql.in_list(session, "run_id", ids, mark)
+        for table, field in (("params", "params"), ("run_tags", "tags")):
+            cur.execute(f"SELECT run_id, key, value FROM {table} WHERE {where}", args)
+            for rid, k, v in cur.fetchall():
+                out[rid][field][k] = v
+        cur.execute(f"SELECT run_id, key, value, is_nan, step, timestamp FROM latest_metrics WHERE {where}", args)
+        for rid, k, v, nan, step, ts in cur.fetchall():
+            out[rid]["metrics"][k] = {"value": math.nan if nan else v, "step": step, "timestamp": ts}
     return out
 
 
@@ -216,15 +217,9 @@ def _log_params(session: Session, run_id: str, params: dict[str, str]) -> None:
 def _insert_metrics(session: Session, run_id: str, rows: list[MetricRow]) -> None:
     """executemany on the DBAPI cursor of the session's connection (same transaction): building
     10,000 parameter dicts through SQLAlchemy's insert was most of a batch's cost."""
-    conn = session.connection()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {Metric.__tablename__} (run_id, key, step, timestamp, value, is_nan) "
-           f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, {mark})")
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cur.executemany(sql, [(run_id, *r) for r in rows])
-    finally:
-        cur.close()
+    with rawsql.cursor(session) as (cur, mark):
+        cur.executemany(f"INSERT INTO {Metric.__tablename__} (run_id, key, step, timestamp, value, is_nan) "
+                        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, {mark})", [(run_id, *r) for r in rows])
 
 
 @functools.cache
