@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ._paging import Paginator
+from .artifacts import ArtifactInfo, Artifacts
+from .datasets import Datasets
 from .experiments import Experiments
 from .metrics import Metrics
 from .runs import Runs
 
-__all__ = ["Experiments", "Metrics", "Paginator", "Runs"]
+__all__ = ["ArtifactInfo", "Artifacts", "Datasets", "Experiments", "Metrics", "Paginator", "Runs"]
