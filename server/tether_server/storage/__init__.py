@@ -15,7 +15,8 @@
 
 Backend failures that mean "the store is down" raise ``errors.Unavailable`` (503 + Retry-After);
 a missing object raises ``errors.NotFound``. Keys are built by the server only
-(``<experiment_id>/<run_id>/artifacts/<path>``); clients never supply them.
+(``<experiment_id>/<run_id>/artifacts/<path>~<upload id>``: each upload writes its own object and the
+artifact row records the key, see ``services.artifacts.storage_key``); clients never supply them.
 """
 
 from __future__ import annotations
