@@ -115,3 +115,24 @@ def test_versions_number_sequentially_and_list(client, auth, backend):
     assert [f["path"] for f in got["files"]] == ["config.json"]
     models = client.get("/api/v1/models", headers=auth).json["items"]
     assert models[0]["name"] == "churn" and models[0]["latest_version"] == 4
+
+
+def test_gc_keeps_registered_files_after_the_source_run_is_purged(app, client, auth, db_session):
+    """Registry objects live under registry/: gc must never treat them as a deleted run's files."""
+    import hashlib
+
+    from tether_server.services.gc import collect
+
+    rid = training_run(client, auth, "gc-train")
+    create_model(client, auth, "gcm")
+    register(client, auth, "gcm", rid)
+    store = app.extensions["tether"]["store"]
+    store.put_stream("registry/999/1/model/stray.bin", io.BytesIO(b"s"), 1)  # failed registration leftover
+    assert client.delete(f"/api/v1/runs/{rid}", headers=auth).status_code == 200
+    rep = collect(db_session, store, grace_ms=0, dry_run=False, purge_deleted_runs=True)
+    assert rep.orphans == ["registry/999/1/model/stray.bin"]
+    assert rep.deleted_run_objects and all(not k.startswith("registry/") for k in rep.deleted_run_objects)
+    files = client.get("/api/v1/models/gcm/versions/1", headers=auth).json["files"]
+    for f in files:
+        r = client.get(f"/api/v1/models/gcm/versions/1/files/{f['path']}", headers=auth)
+        assert r.status_code == 200 and hashlib.sha256(r.data).hexdigest() == f["sha256"]

@@ -4,6 +4,10 @@ Removes (1) objects no Artifact row refers to (crash between store and commit, f
 client gone mid-way), older than a grace period so in-flight uploads are left alone; (2) the objects
 of runs that no longer exist (hard-deleted); (3) pending uploads older than the grace period, whose
 parts are aborted. ``dry_run`` only reports.
+
+Registered model versions own the ``registry/`` key space: an object there is kept while a
+ModelVersionFile row refers to it, whatever happened to the source run; only unreferenced ones
+older than the grace period (a registration that failed after copying) are orphans.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Artifact, Run, Upload, now_ms
+from ..models.registry import ModelVersionFile
 from ..storage import ArtifactStore
+
+REGISTRY_PREFIX = "registry"  # services/registry.py copies version files to registry/<model>/<v>/...
 
 
 @dataclass
@@ -34,10 +41,14 @@ def collect(session: Session, store: ArtifactStore, *, grace_ms: int = 3_600_000
     deleted_runs = set(session.scalars(select(Run.id).where(Run.lifecycle == "deleted"))) \
         if purge_deleted_runs else set()
     pending = set(session.scalars(select(Upload.storage_key).where(Upload.status == "pending")))
+    registered = set(session.scalars(select(ModelVersionFile.storage_key)))
     for obj in store.list(""):
         parts = obj.key.split("/")
-        run_id = parts[1] if len(parts) > 2 else ""
-        if run_id not in live_runs or run_id in deleted_runs:
+        if parts[0] == REGISTRY_PREFIX:
+            if obj.key in registered or obj.mtime_ms > cutoff:
+                continue
+            report.orphans.append(obj.key)
+        elif (run_id := parts[1] if len(parts) > 2 else "") not in live_runs or run_id in deleted_runs:
             report.deleted_run_objects.append(obj.key)
         elif obj.key not in known and obj.key not in pending and obj.mtime_ms <= cutoff:
             report.orphans.append(obj.key)
