@@ -119,7 +119,7 @@ mon allow pool size one = true
 mon warn on pool no redundancy = false
 osd crush chooseleaf type = 0
 osd objectstore = memstore
-memstore device bytes = 4294967296
+memstore device bytes = 8589934592
 osd pool default pg num = 8
 osd pool default pgp num = 8
 mon max pg per osd = 1000
@@ -145,6 +145,9 @@ admin socket =
 admin socket = $ASOK_DIR/\$name.asok
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
 rgw data = $D/rgw
+# free deleted objects within a minute (default: hours), so repeated runs don't fill the memstore
+rgw gc obj min wait = 30
+rgw gc processor period = 30
 CONF
 export CEPH_CONF="$D/ceph.conf"
 start=$SECONDS
