@@ -122,6 +122,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "isolation_level": None}, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
+    # No server-side prepared statements: after a few runs psycopg would prepare a search and
+    # PostgreSQL would then switch to a generic plan that cannot see the filter's key and value
+    # (measured: 100-150 ms instead of ~10 ms at 100,000 runs). Planning our queries costs ~0.1 ms.
+    kwargs.setdefault("connect_args", {"prepare_threshold": None})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)

@@ -15,12 +15,10 @@ The query is shaped so that the database can drive it from the most selective in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, select, text
+from sqlalchemy import ColumnElement, Select, and_, false, select
 from sqlalchemy.orm import Session
 
 from ..access import Principal
@@ -61,31 +59,14 @@ def search_runs(session: Session, actor: Principal, *, experiment_ids: list[int]
         if lifecycle == "active":
             q = q.where(Run.experiment_id.in_(select(Experiment.id).where(Experiment.lifecycle == "active")))
     q = apply_search(q, filter, order_by).offset(offset).limit(max_results + 1)
-    with _custom_plan(session):
-        rows = list(session.scalars(q))
+    # PostgreSQL plans it with the actual values each time: the engine turns off server-side
+    # prepared statements (see db.make_engine), whose generic plan cannot see key and value.
+    rows = list(session.scalars(q))
     nxt = None
     if len(rows) > max_results:
         rows = rows[:max_results]
         nxt = paging.encode({"scope": scope, "o": offset + max_results})
     return rows, nxt
-
-
-@contextmanager
-def _custom_plan(session: Session) -> Iterator[None]:
-    """On PostgreSQL, plan this query for its actual values, never with a cached generic plan.
-
-    The driver prepares statements it sees repeatedly, and PostgreSQL then switches to a generic
-    plan that cannot see the key and value: it estimates ``params.depth = '6'`` from the average
-    value frequency (a handful of rows, when seeds and ids make values mostly unique) and drives
-    the query from that term, visiting a third of the experiment. Planning costs ~1 ms; a wrong
-    generic plan costs 100+ ms at 100,000 runs.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        yield
-        return
-    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    yield  # on an error the transaction is aborted and rolls back, which undoes the SET LOCAL too
-    session.execute(text("SET LOCAL plan_cache_mode = DEFAULT"))
 
 
 def apply_search(q: Select[Any], filter: str | None, order_by: list[str] | None) -> Select[Any]:
