@@ -28,7 +28,9 @@ def record(session: Session, actor: Principal | None, action: str, *, resource_t
 
 def list_events(session: Session, *, model: str | None = None, action: str | None = None,
                 actor: str | None = None, since: int | None = None, after_id: int | None = None,
-                limit: int = 100) -> list[AuditEvent]:
+                before_id: int | None = None, newest_first: bool = False, limit: int = 100) -> list[AuditEvent]:
+    """Audit rows matching the filters, oldest first (the API pages forward with ``after_id``) or
+    newest first (the UI pages backward with ``before_id``). ``action`` takes ``*`` wildcards."""
     q = select(AuditEvent)
     if model:
         q = q.where(AuditEvent.model_name == model)
@@ -40,4 +42,7 @@ def list_events(session: Session, *, model: str | None = None, action: str | Non
         q = q.where(AuditEvent.ts >= since)
     if after_id is not None:
         q = q.where(AuditEvent.id > after_id)
-    return list(session.scalars(q.order_by(AuditEvent.id).limit(limit)))
+    if before_id is not None:
+        q = q.where(AuditEvent.id < before_id)
+    order = AuditEvent.id.desc() if newest_first else AuditEvent.id
+    return list(session.scalars(q.order_by(order).limit(limit)))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..access import Principal
 from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from ..models import Experiment, ExperimentTag, Permission, now_ms
+from ..models import Experiment, ExperimentTag, now_ms
 from . import paging, permissions
 from .validation import check_key, check_tags
 
@@ -51,9 +51,7 @@ def get_experiment(session: Session, actor: Principal, experiment_id: int, level
 def _access_stmt(with_grant: bool) -> Any:
     cols: list[Any] = [Experiment.lifecycle]
     if with_grant:
-        cols.append(select(Permission.level).where(
-            Permission.user_id == bindparam("uid"), Permission.resource_type == "experiment",
-            Permission.resource_id == cast(Experiment.id, String)).scalar_subquery())
+        cols.append(permissions.bound_grant_level("experiment", Experiment.id))
     return select(*cols).where(Experiment.id == bindparam("eid"))
 
 

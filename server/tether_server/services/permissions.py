@@ -7,7 +7,7 @@ Admins have MANAGE everywhere. Listing filters are SQL clauses, never post-filte
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Integer, String, cast, delete, select, true
+from sqlalchemy import ColumnElement, Integer, String, bindparam, cast, delete, select, true
 from sqlalchemy.orm import Session
 
 from ..access import Principal
@@ -59,10 +59,11 @@ def filter_clause(principal: Principal, resource_type: str, id_column: ColumnEle
     return id_column.in_(sub)
 
 
-def grant_level_subquery(principal: Principal, resource_type: str, id_column: ColumnElement):  # type: ignore[no-untyped-def]
-    """A scalar subquery for the caller's grant on the row's resource (joins into one query)."""
+def bound_grant_level(resource_type: str, id_column: ColumnElement):  # type: ignore[no-untyped-def]
+    """The grant of the user bound as ``:uid`` on the row's resource, as a scalar subquery, for
+    statements built once and reused (check with ``effective_level`` + ``check_level``)."""
     return select(Permission.level).where(
-        Permission.user_id == principal.id, Permission.resource_type == resource_type,
+        Permission.user_id == bindparam("uid"), Permission.resource_type == resource_type,
         Permission.resource_id == cast(id_column, String)).scalar_subquery()
 
 

@@ -6,13 +6,13 @@ import functools
 import math
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, delete, insert, or_, select
+from sqlalchemy import and_, bindparam, delete, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..access import Principal
 from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from ..models import Experiment, LatestMetric, Metric, Param, Permission, Run, RunTag, now_ms
+from ..models import Experiment, LatestMetric, Metric, Param, Run, RunTag, now_ms
 from . import experiments, permissions, rawsql
 from .validation import STATUSES, TERMINAL, check_int, check_key, check_tags, check_value, metric_value
 
@@ -25,9 +25,7 @@ def _dialect_insert(session: Session, table: Any) -> Any:
 def _load_run_stmt(with_grant: bool) -> Any:
     cols: list[Any] = [Run, Experiment.lifecycle]
     if with_grant:
-        cols.append(select(Permission.level).where(
-            Permission.user_id == bindparam("uid"), Permission.resource_type == "experiment",
-            Permission.resource_id == cast(Run.experiment_id, String)).scalar_subquery())
+        cols.append(permissions.bound_grant_level("experiment", Run.experiment_id))
     return select(*cols).join(Experiment, Experiment.id == Run.experiment_id).where(Run.id == bindparam("rid"))
 
 
@@ -66,9 +64,12 @@ def writable_run(session: Session, actor: Principal, run_id: str) -> Run:
 
 def create_run(session: Session, actor: Principal, experiment_id: int, *, name: str | None = None,
                tags: dict[str, str] | None = None, parent_run_id: str | None = None,
-               start_time: int | None = None) -> Run:
+               start_time: int | None = None, params: Any = None, metrics: Any = None,
+               max_metrics: int = 10_000) -> Run:
+    """Create a run; initial params and metrics (optional) are logged in the same transaction."""
     experiments.check_writable(session, actor, experiment_id)
     tags = check_tags(tags)
+    rows, params = parse_metrics(metrics, max_metrics), _check_params(params)
     if name is not None:
         check_value(name, "name")
         if len(name) > 250:
@@ -83,6 +84,11 @@ def create_run(session: Session, actor: Principal, experiment_id: int, *, name: 
     session.flush()
     if tags:
         session.execute(insert(RunTag), [{"run_id": run.id, "key": k, "value": v} for k, v in tags.items()])
+    if params:
+        session.execute(insert(Param), [{"run_id": run.id, "key": k, "value": v} for k, v in params.items()])
+    if rows:
+        _insert_metrics(session, run.id, rows)
+        _update_latest(session, run.id, rows)
     return run
 
 
@@ -190,11 +196,7 @@ def parse_metrics(raw: Any, limit: int) -> list[MetricRow]:
 
 def log_batch(session: Session, actor: Principal, run_id: str, *, params: Any = None, metrics: Any = None,
               tags: Any = None, max_metrics: int = 10_000) -> dict[str, int]:
-    rows = parse_metrics(metrics, max_metrics)
-    if params is not None and not isinstance(params, dict):
-        raise InvalidArgument("params must be an object of key → value", {"field": "params"})
-    params = {check_key(k, "param key"): check_value(v, "param value") for k, v in (params or {}).items()}
-    tags = check_tags(tags)
+    rows, params, tags = parse_metrics(metrics, max_metrics), _check_params(params), check_tags(tags)
     writable_run(session, actor, run_id)
     if params:
         _log_params(session, run_id, params)
@@ -207,6 +209,12 @@ def log_batch(session: Session, actor: Principal, run_id: str, *, params: Any = 
         _insert_metrics(session, run_id, rows)
         _update_latest(session, run_id, rows)
     return {"metrics": len(rows), "params": len(params), "tags": len(tags)}
+
+
+def _check_params(params: Any) -> dict[str, str]:
+    if params is not None and not isinstance(params, dict):
+        raise InvalidArgument("params must be an object of key → value", {"field": "params"})
+    return {check_key(k, "param key"): check_value(v, "param value") for k, v in (params or {}).items()}
 
 
 def _log_params(session: Session, run_id: str, params: dict[str, str]) -> None:

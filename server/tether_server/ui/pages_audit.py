@@ -14,8 +14,7 @@ from flask import request
 from .. import context
 from ..access import access
 from ..errors import InvalidArgument
-from ..services import paging
-from . import queries
+from ..services import audit, paging
 from .common import page, ui_blueprint
 
 bp = ui_blueprint("ui_audit", __name__)
@@ -39,10 +38,9 @@ def audit_trail() -> Any:
     filters = {k: request.args.get(k, "").strip()[:200] for k in ("model", "action", "actor", "since")}
     scope = paging.scope_of("ui-audit", filters)
     tok = paging.decode(request.args.get("page_token") or None, scope)
-    rows = queries.audit_events_desc(context.db(), model=filters["model"] or None,
-                                     action=filters["action"] or None, actor=filters["actor"] or None,
-                                     since=_since(filters["since"]), before_id=tok["before"] if tok else None,
-                                     limit=PAGE + 1)
+    rows = audit.list_events(context.db(), model=filters["model"] or None, action=filters["action"] or None,
+                             actor=filters["actor"] or None, since=_since(filters["since"]),
+                             before_id=tok["before"] if tok else None, newest_first=True, limit=PAGE + 1)
     nxt = paging.encode({"scope": scope, "before": rows[PAGE - 1].id}) if len(rows) > PAGE else None
     items = [{"id": e.id, "ts": e.ts, "actor": e.actor_name, "action": e.action, "resource_type": e.resource_type,
               "resource_id": e.resource_id, "model": e.model_name, "from": e.from_value, "to": e.to_value,

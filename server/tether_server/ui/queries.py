@@ -58,25 +58,6 @@ def run_names(session: Session, run_ids: list[str]) -> dict[str, str]:
     return dict(session.execute(select(Run.id, Run.name).where(Run.id.in_(run_ids))).all())
 
 
-def audit_events_desc(session: Session, *, model: str | None, action: str | None, actor: str | None,
-                      since: int | None, before_id: int | None, limit: int) -> list[Any]:
-    """Audit rows newest first (services.audit.list_events pages oldest first); same filters."""
-    from ..models import AuditEvent
-
-    q = select(AuditEvent)
-    if model:
-        q = q.where(AuditEvent.model_name == model)
-    if action:
-        q = q.where(AuditEvent.action.like(action.replace("*", "%")))
-    if actor:
-        q = q.where(AuditEvent.actor_name == actor)
-    if since is not None:
-        q = q.where(AuditEvent.ts >= since)
-    if before_id is not None:
-        q = q.where(AuditEvent.id < before_id)
-    return list(session.scalars(q.order_by(AuditEvent.id.desc()).limit(limit)))
-
-
 def histories(session: Session, actor: Principal, run_ids: list[str], key: str,
               max_points: int) -> dict[str, list[tuple[int, float, int]]]:
     """Downsampled histories of one metric for many runs: the batched form of
