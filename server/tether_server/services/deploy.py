@@ -7,13 +7,14 @@ bumps ``updated_at``, so pollers revalidate with one indexed query and a permiss
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tarfile
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..access import Principal
@@ -25,35 +26,47 @@ from . import registry as reg
 PRESIGN_SECONDS = 3600
 
 
-def _pointer_query(name: str, *, stage: str | None, alias: str | None) -> Any:
-    q = select(RegisteredModel.id, ModelVersion.id, ModelVersion.version, ModelVersion.updated_at) \
-        .join(ModelVersion, ModelVersion.model_id == RegisteredModel.id).where(RegisteredModel.name == name)
-    if alias is not None:
-        return q.join(ModelAlias, ModelAlias.version_id == ModelVersion.id).where(ModelAlias.alias == alias)
-    return q.where(ModelVersion.stage == stage).order_by(ModelVersion.version.desc()).limit(1)
+@functools.cache
+def _resolve_stmt(kind: str, with_grant: bool) -> Any:
+    """One prebuilt query: the model, the caller's grant and the pointed-to version (outer-joined,
+    so a model with nothing in the stage still answers with its id: a clear 404, not a vague one).
+    Pollers revalidate with exactly this query."""
+    mv = ModelVersion
+    if kind == "alias":
+        on = and_(ModelAlias.model_id == RegisteredModel.id, ModelAlias.alias == bindparam("alias"))
+        q = select(RegisteredModel.id).outerjoin(ModelAlias, on).outerjoin(mv, mv.id == ModelAlias.version_id)
+    else:
+        cond = mv.stage == bindparam("stage") if kind == "stage" else mv.version == bindparam("version")
+        q = select(RegisteredModel.id).outerjoin(mv, and_(mv.model_id == RegisteredModel.id, cond))
+    q = q.add_columns(mv.id, mv.version, mv.updated_at)
+    if with_grant:
+        q = q.add_columns(permissions.bound_grant_level("model", RegisteredModel.id))
+    return q.where(RegisteredModel.name == bindparam("name")).order_by(mv.version.desc()).limit(1)
 
 
 def resolve(session: Session, actor: Principal, name: str, *, stage: str | None = None, alias: str | None = None,
             version: int | None = None) -> tuple[int, int, int, str]:
     """(model_id, version_id, version, etag) for a stage, alias or number; NotFound with a clear message."""
-    model = session.scalar(select(RegisteredModel.id).where(RegisteredModel.name == name)) \
-        if isinstance(name, str) and len(name) <= 128 else None
-    if model is None:
+    if not isinstance(name, str) or len(name) > 128:
         raise NotFound(f"Model {str(name)[:128]!r} not found")
-    permissions.require(session, actor, "model", model, "READ", f"Model {name!r}")
+    params: dict[str, Any] = {"name": name}
     if version is not None:
-        q = select(RegisteredModel.id, ModelVersion.id, ModelVersion.version, ModelVersion.updated_at).join(
-            ModelVersion, ModelVersion.model_id == RegisteredModel.id).where(
-            RegisteredModel.id == model, ModelVersion.version == version)
-        what = f"version {version}"
+        kind, what, params["version"] = "version", f"version {version}", version
+    elif alias is not None:
+        kind, what, params["alias"] = "alias", f"alias {alias!r}", alias
     else:
-        stage = reg.canonical_stage(stage) if alias is None else None
-        q = _pointer_query(name, stage=stage, alias=alias)
-        what = f"alias {alias!r}" if alias is not None else f"a version in {stage}"
-    row = session.execute(q).first()
+        stage = reg.canonical_stage(stage)
+        kind, what, params["stage"] = "stage", f"a version in {stage}", stage
+    if not actor.is_admin:
+        params["uid"] = actor.id
+    row = session.execute(_resolve_stmt(kind, not actor.is_admin), params).first()
     if row is None:
+        raise NotFound(f"Model {name!r} not found")
+    model_id, vid, number, updated = row[:4]
+    granted = None if actor.is_admin else row[4]
+    permissions.check_level(permissions.effective_level(actor, granted), "READ", "model", f"Model {name!r}")
+    if vid is None:
         raise NotFound(f"Model {name!r} has no {what}", {"model": name, "stage": stage, "alias": alias})
-    model_id, vid, number, updated = row
     tag = hashlib.sha1(f"{model_id}:{vid}:{updated}".encode()).hexdigest()[:24]
     return model_id, vid, number, f'W/"{tag}"'
 
