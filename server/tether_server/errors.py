@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -128,6 +128,14 @@ def register_error_handlers(app: Flask) -> None:
         logger.info("integrity conflict: %s", e.orig)
         return error_response(409, "ALREADY_EXISTS", "The change conflicts with existing data (it may have "
                               "been written concurrently); nothing was stored")
+
+    @app.errorhandler(DataError)
+    def _bad_value(e: DataError) -> Response:
+        # The driver refused a value the schemas let through (PostgreSQL text cannot hold a NUL character;
+        # a number out of its column's range): the input is at fault, and nothing was stored.
+        logger.info("value refused by the database: %s", e.orig)
+        return error_response(400, "INVALID_ARGUMENT", "A value cannot be stored (for example a NUL character "
+                              "in text, or a number out of range)", {"reason": type(e.orig).__name__})
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from flask import session as cookie_session
 from sqlalchemy.exc import IntegrityError
+from werkzeug.routing import IntegerConverter
 
 from . import context
 from .access import ROLE_RANK, policy_of
@@ -118,7 +119,25 @@ def teardown(exc: BaseException | None) -> None:
         session.close()
 
 
+def decimal_upto(limit: int) -> str:
+    """A regex (no groups) for the decimal numbers 0..limit written with at most len(str(limit)) digits."""
+    n = str(limit)
+    alts = [rf"\d{{1,{len(n) - 1}}}"] if len(n) > 1 else []
+    alts += [rf"{n[:i]}[0-{int(c) - 1}]\d{{{len(n) - i - 1}}}" for i, c in enumerate(n) if c != "0"]
+    return "(?:" + "|".join([*alts, n]) + ")"
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>``: every integer in a route names an INTEGER (32-bit) column, so a larger one matches no
+    route (404, whatever the method) instead of overflowing the database driver (a 500). Capped by the
+    regex, not ``max``: werkzeug answers 405 when a converter rejects a value that a route with another
+    method would have taken."""
+
+    regex = decimal_upto(2**31 - 1)
+
+
 def install(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.before_request(begin_request)
     app.after_request(end_request)
     app.teardown_request(teardown)

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+# Integer inputs are bounded by the column they meet: ids and versions are INTEGER (32-bit), times BIGINT.
+# A larger value is a 400 here instead of a driver overflow (SQLite's OverflowError, PostgreSQL's
+# "out of range") that surfaced as a 500.
+INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
+
+
+def int32(lo: int = -INT32_MAX - 1) -> validate.Range:
+    """For an id or a version: ``lo`` up to 2**31 - 1."""
+    return validate.Range(min=lo, max=INT32_MAX)
+
+
+def int64(lo: int = -INT64_MAX - 1) -> validate.Range:
+    """For an epoch-ms time: ``lo`` up to 2**63 - 1."""
+    return validate.Range(min=lo, max=INT64_MAX)
 
 
 class Base(Schema):
@@ -19,7 +34,8 @@ class Strict(Schema):
 
 
 class ListArgs(Strict):
-    max_results = fields.Integer(load_default=100, validate=lambda n: 1 <= n <= 1000,
+    # a validator must raise (marshmallow 4 ignores a False return): 0 or -1 used to reach the services
+    max_results = fields.Integer(load_default=100, validate=validate.Range(1, 1000),
                                  metadata={"description": "page size, 1-1000"})
     page_token = fields.String(load_default=None)
 

@@ -4,7 +4,7 @@ from marshmallow import fields, validate
 
 from ..access import ROLE_RANK
 from ..models import LEVELS, RESOURCE_TYPES
-from . import Base, Strict
+from . import Base, Strict, int32, int64
 
 
 class UserCreateSchema(Strict):
@@ -32,8 +32,9 @@ class UserSchema(Base):
 
 class TokenCreateSchema(Strict):
     name = fields.String(required=True, validate=validate.Length(1, 100))
-    user_id = fields.Integer(load_default=None, metadata={"description": "admins may create for others"})
-    expires_at = fields.Integer(load_default=None, strict=True)
+    user_id = fields.Integer(load_default=None, validate=int32(),
+                             metadata={"description": "admins may create for others"})
+    expires_at = fields.Integer(load_default=None, strict=True, validate=int64())
     expires_in_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
 
 
@@ -50,24 +51,24 @@ class TokenSchema(Base):
 
 
 class TokenListArgs(Strict):
-    user_id = fields.Integer(load_default=None)
+    user_id = fields.Integer(load_default=None, validate=int32())
 
 
 class PermissionSetSchema(Strict):
-    user_id = fields.Integer(required=True, strict=True)
+    user_id = fields.Integer(required=True, strict=True, validate=int32())
     resource_type = fields.String(required=True, validate=validate.OneOf(list(RESOURCE_TYPES)))
     resource_id = fields.String(required=True, validate=validate.Length(1, 250))
     level = fields.String(required=True, validate=validate.OneOf(list(LEVELS)))
 
 
 class PermissionDeleteArgs(Strict):
-    user_id = fields.Integer(required=True)
+    user_id = fields.Integer(required=True, validate=int32())
     resource_type = fields.String(required=True, validate=validate.OneOf(list(RESOURCE_TYPES)))
     resource_id = fields.String(required=True)
 
 
 class PermissionListArgs(Strict):
-    user_id = fields.Integer(load_default=None)
+    user_id = fields.Integer(load_default=None, validate=int32())
     resource_type = fields.String(load_default=None, validate=validate.OneOf(list(RESOURCE_TYPES)))
     resource_id = fields.String(load_default=None)
 
@@ -85,7 +86,7 @@ class AuditArgs(Strict):
     model = fields.String(load_default=None)
     action = fields.String(load_default=None)
     actor = fields.String(load_default=None)
-    since = fields.Integer(load_default=None)
+    since = fields.Integer(load_default=None, validate=int64())
     max_results = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
     page_token = fields.String(load_default=None)
 

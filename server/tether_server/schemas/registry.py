@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from . import Base, ListArgs, Strict, page_of
+from . import Base, ListArgs, Strict, int32, page_of
 from .experiments import TagsField
 
 STAGE_HELP = {"description": "None, Staging, Production or Archived (case-insensitive)"}
@@ -97,7 +97,7 @@ class ModelVersionListArgs(ListArgs):
 
 
 class AliasSetSchema(Strict):
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    version = fields.Integer(required=True, strict=True, validate=int32(1))
 
 
 class AliasSchema(Base):

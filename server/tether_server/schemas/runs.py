@@ -3,23 +3,23 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from ..jsonutil import float_out
-from . import Base, Strict
+from . import Base, Strict, int32, int64
 from .experiments import TagsField
 
 STATUSES = ["RUNNING", "FINISHED", "FAILED", "KILLED"]
 
 
 class RunCreateSchema(Strict):
-    experiment_id = fields.Integer(required=True, strict=True)
+    experiment_id = fields.Integer(required=True, strict=True, validate=int32())
     name = fields.String(load_default=None, validate=validate.Length(max=250))
     tags = TagsField(load_default=None)
     parent_run_id = fields.String(load_default=None, validate=validate.Length(max=32))
-    start_time = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=0))
+    start_time = fields.Integer(load_default=None, strict=True, validate=int64(0))
 
 
 class RunUpdateSchema(Strict):
     status = fields.String(validate=validate.OneOf(STATUSES))
-    end_time = fields.Integer(strict=True, validate=validate.Range(min=0))
+    end_time = fields.Integer(strict=True, validate=int64(0))
     name = fields.String(validate=validate.Length(max=250))
 
 
@@ -50,7 +50,7 @@ class RunPageSchema(Base):
 
 
 class RunSearchSchema(Strict):
-    experiment_ids = fields.List(fields.Integer(strict=True), load_default=None)
+    experiment_ids = fields.List(fields.Integer(strict=True, validate=int32()), load_default=None)
     filter = fields.String(load_default=None, validate=validate.Length(max=4000))
     order_by = fields.List(fields.String(validate=validate.Length(max=300)), load_default=None,
                            validate=validate.Length(max=10))
