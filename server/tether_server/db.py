@@ -128,7 +128,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("connect_args", {"prepare_threshold": None})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping (a round trip on every checkout). A connection that died with the server fails
+    # its request with 503 + Retry-After (errors.py), which invalidates the pool's stale
+    # connections; recycling bounds their age.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
 
 
@@ -140,7 +143,13 @@ class Database:
         self.engine = make_engine(url, **kwargs)
         self.dialect = self.engine.dialect.name
         write_engine = self.engine.execution_options(tether_write=True)
-        self.read_session = sessionmaker(bind=self.engine, expire_on_commit=False, autoflush=False)
+        read_engine = self.engine
+        if self.dialect == "postgresql":
+            # Reads (GET requests) run each statement on its own: no BEGIN/ROLLBACK round trips.
+            # A 304 revalidation is then one round trip; multi-query reads see committed data
+            # per statement, which the immutable registry and append-only logs make harmless.
+            read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_session = sessionmaker(bind=read_engine, expire_on_commit=False, autoflush=False)
         self.write_session = sessionmaker(bind=write_engine, expire_on_commit=False, autoflush=False)
 
     def session(self, write: bool = True) -> Session:
