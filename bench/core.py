@@ -15,7 +15,6 @@ import uuid
 from typing import Any
 
 import orjson
-import requests
 
 from . import Context, Row, fmt_ms, percentile
 
@@ -33,6 +32,8 @@ def run(ctx: Context) -> list[Row]:
     rows += _guard("10,000-step history", lambda: history(ctx, token))
     made: list[Any] = []
     rows += _guard("create runs", lambda: made.extend(create_runs(ctx, token, 5_000)) or [made[1]])
+    rows += _guard("create runs, two requests", lambda: [create_runs(
+        ctx, token, 1_000, two_step=True, exp=ctx.experiment("bench-two-step", token))[1]])
     if made:
         exp_id = made[0]
         rows += _guard("search @ 5,000", lambda: [search(ctx, token, exp_id, "search p50 @ 5,000 runs", 0.008)])
@@ -211,42 +212,54 @@ def history(ctx: Context, token: str) -> list[Row]:
 
 # ---------------------------------------------------------------- creating runs
 
-def _run_batch(rng: random.Random, ts: int) -> bytes:
+def _run_data(rng: random.Random, ts: int) -> dict:
     params = {"depth": rng.choice(["4", "6", "8"]), "lr": str(rng.choice([0.01, 0.03, 0.1])),
               "n_estimators": str(rng.randrange(100, 1000)), "subsample": "0.8", "seed": str(rng.randrange(10**6))}
     metrics = [{"key": k, "value": rng.random(), "step": 0, "timestamp": ts}
                for k in ("auc", "f1", "loss", "precision", "recall")]
-    return orjson.dumps({"params": params, "metrics": metrics})
+    return {"params": params, "metrics": metrics}
 
 
-def create_runs(ctx: Context, token: str, n: int) -> tuple[int, Row]:
-    exp = ctx.experiment("bench-search", token)
+def create_runs(ctx: Context, token: str, n: int, *, two_step: bool = False,
+                exp: int | None = None) -> tuple[int, Row]:
+    """Runs with 5 params and 5 metrics: one ``POST /runs`` carrying them (how the SDK creates a run
+    with initial data), or, with ``two_step``, ``POST /runs`` then ``POST /runs/{id}/batch``."""
+    exp = exp if exp is not None else ctx.experiment("bench-search", token)
     per = n // THREADS
     ts = int(time.time() * 1000)
 
     def worker(i: int, barrier: threading.Barrier) -> int:
-        rng = random.Random(i)
-        create = [orjson.dumps({"experiment_id": exp, "name": f"r{i}-{k}"}) for k in range(per)]
-        batches = [_run_batch(rng, ts) for _ in range(per)]
+        rng = random.Random(i if not two_step else 1000 + i)
+        data = [_run_data(rng, ts) for _ in range(per)]
+        if two_step:
+            create = [orjson.dumps({"experiment_id": exp, "name": f"t{i}-{k}"}) for k in range(per)]
+            batches: list[bytes | None] = [orjson.dumps(d) for d in data]
+        else:
+            create = [orjson.dumps({"experiment_id": exp, "name": f"r{i}-{k}", **d}) for k, d in enumerate(data)]
+            batches = [None] * per
         s = ctx.http(token)
         s.get(ctx.url("/health")).raise_for_status()
         barrier.wait()
-        for c, b in zip(create, batches):
+        for c, b in zip(create, batches, strict=True):
             r = s.post(ctx.url("/runs"), data=c)
             if r.status_code != 201:
                 raise RuntimeError(f"create run got {r.status_code}: {r.text[:200]}")
-            r = s.post(ctx.url(f"/runs/{orjson.loads(r.content)['id']}/batch"), data=b)
-            if r.status_code != 200:
-                raise RuntimeError(f"run batch got {r.status_code}: {r.text[:200]}")
+            if b is not None:
+                r = s.post(ctx.url(f"/runs/{orjson.loads(r.content)['id']}/batch"), data=b)
+                if r.status_code != 200:
+                    raise RuntimeError(f"run batch got {r.status_code}: {r.text[:200]}")
         return per
 
     cpu0 = ctx.server.cpu()
     elapsed, res = _threads(worker)
     cores = (ctx.server.cpu() - cpu0) / elapsed
     rate = sum(res) / elapsed
+    how = "POST /runs + POST batch each" if two_step else "one POST /runs with params and metrics each"
+    if two_step:
+        return exp, Row("create runs, two requests each", "info", f"{rate:,.0f} runs/s", None,
+                        f"{sum(res)} runs in {elapsed:.1f} s, 4 threads, {how}; server used {cores:.2f} cores")
     return exp, Row("create runs (+5 params, 5 metrics)", "≥ 600 runs/s", f"{rate:,.0f} runs/s", rate >= 600,
-                    f"{sum(res)} runs in {elapsed:.1f} s, 4 threads, POST /runs + POST batch each; "
-                    f"server used {cores:.2f} cores")
+                    f"{sum(res)} runs in {elapsed:.1f} s, 4 threads, {how}; server used {cores:.2f} cores")
 
 
 # ---------------------------------------------------------------- search
@@ -286,7 +299,6 @@ def _check_search(items: list[dict[str, Any]]) -> None:
 def grow(ctx: Context, exp_id: int, total: int) -> Row:
     """Bulk-insert runs (5 params + 5 latest metrics each) straight into the database."""
     from sqlalchemy import text
-
     from tether_server.db import make_engine
     from tether_server.models import LatestMetric, Param, Run
 

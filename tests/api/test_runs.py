@@ -149,3 +149,21 @@ def test_run_json_matches_the_documented_schema(client, auth, exp):
                  client.post("/api/v1/runs/search", json={"experiment_ids": [exp]}, headers=auth).json["items"][0]):
         assert set(body) == set(RunSchema._declared_fields)
         assert body["metrics"]["m"]["value"] == "Infinity" and body["tags"] == {"a": "b"}
+
+
+def test_create_run_with_initial_params_and_metrics(client, auth, exp):
+    r = client.post("/api/v1/runs", headers=auth, json={
+        "experiment_id": exp, "name": "one-shot", "params": {"lr": 0.1}, "tags": {"t": "1"},
+        "metrics": [{"key": "auc", "value": 0.9, "step": 1}, {"key": "auc", "value": 0.95, "step": 2}]})
+    assert r.status_code == 201, r.json
+    assert r.json["params"] == {"lr": "0.1"} and r.json["metrics"]["auc"]["value"] == 0.95
+    got = client.get(f"/api/v1/runs/{r.json['id']}", headers=auth).json
+    assert got["params"] == {"lr": "0.1"} and got["tags"] == {"t": "1"} and got["metrics"]["auc"]["step"] == 2
+    assert len(client.get(f"/api/v1/runs/{r.json['id']}/metrics/auc", headers=auth).json["items"]) == 2
+
+
+def test_create_run_with_bad_initial_data_creates_nothing(client, auth, exp):
+    for bad in ({"params": ["x"]}, {"metrics": [{"key": "auc", "value": "high"}]}, {"params": {"../x": "1"}}):
+        r = client.post("/api/v1/runs", json={"experiment_id": exp, "name": "nope", **bad}, headers=auth)
+        assert_error(r, 400, "INVALID_ARGUMENT")
+    assert client.post("/api/v1/runs/search", json={"experiment_ids": [exp]}, headers=auth).json["items"] == []

@@ -51,8 +51,12 @@ def _with_details(run: Any, status: int = 200) -> Response:
 @blp.arguments(RunCreateSchema)
 @blp.response(201, RunSchema)
 def create(body: dict[str, Any]) -> Any:
-    run = svc.create_run(context.db(), context.principal(), **body)
-    # a new run has only the tags it was created with: no need to read them back
+    """Create a run, optionally with its first params and metrics (one request, one transaction)."""
+    session = context.db()
+    run = svc.create_run(session, context.principal(), **body, max_metrics=context.settings().max_batch_metrics)
+    if body.get("params") or body.get("metrics"):
+        return _with_details(run, 201)
+    # only the tags it was created with: no need to read them back
     return _json(_run_json(run, {"params": {}, "metrics": {}, "tags": svc.check_tags(body.get("tags"))}), 201)
 
 

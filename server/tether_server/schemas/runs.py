@@ -15,6 +15,9 @@ class RunCreateSchema(Strict):
     tags = TagsField(load_default=None)
     parent_run_id = fields.String(load_default=None, validate=validate.Length(max=32))
     start_time = fields.Integer(load_default=None, strict=True, validate=int64(0))
+    params = fields.Raw(load_default=None, metadata={"description": "initial params {key: value}"})
+    metrics = fields.Raw(load_default=None, metadata={
+        "description": "initial metric points [{key, value, step, timestamp}], validated like a batch"})
 
 
 class RunUpdateSchema(Strict):
