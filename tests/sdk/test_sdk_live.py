@@ -70,3 +70,10 @@ def test_credentials_file_is_used_when_no_token(live_server, writer, tmp_path, m
     monkeypatch.delenv("TETHER_TOKEN", raising=False)
     with tether.Client(live_server) as c:
         assert c.experiments.create("from-creds").name == "from-creds"
+
+
+def test_create_run_with_initial_data_in_one_call(sdk):
+    exp = sdk.experiments.create("one-call")
+    run = sdk.runs.create(exp.id, name="r", params={"lr": 0.1}, metrics=[{"key": "auc", "value": float("nan")}])
+    got = sdk.runs.get(run.id)
+    assert got.params == {"lr": "0.1"} and math.isnan(sdk.metrics.history(run.id, "auc")[0].value)

@@ -47,8 +47,16 @@ def to_metric_wire(m: MetricInput, default_ts: int) -> dict[str, Any]:
 
 class Runs(Resource):
     def create(self, experiment_id: int, *, name: str | None = None, tags: Mapping[str, Any] | None = None,
-               parent_run_id: str | None = None, start_time: int | None = None) -> Run:
+               parent_run_id: str | None = None, start_time: int | None = None,
+               params: Mapping[str, Any] | None = None, metrics: Iterable[MetricInput] | None = None) -> Run:
+        """Create a run; initial ``params`` and ``metrics`` (≤ 10,000) go in the same request and
+        transaction, so a run is never half-created."""
         body: dict[str, Any] = {"experiment_id": int(experiment_id)}
+        if params:
+            body["params"] = {str(k): param_value(v) for k, v in params.items()}
+        if metrics:
+            ts = now_ms()
+            body["metrics"] = [to_metric_wire(m, ts) for m in metrics]
         if name is not None:
             body["name"] = name
         if tags:
