@@ -27,7 +27,7 @@ def history(session: Session, actor: Principal, run_id: str, key: str, *, max_po
     if max_points is not None:
         if not 2 <= max_points <= MAX_POINTS_CAP:
             raise InvalidArgument(f"max_points must be between 2 and {MAX_POINTS_CAP}", {"field": "max_points"})
-        pts = _points(_fetch(session, run_id, key, order="step, timestamp, id"))
+        pts = _points(_fetch(session, run_id, key, order="step, id"))
         sampled = downsample(pts, max_points)
         return {"key": key, "items": sampled, "next_page_token": None, "downsampled": len(sampled) < len(pts),
                 "total_points": len(pts)}

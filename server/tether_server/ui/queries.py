@@ -60,19 +60,8 @@ def run_names(session: Session, run_ids: list[str]) -> dict[str, str]:
 
 def histories(session: Session, actor: Principal, run_ids: list[str], key: str,
               max_points: int) -> dict[str, list[tuple[int, float, int]]]:
-    """Downsampled histories of one metric for many runs: the batched form of
-    ``metrics.history(..., max_points=)``, using the metrics service's own ``downsample`` per run.
-    One index range scan per run (a single IN query makes SQLite sort every row)."""
-    from ..models import Metric
-    from ..services import metrics, runs
-    from ..services.validation import check_key
+    """Downsampled histories of one metric for many runs, through the metrics service (one index
+    range scan per run: a single IN query makes SQLite sort every row)."""
+    from ..services import metrics
 
-    check_key(key, "metric key")
-    out: dict[str, list[tuple[int, float, int]]] = {}
-    for rid in run_ids:
-        runs.get_run(session, actor, rid)
-        q = (select(Metric.step, Metric.value, Metric.is_nan, Metric.timestamp)
-             .where(Metric.run_id == rid, Metric.key == key).order_by(Metric.step, Metric.timestamp, Metric.id))
-        pts = [(r[0], float("nan") if r[2] else r[1], r[3]) for r in session.execute(q)]
-        out[rid] = metrics.downsample(pts, max_points)
-    return out
+    return {rid: metrics.history(session, actor, rid, key, max_points=max_points)["items"] for rid in run_ids}
