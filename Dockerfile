@@ -13,7 +13,7 @@ RUN if [ -f package.json ]; then \
 
 FROM python:3.11-slim AS wheel
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY client/ client/
 COPY server/ server/
 COPY migrations/ migrations/
