@@ -299,6 +299,7 @@ def _check_search(items: list[dict[str, Any]]) -> None:
 def grow(ctx: Context, exp_id: int, total: int) -> Row:
     """Bulk-insert runs (5 params + 5 latest metrics each) straight into the database."""
     from sqlalchemy import text
+
     from tether_server.db import make_engine
     from tether_server.models import LatestMetric, Param, Run
 

@@ -15,10 +15,18 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import Context, Row
-from ._server import Server, drop_pg_schema, fresh_pg_schema, new_admin_token, pg_reachable, start_local_postgres
+from ._server import (
+    Server,
+    drop_pg_schema,
+    fresh_pg_schema,
+    new_admin_token,
+    pg_reachable,
+    start_local_postgres,
+)
 
 LOCAL_PG = f"postgresql+psycopg://tether:tether@127.0.0.1:{os.environ.get('PGPORT', '55499')}/tether"
 
@@ -148,7 +156,7 @@ def render(table: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     out = []
     for k, row in enumerate(table):
-        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
         if k == 0:
             out.append("  ".join("-" * w for w in widths) + "  " + "-" * 5)
     return "\n".join(out)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
 from tether_server import create_app
 from tether_server.config import Settings
 from tether_server.db import Database

@@ -7,6 +7,7 @@ import threading
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
+
 from tether_server.db import Database
 from tether_server.migrate import current_revision, head_revision, is_up_to_date, upgrade
 from tether_server.models import Base

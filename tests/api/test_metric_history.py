@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from tether_server.services.metrics import downsample
 
 from tests.api.helpers import assert_error, new_experiment, new_run
+from tether_server.services.metrics import downsample
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tether_server.errors import InvalidArgument
 from tether_server.services.artifacts import check_path
 

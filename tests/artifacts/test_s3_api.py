@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from tether_server.errors import NotFound
-from tether_server.models import Upload
 
 from tests.artifacts.tcp_proxy import TcpProxy
+from tether_server.errors import NotFound
+from tether_server.models import Upload
 
 A = "/api/v1/runs/{rid}/artifacts"
 
@@ -126,9 +126,8 @@ def test_store_down_gives_503_and_metadata_keeps_working(client, auth, run_id, p
 
 
 def test_sdk_uses_direct_mode_on_s3(live_server, writer, run_id, tmp_path):
-    from tether._artifacts import ArtifactTransfer
-
     from tests.conftest import bearer
+    from tether._artifacts import ArtifactTransfer
 
     s = requests.Session()
     s.headers.update(bearer(writer[1]))

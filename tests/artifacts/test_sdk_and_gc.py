@@ -9,11 +9,11 @@ import os
 import pytest
 import requests
 from click.testing import CliRunner
+
+from tests.conftest import bearer
 from tether._artifacts import ArtifactError, ArtifactTransfer
 from tether_server.cli import main as cli
 from tether_server.services.gc import collect
-
-from tests.conftest import bearer
 
 
 @pytest.fixture

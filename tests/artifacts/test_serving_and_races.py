@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import requests
-from tether_server.services import artifacts as svc
 
 from tests.conftest import bearer
+from tether_server.services import artifacts as svc
 
 A = "/api/v1/runs/{rid}/artifacts"
 

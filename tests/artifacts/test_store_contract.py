@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.artifacts.conftest import s3_settings
 from tether_server.config import Settings
 from tether_server.errors import InvalidArgument, NotFound
 from tether_server.storage import store_from_settings
-
-from tests.artifacts.conftest import s3_settings
 
 
 @pytest.fixture(params=["local", "moto", pytest.param("real", marks=pytest.mark.s3)])

@@ -7,11 +7,11 @@ import stat
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
+
+from tests.conftest import bearer
 from tether_server.config import Settings
 from tether_server.services import audit, bootstrap
 from tether_server.services import users as users_svc
-
-from tests.conftest import bearer
 
 
 def test_audit_rows_cannot_be_changed_or_deleted(app, db_session):

@@ -6,9 +6,9 @@ import re
 
 import pytest
 from sqlalchemy import select
-from tether_server.models import AuditEvent
 
 from tests.api.helpers import assert_error
+from tether_server.models import AuditEvent
 
 
 def _csrf(client) -> str:

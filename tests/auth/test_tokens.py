@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from tether_server.models import ApiToken, AuditEvent, now_ms
-from tether_server.services.users import TOKEN_CACHE
 
 from tests.api.helpers import assert_error
 from tests.conftest import bearer
+from tether_server.models import ApiToken, AuditEvent, now_ms
+from tether_server.services.users import TOKEN_CACHE
 
 
 def test_token_lifecycle(client, users, db_session):

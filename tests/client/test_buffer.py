@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+
 import tether
 from tether._buffer import MetricBuffer
 

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 import tether
 from tether.errors import APIConnectionError, APITimeoutError
 

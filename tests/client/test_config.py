@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 import tether
 from tether._config import credentials_path, resolve_base_url, resolve_token, server_key
 

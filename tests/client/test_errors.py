@@ -3,6 +3,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+
 import tether
 from tether.errors import error_from_response
 

@@ -9,10 +9,10 @@ import statistics
 
 import pytest
 import requests
-from tether._datasets import PROFILE_FORMAT, log_dataset, manifest, merkle_root, profile_csv
-from tether_server.services.datasets import merkle_root as server_root
 
 from tests.conftest import bearer
+from tether._datasets import PROFILE_FORMAT, log_dataset, manifest, merkle_root, profile_csv
+from tether_server.services.datasets import merkle_root as server_root
 
 
 def _tree(tmp_path, files):
@@ -59,6 +59,7 @@ def test_csv_profile(tmp_path):
 def test_parquet_profile(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
+
     from tether._datasets import profile_parquet
 
     pq.write_table(pa.table({"v": list(range(20)), "s": ["a"] * 15 + ["b"] * 5}), tmp_path / "t.parquet")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from tether_server.cli import main
 
 from tests.conftest import bearer
 from tests.registry.helpers import create_model, register, training_run
 from tests.registry.receiver import Receiver
+from tether_server.cli import main
 
 
 @pytest.fixture

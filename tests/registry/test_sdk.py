@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import tether
-from tether._models import ChecksumError
 
+import tether
 from tests.registry.helpers import FILES, grant, reviewer, training_run
+from tether._models import ChecksumError
 
 
 def test_sdk_registry_flow(app, client, auth, users, live_server, writer, tmp_path, backend):

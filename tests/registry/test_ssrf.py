@@ -6,9 +6,9 @@ import ipaddress
 import socket
 
 import pytest
-from tether_server.services import ssrf
 
 from tests.registry.receiver import Receiver
+from tether_server.services import ssrf
 
 NONE = ssrf.Allowlist.parse("")
 

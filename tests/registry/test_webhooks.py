@@ -6,12 +6,12 @@ import json
 import time
 
 import pytest
-from tether_server.services import webhooks
 
 from tests.api.helpers import assert_error
 from tests.conftest import bearer
 from tests.registry.helpers import create_model, register, training_run
 from tests.registry.receiver import Receiver
+from tether_server.services import webhooks
 
 SECRET = "s3cret-s3cret-s3cret"
 
@@ -107,6 +107,7 @@ def test_outbox_row_is_written_in_the_event_transaction(app, client, auth, admin
     create_model(client, auth)
     client.post("/api/v1/models/churn/versions", headers=auth, json={"run_id": run_id, "artifact_path": "nope"})
     from sqlalchemy import func, select
+
     from tether_server.models.registry import WebhookDelivery
 
     with app.extensions["tether"]["db"].session(write=False) as s:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import requests
-import tether
-from tether import AlreadyExistsError, ArtifactError, NotFoundError
 
+import tether
 from tests.artifacts.conftest import moto_endpoint, s3_settings  # noqa: F401  (session fixture)
+from tether import AlreadyExistsError, ArtifactError, NotFoundError
 
 MiB = 1024 * 1024
 

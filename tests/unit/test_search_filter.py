@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, delete, insert, select, text
 from sqlalchemy.engine import make_url
+
 from tether_server.errors import InvalidArgument
 from tether_server.models import Base, Experiment, LatestMetric, Param, Run, RunTag
 from tether_server.services.search import apply_search

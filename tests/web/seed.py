@@ -51,6 +51,7 @@ def model_with_production(app: Any, client: Any, writer: dict[str, Any], reviewe
 def _add_input(app: Any, run_id: str, dataset: str, root_hash: str) -> int:
     """A second version of an existing dataset (the datasets API computes hashes from manifests)."""
     from sqlalchemy import select
+
     from tether_server.models import Dataset, DatasetVersion, RunInput
 
     with app.extensions["tether"]["db"].session() as s:

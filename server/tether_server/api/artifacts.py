@@ -29,6 +29,7 @@ from ..schemas.artifacts import (
     UploadSchema,
 )
 from ..services import artifacts as svc
+from ..storage import zerocopy
 
 blp = Blueprint("artifacts", __name__, description="Run artifacts in the artifact store")
 
@@ -95,10 +96,11 @@ def download(run_id: str, path: str) -> Response:
         status, start, end = 206, span[0], span[1] - 1
         headers["Content-Range"] = f"bytes {start}-{end}/{art.size}"
     headers["Content-Length"] = str(max(0, end - start + 1))
-    if request.method == "HEAD" or art.size == 0:
-        return Response(b"", status=status, headers=headers)
+    if request.method == "HEAD" or art.size == 0:  # no body; the Content-Length above stays the object's
+        return Response(status=status, headers=headers)
     body = svc.byte_iter(_store(), art.storage_key, start, end)
-    return Response(body, status=status, headers=headers, direct_passthrough=True)
+    return Response(zerocopy.serve(body, request.environ, end - start + 1), status=status, headers=headers,
+                    direct_passthrough=True)
 
 
 @blp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=["DELETE"], merge_slashes=False)

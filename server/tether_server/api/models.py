@@ -29,6 +29,7 @@ from ..schemas.registry import (
 from ..services import deploy
 from ..services import registry as svc
 from ..services.artifacts import file_headers
+from ..storage import zerocopy
 
 blp = Blueprint("models", __name__, description="Model registry: models, versions, aliases and deployment reads")
 
@@ -142,7 +143,8 @@ def get_file(name: str, version: int, path: str) -> Response:
     if request.if_none_match.contains(f.sha256) or request.if_none_match.contains_weak(f.sha256):
         return Response(status=304, headers=headers)
     headers["Content-Length"] = str(f.size)
-    return Response(_store().open(f.storage_key) if f.size else b"", headers=headers, direct_passthrough=True)
+    body = zerocopy.serve(_store().open(f.storage_key), request.environ, f.size) if f.size else b""
+    return Response(body, headers=headers, direct_passthrough=True)
 
 
 @blp.route("/models/<name>/versions/<int:version>/download", methods=["GET"])

@@ -12,7 +12,6 @@ import hashlib
 import math
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import quote, unquote
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..access import Principal
 from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from ..models import Artifact, Experiment, Upload, now_ms
-from ..storage import ArtifactStore
+from ..storage import ArtifactStore, ObjectBody
 from . import paging, runs
 
 MAX_PATH = 1000
@@ -297,7 +296,7 @@ def abort_upload(session: Session, actor: Principal, store: ArtifactStore, run_i
     return up
 
 
-def byte_iter(store: ArtifactStore, key: str, start: int, end: int | None) -> Iterator[bytes]:
+def byte_iter(store: ArtifactStore, key: str, start: int, end: int | None) -> ObjectBody:
     return store.open(key, start, end)
 
 

@@ -4,7 +4,8 @@
 
 - ``put_stream(key, stream, length=None)`` stores a stream under ``key`` with flat memory; the object
   appears only once complete (local: temp file + rename; S3: single PUT or multipart completed last).
-- ``open(key, start, end)`` yields the bytes ``[start, end]`` (inclusive) in chunks.
+- ``open(key, start, end)`` returns an ``ObjectBody``: iterating it yields the bytes ``[start, end]``
+  (inclusive) in chunks; ``zerocopy.serve`` sends it without copying through Python under gunicorn.
 - ``stat`` / ``list(prefix)`` / ``delete`` / ``copy`` are what they say; keys are relative to the
   store's root (the URI prefix is applied inside the backend).
 - Multipart (both backends, used for resumable and parallel uploads): ``multipart_start`` →
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import IO, Protocol
 
 from ..config import Settings
+from .zerocopy import ObjectBody
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class ArtifactStore(Protocol):
     min_part_size: int
 
     def put_stream(self, key: str, stream: IO[bytes], length: int | None = None) -> StoredObject: ...
-    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
+    def open(self, key: str, start: int = 0, end: int | None = None) -> ObjectBody: ...
     def stat(self, key: str) -> StoredObject: ...
     def list(self, prefix: str) -> Iterator[StoredObject]: ...
     def delete(self, key: str) -> None: ...

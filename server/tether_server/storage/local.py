@@ -18,6 +18,7 @@ from typing import IO
 
 from ..errors import InvalidArgument, NotFound
 from . import StoredObject
+from .zerocopy import ObjectBody
 
 CHUNK = 1024 * 1024
 UPLOADS_DIR = ".uploads"
@@ -63,15 +64,17 @@ class LocalStore:
                 tmp.unlink()
         return self._stat(key, dst)
 
-    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def open(self, key: str, start: int = 0, end: int | None = None) -> ObjectBody:
         p = self._path(key)
         if not p.is_file():
             raise NotFound("Artifact object not found")
         fh = open(p, "rb")
+        fh.seek(start)
+        size = os.fstat(fh.fileno()).st_size
+        last = size - 1 if end is None else min(end, size - 1)
 
         def gen() -> Iterator[bytes]:
             with fh:
-                fh.seek(start)
                 left = None if end is None else end - start + 1
                 while left is None or left > 0:
                     chunk = fh.read(CHUNK if left is None else min(CHUNK, left))
@@ -81,7 +84,7 @@ class LocalStore:
                         left -= len(chunk)
                     yield chunk
 
-        return gen()
+        return ObjectBody(gen(), fh.close, max(0, last - start + 1), fileobj=fh)
 
     def stat(self, key: str) -> StoredObject:
         p = self._path(key)

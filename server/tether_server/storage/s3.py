@@ -28,6 +28,7 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from ..config import Settings
 from ..errors import InvalidArgument, NotFound, Unavailable
 from . import StoredObject
+from .zerocopy import ObjectBody, s3_body
 
 logger = logging.getLogger(__name__)
 
@@ -185,18 +186,10 @@ class S3Store:
             "partNumber": str(part_number), "uploadId": upload_id})
 
     @guarded
-    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def open(self, key: str, start: int = 0, end: int | None = None) -> ObjectBody:
         length = 0 if end is None else end - start + 1
         resp = self.client.get_object(self.bucket, self._k(key), offset=start, length=length)
-
-        def gen() -> Iterator[bytes]:
-            try:
-                yield from resp.stream(CHUNK, decode_content=False)
-            finally:
-                resp.close()
-                resp.release_conn()
-
-        return gen()
+        return s3_body(resp, CHUNK)
 
     @guarded
     def stat(self, key: str) -> StoredObject:
