@@ -91,10 +91,11 @@ def run_backend(backend: str, db_url: str, names: list[str], quick: bool) -> lis
                         None, f"{os.cpu_count()} cores shared by server, client and any other jobs on the host"))
     finally:
         srv.stop()
-        if schema:
+        keep = bool(os.environ.get("TETHER_BENCH_KEEP"))
+        if schema and not keep:
             drop_pg_schema(db_url, schema)
-        if os.environ.get("TETHER_BENCH_KEEP"):
-            print(f"kept {data_dir}", file=sys.stderr)
+        if keep:
+            print(f"kept {data_dir}" + (f" and PostgreSQL schema {schema}" if schema else ""), file=sys.stderr)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
     return rows

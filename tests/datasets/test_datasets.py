@@ -119,3 +119,18 @@ def test_log_reuse_runs_and_diff(client, auth, live_server, sdk_http, tmp_path, 
 def test_bad_dataset_input(client, auth, body, status):
     r = client.post(f"/api/v1/runs/{_run(client, auth)}/datasets", json=body, headers=auth)
     assert r.status_code == status and r.json["error"]["code"] == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize("name", ["a/b", "a\\b", "tab\tname", " padded", "..", "x" * 251])
+def test_dataset_names_must_be_one_url_segment(client, auth, name):
+    """Every dataset route addresses the name as one path segment, so a name that is not one
+    would be stored but never readable again: refuse it when logging, and store nothing."""
+    run = _run(client, auth)
+    body = {"name": name, "manifest": [{"path": "x", "sha256": "0" * 64, "size": 1}]}
+    r = client.post(f"/api/v1/runs/{run}/datasets", json=body, headers=auth)
+    assert r.status_code == 400 and "name" in str(r.json["error"]["details"])
+    assert client.get("/api/v1/datasets", headers=auth).json["items"] == []
+    ok = client.post(f"/api/v1/runs/{run}/datasets", json={**body, "name": "churn v2.1 (EU)"}, headers=auth)
+    assert ok.status_code == 201
+    got = client.get("/api/v1/datasets/churn%20v2.1%20(EU)/versions", headers=auth)
+    assert got.status_code == 200 and len(got.json["items"]) == 1

@@ -53,9 +53,23 @@ def _check_manifest(manifest: Any) -> list[dict[str, Any]]:
     return sorted(out, key=lambda e: e["path"])
 
 
+_BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def check_name(name: str) -> str:
+    """A dataset name is one URL path segment (``/datasets/<name>/...``): no slash, backslash or
+    control characters, no surrounding blanks, 1-250 characters."""
+    if (not isinstance(name, str) or not 0 < len(name) <= 250 or name != name.strip()
+            or _BAD_NAME.search(name) or name in (".", "..")):
+        raise InvalidArgument("Dataset names are 1-250 characters without '/', '\\', control characters or "
+                              "surrounding blanks", {"field": "name"})
+    return name
+
+
 def log_dataset(session: Session, actor: Principal, run_id: str, *, name: str, context: str,
                 manifest: Any, root_hash: str | None = None, schema: Any = None, profile: Any = None,
                 source: str = "") -> tuple[DatasetVersion, bool]:
+    check_name(name)
     run = runs.get_run(session, actor, run_id, "EDIT")
     if context not in CONTEXTS:
         raise InvalidArgument(f"context must be one of {list(CONTEXTS)}", {"field": "context"})
