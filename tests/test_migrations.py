@@ -53,3 +53,34 @@ def test_concurrent_upgrades_migrate_once(backend, tmp_path, request):
     d = Database(url)
     assert current_revision(d.engine) == head_revision()
     d.dispose()
+
+
+def test_0005_drops_the_metrics_fk_and_downgrade_restores_it(backend, tmp_path, request):
+    """Upgrading keeps every point; downgrading drops points whose run is gone, then restores the FK."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from tether_server.migrate import alembic_config
+
+    db = Database(_empty_url(backend, tmp_path, request))
+    upgrade(db.engine, "0004")
+    with db.engine.begin() as c:
+        c.execute(text("INSERT INTO experiments (name, description, lifecycle, created_at, updated_at) "
+                       "VALUES ('e', '', 'active', 0, 0)"))
+        c.execute(text("INSERT INTO runs (id, experiment_id, name, status, lifecycle, start_time) "
+                       "VALUES ('r1', (SELECT id FROM experiments), 'n', 'RUNNING', 'active', 0)"))
+        c.execute(text("INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
+                       "VALUES ('r1', 'loss', 0, 0, 1.5, false)"))
+    upgrade(db.engine)
+    assert not [fk for fk in inspect(db.engine).get_foreign_keys("metrics") if fk["referred_table"] == "runs"]
+    with db.engine.begin() as c:
+        c.execute(text("INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
+                       "VALUES ('gone', 'loss', 0, 0, 2.5, false)"))
+        assert c.execute(text("SELECT count(*) FROM metrics")).scalar() == 2
+    with db.engine.begin() as c:
+        command.downgrade(alembic_config(c), "0004")
+    fks = [fk for fk in inspect(db.engine).get_foreign_keys("metrics") if fk["referred_table"] == "runs"]
+    assert len(fks) == 1
+    with db.engine.connect() as c:
+        assert c.execute(text("SELECT run_id, value FROM metrics")).all() == [("r1", 1.5)]
+    db.dispose()
