@@ -233,12 +233,19 @@ def _log_params(session: Session, run_id: str, params: dict[str, str]) -> None:
         session.execute(insert(Param), new)
 
 
+COPY_MIN_ROWS = 64
+
+
 def _insert_metrics(session: Session, run_id: str, rows: list[MetricRow]) -> None:
     """executemany on the DBAPI cursor of the session's connection (same transaction): building
     10,000 parameter dicts through SQLAlchemy's insert was most of a batch's cost."""
     cols = "run_id, key, step, timestamp, value, is_nan"
     with rawsql.cursor(session) as (cur, mark):
-        if mark == "%s":  # PostgreSQL: binary COPY
+        if mark == "%s" and len(rows) < COPY_MIN_ROWS:  # COPY costs one more round trip
+            keys, steps, stamps, values, nans = (list(c) for c in zip(*rows, strict=True))
+            cur.execute(f"INSERT INTO metrics ({cols}) SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], "
+                        "%s::bigint[], %s::float8[], %s::boolean[])", (run_id, keys, steps, stamps, values, nans))
+        elif mark == "%s":  # PostgreSQL, many points: binary COPY (about 30% less server time)
             with cur.copy(f"COPY metrics ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
                 cp.set_types(["varchar", "varchar", "int8", "int8", "float8", "bool"])
                 for r in rows:
