@@ -88,6 +88,29 @@ def test_multipart_upload_records_the_declared_content_type(client, auth, run_id
     assert client.get(f"{A.format(rid=run_id)}/t.csv", headers=auth).headers["Content-Type"] == "text/csv"
 
 
+@pytest.mark.parametrize("at_start,at_complete,want", [
+    ("image/png", None, "image/png"),             # given when starting: kept until completion
+    ("image/png", "text/plain", "text/plain"),    # completion overrides
+    (None, None, "application/octet-stream"),     # neither: the safe default
+    ("text/html", None, "text/html"),             # recorded as declared, never served as a page
+])
+def test_upload_content_type_from_start_or_complete(client, auth, run_id, at_start, at_complete, want):
+    data = b"\x89PNG...."
+    body = {"path": f"img-{want.replace('/', '-')}-{bool(at_complete)}", "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(), **({"content_type": at_start} if at_start else {})}
+    up = client.post(f"{A.format(rid=run_id)}/uploads", headers=auth, json=body).json
+    if up["mode"] == "direct":
+        assert requests.put(up["parts"][0]["url"], data=data, timeout=30).status_code == 200
+    else:
+        assert client.put(f"{A.format(rid=run_id)}/uploads/{up['upload_id']}/parts/1", data=data,
+                          headers=auth).status_code == 200
+    r = client.post(f"{A.format(rid=run_id)}/uploads/{up['upload_id']}/complete", headers=auth,
+                    json={"content_type": at_complete} if at_complete else {})
+    assert r.status_code == 200 and r.json["artifact"]["content_type"] == want
+    served = client.get(f"{A.format(rid=run_id)}/{body['path']}", headers=auth).headers["Content-Type"]
+    assert served == (want if want != "text/html" else "application/octet-stream")
+
+
 def test_racing_puts_to_one_new_path_keep_the_winners_bytes(app, live_server, writer, run_id, monkeypatch):
     """Both requests pass the "path is free" check before either stores a byte; then both store."""
     gate = threading.Barrier(2, timeout=20)

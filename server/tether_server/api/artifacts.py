@@ -144,7 +144,7 @@ def presign_download(body: dict[str, Any], run_id: str) -> Any:
 @blp.response(201, UploadSchema)
 def start_upload(body: dict[str, Any], run_id: str) -> Any:
     up = svc.start_upload(context.db(), context.principal(), _store(), run_id, svc.check_path(body["path"]),
-                          body["size"], body["sha256"], body["part_size"])
+                          body["size"], body["sha256"], body["part_size"], body.get("content_type"))
     return svc.describe_upload(up, _store(), {})
 
 
@@ -174,7 +174,8 @@ def put_part(run_id: str, upload_id: str, part_number: int) -> Any:
 
 class CompleteSchema(Strict):
     content_type = fields.String(load_default=None, validate=validate.Length(max=200),
-                                 metadata={"description": "the artifact's media type (default "
+                                 metadata={"description": "the artifact's media type (default: the one "
+                                                          "given when the upload started, else "
                                                           "application/octet-stream)"})
 
 
@@ -189,8 +190,9 @@ def complete_upload(body: dict[str, Any], run_id: str, upload_id: str) -> Any:
     size, sha = svc.finish_upload(_store(), up)
     session = context.db()
     target = svc.Target(up.run_id, svc.experiment_of(session, up.run_id), up.path, up.storage_key)
+    given = (body or {}).get("content_type")  # at completion; else the one given at the start
     art = svc.record(session, context.principal(), target, size, sha,
-                     svc.record_content_type((body or {}).get("content_type")), _store())
+                     svc.record_content_type(given if given else up.content_type), _store())
     svc.mark_upload(session, up.id, "completed")
     return {**svc.describe_upload(up, _store(), None), "status": "completed", "artifact": art}
 

@@ -39,6 +39,7 @@ class Upload(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | completed | aborted
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
     created_by: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(200))  # given at the start; complete may override
 
 
 class Dataset(Base):

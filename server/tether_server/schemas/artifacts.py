@@ -27,7 +27,7 @@ class UploadCreateSchema(Strict):
     size = fields.Integer(required=True, validate=validate.Range(min=0, max=5 * 1024**4))
     sha256 = fields.String(required=True, validate=SHA256)
     part_size = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    content_type = fields.String(load_default="application/octet-stream", validate=validate.Length(max=200))
+    content_type = fields.String(load_default=None, validate=validate.Length(max=200))
 
 
 class UploadPartSchema(Base):

@@ -233,12 +233,13 @@ def part_count(upload: Upload) -> int:
 
 
 def start_upload(session: Session, actor: Principal, store: ArtifactStore, run_id: str, path: str,
-                 size: int, sha256: str, part_size: int | None) -> Upload:
+                 size: int, sha256: str, part_size: int | None, content_type: str | None = None) -> Upload:
     target = new_upload_target(session, actor, run_id, path)
     psize, _count = plan_parts(size, part_size, store.min_part_size)
     store_upload_id = store.multipart_start(target.key)
     up = Upload(run_id=run_id, path=path, storage_key=target.key, s3_upload_id=store_upload_id, size=size,
-                sha256=sha256.lower(), part_size=psize, status="pending", created_by=actor.id)
+                sha256=sha256.lower(), part_size=psize, status="pending", created_by=actor.id,
+                content_type=record_content_type(content_type) if content_type else None)
     session.add(up)
     session.flush()
     return up
