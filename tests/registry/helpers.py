@@ -82,3 +82,17 @@ def grant(client: Any, owner_headers: dict[str, str], user_id: int, model_id: in
 def reviewer(users: Any, name: str) -> tuple[int, dict[str, str]]:
     uid, token = users.create(name, "reviewer")
     return uid, bearer(token)
+
+
+def version_keys(app: Any, model: str, version: int) -> dict[str, str]:
+    """path → storage key of a version's files (keys are server-built: registry/<model>/<uuid>/...)."""
+    from sqlalchemy import select
+
+    from tether_server.models.registry import ModelVersion, ModelVersionFile, RegisteredModel
+
+    with app.extensions["tether"]["db"].session(write=False) as s:
+        rows = s.execute(select(ModelVersionFile.path, ModelVersionFile.storage_key)
+                         .join(ModelVersion, ModelVersion.id == ModelVersionFile.version_id)
+                         .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
+                         .where(RegisteredModel.name == model, ModelVersion.version == version)).all()
+    return dict(rows)

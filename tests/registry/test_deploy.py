@@ -16,6 +16,7 @@ from tests.registry.helpers import (
     reviewer,
     sha,
     training_run,
+    version_keys,
 )
 
 
@@ -103,10 +104,11 @@ def test_deleting_a_version_removes_its_registry_objects(app, client, auth, back
     register(client, auth, "churn", run_id)
     register(client, auth, "churn", run_id)
     store = app.extensions["tether"]["store"]
-    keys = lambda v: [o.key for o in store.list("registry/") if o.key.split("/")[2] == str(v)]  # noqa: E731
-    assert keys(1) and keys(2)
+    v1, v2 = set(version_keys(app, "churn", 1).values()), set(version_keys(app, "churn", 2).values())
+    stored = lambda: {o.key for o in store.list("registry/")}  # noqa: E731
+    assert v1 and v2 and not v1 & v2 and stored() == v1 | v2
     assert client.delete("/api/v1/models/churn/versions/1", headers=auth).status_code == 204
-    assert keys(1) == [] and keys(2)
+    assert stored() == v2
     assert_error(client.get("/api/v1/models/churn/versions/1", headers=auth), 404, "NOT_FOUND")
     assert client.delete("/api/v1/models/churn", headers=auth).status_code == 204
     assert [o.key for o in store.list("registry/")] == []

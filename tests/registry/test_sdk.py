@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import tether
-from tests.registry.helpers import FILES, grant, reviewer, training_run
+from tests.registry.helpers import FILES, grant, reviewer, training_run, version_keys
 from tether._models import ChecksumError
 
 
@@ -45,7 +45,7 @@ def test_sdk_registry_flow(app, client, auth, users, live_server, writer, tmp_pa
 
         # Corrupt the stored object: the download refuses it.
         store = app.extensions["tether"]["store"]
-        key = [o.key for o in store.list("registry/") if o.key.endswith("/2/config.json")][0]
+        key = version_keys(app, "churn", 2)["config.json"]
         import io
         store.put_stream(key, io.BytesIO(b'{"layers": 4}'))
         with pytest.raises(ChecksumError):

@@ -95,9 +95,12 @@ def delete(name: str) -> Any:
 @blp.arguments(ModelVersionCreateSchema)
 @blp.response(201, ModelVersionSchema)
 def register(body: dict[str, Any], name: str) -> Any:
-    """Register a version from a run's artifacts; the files are copied into registry-owned storage."""
+    """Register a version from a run's artifacts; the files are copied into registry-owned storage
+    (before the write transaction, so a large copy blocks no other writer)."""
+    with context.database().read_session() as rs:
+        staged = svc.stage_files(rs, context.principal(), _store(), name, body["run_id"], body["artifact_path"])
     mv = svc.create_version(context.db(), context.principal(), _store(), name, body["run_id"], body["artifact_path"],
-                            description=body["description"], metadata=body["metadata"], **_kw())
+                            description=body["description"], metadata=body["metadata"], staged=staged, **_kw())
     return _version(name, mv)
 
 

@@ -21,7 +21,7 @@ from ..models import Artifact, Run, Upload, now_ms
 from ..models.registry import ModelVersionFile
 from ..storage import ArtifactStore
 
-REGISTRY_PREFIX = "registry"  # services/registry.py copies version files to registry/<model>/<v>/...
+REGISTRY_PREFIX = "registry"  # services/registry.py copies version files to registry/<model>/<uuid>/...
 
 
 @dataclass

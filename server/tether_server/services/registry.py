@@ -1,14 +1,22 @@
 """Registered models and their immutable versions, aliases and stage moves.
 
 Immutability: registering a version COPIES each artifact object into a registry-owned key space,
-``registry/<model_id>/<version>/<path>``, and records the manifest (path, size, sha256). Copying (rather
+``registry/<model_id>/<uuid>/<path>``, and records the manifest (path, size, sha256). Copying (rather
 than pinning the run's objects) means run deletion, artifact overwrites and gc never touch a
 registered version; the cost is storage (one extra copy per registered version).
+
+The copies are made before the write transaction (``stage_files`` on a read session), which then
+only allocates the number and inserts rows: a multi-GB copy never holds SQLite's write lock or the
+model's numbering lock. A registration that fails afterwards removes its copies; one that dies
+mid-way leaves unreferenced objects that gc removes after its grace period.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, func, or_, select, update
@@ -26,8 +34,10 @@ from ..models.registry import (
     ModelVersionInput,
     RegisteredModel,
 )
-from . import audit, paging, permissions, runs, webhooks
+from . import audit, gc, paging, permissions, runs, webhooks
 from .validation import check_tags
+
+logger = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
@@ -190,32 +200,89 @@ def _snapshot_inputs(session: Session, mv: ModelVersion, run_id: str) -> None:
                                       dataset_name=ds_name, root_hash=root))
 
 
-def create_version(session: Session, actor: Principal, store: Any, name: str, run_id: str, artifact_path: str,
-                   *, description: str = "", metadata: dict[str, Any] | None = None,
-                   request_id: str = "") -> ModelVersion:
+@dataclass
+class StagedFiles:
+    """A version's files, already copied to keys of their own (``registry/<model>/<uuid>/<path>``)
+    by ``stage_files``; ``create_version`` then records them in one short write transaction."""
+
+    model_id: int
+    run_id: str
+    artifact_path: str
+    files: list[tuple[str, str, int, str]]  # (path in the version, storage key, size, sha256)
+
+    def discard(self, store: Any) -> None:
+        """Best effort: remove the copies of a registration that did not happen (gc removes any
+        left behind once they are older than its grace period)."""
+        for _rel, key, _size, _sha in self.files:
+            try:
+                store.delete(key)
+            except Exception:  # noqa: BLE001 - the registration's own error is what the caller sees
+                logger.warning("could not remove staged registry object %s", key)
+
+
+def stage_files(session: Session, actor: Principal, store: Any, name: str, run_id: str,
+                artifact_path: str) -> StagedFiles:
+    """Check access and copy a run's artifacts under ``artifact_path`` for a new version.
+
+    Only reads the database, so callers run it outside the write transaction: copying gigabytes
+    must not hold SQLite's write lock (every training script's logging would wait) or the model's
+    version-number lock."""
     model = get_model(session, actor, name, "EDIT")
     run = runs.get_run(session, actor, run_id, "READ")
     if run.lifecycle != "active":
         raise FailedPrecondition(f"Run {run_id!r} is deleted; restore it to register from it")
-    sources = _source_files(session, run.id, artifact_path or "")
+    staged = StagedFiles(model.id, run.id, artifact_path or "", [])
+    prefix = f"{gc.REGISTRY_PREFIX}/{model.id}/{uuid.uuid4().hex}"
+    try:
+        for art, rel in _source_files(session, run.id, artifact_path or ""):
+            key = f"{prefix}/{rel}"
+            copied = store.copy(art.storage_key, key)
+            staged.files.append((rel, key, art.size, art.sha256))
+            if copied.size != art.size:
+                raise FailedPrecondition(f"Artifact {art.path!r} changed while it was being registered")
+    except BaseException:
+        staged.discard(store)
+        raise
+    return staged
+
+
+def create_version(session: Session, actor: Principal, store: Any, name: str, run_id: str, artifact_path: str,
+                   *, description: str = "", metadata: dict[str, Any] | None = None,
+                   request_id: str = "", staged: StagedFiles | None = None) -> ModelVersion:
+    """Register a version. Pass ``staged`` (from ``stage_files`` on a read session) to keep the
+    object copies out of this transaction; without it the copies happen here first."""
+    if staged is None:
+        staged = stage_files(session, actor, store, name, run_id, artifact_path)
+    try:
+        return _record_version(session, actor, name, staged, description, metadata, request_id)
+    except BaseException:
+        staged.discard(store)
+        raise
+
+
+def _record_version(session: Session, actor: Principal, name: str, staged: StagedFiles, description: str,
+                    metadata: dict[str, Any] | None, request_id: str) -> ModelVersion:
+    model = get_model(session, actor, name, "EDIT")  # again, inside the transaction
+    run = runs.get_run(session, actor, staged.run_id, "READ")
+    if model.id != staged.model_id:
+        raise FailedPrecondition(f"Model {name!r} was replaced while its files were being copied")
+    if run.lifecycle != "active":
+        raise FailedPrecondition(f"Run {run.id!r} is deleted; restore it to register from it")
     meta = _metadata(session, run, metadata)
     number = _allocate_version(session, model.id)
-    mv = ModelVersion(model_id=model.id, version=number, run_id=run.id, artifact_path=artifact_path or "",
+    mv = ModelVersion(model_id=model.id, version=number, run_id=run.id, artifact_path=staged.artifact_path,
                       description=description or "", meta=meta, created_by=actor.id)
     session.add(mv)
     session.flush()
-    for art, rel in sources:
-        key = f"registry/{model.id}/{number}/{rel}"
-        copied = store.copy(art.storage_key, key)
-        if copied.size != art.size:
-            raise FailedPrecondition(f"Artifact {art.path!r} changed while it was being registered")
-        session.add(ModelVersionFile(version_id=mv.id, path=rel, size=art.size, sha256=art.sha256, storage_key=key))
-    mv.total_bytes = sum(a.size for a, _ in sources)
+    for rel, key, size, sha in staged.files:
+        session.add(ModelVersionFile(version_id=mv.id, path=rel, size=size, sha256=sha, storage_key=key))
+    mv.total_bytes = sum(f[2] for f in staged.files)
     _snapshot_inputs(session, mv, run.id)
     session.flush()
     record(session, actor, "model.version_created", model, event_name="model_version.created",
            request_id=request_id, to_value=str(number), comment=description or "",
-           details={"version": number, "run_id": run.id, "artifact_path": artifact_path, "files": len(sources)},
+           details={"version": number, "run_id": run.id, "artifact_path": staged.artifact_path,
+                    "files": len(staged.files)},
            data={"version": number, "run_id": run.id, "stage": "None"})
     return mv
 
