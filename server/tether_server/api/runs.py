@@ -138,7 +138,11 @@ def log_batch(run_id: str) -> Any:
 def log_metric(run_id: str) -> Any:
     """Log one metric point (sugar over the batch route)."""
     body = _json_body()
-    return svc.log_batch(context.db(), context.principal(), run_id, metrics=[body])
+    database = context.database()
+    if database.dialect != "postgresql":
+        return svc.log_batch(context.db(), context.principal(), run_id, metrics=[body])
+    with database.session(write=False) as s:  # autocommit: the write is one atomic statement
+        return svc.log_points(s, context.principal(), run_id, [body])
 
 
 def _json_body() -> dict[str, Any]:
