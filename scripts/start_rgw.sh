@@ -11,6 +11,7 @@
 # Environment: TETHER_CEPH_MON_PORT, TETHER_RGW_PORT (default: free ports; the stock 6789/7480
 #              are avoided so a Ceph started by hand on this machine does not get in the way).
 set -euo pipefail
+trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${1:-${TETHER_CI_STATE:-$ROOT/.ci-state}}
@@ -63,7 +64,9 @@ wait_for() {
     shift 3
     while [ $((SECONDS - start)) -lt "$limit" ]; do
         "$@" && return 0
-        if [ $((SECONDS - start)) -ge 5 ] && ! pid_alive "$D/run/$daemon.pid"; then
+        # A daemon writes its pid file only some way into its start (radosgw after ~10 s on a
+        # busy machine): no file yet means still starting, not exited.
+        if [ $((SECONDS - start)) -ge 5 ] && [ -f "$D/run/$daemon.pid" ] && ! pid_alive "$D/run/$daemon.pid"; then
             log "$daemon exited while waiting for $what"
             break
         fi
@@ -137,6 +140,11 @@ mon data = $D/mon
 public addr = v1:127.0.0.1:$MON_PORT
 [osd]
 admin socket = $ASOK_DIR/\$name.asok
+# The OSD is put in the CRUSH map below. Left on, these make ceph-osd send mon commands early in
+# its init, sometimes before it has the monmap: sent with a zero fsid, refused ("wrong fsid"), and
+# the OSD exits.
+osd crush update on start = false
+osd class update on start = false
 [osd.0]
 osd data = $D/osd
 [client]
@@ -154,11 +162,16 @@ start=$SECONDS
 
 ceph-mon --mkfs -i a >&2
 ceph-mon -i a
-OSD_ID=$(ceph --connect-timeout 30 osd create)
+# The OSD gets an explicit uuid, registered with the monitor and written by mkfs: without one,
+# the OSD's boot-time "osd create <its uuid> <id>" was seen refused ("wrong fsid") now and then.
+OSD_UUID=$(uuidgen)
+OSD_ID=$(ceph --connect-timeout 30 osd create "$OSD_UUID")
 ceph osd crush add "osd.$OSD_ID" 1 root=default host=localhost >/dev/null 2>&1 \
     || ceph osd crush add "osd.$OSD_ID" 1 root=default >/dev/null
-ceph-osd -i "$OSD_ID" --mkfs >"$D/log/osd-mkfs.log" 2>&1 || { cat "$D/log/osd-mkfs.log" >&2; exit 1; }
-ceph-osd -i "$OSD_ID" 2>>"$D/log/osd.$OSD_ID.stderr.log"
+ceph-osd -i "$OSD_ID" --mkfs --osd-uuid "$OSD_UUID" >"$D/log/osd-mkfs.log" 2>&1 \
+    || { cat "$D/log/osd-mkfs.log" >&2; exit 1; }
+ceph-osd -i "$OSD_ID" 2>>"$D/log/osd.$OSD_ID.stderr.log" \
+    || { log "ceph-osd failed to start:"; cat "$D/log/osd.$OSD_ID.stderr.log" >&2; exit 1; }
 wait_for 60 "osd.$OSD_ID" "the OSD" sh -c 'ceph osd stat 2>/dev/null | grep -q "1 up"'
 
 radosgw -n client.rgw.a
