@@ -29,11 +29,14 @@ def database() -> Database:
     return ext()["db"]
 
 
-def db() -> Session:
-    """The request's session; write requests get a write transaction (SQLite: BEGIN IMMEDIATE)."""
+def db(read_only: bool = False) -> Session:
+    """The request's session; write requests get a write transaction (SQLite: BEGIN IMMEDIATE).
+
+    ``read_only=True`` is for POST routes that only read (search): they get a read session, so
+    they neither take SQLite's write lock nor pay PostgreSQL's BEGIN/COMMIT round trips."""
     session = g.get("_db")
     if session is None:
-        session = database().session(write=request.method not in READ_METHODS)
+        session = database().session(write=not read_only and request.method not in READ_METHODS)
         g._db = session
     return session
 

@@ -93,3 +93,27 @@ def test_filter_and_order_page_by_page(client, auth, seeded, flt, order_by, expe
         if not token:
             break
     assert seen == expected
+
+
+def test_search_does_not_wait_for_the_write_lock(app, client, auth, backend):
+    """POST /runs/search only reads: it must answer while another transaction holds the write
+    lock (SQLite's is global: a search that took it would stall every training script)."""
+    import threading
+
+    from sqlalchemy import text
+
+    exp_id = new_experiment(client, auth, "locked")
+    new_run(client, auth, exp_id, name="r")
+    writer = app.extensions["tether"]["db"].session()
+    writer.execute(text("UPDATE experiments SET description = 'held' WHERE id = :e"), {"e": exp_id})
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=client.post(
+        "/api/v1/runs/search", json={"experiment_ids": [exp_id]}, headers=auth)))
+    t.start()
+    t.join(10)
+    alive = t.is_alive()
+    writer.rollback()
+    writer.close()
+    t.join(30)
+    assert not alive, "search waited for the write lock"
+    assert out["r"].status_code == 200 and [r["name"] for r in out["r"].json["items"]] == ["r"]

@@ -94,7 +94,7 @@ def restore(run_id: str) -> Any:
 @blp.arguments(RunSearchSchema)
 @blp.response(200, RunPageSchema)
 def search_runs(body: dict[str, Any]) -> Any:
-    session = context.db()
+    session = context.db(read_only=True)  # a POST only for its body: reads never take the write lock
     runs, nxt = search.search_runs(session, context.principal(), max_cap=context.settings().max_search_results,
                                    **body)
     details = svc.run_details(session, runs)
