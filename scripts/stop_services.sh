@@ -67,6 +67,18 @@ stop_rgw() {
     local d="$STATE/ceph" asok
     [ -d "$d" ] || return 0
     kill_recorded "$d/run/client.rgw.a.pid:radosgw" "$d/run/osd.0.pid:ceph-osd" "$d/run/mon.a.pid:ceph-mon"
+    # A daemon killed before it wrote its pid file (a start that failed early) is found by the
+    # CEPH_CONF in its environment, which names this state dir and no other.
+    local pid left=()
+    for pid in $(pgrep -x ceph-osd; pgrep -x ceph-mon; pgrep -x radosgw); do
+        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "CEPH_CONF=$d/ceph.conf"; then
+            kill -TERM "$pid" 2>/dev/null && left+=("$pid")
+        fi
+    done
+    if [ ${#left[@]} -gt 0 ]; then
+        sleep 2
+        kill -KILL "${left[@]}" 2>/dev/null || true
+    fi
     asok=$(cat "$d/asok_dir" 2>/dev/null || true)
     case "$asok" in /tmp/tether-ceph.*) rm -rf "$asok" ;; esac
     rm -f "$d/endpoint"
