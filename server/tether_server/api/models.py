@@ -99,8 +99,8 @@ def register(body: dict[str, Any], name: str) -> Any:
     (before the write transaction, so a large copy blocks no other writer)."""
     with context.database().read_session() as rs:
         staged = svc.stage_files(rs, context.principal(), _store(), name, body["run_id"], body["artifact_path"])
-    mv = svc.create_version(context.db(), context.principal(), _store(), name, body["run_id"], body["artifact_path"],
-                            description=body["description"], metadata=body["metadata"], staged=staged, **_kw())
+    mv = svc.create_version(context.db(), context.principal(), _store(), name, staged,
+                            description=body["description"], metadata=body["metadata"], **_kw())
     return _version(name, mv)
 
 

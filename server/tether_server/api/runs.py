@@ -138,11 +138,10 @@ def log_batch(run_id: str) -> Any:
 def log_metric(run_id: str) -> Any:
     """Log one metric point (sugar over the batch route)."""
     body = _json_body()
-    database = context.database()
-    if database.dialect != "postgresql":
+    if context.database().dialect != "postgresql":
         return svc.log_batch(context.db(), context.principal(), run_id, metrics=[body])
-    with database.session(write=False) as s:  # autocommit: the write is one atomic statement
-        return svc.log_points(s, context.principal(), run_id, [body])
+    # PostgreSQL's read session is autocommit: the write is one atomic statement (log_points).
+    return svc.log_points(context.db(read_only=True), context.principal(), run_id, [body])
 
 
 def _json_body() -> dict[str, Any]:

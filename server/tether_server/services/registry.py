@@ -246,13 +246,11 @@ def stage_files(session: Session, actor: Principal, store: Any, name: str, run_i
     return staged
 
 
-def create_version(session: Session, actor: Principal, store: Any, name: str, run_id: str, artifact_path: str,
+def create_version(session: Session, actor: Principal, store: Any, name: str, staged: StagedFiles,
                    *, description: str = "", metadata: dict[str, Any] | None = None,
-                   request_id: str = "", staged: StagedFiles | None = None) -> ModelVersion:
-    """Register a version. Pass ``staged`` (from ``stage_files`` on a read session) to keep the
-    object copies out of this transaction; without it the copies happen here first."""
-    if staged is None:
-        staged = stage_files(session, actor, store, name, run_id, artifact_path)
+                   request_id: str = "") -> ModelVersion:
+    """Register a version from files ``stage_files`` copied (on a read session, before this
+    transaction); if recording it fails, the copies are removed."""
     try:
         return _record_version(session, actor, name, staged, description, metadata, request_id)
     except BaseException:

@@ -215,7 +215,10 @@ def log_batch(session: Session, actor: Principal, run_id: str, *, params: Any = 
     return {"metrics": len(rows), "params": len(params), "tags": len(tags)}
 
 
-_PG_POINTS = """
+# Five parallel arrays (key, step, timestamp, value, is_nan) as rows, for PostgreSQL's array inserts.
+_PG_UNNEST = "unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], %s::boolean[])"
+
+_PG_POINTS = f"""
 WITH r AS (
     SELECT runs.id FROM runs JOIN experiments ON experiments.id = runs.experiment_id
     WHERE runs.id = %s AND runs.status = 'RUNNING' AND runs.lifecycle = 'active'
@@ -223,10 +226,10 @@ WITH r AS (
     FOR KEY SHARE OF runs
 ), ins AS (
     INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan)
-    SELECT r.id, m.* FROM r, unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], %s::boolean[]) AS m
+    SELECT r.id, m.* FROM r, {_PG_UNNEST} AS m
 ), up AS (
     INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan)
-    SELECT r.id, b.* FROM r, unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], %s::boolean[]) AS b
+    SELECT r.id, b.* FROM r, {_PG_UNNEST} AS b
     ON CONFLICT (run_id, key) DO UPDATE
     SET step = EXCLUDED.step, timestamp = EXCLUDED.timestamp, value = EXCLUDED.value, is_nan = EXCLUDED.is_nan
     WHERE EXCLUDED.step > latest_metrics.step
@@ -237,13 +240,11 @@ SELECT count(*) FROM r
 
 
 def log_points(session: Session, actor: Principal, run_id: str, metrics: Any, max_metrics: int = 10_000) -> dict[str, int]:
-    """Metrics only (the single ``log_metric`` route). On PostgreSQL ``session`` is an autocommit
-    (read) session and the write is ONE statement, atomic by itself: it locks the run row, checks
-    again that it still accepts data, inserts the points and moves the latest values. With the
-    permission check before it, that is two round trips instead of five (BEGIN, check, insert,
-    upsert, COMMIT). Elsewhere it is ``log_batch``."""
-    if session.get_bind().dialect.name != "postgresql":
-        return log_batch(session, actor, run_id, metrics=metrics, max_metrics=max_metrics)
+    """Metrics only, PostgreSQL only (the single ``log_metric`` route; SQLite uses ``log_batch``).
+    ``session`` is an autocommit (read) session and the write is ONE statement, atomic by itself:
+    it locks the run row, checks again that it still accepts data, inserts the points and moves
+    the latest values. With the permission check before it, that is two round trips instead of
+    five (BEGIN, check, insert, upsert, COMMIT)."""
     rows = parse_metrics(metrics, max_metrics)
     writable_run(session, actor, run_id)  # permission, lifecycle and status, with a clear error
     if not rows:
@@ -287,8 +288,8 @@ def _insert_metrics(session: Session, run_id: str, rows: list[MetricRow]) -> Non
     with rawsql.cursor(session) as (cur, mark):
         if mark == "%s" and len(rows) < COPY_MIN_ROWS:  # COPY costs one more round trip
             keys, steps, stamps, values, nans = (list(c) for c in zip(*rows, strict=True))
-            cur.execute(f"INSERT INTO metrics ({cols}) SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], "
-                        "%s::bigint[], %s::float8[], %s::boolean[])", (run_id, keys, steps, stamps, values, nans))
+            cur.execute(f"INSERT INTO metrics ({cols}) SELECT %s, * FROM {_PG_UNNEST}",
+                        (run_id, keys, steps, stamps, values, nans))
         elif mark == "%s":  # PostgreSQL, many points: binary COPY (about 30% less server time)
             with cur.copy(f"COPY metrics ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
                 cp.set_types(["varchar", "varchar", "int8", "int8", "float8", "bool"])

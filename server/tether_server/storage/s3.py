@@ -28,7 +28,7 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from ..config import Settings
 from ..errors import InvalidArgument, NotFound, Unavailable
 from . import StoredObject
-from .zerocopy import ObjectBody, s3_body
+from .zerocopy import ObjectBody
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,13 @@ class S3Store:
     def open(self, key: str, start: int = 0, end: int | None = None) -> ObjectBody:
         length = 0 if end is None else end - start + 1
         resp = self.client.get_object(self.bucket, self._k(key), offset=start, length=length)
-        return s3_body(resp, CHUNK)
+
+        def close() -> None:
+            resp.close()
+            resp.release_conn()
+
+        size = int(resp.headers.get("Content-Length") or 0)
+        return ObjectBody(resp.stream(CHUNK, decode_content=False), close, size)
 
     @guarded
     def stat(self, key: str) -> StoredObject:

@@ -50,13 +50,3 @@ def serve(body: Iterable[bytes], environ: dict[str, Any], length: int) -> Iterab
         return environ["wsgi.file_wrapper"](body.fileobj, BLOCK)
     return body
 
-
-def s3_body(resp: Any, chunk: int) -> ObjectBody:
-    """Wrap a urllib3 response from minio's ``get_object``."""
-
-    def close() -> None:
-        resp.close()
-        resp.release_conn()
-
-    length = int(resp.headers.get("Content-Length") or 0)
-    return ObjectBody(resp.stream(chunk, decode_content=False), close, length)
