@@ -8,8 +8,6 @@ from flask_smorest import Blueprint
 
 from .. import context
 from ..access import access
-from ..errors import NotFound
-from ..models.registry import TransitionRequest
 from ..schemas.registry import (
     DecisionSchema,
     PolicySchema,
@@ -19,7 +17,6 @@ from ..schemas.registry import (
     TransitionRequestPageSchema,
     TransitionRequestSchema,
 )
-from ..services import permissions
 from ..services import transitions as svc
 
 blp = Blueprint("transitions", __name__, description="Stage transition requests, approvals and policies")
@@ -57,12 +54,7 @@ def list_(args: dict[str, Any]) -> Any:
 @access("viewer")
 @blp.response(200, TransitionRequestSchema)
 def get(request_id: int) -> Any:
-    session = context.db()
-    req = session.get(TransitionRequest, request_id)
-    if req is None:
-        raise NotFound(f"Transition request {request_id} not found")
-    permissions.require(session, context.principal(), "model", req.model_id, "READ", f"Transition request {request_id}")
-    return _one(req)
+    return _one(svc.get_request(context.db(), context.principal(), request_id))
 
 
 @blp.route("/transition-requests/<int:request_id>/approve", methods=["POST"])

@@ -206,11 +206,7 @@ def list_artifacts(session: Session, actor: Principal, run_id: str, prefix: str,
     if prefix:
         q = q.where(Artifact.path.startswith(prefix, autoescape=True))
     rows = list(session.scalars(q.order_by(Artifact.path).limit(max_results + 1)))
-    nxt = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        nxt = paging.encode({"scope": scope, "after": rows[-1].path})
-    return rows, nxt
+    return paging.trim(rows, max_results, scope, "after", lambda r: r.path)
 
 
 # ---------------------------------------------------------------- multipart uploads

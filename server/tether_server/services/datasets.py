@@ -127,11 +127,7 @@ def list_datasets(session: Session, actor: Principal, max_results: int,
     after = (paging.decode(page_token, "datasets") or {}).get("after", "")
     rows = list(session.scalars(select(Dataset).where(Dataset.name > after, dataset_visible(actor))
                                 .order_by(Dataset.name).limit(max_results + 1)))
-    nxt = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        nxt = paging.encode({"scope": "datasets", "after": rows[-1].name})
-    return rows, nxt
+    return paging.trim(rows, max_results, "datasets", "after", lambda r: r.name)
 
 
 def list_versions(session: Session, actor: Principal, name: str) -> list[DatasetVersion]:

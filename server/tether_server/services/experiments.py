@@ -85,11 +85,7 @@ def list_experiments(session: Session, actor: Principal, *, name: str | None = N
     if token:
         q = q.where(Experiment.id > int(token["after"]))
     rows = list(session.scalars(q.order_by(Experiment.id).limit(max_results + 1)))
-    nxt = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        nxt = paging.encode({"scope": scope, "after": rows[-1].id})
-    return rows, nxt
+    return paging.trim(rows, max_results, scope, "after", lambda r: r.id)
 
 
 def update_experiment(session: Session, actor: Principal, experiment_id: int, *, name: str | None = None,

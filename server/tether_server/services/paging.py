@@ -6,9 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from ..errors import InvalidArgument
+
+T = TypeVar("T")
 
 _KEY = b"tether-page-token"  # integrity only (detects tampering/garbage), not secrecy
 
@@ -39,3 +42,12 @@ def decode(token: str | None, scope: str | None = None) -> dict[str, Any] | None
 
 def scope_of(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def trim(rows: Sequence[T], max_results: int, scope: str, field: str, last: Any) -> tuple[list[T], str | None]:
+    """A keyset page from rows fetched with ``LIMIT max_results + 1``: the first ``max_results``,
+    and, if there were more, a token ``{scope, field: last(row)}`` for the last row kept."""
+    if len(rows) <= max_results:
+        return list(rows), None
+    kept = list(rows[:max_results])
+    return kept, encode({"scope": scope, field: last(kept[-1])})

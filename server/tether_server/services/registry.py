@@ -117,11 +117,7 @@ def list_models(session: Session, actor: Principal, *, name_like: str | None = N
     if tok:
         q = q.where(RegisteredModel.id > int(tok["after"]))
     rows = list(session.scalars(q.order_by(RegisteredModel.id).limit(max_results + 1)))
-    nxt = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        nxt = paging.encode({"scope": scope, "after": rows[-1].id})
-    return rows, nxt
+    return paging.trim(rows, max_results, scope, "after", lambda r: r.id)
 
 
 def update_model(session: Session, actor: Principal, name: str, *, description: str | None = None,
@@ -306,11 +302,7 @@ def list_versions(session: Session, actor: Principal, name: str, *, stage: str |
     if tok:
         q = q.where(ModelVersion.version < int(tok["before"]))
     rows = list(session.scalars(q.order_by(ModelVersion.version.desc()).limit(max_results + 1)))
-    nxt = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        nxt = paging.encode({"scope": scope, "before": rows[-1].version})
-    return rows, nxt
+    return paging.trim(rows, max_results, scope, "before", lambda r: r.version)
 
 
 def update_version(session: Session, actor: Principal, name: str, version: int, *, description: str,

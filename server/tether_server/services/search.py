@@ -62,11 +62,7 @@ def search_runs(session: Session, actor: Principal, *, experiment_ids: list[int]
     # PostgreSQL plans it with the actual values each time: the engine turns off server-side
     # prepared statements (see db.make_engine), whose generic plan cannot see key and value.
     rows = list(session.scalars(q))
-    nxt = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        nxt = paging.encode({"scope": scope, "o": offset + max_results})
-    return rows, nxt
+    return paging.trim(rows, max_results, scope, "o", lambda _r: offset + max_results)
 
 
 def apply_search(q: Select[Any], filter: str | None, order_by: list[str] | None) -> Select[Any]:

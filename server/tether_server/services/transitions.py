@@ -118,13 +118,19 @@ def _event_data(req: TransitionRequest, mv: ModelVersion) -> dict[str, Any]:
             "status": req.status, "requested_by": req.requested_by_name}
 
 
-def _locked_request(session: Session, actor: Principal, request_id_: int) -> tuple[RegisteredModel,
-                                                                                   TransitionRequest]:
+def get_request(session: Session, actor: Principal, request_id_: int) -> TransitionRequest:
+    """A transition request the caller may READ (its model's grant); NotFound otherwise."""
     req = session.get(TransitionRequest, request_id_)
     if req is None:
         raise NotFound(f"Transition request {request_id_} not found")
-    model = session.get(RegisteredModel, req.model_id)
     permissions.require(session, actor, "model", req.model_id, "READ", f"Transition request {request_id_}")
+    return req
+
+
+def _locked_request(session: Session, actor: Principal, request_id_: int) -> tuple[RegisteredModel,
+                                                                                   TransitionRequest]:
+    req = get_request(session, actor, request_id_)
+    model = session.get(RegisteredModel, req.model_id)
     reg.lock_model(session, req.model_id)
     req = session.scalars(select(TransitionRequest).where(TransitionRequest.id == request_id_)
                           .execution_options(populate_existing=True)).one()
@@ -218,11 +224,7 @@ def list_requests(session: Session, actor: Principal, *, status: str | None = "p
     if tok:
         q = q.where(TransitionRequest.id > int(tok["after"]))
     rows = list(session.scalars(q.order_by(TransitionRequest.id).limit(max_results + 1)))
-    nxt = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        nxt = paging.encode({"scope": scope, "after": rows[-1].id})
-    return rows, nxt
+    return paging.trim(rows, max_results, scope, "after", lambda r: r.id)
 
 
 def describe(session: Session, reqs: list[TransitionRequest]) -> list[dict[str, Any]]:

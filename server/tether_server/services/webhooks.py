@@ -123,11 +123,7 @@ def list_deliveries(session: Session, sub_id: int, *, max_results: int = 100,
     if tok:
         q = q.where(WebhookDelivery.id < int(tok["before"]))
     rows = list(session.scalars(q.order_by(WebhookDelivery.id.desc()).limit(max_results + 1)))
-    nxt = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        nxt = paging.encode({"scope": scope, "before": rows[-1].id})
-    return rows, nxt
+    return paging.trim(rows, max_results, scope, "before", lambda r: r.id)
 
 
 # ---------------------------------------------------------------- outbox

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from .. import context
 from ..access import Principal, access
-from ..errors import InvalidArgument, NotFound
+from ..errors import InvalidArgument
 from ..models.registry import ModelVersion, TransitionApproval, TransitionRequest
-from ..services import audit, deploy, permissions, transitions
+from ..services import audit, deploy, transitions
 from .common import page, ui_blueprint
 
 bp = ui_blueprint("ui_review", __name__)
@@ -34,15 +34,6 @@ def reviews_list() -> Any:
                                           page_token=request.args.get("page_token") or None)
     return page("reviews.html", {"items": transitions.describe(s, rows), "next_page_token": nxt,
                                  "status": status}, statuses=STATUSES)
-
-
-def _load(request_id: int) -> TransitionRequest:
-    s = context.db()
-    req = s.get(TransitionRequest, request_id)
-    if req is None:
-        raise NotFound(f"Transition request {request_id} not found")
-    permissions.require(s, context.principal(), "model", req.model_id, "READ", f"Transition request {request_id}")
-    return req
 
 
 def _side(name: str, version_id: int | None) -> dict[str, Any] | None:
@@ -81,7 +72,8 @@ def _events(name: str, req: TransitionRequest) -> list[dict[str, Any]]:
 @bp.route("/reviews/<int:request_id>", methods=["GET"])
 @access("viewer")
 def review(request_id: int) -> Any:
-    me, req = context.principal(), _load(request_id)
+    me = context.principal()
+    req = transitions.get_request(context.db(), me, request_id)
     described = transitions.describe(context.db(), [req])[0]
     name = described["model"]
     candidate = _side(name, req.version_id)
