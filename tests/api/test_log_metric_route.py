@@ -63,9 +63,9 @@ def test_run_finished_between_check_and_write_writes_nothing(app, client, auth, 
     assert client.patch(f"/api/v1/runs/{rid}", json={"status": "FINISHED"}, headers=auth).status_code == 200
     real, calls = svc.writable_run, []
 
-    def first_check_passes(session, actor, run_id):  # as if the run finished just after the check
+    def first_check_passes(session, actor, run_id, **kw):  # as if the run finished just after the check
         calls.append(run_id)
-        return None if len(calls) == 1 else real(session, actor, run_id)
+        return None if len(calls) == 1 else real(session, actor, run_id, **kw)
 
     monkeypatch.setattr(svc, "writable_run", first_check_passes)
     with app.extensions["tether"]["db"].session(write=False) as s, pytest.raises(FailedPrecondition):

@@ -54,8 +54,10 @@ def get_run(session: Session, actor: Principal, run_id: str, level: str = "READ"
     return _load_run(session, actor, run_id, level)[0]
 
 
-def writable_run(session: Session, actor: Principal, run_id: str) -> Run:
-    run, exp_lifecycle = _load_run(session, actor, run_id, "EDIT", lock=True)
+def writable_run(session: Session, actor: Principal, run_id: str, lock: bool = True) -> Run:
+    """The run, if the caller may write to it and it accepts data. ``lock`` keeps a KEY SHARE lock
+    on its row until the transaction ends (see _load_run_stmt)."""
+    run, exp_lifecycle = _load_run(session, actor, run_id, "EDIT", lock=lock)
     if run.lifecycle != "active":
         raise FailedPrecondition(f"Run {run_id!r} is deleted", {"lifecycle": run.lifecycle})
     if run.status != "RUNNING":
@@ -246,7 +248,9 @@ def log_points(session: Session, actor: Principal, run_id: str, metrics: Any, ma
     the latest values. With the permission check before it, that is two round trips instead of
     five (BEGIN, check, insert, upsert, COMMIT)."""
     rows = parse_metrics(metrics, max_metrics)
-    writable_run(session, actor, run_id)  # permission, lifecycle and status, with a clear error
+    # Permission, lifecycle and status, with a clear error. No lock: in autocommit it would end
+    # with this statement; the write below takes it itself.
+    writable_run(session, actor, run_id, lock=False)
     if not rows:
         return {"metrics": 0, "params": 0, "tags": 0}
     cols = [list(c) for c in zip(*rows, strict=True)]
@@ -255,7 +259,7 @@ def log_points(session: Session, actor: Principal, run_id: str, metrics: Any, ma
         cur.execute(_PG_POINTS, (run_id, *cols, *best))
         found = cur.fetchone()[0]
     if not found:  # it stopped accepting data between the check and the write; nothing was written
-        writable_run(session, actor, run_id)
+        writable_run(session, actor, run_id, lock=False)
         raise FailedPrecondition(f"Run {run_id!r} no longer accepts new data")
     return {"metrics": len(rows), "params": 0, "tags": 0}
 
