@@ -369,7 +369,7 @@ def run_auth(ctx: Context) -> list[Row]:
     """
     from tether_server import create_app, pipeline
     from tether_server.config import Settings
-    from tether_server.services import users
+    from tether_server.services.identity import users
 
     _, token = ctx.user("writer")
     pg = ctx.backend == "postgresql"

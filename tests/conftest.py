@@ -156,7 +156,7 @@ def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, An
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Any]:
-    from tether_server.services.users import TOKEN_CACHE
+    from tether_server.services.identity.users import TOKEN_CACHE
 
     TOKEN_CACHE.clear()
     application = create_app(settings)
@@ -185,7 +185,7 @@ class Users:
         self.app = app
 
     def create(self, name: str, role: str, password: str | None = None) -> tuple[int, str]:
-        from tether_server.services import users as svc
+        from tether_server.services.identity import users as svc
 
         with self.app.extensions["tether"]["db"].session() as s:
             user = svc.create_user(s, None, name, role, password)

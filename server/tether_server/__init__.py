@@ -17,7 +17,7 @@ def create_app(settings: Any = None) -> Flask:
     from .errors import register_error_handlers
     from .jsonutil import OrjsonProvider
     from .secrets_store import load_secret_key
-    from .services import permissions
+    from .services.identity import permissions
     from .storage import store_from_settings
 
     settings = settings or Settings.from_env()

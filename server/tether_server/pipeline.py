@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 from . import context
 from .access import ROLE_RANK, policy_of
 from .errors import PermissionDenied, Unauthenticated, error_response
-from .services import users as users_svc
+from .services.identity import users as users_svc
 
 logger = logging.getLogger("tether_server.request")
 

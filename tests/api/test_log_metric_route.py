@@ -58,7 +58,7 @@ def test_run_finished_between_check_and_write_writes_nothing(app, client, auth, 
     """The one-statement write re-checks the run under its lock (PostgreSQL's path)."""
     from tether_server.access import Principal
     from tether_server.errors import FailedPrecondition
-    from tether_server.services import runs as svc
+    from tether_server.services.tracking import runs as svc
 
     assert client.patch(f"/api/v1/runs/{rid}", json={"status": "FINISHED"}, headers=auth).status_code == 200
     real, calls = svc.writable_run, []

@@ -8,7 +8,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tests.api.helpers import assert_error, new_experiment, new_run
-from tether_server.services.metrics import downsample
+from tether_server.services.tracking.metrics import downsample
 
 
 @pytest.fixture

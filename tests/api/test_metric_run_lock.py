@@ -14,7 +14,7 @@ from tests.api.helpers import new_experiment, new_run
 from tether_server.access import Principal
 from tether_server.errors import NotFound
 from tether_server.models import Metric
-from tether_server.services import runs as svc
+from tether_server.services.tracking import runs as svc
 
 
 def test_purge_waits_for_a_writer_mid_transaction_and_leaves_no_points(app, client, auth, users):

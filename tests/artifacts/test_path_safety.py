@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tether_server.errors import InvalidArgument
-from tether_server.services.artifacts import check_path
+from tether_server.services.artifacts.files import check_path
 
 A = "/api/v1/runs/{rid}/artifacts"
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from tests.conftest import bearer
 from tether._artifacts import ArtifactError, ArtifactTransfer
 from tether_server.cli import main as cli
-from tether_server.services.gc import collect
+from tether_server.services.artifacts.gc import collect
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import bearer
-from tether_server.services import artifacts as svc
+from tether_server.services.artifacts import files as svc
 
 A = "/api/v1/runs/{rid}/artifacts"
 

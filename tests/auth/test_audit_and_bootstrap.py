@@ -10,8 +10,9 @@ from sqlalchemy.exc import DatabaseError
 
 from tests.conftest import bearer
 from tether_server.config import Settings
-from tether_server.services import audit, bootstrap
-from tether_server.services import users as users_svc
+from tether_server.services.events import audit
+from tether_server.services.identity import bootstrap
+from tether_server.services.identity import users as users_svc
 
 
 def test_audit_rows_cannot_be_changed_or_deleted(app, db_session):

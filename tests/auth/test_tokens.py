@@ -6,7 +6,7 @@ from sqlalchemy import select
 from tests.api.helpers import assert_error
 from tests.conftest import bearer
 from tether_server.models import ApiToken, AuditEvent, now_ms
-from tether_server.services.users import TOKEN_CACHE
+from tether_server.services.identity.users import TOKEN_CACHE
 
 
 def test_token_lifecycle(client, users, db_session):

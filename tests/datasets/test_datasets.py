@@ -12,7 +12,7 @@ import requests
 
 from tests.conftest import bearer
 from tether._datasets import PROFILE_FORMAT, log_dataset, manifest, merkle_root, profile_csv
-from tether_server.services.datasets import merkle_root as server_root
+from tether_server.services.artifacts.datasets import merkle_root as server_root
 
 
 def _tree(tmp_path, files):

@@ -76,7 +76,7 @@ def test_registered_version_survives_run_and_artifact_deletion(app, client, auth
         assert client.delete(f"/api/v1/runs/{run_id}/artifacts/{path}", headers=auth).status_code == 204
     assert client.delete(f"/api/v1/runs/{run_id}", headers=auth).status_code == 200
     # Purge the run for good, as gc would.
-    from tether_server.services.runs import hard_delete_run
+    from tether_server.services.tracking.runs import hard_delete_run
 
     with app.extensions["tether"]["db"].session() as s:
         hard_delete_run(s, run_id)

@@ -121,7 +121,7 @@ def test_gc_keeps_registered_files_after_the_source_run_is_purged(app, client, a
     """Registry objects live under registry/: gc must never treat them as a deleted run's files."""
     import hashlib
 
-    from tether_server.services.gc import collect
+    from tether_server.services.artifacts.gc import collect
 
     rid = training_run(client, auth, "gc-train")
     create_model(client, auth, "gcm")

@@ -23,7 +23,7 @@ def test_sdk_registry_flow(app, client, auth, users, live_server, writer, tmp_pa
 
     rid, _ = reviewer(users, "rita")
     grant(client, auth, rid, model_id)
-    from tether_server.services import users as users_svc
+    from tether_server.services.identity import users as users_svc
 
     with app.extensions["tether"]["db"].session() as s:
         _t, rtoken = users_svc.create_token(s, None, users_svc.get_user(s, rid), "sdk")

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from tests.registry.receiver import Receiver
-from tether_server.services import ssrf
+from tether_server.services.events import ssrf
 
 NONE = ssrf.Allowlist.parse("")
 

@@ -11,7 +11,7 @@ from tests.api.helpers import assert_error
 from tests.conftest import bearer
 from tests.registry.helpers import create_model, register, training_run
 from tests.registry.receiver import Receiver
-from tether_server.services import webhooks
+from tether_server.services.events import webhooks
 
 SECRET = "s3cret-s3cret-s3cret"
 

@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 
 from tether_server.errors import InvalidArgument
 from tether_server.models import Base, Experiment, LatestMetric, Param, Run, RunTag
-from tether_server.services.search import apply_search
-from tether_server.services.search_filter import (
+from tether_server.services.tracking.search import apply_search
+from tether_server.services.tracking.search_filter import (
     BoolOp,
     Comparison,
     Field,

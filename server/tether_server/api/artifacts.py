@@ -28,7 +28,7 @@ from ..schemas.artifacts import (
     UploadCreateSchema,
     UploadSchema,
 )
-from ..services import artifacts as svc
+from ..services.artifacts import files as svc
 from ..storage import zerocopy
 
 blp = Blueprint("artifacts", __name__, description="Run artifacts in the artifact store")

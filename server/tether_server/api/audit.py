@@ -7,8 +7,8 @@ from flask_smorest import Blueprint
 from .. import context
 from ..access import access
 from ..schemas.auth import AuditArgs, AuditPageSchema
-from ..services import audit as svc
 from ..services import paging
+from ..services.events import audit as svc
 
 blp = Blueprint("audit", __name__, description="The append-only audit trail (read only; no edit or delete)")
 

@@ -19,7 +19,7 @@ from ..schemas.datasets import (
     VersionDetailSchema,
     VersionListSchema,
 )
-from ..services import datasets as svc
+from ..services.artifacts import datasets as svc
 
 blp = Blueprint("datasets", __name__, description="Dataset versions and run inputs (lineage)")
 

@@ -13,7 +13,7 @@ from ..schemas.experiments import (
     ExperimentSchema,
     ExperimentUpdateSchema,
 )
-from ..services import experiments as svc
+from ..services.tracking import experiments as svc
 
 blp = Blueprint("experiments", __name__, description="Experiments group runs")
 

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from .. import context
 from ..access import access
 from ..schemas.registry import GraphSchema
-from ..services import lineage as svc
+from ..services.registry import lineage as svc
 
 blp = Blueprint("lineage", __name__, description="Lineage between datasets, runs and model versions")
 

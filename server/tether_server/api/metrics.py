@@ -9,7 +9,7 @@ from .. import context
 from ..access import access
 from ..jsonutil import dumps, float_out
 from ..schemas.runs import MetricHistoryArgs
-from ..services import metrics as svc
+from ..services.tracking import metrics as svc
 
 blp = Blueprint("metrics", __name__, description="Metric histories")
 

@@ -26,9 +26,9 @@ from ..schemas.registry import (
     ModelVersionSchema,
     ModelVersionUpdateSchema,
 )
-from ..services import deploy
-from ..services import registry as svc
-from ..services.artifacts import file_headers
+from ..services.artifacts.files import file_headers
+from ..services.registry import catalog as svc
+from ..services.registry import deploy
 from ..storage import zerocopy
 
 blp = Blueprint("models", __name__, description="Model registry: models, versions, aliases and deployment reads")

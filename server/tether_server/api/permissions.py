@@ -8,7 +8,7 @@ from .. import context
 from ..access import access
 from ..schemas import page_of
 from ..schemas.auth import PermissionDeleteArgs, PermissionListArgs, PermissionSchema, PermissionSetSchema
-from ..services import permissions as svc
+from ..services.identity import permissions as svc
 
 blp = Blueprint("permissions", __name__, description="Per-resource grants (READ/EDIT/MANAGE)")
 

@@ -19,8 +19,8 @@ from ..schemas.runs import (
     RunSearchSchema,
     RunUpdateSchema,
 )
-from ..services import idempotency, search
-from ..services import runs as svc
+from ..services.tracking import idempotency, search
+from ..services.tracking import runs as svc
 
 blp = Blueprint("runs", __name__, description="Runs, their params, tags and metrics")
 

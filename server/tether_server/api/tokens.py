@@ -10,7 +10,7 @@ from ..errors import NotFound
 from ..models import now_ms
 from ..schemas import page_of
 from ..schemas.auth import TokenCreateSchema, TokenListArgs, TokenSchema
-from ..services import users as svc
+from ..services.identity import users as svc
 
 blp = Blueprint("tokens", __name__, description="API tokens (users manage their own; admins all)")
 

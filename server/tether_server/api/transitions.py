@@ -17,7 +17,7 @@ from ..schemas.registry import (
     TransitionRequestPageSchema,
     TransitionRequestSchema,
 )
-from ..services import transitions as svc
+from ..services.registry import transitions as svc
 
 blp = Blueprint("transitions", __name__, description="Stage transition requests, approvals and policies")
 

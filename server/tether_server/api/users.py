@@ -8,7 +8,7 @@ from .. import context
 from ..access import access
 from ..schemas import page_of
 from ..schemas.auth import UserCreateSchema, UserSchema, UserUpdateSchema
-from ..services import users as svc
+from ..services.identity import users as svc
 
 blp = Blueprint("users", __name__, description="Users and roles (admin only, except /users/me)")
 

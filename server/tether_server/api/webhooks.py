@@ -22,7 +22,7 @@ from ..schemas.registry import (
     WebhookSchema,
     WebhookUpdateSchema,
 )
-from ..services import webhooks as svc
+from ..services.events import webhooks as svc
 
 blp = Blueprint("webhooks", __name__, description="Signed webhooks for registry events (admin)")
 

@@ -12,7 +12,7 @@ from . import load_settings, main, session_scope
 @click.option("--purge-deleted-runs", is_flag=True, help="also remove objects of soft-deleted runs")
 def gc(dry_run: bool, grace_minutes: int, purge_deleted_runs: bool) -> None:
     """Remove orphaned artifact objects, objects of hard-deleted runs, and stale uploads."""
-    from ..services.gc import collect
+    from ..services.artifacts.gc import collect
     from ..storage import store_from_settings
 
     settings = load_settings()

@@ -18,7 +18,7 @@ def deliver(limit: int) -> None:
     """Deliver due webhook deliveries once (retries follow the backoff schedule) and exit."""
     from ..db import Database
     from ..migrate import is_up_to_date
-    from ..services import webhooks as svc
+    from ..services.events import webhooks as svc
 
     settings = load_settings()
     database = Database(settings.resolved_database_url)

@@ -24,7 +24,7 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
     settings.data_path.mkdir(parents=True, exist_ok=True)
     from ..db import Database
     from ..migrate import current_revision, head_revision, upgrade
-    from ..services.bootstrap import bootstrap_admin, save_credentials
+    from ..services.identity.bootstrap import bootstrap_admin, save_credentials
 
     database = Database(settings.resolved_database_url)
     try:

@@ -18,7 +18,7 @@ def users() -> None:
 @click.option("--token-name", default="cli", show_default=True)
 def users_create(name: str, role: str, password: bool, token_name: str) -> None:
     """Create a user and print an API token for it (shown once)."""
-    from ..services import users as svc
+    from ..services.identity import users as svc
 
     pw = click.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
     with session_scope(load_settings()) as s:
@@ -29,7 +29,7 @@ def users_create(name: str, role: str, password: bool, token_name: str) -> None:
 
 @users.command("list")
 def users_list() -> None:
-    from ..services import users as svc
+    from ..services.identity import users as svc
 
     with session_scope(load_settings()) as s:
         for u in svc.list_users(s):
@@ -40,7 +40,7 @@ def users_list() -> None:
 @click.argument("name")
 @click.argument("role", type=click.Choice(["viewer", "writer", "reviewer", "admin"]))
 def users_set_role(name: str, role: str) -> None:
-    from ..services import users as svc
+    from ..services.identity import users as svc
 
     with session_scope(load_settings()) as s:
         svc.update_user(s, _cli_actor(), svc.get_user_by_name(s, name), role=role)
@@ -50,7 +50,7 @@ def users_set_role(name: str, role: str) -> None:
 @users.command("deactivate")
 @click.argument("name")
 def users_deactivate(name: str) -> None:
-    from ..services import users as svc
+    from ..services.identity import users as svc
 
     with session_scope(load_settings()) as s:
         svc.update_user(s, _cli_actor(), svc.get_user_by_name(s, name), active=False)
@@ -60,7 +60,7 @@ def users_deactivate(name: str) -> None:
 @users.command("set-password")
 @click.argument("name")
 def users_set_password(name: str) -> None:
-    from ..services import users as svc
+    from ..services.identity import users as svc
 
     pw = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with session_scope(load_settings()) as s:
@@ -79,7 +79,7 @@ def tokens() -> None:
 @click.option("--expires-days", type=int, default=None)
 def tokens_create(user_name: str, name: str, expires_days: int | None) -> None:
     """Create a token (printed once)."""
-    from ..services import users as svc
+    from ..services.identity import users as svc
 
     with session_scope(load_settings()) as s:
         user = svc.get_user_by_name(s, user_name)
@@ -91,7 +91,7 @@ def tokens_create(user_name: str, name: str, expires_days: int | None) -> None:
 @tokens.command("list")
 @click.option("--user", "user_name", default=None)
 def tokens_list(user_name: str | None) -> None:
-    from ..services import users as svc
+    from ..services.identity import users as svc
 
     with session_scope(load_settings()) as s:
         uid = svc.get_user_by_name(s, user_name).id if user_name else None
@@ -103,7 +103,7 @@ def tokens_list(user_name: str | None) -> None:
 @tokens.command("revoke")
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
-    from ..services import users as svc
+    from ..services.identity import users as svc
 
     with session_scope(load_settings()) as s:
         svc.revoke_token(s, _cli_actor(), svc.get_token(s, token_id))

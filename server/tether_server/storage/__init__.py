@@ -17,7 +17,7 @@
 Backend failures that mean "the store is down" raise ``errors.Unavailable`` (503 + Retry-After);
 a missing object raises ``errors.NotFound``. Keys are built by the server only
 (``<experiment_id>/<run_id>/artifacts/<path>~<upload id>``: each upload writes its own object and the
-artifact row records the key, see ``services.artifacts.storage_key``); clients never supply them.
+artifact row records the key, see ``services.artifacts.files.storage_key``); clients never supply them.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from flask import redirect, request, url_for
 
 from .. import context
 from ..access import access
-from ..services import permissions, users, webhooks
+from ..services.events import webhooks
+from ..services.identity import permissions, users
 from .common import page, ui_blueprint
 
 bp = ui_blueprint("ui_admin", __name__)

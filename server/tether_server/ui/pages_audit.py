@@ -14,7 +14,8 @@ from flask import request
 from .. import context
 from ..access import access
 from ..errors import InvalidArgument
-from ..services import audit, paging
+from ..services import paging
+from ..services.events import audit
 from .common import page, ui_blueprint
 
 bp = ui_blueprint("ui_audit", __name__)

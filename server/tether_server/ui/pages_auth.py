@@ -11,8 +11,8 @@ from .. import context
 from ..access import access
 from ..models import AuditEvent, now_ms
 from ..pipeline import _session_version
-from ..services import audit
-from ..services import users as users_svc
+from ..services.events import audit
+from ..services.identity import users as users_svc
 
 bp = Blueprint("ui_auth", __name__)
 

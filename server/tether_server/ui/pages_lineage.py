@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from .. import context
 from ..access import access
-from ..services import lineage
+from ..services.registry import lineage
 from .common import page, ui_blueprint
 
 bp = ui_blueprint("ui_lineage", __name__)

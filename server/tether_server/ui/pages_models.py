@@ -13,7 +13,8 @@ from flask import redirect, request, url_for
 from .. import context
 from ..access import access
 from ..errors import InvalidArgument
-from ..services import deploy, lineage, registry, transitions
+from ..services.registry import catalog as registry
+from ..services.registry import deploy, lineage, transitions
 from . import queries
 from .common import page, ui_blueprint
 

@@ -16,7 +16,8 @@ from .. import context
 from ..access import Principal, access
 from ..errors import InvalidArgument
 from ..models.registry import ModelVersion, TransitionApproval, TransitionRequest
-from ..services import audit, deploy, transitions
+from ..services.events import audit
+from ..services.registry import deploy, transitions
 from .common import page, ui_blueprint
 
 bp = ui_blueprint("ui_review", __name__)

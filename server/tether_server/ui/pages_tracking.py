@@ -11,7 +11,8 @@ from .. import context
 from ..access import access
 from ..errors import InvalidArgument
 from ..jsonutil import dumps, float_out
-from ..services import artifacts, experiments, runs, search
+from ..services.artifacts import files as artifacts
+from ..services.tracking import experiments, runs, search
 from . import queries
 from .common import page, ui_blueprint
 

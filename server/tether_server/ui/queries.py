@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..access import Principal
 from ..models import Dataset, DatasetVersion, LatestMetric, Param, Run, RunInput, RunTag
-from ..services import experiments, search
+from ..services.tracking import experiments, search
 
 MAX_KEYS = 200
 
@@ -62,6 +62,6 @@ def histories(session: Session, actor: Principal, run_ids: list[str], key: str,
               max_points: int) -> dict[str, list[tuple[int, float, int]]]:
     """Downsampled histories of one metric for many runs, through the metrics service (one index
     range scan per run: a single IN query makes SQLite sort every row)."""
-    from ..services import metrics
+    from ..services.tracking import metrics
 
     return {rid: metrics.history(session, actor, rid, key, max_points=max_points)["items"] for rid in run_ids}

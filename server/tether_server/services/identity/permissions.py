@@ -10,10 +10,10 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Integer, String, bindparam, cast, delete, select, true
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import InvalidArgument, NotFound, PermissionDenied
-from ..models import LEVELS, RESOURCE_TYPES, Permission, User
-from . import audit
+from ...access import Principal
+from ...errors import InvalidArgument, NotFound, PermissionDenied
+from ...models import LEVELS, RESOURCE_TYPES, Permission, User
+from ..events import audit
 
 LEVEL_RANK = {"NONE": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 

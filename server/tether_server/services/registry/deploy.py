@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import NotFound
-from ..models.registry import ModelAlias, ModelVersion, ModelVersionFile, ModelVersionInput, RegisteredModel
-from . import permissions
-from . import registry as reg
+from ...access import Principal
+from ...errors import NotFound
+from ...models.registry import ModelAlias, ModelVersion, ModelVersionFile, ModelVersionInput, RegisteredModel
+from ..identity import permissions
+from . import catalog as reg
 
 PRESIGN_SECONDS = 3600
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..models import AuditEvent
+from ...access import Principal
+from ...models import AuditEvent
 
 
 def record(session: Session, actor: Principal | None, action: str, *, resource_type: str = "",

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Artifact, Run, Upload, now_ms
-from ..models.registry import ModelVersionFile
-from ..storage import ArtifactStore
+from ...models import Artifact, Run, Upload, now_ms
+from ...models.registry import ModelVersionFile
+from ...storage import ArtifactStore
 
 REGISTRY_PREFIX = "registry"  # services/registry.py copies version files to registry/<model>/<uuid>/...
 

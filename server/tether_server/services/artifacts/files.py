@@ -20,11 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from ..models import Artifact, Experiment, Upload, now_ms
-from ..storage import ArtifactStore, ObjectBody
-from . import paging, runs
+from ...access import Principal
+from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from ...models import Artifact, Experiment, Upload, now_ms
+from ...storage import ArtifactStore, ObjectBody
+from .. import paging
+from ..tracking import runs
 
 MAX_PATH = 1000
 MAX_SEGMENT = 255
@@ -335,7 +336,7 @@ SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def experiment_of(session: Session, run_id: str) -> int:
-    from ..models import Run
+    from ...models import Run
 
     exp = session.scalar(select(Run.experiment_id).where(Run.id == run_id))
     if exp is None:

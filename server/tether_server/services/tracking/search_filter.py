@@ -55,8 +55,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from ..errors import InvalidArgument
-from ..models import LatestMetric, Param, Run, RunTag
+from ...errors import InvalidArgument
+from ...models import LatestMetric, Param, Run, RunTag
 from .search_lexer import Token, syntax_error, tokenize
 
 MAX_FILTER_CHARS = 4000

@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from ..jsonutil import float_out
-from ..models import Artifact, Dataset, DatasetVersion, RunInput, now_ms
-from ..models.registry import (
+from ...access import Principal
+from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ...jsonutil import float_out
+from ...models import Artifact, Dataset, DatasetVersion, RunInput, now_ms
+from ...models.registry import (
     STAGES,
     ModelAlias,
     ModelVersion,
@@ -34,8 +34,12 @@ from ..models.registry import (
     ModelVersionInput,
     RegisteredModel,
 )
-from . import audit, gc, paging, permissions, runs, webhooks
-from .validation import check_tags
+from .. import paging
+from ..artifacts import gc
+from ..events import audit, webhooks
+from ..identity import permissions
+from ..tracking import runs
+from ..validation import check_tags
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from ..config import Settings
-from ..secrets_store import write_private
+from ...config import Settings
+from ...secrets_store import write_private
 from . import users
 
 ADMIN_NAME = "admin"

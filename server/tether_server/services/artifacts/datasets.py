@@ -17,10 +17,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import InvalidArgument, NotFound
-from ..models import Dataset, DatasetVersion, Run, RunInput
-from . import paging, permissions, runs
+from ...access import Principal
+from ...errors import InvalidArgument, NotFound
+from ...models import Dataset, DatasetVersion, Run, RunInput
+from .. import paging
+from ..identity import permissions
+from ..tracking import runs
 
 CONTEXTS = ("training", "validation", "evaluation")
 MAX_FILES = 200_000
@@ -39,7 +41,7 @@ def _check_manifest(manifest: Any) -> list[dict[str, Any]]:
     if not isinstance(manifest, list) or not manifest or len(manifest) > MAX_FILES:
         raise InvalidArgument(f"manifest must list 1..{MAX_FILES} files", {"field": "manifest"})
     out, seen = [], set()
-    from .artifacts import check_path
+    from .files import check_path
 
     for i, f in enumerate(manifest):
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import InvalidArgument
+from ...errors import InvalidArgument
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./:]*")
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")

@@ -13,10 +13,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..access import ROLE_RANK, Principal
-from ..errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
-from ..models import ApiToken, User, now_ms
-from . import audit
+from ...access import ROLE_RANK, Principal
+from ...errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from ...models import ApiToken, User, now_ms
+from ..events import audit
 
 TOKEN_PREFIX = "tth_"
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidArgument
-from ..models import IdempotencyRecord, now_ms
+from ...errors import InvalidArgument
+from ...models import IdempotencyRecord, now_ms
 
 RETENTION_MS = 7 * 24 * 3600 * 1000
 

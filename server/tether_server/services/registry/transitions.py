@@ -14,18 +14,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from ..models import now_ms
-from ..models.registry import (
+from ...access import Principal
+from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ...models import now_ms
+from ...models.registry import (
     ModelVersion,
     RegisteredModel,
     RegistryPolicy,
     TransitionApproval,
     TransitionRequest,
 )
-from . import audit, paging, permissions
-from . import registry as reg
+from .. import paging
+from ..events import audit
+from ..identity import permissions
+from . import catalog as reg
 
 DEFAULT_APPROVALS = {"None": 0, "Staging": 0, "Production": 1, "Archived": 0}
 REQUEST_STATUSES = ("pending", "approved", "rejected", "cancelled")

@@ -10,11 +10,13 @@ from sqlalchemy import and_, bindparam, delete, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from ..models import Experiment, LatestMetric, Metric, Param, Run, RunTag, now_ms
-from . import experiments, permissions, rawsql
-from .validation import STATUSES, TERMINAL, check_int, check_key, check_tags, check_value, metric_value
+from ...access import Principal
+from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from ...models import Experiment, LatestMetric, Metric, Param, Run, RunTag, now_ms
+from .. import rawsql
+from ..identity import permissions
+from ..validation import STATUSES, TERMINAL, check_int, check_key, check_tags, check_value, metric_value
+from . import experiments
 
 
 def _dialect_insert(session: Session, table: Any) -> Any:

@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import NotFound
-from ..models import AuditEvent, Dataset, DatasetVersion, Run, RunInput
-from ..models.registry import ModelVersion, ModelVersionInput, RegisteredModel
-from . import permissions
-from . import registry as reg
+from ...access import Principal
+from ...errors import NotFound
+from ...models import AuditEvent, Dataset, DatasetVersion, Run, RunInput
+from ...models.registry import ModelVersion, ModelVersionInput, RegisteredModel
+from ..identity import permissions
+from . import catalog as reg
 
 HISTORY_ACTIONS = ("model.version_created", "model.stage_changed", "model.alias_changed")
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import InvalidArgument
-from . import paging, rawsql
+from ...access import Principal
+from ...errors import InvalidArgument
+from .. import paging, rawsql
+from ..validation import check_key
 from .runs import get_run
-from .validation import check_key
 
 PAGE_DEFAULT = 25_000
 PAGE_MAX = 100_000

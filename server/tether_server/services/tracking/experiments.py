@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from ..models import Experiment, ExperimentTag, now_ms
-from . import paging, permissions
-from .validation import check_key, check_tags
+from ...access import Principal
+from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ...models import Experiment, ExperimentTag, now_ms
+from .. import paging
+from ..identity import permissions
+from ..validation import check_key, check_tags
 
 LIFECYCLES = ("active", "deleted")
 

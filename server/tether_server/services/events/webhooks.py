@@ -23,12 +23,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import InvalidArgument, NotFound
-from ..jsonutil import dumps
-from ..models import now_ms
-from ..models.registry import WebhookDelivery, WebhookSubscription
-from . import audit, paging, ssrf
+from ...access import Principal
+from ...errors import InvalidArgument, NotFound
+from ...jsonutil import dumps
+from ...models import now_ms
+from ...models.registry import WebhookDelivery, WebhookSubscription
+from .. import paging
+from . import audit, ssrf
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, select
 from sqlalchemy.orm import Session
 
-from ..access import Principal
-from ..errors import InvalidArgument
-from ..models import Experiment, Run
-from . import paging, permissions
+from ...access import Principal
+from ...errors import InvalidArgument
+from ...models import Experiment, Run
+from .. import paging
+from ..identity import permissions
 from .search_filter import (
     KEY_MODELS,
     BoolOp,
