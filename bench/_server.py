@@ -58,8 +58,11 @@ class Server:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
-        env.update(TETHER_DATA_DIR=self.data_dir, TETHER_ADMIN_TOKEN=self.admin_token,
-                   TETHER_CREDENTIALS_FILE=str(Path(self.data_dir) / "credentials.json"))
+        env.update(
+            TETHER_DATA_DIR=self.data_dir,
+            TETHER_ADMIN_TOKEN=self.admin_token,
+            TETHER_CREDENTIALS_FILE=str(Path(self.data_dir) / "credentials.json"),
+        )
         if self.database_url:
             env["TETHER_DATABASE_URL"] = self.database_url
         return env
@@ -68,12 +71,24 @@ class Server:
         """Start and wait for /api/v1/health; returns (and records) the start→healthy seconds."""
         self.port = free_port()
         self.log_path = str(Path(self.data_dir) / f"server-{self.port}.log")
-        cmd = [str(TETHER), "server", "--host", "127.0.0.1", "--port", str(self.port),
-               "--workers", str(self.workers), "--threads", str(self.threads), "--migrate"]
+        cmd = [
+            str(TETHER),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--threads",
+            str(self.threads),
+            "--migrate",
+        ]
         with open(self.log_path, "ab") as log:
             t0 = time.perf_counter()
-            self.proc = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                         cwd=self.data_dir)
+            self.proc = subprocess.Popen(
+                cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir
+            )
         self._wait_healthy(t0, timeout)
         self.start_seconds = time.perf_counter() - t0
         self.history.append(self.start_seconds)
@@ -84,8 +99,10 @@ class Server:
         while time.perf_counter() - t0 < timeout:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log_path}:\n"
-                                   + Path(self.log_path).read_text()[-2000:])
+                raise RuntimeError(
+                    f"server exited with {self.proc.returncode}; see {self.log_path}:\n"
+                    + Path(self.log_path).read_text()[-2000:]
+                )
             try:
                 if requests.get(url, timeout=0.5).status_code == 200:
                     return
@@ -114,7 +131,9 @@ class Server:
         """Warm every worker with a few requests, let it settle, then read the tree's memory."""
         headers = {"Authorization": f"Bearer {self.admin_token}"}
         for _ in range(4 * self.workers):  # new connections, so every worker gets some
-            requests.get(self.base_url + "/api/v1/experiments", headers=headers, timeout=10).raise_for_status()
+            requests.get(
+                self.base_url + "/api/v1/experiments", headers=headers, timeout=10
+            ).raise_for_status()
         time.sleep(settle)
         self.idle_memory = self.tree_memory()
         return self.idle_memory
@@ -129,7 +148,11 @@ class Server:
     def tree_memory(self) -> tuple[int, int, int]:
         """(sum RSS bytes, sum PSS bytes, process count) over the master and its workers."""
         pids = [self.pid, *self.worker_pids()]
-        return sum(_status_kb(p, "VmRSS") for p in pids) * 1024, sum(_pss_kb(p) for p in pids) * 1024, len(pids)
+        return (
+            sum(_status_kb(p, "VmRSS") for p in pids) * 1024,
+            sum(_pss_kb(p) for p in pids) * 1024,
+            len(pids),
+        )
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -177,6 +200,7 @@ def _pss_kb(pid: int) -> int:
 
 # ---------------------------------------------------------------- PostgreSQL
 
+
 def start_local_postgres() -> str:
     """Run the project's (or the shared recipe's) start script; returns the URL it prints."""
     script = ROOT / "scripts" / "start_postgres.sh"
@@ -192,7 +216,7 @@ def start_local_postgres() -> str:
 
 
 def _sa_url(url: str) -> str:
-    return "postgresql+psycopg://" + url[len("postgresql://"):] if url.startswith("postgresql://") else url
+    return "postgresql+psycopg://" + url[len("postgresql://") :] if url.startswith("postgresql://") else url
 
 
 def pg_reachable(url: str) -> bool:

@@ -76,7 +76,11 @@ def s3_config() -> tuple[str, str, str] | None:
     ep = os.environ.get("TETHER_BENCH_S3_ENDPOINT", "")
     if not ep:
         return None
-    return ep, os.environ.get("TETHER_BENCH_S3_ACCESS_KEY", ""), os.environ.get("TETHER_BENCH_S3_SECRET_KEY", "")
+    return (
+        ep,
+        os.environ.get("TETHER_BENCH_S3_ACCESS_KEY", ""),
+        os.environ.get("TETHER_BENCH_S3_SECRET_KEY", ""),
+    )
 
 
 def make_blob(work: Path, size_mib: int) -> Path:
@@ -151,7 +155,9 @@ def direct_disk(src: Path, work: Path, res: Result) -> None:
     dst.unlink()
 
 
-def proxied(base: str, token: str, run_id: str, src: Path, pids: Callable[[], list[int]], res: Result) -> None:
+def proxied(
+    base: str, token: str, run_id: str, src: Path, pids: Callable[[], list[int]], res: Result
+) -> None:
     size = src.stat().st_size
     h = {"Authorization": f"Bearer {token}"}
     url = f"{base}/api/v1/runs/{run_id}/artifacts/blob.bin"
@@ -179,8 +185,9 @@ def proxied(base: str, token: str, run_id: str, src: Path, pids: Callable[[], li
         raise RuntimeError(f"proxied GET returned {n} of {size} bytes")
 
 
-def repeat_gets(mc: Any, bucket: str, base: str, token: str, run_id: str, size: int, res: Result,
-                reps: int = 2) -> None:
+def repeat_gets(
+    mc: Any, bucket: str, base: str, token: str, run_id: str, size: int, res: Result, reps: int = 2
+) -> None:
     """The store's speed swings between runs (RGW's memstore on shared cores), so one direct GET
     against one proxied GET minutes apart compares two different stores. Alternate them ``reps``
     more times and report the medians."""
@@ -203,8 +210,10 @@ def repeat_gets(mc: Any, bucket: str, base: str, token: str, run_id: str, size: 
         d.append(mibs(size, timed(direct)))
         p.append(mibs(size, timed(via_server)))
     res.direct_get, res.proxied_get = statistics.median(d), statistics.median(p)
-    res.get_note = (f"medians of {len(d)} alternating runs (direct {', '.join(f'{x:.0f}' for x in d)}; "
-                    f"proxied {', '.join(f'{x:.0f}' for x in p)} MiB/s)")
+    res.get_note = (
+        f"medians of {len(d)} alternating runs (direct {', '.join(f'{x:.0f}' for x in d)}; "
+        f"proxied {', '.join(f'{x:.0f}' for x in p)} MiB/s)"
+    )
 
 
 def sdk_direct(base: str, token: str, run_id: str, src: Path, res: Result) -> None:
@@ -233,9 +242,15 @@ def hashing_speed(work: Path, res: Result) -> None:
 
 def new_run(base: str, token: str) -> str:
     h = {"Authorization": f"Bearer {token}"}
-    eid = requests.post(f"{base}/api/v1/experiments", json={"name": f"bench-artifacts-{uuid.uuid4().hex[:8]}"},
-                        headers=h, timeout=30).json()["id"]
-    return requests.post(f"{base}/api/v1/runs", json={"experiment_id": eid}, headers=h, timeout=30).json()["id"]
+    eid = requests.post(
+        f"{base}/api/v1/experiments",
+        json={"name": f"bench-artifacts-{uuid.uuid4().hex[:8]}"},
+        headers=h,
+        timeout=30,
+    ).json()["id"]
+    return requests.post(f"{base}/api/v1/runs", json={"experiment_id": eid}, headers=h, timeout=30).json()[
+        "id"
+    ]
 
 
 def _minio(ep: str, ak: str, sk: str) -> Any:
@@ -267,17 +282,29 @@ class S3Server(Server):
 # ---------------------------------------------------------------- the two modes
 
 
-def measure_s3(size_mib: int, s3: tuple[str, str, str], database_url: str = "", admin_token: str = "",
-               token: Callable[[str], str] | None = None) -> Result:
+def measure_s3(
+    size_mib: int,
+    s3: tuple[str, str, str],
+    database_url: str = "",
+    admin_token: str = "",
+    token: Callable[[str], str] | None = None,
+) -> Result:
     ep, ak, sk = s3
     work = Path(tempfile.mkdtemp(prefix="tether-bench-art-"))
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     mc = _minio(ep, ak, sk)
-    srv = S3Server(data_dir=str(work / "data"), admin_token=admin_token or new_admin_token(),
-                   database_url=database_url,
-                   extra_env={"TETHER_ARTIFACT_URI": f"s3://{bucket}/tether", "TETHER_S3_ENDPOINT": ep,
-                              "TETHER_S3_ACCESS_KEY": ak, "TETHER_S3_SECRET_KEY": sk,
-                              "TETHER_LOG_LEVEL": "WARNING"})
+    srv = S3Server(
+        data_dir=str(work / "data"),
+        admin_token=admin_token or new_admin_token(),
+        database_url=database_url,
+        extra_env={
+            "TETHER_ARTIFACT_URI": f"s3://{bucket}/tether",
+            "TETHER_S3_ENDPOINT": ep,
+            "TETHER_S3_ACCESS_KEY": ak,
+            "TETHER_S3_SECRET_KEY": sk,
+            "TETHER_LOG_LEVEL": "WARNING",
+        },
+    )
     try:
         Path(srv.data_dir).mkdir(parents=True)
         src = make_blob(work, size_mib)
@@ -309,7 +336,9 @@ def measure_local(ctx: Context, size_mib: int) -> Result:
         rid = new_run(ctx.base_url, tok)
         proxied(ctx.base_url, tok, rid, src, lambda: [ctx.server.pid, *ctx.server.worker_pids()], res)
         hashing_speed(work, res)
-        res.notes.append("local store (set TETHER_BENCH_S3_ENDPOINT for S3); direct = a file copy on the same disk")
+        res.notes.append(
+            "local store (set TETHER_BENCH_S3_ENDPOINT for S3); direct = a file copy on the same disk"
+        )
         return res
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -321,22 +350,54 @@ def rows_of(res: Result) -> list[Row]:
     put_ratio, get_ratio = res.proxied_put / res.direct_put, res.proxied_get / res.direct_get
     speed_ok = (lambda r: r >= SPEED_TARGET) if res.store == "s3" else (lambda r: None)
     rows = [
-        Row(f"artifacts: proxied PUT ({mb}) vs direct", "≥ 90%", f"{res.proxied_put:.0f} MiB/s ({put_ratio:.0%})",
-            speed_ok(put_ratio), f"direct {base} {res.direct_put:.0f} MiB/s; {res.notes[0]}"),
-        Row(f"artifacts: proxied GET ({mb}) vs direct", "≥ 90%", f"{res.proxied_get:.0f} MiB/s ({get_ratio:.0%})",
-            speed_ok(get_ratio), f"direct {base} {res.direct_get:.0f} MiB/s; client, server and store share the cores"
-            + (f"; {res.get_note}" if res.get_note else "")),
-        Row("artifacts: server RSS growth during PUT", f"≤ {RSS_TARGET_MIB:.0f} MiB", f"{res.put_rss:.1f} MiB",
-            res.put_rss <= RSS_TARGET_MIB, "peak VmRSS of master + workers minus before, sampled every 50 ms"),
-        Row("artifacts: server RSS growth during GET", f"≤ {RSS_TARGET_MIB:.0f} MiB", f"{res.get_rss:.1f} MiB",
-            res.get_rss <= RSS_TARGET_MIB, ""),
-        Row("datasets: hashing (page cache warm)", f"≥ {HASH_TARGET:.0f} MiB/s", f"{res.hashing:.0f} MiB/s",
-            res.hashing >= HASH_TARGET, "tether._datasets.manifest, 4 threads"),
+        Row(
+            f"artifacts: proxied PUT ({mb}) vs direct",
+            "≥ 90%",
+            f"{res.proxied_put:.0f} MiB/s ({put_ratio:.0%})",
+            speed_ok(put_ratio),
+            f"direct {base} {res.direct_put:.0f} MiB/s; {res.notes[0]}",
+        ),
+        Row(
+            f"artifacts: proxied GET ({mb}) vs direct",
+            "≥ 90%",
+            f"{res.proxied_get:.0f} MiB/s ({get_ratio:.0%})",
+            speed_ok(get_ratio),
+            f"direct {base} {res.direct_get:.0f} MiB/s; client, server and store share the cores"
+            + (f"; {res.get_note}" if res.get_note else ""),
+        ),
+        Row(
+            "artifacts: server RSS growth during PUT",
+            f"≤ {RSS_TARGET_MIB:.0f} MiB",
+            f"{res.put_rss:.1f} MiB",
+            res.put_rss <= RSS_TARGET_MIB,
+            "peak VmRSS of master + workers minus before, sampled every 50 ms",
+        ),
+        Row(
+            "artifacts: server RSS growth during GET",
+            f"≤ {RSS_TARGET_MIB:.0f} MiB",
+            f"{res.get_rss:.1f} MiB",
+            res.get_rss <= RSS_TARGET_MIB,
+            "",
+        ),
+        Row(
+            "datasets: hashing (page cache warm)",
+            f"≥ {HASH_TARGET:.0f} MiB/s",
+            f"{res.hashing:.0f} MiB/s",
+            res.hashing >= HASH_TARGET,
+            "tether._datasets.manifest, 4 threads",
+        ),
     ]
     if res.sdk_direct_put is not None:
-        rows.append(Row("artifacts: SDK direct (presigned) upload", "≈ store speed", f"{res.sdk_direct_put:.0f} MiB/s",
-                        None, f"parallel 16 MiB parts; includes the server's sha256 read-back; minio put "
-                              f"{res.direct_put:.0f} MiB/s"))
+        rows.append(
+            Row(
+                "artifacts: SDK direct (presigned) upload",
+                "≈ store speed",
+                f"{res.sdk_direct_put:.0f} MiB/s",
+                None,
+                f"parallel 16 MiB parts; includes the server's sha256 read-back; minio put "
+                f"{res.direct_put:.0f} MiB/s",
+            )
+        )
     return rows
 
 
@@ -345,8 +406,13 @@ def run(ctx: Context) -> list[Row]:
     s3 = s3_config()
     if s3 is None:
         return rows_of(measure_local(ctx, size_mib))
-    res = measure_s3(size_mib, s3, database_url=ctx.database_url, admin_token=ctx.admin_token,
-                     token=lambda _base: ctx.user("writer")[1])
+    res = measure_s3(
+        size_mib,
+        s3,
+        database_url=ctx.database_url,
+        admin_token=ctx.admin_token,
+        token=lambda _base: ctx.user("writer")[1],
+    )
     return rows_of(res)
 
 

@@ -32,19 +32,33 @@ def run(ctx: Context) -> list[Row]:
     rows += _guard("10,000-step history", lambda: history(ctx, token))
     made: list[Any] = []
     rows += _guard("create runs", lambda: made.extend(create_runs(ctx, token, 5_000)) or [made[1]])
-    rows += _guard("create runs, two requests", lambda: [create_runs(
-        ctx, token, 1_000, two_step=True, exp=ctx.experiment("bench-two-step", token))[1]])
+    rows += _guard(
+        "create runs, two requests",
+        lambda: [
+            create_runs(ctx, token, 1_000, two_step=True, exp=ctx.experiment("bench-two-step", token))[1]
+        ],
+    )
     if made:
         exp_id = made[0]
         _analyze(ctx)
-        rows += _guard("search @ 5,000", lambda: [search(ctx, token, exp_id, "search p50 @ 5,000 runs", 0.008)])
+        rows += _guard(
+            "search @ 5,000", lambda: [search(ctx, token, exp_id, "search p50 @ 5,000 runs", 0.008)]
+        )
         if not ctx.quick:
             rows += _guard("grow to 100,000", lambda: [grow(ctx, exp_id, 100_000)])
-            rows += _guard("search @ 100,000",
-                           lambda: [search(ctx, token, exp_id, "search p50 @ 100,000 runs", 0.040)])
+            rows += _guard(
+                "search @ 100,000", lambda: [search(ctx, token, exp_id, "search p50 @ 100,000 runs", 0.040)]
+            )
     rss, pss, n = ctx.server.tree_memory()
-    rows.append(Row("RSS after workloads", "info", f"{rss / MiB:.0f} MiB", None,
-                    f"PSS {pss / MiB:.0f} MiB, {n} processes"))
+    rows.append(
+        Row(
+            "RSS after workloads",
+            "info",
+            f"{rss / MiB:.0f} MiB",
+            None,
+            f"PSS {pss / MiB:.0f} MiB, {n} processes",
+        )
+    )
     return rows
 
 
@@ -58,20 +72,32 @@ def _guard(label: str, fn: Any) -> list[Row]:
 
 # ---------------------------------------------------------------- start-up and memory
 
+
 def _server_rows(ctx: Context) -> list[Row]:
     srv = ctx.server
     fresh, warm = srv.history[0], srv.history[-1]
     rss, pss, n = srv.idle_memory
     return [
-        Row("start→healthy (fresh dir, migrates)", "≤ 2 s", f"{fresh:.2f} s", fresh <= 2.0,
-            "tether server --migrate on an empty database"),
+        Row(
+            "start→healthy (fresh dir, migrates)",
+            "≤ 2 s",
+            f"{fresh:.2f} s",
+            fresh <= 2.0,
+            "tether server --migrate on an empty database",
+        ),
         Row("restart→healthy (existing db)", "≤ 2 s", f"{warm:.2f} s", warm <= 2.0),
-        Row("idle RSS, whole process tree", "≤ 300 MiB", f"{rss / MiB:.0f} MiB", rss <= 300 * MiB,
-            f"sum of VmRSS over {n} processes (master + workers); PSS {pss / MiB:.0f} MiB"),
+        Row(
+            "idle RSS, whole process tree",
+            "≤ 300 MiB",
+            f"{rss / MiB:.0f} MiB",
+            rss <= 300 * MiB,
+            f"sum of VmRSS over {n} processes (master + workers); PSS {pss / MiB:.0f} MiB",
+        ),
     ]
 
 
 # ---------------------------------------------------------------- batch ingest
+
 
 def _batch_bodies(n: int, keys: tuple[str, ...] = ("loss", "acc", "lr", "grad_norm")) -> list[bytes]:
     per_key = BATCH // len(keys)
@@ -79,8 +105,11 @@ def _batch_bodies(n: int, keys: tuple[str, ...] = ("loss", "acc", "lr", "grad_no
     bodies = []
     for b in range(n):
         base = b * per_key
-        pts = [{"key": k, "value": 1.0 / (base + s + 1), "step": base + s, "timestamp": ts + base + s}
-               for k in keys for s in range(per_key)]
+        pts = [
+            {"key": k, "value": 1.0 / (base + s + 1), "step": base + s, "timestamp": ts + base + s}
+            for k in keys
+            for s in range(per_key)
+        ]
         bodies.append(orjson.dumps({"metrics": pts}))
     return bodies
 
@@ -147,12 +176,20 @@ def ingest(ctx: Context, token: str) -> list[Row]:
     ctx.shared["batch_mean_s"] = sum(lat) / len(lat)
     ctx.shared["batch_rate"] = rate
     ctx.shared["batch_cpu_s"] = (ctx.server.cpu() - cpu0) / len(lat)  # server CPU per batch
-    return [Row("batch ingest (4 threads × 1,000 pts)", "≥ 150,000 pts/s", f"{rate:,.0f} pts/s",
-                rate >= 150_000, f"{len(lat)} batches in {elapsed:.1f} s; batch p50 {fmt_ms(percentile(lat, 50))}"
-                f", p95 {fmt_ms(percentile(lat, 95))}; server used {cores:.2f} cores (client shares them)")]
+    return [
+        Row(
+            "batch ingest (4 threads × 1,000 pts)",
+            "≥ 150,000 pts/s",
+            f"{rate:,.0f} pts/s",
+            rate >= 150_000,
+            f"{len(lat)} batches in {elapsed:.1f} s; batch p50 {fmt_ms(percentile(lat, 50))}"
+            f", p95 {fmt_ms(percentile(lat, 95))}; server used {cores:.2f} cores (client shares them)",
+        )
+    ]
 
 
 # ---------------------------------------------------------------- single log_metric
+
 
 def single_log_metric(ctx: Context, token: str) -> list[Row]:
     exp = ctx.experiment("bench-single", token)
@@ -160,8 +197,10 @@ def single_log_metric(ctx: Context, token: str) -> list[Row]:
     url = ctx.url(f"/runs/{ctx.create_run(s, exp, 'single')}/metrics")
     ts = int(time.time() * 1000)
     n_max = 1_000 if ctx.quick else 3_000
-    bodies = [orjson.dumps({"key": "loss", "value": 1 / (i + 1), "step": i, "timestamp": ts + i})
-              for i in range(n_max + 50)]
+    bodies = [
+        orjson.dumps({"key": "loss", "value": 1 / (i + 1), "step": i, "timestamp": ts + i})
+        for i in range(n_max + 50)
+    ]
     for b in bodies[:50]:
         s.post(url, data=b).raise_for_status()
     lat: list[float] = []
@@ -178,20 +217,35 @@ def single_log_metric(ctx: Context, token: str) -> list[Row]:
     rate, p50, p95 = len(lat) / elapsed, percentile(lat, 50), percentile(lat, 95)
     ctx.shared.update(single_p50_s=p50, single_rate=rate)
     return [
-        Row("single log_metric, sequential", "≥ 600 req/s", f"{rate:,.0f} req/s", rate >= 600,
-            f"{len(lat)} requests, one keep-alive connection"),
-        Row("single log_metric latency p50 / p95", "p50 ≤ 2 ms", f"{fmt_ms(p50)} / {fmt_ms(p95)}", p50 <= 0.002),
+        Row(
+            "single log_metric, sequential",
+            "≥ 600 req/s",
+            f"{rate:,.0f} req/s",
+            rate >= 600,
+            f"{len(lat)} requests, one keep-alive connection",
+        ),
+        Row(
+            "single log_metric latency p50 / p95",
+            "p50 ≤ 2 ms",
+            f"{fmt_ms(p50)} / {fmt_ms(p95)}",
+            p50 <= 0.002,
+        ),
     ]
 
 
 # ---------------------------------------------------------------- history
+
 
 def history(ctx: Context, token: str) -> list[Row]:
     exp = ctx.experiment("bench-history", token)
     s = ctx.http(token)
     run_id = ctx.create_run(s, exp, "history")
     ts = int(time.time() * 1000)
-    body = {"metrics": [{"key": "loss", "value": 1 / (i + 1), "step": i, "timestamp": ts + i} for i in range(10_000)]}
+    body = {
+        "metrics": [
+            {"key": "loss", "value": 1 / (i + 1), "step": i, "timestamp": ts + i} for i in range(10_000)
+        ]
+    }
     s.post(ctx.url(f"/runs/{run_id}/batch"), data=orjson.dumps(body)).raise_for_status()
     url = ctx.url(f"/runs/{run_id}/metrics/loss")
     lat, size = [], 0
@@ -202,27 +256,45 @@ def history(ctx: Context, token: str) -> list[Row]:
         r.raise_for_status()
         out = orjson.loads(r.content)
         if len(out["items"]) != 10_000 or out["next_page_token"]:
-            raise RuntimeError(f"history returned {len(out['items'])} points, token {out['next_page_token']!r}")
+            raise RuntimeError(
+                f"history returned {len(out['items'])} points, token {out['next_page_token']!r}"
+            )
         size = len(r.content)
         if i >= 5:
             lat.append(dt)
     p50 = percentile(lat, 50)
-    return [Row("10,000-step history, whole", "p50 ≤ 20 ms", fmt_ms(p50), p50 <= 0.020,
-                f"50 fetches, one page of {size / 1024:.0f} KiB; p95 {fmt_ms(percentile(lat, 95))}")]
+    return [
+        Row(
+            "10,000-step history, whole",
+            "p50 ≤ 20 ms",
+            fmt_ms(p50),
+            p50 <= 0.020,
+            f"50 fetches, one page of {size / 1024:.0f} KiB; p95 {fmt_ms(percentile(lat, 95))}",
+        )
+    ]
 
 
 # ---------------------------------------------------------------- creating runs
 
+
 def _run_data(rng: random.Random, ts: int) -> dict:
-    params = {"depth": rng.choice(["4", "6", "8"]), "lr": str(rng.choice([0.01, 0.03, 0.1])),
-              "n_estimators": str(rng.randrange(100, 1000)), "subsample": "0.8", "seed": str(rng.randrange(10**6))}
-    metrics = [{"key": k, "value": rng.random(), "step": 0, "timestamp": ts}
-               for k in ("auc", "f1", "loss", "precision", "recall")]
+    params = {
+        "depth": rng.choice(["4", "6", "8"]),
+        "lr": str(rng.choice([0.01, 0.03, 0.1])),
+        "n_estimators": str(rng.randrange(100, 1000)),
+        "subsample": "0.8",
+        "seed": str(rng.randrange(10**6)),
+    }
+    metrics = [
+        {"key": k, "value": rng.random(), "step": 0, "timestamp": ts}
+        for k in ("auc", "f1", "loss", "precision", "recall")
+    ]
     return {"params": params, "metrics": metrics}
 
 
-def create_runs(ctx: Context, token: str, n: int, *, two_step: bool = False,
-                exp: int | None = None) -> tuple[int, Row]:
+def create_runs(
+    ctx: Context, token: str, n: int, *, two_step: bool = False, exp: int | None = None
+) -> tuple[int, Row]:
     """Runs with 5 params and 5 metrics: one ``POST /runs`` carrying them (how the SDK creates a run
     with initial data), or, with ``two_step``, ``POST /runs`` then ``POST /runs/{id}/batch``."""
     exp = exp if exp is not None else ctx.experiment("bench-search", token)
@@ -236,7 +308,9 @@ def create_runs(ctx: Context, token: str, n: int, *, two_step: bool = False,
             create = [orjson.dumps({"experiment_id": exp, "name": f"t{i}-{k}"}) for k in range(per)]
             batches: list[bytes | None] = [orjson.dumps(d) for d in data]
         else:
-            create = [orjson.dumps({"experiment_id": exp, "name": f"r{i}-{k}", **d}) for k, d in enumerate(data)]
+            create = [
+                orjson.dumps({"experiment_id": exp, "name": f"r{i}-{k}", **d}) for k, d in enumerate(data)
+            ]
             batches = [None] * per
         s = ctx.http(token)
         s.get(ctx.url("/health")).raise_for_status()
@@ -257,18 +331,35 @@ def create_runs(ctx: Context, token: str, n: int, *, two_step: bool = False,
     rate = sum(res) / elapsed
     how = "POST /runs + POST batch each" if two_step else "one POST /runs with params and metrics each"
     if two_step:
-        return exp, Row("create runs, two requests each", "info", f"{rate:,.0f} runs/s", None,
-                        f"{sum(res)} runs in {elapsed:.1f} s, 4 threads, {how}; server used {cores:.2f} cores")
-    return exp, Row("create runs (+5 params, 5 metrics)", "≥ 600 runs/s", f"{rate:,.0f} runs/s", rate >= 600,
-                    f"{sum(res)} runs in {elapsed:.1f} s, 4 threads, {how}; server used {cores:.2f} cores")
+        return exp, Row(
+            "create runs, two requests each",
+            "info",
+            f"{rate:,.0f} runs/s",
+            None,
+            f"{sum(res)} runs in {elapsed:.1f} s, 4 threads, {how}; server used {cores:.2f} cores",
+        )
+    return exp, Row(
+        "create runs (+5 params, 5 metrics)",
+        "≥ 600 runs/s",
+        f"{rate:,.0f} runs/s",
+        rate >= 600,
+        f"{sum(res)} runs in {elapsed:.1f} s, 4 threads, {how}; server used {cores:.2f} cores",
+    )
 
 
 # ---------------------------------------------------------------- search
 
+
 def search(ctx: Context, token: str, exp_id: int, label: str, target_s: float) -> Row:
     s = ctx.http(token)
-    body = orjson.dumps({"experiment_ids": [exp_id], "filter": SEARCH_FILTER,
-                         "order_by": ["metrics.auc DESC"], "max_results": 100})
+    body = orjson.dumps(
+        {
+            "experiment_ids": [exp_id],
+            "filter": SEARCH_FILTER,
+            "order_by": ["metrics.auc DESC"],
+            "max_results": 100,
+        }
+    )
     lat: list[float] = []
     n_items = 0
     for i in range(105):
@@ -284,16 +375,24 @@ def search(ctx: Context, token: str, exp_id: int, label: str, target_s: float) -
         if i >= 5:
             lat.append(dt)
     p50 = percentile(lat, 50)
-    return Row(label, f"p50 ≤ {target_s * 1000:.0f} ms", fmt_ms(p50), p50 <= target_s,
-               f"100 queries, {n_items} runs/page; p95 {fmt_ms(percentile(lat, 95))}; PostgreSQL ANALYZEd first")
+    return Row(
+        label,
+        f"p50 ≤ {target_s * 1000:.0f} ms",
+        fmt_ms(p50),
+        p50 <= target_s,
+        f"100 queries, {n_items} runs/page; p95 {fmt_ms(percentile(lat, 95))}; PostgreSQL ANALYZEd first",
+    )
 
 
 def _check_search(items: list[dict[str, Any]]) -> None:
     if not items:
         raise RuntimeError("search returned no runs; the workload is wrong")
     aucs = [it["metrics"]["auc"]["value"] for it in items]
-    if any(a <= 0.9 for a in aucs) or aucs != sorted(aucs, reverse=True) \
-            or any(it["params"]["depth"] != "6" for it in items):
+    if (
+        any(a <= 0.9 for a in aucs)
+        or aucs != sorted(aucs, reverse=True)
+        or any(it["params"]["depth"] != "6" for it in items)
+    ):
         raise RuntimeError("search returned runs that do not match the filter/order")
 
 
@@ -307,7 +406,9 @@ def grow(ctx: Context, exp_id: int, total: int) -> Row:
     engine = make_engine(_db_url(ctx))
     uid, _ = ctx.user("writer")
     with engine.connect() as c:
-        have = c.execute(text("SELECT count(*) FROM runs WHERE experiment_id = :e"), {"e": exp_id}).scalar() or 0
+        have = (
+            c.execute(text("SELECT count(*) FROM runs WHERE experiment_id = :e"), {"e": exp_id}).scalar() or 0
+        )
     rng, ts, todo, t0 = random.Random(42), int(time.time() * 1000), total - have, time.perf_counter()
     for start in range(0, todo, 5_000):
         runs, params, latest = _bulk_rows(rng, exp_id, uid, ts, min(5_000, todo - start))
@@ -318,8 +419,13 @@ def grow(ctx: Context, exp_id: int, total: int) -> Row:
     engine.dispose()
     _analyze(ctx)
     took = time.perf_counter() - t0
-    return Row(f"grow to {total:,} runs (direct insert)", "info", f"{todo:,} runs in {took:.1f} s", None,
-               "SQLAlchemy Core executemany; PostgreSQL then ANALYZEd (as autovacuum would)")
+    return Row(
+        f"grow to {total:,} runs (direct insert)",
+        "info",
+        f"{todo:,} runs in {took:.1f} s",
+        None,
+        "SQLAlchemy Core executemany; PostgreSQL then ANALYZEd (as autovacuum would)",
+    )
 
 
 def _analyze(ctx: Context) -> None:
@@ -341,25 +447,42 @@ def _bulk_rows(rng: random.Random, exp_id: int, uid: int, ts: int, n: int) -> tu
     runs, params, latest = [], [], []
     for _ in range(n):
         rid = uuid.uuid4().hex
-        runs.append({"id": rid, "experiment_id": exp_id, "name": "bulk", "status": "FINISHED",
-                     "lifecycle": "active", "start_time": ts - rng.randrange(10**8), "end_time": ts,
-                     "parent_run_id": None, "created_by": uid})
-        for k, v in (("depth", rng.choice(["4", "6", "8"])), ("lr", "0.1"), ("n_estimators", "300"),
-                     ("subsample", "0.8"), ("seed", str(rng.randrange(10**6)))):
+        runs.append(
+            {
+                "id": rid,
+                "experiment_id": exp_id,
+                "name": "bulk",
+                "status": "FINISHED",
+                "lifecycle": "active",
+                "start_time": ts - rng.randrange(10**8),
+                "end_time": ts,
+                "parent_run_id": None,
+                "created_by": uid,
+            }
+        )
+        for k, v in (
+            ("depth", rng.choice(["4", "6", "8"])),
+            ("lr", "0.1"),
+            ("n_estimators", "300"),
+            ("subsample", "0.8"),
+            ("seed", str(rng.randrange(10**6))),
+        ):
             params.append({"run_id": rid, "key": k, "value": v})
         for k in ("auc", "f1", "loss", "precision", "recall"):
-            latest.append({"run_id": rid, "key": k, "step": 0, "timestamp": ts, "value": rng.random(),
-                           "is_nan": False})
+            latest.append(
+                {"run_id": rid, "key": k, "step": 0, "timestamp": ts, "value": rng.random(), "is_nan": False}
+            )
     return runs, params, latest
 
 
 def _db_url(ctx: Context) -> str:
     if ctx.database_url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + ctx.database_url[len("postgresql://"):]
+        return "postgresql+psycopg://" + ctx.database_url[len("postgresql://") :]
     return ctx.database_url
 
 
 # ---------------------------------------------------------------- auth overhead (issue 3)
+
 
 def run_auth(ctx: Context) -> list[Row]:
     """Cost of the auth step, timed in-process, plus an in-process A/B of the same workloads.
@@ -373,8 +496,14 @@ def run_auth(ctx: Context) -> list[Row]:
 
     _, token = ctx.user("writer")
     pg = ctx.backend == "postgresql"
-    app = create_app(Settings(data_dir=ctx.data_dir, database_url=ctx.database_url if pg else "",
-                              log_level="WARNING", extra={"webhook_worker": False}))  # no background threads
+    app = create_app(
+        Settings(
+            data_dir=ctx.data_dir,
+            database_url=ctx.database_url if pg else "",
+            log_level="WARNING",
+            extra={"webhook_worker": False},
+        )
+    )  # no background threads
     app.config["TETHER_ACCESS_LOG"] = False
     db = app.extensions["tether"]["db"]
     principal = users.authenticate_token(db.read_session, token)
@@ -390,9 +519,16 @@ def run_auth(ctx: Context) -> list[Row]:
             g.principal.has_role("writer")
 
         step_s = _per_call(step, 20_000)
-    rows = [Row("auth: authenticate_token (cached)", "< 1 ms", f"{tok_s * 1e6:.1f} µs/call", tok_s < 0.001),
-            Row("auth: whole auth step per request", "info", f"{step_s * 1e6:.1f} µs",
-                None, "pipeline._authenticate (header parse, hash, cache hit) + role check, in-process")]
+    rows = [
+        Row("auth: authenticate_token (cached)", "< 1 ms", f"{tok_s * 1e6:.1f} µs/call", tok_s < 0.001),
+        Row(
+            "auth: whole auth step per request",
+            "info",
+            f"{step_s * 1e6:.1f} µs",
+            None,
+            "pipeline._authenticate (header parse, hash, cache hit) + role check, in-process",
+        ),
+    ]
     rows += _auth_ab(ctx, app, pipeline, principal, token, exp, step_s)
     app.extensions["tether"]["db"].dispose()
     return rows
@@ -424,8 +560,9 @@ class _auth_off:
         self.pipeline._authenticate = self.orig
 
 
-def _auth_ab(ctx: Context, app: Any, pipeline: Any, principal: Any, token: str, exp: int,
-             step_s: float) -> list[Row]:
+def _auth_ab(
+    ctx: Context, app: Any, pipeline: Any, principal: Any, token: str, exp: int, step_s: float
+) -> list[Row]:
     """Interleave auth-on and auth-off chunks (alternating order, a fresh run per chunk) so that
     drift (a growing table, WAL checkpoints) falls on both sides equally."""
     client = app.test_client()
@@ -433,27 +570,43 @@ def _auth_ab(ctx: Context, app: Any, pipeline: Any, principal: Any, token: str, 
     ts = int(time.time() * 1000)
     singles = [orjson.dumps({"key": "ab", "value": 0.5, "step": i, "timestamp": ts + i}) for i in range(150)]
     out = []
-    for label, sub, bodies, unit in (("single log_metric", "metrics", singles, "req/s"),
-                                     ("batch ingest", "batch", _batch_bodies(8), "batches/s")):
+    for label, sub, bodies, unit in (
+        ("single log_metric", "metrics", singles, "req/s"),
+        ("batch ingest", "batch", _batch_bodies(8), "batches/s"),
+    ):
         times: dict[bool, list[float]] = {True: [], False: []}
         for chunk in range(8 if ctx.quick else 16):
-            for on in ((True, False) if chunk % 2 == 0 else (False, True)):
+            for on in (True, False) if chunk % 2 == 0 else (False, True):
                 path = f"/api/v1/runs/{ctx.create_run(ctx.http(token), exp, 'ab')}/{sub}"
                 times[on].append(_client_time(client, pipeline, principal, path, bodies, hdr, on))
         # Median chunk time per side: robust to WAL checkpoints and load bursts from other jobs.
         med = {k: statistics.median(v) for k, v in times.items()}
         loss = med[True] / med[False] - 1
-        out.append(Row(f"auth on vs off: {label} (in-process)", "within 10%", f"{loss * 100:+.1f}%",
-                       loss <= 0.10, f"on {len(bodies) / med[True]:,.0f} / off {len(bodies) / med[False]:,.0f} "
-                       f"{unit}; Flask test client, median of {len(times[True])} interleaved chunks per side"))
+        out.append(
+            Row(
+                f"auth on vs off: {label} (in-process)",
+                "within 10%",
+                f"{loss * 100:+.1f}%",
+                loss <= 0.10,
+                f"on {len(bodies) / med[True]:,.0f} / off {len(bodies) / med[False]:,.0f} "
+                f"{unit}; Flask test client, median of {len(times[True])} interleaved chunks per side",
+            )
+        )
     live = _live_estimate(ctx, step_s)
     if live:
         out.append(live)
     return out
 
 
-def _client_time(client: Any, pipeline: Any, principal: Any, path: str, bodies: list[bytes],
-                 hdr: dict[str, str], auth_on: bool) -> float:
+def _client_time(
+    client: Any,
+    pipeline: Any,
+    principal: Any,
+    path: str,
+    bodies: list[bytes],
+    hdr: dict[str, str],
+    auth_on: bool,
+) -> float:
     headers = hdr if auth_on else {"Content-Type": "application/json"}
     guard = _auth_off(pipeline, principal) if not auth_on else None
     if guard:
@@ -475,7 +628,11 @@ def _live_estimate(ctx: Context, step_s: float) -> Row | None:
     if not p50 or not batch_cpu:
         return None
     single, batch = step_s / p50, step_s / batch_cpu
-    return Row("auth overhead on the live server (est.)", "within 10%",
-               f"single {single * 100:.1f}% / batch {batch * 100:.2f}%", max(single, batch) <= 0.10,
-               f"auth step {step_s * 1e6:.0f} µs vs single p50 {p50 * 1e3:.2f} ms and "
-               f"{batch_cpu * 1e3:.1f} ms of server CPU per 1,000-point batch")
+    return Row(
+        "auth overhead on the live server (est.)",
+        "within 10%",
+        f"single {single * 100:.1f}% / batch {batch * 100:.2f}%",
+        max(single, batch) <= 0.10,
+        f"auth step {step_s * 1e6:.0f} µs vs single p50 {p50 * 1e3:.2f} ms and "
+        f"{batch_cpu * 1e3:.1f} ms of server CPU per 1,000-point batch",
+    )

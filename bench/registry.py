@@ -29,8 +29,11 @@ def _setup(ctx: Context, n: int) -> list[str]:
     w = ctx.http(wtok)
     run_id = ctx.create_run(w, ctx.experiment("registry", wtok), "fit")
     for path, data in (("model/weights.bin", b"\x01" * 65536), ("model/config.json", b'{"layers": 3}')):
-        r = w.put(ctx.url(f"/runs/{run_id}/artifacts/{path}"), data=data,
-                  headers={"Content-Type": "application/octet-stream"})
+        r = w.put(
+            ctx.url(f"/runs/{run_id}/artifacts/{path}"),
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
         r.raise_for_status()
     names = [f"bench-model-{i:05d}" for i in range(n)]
 
@@ -38,11 +41,16 @@ def _setup(ctx: Context, n: int) -> list[str]:
         ws, rs = ctx.http(wtok), ctx.http(rtok)
         ws.post(ctx.url("/models"), json={"name": name}).raise_for_status()
         mid = ws.get(ctx.url(f"/models/{name}")).json()["id"]
-        ws.put(ctx.url("/permissions"), json={"user_id": rid, "resource_type": "model",
-                                              "resource_id": str(mid), "level": "READ"}).raise_for_status()
-        ws.post(ctx.url(f"/models/{name}/versions"), json={"run_id": run_id, "artifact_path": "model"}
-                ).raise_for_status()
-        req = ws.post(ctx.url(f"/models/{name}/versions/1/transition-requests"), json={"to_stage": "Production"})
+        ws.put(
+            ctx.url("/permissions"),
+            json={"user_id": rid, "resource_type": "model", "resource_id": str(mid), "level": "READ"},
+        ).raise_for_status()
+        ws.post(
+            ctx.url(f"/models/{name}/versions"), json={"run_id": run_id, "artifact_path": "model"}
+        ).raise_for_status()
+        req = ws.post(
+            ctx.url(f"/models/{name}/versions/1/transition-requests"), json={"to_stage": "Production"}
+        )
         req.raise_for_status()
         rs.post(ctx.url(f"/transition-requests/{req.json()['id']}/approve"), json={}).raise_for_status()
 
@@ -74,14 +82,30 @@ def run(ctx: Context) -> list[Row]:
         etags[name] = s.get(ctx.url(f"/models/{name}/stages/production")).headers["ETag"]
     fetch = [_time(s, ctx.url(f"/models/{rng.choice(names)}/stages/production")) for _ in range(samples)]
     picks = [rng.choice(names[:50]) for _ in range(samples)]
-    revalidate = [_time(s, ctx.url(f"/models/{p}/stages/production"), {"If-None-Match": etags[p]}, 304)
-                  for p in picks]
+    revalidate = [
+        _time(s, ctx.url(f"/models/{p}/stages/production"), {"If-None-Match": etags[p]}, 304) for p in picks
+    ]
     p50_fetch, p50_304 = percentile(fetch, 50), percentile(revalidate, 50)
     return [
-        Row(f"registry: production fetch p50 ({n} models)", "≤ 5 ms", fmt_ms(p50_fetch), p50_fetch <= 0.005,
-            f"p95 {fmt_ms(percentile(fetch, 95))}; {samples} sequential GETs, keep-alive"),
-        Row("registry: 304 revalidation p50", "≤ 2 ms", fmt_ms(p50_304), p50_304 <= 0.002,
-            f"p95 {fmt_ms(percentile(revalidate, 95))}; If-None-Match with the previous ETag"),
-        Row(f"registry: setup ({n} models: create, register, request, approve)", "-",
-            f"{setup_s:.1f} s", None, f"{n * 6 / setup_s:.0f} requests/s with 8 client threads"),
+        Row(
+            f"registry: production fetch p50 ({n} models)",
+            "≤ 5 ms",
+            fmt_ms(p50_fetch),
+            p50_fetch <= 0.005,
+            f"p95 {fmt_ms(percentile(fetch, 95))}; {samples} sequential GETs, keep-alive",
+        ),
+        Row(
+            "registry: 304 revalidation p50",
+            "≤ 2 ms",
+            fmt_ms(p50_304),
+            p50_304 <= 0.002,
+            f"p95 {fmt_ms(percentile(revalidate, 95))}; If-None-Match with the previous ETag",
+        ),
+        Row(
+            f"registry: setup ({n} models: create, register, request, approve)",
+            "-",
+            f"{setup_s:.1f} s",
+            None,
+            f"{n * 6 / setup_s:.0f} requests/s with 8 client threads",
+        ),
     ]

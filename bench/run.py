@@ -83,19 +83,35 @@ def run_backend(backend: str, db_url: str, names: list[str], quick: bool) -> lis
         srv.restart()  # the usual case: an existing database
         srv.measure_idle()
         db = server_url or f"sqlite:///{data_dir}/tether.db"
-        ctx = Context(backend=backend, base_url=srv.base_url, admin_token=srv.admin_token, database_url=db,
-                      data_dir=data_dir, quick=quick, server=srv)
+        ctx = Context(
+            backend=backend,
+            base_url=srv.base_url,
+            admin_token=srv.admin_token,
+            database_url=db,
+            data_dir=data_dir,
+            quick=quick,
+            server=srv,
+        )
         for name in names:
             rows += run_module(name, ctx)
-        rows.append(Row("host load, 1-min avg (before / after)", "info", f"{load0:.1f} / {os.getloadavg()[0]:.1f}",
-                        None, f"{os.cpu_count()} cores shared by server, client and any other jobs on the host"))
+        rows.append(
+            Row(
+                "host load, 1-min avg (before / after)",
+                "info",
+                f"{load0:.1f} / {os.getloadavg()[0]:.1f}",
+                None,
+                f"{os.cpu_count()} cores shared by server, client and any other jobs on the host",
+            )
+        )
     finally:
         srv.stop()
         keep = bool(os.environ.get("TETHER_BENCH_KEEP"))
         if schema and not keep:
             drop_pg_schema(db_url, schema)
         if keep:
-            print(f"kept {data_dir}" + (f" and PostgreSQL schema {schema}" if schema else ""), file=sys.stderr)
+            print(
+                f"kept {data_dir}" + (f" and PostgreSQL schema {schema}" if schema else ""), file=sys.stderr
+            )
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
     return rows
@@ -165,7 +181,9 @@ def render(table: list[list[str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    ap.add_argument("--only", default="", help=f"comma-separated modules (default: all of {', '.join(MODULES)})")
+    ap.add_argument(
+        "--only", default="", help=f"comma-separated modules (default: all of {', '.join(MODULES)})"
+    )
     ap.add_argument("--pg", default=None, help="PostgreSQL URL (default: TETHER_BENCH_PG_URL, or start one)")
     ap.add_argument("--no-pg", action="store_true", help="SQLite only")
     ap.add_argument("--quick", action="store_true", help="shorter loops; skip the 100,000-run search")

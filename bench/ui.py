@@ -25,8 +25,16 @@ from . import Context, Row, percentile
 RUNS = 10_000
 COMPARE_RUNS = 100
 STEPS = 10_000
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def run(ctx: Context) -> list[Row]:
@@ -40,20 +48,26 @@ def run(ctx: Context) -> list[Row]:
     exp2 = ctx.experiment("ui-compare", token)
     t0 = time.perf_counter()
     ids = _insert_runs(ctx, exp2, uid, COMPARE_RUNS, steps=200 if ctx.quick else STEPS)
-    rows.append(Row(f"setup: {COMPARE_RUNS} runs × {STEPS if not ctx.quick else 200:,} steps", "info",
-                    f"{time.perf_counter() - t0:.1f} s"))
+    rows.append(
+        Row(
+            f"setup: {COMPARE_RUNS} runs × {STEPS if not ctx.quick else 200:,} steps",
+            "info",
+            f"{time.perf_counter() - t0:.1f} s",
+        )
+    )
     rows += _compare_rows(ctx, token, ids)
     return rows
 
 
 # ---------------------------------------------------------------- setup
 
+
 def _engine(ctx: Context) -> Any:
     from tether_server.db import make_engine
 
     url = ctx.database_url
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return make_engine(url)
 
 
@@ -68,28 +82,59 @@ def _insert_runs(ctx: Context, exp_id: int, uid: int, n: int, steps: int) -> lis
         for i in range(start, min(n, start + 2_000)):
             rid = uuid.uuid4().hex
             ids.append(rid)
-            runs.append({"id": rid, "experiment_id": exp_id, "name": f"run-{i:05d}", "status": "FINISHED",
-                         "lifecycle": "active", "start_time": ts - i * 1000, "end_time": ts, "parent_run_id": None,
-                         "created_by": uid})
-            params += [{"run_id": rid, "key": k, "value": v} for k, v in
-                       (("depth", str(rng.choice([4, 6, 8]))), ("lr", "0.1"), ("seed", str(i)))]
+            runs.append(
+                {
+                    "id": rid,
+                    "experiment_id": exp_id,
+                    "name": f"run-{i:05d}",
+                    "status": "FINISHED",
+                    "lifecycle": "active",
+                    "start_time": ts - i * 1000,
+                    "end_time": ts,
+                    "parent_run_id": None,
+                    "created_by": uid,
+                }
+            )
+            params += [
+                {"run_id": rid, "key": k, "value": v}
+                for k, v in (("depth", str(rng.choice([4, 6, 8]))), ("lr", "0.1"), ("seed", str(i)))
+            ]
             tags.append({"run_id": rid, "key": "team", "value": rng.choice(["growth", "core"])})
-            latest += [{"run_id": rid, "key": k, "step": steps, "timestamp": ts, "value": rng.random(),
-                        "is_nan": False} for k in ("auc", "loss", "f1")]
+            latest += [
+                {
+                    "run_id": rid,
+                    "key": k,
+                    "step": steps,
+                    "timestamp": ts,
+                    "value": rng.random(),
+                    "is_nan": False,
+                }
+                for k in ("auc", "loss", "f1")
+            ]
         with engine.begin() as c:
             for model, batch in ((Run, runs), (Param, params), (RunTag, tags), (LatestMetric, latest)):
                 c.execute(model.__table__.insert(), batch)
     if steps:
         for rid in ids:
             scale = rng.uniform(0.5, 2.0)
-            pts = [{"run_id": rid, "key": "loss", "step": s, "timestamp": ts + s, "is_nan": False,
-                    "value": scale / (s + 1) + rng.random() * 0.01} for s in range(steps)]
+            pts = [
+                {
+                    "run_id": rid,
+                    "key": "loss",
+                    "step": s,
+                    "timestamp": ts + s,
+                    "is_nan": False,
+                    "value": scale / (s + 1) + rng.random() * 0.01,
+                }
+                for s in range(steps)
+            ]
             with engine.begin() as c:
                 c.execute(Metric.__table__.insert(), pts)
     if engine.dialect.name == "postgresql":
         with engine.begin() as c:
-            c.exec_driver_sql("ANALYZE runs; ANALYZE params; ANALYZE latest_metrics; ANALYZE metrics; "
-                              "ANALYZE run_tags")
+            c.exec_driver_sql(
+                "ANALYZE runs; ANALYZE params; ANALYZE latest_metrics; ANALYZE metrics; ANALYZE run_tags"
+            )
     engine.dispose()
     return ids
 
@@ -100,7 +145,7 @@ TABLE_VIEWS = {
     "default (newest first, 50 rows)": "",
     "sorted by metrics.auc DESC": "?order=metrics.auc+DESC",
     "filtered + sorted, 3 extra columns": "?filter=metrics.auc+%3E+0.5+and+params.depth+%3D+%276%27"
-                                         "&order=metrics.loss+ASC&col=metrics.auc&col=params.depth&col=tags.team",
+    "&order=metrics.loss+ASC&col=metrics.auc&col=params.depth&col=tags.team",
     "page 2 (next_page_token)": None,
 }
 
@@ -126,12 +171,20 @@ def _table_rows(ctx: Context, token: str, exp_id: int) -> list[Row]:
             r.raise_for_status()
         assert "runs-table" in r.text and r.text.count("data-run-id=") == 50
         p50, p95 = percentile(times, 50), percentile(times, 95)
-        out.append(Row(f"runs table @ {RUNS:,} runs: {label}", "≤ 300 ms", f"p50 {p50 * 1000:.0f} ms",
-                       p95 <= 0.300, f"p95 {p95 * 1000:.0f} ms, {len(r.content) // 1024} KiB HTML, {n} requests"))
+        out.append(
+            Row(
+                f"runs table @ {RUNS:,} runs: {label}",
+                "≤ 300 ms",
+                f"p50 {p50 * 1000:.0f} ms",
+                p95 <= 0.300,
+                f"p95 {p95 * 1000:.0f} ms, {len(r.content) // 1024} KiB HTML, {n} requests",
+            )
+        )
     return out
 
 
 # ---------------------------------------------------------------- compare in Chromium
+
 
 def _compare_rows(ctx: Context, token: str, ids: list[str]) -> list[Row]:
     try:
@@ -143,8 +196,9 @@ def _compare_rows(ctx: Context, token: str, ids: list[str]) -> list[Row]:
     times: list[float] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                      extra_http_headers={"Authorization": f"Bearer {token}"})
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, extra_http_headers={"Authorization": f"Bearer {token}"}
+        )
         page = context.new_page()
         for _ in range(2 if ctx.quick else 5):
             t0 = time.perf_counter()
@@ -156,9 +210,15 @@ def _compare_rows(ctx: Context, token: str, ids: list[str]) -> list[Row]:
         status = page.inner_text("#chart-status")
         browser.close()
     cold, warm = times[0], statistics.median(times[1:]) if len(times) > 1 else times[0]
-    return [Row(f"compare page ready in Chromium: {len(ids)} runs × {STEPS:,} steps", "≤ 2 s",
-                f"{warm:.2f} s", warm <= 2.0,
-                f"median of {len(times) - 1} loads after a first one of {cold:.2f} s; {status}")]
+    return [
+        Row(
+            f"compare page ready in Chromium: {len(ids)} runs × {STEPS:,} steps",
+            "≤ 2 s",
+            f"{warm:.2f} s",
+            warm <= 2.0,
+            f"median of {len(times) - 1} loads after a first one of {cold:.2f} s; {status}",
+        )
+    ]
 
 
 def main() -> None:
@@ -171,8 +231,14 @@ def main() -> None:
     srv = Server(data_dir=data_dir, admin_token=new_admin_token())
     try:
         srv.start()
-        ctx = Context(backend="sqlite", base_url=srv.base_url, admin_token=srv.admin_token,
-                      database_url=f"sqlite:///{data_dir}/tether.db", data_dir=data_dir, server=srv)
+        ctx = Context(
+            backend="sqlite",
+            base_url=srv.base_url,
+            admin_token=srv.admin_token,
+            database_url=f"sqlite:///{data_dir}/tether.db",
+            data_dir=data_dir,
+            server=srv,
+        )
         rows = run(ctx)
     finally:
         srv.stop()

@@ -36,6 +36,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- databases
 
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tpl") / "template.db"
@@ -128,8 +129,9 @@ def fresh_pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path, sqlite_template: Path,
-                 request: pytest.FixtureRequest) -> Iterator[str]:
+def database_url(
+    backend: str, tmp_path: Path, sqlite_template: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
     if backend == "sqlite":
         dst = tmp_path / "tether.db"
         shutil.copy(sqlite_template, dst)
@@ -142,6 +144,7 @@ def database_url(backend: str, tmp_path: Path, sqlite_template: Path,
 
 # ---------------------------------------------------------------- app
 
+
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {}
@@ -149,9 +152,14 @@ def settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, Any]) -> Settings:
-    return Settings(data_dir=str(tmp_path / "data"), database_url=database_url,
-                    artifact_uri=str(tmp_path / "artifacts"), secret_key="test-secret", testing=True,
-                    **settings_overrides).validated()
+    return Settings(
+        data_dir=str(tmp_path / "data"),
+        database_url=database_url,
+        artifact_uri=str(tmp_path / "artifacts"),
+        secret_key="test-secret",
+        testing=True,
+        **settings_overrides,
+    ).validated()
 
 
 @pytest.fixture
@@ -220,6 +228,7 @@ def auth(writer: tuple[int, str]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- live server (for the SDK)
+
 
 @pytest.fixture
 def live_server(app: Any) -> Iterator[str]:

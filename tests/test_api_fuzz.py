@@ -41,9 +41,15 @@ def _spec_operations() -> list[tuple[str, str]]:
     from tether_server.config import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Settings(data_dir=tmp, database_url=f"sqlite:///{Path(tmp) / 'spec.db'}",
-                                  artifact_uri=str(Path(tmp) / "artifacts"), secret_key="spec", testing=True)
-                         .validated())
+        app = create_app(
+            Settings(
+                data_dir=tmp,
+                database_url=f"sqlite:///{Path(tmp) / 'spec.db'}",
+                artifact_uri=str(Path(tmp) / "artifacts"),
+                secret_key="spec",
+                testing=True,
+            ).validated()
+        )
         spec = app.test_client().get(SPEC_PATH).get_json()
         app.extensions["tether"]["db"].dispose()
     return [(m.upper(), p) for p, ops in spec["paths"].items() for m in ops if m in METHODS]
@@ -67,26 +73,62 @@ def _seed(app: Any, token: str) -> dict[str, Any]:
     """A little real data; returns real values for the path parameters that name it."""
     client, h = app.test_client(), bearer(token)
     eid = _ok(client.post("/api/v1/experiments", json={"name": "fuzz-exp"}, headers=h), "experiment")["id"]
-    rid = _ok(client.post("/api/v1/runs", json={"experiment_id": eid, "name": "fuzz-run"}, headers=h), "run")["id"]
-    _ok(client.post(f"/api/v1/runs/{rid}/batch", headers=h, json={
-        "params": {"lr": "0.1"}, "tags": {"team": "fuzz"},
-        "metrics": [{"key": "loss", "value": 1.0, "step": 0, "timestamp": 1}]}), "batch")
+    rid = _ok(client.post("/api/v1/runs", json={"experiment_id": eid, "name": "fuzz-run"}, headers=h), "run")[
+        "id"
+    ]
+    _ok(
+        client.post(
+            f"/api/v1/runs/{rid}/batch",
+            headers=h,
+            json={
+                "params": {"lr": "0.1"},
+                "tags": {"team": "fuzz"},
+                "metrics": [{"key": "loss", "value": 1.0, "step": 0, "timestamp": 1}],
+            },
+        ),
+        "batch",
+    )
     _ok(client.put(f"/api/v1/runs/{rid}/artifacts/model/weights.bin", data=b"w" * 64, headers=h), "artifact")
     dataset_version_id = add_dataset_input(app, rid, name="fuzz-data", root_hash=ROOT_HASH)
     _ok(client.post("/api/v1/models", json={"name": "fuzz-model"}, headers=h), "model")
-    version = _ok(client.post("/api/v1/models/fuzz-model/versions", json={"run_id": rid}, headers=h),
-                  "version")["version"]
-    _ok(client.put("/api/v1/models/fuzz-model/aliases/champion", json={"version": version}, headers=h), "alias")
-    req = _ok(client.post(f"/api/v1/models/fuzz-model/versions/{version}/transition-requests",
-                          json={"to_stage": "Staging"}, headers=h), "transition request")
-    hook = _ok(client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]},
-                           headers=h), "webhook")
+    version = _ok(
+        client.post("/api/v1/models/fuzz-model/versions", json={"run_id": rid}, headers=h), "version"
+    )["version"]
+    _ok(
+        client.put("/api/v1/models/fuzz-model/aliases/champion", json={"version": version}, headers=h),
+        "alias",
+    )
+    req = _ok(
+        client.post(
+            f"/api/v1/models/fuzz-model/versions/{version}/transition-requests",
+            json={"to_stage": "Staging"},
+            headers=h,
+        ),
+        "transition request",
+    )
+    hook = _ok(
+        client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]}, headers=h),
+        "webhook",
+    )
     tokens = _ok(client.get("/api/v1/tokens", headers=h), "tokens")["items"]
     me = _ok(client.get("/api/v1/users/me", headers=h), "me")
-    return {"experiment_id": eid, "run_id": rid, "key": "loss", "name": "fuzz-model", "version": version,
-            "alias": "champion", "stage": "Staging", "request_id": req["id"], "webhook_id": hook["id"],
-            "token_id": tokens[0]["id"], "user_id": me["id"], "path": "model/weights.bin",
-            "root_hash": ROOT_HASH, "dataset_version_id": dataset_version_id, "dataset_name": "fuzz-data"}
+    return {
+        "experiment_id": eid,
+        "run_id": rid,
+        "key": "loss",
+        "name": "fuzz-model",
+        "version": version,
+        "alias": "champion",
+        "stage": "Staging",
+        "request_id": req["id"],
+        "webhook_id": hook["id"],
+        "token_id": tokens[0]["id"],
+        "user_id": me["id"],
+        "path": "model/weights.bin",
+        "root_hash": ROOT_HASH,
+        "dataset_version_id": dataset_version_id,
+        "dataset_name": "fuzz-data",
+    }
 
 
 def _strategy(operation: Any, real: dict[str, Any]) -> Any:
@@ -111,9 +153,12 @@ def _check(case: Any, response: Any) -> None:
     except ValueError:
         pytest.fail(f"{response.status_code} with a non-JSON body for {where}: {response.content[:300]!r}")
     err = body.get("error") if isinstance(body, dict) else None
-    assert isinstance(err, dict) and {"code", "message", "details"} <= set(err), \
+    assert isinstance(err, dict) and {"code", "message", "details"} <= set(err), (
         f"{response.status_code} with a wrong error shape for {where}: {body!r}"
-    assert isinstance(err["code"], str) and isinstance(err["message"], str) and isinstance(err["details"], dict)
+    )
+    assert (
+        isinstance(err["code"], str) and isinstance(err["message"], str) and isinstance(err["details"], dict)
+    )
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
@@ -126,9 +171,13 @@ def test_bad_input_never_gets_a_500(app: Any, users: Any, method: str, path: str
     operation = schema[path][method]
     headers = bearer(token)
 
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                     HealthCheck.data_too_large])
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    )
     @given(case=_strategy(operation, real))
     def fuzz(case: Any) -> None:
         _check(case, case.call(headers=headers))

@@ -26,18 +26,27 @@ def _free_port() -> int:
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
-    env.update(TETHER_DATA_DIR=str(tmp_path / "data"), TETHER_CREDENTIALS_FILE=str(tmp_path / "creds.json"), **extra)
+    env.update(
+        TETHER_DATA_DIR=str(tmp_path / "data"), TETHER_CREDENTIALS_FILE=str(tmp_path / "creds.json"), **extra
+    )
     return env
 
 
 def test_server_refuses_out_of_date_schema(tmp_path):
-    r = subprocess.run([TETHER, "server", "--port", str(_free_port())], env=_env(tmp_path),
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [TETHER, "server", "--port", str(_free_port())],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode != 0 and "tether db upgrade" in r.stderr
 
 
 def test_db_upgrade_then_version(tmp_path):
-    r = subprocess.run([TETHER, "db", "upgrade"], env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [TETHER, "db", "upgrade"], env=_env(tmp_path), capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0 and "revision" in r.stdout
     r = subprocess.run([TETHER, "version"], capture_output=True, text=True, timeout=30)
     assert r.stdout.startswith("tether ")
@@ -46,10 +55,17 @@ def test_db_upgrade_then_version(tmp_path):
 def test_users_cli_prints_token_once(tmp_path):
     env = _env(tmp_path)
     subprocess.run([TETHER, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60)
-    r = subprocess.run([TETHER, "users", "create", "ops", "--role", "admin"], env=env, capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [TETHER, "users", "create", "ops", "--role", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and r.stdout.strip().startswith("tth_")
-    listed = subprocess.run([TETHER, "tokens", "list"], env=env, capture_output=True, text=True, timeout=60).stdout
+    listed = subprocess.run(
+        [TETHER, "tokens", "list"], env=env, capture_output=True, text=True, timeout=60
+    ).stdout
     secret = r.stdout.strip()
     assert secret not in listed and f"{secret[:8]}…" in listed
 
@@ -58,8 +74,14 @@ def test_users_cli_prints_token_once(tmp_path):
 def test_embedded_first_start_creates_local_admin(tmp_path):
     port = _free_port()
     env = _env(tmp_path)
-    proc = subprocess.Popen([TETHER, "server", "--port", str(port), "--migrate", "--workers", "1"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [TETHER, "server", "--port", str(port), "--migrate", "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30

@@ -6,16 +6,29 @@ from tether_server.config import ConfigError, Settings
 
 
 def test_from_env_parses_types():
-    s = Settings.from_env({"TETHER_S3_SECURE": "false", "TETHER_MAX_BATCH_METRICS": "500",
-                           "TETHER_WEBHOOK_POLL_SECONDS": "0.25", "TETHER_DEFAULT_PERMISSION": "read"})
+    s = Settings.from_env(
+        {
+            "TETHER_S3_SECURE": "false",
+            "TETHER_MAX_BATCH_METRICS": "500",
+            "TETHER_WEBHOOK_POLL_SECONDS": "0.25",
+            "TETHER_DEFAULT_PERMISSION": "read",
+        }
+    )
     assert s.s3_secure is False and s.max_batch_metrics == 500 and s.webhook_poll_seconds == 0.25
     assert s.default_permission == "READ"
 
 
-@pytest.mark.parametrize("env", [
-    {"TETHER_S3_SECURE": "maybe"}, {"TETHER_MAX_BATCH_METRICS": "lots"}, {"TETHER_WEBHOOK_POLL_SECONDS": "x"},
-    {"TETHER_DEFAULT_PERMISSION": "ADMIN"}, {"TETHER_DATABASE_URL": "mysql://x"}, {"TETHER_MAX_BATCH_METRICS": "0"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"TETHER_S3_SECURE": "maybe"},
+        {"TETHER_MAX_BATCH_METRICS": "lots"},
+        {"TETHER_WEBHOOK_POLL_SECONDS": "x"},
+        {"TETHER_DEFAULT_PERMISSION": "ADMIN"},
+        {"TETHER_DATABASE_URL": "mysql://x"},
+        {"TETHER_MAX_BATCH_METRICS": "0"},
+    ],
+)
 def test_bad_values_fail_fast_with_the_variable_name(env):
     with pytest.raises(ConfigError) as e:
         Settings.from_env(env)

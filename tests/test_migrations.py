@@ -65,17 +65,33 @@ def test_0005_drops_the_metrics_fk_and_downgrade_restores_it(backend, tmp_path, 
     db = Database(_empty_url(backend, tmp_path, request))
     upgrade(db.engine, "0004")
     with db.engine.begin() as c:
-        c.execute(text("INSERT INTO experiments (name, description, lifecycle, created_at, updated_at) "
-                       "VALUES ('e', '', 'active', 0, 0)"))
-        c.execute(text("INSERT INTO runs (id, experiment_id, name, status, lifecycle, start_time) "
-                       "VALUES ('r1', (SELECT id FROM experiments), 'n', 'RUNNING', 'active', 0)"))
-        c.execute(text("INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
-                       "VALUES ('r1', 'loss', 0, 0, 1.5, false)"))
+        c.execute(
+            text(
+                "INSERT INTO experiments (name, description, lifecycle, created_at, updated_at) "
+                "VALUES ('e', '', 'active', 0, 0)"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO runs (id, experiment_id, name, status, lifecycle, start_time) "
+                "VALUES ('r1', (SELECT id FROM experiments), 'n', 'RUNNING', 'active', 0)"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
+                "VALUES ('r1', 'loss', 0, 0, 1.5, false)"
+            )
+        )
     upgrade(db.engine)
     assert not [fk for fk in inspect(db.engine).get_foreign_keys("metrics") if fk["referred_table"] == "runs"]
     with db.engine.begin() as c:
-        c.execute(text("INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
-                       "VALUES ('gone', 'loss', 0, 0, 2.5, false)"))
+        c.execute(
+            text(
+                "INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
+                "VALUES ('gone', 'loss', 0, 0, 2.5, false)"
+            )
+        )
         assert c.execute(text("SELECT count(*) FROM metrics")).scalar() == 2
     with db.engine.begin() as c:
         command.downgrade(alembic_config(c), "0004")

@@ -36,15 +36,29 @@ print("wheel-ok")
 @pytest.mark.slow
 def test_wheel_install_serves_migrations_and_web(tmp_path):
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
-                   check=True, timeout=600, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
     target = tmp_path / "site"
     wheel = next(wheels.glob("tether_server-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     env = {**os.environ, "PYTHONPATH": str(target)}
-    out = subprocess.run([sys.executable, "-c", CHECK, str(target)], env=env, capture_output=True, text=True,
-                         timeout=120, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK, str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "wheel-ok" in out.stdout
 
@@ -52,21 +66,49 @@ def test_wheel_install_serves_migrations_and_web(tmp_path):
 @pytest.mark.slow
 def test_client_installs_alone_without_server_dependencies(tmp_path):
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT / "client")],
-                   check=True, timeout=600, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT / "client")],
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
     wheel = next(wheels.glob("tether-*.whl"))
-    meta = subprocess.run([sys.executable, "-c", f"import zipfile; z = zipfile.ZipFile({str(wheel)!r}); "
-                           "print(z.read([n for n in z.namelist() if n.endswith('METADATA')][0]).decode())"],
-                          capture_output=True, text=True, check=True).stdout
-    requires = [ln.split(":", 1)[1].strip().lower() for ln in meta.splitlines() if ln.startswith("Requires-Dist:")]
-    assert not any(r.startswith(("flask", "sqlalchemy", "alembic", "marshmallow", "gunicorn")) for r in requires)
+    meta = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import zipfile; z = zipfile.ZipFile({str(wheel)!r}); "
+            "print(z.read([n for n in z.namelist() if n.endswith('METADATA')][0]).decode())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    requires = [
+        ln.split(":", 1)[1].strip().lower() for ln in meta.splitlines() if ln.startswith("Requires-Dist:")
+    ]
+    assert not any(
+        r.startswith(("flask", "sqlalchemy", "alembic", "marshmallow", "gunicorn")) for r in requires
+    )
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, timeout=300, capture_output=True)
-    code = ("import sys, time; t = time.perf_counter(); import tether; dt = time.perf_counter() - t; "
-            "assert tether.__file__.startswith(sys.argv[1]), tether.__file__; "
-            "bad = [m for m in ('flask', 'sqlalchemy', 'tether_server') if m in sys.modules]; "
-            "assert not bad, bad; print(dt)")
-    out = subprocess.run([sys.executable, "-c", code, str(target)], env={**os.environ, "PYTHONPATH": str(target)},
-                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    code = (
+        "import sys, time; t = time.perf_counter(); import tether; dt = time.perf_counter() - t; "
+        "assert tether.__file__.startswith(sys.argv[1]), tether.__file__; "
+        "bad = [m for m in ('flask', 'sqlalchemy', 'tether_server') if m in sys.modules]; "
+        "assert not bad, bad; print(dt)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(target)],
+        env={**os.environ, "PYTHONPATH": str(target)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr

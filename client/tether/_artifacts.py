@@ -95,9 +95,17 @@ class ArtifactTransfer:
     """Uploads and downloads for one server. ``stats`` counts what went which way (``put``,
     ``parts_direct``, ``parts_proxy``, ``direct_fallbacks``, ``get_direct``, ``get_proxy``)."""
 
-    def __init__(self, http: requests.Session, base_url: str, *, progress: bool = True, workers: int = 4,
-                 multipart_threshold: int = 64 * 1024 * 1024, part_retries: int = 3,
-                 timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        http: requests.Session,
+        base_url: str,
+        *,
+        progress: bool = True,
+        workers: int = 4,
+        multipart_threshold: int = 64 * 1024 * 1024,
+        part_retries: int = 3,
+        timeout: float = 300.0,
+    ) -> None:
         import requests
 
         self._rq = requests
@@ -129,8 +137,13 @@ class ArtifactTransfer:
 
     # ------------------------------------------------------------ upload
 
-    def upload_file(self, run_id: str, local: str | os.PathLike[str], artifact_path: str | None = None,
-                    content_type: str | None = None) -> dict[str, Any]:
+    def upload_file(
+        self,
+        run_id: str,
+        local: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        content_type: str | None = None,
+    ) -> dict[str, Any]:
         """Upload one file as ``artifact_path`` (default: its file name); returns the artifact record.
 
         Uploading the same content to a path that already holds it is a no-op; different content
@@ -149,8 +162,9 @@ class ArtifactTransfer:
                 return {"path": dest, "size": size, "sha256": sha, "content_type": ctype}  # already there
             raise
 
-    def upload_dir(self, run_id: str, local_dir: str | os.PathLike[str],
-                   artifact_path: str | None = None) -> list[dict[str, Any]]:
+    def upload_dir(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> list[dict[str, Any]]:
         """Upload every regular file under ``local_dir`` (several files at a time), keeping the tree
         under ``artifact_path``; returns the records in path order."""
         root = Path(local_dir)
@@ -174,9 +188,12 @@ class ArtifactTransfer:
                 if bar is not None:
                     bar.reset(size)
                 try:
-                    r = self.http.put(self._url(run_id, "/" + quote(dest)), data=body, timeout=self.timeout,
-                                      headers={"X-Content-SHA256": sha, "Content-Length": str(size),
-                                               "Content-Type": ctype})
+                    r = self.http.put(
+                        self._url(run_id, "/" + quote(dest)),
+                        data=body,
+                        timeout=self.timeout,
+                        headers={"X-Content-SHA256": sha, "Content-Length": str(size), "Content-Type": ctype},
+                    )
                 except (self._rq.ConnectionError, self._rq.Timeout):
                     if attempt == self.part_retries:
                         raise
@@ -194,9 +211,16 @@ class ArtifactTransfer:
                 bar.close()
         raise ArtifactError(f"upload of {dest!r} failed")
 
-    def _multipart(self, run_id: str, src: Path, dest: str, size: int, sha: str, ctype: str) -> dict[str, Any]:
-        up = self._check(self.http.post(self._url(run_id, "/uploads"), timeout=self.timeout,
-                                        json={"path": dest, "size": size, "sha256": sha, "content_type": ctype}))
+    def _multipart(
+        self, run_id: str, src: Path, dest: str, size: int, sha: str, ctype: str
+    ) -> dict[str, Any]:
+        up = self._check(
+            self.http.post(
+                self._url(run_id, "/uploads"),
+                timeout=self.timeout,
+                json={"path": dest, "size": size, "sha256": sha, "content_type": ctype},
+            )
+        )
         uid, psize = up["upload_id"], up["part_size"]
         bar = _progress(size, dest, self.progress)
         try:
@@ -207,10 +231,16 @@ class ArtifactTransfer:
                 self._send_parts(run_id, up, src, psize, size, missing, bar)
                 up = self._check(self.http.get(self._url(run_id, f"/uploads/{uid}"), timeout=self.timeout))
             if self._missing_parts(run_id, up):
-                raise ArtifactError(f"upload {uid} of {dest!r}: parts still missing after {self.part_retries} "
-                                    "retries")
-            done = self._check(self.http.post(self._url(run_id, f"/uploads/{uid}/complete"), timeout=self.timeout,
-                                              json={"content_type": ctype}))
+                raise ArtifactError(
+                    f"upload {uid} of {dest!r}: parts still missing after {self.part_retries} retries"
+                )
+            done = self._check(
+                self.http.post(
+                    self._url(run_id, f"/uploads/{uid}/complete"),
+                    timeout=self.timeout,
+                    json={"content_type": ctype},
+                )
+            )
             return done["artifact"]
         except BaseException:
             logger.warning("upload %s of %s stopped", uid, dest)
@@ -225,8 +255,16 @@ class ArtifactTransfer:
         urls = {p["part_number"]: p["url"] for p in up.get("parts") or []}
         return [(n, urls.get(n)) for n in range(1, up["part_count"] + 1) if n not in done]
 
-    def _send_parts(self, run_id: str, up: dict[str, Any], src: Path, psize: int, size: int,
-                    missing: list[tuple[int, str | None]], bar: Any) -> None:
+    def _send_parts(
+        self,
+        run_id: str,
+        up: dict[str, Any],
+        src: Path,
+        psize: int,
+        size: int,
+        missing: list[tuple[int, str | None]],
+        bar: Any,
+    ) -> None:
         """Send parts in parallel: to the presigned URLs in direct mode, else through the server.
         A direct PUT that cannot reach the store falls back to the server for that part."""
 
@@ -244,8 +282,14 @@ class ArtifactTransfer:
                     self._count("direct_fallbacks")
                     logger.info("part %d: the store's URL is unreachable; sending it through the server", n)
             try:
-                ok = self._send_one(self._url(run_id, f"/uploads/{up['upload_id']}/parts/{n}"), src, off, length,
-                                    bar, direct=False)
+                ok = self._send_one(
+                    self._url(run_id, f"/uploads/{up['upload_id']}/parts/{n}"),
+                    src,
+                    off,
+                    length,
+                    bar,
+                    direct=False,
+                )
             except self._rq.RequestException:
                 return False
             if ok:
@@ -270,8 +314,9 @@ class ArtifactTransfer:
         """Fetch ``path`` into ``dst`` (a file path, or an existing directory to put it in), checking
         size and sha256; an interrupted transfer resumes with a Range request. Raises ``ArtifactError``
         (and leaves nothing at ``dst``) when the bytes do not match the recorded sha256."""
-        info = self._check(self.http.post(self._url(run_id, "/downloads"), json={"path": path},
-                                          timeout=self.timeout))
+        info = self._check(
+            self.http.post(self._url(run_id, "/downloads"), json={"path": path}, timeout=self.timeout)
+        )
         target = Path(dst)
         if target.is_dir():
             target = target / path.rsplit("/", 1)[-1]
@@ -289,8 +334,10 @@ class ArtifactTransfer:
                     time.sleep(min(2**attempt, 10))
             got, n = _sha256(part), part.stat().st_size
             if got != info["sha256"] or n != info["size"]:
-                raise ArtifactError(f"downloaded {path!r} does not match its record: {n} bytes sha256 {got}, "
-                                    f"expected {info['size']} bytes sha256 {info['sha256']}")
+                raise ArtifactError(
+                    f"downloaded {path!r} does not match its record: {n} bytes sha256 {got}, "
+                    f"expected {info['size']} bytes sha256 {info['sha256']}"
+                )
             os.replace(part, target)
         finally:
             part.unlink(missing_ok=True)

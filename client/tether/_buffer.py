@@ -42,10 +42,18 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 class MetricBuffer:
-    def __init__(self, send: SendFn, *, capacity: int = DEFAULT_CAPACITY, batch_size: int = DEFAULT_BATCH_SIZE,
-                 flush_interval: float = DEFAULT_FLUSH_INTERVAL, retry_window: float = DEFAULT_RETRY_WINDOW,
-                 new_key: Callable[[], str] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 name: str = "tether-metrics") -> None:
+    def __init__(
+        self,
+        send: SendFn,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        retry_window: float = DEFAULT_RETRY_WINDOW,
+        new_key: Callable[[], str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        name: str = "tether-metrics",
+    ) -> None:
         if capacity < 1 or not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"need capacity >= 1 and 1 <= batch_size <= {MAX_BATCH_SIZE}")
         self._send = send

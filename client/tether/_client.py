@@ -48,10 +48,19 @@ class Client:
     transfers (also ``TETHER_PROGRESS=0``).
     """
 
-    def __init__(self, base_url: str | None = None, *, token: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
-                 transport: Transport | None = None, session: requests.Session | None = None,
-                 backoff_base: float = 0.5, backoff_max: float = 8.0, progress: bool | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        transport: Transport | None = None,
+        session: requests.Session | None = None,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        progress: bool | None = None,
+    ) -> None:
         if timeout is None or timeout <= 0:
             raise ValueError("timeout must be a positive number of seconds")
         if max_retries < 0:
@@ -95,7 +104,9 @@ class Client:
                 adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
                 s.mount("http://", adapter)
                 s.mount("https://", adapter)
-                s.headers.update({k: v for k, v in self._headers(None, has_body=False).items() if k != "Accept"})
+                s.headers.update(
+                    {k: v for k, v in self._headers(None, has_body=False).items() if k != "Accept"}
+                )
                 self._bulk = s
             return self._bulk
 
@@ -108,8 +119,9 @@ class Client:
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -117,9 +129,16 @@ class Client:
 
     # ------------------------------------------------------------------ requests
 
-    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None, idempotency_key: str | None = None,
-                timeout: float | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         """Send one API call (``path`` is relative to ``/api/v1``) and return the decoded JSON body.
 
         Retries connection errors and 429/502/503/504 only for idempotent methods or when an
@@ -134,8 +153,14 @@ class Client:
         attempt = 0
         while True:
             try:
-                resp = self.transport.request(method, url, headers=headers, params=query, content=content,
-                                              timeout=timeout or self.timeout)
+                resp = self.transport.request(
+                    method,
+                    url,
+                    headers=headers,
+                    params=query,
+                    content=content,
+                    timeout=timeout or self.timeout,
+                )
             except APIConnectionError as exc:
                 if not retryable or attempt >= self.max_retries:
                     raise
@@ -144,8 +169,9 @@ class Client:
                 attempt += 1
                 continue
             if resp.status_code in RETRY_STATUSES and retryable and attempt < self.max_retries:
-                logger.info("%s %s -> %d; retry %d/%d", method, path, resp.status_code, attempt + 1,
-                            self.max_retries)
+                logger.info(
+                    "%s %s -> %d; retry %d/%d", method, path, resp.status_code, attempt + 1, self.max_retries
+                )
                 self._sleep(self._backoff(attempt, resp.header("Retry-After")))
                 attempt += 1
                 continue

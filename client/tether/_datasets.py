@@ -67,8 +67,10 @@ def manifest(path: str | os.PathLike[str], workers: int = 4) -> list[dict[str, A
     base = root.parent if root.is_file() else root
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # hashlib releases the GIL
         hashes = list(pool.map(sha256_file, files))
-    out = [{"path": f.relative_to(base).as_posix(), "size": f.stat().st_size, "sha256": h}
-           for f, h in zip(files, hashes, strict=True)]
+    out = [
+        {"path": f.relative_to(base).as_posix(), "size": f.stat().st_size, "sha256": h}
+        for f, h in zip(files, hashes, strict=True)
+    ]
     return sorted(out, key=lambda e: e["path"])
 
 
@@ -80,6 +82,7 @@ def merkle_root(entries: Iterable[dict[str, Any]]) -> str:
 
 
 # ---------------------------------------------------------------- profiling
+
 
 class _Column:
     def __init__(self, seed: int) -> None:
@@ -93,8 +96,11 @@ class _Column:
         self.cats: Counter[str] = Counter()
 
     def add(self, raw: Any) -> None:
-        if raw is None or (isinstance(raw, str) and raw.strip() in NULLS) or \
-                (isinstance(raw, float) and math.isnan(raw)):
+        if (
+            raw is None
+            or (isinstance(raw, str) and raw.strip() in NULLS)
+            or (isinstance(raw, float) and math.isnan(raw))
+        ):
             self.nulls += 1
             return
         self.count += 1
@@ -108,7 +114,9 @@ class _Column:
         if math.isnan(x) or math.isinf(x):
             self.numeric = False
             return
-        if self.is_int and not (isinstance(raw, int) or (isinstance(raw, str) and raw.strip().lstrip("+-").isdigit())):
+        if self.is_int and not (
+            isinstance(raw, int) or (isinstance(raw, str) and raw.strip().lstrip("+-").isdigit())
+        ):
             self.is_int = False
         delta = x - self.mean
         self.mean += delta / self.count
@@ -128,15 +136,29 @@ class _Column:
         return [s[min(len(s) - 1, int(q * len(s) / 10))] for q in range(1, 10)]
 
     def numeric_profile(self, counts: list[int], edges: list[float]) -> dict[str, Any]:
-        return {"kind": "numeric", "type": "int" if self.is_int else "float", "count": self.count,
-                "nulls": self.nulls, "mean": self.mean if self.count else None, "m2": self.m2,
-                "min": self.min if self.count else None, "max": self.max if self.count else None,
-                "bin_edges": edges, "bin_counts": counts}
+        return {
+            "kind": "numeric",
+            "type": "int" if self.is_int else "float",
+            "count": self.count,
+            "nulls": self.nulls,
+            "mean": self.mean if self.count else None,
+            "m2": self.m2,
+            "min": self.min if self.count else None,
+            "max": self.max if self.count else None,
+            "bin_edges": edges,
+            "bin_counts": counts,
+        }
 
     def categorical_profile(self) -> dict[str, Any]:
         top = self.cats.most_common(TOP_K)
-        return {"kind": "categorical", "type": "string", "count": self.count, "nulls": self.nulls,
-                "top": [[v, c] for v, c in top], "other": self.count - sum(c for _, c in top)}
+        return {
+            "kind": "categorical",
+            "type": "string",
+            "count": self.count,
+            "nulls": self.nulls,
+            "top": [[v, c] for v, c in top],
+            "other": self.count - sum(c for _, c in top),
+        }
 
 
 def _profile(names: list[str], rows: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -159,8 +181,10 @@ def _profile(names: list[str], rows: Any) -> tuple[dict[str, Any], dict[str, Any
                     continue
                 if not math.isnan(x):
                     counts[i][bisect.bisect_right(edges, x)] += 1
-    columns = {name: (c.numeric_profile(counts[i], numeric[i]) if i in numeric else c.categorical_profile())
-               for i, (name, c) in enumerate(zip(names, cols, strict=True))}
+    columns = {
+        name: (c.numeric_profile(counts[i], numeric[i]) if i in numeric else c.categorical_profile())
+        for i, (name, c) in enumerate(zip(names, cols, strict=True))
+    }
     schema = {"columns": [{"name": name, "type": p["type"]} for name, p in columns.items()]}
     return schema, {"format": PROFILE_FORMAT, "rows": n, "columns": columns}
 
@@ -209,8 +233,14 @@ def profile_path(path: str | os.PathLike[str]) -> tuple[dict[str, Any] | None, d
     return None, None
 
 
-def dataset_payload(path: str | os.PathLike[str], *, name: str | None = None, context: str = "training",
-                    profile: bool = True, source: str | None = None) -> dict[str, Any]:
+def dataset_payload(
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    context: str = "training",
+    profile: bool = True,
+    source: str | None = None,
+) -> dict[str, Any]:
     """The body of ``POST /runs/{id}/datasets``: manifest and root hash (and schema/profile)."""
     p = Path(path)
     if not p.exists():
@@ -219,13 +249,29 @@ def dataset_payload(path: str | os.PathLike[str], *, name: str | None = None, co
     if not entries:
         raise ValueError(f"{p} holds no files to hash")
     schema, prof = profile_path(p) if profile else (None, None)
-    return {"name": name or p.name, "context": context, "manifest": entries, "root_hash": merkle_root(entries),
-            "schema": schema, "profile": prof, "source": source if source is not None else str(p.resolve())}
+    return {
+        "name": name or p.name,
+        "context": context,
+        "manifest": entries,
+        "root_hash": merkle_root(entries),
+        "schema": schema,
+        "profile": prof,
+        "source": source if source is not None else str(p.resolve()),
+    }
 
 
-def log_dataset(http: Any, base_url: str, run_id: str, path: str | os.PathLike[str], *, name: str | None = None,
-                context: str = "training", profile: bool = True, source: str | None = None,
-                timeout: float = 120.0) -> dict[str, Any]:
+def log_dataset(
+    http: Any,
+    base_url: str,
+    run_id: str,
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    context: str = "training",
+    profile: bool = True,
+    source: str | None = None,
+    timeout: float = 120.0,
+) -> dict[str, Any]:
     """Hash ``path`` locally and record it as an input of ``run_id`` with a bare ``requests`` session
     (the SDK's ``client.datasets.log`` / ``run.log_dataset`` do the same through the ``Client``)."""
     body = dataset_payload(path, name=name, context=context, profile=profile, source=source)

@@ -1,10 +1,10 @@
 """``client.models``: the model registry (register, reviewed transitions, deployment fetch, verified download).
 
-    client.models.register(run_id, "model", "churn")
-    req = client.models.request_transition("churn", 1, "Production", comment="auc 0.91")
-    reviewer_client.models.approve(req["id"], comment="looks good")
-    prod = client.models.get_production("churn")           # version, run, datasets, metadata, files
-    client.models.download("churn", stage="production", dst="./model")   # sha256-verified
+client.models.register(run_id, "model", "churn")
+req = client.models.request_transition("churn", 1, "Production", comment="auc 0.91")
+reviewer_client.models.approve(req["id"], comment="looks good")
+prod = client.models.get_production("churn")           # version, run, datasets, metadata, files
+client.models.download("churn", stage="production", dst="./model")   # sha256-verified
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ class Models:
 
     # ---------------------------------------------------------------- models and versions
 
-    def create(self, name: str, *, description: str = "", tags: dict[str, str] | None = None) -> dict[str, Any]:
+    def create(
+        self, name: str, *, description: str = "", tags: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         return self._call("POST", "/models", json={"name": name, "description": description, "tags": tags})
 
     def get(self, name: str) -> dict[str, Any]:
@@ -53,16 +55,31 @@ class Models:
     def list(self, *, name: str | None = None, page_size: int = 100) -> Iterator[dict[str, Any]]:
         token = None
         while True:
-            page = self._call("GET", "/models", params={"name": name, "max_results": page_size, "page_token": token})
+            page = self._call(
+                "GET", "/models", params={"name": name, "max_results": page_size, "page_token": token}
+            )
             yield from page["items"]
             token = page.get("next_page_token")
             if not token:
                 return
 
-    def register(self, run_id: str, artifact_path: str, name: str, *, description: str = "",
-                 metadata: dict[str, Any] | None = None, create_model: bool = True) -> dict[str, Any]:
+    def register(
+        self,
+        run_id: str,
+        artifact_path: str,
+        name: str,
+        *,
+        description: str = "",
+        metadata: dict[str, Any] | None = None,
+        create_model: bool = True,
+    ) -> dict[str, Any]:
         """Register the run's artifacts under ``artifact_path`` as a new version (creating the model if needed)."""
-        body = {"run_id": run_id, "artifact_path": artifact_path, "description": description, "metadata": metadata}
+        body = {
+            "run_id": run_id,
+            "artifact_path": artifact_path,
+            "description": description,
+            "metadata": metadata,
+        }
         try:
             return self._call("POST", f"/models/{_q(name)}/versions", json=body)
         except NotFoundError:
@@ -93,13 +110,25 @@ class Models:
 
     # ---------------------------------------------------------------- transitions
 
-    def request_transition(self, name: str, version: int, to_stage: str, *, comment: str = "",
-                           archive_existing: bool | None = None) -> dict[str, Any]:
-        return self._call("POST", f"/models/{_q(name)}/versions/{int(version)}/transition-requests",
-                          json={"to_stage": to_stage, "comment": comment, "archive_existing": archive_existing})
+    def request_transition(
+        self,
+        name: str,
+        version: int,
+        to_stage: str,
+        *,
+        comment: str = "",
+        archive_existing: bool | None = None,
+    ) -> dict[str, Any]:
+        return self._call(
+            "POST",
+            f"/models/{_q(name)}/versions/{int(version)}/transition-requests",
+            json={"to_stage": to_stage, "comment": comment, "archive_existing": archive_existing},
+        )
 
     def approve(self, request_id: int, *, comment: str = "") -> dict[str, Any]:
-        return self._call("POST", f"/transition-requests/{int(request_id)}/approve", json={"comment": comment})
+        return self._call(
+            "POST", f"/transition-requests/{int(request_id)}/approve", json={"comment": comment}
+        )
 
     def reject(self, request_id: int, *, comment: str = "") -> dict[str, Any]:
         return self._call("POST", f"/transition-requests/{int(request_id)}/reject", json={"comment": comment})
@@ -107,12 +136,15 @@ class Models:
     def cancel(self, request_id: int, *, comment: str = "") -> dict[str, Any]:
         return self._call("POST", f"/transition-requests/{int(request_id)}/cancel", json={"comment": comment})
 
-    def list_requests(self, *, status: str = "pending", model: str | None = None) -> builtins.list[dict[str, Any]]:
+    def list_requests(
+        self, *, status: str = "pending", model: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
         out: builtins.list[dict[str, Any]] = []
         token = None
         while True:
-            page = self._call("GET", "/transition-requests", params={"status": status, "model": model,
-                                                                      "page_token": token})
+            page = self._call(
+                "GET", "/transition-requests", params={"status": status, "model": model, "page_token": token}
+            )
             out.extend(page["items"])
             token = page.get("next_page_token")
             if not token:
@@ -120,8 +152,15 @@ class Models:
 
     # ---------------------------------------------------------------- download
 
-    def download(self, name: str, stage: str | None = "production", dst: str | os.PathLike[str] = ".", *,
-                 alias: str | None = None, version: int | None = None) -> Path:
+    def download(
+        self,
+        name: str,
+        stage: str | None = "production",
+        dst: str | os.PathLike[str] = ".",
+        *,
+        alias: str | None = None,
+        version: int | None = None,
+    ) -> Path:
         """Fetch every file of the version into ``dst``, verifying size and sha256; returns ``dst``."""
         if version is not None:
             info = self.get_version(name, version)
@@ -158,6 +197,7 @@ class Models:
                     fh.write(chunk)
         if n != size or h.hexdigest() != sha256:
             part.unlink(missing_ok=True)
-            raise ChecksumError(f"{target.name}: got {n} bytes sha256 {h.hexdigest()}, expected {size} bytes "
-                                f"sha256 {sha256}")
+            raise ChecksumError(
+                f"{target.name}: got {n} bytes sha256 {h.hexdigest()}, expected {size} bytes sha256 {sha256}"
+            )
         os.replace(part, target)

@@ -39,10 +39,17 @@ class Run:
     tags are sent at once. Use it as a context manager, or call ``end()`` (an atexit hook ends runs
     that are still open when the interpreter exits)."""
 
-    def __init__(self, client: Client, info: types.Run, *, owns_client: bool = False,
-                 buffer_size: int = DEFAULT_CAPACITY, batch_size: int = DEFAULT_BATCH_SIZE,
-                 flush_interval: float = DEFAULT_FLUSH_INTERVAL,
-                 retry_window: float = DEFAULT_RETRY_WINDOW) -> None:
+    def __init__(
+        self,
+        client: Client,
+        info: types.Run,
+        *,
+        owns_client: bool = False,
+        buffer_size: int = DEFAULT_CAPACITY,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        retry_window: float = DEFAULT_RETRY_WINDOW,
+    ) -> None:
         self.client = client
         self.info = info
         self.id = info.id
@@ -50,9 +57,15 @@ class Run:
         self._owns_client = owns_client
         self._ended = False
         self._end_lock = threading.Lock()
-        self._buffer = MetricBuffer(self._send_metrics, capacity=buffer_size, batch_size=batch_size,
-                                    flush_interval=flush_interval, retry_window=retry_window,
-                                    new_key=client.new_idempotency_key, name=f"tether-metrics-{info.id}")
+        self._buffer = MetricBuffer(
+            self._send_metrics,
+            capacity=buffer_size,
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+            retry_window=retry_window,
+            new_key=client.new_idempotency_key,
+            name=f"tether-metrics-{info.id}",
+        )
         _track(self)
 
     def __repr__(self) -> str:
@@ -68,13 +81,15 @@ class Run:
 
     # ------------------------------------------------------------------ logging
 
-    def log_metric(self, key: str, value: float, step: int | None = None,
-                   timestamp: int | None = None) -> None:
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: int | None = None
+    ) -> None:
         """Queue one point (``timestamp`` defaults to now, in ms). Blocks only if the buffer is full."""
         self._buffer.put([_point(key, value, step, now_ms() if timestamp is None else timestamp)])
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None,
-                    timestamp: int | None = None) -> None:
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+    ) -> None:
         ts = now_ms() if timestamp is None else timestamp
         self._buffer.put([_point(k, v, step, ts) for k, v in metrics.items()])
 
@@ -96,25 +111,44 @@ class Run:
 
     # ------------------------------------------------------------------ artifacts and datasets
 
-    def log_artifact(self, local_path: str | os.PathLike[str], artifact_path: str | None = None, *,
-                     progress: bool | None = None) -> ArtifactInfo:
+    def log_artifact(
+        self,
+        local_path: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        *,
+        progress: bool | None = None,
+    ) -> ArtifactInfo:
         """Upload a file as ``<artifact_path>/<file name>`` (``artifact_path`` is a folder in the
         run's artifacts; None: the root). Large files go in parallel, resumable parts."""
         return self.client.artifacts.upload(self.id, local_path, artifact_path, progress=progress)
 
-    def log_artifacts(self, local_dir: str | os.PathLike[str], artifact_path: str | None = None, *,
-                      progress: bool | None = None) -> list[ArtifactInfo]:
+    def log_artifacts(
+        self,
+        local_dir: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        *,
+        progress: bool | None = None,
+    ) -> list[ArtifactInfo]:
         """Upload every file under ``local_dir``, keeping the tree, under ``artifact_path``."""
         return self.client.artifacts.upload_dir(self.id, local_dir, artifact_path, progress=progress)
 
-    def log_dataset(self, path: str | os.PathLike[str], *, name: str | None = None, context: str = "training",
-                    profile: bool = True, upload: bool = False, source: str | None = None) -> dict[str, Any]:
+    def log_dataset(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        context: str = "training",
+        profile: bool = True,
+        upload: bool = False,
+        source: str | None = None,
+    ) -> dict[str, Any]:
         """Record the data this run used: hashes ``path`` locally (per-file sha256 and a Merkle root),
         plus schema and profile for CSV/Parquet when ``profile``. Nothing is uploaded unless
         ``upload=True`` (then the files go to the run's artifacts under ``datasets/<name>/``).
         Logging the same content again reuses the version."""
-        return self.client.datasets.log(self.id, path, name=name, context=context, profile=profile,
-                                        upload=upload, source=source)
+        return self.client.datasets.log(
+            self.id, path, name=name, context=context, profile=profile, upload=upload, source=source
+        )
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every metric logged so far has been sent; raise a failure of a past batch."""
@@ -156,8 +190,9 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.end("FINISHED")
             return
@@ -170,11 +205,20 @@ class Run:
         self.client.runs.send_batch(self.id, payload, idempotency_key)
 
 
-def start_run(experiment: str | None = None, *, experiment_id: int | None = None, name: str | None = None,
-              tags: Mapping[str, Any] | None = None, client: Client | None = None, run_id: str | None = None,
-              parent_run_id: str | None = None, buffer_size: int = DEFAULT_CAPACITY,
-              batch_size: int = DEFAULT_BATCH_SIZE, flush_interval: float = DEFAULT_FLUSH_INTERVAL,
-              retry_window: float = DEFAULT_RETRY_WINDOW) -> Run:
+def start_run(
+    experiment: str | None = None,
+    *,
+    experiment_id: int | None = None,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    client: Client | None = None,
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
+    buffer_size: int = DEFAULT_CAPACITY,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+    retry_window: float = DEFAULT_RETRY_WINDOW,
+) -> Run:
     """Start (or with ``run_id``, resume) a run and return its ``Run`` handle.
 
     The experiment is ``experiment_id``, or ``experiment`` by name (created if missing), or
@@ -184,18 +228,34 @@ def start_run(experiment: str | None = None, *, experiment_id: int | None = None
     owns = client is None
     c = client if client is not None else Client()
     try:
-        info = _resume(c, run_id, tags) if run_id else _create(c, experiment, experiment_id, name, tags,
-                                                                 parent_run_id)
+        info = (
+            _resume(c, run_id, tags)
+            if run_id
+            else _create(c, experiment, experiment_id, name, tags, parent_run_id)
+        )
     except BaseException:
         if owns:
             c.close()
         raise
-    return Run(c, info, owns_client=owns, buffer_size=buffer_size, batch_size=batch_size,
-               flush_interval=flush_interval, retry_window=retry_window)
+    return Run(
+        c,
+        info,
+        owns_client=owns,
+        buffer_size=buffer_size,
+        batch_size=batch_size,
+        flush_interval=flush_interval,
+        retry_window=retry_window,
+    )
 
 
-def _create(c: Client, experiment: str | None, experiment_id: int | None, name: str | None,
-            tags: Mapping[str, Any] | None, parent_run_id: str | None) -> types.Run:
+def _create(
+    c: Client,
+    experiment: str | None,
+    experiment_id: int | None,
+    name: str | None,
+    tags: Mapping[str, Any] | None,
+    parent_run_id: str | None,
+) -> types.Run:
     if experiment_id is None:
         exp_name = experiment or os.environ.get("TETHER_EXPERIMENT") or "Default"
         experiment_id = c.experiments.get_or_create(exp_name).id

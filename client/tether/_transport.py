@@ -35,8 +35,16 @@ class HTTPResponse:
 
 @runtime_checkable
 class Transport(Protocol):
-    def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                params: Mapping[str, Any] | None, content: bytes | None, timeout: float) -> HTTPResponse: ...
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        content: bytes | None,
+        timeout: float,
+    ) -> HTTPResponse: ...
 
     def close(self) -> None: ...
 
@@ -57,12 +65,27 @@ class RequestsTransport:
             session.mount("https://", adapter)
         self.session = session
 
-    def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                params: Mapping[str, Any] | None, content: bytes | None, timeout: float) -> HTTPResponse:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        content: bytes | None,
+        timeout: float,
+    ) -> HTTPResponse:
         req = self._requests
         try:
-            r = self.session.request(method, url, headers=dict(headers), params=params, data=content,
-                                     timeout=timeout, allow_redirects=False)
+            r = self.session.request(
+                method,
+                url,
+                headers=dict(headers),
+                params=params,
+                data=content,
+                timeout=timeout,
+                allow_redirects=False,
+            )
         except req.exceptions.Timeout as exc:
             raise APITimeoutError(f"{method} {url} timed out after {timeout}s") from exc
         except req.exceptions.RequestException as exc:

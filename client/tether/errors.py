@@ -41,9 +41,17 @@ class APITimeoutError(APIConnectionError):
 class APIError(TetherError):
     """The server answered with a non-2xx status."""
 
-    def __init__(self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None,
-                 request_id: str | None = None) -> None:
-        super().__init__(f"{status} {code}: {message}" + (f" (request_id={request_id})" if request_id else ""))
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            f"{status} {code}: {message}" + (f" (request_id={request_id})" if request_id else "")
+        )
         self.status = status
         self.code = code
         self.message = message
@@ -121,14 +129,21 @@ _BY_STATUS: dict[int, type[APIError]] = {
 }
 
 _STATUS_CODE_NAMES: dict[int, str] = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    409: "FAILED_PRECONDITION", 413: "PAYLOAD_TOO_LARGE", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "FAILED_PRECONDITION",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
     503: "UNAVAILABLE",
 }
 
 
-def error_from_response(status: int, body: bytes | str | None,
-                        headers: Mapping[str, str] | None = None) -> APIError:
+def error_from_response(
+    status: int, body: bytes | str | None, headers: Mapping[str, str] | None = None
+) -> APIError:
     """Build the right ``APIError`` subclass from a non-2xx status and body."""
     envelope: Any = None
     if body:
@@ -144,8 +159,13 @@ def error_from_response(status: int, body: bytes | str | None,
         details = err.get("details") if isinstance(err.get("details"), dict) else {}
         return cls(status, code, str(err.get("message", "")), details, err.get("request_id") or header_rid)
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
-    return _BY_STATUS.get(status, APIError)(status, _STATUS_CODE_NAMES.get(status, f"HTTP_{status}"),
-                                            text[:500] or f"HTTP {status}", {}, header_rid)
+    return _BY_STATUS.get(status, APIError)(
+        status,
+        _STATUS_CODE_NAMES.get(status, f"HTTP_{status}"),
+        text[:500] or f"HTTP {status}",
+        {},
+        header_rid,
+    )
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

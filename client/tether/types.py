@@ -27,10 +27,16 @@ class Experiment:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Experiment:
-        return cls(id=int(d["id"]), name=d["name"], description=d.get("description"),
-                   lifecycle=d.get("lifecycle", "active"), tags=dict(d.get("tags") or {}),
-                   created_at=d.get("created_at"), updated_at=d.get("updated_at"),
-                   created_by=d.get("created_by"))
+        return cls(
+            id=int(d["id"]),
+            name=d["name"],
+            description=d.get("description"),
+            lifecycle=d.get("lifecycle", "active"),
+            tags=dict(d.get("tags") or {}),
+            created_at=d.get("created_at"),
+            updated_at=d.get("updated_at"),
+            created_by=d.get("created_by"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +47,11 @@ class MetricPoint:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MetricPoint:
-        return cls(step=int(d.get("step") or 0), value=decode_value(d["value"]),
-                   timestamp=int(d.get("timestamp") or 0))
+        return cls(
+            step=int(d.get("step") or 0),
+            value=decode_value(d["value"]),
+            timestamp=int(d.get("timestamp") or 0),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +72,20 @@ class Run:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Run:
         metrics = {k: MetricPoint.from_dict(v) for k, v in (d.get("metrics") or {}).items()}
-        return cls(id=str(d["id"]), experiment_id=int(d["experiment_id"]), name=d.get("name"),
-                   status=d.get("status", "RUNNING"), lifecycle=d.get("lifecycle", "active"),
-                   start_time=d.get("start_time"), end_time=d.get("end_time"),
-                   parent_run_id=d.get("parent_run_id"), created_by=d.get("created_by"),
-                   params=dict(d.get("params") or {}), tags=dict(d.get("tags") or {}), metrics=metrics)
+        return cls(
+            id=str(d["id"]),
+            experiment_id=int(d["experiment_id"]),
+            name=d.get("name"),
+            status=d.get("status", "RUNNING"),
+            lifecycle=d.get("lifecycle", "active"),
+            start_time=d.get("start_time"),
+            end_time=d.get("end_time"),
+            parent_run_id=d.get("parent_run_id"),
+            created_by=d.get("created_by"),
+            params=dict(d.get("params") or {}),
+            tags=dict(d.get("tags") or {}),
+            metrics=metrics,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +97,12 @@ class MetricHistory:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MetricHistory:
-        return cls(key=d.get("key", ""), items=[MetricPoint.from_dict(p) for p in d.get("items") or []],
-                   next_page_token=d.get("next_page_token"), downsampled=bool(d.get("downsampled", False)))
+        return cls(
+            key=d.get("key", ""),
+            items=[MetricPoint.from_dict(p) for p in d.get("items") or []],
+            next_page_token=d.get("next_page_token"),
+            downsampled=bool(d.get("downsampled", False)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +113,9 @@ class BatchResult:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BatchResult:
-        return cls(metrics=int(d.get("metrics", 0)), params=int(d.get("params", 0)), tags=int(d.get("tags", 0)))
+        return cls(
+            metrics=int(d.get("metrics", 0)), params=int(d.get("params", 0)), tags=int(d.get("tags", 0))
+        )
 
     def __add__(self, other: BatchResult) -> BatchResult:
         return BatchResult(self.metrics + other.metrics, self.params + other.params, self.tags + other.tags)

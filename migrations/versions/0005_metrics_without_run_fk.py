@@ -13,19 +13,21 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('metrics') as batch:  # SQLite: table rebuild; PostgreSQL: ALTER TABLE
-        batch.drop_constraint('fk_metrics_run_id_runs', type_='foreignkey')
+    with op.batch_alter_table("metrics") as batch:  # SQLite: table rebuild; PostgreSQL: ALTER TABLE
+        batch.drop_constraint("fk_metrics_run_id_runs", type_="foreignkey")
 
 
 def downgrade() -> None:
     # Points whose run is gone would fail the constraint: remove them first.
-    op.execute(sa.text("DELETE FROM metrics WHERE NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = metrics.run_id)"))
-    with op.batch_alter_table('metrics') as batch:
-        batch.create_foreign_key('fk_metrics_run_id_runs', 'runs', ['run_id'], ['id'], ondelete='CASCADE')
+    op.execute(
+        sa.text("DELETE FROM metrics WHERE NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = metrics.run_id)")
+    )
+    with op.batch_alter_table("metrics") as batch:
+        batch.create_foreign_key("fk_metrics_run_id_runs", "runs", ["run_id"], ["id"], ondelete="CASCADE")

@@ -10,16 +10,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column('uploads', sa.Column('content_type', sa.String(length=200), nullable=True))
+    op.add_column("uploads", sa.Column("content_type", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('uploads') as batch:
-        batch.drop_column('content_type')
+    with op.batch_alter_table("uploads") as batch:
+        batch.drop_column("content_type")

@@ -119,7 +119,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs.setdefault("poolclass", StaticPool)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "isolation_level": None}, **kwargs)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "isolation_level": None}, **kwargs
+        )
         _install_sqlite_hooks(engine)
         return engine
     # No server-side prepared statements: after a few runs psycopg would prepare a search and

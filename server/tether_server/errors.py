@@ -21,7 +21,9 @@ class TetherError(Exception):
     status = 500
     code = "INTERNAL"
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None, *, headers: dict[str, str] | None = None):
+    def __init__(
+        self, message: str, details: dict[str, Any] | None = None, *, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.details = details or {}
@@ -65,15 +67,29 @@ class Unavailable(TetherError):
 
 
 _HTTP_CODES = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED", 409: "FAILED_PRECONDITION", 411: "LENGTH_REQUIRED", 413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE", 416: "RANGE_NOT_SATISFIABLE", 422: "INVALID_ARGUMENT",
-    429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE",
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "FAILED_PRECONDITION",
+    411: "LENGTH_REQUIRED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    416: "RANGE_NOT_SATISFIABLE",
+    422: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    503: "UNAVAILABLE",
 }
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body: dict[str, Any] = {"code": code, "message": message, "details": details or {}}
     rid = g.get("request_id") if g else None
     if rid:
@@ -120,22 +136,31 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(SAOperationalError)
     def _db_down(e: SAOperationalError) -> Response:
         logger.error("database error: %s", e.orig)
-        return error_response(503, "UNAVAILABLE", "The database is unavailable; retry later", {},
-                              {"Retry-After": "2"})
+        return error_response(
+            503, "UNAVAILABLE", "The database is unavailable; retry later", {}, {"Retry-After": "2"}
+        )
 
     @app.errorhandler(IntegrityError)
     def _conflict(e: IntegrityError) -> Response:
         logger.info("integrity conflict: %s", e.orig)
-        return error_response(409, "ALREADY_EXISTS", "The change conflicts with existing data (it may have "
-                              "been written concurrently); nothing was stored")
+        return error_response(
+            409,
+            "ALREADY_EXISTS",
+            "The change conflicts with existing data (it may have "
+            "been written concurrently); nothing was stored",
+        )
 
     @app.errorhandler(DataError)
     def _bad_value(e: DataError) -> Response:
         # The driver refused a value the schemas let through (PostgreSQL text cannot hold a NUL character;
         # a number out of its column's range): the input is at fault, and nothing was stored.
         logger.info("value refused by the database: %s", e.orig)
-        return error_response(400, "INVALID_ARGUMENT", "A value cannot be stored (for example a NUL character "
-                              "in text, or a number out of range)", {"reason": type(e.orig).__name__})
+        return error_response(
+            400,
+            "INVALID_ARGUMENT",
+            "A value cannot be stored (for example a NUL character in text, or a number out of range)",
+            {"reason": type(e.orig).__name__},
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:

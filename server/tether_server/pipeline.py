@@ -107,8 +107,9 @@ def end_request(resp: Response) -> Response:
     resp.headers["X-Request-Id"] = g.get("request_id", "")
     if current_app.config.get("TETHER_ACCESS_LOG", True):
         ms = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
-        logger.info("%s %s %s %.1fms rid=%s", request.method, request.path, resp.status_code, ms,
-                    g.get("request_id"))
+        logger.info(
+            "%s %s %s %.1fms rid=%s", request.method, request.path, resp.status_code, ms, g.get("request_id")
+        )
     return resp
 
 

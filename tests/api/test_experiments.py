@@ -9,8 +9,14 @@ def test_create_get_list_update_delete(client, auth):
     eid = new_experiment(client, auth, "churn", description="d", tags={"team": "growth"})
     got = client.get(f"/api/v1/experiments/{eid}", headers=auth).json
     assert got["name"] == "churn" and got["tags"] == {"team": "growth"} and got["lifecycle"] == "active"
-    r = client.patch(f"/api/v1/experiments/{eid}", json={"description": "new", "tags": {"x": "1"}}, headers=auth)
-    assert r.status_code == 200 and r.json["description"] == "new" and r.json["tags"] == {"team": "growth", "x": "1"}
+    r = client.patch(
+        f"/api/v1/experiments/{eid}", json={"description": "new", "tags": {"x": "1"}}, headers=auth
+    )
+    assert (
+        r.status_code == 200
+        and r.json["description"] == "new"
+        and r.json["tags"] == {"team": "growth", "x": "1"}
+    )
     listed = client.get("/api/v1/experiments", headers=auth).json
     assert [e["id"] for e in listed["items"]] == [eid] and listed["next_page_token"] is None
     assert client.delete(f"/api/v1/experiments/{eid}", headers=auth).json["lifecycle"] == "deleted"
@@ -26,7 +32,9 @@ def test_create_get_list_update_delete(client, auth):
 
 def test_duplicate_name_conflicts(client, auth):
     new_experiment(client, auth, "dup")
-    assert_error(client.post("/api/v1/experiments", json={"name": "dup"}, headers=auth), 409, "ALREADY_EXISTS")
+    assert_error(
+        client.post("/api/v1/experiments", json={"name": "dup"}, headers=auth), 409, "ALREADY_EXISTS"
+    )
 
 
 def test_lookup_by_name_and_paging(client, auth):
@@ -44,10 +52,19 @@ def test_lookup_by_name_and_paging(client, auth):
     assert_error(client.get("/api/v1/experiments?page_token=garbage", headers=auth), 400, "INVALID_ARGUMENT")
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"name": ""}, {"name": 5}, {"name": "a" * 300}, {"name": "ok", "tags": "x"}, {"name": "ok", "bogus": 1},
-    {"name": "bad\x00name"}, {"name": "../x"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"name": ""},
+        {"name": 5},
+        {"name": "a" * 300},
+        {"name": "ok", "tags": "x"},
+        {"name": "ok", "bogus": 1},
+        {"name": "bad\x00name"},
+        {"name": "../x"},
+    ],
+)
 def test_bad_create_bodies(client, auth, body):
     assert_error(client.post("/api/v1/experiments", json=body, headers=auth), 400, "INVALID_ARGUMENT")
 

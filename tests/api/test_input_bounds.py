@@ -14,11 +14,14 @@ TOO_BIG_ID = 2**31  # one past INTEGER
 TOO_BIG_TIME = 2**63  # one past BIGINT
 
 
-@pytest.mark.parametrize("body", [
-    {"experiment_id": TOO_BIG_ID},
-    {"experiment_id": -(2**31) - 1},
-    {"experiment_id": 1, "start_time": TOO_BIG_TIME},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"experiment_id": TOO_BIG_ID},
+        {"experiment_id": -(2**31) - 1},
+        {"experiment_id": 1, "start_time": TOO_BIG_TIME},
+    ],
+)
 def test_run_create_rejects_integers_outside_their_column(client, auth, body):
     err = assert_error(client.post("/api/v1/runs", json=body, headers=auth), 400, "INVALID_ARGUMENT")
     assert set(err["details"]["fields"]["json"]) <= {"experiment_id", "start_time"}
@@ -40,8 +43,11 @@ def test_huge_id_in_the_url_is_not_found_for_every_method(client, auth, eid, met
     # 404 (not 405): the route converter refuses the value before any method is considered
     r = getattr(client, method)(f"/api/v1/experiments/{eid}", json={"name": "x"}, headers=auth)
     assert_error(r, 404, "NOT_FOUND")
-    assert_error(getattr(client, method)(f"/api/v1/experiments/{2**31 - 1}", json={"name": "x"}, headers=auth),
-                 404, "NOT_FOUND")
+    assert_error(
+        getattr(client, method)(f"/api/v1/experiments/{2**31 - 1}", json={"name": "x"}, headers=auth),
+        404,
+        "NOT_FOUND",
+    )
 
 
 @pytest.mark.parametrize("size", ["0", "-1", "1001"])

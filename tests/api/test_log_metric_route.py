@@ -39,8 +39,13 @@ def test_points_history_and_latest_value(client, auth, rid):
 
 def test_refusals_store_nothing(client, auth, rid, users):
     assert_error(_log(client, auth, "f" * 32, key="x", value=1), 404, "NOT_FOUND")
-    assert_error(client.post(f"/api/v1/runs/{rid}/metrics", data="[1]", headers={**auth, "Content-Type": "application/json"}),
-                 400, "INVALID_ARGUMENT")
+    assert_error(
+        client.post(
+            f"/api/v1/runs/{rid}/metrics", data="[1]", headers={**auth, "Content-Type": "application/json"}
+        ),
+        400,
+        "INVALID_ARGUMENT",
+    )
     assert_error(_log(client, auth, rid, key="x", value=True), 400, "INVALID_ARGUMENT")
     assert_error(_log(client, auth, rid, value=1), 400, "INVALID_ARGUMENT")
     _uid, other = users.create("outsider", "writer")

@@ -19,7 +19,7 @@ def run_id(client, auth):
 def _log(client, auth, rid, key, values, start=0):
     pts = [{"key": key, "value": v, "step": start + i, "timestamp": 1000 + i} for i, v in enumerate(values)]
     for i in range(0, len(pts), 10_000):
-        r = client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": pts[i:i + 10_000]}, headers=auth)
+        r = client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": pts[i : i + 10_000]}, headers=auth)
         assert r.status_code == 200, r.json
 
 
@@ -27,7 +27,9 @@ def test_full_history_pages(client, auth, run_id):
     _log(client, auth, run_id, "train/loss", [1.0 / (i + 1) for i in range(2500)])
     got, token, pages = [], None, 0
     while True:
-        url = f"/api/v1/runs/{run_id}/metrics/train/loss?max_results=1000" + (f"&page_token={token}" if token else "")
+        url = f"/api/v1/runs/{run_id}/metrics/train/loss?max_results=1000" + (
+            f"&page_token={token}" if token else ""
+        )
         page = client.get(url, headers=auth).json
         got += page["items"]
         token, pages = page["next_page_token"], pages + 1
@@ -59,10 +61,18 @@ def test_downsampled_keeps_extremes_and_last(client, auth, run_id):
 
 def test_unknown_key_is_empty_and_bad_args_400(client, auth, run_id):
     assert client.get(f"/api/v1/runs/{run_id}/metrics/none", headers=auth).json["items"] == []
-    assert_error(client.get(f"/api/v1/runs/{run_id}/metrics/x?max_points=1", headers=auth), 400, "INVALID_ARGUMENT")
-    assert_error(client.get(f"/api/v1/runs/{run_id}/metrics/x?max_results=0", headers=auth), 400, "INVALID_ARGUMENT")
-    assert_error(client.get(f"/api/v1/runs/{run_id}/metrics/x?max_points=abc", headers=auth), 400, "INVALID_ARGUMENT")
-    assert_error(client.get(f"/api/v1/runs/{run_id}/metrics/x?page_token=zz", headers=auth), 400, "INVALID_ARGUMENT")
+    assert_error(
+        client.get(f"/api/v1/runs/{run_id}/metrics/x?max_points=1", headers=auth), 400, "INVALID_ARGUMENT"
+    )
+    assert_error(
+        client.get(f"/api/v1/runs/{run_id}/metrics/x?max_results=0", headers=auth), 400, "INVALID_ARGUMENT"
+    )
+    assert_error(
+        client.get(f"/api/v1/runs/{run_id}/metrics/x?max_points=abc", headers=auth), 400, "INVALID_ARGUMENT"
+    )
+    assert_error(
+        client.get(f"/api/v1/runs/{run_id}/metrics/x?page_token=zz", headers=auth), 400, "INVALID_ARGUMENT"
+    )
 
 
 pts_strategy = st.lists(st.floats(allow_nan=True, allow_infinity=False, width=32), min_size=1, max_size=400)

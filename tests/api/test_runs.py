@@ -19,18 +19,29 @@ def test_run_lifecycle(client, auth, exp):
     r = client.patch(f"/api/v1/runs/{rid}", json={"status": "FINISHED"}, headers=auth)
     assert r.status_code == 200 and r.json["status"] == "FINISHED" and r.json["end_time"] >= 1000
     # a finished run refuses new data and going back to RUNNING
-    assert_error(client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"a": "1"}}, headers=auth),
-                 409, "FAILED_PRECONDITION")
-    assert_error(client.patch(f"/api/v1/runs/{rid}", json={"status": "RUNNING"}, headers=auth),
-                 409, "FAILED_PRECONDITION")
-    assert client.patch(f"/api/v1/runs/{rid}", json={"name": "renamed"}, headers=auth).json["name"] == "renamed"
+    assert_error(
+        client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"a": "1"}}, headers=auth),
+        409,
+        "FAILED_PRECONDITION",
+    )
+    assert_error(
+        client.patch(f"/api/v1/runs/{rid}", json={"status": "RUNNING"}, headers=auth),
+        409,
+        "FAILED_PRECONDITION",
+    )
+    assert (
+        client.patch(f"/api/v1/runs/{rid}", json={"name": "renamed"}, headers=auth).json["name"] == "renamed"
+    )
 
 
 def test_deleted_run_refuses_writes(client, auth, exp):
     rid = new_run(client, auth, exp)
     assert client.delete(f"/api/v1/runs/{rid}", headers=auth).json["lifecycle"] == "deleted"
-    assert_error(client.post(f"/api/v1/runs/{rid}/batch", json={"tags": {"a": "1"}}, headers=auth),
-                 409, "FAILED_PRECONDITION")
+    assert_error(
+        client.post(f"/api/v1/runs/{rid}/batch", json={"tags": {"a": "1"}}, headers=auth),
+        409,
+        "FAILED_PRECONDITION",
+    )
     assert client.post(f"/api/v1/runs/{rid}/restore", headers=auth).json["lifecycle"] == "active"
 
 
@@ -49,8 +60,11 @@ def test_params_are_immutable(client, auth, exp):
     assert ok.status_code == 200
     same = client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"lr": 0.1}}, headers=auth)
     assert same.status_code == 200
-    err = assert_error(client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"lr": 0.2}}, headers=auth),
-                       409, "ALREADY_EXISTS")
+    err = assert_error(
+        client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"lr": 0.2}}, headers=auth),
+        409,
+        "ALREADY_EXISTS",
+    )
     assert err["details"]["key"] == "lr"
     assert client.get(f"/api/v1/runs/{rid}", headers=auth).json["params"] == {"lr": "0.1", "depth": "6"}
 
@@ -58,18 +72,25 @@ def test_params_are_immutable(client, auth, exp):
 def test_tags_last_write_wins(client, auth, exp):
     rid = new_run(client, auth, exp)
     for v in ("a", "b"):
-        assert client.post(f"/api/v1/runs/{rid}/batch", json={"tags": {"t": v}}, headers=auth).status_code == 200
+        assert (
+            client.post(f"/api/v1/runs/{rid}/batch", json={"tags": {"t": v}}, headers=auth).status_code == 200
+        )
     assert client.get(f"/api/v1/runs/{rid}", headers=auth).json["tags"] == {"t": "b"}
 
 
 def test_batch_is_atomic(client, auth, exp):
     rid = new_run(client, auth, exp)
     client.post(f"/api/v1/runs/{rid}/batch", json={"params": {"p": "1"}}, headers=auth)
-    bad = {"params": {"q": "2", "p": "changed"}, "tags": {"t": "x"},
-           "metrics": [{"key": "m", "value": 1.0, "step": 0}]}
+    bad = {
+        "params": {"q": "2", "p": "changed"},
+        "tags": {"t": "x"},
+        "metrics": [{"key": "m", "value": 1.0, "step": 0}],
+    }
     assert_error(client.post(f"/api/v1/runs/{rid}/batch", json=bad, headers=auth), 409, "ALREADY_EXISTS")
     bad2 = {"params": {"q": "2"}, "metrics": [{"key": "m", "value": 1.0}, {"key": "m", "value": "oops"}]}
-    err = assert_error(client.post(f"/api/v1/runs/{rid}/batch", json=bad2, headers=auth), 400, "INVALID_ARGUMENT")
+    err = assert_error(
+        client.post(f"/api/v1/runs/{rid}/batch", json=bad2, headers=auth), 400, "INVALID_ARGUMENT"
+    )
     assert err["details"]["index"] == 1
     run = client.get(f"/api/v1/runs/{rid}", headers=auth).json
     assert run["params"] == {"p": "1"} and run["tags"] == {} and run["metrics"] == {}
@@ -92,13 +113,17 @@ def test_batch_limits(client, auth, exp):
     ok = {"metrics": [{"key": "m", "value": 1.0, "step": i} for i in range(10_000)]}
     assert client.post(f"/api/v1/runs/{rid}/batch", json=ok, headers=auth).json["metrics"] == 10_000
     too_many = {"metrics": [{"key": "m", "value": 1.0, "step": i} for i in range(10_001)]}
-    assert_error(client.post(f"/api/v1/runs/{rid}/batch", json=too_many, headers=auth), 400, "INVALID_ARGUMENT")
+    assert_error(
+        client.post(f"/api/v1/runs/{rid}/batch", json=too_many, headers=auth), 400, "INVALID_ARGUMENT"
+    )
 
 
 def test_nonfinite_values_round_trip(client, auth, exp):
     rid = new_run(client, auth, exp)
-    pts = [{"key": "v", "value": x, "step": i, "timestamp": 1} for i, x in
-           enumerate(["NaN", "Infinity", "-Infinity", 1.5, 1e308, -2.5])]
+    pts = [
+        {"key": "v", "value": x, "step": i, "timestamp": 1}
+        for i, x in enumerate(["NaN", "Infinity", "-Infinity", 1.5, 1e308, -2.5])
+    ]
     assert client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": pts}, headers=auth).status_code == 200
     items = client.get(f"/api/v1/runs/{rid}/metrics/v", headers=auth).json["items"]
     assert [p["value"] for p in items] == ["NaN", "Infinity", "-Infinity", 1.5, 1e308, -2.5]
@@ -108,29 +133,50 @@ def test_nonfinite_values_round_trip(client, auth, exp):
 
 def test_latest_metric_is_highest_step(client, auth, exp):
     rid = new_run(client, auth, exp)
-    pts = [{"key": "acc", "value": 0.9, "step": 5, "timestamp": 10}, {"key": "acc", "value": 0.1, "step": 2, "timestamp": 99}]
+    pts = [
+        {"key": "acc", "value": 0.9, "step": 5, "timestamp": 10},
+        {"key": "acc", "value": 0.1, "step": 2, "timestamp": 99},
+    ]
     client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": pts}, headers=auth)
-    client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": [{"key": "acc", "value": 0.2, "step": 3}]}, headers=auth)
+    client.post(
+        f"/api/v1/runs/{rid}/batch", json={"metrics": [{"key": "acc", "value": 0.2, "step": 3}]}, headers=auth
+    )
     assert client.get(f"/api/v1/runs/{rid}", headers=auth).json["metrics"]["acc"]["value"] == 0.9
 
 
-@pytest.mark.parametrize("body", [
-    {"metrics": "x"}, {"metrics": [{"value": 1}]}, {"metrics": [{"key": "a b/../c", "value": 1}]},
-    {"metrics": [{"key": "k", "value": True}]}, {"metrics": [{"key": "k", "value": 1, "step": 1.5}]},
-    {"metrics": [{"key": "k", "value": 1, "timestamp": -1}]}, {"metrics": [{"key": "k", "value": 1, "step": 2**64}]},
-    {"params": {"k": {"nested": 1}}}, {"params": [1]}, {"tags": {"": "x"}}, {"unknown": 1},
-    {"params": {"k": "x" * 9000}}, {"metrics": [{"key": "/abs", "value": 1}]}, {"metrics": [None]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"metrics": "x"},
+        {"metrics": [{"value": 1}]},
+        {"metrics": [{"key": "a b/../c", "value": 1}]},
+        {"metrics": [{"key": "k", "value": True}]},
+        {"metrics": [{"key": "k", "value": 1, "step": 1.5}]},
+        {"metrics": [{"key": "k", "value": 1, "timestamp": -1}]},
+        {"metrics": [{"key": "k", "value": 1, "step": 2**64}]},
+        {"params": {"k": {"nested": 1}}},
+        {"params": [1]},
+        {"tags": {"": "x"}},
+        {"unknown": 1},
+        {"params": {"k": "x" * 9000}},
+        {"metrics": [{"key": "/abs", "value": 1}]},
+        {"metrics": [None]},
+    ],
+)
 def test_bad_batches_are_400(client, auth, exp, body):
     rid = new_run(client, auth, exp)
-    r = client.post(f"/api/v1/runs/{rid}/batch", data=json.dumps(body), content_type="application/json", headers=auth)
+    r = client.post(
+        f"/api/v1/runs/{rid}/batch", data=json.dumps(body), content_type="application/json", headers=auth
+    )
     assert_error(r, 400, "INVALID_ARGUMENT")
 
 
 @pytest.mark.parametrize("raw", [b"{", b"[1,2]", b"null", b"\xff\xfe", b'{"metrics": [1e999999]}'])
 def test_malformed_json_is_400(client, auth, exp, raw):
     rid = new_run(client, auth, exp)
-    r = client.post(f"/api/v1/runs/{rid}/batch", data=raw, headers={**auth, "Content-Type": "application/json"})
+    r = client.post(
+        f"/api/v1/runs/{rid}/batch", data=raw, headers={**auth, "Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and r.json["error"]["code"] == "INVALID_ARGUMENT"
 
 
@@ -144,17 +190,29 @@ def test_run_json_matches_the_documented_schema(client, auth, exp):
     from tether_server.schemas.runs import RunSchema
 
     rid = new_run(client, auth, exp, tags={"a": "b"})
-    client.post(f"/api/v1/runs/{rid}/batch", json={"metrics": [{"key": "m", "value": "Infinity"}]}, headers=auth)
-    for body in (client.get(f"/api/v1/runs/{rid}", headers=auth).json,
-                 client.post("/api/v1/runs/search", json={"experiment_ids": [exp]}, headers=auth).json["items"][0]):
+    client.post(
+        f"/api/v1/runs/{rid}/batch", json={"metrics": [{"key": "m", "value": "Infinity"}]}, headers=auth
+    )
+    for body in (
+        client.get(f"/api/v1/runs/{rid}", headers=auth).json,
+        client.post("/api/v1/runs/search", json={"experiment_ids": [exp]}, headers=auth).json["items"][0],
+    ):
         assert set(body) == set(RunSchema._declared_fields)
         assert body["metrics"]["m"]["value"] == "Infinity" and body["tags"] == {"a": "b"}
 
 
 def test_create_run_with_initial_params_and_metrics(client, auth, exp):
-    r = client.post("/api/v1/runs", headers=auth, json={
-        "experiment_id": exp, "name": "one-shot", "params": {"lr": 0.1}, "tags": {"t": "1"},
-        "metrics": [{"key": "auc", "value": 0.9, "step": 1}, {"key": "auc", "value": 0.95, "step": 2}]})
+    r = client.post(
+        "/api/v1/runs",
+        headers=auth,
+        json={
+            "experiment_id": exp,
+            "name": "one-shot",
+            "params": {"lr": 0.1},
+            "tags": {"t": "1"},
+            "metrics": [{"key": "auc", "value": 0.9, "step": 1}, {"key": "auc", "value": 0.95, "step": 2}],
+        },
+    )
     assert r.status_code == 201, r.json
     assert r.json["params"] == {"lr": "0.1"} and r.json["metrics"]["auc"]["value"] == 0.95
     got = client.get(f"/api/v1/runs/{r.json['id']}", headers=auth).json
@@ -166,4 +224,6 @@ def test_create_run_with_bad_initial_data_creates_nothing(client, auth, exp):
     for bad in ({"params": ["x"]}, {"metrics": [{"key": "auc", "value": "high"}]}, {"params": {"../x": "1"}}):
         r = client.post("/api/v1/runs", json={"experiment_id": exp, "name": "nope", **bad}, headers=auth)
         assert_error(r, 400, "INVALID_ARGUMENT")
-    assert client.post("/api/v1/runs/search", json={"experiment_ids": [exp]}, headers=auth).json["items"] == []
+    assert (
+        client.post("/api/v1/runs/search", json={"experiment_ids": [exp]}, headers=auth).json["items"] == []
+    )

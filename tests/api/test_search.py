@@ -9,11 +9,21 @@ from tests.api.helpers import assert_error, new_experiment, new_run
 def seeded(client, auth):
     eid = new_experiment(client, auth, "search")
     runs = {}
-    for i, (auc, depth, team) in enumerate([(0.95, "6", "growth"), (0.91, "8", "growth"), (0.85, "6", "core"),
-                                            (0.99, "6", "core"), ("NaN", "6", "core")]):
+    for i, (auc, depth, team) in enumerate(
+        [
+            (0.95, "6", "growth"),
+            (0.91, "8", "growth"),
+            (0.85, "6", "core"),
+            (0.99, "6", "core"),
+            ("NaN", "6", "core"),
+        ]
+    ):
         rid = new_run(client, auth, eid, name=f"r{i}", start_time=1000 + i)
-        body = {"params": {"depth": depth}, "tags": {"team": team},
-                "metrics": [{"key": "auc", "value": auc, "step": 1}, {"key": "train/loss", "value": 1 - i / 10}]}
+        body = {
+            "params": {"depth": depth},
+            "tags": {"team": team},
+            "metrics": [{"key": "auc", "value": auc, "step": 1}, {"key": "train/loss", "value": 1 - i / 10}],
+        }
         assert client.post(f"/api/v1/runs/{rid}/batch", json=body, headers=auth).status_code == 200
         runs[f"r{i}"] = rid
     return eid, runs
@@ -26,24 +36,39 @@ def _names(resp):
 
 def test_issue_example(client, auth, seeded):
     eid, _ = seeded
-    r = client.post("/api/v1/runs/search", headers=auth, json={
-        "experiment_ids": [eid], "filter": "metrics.auc > 0.9 and params.depth = '6'",
-        "order_by": ["metrics.auc DESC"], "max_results": 10})
+    r = client.post(
+        "/api/v1/runs/search",
+        headers=auth,
+        json={
+            "experiment_ids": [eid],
+            "filter": "metrics.auc > 0.9 and params.depth = '6'",
+            "order_by": ["metrics.auc DESC"],
+            "max_results": 10,
+        },
+    )
     assert _names(r) == ["r3", "r0"]
     item = r.json["items"][0]
     assert item["params"] == {"depth": "6"} and item["metrics"]["auc"]["value"] == 0.99
 
 
-@pytest.mark.parametrize("flt,expected", [
-    ("metrics.`train/loss` < 0.75", ["r4", "r3"]),
-    ("tags.team = 'growth' OR metrics.auc >= 0.99", ["r3", "r1", "r0"]),
-    ("(tags.team = 'core' AND params.depth IN ('6')) AND metrics.auc < 0.9", ["r2"]),
-    ("name LIKE 'r%' AND status = 'RUNNING' AND metrics.auc IS NOT NULL", ["r4", "r3", "r2", "r1", "r0"]),
-    ("tags.team ILIKE 'GROW%'", ["r1", "r0"]),
-])
+@pytest.mark.parametrize(
+    "flt,expected",
+    [
+        ("metrics.`train/loss` < 0.75", ["r4", "r3"]),
+        ("tags.team = 'growth' OR metrics.auc >= 0.99", ["r3", "r1", "r0"]),
+        ("(tags.team = 'core' AND params.depth IN ('6')) AND metrics.auc < 0.9", ["r2"]),
+        ("name LIKE 'r%' AND status = 'RUNNING' AND metrics.auc IS NOT NULL", ["r4", "r3", "r2", "r1", "r0"]),
+        ("tags.team ILIKE 'GROW%'", ["r1", "r0"]),
+    ],
+)
 def test_filters(client, auth, seeded, flt, expected):
     eid, _ = seeded
-    assert _names(client.post("/api/v1/runs/search", json={"experiment_ids": [eid], "filter": flt}, headers=auth)) == expected
+    assert (
+        _names(
+            client.post("/api/v1/runs/search", json={"experiment_ids": [eid], "filter": flt}, headers=auth)
+        )
+        == expected
+    )
 
 
 def test_paging_with_opaque_tokens(client, auth, seeded):
@@ -59,29 +84,53 @@ def test_paging_with_opaque_tokens(client, auth, seeded):
     assert seen == ["r2", "r1", "r0", "r3", "r4"]  # NaN sorts with the missing values, last
     # a token belongs to its query
     r = client.post("/api/v1/runs/search", headers=auth, json={"experiment_ids": [eid], "max_results": 2})
-    assert_error(client.post("/api/v1/runs/search", json={"experiment_ids": [eid], "filter": "name = 'x'",
-                                                           "page_token": r.json["next_page_token"]}, headers=auth),
-                 400, "INVALID_ARGUMENT")
+    assert_error(
+        client.post(
+            "/api/v1/runs/search",
+            json={"experiment_ids": [eid], "filter": "name = 'x'", "page_token": r.json["next_page_token"]},
+            headers=auth,
+        ),
+        400,
+        "INVALID_ARGUMENT",
+    )
 
 
 def test_parse_error_has_position(client, auth, seeded):
-    err = assert_error(client.post("/api/v1/runs/search", json={"filter": "metrics.auc >> 1"}, headers=auth),
-                       400, "INVALID_ARGUMENT")
+    err = assert_error(
+        client.post("/api/v1/runs/search", json={"filter": "metrics.auc >> 1"}, headers=auth),
+        400,
+        "INVALID_ARGUMENT",
+    )
     assert err["details"]["position"] == 13
 
 
-@pytest.mark.parametrize("body", [{"max_results": 1001}, {"max_results": 0}, {"order_by": ["metrics.x SIDEWAYS"]},
-                                  {"filter": "params.x = 'a'; DROP TABLE runs"}, {"experiment_ids": "1"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"max_results": 1001},
+        {"max_results": 0},
+        {"order_by": ["metrics.x SIDEWAYS"]},
+        {"filter": "params.x = 'a'; DROP TABLE runs"},
+        {"experiment_ids": "1"},
+    ],
+)
 def test_bad_search_requests(client, auth, seeded, body):
     assert_error(client.post("/api/v1/runs/search", json=body, headers=auth), 400, "INVALID_ARGUMENT")
 
 
-@pytest.mark.parametrize("flt,order_by,expected", [
-    ("metrics.auc > 0.8", ["metrics.auc ASC"], ["r2", "r1", "r0", "r3"]),
-    ("metrics.auc > 0.8 AND params.depth = '6'", ["params.depth DESC", "metrics.auc DESC"], ["r3", "r0", "r2"]),
-    ("params.depth = '6' AND tags.team = 'core'", ["metrics.auc DESC"], ["r3", "r2", "r4"]),  # NaN last
-    ("metrics.auc IS NOT NULL AND NOT tags.team = 'growth'", ["metrics.auc"], ["r2", "r3", "r4"]),
-])
+@pytest.mark.parametrize(
+    "flt,order_by,expected",
+    [
+        ("metrics.auc > 0.8", ["metrics.auc ASC"], ["r2", "r1", "r0", "r3"]),
+        (
+            "metrics.auc > 0.8 AND params.depth = '6'",
+            ["params.depth DESC", "metrics.auc DESC"],
+            ["r3", "r0", "r2"],
+        ),
+        ("params.depth = '6' AND tags.team = 'core'", ["metrics.auc DESC"], ["r3", "r2", "r4"]),  # NaN last
+        ("metrics.auc IS NOT NULL AND NOT tags.team = 'growth'", ["metrics.auc"], ["r2", "r3", "r4"]),
+    ],
+)
 def test_filter_and_order_page_by_page(client, auth, seeded, flt, order_by, expected):
     eid, _ = seeded
     body = {"experiment_ids": [eid], "filter": flt, "order_by": order_by, "max_results": 1}
@@ -107,8 +156,11 @@ def test_search_does_not_wait_for_the_write_lock(app, client, auth, backend):
     writer = app.extensions["tether"]["db"].session()
     writer.execute(text("UPDATE experiments SET description = 'held' WHERE id = :e"), {"e": exp_id})
     out = {}
-    t = threading.Thread(target=lambda: out.update(r=client.post(
-        "/api/v1/runs/search", json={"experiment_ids": [exp_id]}, headers=auth)))
+    t = threading.Thread(
+        target=lambda: out.update(
+            r=client.post("/api/v1/runs/search", json={"experiment_ids": [exp_id]}, headers=auth)
+        )
+    )
     t.start()
     t.join(10)
     alive = t.is_alive()

@@ -44,12 +44,20 @@ def s3_overrides(request: pytest.FixtureRequest, moto_endpoint: str) -> dict[str
 def s3_settings(kind: str, moto_endpoint: str) -> dict[str, Any]:
     bucket = f"tether-test-{uuid.uuid4().hex[:10]}"
     if kind == "moto":
-        return {"artifact_uri": f"s3://{bucket}/pre/fix", "s3_endpoint": moto_endpoint,
-                "s3_access_key": "testing", "s3_secret_key": "testing", "s3_region": "us-east-1"}
+        return {
+            "artifact_uri": f"s3://{bucket}/pre/fix",
+            "s3_endpoint": moto_endpoint,
+            "s3_access_key": "testing",
+            "s3_secret_key": "testing",
+            "s3_region": "us-east-1",
+        }
     if not REAL:
         if os.environ.get("CI") and os.environ.get("TETHER_TEST_REQUIRE_S3"):
             pytest.fail("TETHER_TEST_S3_ENDPOINT is not set on CI: the S3 server did not start")
         pytest.skip("no real S3 server (set TETHER_TEST_S3_ENDPOINT)")
-    return {"artifact_uri": f"s3://{bucket}/pre/fix", "s3_endpoint": REAL,
-            "s3_access_key": os.environ.get("TETHER_TEST_S3_ACCESS_KEY", ""),
-            "s3_secret_key": os.environ.get("TETHER_TEST_S3_SECRET_KEY", "")}
+    return {
+        "artifact_uri": f"s3://{bucket}/pre/fix",
+        "s3_endpoint": REAL,
+        "s3_access_key": os.environ.get("TETHER_TEST_S3_ACCESS_KEY", ""),
+        "s3_secret_key": os.environ.get("TETHER_TEST_S3_SECRET_KEY", ""),
+    }

@@ -20,7 +20,9 @@ def run_id(client, auth):
 
 
 def _put(client, auth, rid, path, data, **kw):
-    return client.put(f"{A.format(rid=rid)}/{path}", data=data, headers={**auth, **kw.pop("headers", {})}, **kw)
+    return client.put(
+        f"{A.format(rid=rid)}/{path}", data=data, headers={**auth, **kw.pop("headers", {})}, **kw
+    )
 
 
 def test_put_get_list_delete_flow(client, auth, run_id):
@@ -35,7 +37,9 @@ def test_put_get_list_delete_flow(client, auth, run_id):
     assert r.headers["Content-Type"] == "image/png"
     r = client.get(A.format(rid=run_id), headers=auth)
     assert [i["path"] for i in r.json["items"]] == ["plots/loss.png"]
-    assert r.json["items"][0]["sha256"] == hashlib.sha256(data).hexdigest() and r.json["items"][0]["mtime"] > 0
+    assert (
+        r.json["items"][0]["sha256"] == hashlib.sha256(data).hexdigest() and r.json["items"][0]["mtime"] > 0
+    )
     r = client.delete(f"{A.format(rid=run_id)}/plots/loss.png", headers=auth)
     assert r.status_code == 204
     assert client.get(f"{A.format(rid=run_id)}/plots/loss.png", headers=auth).status_code == 404
@@ -84,7 +88,9 @@ def test_existing_path_conflicts_and_sha_header_is_checked(client, auth, run_id)
     r = _put(client, auth, run_id, "n.bin", b"x", headers={"X-Content-SHA256": "0" * 64})
     assert r.status_code == 400
     assert client.get(f"{A.format(rid=run_id)}/n.bin", headers=auth).status_code == 404
-    r = _put(client, auth, run_id, "n.bin", b"x", headers={"X-Content-SHA256": hashlib.sha256(b"x").hexdigest()})
+    r = _put(
+        client, auth, run_id, "n.bin", b"x", headers={"X-Content-SHA256": hashlib.sha256(b"x").hexdigest()}
+    )
     assert r.status_code == 201
 
 
@@ -94,8 +100,9 @@ def test_finished_run_accepts_deleted_run_refuses(client, auth, run_id):
     client.delete(f"/api/v1/runs/{run_id}", headers=auth)
     r = _put(client, auth, run_id, "late.txt", b"x")
     assert r.status_code == 409 and r.json["error"]["code"] == "FAILED_PRECONDITION"
-    r = client.post(f"{A.format(rid=run_id)}/uploads", headers=auth,
-                    json={"path": "late2", "size": 1, "sha256": "0" * 64})
+    r = client.post(
+        f"{A.format(rid=run_id)}/uploads", headers=auth, json={"path": "late2", "size": 1, "sha256": "0" * 64}
+    )
     assert r.status_code == 409
 
 
@@ -125,8 +132,10 @@ def test_client_disconnect_leaves_no_row_and_no_object(client, auth, run_id, app
 
     u = urlsplit(live_server)
     sock = socket.create_connection((u.hostname, u.port))
-    head = (f"PUT /api/v1/runs/{run_id}/artifacts/cut.bin HTTP/1.1\r\nHost: x\r\n"
-            f"Authorization: {auth['Authorization']}\r\nContent-Length: 50000000\r\n\r\n")
+    head = (
+        f"PUT /api/v1/runs/{run_id}/artifacts/cut.bin HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {auth['Authorization']}\r\nContent-Length: 50000000\r\n\r\n"
+    )
     sock.sendall(head.encode() + b"x" * 3_000_000)
     time.sleep(0.3)
     sock.close()  # the client goes away mid-upload

@@ -30,8 +30,13 @@ def proxy(s3_overrides):
 def settings(tmp_path, database_url, s3_overrides, proxy):
     from tether_server.config import Settings
 
-    return Settings(data_dir=str(tmp_path / "data"), database_url=database_url, secret_key="test-secret",
-                    testing=True, **{**s3_overrides, "s3_endpoint": f"http://127.0.0.1:{proxy.port}"}).validated()
+    return Settings(
+        data_dir=str(tmp_path / "data"),
+        database_url=database_url,
+        secret_key="test-secret",
+        testing=True,
+        **{**s3_overrides, "s3_endpoint": f"http://127.0.0.1:{proxy.port}"},
+    ).validated()
 
 
 @pytest.fixture
@@ -41,8 +46,16 @@ def run_id(client, auth):
 
 
 def _start(client, auth, rid, path, data, part_size=5 * 1024 * 1024):
-    return client.post(f"{A.format(rid=rid)}/uploads", headers=auth, json={
-        "path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "part_size": part_size})
+    return client.post(
+        f"{A.format(rid=rid)}/uploads",
+        headers=auth,
+        json={
+            "path": path,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "part_size": part_size,
+        },
+    )
 
 
 def test_proxied_put_get_range_on_s3(client, auth, run_id, app):
@@ -53,8 +66,9 @@ def test_proxied_put_get_range_on_s3(client, auth, run_id, app):
     assert r.status_code == 206 and r.data == data[5:10]
     assert client.get(f"{A.format(rid=run_id)}/w.bin", headers=auth).data == data
     keys = [o.key for o in app.extensions["tether"]["store"].list("")]
-    assert len(keys) == 1 and re.fullmatch(rf"{r_exp(client, auth, run_id)}/{run_id}/artifacts/w\.bin~[0-9a-f]{{16}}",
-                                           keys[0])
+    assert len(keys) == 1 and re.fullmatch(
+        rf"{r_exp(client, auth, run_id)}/{run_id}/artifacts/w\.bin~[0-9a-f]{{16}}", keys[0]
+    )
 
 
 def r_exp(client, auth, rid):
@@ -75,7 +89,7 @@ def test_direct_multipart_upload_resume_and_download(client, auth, run_id):
     assert r.json["parts_done"] == [1] and [p["part_number"] for p in r.json["parts"]] == [2, 3]
     for p in r.json["parts"]:
         n = p["part_number"]
-        assert requests.put(p["url"], data=data[(n - 1) * ps:n * ps], timeout=30).status_code == 200
+        assert requests.put(p["url"], data=data[(n - 1) * ps : n * ps], timeout=30).status_code == 200
     assert client.get(A.format(rid=run_id), headers=auth).json["items"] == []  # no row before completion
     r = client.post(f"{A.format(rid=run_id)}/uploads/{up['upload_id']}/complete", headers=auth)
     assert r.status_code == 200, r.json
@@ -99,7 +113,7 @@ def test_direct_upload_with_wrong_content_is_refused_and_removed(client, auth, r
 def test_abort_removes_parts(client, auth, run_id, app, db_session):
     data = os.urandom(6 * 1024 * 1024)
     up = _start(client, auth, run_id, "gone.bin", data).json
-    requests.put(up["parts"][0]["url"], data=data[:up["part_size"]], timeout=30)
+    requests.put(up["parts"][0]["url"], data=data[: up["part_size"]], timeout=30)
     r = client.post(f"{A.format(rid=run_id)}/uploads/{up['upload_id']}/abort", headers=auth)
     assert r.status_code == 200 and r.json["status"] == "aborted"
     store = app.extensions["tether"]["store"]
@@ -114,9 +128,11 @@ def test_abort_removes_parts(client, auth, run_id, app, db_session):
 def test_store_down_gives_503_and_metadata_keeps_working(client, auth, run_id, proxy):
     assert client.put(f"{A.format(rid=run_id)}/a.txt", data=b"a", headers=auth).status_code == 201
     proxy.stop()  # the gateway goes away mid-test
-    for r in (client.put(f"{A.format(rid=run_id)}/b.txt", data=b"b", headers=auth),
-              client.get(f"{A.format(rid=run_id)}/a.txt", headers=auth),
-              _start(client, auth, run_id, "c.bin", b"c")):
+    for r in (
+        client.put(f"{A.format(rid=run_id)}/b.txt", data=b"b", headers=auth),
+        client.get(f"{A.format(rid=run_id)}/a.txt", headers=auth),
+        _start(client, auth, run_id, "c.bin", b"c"),
+    ):
         assert r.status_code == 503, r.json
         assert r.json["error"]["code"] == "UNAVAILABLE" and int(r.headers["Retry-After"]) > 0
     assert client.get(f"/api/v1/runs/{run_id}", headers=auth).status_code == 200

@@ -56,19 +56,26 @@ def test_resume_sends_only_missing_parts(sdk, run_id, tmp_path, client, auth):
     src = tmp_path / "r.bin"
     src.write_bytes(data)
     sha = hashlib.sha256(data).hexdigest()
-    up = client.post(f"/api/v1/runs/{run_id}/artifacts/uploads", headers=auth,
-                     json={"path": "r.bin", "size": len(data), "sha256": sha, "part_size": 1024 * 1024}).json
-    r = client.put(f"/api/v1/runs/{run_id}/artifacts/uploads/{up['upload_id']}/parts/1",
-                   data=data[:1024 * 1024], headers=auth)
+    up = client.post(
+        f"/api/v1/runs/{run_id}/artifacts/uploads",
+        headers=auth,
+        json={"path": "r.bin", "size": len(data), "sha256": sha, "part_size": 1024 * 1024},
+    ).json
+    r = client.put(
+        f"/api/v1/runs/{run_id}/artifacts/uploads/{up['upload_id']}/parts/1",
+        data=data[: 1024 * 1024],
+        headers=auth,
+    )
     assert r.status_code == 200
     sent = []
     orig = sdk._send_parts
-    sdk._send_parts = lambda rid, u, s, p, n, missing, bar: (sent.extend(m for m, _ in missing),
-                                                              orig(rid, u, s, p, n, missing, bar))
+    sdk._send_parts = lambda rid, u, s, p, n, missing, bar: (
+        sent.extend(m for m, _ in missing),
+        orig(rid, u, s, p, n, missing, bar),
+    )
     state = client.get(f"/api/v1/runs/{run_id}/artifacts/uploads/{up['upload_id']}", headers=auth).json
     assert state["parts_done"] == [1]
-    sdk._send_parts(run_id, state, src, up["part_size"], len(data),
-                    sdk._missing_parts(run_id, state), None)
+    sdk._send_parts(run_id, state, src, up["part_size"], len(data), sdk._missing_parts(run_id, state), None)
     assert sent == [2, 3]
     r = client.post(f"/api/v1/runs/{run_id}/artifacts/uploads/{up['upload_id']}/complete", headers=auth)
     assert r.status_code == 200 and r.json["artifact"]["sha256"] == sha
@@ -85,8 +92,9 @@ def test_download_verifies_sha(sdk, run_id, tmp_path, app):
     assert not (tmp_path / "out.txt").exists()
 
 
-def test_gc_removes_orphans_and_objects_of_hard_deleted_runs(app, client, auth, run_id, db_session, settings,
-                                                              monkeypatch):
+def test_gc_removes_orphans_and_objects_of_hard_deleted_runs(
+    app, client, auth, run_id, db_session, settings, monkeypatch
+):
     client.put(f"/api/v1/runs/{run_id}/artifacts/keep.txt", data=b"k", headers=auth)
     store = app.extensions["tether"]["store"]
     exp = client.get(f"/api/v1/runs/{run_id}", headers=auth).json["experiment_id"]
@@ -96,8 +104,11 @@ def test_gc_removes_orphans_and_objects_of_hard_deleted_runs(app, client, auth, 
     assert rep.orphans == [f"{exp}/{run_id}/artifacts/orphan.bin"]
     assert rep.deleted_run_objects == [f"{exp}/0123456789abcdef0123456789abcdef/artifacts/x"]
     assert len(list(store.list(""))) == 3  # dry run removed nothing
-    for k, v in {"TETHER_DATABASE_URL": settings.database_url, "TETHER_ARTIFACT_URI": settings.artifact_uri,
-                 "TETHER_DATA_DIR": settings.data_dir}.items():
+    for k, v in {
+        "TETHER_DATABASE_URL": settings.database_url,
+        "TETHER_ARTIFACT_URI": settings.artifact_uri,
+        "TETHER_DATA_DIR": settings.data_dir,
+    }.items():
         monkeypatch.setenv(k, v)
     res = CliRunner().invoke(cli, ["gc", "--grace-minutes", "0"])
     assert res.exit_code == 0, res.output

@@ -74,12 +74,12 @@ def test_multipart_proxied_parts_resume_and_abort(store):
     part = store.min_part_size
     data = os.urandom(part * 2 + 10)
     uid = store.multipart_start("m/obj")
-    store.multipart_put_part("m/obj", uid, 2, io.BytesIO(data[part:2 * part]), part)
+    store.multipart_put_part("m/obj", uid, 2, io.BytesIO(data[part : 2 * part]), part)
     assert sorted(store.multipart_parts("m/obj", uid)) == [2]
     with pytest.raises(InvalidArgument):
         store.multipart_complete("m/obj", uid, 3)
     store.multipart_put_part("m/obj", uid, 1, io.BytesIO(data[:part]), part)
-    store.multipart_put_part("m/obj", uid, 3, io.BytesIO(data[2 * part:]), 10)
+    store.multipart_put_part("m/obj", uid, 3, io.BytesIO(data[2 * part :]), 10)
     assert store.multipart_complete("m/obj", uid, 3).size == len(data)
     assert b"".join(store.open("m/obj")) == data
     uid2 = store.multipart_start("m/aborted")

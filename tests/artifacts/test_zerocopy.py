@@ -40,16 +40,27 @@ def _store_env(kind: str, moto_endpoint: str) -> dict[str, str]:
 
 
 @pytest.fixture(params=["local", "moto", pytest.param("real", marks=pytest.mark.s3)])
-def gunicorn_server(request: pytest.FixtureRequest, moto_endpoint: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def gunicorn_server(
+    request: pytest.FixtureRequest, moto_endpoint: str, tmp_path: Path
+) -> Iterator[tuple[str, str]]:
     store_env = _store_env(request.param, moto_endpoint)
     token = "tth_" + "z" * 40
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
-    env.update(TETHER_DATA_DIR=str(tmp_path / "data"), TETHER_CREDENTIALS_FILE=str(tmp_path / "creds.json"),
-               TETHER_ADMIN_TOKEN=token, **store_env)
-    proc = subprocess.Popen([TETHER, "server", "--port", str(port), "--migrate", "--workers", "1", "--threads", "4"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    env.update(
+        TETHER_DATA_DIR=str(tmp_path / "data"),
+        TETHER_CREDENTIALS_FILE=str(tmp_path / "creds.json"),
+        TETHER_ADMIN_TOKEN=token,
+        **store_env,
+    )
+    proc = subprocess.Popen(
+        [TETHER, "server", "--port", str(port), "--migrate", "--workers", "1", "--threads", "4"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -68,7 +79,9 @@ def gunicorn_server(request: pytest.FixtureRequest, moto_endpoint: str, tmp_path
         proc.communicate(timeout=30)
 
 
-def test_large_downloads_are_exact_whole_ranged_repeated_and_concurrent(gunicorn_server: tuple[str, str]) -> None:
+def test_large_downloads_are_exact_whole_ranged_repeated_and_concurrent(
+    gunicorn_server: tuple[str, str],
+) -> None:
     url, token = gunicorn_server
     h = {"Authorization": f"Bearer {token}"}
     exp = requests.post(f"{url}/api/v1/experiments", json={"name": "zc"}, headers=h, timeout=10).json()["id"]
@@ -108,13 +121,16 @@ def test_client_that_hangs_up_mid_body_does_not_wedge_the_worker(gunicorn_server
     data = _blob(32 * MiB, 3)
     assert requests.put(f"{url}/api/v1/runs/{run}/artifacts/d.bin", data=data, headers=h, timeout=60).ok
     for _ in range(6):  # more hang-ups than the worker has threads
-        with requests.get(f"{url}/api/v1/runs/{run}/artifacts/d.bin", headers=h, stream=True, timeout=60) as r:
+        with requests.get(
+            f"{url}/api/v1/runs/{run}/artifacts/d.bin", headers=h, stream=True, timeout=60
+        ) as r:
             assert len(r.raw.read(64 * 1024)) == 64 * 1024
     r = requests.get(f"{url}/api/v1/runs/{run}/artifacts/d.bin", headers=h, timeout=60)
     assert r.content == data
 
 
 # ---------------------------------------------------------------- the path choice
+
 
 def test_serve_uses_sendfile_only_for_large_local_gets_under_plain_gunicorn(tmp_path: Path) -> None:
     store = store_from_settings(Settings(data_dir=str(tmp_path)))
@@ -131,9 +147,11 @@ def test_serve_uses_sendfile_only_for_large_local_gets_under_plain_gunicorn(tmp_
         out = zerocopy.serve(store.open("a/b", 4096), env, len(data) - 4096)
         assert isinstance(out, FileWrapper) and out.filelike.tell() == 4096
         out.filelike.close()
-        for environ, key, n in (({**env, "REQUEST_METHOD": "HEAD"}, "a/b", len(data)),
-                                ({k: v for k, v in env.items() if k != "gunicorn.socket"}, "a/b", len(data)),
-                                (env, "a/small", 100)):
+        for environ, key, n in (
+            ({**env, "REQUEST_METHOD": "HEAD"}, "a/b", len(data)),
+            ({k: v for k, v in env.items() if k != "gunicorn.socket"}, "a/b", len(data)),
+            (env, "a/small", 100),
+        ):
             body = store.open(key)
             out = zerocopy.serve(body, environ, n)
             assert out is body and b"".join(out) == (data if key == "a/b" else b"x" * 100)

@@ -39,7 +39,12 @@ def test_admin_token_env_bootstraps_first_admin(app, settings, db_session, clien
     db_session.commit()
     assert client.get("/api/v1/users/me", headers=bearer(token)).json["role"] == "admin"
     # only when there are no users
-    assert bootstrap.bootstrap_admin(db_session, Settings(**{**settings.__dict__, "admin_token": "tth_" + "c" * 40})) is None
+    assert (
+        bootstrap.bootstrap_admin(
+            db_session, Settings(**{**settings.__dict__, "admin_token": "tth_" + "c" * 40})
+        )
+        is None
+    )
     assert users_svc.count_users(db_session) == 1
 
 

@@ -15,25 +15,35 @@ TOO_BIG_ID = 2**31
 TOO_BIG_TIME = 2**63
 
 
-@pytest.mark.parametrize(("method", "url", "kwargs"), [
-    ("post", "/api/v1/tokens", {"json": {"name": "t", "expires_at": TOO_BIG_TIME}}),
-    ("post", "/api/v1/tokens", {"json": {"name": "t", "user_id": TOO_BIG_ID}}),
-    ("get", f"/api/v1/tokens?user_id={TOO_BIG_ID}", {}),
-    ("put", "/api/v1/permissions", {"json": {"user_id": TOO_BIG_ID, "resource_type": "model",
-                                             "resource_id": "1", "level": "READ"}}),
-    ("delete", f"/api/v1/permissions?user_id={2**63}&resource_type=model&resource_id=1", {}),
-    ("get", f"/api/v1/permissions?user_id={TOO_BIG_ID}", {}),
-    ("get", f"/api/v1/audit?since={TOO_BIG_TIME}", {}),
-])
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs"),
+    [
+        ("post", "/api/v1/tokens", {"json": {"name": "t", "expires_at": TOO_BIG_TIME}}),
+        ("post", "/api/v1/tokens", {"json": {"name": "t", "user_id": TOO_BIG_ID}}),
+        ("get", f"/api/v1/tokens?user_id={TOO_BIG_ID}", {}),
+        (
+            "put",
+            "/api/v1/permissions",
+            {"json": {"user_id": TOO_BIG_ID, "resource_type": "model", "resource_id": "1", "level": "READ"}},
+        ),
+        ("delete", f"/api/v1/permissions?user_id={2**63}&resource_type=model&resource_id=1", {}),
+        ("get", f"/api/v1/permissions?user_id={TOO_BIG_ID}", {}),
+        ("get", f"/api/v1/audit?since={TOO_BIG_TIME}", {}),
+    ],
+)
 def test_integers_outside_their_column_are_invalid(client, admin_token, method, url, kwargs):
     r = getattr(client, method)(url, headers=bearer(admin_token), **kwargs)
     assert_error(r, 400, "INVALID_ARGUMENT")
 
 
-@pytest.mark.parametrize(("method", "url"), [
-    ("patch", f"/api/v1/users/{TOO_BIG_ID}"), ("get", f"/api/v1/users/{2**63}"),
-    ("delete", f"/api/v1/tokens/{TOO_BIG_ID}"),
-])
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("patch", f"/api/v1/users/{TOO_BIG_ID}"),
+        ("get", f"/api/v1/users/{2**63}"),
+        ("delete", f"/api/v1/tokens/{TOO_BIG_ID}"),
+    ],
+)
 def test_huge_ids_in_the_url_are_not_found(client, admin_token, method, url):
     assert_error(getattr(client, method)(url, json={}, headers=bearer(admin_token)), 404, "NOT_FOUND")
 
@@ -44,8 +54,11 @@ def test_largest_id_still_reaches_the_service(client, admin_token):
 
 
 def test_nul_in_a_token_name_is_never_a_500(client, admin_token, backend):
-    r = client.post("/api/v1/users", headers=bearer(admin_token),
-                    json={"name": "nul", "role": "viewer", "token_name": "a\x00b"})
+    r = client.post(
+        "/api/v1/users",
+        headers=bearer(admin_token),
+        json={"name": "nul", "role": "viewer", "token_name": "a\x00b"},
+    )
     if backend == "postgres":
         assert_error(r, 400, "INVALID_ARGUMENT")
         names = [u["name"] for u in client.get("/api/v1/users", headers=bearer(admin_token)).json["items"]]

@@ -23,7 +23,9 @@ def alice(users):
 
 def test_login_sets_safe_cookie_and_session_works(client, alice):
     token = _csrf(client)
-    r = client.post("/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": token})
+    r = client.post(
+        "/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": token}
+    )
     assert r.status_code == 302
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "tether_session=" in cookie
@@ -31,8 +33,11 @@ def test_login_sets_safe_cookie_and_session_works(client, alice):
     # state-changing API calls with the cookie need the CSRF header too
     assert_error(client.post("/api/v1/experiments", json={"name": "x"}), 403, "PERMISSION_DENIED")
     # the token rotates at login: the pre-login one no longer works
-    assert_error(client.post("/api/v1/experiments", json={"name": "x"}, headers={"X-CSRF-Token": token}),
-                 403, "PERMISSION_DENIED")
+    assert_error(
+        client.post("/api/v1/experiments", json={"name": "x"}, headers={"X-CSRF-Token": token}),
+        403,
+        "PERMISSION_DENIED",
+    )
     token = _csrf(client)
     ok = client.post("/api/v1/experiments", json={"name": "x"}, headers={"X-CSRF-Token": token})
     assert ok.status_code == 201
@@ -42,8 +47,9 @@ def test_login_sets_safe_cookie_and_session_works(client, alice):
 
 @pytest.mark.parametrize("settings_overrides", [{"session_cookie_secure": True}])
 def test_secure_cookie_when_configured(client, alice, settings_overrides):
-    r = client.post("/login", data={"username": "alice", "password": "correct horse battery",
-                                    "csrf_token": _csrf(client)})
+    r = client.post(
+        "/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": _csrf(client)}
+    )
     assert "Secure" in r.headers["Set-Cookie"]
 
 
@@ -51,7 +57,9 @@ def test_login_form_requires_csrf(client, alice):
     client.get("/login")
     r = client.post("/login", data={"username": "alice", "password": "correct horse battery"})
     assert_error(r, 403, "PERMISSION_DENIED")
-    r = client.post("/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": "forged"})
+    r = client.post(
+        "/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": "forged"}
+    )
     assert r.status_code == 403
     assert_error(client.get("/api/v1/users/me"), 401, "UNAUTHENTICATED")
 
@@ -61,7 +69,9 @@ def test_failed_logins_are_throttled_and_audited(client, alice, db_session):
     for _ in range(5):
         r = client.post("/login", data={"username": "alice", "password": "wrong", "csrf_token": token})
         assert r.status_code == 401
-    r = client.post("/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": token})
+    r = client.post(
+        "/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": token}
+    )
     assert r.status_code == 429
     assert_error(client.get("/api/v1/users/me"), 401, "UNAUTHENTICATED")
     actions = db_session.scalars(select(AuditEvent.action).where(AuditEvent.resource_id == "alice")).all()
@@ -69,20 +79,30 @@ def test_failed_logins_are_throttled_and_audited(client, alice, db_session):
 
 
 def test_successful_login_is_audited(client, alice, db_session):
-    client.post("/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": _csrf(client)})
+    client.post(
+        "/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": _csrf(client)}
+    )
     ev = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login")).one()
     assert ev.actor_name == "alice"
 
 
 def test_role_change_ends_session(client, alice, admin_token):
-    client.post("/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": _csrf(client)})
+    client.post(
+        "/login", data={"username": "alice", "password": "correct horse battery", "csrf_token": _csrf(client)}
+    )
     assert client.get("/api/v1/users/me").status_code == 200
     other = client.application.test_client()
-    other.patch(f"/api/v1/users/{alice[0]}", json={"role": "viewer"}, headers={"Authorization": f"Bearer {admin_token}"})
+    other.patch(
+        f"/api/v1/users/{alice[0]}",
+        json={"role": "viewer"},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
     assert_error(client.get("/api/v1/users/me"), 401, "UNAUTHENTICATED")
 
 
 def test_open_redirect_is_refused(client, alice):
-    r = client.post("/login?next=//evil.example/x", data={"username": "alice", "password": "correct horse battery",
-                                                          "csrf_token": _csrf(client)})
+    r = client.post(
+        "/login?next=//evil.example/x",
+        data={"username": "alice", "password": "correct horse battery", "csrf_token": _csrf(client)},
+    )
     assert r.status_code == 302 and r.headers["Location"] == "/"

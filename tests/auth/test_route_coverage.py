@@ -7,8 +7,16 @@ import re
 from tether_server.access import policy_of
 
 PUBLIC_ALLOWED = {
-    "health.health", "health.ready", "health.docs", "health.docs_assets", "health.docs_init",
-    "api-docs.openapi_json", "ui_static.asset", "ui_auth.login", "ui_auth.logout", "static",
+    "health.health",
+    "health.ready",
+    "health.docs",
+    "health.docs_assets",
+    "health.docs_init",
+    "api-docs.openapi_json",
+    "ui_static.asset",
+    "ui_auth.login",
+    "ui_auth.logout",
+    "static",
 }
 
 
@@ -16,18 +24,25 @@ def _sample_url(rule) -> str:
     def fill(m: re.Match) -> str:
         conv = m.group(1) or ""
         return "1" if conv.startswith("int") else "x"
+
     return re.sub(r"<(?:([a-z]+)(?:\([^)]*\))?:)?[a-z_]+>", fill, rule.rule)
 
 
 def test_every_route_declares_access(app):
-    missing = [r.endpoint for r in app.url_map.iter_rules()
-               if policy_of(r.endpoint, app.view_functions[r.endpoint]) is None]
+    missing = [
+        r.endpoint
+        for r in app.url_map.iter_rules()
+        if policy_of(r.endpoint, app.view_functions[r.endpoint]) is None
+    ]
     assert missing == []
 
 
 def test_public_routes_are_only_the_allowed_ones(app):
-    public = {r.endpoint for r in app.url_map.iter_rules()
-              if policy_of(r.endpoint, app.view_functions[r.endpoint]) == "public"}
+    public = {
+        r.endpoint
+        for r in app.url_map.iter_rules()
+        if policy_of(r.endpoint, app.view_functions[r.endpoint]) == "public"
+    }
     assert public <= PUBLIC_ALLOWED, public - PUBLIC_ALLOWED
 
 

@@ -31,7 +31,9 @@ def test_token_lifecycle(client, users, db_session):
 
 def test_expired_token_is_401(client, users, db_session):
     uid, tok = users.create("bob", "writer")
-    r = client.post("/api/v1/tokens", json={"name": "short", "expires_at": now_ms() + 60_000}, headers=bearer(tok))
+    r = client.post(
+        "/api/v1/tokens", json={"name": "short", "expires_at": now_ms() + 60_000}, headers=bearer(tok)
+    )
     short = r.json["token"]
     assert client.get("/api/v1/users/me", headers=bearer(short)).status_code == 200
     db_session.get(ApiToken, r.json["id"]).expires_at = now_ms() - 1
@@ -41,8 +43,14 @@ def test_expired_token_is_401(client, users, db_session):
 
 
 BAD_AUTH = [
-    "Bearer tth_" + "A" * 43, "Bearer nottether", "Bearer ", "Basic dXNlcjpwYXNz", "tth_abc", "Bearer tth_\u00e9\u00e9\u00e9",
-    "Bearer " + "tth_" + "x" * 5000, "Bearer tth_ab cd",
+    "Bearer tth_" + "A" * 43,
+    "Bearer nottether",
+    "Bearer ",
+    "Basic dXNlcjpwYXNz",
+    "tth_abc",
+    "Bearer tth_\u00e9\u00e9\u00e9",
+    "Bearer " + "tth_" + "x" * 5000,
+    "Bearer tth_ab cd",
 ]
 
 
@@ -56,7 +64,9 @@ def test_bad_credentials_all_look_the_same(client, header):
 def test_token_in_query_string_is_refused(client, users):
     _uid, tok = users.create("carol", "admin")
     assert_error(client.get(f"/api/v1/experiments?token={tok}"), 401, "UNAUTHENTICATED")
-    assert_error(client.get(f"/api/v1/experiments?access_token={tok}", headers=bearer(tok)), 401, "UNAUTHENTICATED")
+    assert_error(
+        client.get(f"/api/v1/experiments?access_token={tok}", headers=bearer(tok)), 401, "UNAUTHENTICATED"
+    )
 
 
 def test_deactivated_user_is_locked_out(client, users, admin_token):
@@ -77,11 +87,20 @@ def test_users_cannot_touch_others_tokens(client, users):
 
 
 def test_admin_creates_user_with_token(client, admin_token):
-    r = client.post("/api/v1/users", json={"name": "gina", "role": "reviewer", "token_name": "laptop"},
-                    headers=bearer(admin_token))
+    r = client.post(
+        "/api/v1/users",
+        json={"name": "gina", "role": "reviewer", "token_name": "laptop"},
+        headers=bearer(admin_token),
+    )
     assert r.status_code == 201 and r.json["role"] == "reviewer"
     assert client.get("/api/v1/users/me", headers=bearer(r.json["token"])).json["name"] == "gina"
-    assert_error(client.post("/api/v1/users", json={"name": "gina", "role": "viewer"}, headers=bearer(admin_token)),
-                 409, "ALREADY_EXISTS")
-    assert_error(client.post("/api/v1/users", json={"name": "h", "role": "god"}, headers=bearer(admin_token)),
-                 400, "INVALID_ARGUMENT")
+    assert_error(
+        client.post("/api/v1/users", json={"name": "gina", "role": "viewer"}, headers=bearer(admin_token)),
+        409,
+        "ALREADY_EXISTS",
+    )
+    assert_error(
+        client.post("/api/v1/users", json={"name": "h", "role": "god"}, headers=bearer(admin_token)),
+        400,
+        "INVALID_ARGUMENT",
+    )

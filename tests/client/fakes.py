@@ -35,7 +35,9 @@ def reply(status: int, body: Any = None, headers: Mapping[str, str] | None = Non
 
 
 def error(status: int, code: str, message: str = "boom", **details: Any) -> HTTPResponse:
-    return reply(status, {"error": {"code": code, "message": message, "details": details, "request_id": "rid-1"}})
+    return reply(
+        status, {"error": {"code": code, "message": message, "details": details, "request_id": "rid-1"}}
+    )
 
 
 class FakeTransport:
@@ -45,12 +47,26 @@ class FakeTransport:
         self.closed = False
         self._lock = threading.Lock()
 
-    def request(self, method: str, url: str, *, headers: Mapping[str, str], params: Mapping[str, Any] | None,
-                content: bytes | None, timeout: float) -> HTTPResponse:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        content: bytes | None,
+        timeout: float,
+    ) -> HTTPResponse:
         path = urlsplit(url).path
         assert path.startswith("/api/v1"), url
-        call = Call(method, url, path[len("/api/v1"):], dict(headers), dict(params or {}),
-                    json.loads(content) if content else None)
+        call = Call(
+            method,
+            url,
+            path[len("/api/v1") :],
+            dict(headers),
+            dict(params or {}),
+            json.loads(content) if content else None,
+        )
         with self._lock:
             self.calls.append(call)
         return self.handler(call)
@@ -112,17 +128,35 @@ class FakeServer:
         if any(e["name"] == body["name"] for e in self.experiments.values()):
             return error(409, "ALREADY_EXISTS")
         eid = len(self.experiments) + 1
-        self.experiments[eid] = {"id": eid, "name": body["name"], "description": body.get("description"),
-                                 "lifecycle": "active", "tags": body.get("tags", {}), "created_at": 1,
-                                 "updated_at": 1, "created_by": "me", "future_field": [1, 2]}
+        self.experiments[eid] = {
+            "id": eid,
+            "name": body["name"],
+            "description": body.get("description"),
+            "lifecycle": "active",
+            "tags": body.get("tags", {}),
+            "created_at": 1,
+            "updated_at": 1,
+            "created_by": "me",
+            "future_field": [1, 2],
+        }
         return reply(201, self.experiments[eid])
 
     def _create_run(self, body: dict[str, Any]) -> HTTPResponse:
         rid = f"r{len(self.runs) + 1}"
-        self.runs[rid] = {"id": rid, "experiment_id": body["experiment_id"], "name": body.get("name"),
-                          "status": "RUNNING", "lifecycle": "active", "start_time": 1, "end_time": None,
-                          "parent_run_id": body.get("parent_run_id"), "created_by": "me", "params": {},
-                          "tags": dict(body.get("tags") or {}), "metrics": {}}
+        self.runs[rid] = {
+            "id": rid,
+            "experiment_id": body["experiment_id"],
+            "name": body.get("name"),
+            "status": "RUNNING",
+            "lifecycle": "active",
+            "start_time": 1,
+            "end_time": None,
+            "parent_run_id": body.get("parent_run_id"),
+            "created_by": "me",
+            "params": {},
+            "tags": dict(body.get("tags") or {}),
+            "metrics": {},
+        }
         return reply(201, self.runs[rid])
 
     def _batch(self, run_id: str, call: Call) -> HTTPResponse:
@@ -142,8 +176,14 @@ class FakeServer:
         run["tags"].update(body.get("tags") or {})
         self.points.extend(body.get("metrics") or [])
         self.batches.append(body)
-        r = reply(200, {"metrics": len(body.get("metrics") or []), "params": len(body.get("params") or {}),
-                        "tags": len(body.get("tags") or {})})
+        r = reply(
+            200,
+            {
+                "metrics": len(body.get("metrics") or []),
+                "params": len(body.get("params") or {}),
+                "tags": len(body.get("tags") or {}),
+            },
+        )
         if key:
             self.keys[key] = r
         return r

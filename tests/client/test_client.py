@@ -37,7 +37,9 @@ def test_get_retries_503_honouring_retry_after() -> None:
     assert len(t.calls) == 3 and sleeps[0] == 7.0 and 0 < sleeps[1] <= 1.0
 
 
-@pytest.mark.parametrize("failure", [APIConnectionError("down"), APITimeoutError("slow"), reply(502), reply(504)])
+@pytest.mark.parametrize(
+    "failure", [APIConnectionError("down"), APITimeoutError("slow"), reply(502), reply(504)]
+)
 def test_get_retries_transient_failures(failure: Any) -> None:
     c, t, _ = scripted(failure, reply(200, RUN))
     assert c.runs.get("r1").id == "r1" and len(t.calls) == 2
@@ -92,8 +94,9 @@ def test_client_errors_are_not_retried(status: int) -> None:
 def test_log_batch_splits_over_10k_and_derives_keys() -> None:
     ok = reply(200, {"metrics": 0, "params": 1, "tags": 0})
     c, t, _ = scripted(ok, ok, ok)
-    c.runs.log_batch("r1", metrics=[("m", float(i), i) for i in range(25_000)], params={"p": 1},
-                     idempotency_key="k")
+    c.runs.log_batch(
+        "r1", metrics=[("m", float(i), i) for i in range(25_000)], params={"p": 1}, idempotency_key="k"
+    )
     assert [len(call.body["metrics"]) for call in t.calls] == [10_000, 10_000, 5_000]
     assert [call.idempotency_key for call in t.calls] == ["k-0", "k-1", "k-2"]
     assert "params" in t.calls[0].body and "params" not in t.calls[1].body
@@ -101,8 +104,10 @@ def test_log_batch_splits_over_10k_and_derives_keys() -> None:
 
 
 def test_experiment_list_is_lazy() -> None:
-    pages = {None: {"items": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}], "next_page_token": "t2"},
-             "t2": {"items": [{"id": 3, "name": "c"}], "next_page_token": None}}
+    pages = {
+        None: {"items": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}], "next_page_token": "t2"},
+        "t2": {"items": [{"id": 3, "name": "c"}], "next_page_token": None},
+    }
     t = FakeTransport(lambda call: reply(200, pages[call.params.get("page_token")]))
     c = tether.Client("http://x", token="t", transport=t)
     it = iter(c.experiments.list(lifecycle="all", page_size=2))
@@ -123,12 +128,17 @@ def test_search_resolves_experiment_names_and_pages() -> None:
 
     t = FakeTransport(handler)
     c = tether.Client("http://x", token="t", transport=t)
-    runs = c.runs.search(experiment="churn", filter="metrics.auc > 0.9", order_by=["metrics.auc DESC"],
-                         max_results=3)
+    runs = c.runs.search(
+        experiment="churn", filter="metrics.auc > 0.9", order_by=["metrics.auc DESC"], max_results=3
+    )
     assert [r.id for r in runs] == ["r0", "r1", "r2"]
     first = t.calls[1].body
-    assert first == {"experiment_ids": [7], "filter": "metrics.auc > 0.9", "order_by": ["metrics.auc DESC"],
-                     "max_results": 3}
+    assert first == {
+        "experiment_ids": [7],
+        "filter": "metrics.auc > 0.9",
+        "order_by": ["metrics.auc DESC"],
+        "max_results": 3,
+    }
     assert t.calls[-1].body["page_token"] == "2"
 
 

@@ -31,12 +31,15 @@ def test_base_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     assert tether.Client(token="t").api_url == "http://env:1/api/v1"
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    ("http://127.0.0.1:5055/", "http://localhost:5055"),
-    ("http://LOCALHOST:5055", "http://127.0.0.1:5055/api/v1"),
-    ("https://h.example:443/", "https://h.example"),
-    ("http://h/prefix/", "http://h/prefix"),
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("http://127.0.0.1:5055/", "http://localhost:5055"),
+        ("http://LOCALHOST:5055", "http://127.0.0.1:5055/api/v1"),
+        ("https://h.example:443/", "https://h.example"),
+        ("http://h/prefix/", "http://h/prefix"),
+    ],
+)
 def test_server_key_equivalences(a: str, b: str) -> None:
     assert server_key(a) == server_key(b)
 

@@ -25,8 +25,12 @@ CASES = [
 
 @pytest.mark.parametrize(("code", "status", "cls"), CASES)
 def test_codes_map_to_classes(code: str, status: int, cls: type[tether.APIError]) -> None:
-    client = tether.Client("http://x", token="t", transport=FakeTransport(lambda c: error(status, code, "msg", a=1)),
-                           max_retries=0)
+    client = tether.Client(
+        "http://x",
+        token="t",
+        transport=FakeTransport(lambda c: error(status, code, "msg", a=1)),
+        max_retries=0,
+    )
     with pytest.raises(cls) as info:
         client.experiments.get(1)
     e = info.value
@@ -41,7 +45,12 @@ def test_unknown_code_is_plain_api_error() -> None:
 
 def test_non_envelope_body_falls_back_to_status() -> None:
     e = error_from_response(502, b"<html>bad gateway</html>", {"x-request-id": "abc"})
-    assert type(e) is tether.APIError and e.status == 502 and "bad gateway" in e.message and e.request_id == "abc"
+    assert (
+        type(e) is tether.APIError
+        and e.status == 502
+        and "bad gateway" in e.message
+        and e.request_id == "abc"
+    )
     assert type(error_from_response(404, b"")) is tether.NotFoundError
 
 
@@ -56,7 +65,9 @@ def test_hierarchy_and_pickle() -> None:
 def test_invalid_json_success_body() -> None:
     from tether import HTTPResponse
 
-    client = tether.Client("http://x", token="t", transport=FakeTransport(lambda c: HTTPResponse(200, b"nope")))
+    client = tether.Client(
+        "http://x", token="t", transport=FakeTransport(lambda c: HTTPResponse(200, b"nope"))
+    )
     with pytest.raises(tether.APIError):
         client.runs.get("r1")
     assert reply(204).content == b""

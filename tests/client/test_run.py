@@ -16,8 +16,9 @@ from .fakes import Call, FakeServer, error
 
 def test_start_run_logs_and_finishes(server: FakeServer) -> None:
     client, t = server.client()
-    with tether.start_run(experiment="churn", name="xgb", tags={"team": "growth"}, client=client,
-                          batch_size=3) as run:
+    with tether.start_run(
+        experiment="churn", name="xgb", tags={"team": "growth"}, client=client, batch_size=3
+    ) as run:
         assert isinstance(run, tether.Run) and run.name == "xgb"
         run.log_params({"lr": 0.1, "depth": 6, "flag": False})
         run.log_param("k", "v")
@@ -33,8 +34,12 @@ def test_start_run_logs_and_finishes(server: FakeServer) -> None:
     assert stored["tags"] == {"team": "growth", "t": "1", "u": "x"}
     assert [p["step"] for p in server.points if p["key"] == "loss"] == list(range(10))
     assert [p for p in server.points if p["key"] == "bad"][0]["value"] == "NaN"
-    assert [p for p in server.points if p["key"] == "auc"][0] == {"key": "auc", "value": 0.91, "step": 10,
-                                                                  "timestamp": 123}
+    assert [p for p in server.points if p["key"] == "auc"][0] == {
+        "key": "auc",
+        "value": 0.91,
+        "step": 10,
+        "timestamp": 123,
+    }
     # all metric batches happen before the final PATCH
     patch = max(i for i, c in enumerate(t.calls) if c.method == "PATCH")
     assert all(i < patch for i, c in enumerate(t.calls) if c.path.endswith("/batch"))
@@ -42,8 +47,9 @@ def test_start_run_logs_and_finishes(server: FakeServer) -> None:
 
 
 @pytest.mark.parametrize(("exc", "status"), [(ValueError, "FAILED"), (KeyboardInterrupt, "KILLED")])
-def test_block_exception_sets_status_and_propagates(server: FakeServer, exc: type[BaseException],
-                                                    status: str) -> None:
+def test_block_exception_sets_status_and_propagates(
+    server: FakeServer, exc: type[BaseException], status: str
+) -> None:
     client, _ = server.client()
     with pytest.raises(exc):
         with tether.start_run(experiment="e", client=client) as run:
@@ -96,7 +102,9 @@ def test_resume_by_run_id(server: FakeServer) -> None:
     again.end()
 
 
-def test_owned_client_closed_and_failed_start_cleans_up(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_owned_client_closed_and_failed_start_cleans_up(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, t = server.client()
     monkeypatch.setattr(_run, "Client", lambda: client)
     with tether.start_run(experiment="e"):
@@ -159,7 +167,13 @@ def test_atexit_ends_open_runs(tail: str, status: str) -> None:
     tests_dir = str(Path(__file__).parent)
     client_dir = str(Path(__file__).resolve().parents[2] / "client")
     env = {**os.environ, "PYTHONPATH": client_dir}
-    out = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=tests_dir, tail=tail)], env=env,
-                         capture_output=True, text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(tests=tests_dir, tail=tail)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     last = out.stdout.strip().splitlines()[-1]
     assert last == f'{{"status": "{status}", "points": 1000}}', out.stderr

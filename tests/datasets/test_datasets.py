@@ -44,8 +44,11 @@ def test_csv_profile(tmp_path):
             w.writerow([x, ["red", "green", "blue"][i % 3], "" if i % 10 == 0 else i])
     schema, prof = profile_csv(path)
     assert prof["format"] == PROFILE_FORMAT and prof["rows"] == 100
-    assert schema["columns"] == [{"name": "x", "type": "float"}, {"name": "color", "type": "string"},
-                                 {"name": "n", "type": "int"}]
+    assert schema["columns"] == [
+        {"name": "x", "type": "float"},
+        {"name": "color", "type": "string"},
+        {"name": "n", "type": "int"},
+    ]
     x = prof["columns"]["x"]
     assert x["count"] == 100 and x["nulls"] == 0 and x["min"] == 1 and x["max"] == 100
     assert math.isclose(x["mean"], statistics.mean(xs))
@@ -53,7 +56,11 @@ def test_csv_profile(tmp_path):
     assert len(x["bin_edges"]) == 9 and sum(x["bin_counts"]) == 100 and x["bin_counts"] == [10] * 10
     assert prof["columns"]["n"]["nulls"] == 10
     c = prof["columns"]["color"]
-    assert c["kind"] == "categorical" and dict(c["top"]) == {"red": 34, "green": 33, "blue": 33} and c["other"] == 0
+    assert (
+        c["kind"] == "categorical"
+        and dict(c["top"]) == {"red": 34, "green": 33, "blue": 33}
+        and c["other"] == 0
+    )
 
 
 def test_parquet_profile(tmp_path):
@@ -97,25 +104,38 @@ def test_log_reuse_runs_and_diff(client, auth, live_server, sdk_http, tmp_path, 
     assert [v["root_hash"] for v in vs] == [v1["root_hash"], v2["root_hash"]]
     used = client.get(f"/api/v1/datasets/churn/versions/{v1['root_hash']}/runs", headers=auth).json["items"]
     assert {(u["run_id"], u["context"]) for u in used} == {(r1, "training"), (r2, "evaluation")}
-    d = client.get("/api/v1/datasets/churn/diff", query_string={"from": v1["root_hash"], "to": v2["root_hash"]},
-                   headers=auth).json
+    d = client.get(
+        "/api/v1/datasets/churn/diff",
+        query_string={"from": v1["root_hash"], "to": v2["root_hash"]},
+        headers=auth,
+    ).json
     assert [f["path"] for f in d["added"]] == ["new.txt"]
     assert [f["path"] for f in d["removed"]] == ["extra/notes.txt"]
     assert [f["path"] for f in d["changed"]] == ["train.csv"]
     inputs = client.get(f"/api/v1/runs/{r2}/inputs", headers=auth).json["items"]
     assert {i["context"] for i in inputs} == {"evaluation", "training"}
     _uid, other = users.create("otto", "writer")
-    assert client.get(f"/api/v1/datasets/churn/versions/{v1['root_hash']}/runs",
-                      headers=bearer(other)).status_code == 404  # not visible to another team at all
+    assert (
+        client.get(
+            f"/api/v1/datasets/churn/versions/{v1['root_hash']}/runs", headers=bearer(other)
+        ).status_code
+        == 404
+    )  # not visible to another team at all
 
 
-@pytest.mark.parametrize("body,status", [
-    ({"name": "d", "manifest": []}, 400),
-    ({"name": "d", "manifest": [{"path": "../x", "sha256": "0" * 64, "size": 1}]}, 400),
-    ({"name": "d", "manifest": [{"path": "x", "sha256": "zz", "size": 1}]}, 400),
-    ({"name": "d", "manifest": [{"path": "x", "sha256": "0" * 64, "size": 1}], "root_hash": "1" * 64}, 400),
-    ({"name": "d", "context": "prod", "manifest": [{"path": "x", "sha256": "0" * 64, "size": 1}]}, 400),
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ({"name": "d", "manifest": []}, 400),
+        ({"name": "d", "manifest": [{"path": "../x", "sha256": "0" * 64, "size": 1}]}, 400),
+        ({"name": "d", "manifest": [{"path": "x", "sha256": "zz", "size": 1}]}, 400),
+        (
+            {"name": "d", "manifest": [{"path": "x", "sha256": "0" * 64, "size": 1}], "root_hash": "1" * 64},
+            400,
+        ),
+        ({"name": "d", "context": "prod", "manifest": [{"path": "x", "sha256": "0" * 64, "size": 1}]}, 400),
+    ],
+)
 def test_bad_dataset_input(client, auth, body, status):
     r = client.post(f"/api/v1/runs/{_run(client, auth)}/datasets", json=body, headers=auth)
     assert r.status_code == status and r.json["error"]["code"] == "INVALID_ARGUMENT"

@@ -11,8 +11,10 @@ from tests.conftest import bearer
 
 
 def _manifest(*contents: bytes) -> list[dict]:
-    return [{"path": f"f{i}.csv", "sha256": hashlib.sha256(c).hexdigest(), "size": len(c)}
-            for i, c in enumerate(contents)]
+    return [
+        {"path": f"f{i}.csv", "sha256": hashlib.sha256(c).hexdigest(), "size": len(c)}
+        for i, c in enumerate(contents)
+    ]
 
 
 @pytest.fixture
@@ -29,8 +31,11 @@ def teams(client, users):
 
 
 def _log(client, team, name, *contents):
-    r = client.post(f"/api/v1/runs/{team['run']}/datasets", headers=team["h"],
-                    json={"name": name, "manifest": _manifest(*contents), "source": f"/home/{name}"})
+    r = client.post(
+        f"/api/v1/runs/{team['run']}/datasets",
+        headers=team["h"],
+        json={"name": name, "manifest": _manifest(*contents), "source": f"/home/{name}"},
+    )
     assert r.status_code == 201, r.json
     return r.json["root_hash"]
 
@@ -57,15 +62,20 @@ def test_datasets_and_versions_are_scoped_to_readable_runs(client, teams, admin_
     assert versions(bearer(admin_token)) == (200, [va, vb])
     assert versions(ann["h"], "fraud")[0] == 404
     # ann cannot read ben's version (full hash or prefix), its runs, or a diff involving it
-    for url in (f"/api/v1/datasets/churn/versions/{vb}", f"/api/v1/datasets/churn/versions/{vb[:10]}",
-                f"/api/v1/datasets/churn/versions/{vb}/runs", f"/api/v1/datasets/fraud/versions/{vb}"):
+    for url in (
+        f"/api/v1/datasets/churn/versions/{vb}",
+        f"/api/v1/datasets/churn/versions/{vb[:10]}",
+        f"/api/v1/datasets/churn/versions/{vb}/runs",
+        f"/api/v1/datasets/fraud/versions/{vb}",
+    ):
         r = client.get(url, headers=ann["h"])
         assert r.status_code == 404 and r.json["error"]["code"] == "NOT_FOUND", url
     r = client.get("/api/v1/datasets/churn/diff", query_string={"from": va, "to": vb}, headers=ann["h"])
     assert r.status_code == 404
     assert client.get(f"/api/v1/datasets/churn/versions/{va}", headers=ann["h"]).json["manifest"]
-    r = client.get("/api/v1/datasets/churn/diff", query_string={"from": va, "to": vb},
-                   headers=bearer(admin_token))
+    r = client.get(
+        "/api/v1/datasets/churn/diff", query_string={"from": va, "to": vb}, headers=bearer(admin_token)
+    )
     assert r.status_code == 200 and [c["path"] for c in r.json["changed"]] == ["f0.csv"]
 
 
@@ -73,7 +83,12 @@ def test_a_read_grant_opens_the_other_teams_versions(client, teams):
     ann, ben = teams["ann"], teams["ben"]
     vb = _log(client, ben, "churn", b"ben's rows")
     assert _names(client, ann["h"]) == []
-    grant = {"user_id": ann["id"], "resource_type": "experiment", "resource_id": str(ben["exp"]), "level": "READ"}
+    grant = {
+        "user_id": ann["id"],
+        "resource_type": "experiment",
+        "resource_id": str(ben["exp"]),
+        "level": "READ",
+    }
     assert client.put("/api/v1/permissions", json=grant, headers=ben["h"]).status_code == 200
     assert _names(client, ann["h"]) == ["churn"]
     r = client.get(f"/api/v1/datasets/churn/versions/{vb}", headers=ann["h"])

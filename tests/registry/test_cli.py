@@ -18,8 +18,11 @@ def settings_overrides():
 
 def test_webhooks_deliver_one_shot(app, client, auth, admin_token, settings, monkeypatch, backend):
     with Receiver() as rx:
-        r = client.post("/api/v1/webhooks", headers=bearer(admin_token),
-                        json={"url": rx.url, "events": ["model_version.created"]})
+        r = client.post(
+            "/api/v1/webhooks",
+            headers=bearer(admin_token),
+            json={"url": rx.url, "events": ["model_version.created"]},
+        )
         assert r.status_code == 201
         run_id = training_run(client, auth)
         create_model(client, auth)

@@ -37,8 +37,12 @@ def test_concurrent_approvals_leave_exactly_one_production(app, client, auth, us
         uid, headers = reviewer(users, f"rev{i}")
         grant(client, auth, uid, model["id"])
         revs.append(headers)
-    calls = [lambda r=r, h=h: requests.post(f"{live_server}/api/v1/transition-requests/{r}/approve", json={},
-                                            headers=h, timeout=60) for r, h in zip(reqs, revs, strict=True)]
+    calls = [
+        lambda r=r, h=h: requests.post(
+            f"{live_server}/api/v1/transition-requests/{r}/approve", json={}, headers=h, timeout=60
+        )
+        for r, h in zip(reqs, revs, strict=True)
+    ]
     statuses = [r.status_code for r in _race(calls)]
     assert all(s in (200, 409) for s in statuses), statuses
     versions = client.get("/api/v1/models/churn/versions", headers=auth).json["items"]
@@ -60,8 +64,14 @@ def test_same_request_approved_by_two_reviewers_at_once(app, client, auth, users
         uid, headers = reviewer(users, f"rev{i}")
         grant(client, auth, uid, model["id"])
         revs.append(headers)
-    results = _race([lambda h=h: requests.post(f"{live_server}/api/v1/transition-requests/{req}/approve",
-                                               json={}, headers=h, timeout=60) for h in revs])
+    results = _race(
+        [
+            lambda h=h: requests.post(
+                f"{live_server}/api/v1/transition-requests/{req}/approve", json={}, headers=h, timeout=60
+            )
+            for h in revs
+        ]
+    )
     assert sorted(r.status_code for r in results) == [200, 409]
     got = client.get(f"/api/v1/transition-requests/{req}", headers=revs[0]).json
     assert got["status"] == "approved" and len(got["approvals"]) == 1
@@ -71,8 +81,15 @@ def test_concurrent_registrations_get_distinct_gapless_numbers(app, client, auth
     run_id = training_run(client, auth, files={"model/w.bin": b"w" * 100})
     create_model(client, auth)
     n = 8
-    calls = [lambda: requests.post(f"{live_server}/api/v1/models/churn/versions", headers=auth, timeout=60,
-                                   json={"run_id": run_id, "artifact_path": "model"}) for _ in range(n)]
+    calls = [
+        lambda: requests.post(
+            f"{live_server}/api/v1/models/churn/versions",
+            headers=auth,
+            timeout=60,
+            json={"run_id": run_id, "artifact_path": "model"},
+        )
+        for _ in range(n)
+    ]
     results = _race(calls)
     assert [r.status_code for r in results] == [201] * n, [r.text for r in results if r.status_code != 201]
     assert sorted(r.json()["version"] for r in results) == list(range(1, n + 1))

@@ -24,7 +24,10 @@ def _to_production(client, auth, users, model, version, name="rita"):
     rid, rev = reviewer(users, name)
     grant(client, auth, rid, model["id"])
     req = request_stage(client, auth, "churn", version, "Production")
-    assert client.post(f"/api/v1/transition-requests/{req['id']}/approve", json={}, headers=rev).status_code == 200
+    assert (
+        client.post(f"/api/v1/transition-requests/{req['id']}/approve", json={}, headers=rev).status_code
+        == 200
+    )
 
 
 def test_etag_and_304(client, auth, users, backend):
@@ -41,30 +44,46 @@ def test_etag_and_304(client, auth, users, backend):
     assert first.status_code == 200 and etag.startswith('W/"')
     again = client.get("/api/v1/models/churn/stages/production", headers={**auth, "If-None-Match": etag})
     assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
-    assert client.get("/api/v1/models/churn/stages/production",
-                      headers={**auth, "If-None-Match": 'W/"other"'}).status_code == 200
+    assert (
+        client.get(
+            "/api/v1/models/churn/stages/production", headers={**auth, "If-None-Match": 'W/"other"'}
+        ).status_code
+        == 200
+    )
 
     # An alias move touching the production version changes its representation, hence the ETag.
     client.put("/api/v1/models/churn/aliases/champion", json={"version": 1}, headers=auth)
     moved = client.get("/api/v1/models/churn/stages/production", headers={**auth, "If-None-Match": etag})
-    assert moved.status_code == 200 and moved.headers["ETag"] != etag and moved.json["aliases"] == ["champion"]
+    assert (
+        moved.status_code == 200 and moved.headers["ETag"] != etag and moved.json["aliases"] == ["champion"]
+    )
 
     # A new production version changes it too.
     register(client, auth, "churn", run_id)
     _to_production(client, auth, users, model, 2, "ron")
-    newer = client.get("/api/v1/models/churn/stages/production", headers={**auth, "If-None-Match": moved.headers["ETag"]})
+    newer = client.get(
+        "/api/v1/models/churn/stages/production", headers={**auth, "If-None-Match": moved.headers["ETag"]}
+    )
     assert newer.status_code == 200 and newer.json["version"] == 2
 
     alias = client.get("/api/v1/models/churn/aliases/champion", headers=auth)
     assert alias.json["version"] == 1 and alias.json["stage"] == "Archived"
-    assert client.get("/api/v1/models/churn/aliases/champion",
-                      headers={**auth, "If-None-Match": alias.headers["ETag"]}).status_code == 304
+    assert (
+        client.get(
+            "/api/v1/models/churn/aliases/champion", headers={**auth, "If-None-Match": alias.headers["ETag"]}
+        ).status_code
+        == 304
+    )
 
     f = newer.json["files"][0]
     one = client.get(urlsplit(f["download_url"]).path, headers=auth)
     assert one.headers["ETag"] == f'"{f["sha256"]}"'
-    assert client.get(urlsplit(f["download_url"]).path,
-                      headers={**auth, "If-None-Match": one.headers["ETag"]}).status_code == 304
+    assert (
+        client.get(
+            urlsplit(f["download_url"]).path, headers={**auth, "If-None-Match": one.headers["ETag"]}
+        ).status_code
+        == 304
+    )
 
 
 def test_registered_version_survives_run_and_artifact_deletion(app, client, auth, users, backend):
@@ -125,8 +144,12 @@ def test_lineage_both_directions(app, client, auth, users, backend):
     client.put("/api/v1/models/churn/aliases/champion", json={"version": 1}, headers=auth)
     g = client.get("/api/v1/lineage/model-versions/churn/1", headers=auth).json
     kinds = {(e["source"].split(":")[0], e["target"].split(":")[0], e["type"]) for e in g["edges"]}
-    assert {("dataset_version", "run", "input"), ("run", "model_version", "produced"),
-            ("model_version", "stage", "stage_change"), ("model_version", "alias", "alias_set")} <= kinds
+    assert {
+        ("dataset_version", "run", "input"),
+        ("run", "model_version", "produced"),
+        ("model_version", "stage", "stage_change"),
+        ("model_version", "alias", "alias_set"),
+    } <= kinds
     assert [h["to"] for h in g["history"] if h["action"] == "model.stage_changed"] == ["Production"]
     rev = client.get(f"/api/v1/lineage/dataset-versions/{dv_id}", headers=auth).json
     assert {n["type"] for n in rev["nodes"]} == {"dataset_version", "run", "model_version"}

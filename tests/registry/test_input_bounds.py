@@ -31,8 +31,15 @@ def registry(client, auth, admin_token):
 
 
 @pytest.mark.parametrize("size", ["0", "-1", "1001"])
-@pytest.mark.parametrize("url", ["/api/v1/models", "/api/v1/models/churn/versions", "/api/v1/transition-requests",
-                                 "/api/v1/webhooks/{webhook}/deliveries"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/models",
+        "/api/v1/models/churn/versions",
+        "/api/v1/transition-requests",
+        "/api/v1/webhooks/{webhook}/deliveries",
+    ],
+)
 def test_page_size_outside_1_to_1000_is_invalid(client, registry, url, size):
     r = client.get(url.format(**registry) + f"?max_results={size}", headers=registry["admin"])
     assert "max_results" in assert_error(r, 400, "INVALID_ARGUMENT")["details"]["fields"]["query"]
@@ -44,10 +51,15 @@ def test_page_size_of_one_pages(client, auth, registry):
     assert r.status_code == 200 and len(r.json["items"]) == 1, r.json
 
 
-@pytest.mark.parametrize(("method", "url"), [
-    ("patch", f"/api/v1/webhooks/{2**63}"), ("get", f"/api/v1/webhooks/{2**31}/deliveries"),
-    ("get", f"/api/v1/models/churn/versions/{2**31}"), ("post", f"/api/v1/transition-requests/{2**63}/approve"),
-])
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("patch", f"/api/v1/webhooks/{2**63}"),
+        ("get", f"/api/v1/webhooks/{2**31}/deliveries"),
+        ("get", f"/api/v1/models/churn/versions/{2**31}"),
+        ("post", f"/api/v1/transition-requests/{2**63}/approve"),
+    ],
+)
 def test_huge_ids_in_the_url_are_not_found(client, registry, method, url):
     assert_error(getattr(client, method)(url, json={}, headers=registry["admin"]), 404, "NOT_FOUND")
 

@@ -47,6 +47,7 @@ def test_sdk_registry_flow(app, client, auth, users, live_server, writer, tmp_pa
         store = app.extensions["tether"]["store"]
         key = version_keys(app, "churn", 2)["config.json"]
         import io
+
         store.put_stream(key, io.BytesIO(b'{"layers": 4}'))
         with pytest.raises(ChecksumError):
             sdk.models.download("churn", alias="challenger", dst=tmp_path / "bad")

@@ -31,16 +31,24 @@ def test_a_slow_copy_does_not_block_other_writers(app, client, auth, writer, liv
     result = {}
 
     def reg():
-        result["r"] = requests.post(f"{live_server}/api/v1/models/churn/versions", headers=bearer(writer[1]),
-                                    json={"run_id": run_id, "artifact_path": "model"}, timeout=60)
+        result["r"] = requests.post(
+            f"{live_server}/api/v1/models/churn/versions",
+            headers=bearer(writer[1]),
+            json={"run_id": run_id, "artifact_path": "model"},
+            timeout=60,
+        )
 
     t = threading.Thread(target=reg)
     t.start()
     try:
         assert entered.wait(30)
         # While the copy is in progress, a training script logs metrics and a new run starts.
-        r = requests.post(f"{live_server}/api/v1/runs/{run_id}/metrics", headers=bearer(writer[1]),
-                          json={"key": "during", "value": 1.0, "step": 1}, timeout=5)
+        r = requests.post(
+            f"{live_server}/api/v1/runs/{run_id}/metrics",
+            headers=bearer(writer[1]),
+            json={"key": "during", "value": 1.0, "step": 1},
+            timeout=5,
+        )
         assert r.status_code == 200, r.text
         other = training_run(client, auth, exp_name="other", files={"a.txt": b"a"})
         assert other
@@ -52,7 +60,9 @@ def test_a_slow_copy_does_not_block_other_writers(app, client, auth, writer, liv
     assert result["r"].json()["version"] == 1
     for path, data in FILES.items():
         if path.startswith("model/"):
-            got = client.get(f"/api/v1/models/churn/versions/1/files/{path.removeprefix('model/')}", headers=auth)
+            got = client.get(
+                f"/api/v1/models/churn/versions/1/files/{path.removeprefix('model/')}", headers=auth
+            )
             assert got.status_code == 200 and got.data == data
     assert len(_registry_objects(app)) == 3
 
@@ -70,7 +80,9 @@ def test_failed_registration_removes_its_copies(app, client, auth, monkeypatch):
         return real_copy(src, dst)
 
     monkeypatch.setattr(store, "copy", failing_copy)
-    r = client.post("/api/v1/models/churn/versions", headers=auth, json={"run_id": run_id, "artifact_path": "model"})
+    r = client.post(
+        "/api/v1/models/churn/versions", headers=auth, json={"run_id": run_id, "artifact_path": "model"}
+    )
     assert r.status_code == 503 and r.json["error"]["code"] == "UNAVAILABLE"
     assert _registry_objects(app) == []
     monkeypatch.setattr(store, "copy", real_copy)
@@ -91,9 +103,10 @@ def test_run_deleted_while_copying_fails_clearly_and_leaves_nothing(app, client,
         return out
 
     monkeypatch.setattr(store, "copy", copy_then_delete_run)
-    r = client.post("/api/v1/models/churn/versions", headers=auth, json={"run_id": run_id, "artifact_path": "model"})
+    r = client.post(
+        "/api/v1/models/churn/versions", headers=auth, json={"run_id": run_id, "artifact_path": "model"}
+    )
     assert r.status_code == 409 and r.json["error"]["code"] == "FAILED_PRECONDITION"
     assert "deleted" in r.json["error"]["message"]
     assert _registry_objects(app) == []
     assert client.get("/api/v1/models/churn/versions", headers=auth).json["items"] == []
-

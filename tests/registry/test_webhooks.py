@@ -22,7 +22,9 @@ def settings_overrides():
 
 
 def _subscribe(client, admin, url, events=("model_version.created", "stage.changed")):
-    r = client.post("/api/v1/webhooks", headers=admin, json={"url": url, "events": list(events), "secret": SECRET})
+    r = client.post(
+        "/api/v1/webhooks", headers=admin, json={"url": url, "events": list(events), "secret": SECRET}
+    )
     assert r.status_code == 201, r.json
     return r.json
 
@@ -31,8 +33,10 @@ def test_delivery_is_signed_and_retried_after_one_failure(app, client, auth, adm
     admin = bearer(admin_token)
     with Receiver(statuses=[500, 200]) as rx:
         sub = _subscribe(client, admin, rx.url)
-        assert sub["secret"] == SECRET and "secret" not in client.get(f"/api/v1/webhooks/{sub['id']}",
-                                                                      headers=admin).json
+        assert (
+            sub["secret"] == SECRET
+            and "secret" not in client.get(f"/api/v1/webhooks/{sub['id']}", headers=admin).json
+        )
         run_id = training_run(client, auth)
         create_model(client, auth)
         register(client, auth, "churn", run_id)
@@ -45,7 +49,9 @@ def test_delivery_is_signed_and_retried_after_one_failure(app, client, auth, adm
         time.sleep(0.1)  # the backoff (0.05 s base in this test)
         assert webhooks.deliver_due(db, settings) == 1
         log = client.get(f"/api/v1/webhooks/{sub['id']}/deliveries", headers=admin).json["items"]
-        assert log[0]["status"] == "delivered" and log[0]["attempts"] == 2 and log[0]["last_status_code"] == 200
+        assert (
+            log[0]["status"] == "delivered" and log[0]["attempts"] == 2 and log[0]["last_status_code"] == 200
+        )
         assert webhooks.deliver_due(db, settings) == 0
 
     assert len(rx.received) == 2
@@ -57,6 +63,7 @@ def test_delivery_is_signed_and_retried_after_one_failure(app, client, auth, adm
     # Independent check of the documented scheme: HMAC-SHA256(secret, f"{t}.{body}").
     import hashlib
     import hmac
+
     fields = dict(p.split("=", 1) for p in headers["X-Tether-Signature"].split(","))
     expect = hmac.new(SECRET.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
     assert fields["v1"] == expect
@@ -82,20 +89,42 @@ def test_ping_reports_status_without_body_and_events_filter(app, client, auth, a
 
 
 def test_webhook_admin_only_and_validation(client, auth, admin_token, backend):
-    assert_error(client.post("/api/v1/webhooks", headers=auth, json={"url": "http://127.0.0.1/", "events": ["*"]}),
-                 403, "PERMISSION_DENIED")
+    assert_error(
+        client.post("/api/v1/webhooks", headers=auth, json={"url": "http://127.0.0.1/", "events": ["*"]}),
+        403,
+        "PERMISSION_DENIED",
+    )
     admin = bearer(admin_token)
-    assert_error(client.post("/api/v1/webhooks", headers=admin, json={"url": "http://127.0.0.1/",
-                                                                      "events": ["nope"]}), 400, "INVALID_ARGUMENT")
-    assert_error(client.post("/api/v1/webhooks", headers=admin, json={"url": "http://127.0.0.1/", "events": ["*"],
-                                                                      "secret": "short"}), 400, "INVALID_ARGUMENT")
-    err = assert_error(client.post("/api/v1/webhooks", headers=admin, json={"url": "http://10.0.0.8/",
-                                                                            "events": ["*"]}), 400, "INVALID_ARGUMENT")
+    assert_error(
+        client.post("/api/v1/webhooks", headers=admin, json={"url": "http://127.0.0.1/", "events": ["nope"]}),
+        400,
+        "INVALID_ARGUMENT",
+    )
+    assert_error(
+        client.post(
+            "/api/v1/webhooks",
+            headers=admin,
+            json={"url": "http://127.0.0.1/", "events": ["*"], "secret": "short"},
+        ),
+        400,
+        "INVALID_ARGUMENT",
+    )
+    err = assert_error(
+        client.post("/api/v1/webhooks", headers=admin, json={"url": "http://10.0.0.8/", "events": ["*"]}),
+        400,
+        "INVALID_ARGUMENT",
+    )
     assert err["details"]["reason"] == "blocked_address"
-    created = client.post("/api/v1/webhooks", headers=admin, json={"url": "http://127.0.0.1:9/", "events": ["*"]}).json
+    created = client.post(
+        "/api/v1/webhooks", headers=admin, json={"url": "http://127.0.0.1:9/", "events": ["*"]}
+    ).json
     assert created["secret"].startswith("whsec_")
-    assert client.patch(f"/api/v1/webhooks/{created['id']}", headers=admin, json={"active": False}).json["active"] \
+    assert (
+        client.patch(f"/api/v1/webhooks/{created['id']}", headers=admin, json={"active": False}).json[
+            "active"
+        ]
         is False
+    )
     assert client.delete(f"/api/v1/webhooks/{created['id']}", headers=admin).status_code == 204
 
 
@@ -105,7 +134,9 @@ def test_outbox_row_is_written_in_the_event_transaction(app, client, auth, admin
     _subscribe(client, admin, "http://127.0.0.1:9/hook")
     run_id = training_run(client, auth)
     create_model(client, auth)
-    client.post("/api/v1/models/churn/versions", headers=auth, json={"run_id": run_id, "artifact_path": "nope"})
+    client.post(
+        "/api/v1/models/churn/versions", headers=auth, json={"run_id": run_id, "artifact_path": "nope"}
+    )
     from sqlalchemy import func, select
 
     from tether_server.models.registry import WebhookDelivery
@@ -117,9 +148,19 @@ def test_outbox_row_is_written_in_the_event_transaction(app, client, auth, admin
         assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
 
 
-@pytest.mark.parametrize("settings_overrides", [
-    {"webhook_allowlist": "127.0.0.1/32",
-     "extra": {"webhook_worker": True, "webhook_poll_seconds": 0.1, "webhook_retry_base_seconds": 0.05}}])
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [
+        {
+            "webhook_allowlist": "127.0.0.1/32",
+            "extra": {
+                "webhook_worker": True,
+                "webhook_poll_seconds": 0.1,
+                "webhook_retry_base_seconds": 0.05,
+            },
+        }
+    ],
+)
 def test_background_worker_delivers_and_retries(app, client, auth, admin_token, backend, settings_overrides):
     admin = bearer(admin_token)
     try:

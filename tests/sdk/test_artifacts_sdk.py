@@ -36,8 +36,13 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) 
     store: dict[str, Any] = {"artifact_uri": str(tmp_path / "artifacts")}
     if kind != "local":
         store = s3_settings(kind, request.getfixturevalue("moto_endpoint"))
-    return Settings(data_dir=str(tmp_path / "data"), database_url=database_url, secret_key="test-secret",
-                    testing=True, **store).validated()
+    return Settings(
+        data_dir=str(tmp_path / "data"),
+        database_url=database_url,
+        secret_key="test-secret",
+        testing=True,
+        **store,
+    ).validated()
 
 
 @pytest.fixture
@@ -52,8 +57,13 @@ def _sha(data: bytes) -> str:
 
 
 def _files(tmp_path: Path) -> dict[str, bytes]:
-    files = {"report/summary.txt": b"auc 0.91\n", "weights.bin": os.urandom(20 * MiB + 3),
-             "out/a.txt": b"a", "out/sub/b.json": b'{"b": 1}', "out/empty.bin": b""}
+    files = {
+        "report/summary.txt": b"auc 0.91\n",
+        "weights.bin": os.urandom(20 * MiB + 3),
+        "out/a.txt": b"a",
+        "out/sub/b.json": b'{"b": 1}',
+        "out/empty.bin": b"",
+    }
     for rel, data in files.items():
         p = tmp_path / "src" / rel
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -66,9 +76,17 @@ def test_log_list_download_and_verify(c, store_kind, tmp_path):
     src = tmp_path / "src"
     with tether.start_run(experiment="arts", client=c) as run:
         info = run.log_artifact(src / "report" / "summary.txt", artifact_path="reports")
-        assert (info.path, info.size, info.sha256) == ("reports/summary.txt", 9, _sha(files["report/summary.txt"]))
+        assert (info.path, info.size, info.sha256) == (
+            "reports/summary.txt",
+            9,
+            _sha(files["report/summary.txt"]),
+        )
         big = run.log_artifact(src / "weights.bin", artifact_path="model/")
-        assert (big.path, big.size, big.sha256) == ("model/weights.bin", 20 * MiB + 3, _sha(files["weights.bin"]))
+        assert (big.path, big.size, big.sha256) == (
+            "model/weights.bin",
+            20 * MiB + 3,
+            _sha(files["weights.bin"]),
+        )
         logged = run.log_artifacts(src / "out", artifact_path="outputs")
         assert [a.path for a in logged] == ["outputs/a.txt", "outputs/empty.bin", "outputs/sub/b.json"]
         assert run.log_artifact(src / "weights.bin", "model").sha256 == big.sha256  # same bytes again: fine
@@ -78,22 +96,33 @@ def test_log_list_download_and_verify(c, store_kind, tmp_path):
             run.log_artifact(tmp_path / "other" / "summary.txt", "reports")
 
     listed = list(c.artifacts.list(run.id))
-    assert [a.path for a in listed] == ["model/weights.bin", "outputs/a.txt", "outputs/empty.bin",
-                                        "outputs/sub/b.json", "reports/summary.txt"]
+    assert [a.path for a in listed] == [
+        "model/weights.bin",
+        "outputs/a.txt",
+        "outputs/empty.bin",
+        "outputs/sub/b.json",
+        "reports/summary.txt",
+    ]
     by_path = {a.path: a for a in listed}
     assert by_path["outputs/sub/b.json"].content_type == "application/json"
     assert by_path["reports/summary.txt"].content_type == "text/plain"
     assert by_path["model/weights.bin"].sha256 == _sha(files["weights.bin"])
-    assert [a.path for a in c.artifacts.list(run.id, prefix="outputs/", page_size=2)] == \
-        ["outputs/a.txt", "outputs/empty.bin", "outputs/sub/b.json"]
+    assert [a.path for a in c.artifacts.list(run.id, prefix="outputs/", page_size=2)] == [
+        "outputs/a.txt",
+        "outputs/empty.bin",
+        "outputs/sub/b.json",
+    ]
 
     dl = tmp_path / "dl"
     dl.mkdir()
     got = c.artifacts.download(run.id, "model/weights.bin", dl)
     assert got == dl / "weights.bin" and got.read_bytes() == files["weights.bin"]
     tree = c.artifacts.download(run.id, "outputs", tmp_path / "tree")
-    assert sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()) == \
-        ["a.txt", "empty.bin", "sub/b.json"]
+    assert sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()) == [
+        "a.txt",
+        "empty.bin",
+        "sub/b.json",
+    ]
     assert (tree / "sub" / "b.json").read_bytes() == b'{"b": 1}' and (tree / "empty.bin").read_bytes() == b""
     assert not list(tmp_path.rglob("*.part"))
     with pytest.raises(NotFoundError):
@@ -133,8 +162,13 @@ def test_unreachable_store_urls_fall_back_to_the_server(c, store_kind, tmp_path)
     def unreachable(*_a: Any, **_kw: Any) -> Any:
         raise requests.ConnectionError("store endpoint unreachable from here")
 
-    t._rq = types.SimpleNamespace(put=unreachable, get=unreachable, ConnectionError=requests.ConnectionError,
-                                  Timeout=requests.Timeout, RequestException=requests.RequestException)
+    t._rq = types.SimpleNamespace(
+        put=unreachable,
+        get=unreachable,
+        ConnectionError=requests.ConnectionError,
+        Timeout=requests.Timeout,
+        RequestException=requests.RequestException,
+    )
     with tether.start_run(experiment="fallback", client=c) as run:
         assert run.log_artifact(tmp_path / "f.bin").sha256 == _sha(data)
     assert c.artifacts.download(run.id, "f.bin", tmp_path / "back.bin").read_bytes() == data
@@ -143,6 +177,7 @@ def test_unreachable_store_urls_fall_back_to_the_server(c, store_kind, tmp_path)
 
 
 # ---------------------------------------------------------------- datasets
+
 
 def _csv(path: Path, n: int = 200) -> Path:
     with open(path, "w", newline="") as fh:
@@ -166,11 +201,17 @@ def test_log_dataset_csv_and_read_it_back(c, tmp_path):
         v = run.log_dataset(path, name="churn", context="training")
     assert v["created"] is True and v["file_count"] == 1 and v["total_bytes"] == path.stat().st_size
     back = c.datasets.get_version("churn", v["root_hash"])
-    assert back["manifest"] == [{"path": "train.csv", "size": path.stat().st_size,
-                                 "sha256": _sha(path.read_bytes())}]
+    assert back["manifest"] == [
+        {"path": "train.csv", "size": path.stat().st_size, "sha256": _sha(path.read_bytes())}
+    ]
     assert back["root_hash"] == _root(back["manifest"]) == v["root_hash"]
-    assert back["schema"] == {"columns": [{"name": "age", "type": "int"}, {"name": "plan", "type": "string"},
-                                          {"name": "score", "type": "float"}]}
+    assert back["schema"] == {
+        "columns": [
+            {"name": "age", "type": "int"},
+            {"name": "plan", "type": "string"},
+            {"name": "score", "type": "float"},
+        ]
+    }
     prof = back["profile"]
     assert prof["format"] == "tether.profile/1" and prof["rows"] == 200
     age = prof["columns"]["age"]
@@ -182,8 +223,9 @@ def test_log_dataset_csv_and_read_it_back(c, tmp_path):
     assert plan["kind"] == "categorical" and sorted(plan["top"]) == [["basic", 67], ["pro", 67], ["team", 66]]
     assert plan["other"] == 0
     assert [d["name"] for d in c.datasets.list()] == ["churn"]
-    assert [(i["name"], i["context"], i["root_hash"]) for i in c.datasets.inputs(run.id)] == \
-        [("churn", "training", v["root_hash"])]
+    assert [(i["name"], i["context"], i["root_hash"]) for i in c.datasets.inputs(run.id)] == [
+        ("churn", "training", v["root_hash"])
+    ]
 
 
 def test_same_content_twice_reuses_the_version(c, tmp_path):

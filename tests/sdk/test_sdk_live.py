@@ -24,11 +24,19 @@ def test_readme_example(sdk, live_server):
         for step in range(10_000):
             run.log_metric("loss", 1 / (step + 1), step=step)
         run.log_metrics({"auc": 0.91, "f1": 0.77}, step=10_000)
-    best = tether.Client().runs.search(experiment="churn", filter="metrics.auc > 0.9 and params.depth = '6'",
-                                       order_by=["metrics.auc DESC"], max_results=10)
+    best = tether.Client().runs.search(
+        experiment="churn",
+        filter="metrics.auc > 0.9 and params.depth = '6'",
+        order_by=["metrics.auc DESC"],
+        max_results=10,
+    )
     assert [r.id for r in best] == [run.id]
     info = sdk.runs.get(run.id)
-    assert info.status == "FINISHED" and info.params == {"lr": "0.1", "depth": "6"} and info.tags == {"team": "growth"}
+    assert (
+        info.status == "FINISHED"
+        and info.params == {"lr": "0.1", "depth": "6"}
+        and info.tags == {"team": "growth"}
+    )
     history = sdk.metrics.history(run.id, "loss")
     assert len(history) == 10_000 and history[-1].step == 9999 and history[9].value == pytest.approx(0.1)
     assert len(sdk.metrics.history(run.id, "loss", max_points=500)) <= 500
@@ -75,6 +83,8 @@ def test_credentials_file_is_used_when_no_token(live_server, writer, tmp_path, m
 
 def test_create_run_with_initial_data_in_one_call(sdk):
     exp = sdk.experiments.create("one-call")
-    run = sdk.runs.create(exp.id, name="r", params={"lr": 0.1}, metrics=[{"key": "auc", "value": float("nan")}])
+    run = sdk.runs.create(
+        exp.id, name="r", params={"lr": 0.1}, metrics=[{"key": "auc", "value": float("nan")}]
+    )
     got = sdk.runs.get(run.id)
     assert got.params == {"lr": "0.1"} and math.isnan(sdk.metrics.history(run.id, "auc")[0].value)

@@ -74,7 +74,12 @@ def test_json_twins_of_the_pages(app, client, people):
     assert {v["version"]: v["stage"] for v in body["versions"]} == {1: "Production", 2: "None"}
     body = c.get("/models/churn/versions/1", headers=JSON).json
     assert body["version"]["datasets"][0]["name"] == "churn-data"
-    assert {n["type"] for n in body["lineage"]["nodes"]} >= {"run", "model_version", "dataset_version", "stage"}
+    assert {n["type"] for n in body["lineage"]["nodes"]} >= {
+        "run",
+        "model_version",
+        "dataset_version",
+        "stage",
+    }
     body = c.get("/lineage/models/churn/1", headers=JSON).json
     assert all(n["href"] and n["href"].startswith("/") for n in body["nodes"])
     body = c.get("/audit?model=churn&action=model.*", headers=JSON).json
@@ -98,27 +103,38 @@ def test_filter_parse_error_is_a_400_with_its_position(app, client, people):
 
 def test_decision_form_needs_csrf_role_and_comment(app, client, people):
     model_with_production(app, client, people["writer"], people["reviewer"])
-    req = client.post("/api/v1/models/churn/versions/2/transition-requests", headers=people["writer"]["headers"],
-                      json={"to_stage": "Production", "comment": "please"}).json["id"]
+    req = client.post(
+        "/api/v1/models/churn/versions/2/transition-requests",
+        headers=people["writer"]["headers"],
+        json={"to_stage": "Production", "comment": "please"},
+    ).json["id"]
     rita = login(app, "rita")
     r = rita.post(f"/reviews/{req}/decision", data={"decision": "approve", "comment": "ok"})
     assert r.status_code == 403 and r.json["error"]["details"]["reason"] == "csrf"
-    r = rita.post(f"/reviews/{req}/decision", data={"decision": "approve", "comment": "  ",
-                                                     "csrf_token": rita.csrf})
+    r = rita.post(
+        f"/reviews/{req}/decision", data={"decision": "approve", "comment": "  ", "csrf_token": rita.csrf}
+    )
     assert r.status_code == 400
     wendy = login(app, "wendy")
-    r = wendy.post(f"/reviews/{req}/decision", data={"decision": "approve", "comment": "me",
-                                                      "csrf_token": wendy.csrf})
+    r = wendy.post(
+        f"/reviews/{req}/decision", data={"decision": "approve", "comment": "me", "csrf_token": wendy.csrf}
+    )
     assert r.status_code == 403
-    assert client.get(f"/api/v1/transition-requests/{req}", headers=people["writer"]["headers"]).json["status"] \
+    assert (
+        client.get(f"/api/v1/transition-requests/{req}", headers=people["writer"]["headers"]).json["status"]
         == "pending"
-    r = rita.post(f"/reviews/{req}/decision", data={"decision": "approve", "comment": "ship it",
-                                                     "csrf_token": rita.csrf})
+    )
+    r = rita.post(
+        f"/reviews/{req}/decision",
+        data={"decision": "approve", "comment": "ship it", "csrf_token": rita.csrf},
+    )
     assert r.status_code == 303 and r.headers["Location"].startswith(f"/reviews/{req}")
     body = rita.get(f"/reviews/{req}", headers=JSON).json
     assert body["request"]["status"] == "approved" and body["candidate"]["stage"] == "Production"
     assert body["can_decide"] is False
-    assert any(e["action"] == "model.transition_approved" and e["comment"] == "ship it" for e in body["events"])
+    assert any(
+        e["action"] == "model.transition_approved" and e["comment"] == "ship it" for e in body["events"]
+    )
 
 
 def test_roles_gate_admin_and_audit_pages(app, people):
@@ -136,8 +152,10 @@ def test_compare_refuses_more_than_100_runs(app, people):
 
 def test_admin_creates_a_user_through_the_form(app, people):
     c = login(app, "ada")
-    r = c.post("/admin/users", data={"name": "newbie", "role": "viewer", "password": "long-enough-pw",
-                                     "csrf_token": c.csrf})
+    r = c.post(
+        "/admin/users",
+        data={"name": "newbie", "role": "viewer", "password": "long-enough-pw", "csrf_token": c.csrf},
+    )
     assert r.status_code == 303
     assert "newbie" in {u["name"] for u in c.get("/admin/users", headers=JSON).json["items"]}
     r = c.post("/admin/users", data={"name": "x", "role": "viewer"})
@@ -147,8 +165,11 @@ def test_admin_creates_a_user_through_the_form(app, people):
 def test_artifact_downloads_cannot_render_as_html(client, people):
     h = people["writer"]["headers"]
     _eid, ids = experiment_with_runs(client, h, 1, steps=1)
-    r = client.put(f"/api/v1/runs/{ids[0]}/artifacts/page.html", data=b"<script>alert(1)</script>",
-                   headers={**h, "Content-Type": "text/html"})
+    r = client.put(
+        f"/api/v1/runs/{ids[0]}/artifacts/page.html",
+        data=b"<script>alert(1)</script>",
+        headers={**h, "Content-Type": "text/html"},
+    )
     assert r.status_code == 201
     r = client.get(f"/api/v1/runs/{ids[0]}/artifacts/page.html", headers=h)
     assert r.headers["X-Content-Type-Options"] == "nosniff"

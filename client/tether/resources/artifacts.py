@@ -40,8 +40,13 @@ class ArtifactInfo:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ArtifactInfo:
-        return cls(path=d["path"], size=int(d["size"]), sha256=d["sha256"],
-                   content_type=d.get("content_type") or "application/octet-stream", mtime=d.get("mtime"))
+        return cls(
+            path=d["path"],
+            size=int(d["size"]),
+            sha256=d["sha256"],
+            content_type=d.get("content_type") or "application/octet-stream",
+            mtime=d.get("mtime"),
+        )
 
 
 def artifact_dest(local: str | os.PathLike[str], artifact_path: str | None) -> str:
@@ -52,8 +57,14 @@ def artifact_dest(local: str | os.PathLike[str], artifact_path: str | None) -> s
 
 
 class Artifacts(Resource):
-    def __init__(self, client: Client, *, progress: bool | None = None, workers: int = 4,
-                 multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        progress: bool | None = None,
+        workers: int = 4,
+        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
+    ) -> None:
         super().__init__(client)
         self.progress = progress
         self.workers = workers
@@ -69,27 +80,53 @@ class Artifacts(Resource):
         with self._lock:
             if show not in self._transfers:
                 self._transfers[show] = ArtifactTransfer(
-                    self._client.http_session(self.workers), self._client.base_url, progress=show,
-                    workers=self.workers, multipart_threshold=self.multipart_threshold,
-                    timeout=max(self._client.timeout, 300.0))
+                    self._client.http_session(self.workers),
+                    self._client.base_url,
+                    progress=show,
+                    workers=self.workers,
+                    multipart_threshold=self.multipart_threshold,
+                    timeout=max(self._client.timeout, 300.0),
+                )
             t = self._transfers[show]
         t.threshold, t.workers = self.multipart_threshold, max(1, self.workers)
         return t
 
-    def upload(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None, *,
-               progress: bool | None = None) -> ArtifactInfo:
+    def upload(
+        self,
+        run_id: str,
+        local_path: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        *,
+        progress: bool | None = None,
+    ) -> ArtifactInfo:
         """Upload a file as ``<artifact_path>/<file name>`` (``artifact_path`` is a folder; None: the root)."""
-        rec = self.transfer(progress).upload_file(run_id, local_path, artifact_dest(local_path, artifact_path))
+        rec = self.transfer(progress).upload_file(
+            run_id, local_path, artifact_dest(local_path, artifact_path)
+        )
         return ArtifactInfo.from_dict(rec)
 
-    def upload_dir(self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None, *,
-                   progress: bool | None = None) -> builtins.list[ArtifactInfo]:
+    def upload_dir(
+        self,
+        run_id: str,
+        local_dir: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        *,
+        progress: bool | None = None,
+    ) -> builtins.list[ArtifactInfo]:
         """Upload a directory tree under ``artifact_path`` (None: the root), several files at a time."""
-        return [ArtifactInfo.from_dict(r) for r in self.transfer(progress).upload_dir(run_id, local_dir,
-                                                                                       artifact_path)]
+        return [
+            ArtifactInfo.from_dict(r)
+            for r in self.transfer(progress).upload_dir(run_id, local_dir, artifact_path)
+        ]
 
-    def list(self, run_id: str, prefix: str | None = None, *, page_size: int | None = None,
-             limit: int | None = None) -> Paginator[ArtifactInfo]:
+    def list(
+        self,
+        run_id: str,
+        prefix: str | None = None,
+        *,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> Paginator[ArtifactInfo]:
         """Lazily page through a run's artifacts in path order (``prefix``: e.g. ``"model/"``)."""
 
         def fetch(token: str | None) -> Page[ArtifactInfo]:
@@ -99,8 +136,9 @@ class Artifacts(Resource):
 
         return Paginator(fetch, limit=limit)
 
-    def download(self, run_id: str, path: str, dst: str | os.PathLike[str] = ".", *,
-                 progress: bool | None = None) -> Path:
+    def download(
+        self, run_id: str, path: str, dst: str | os.PathLike[str] = ".", *, progress: bool | None = None
+    ) -> Path:
         """Download one artifact, or every artifact under a folder ``path``, verifying each sha256.
 
         One file: ``dst`` is the file to write, or an existing directory to write it into. A folder:
@@ -118,7 +156,7 @@ class Artifacts(Resource):
             raise NotFoundError(404, "NOT_FOUND", f"No artifact {path!r} in run {run_id!r}", {"path": path})
         root = Path(dst).resolve()
         for a in items:
-            rel = a.path[len(clean) + 1:] if clean else a.path
+            rel = a.path[len(clean) + 1 :] if clean else a.path
             target = (root / rel).resolve()
             if root not in target.parents:
                 raise ValueError(f"refusing to write outside {root}: {a.path!r}")

@@ -28,9 +28,18 @@ CONTEXTS = ("training", "validation", "evaluation")
 
 
 class Datasets(Resource):
-    def log(self, run_id: str, path: str | os.PathLike[str], *, name: str | None = None,
-            context: str = "training", profile: bool = True, upload: bool = False,
-            source: str | None = None, progress: bool | None = None) -> dict[str, Any]:
+    def log(
+        self,
+        run_id: str,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        context: str = "training",
+        profile: bool = True,
+        upload: bool = False,
+        source: str | None = None,
+        progress: bool | None = None,
+    ) -> dict[str, Any]:
         """Hash ``path`` (a file or a directory) and record it as an input of ``run_id``.
 
         ``profile``: for CSV (and Parquet with pyarrow) also record the schema and a
@@ -49,8 +58,12 @@ class Datasets(Resource):
             self._upload(run_id, p, ds_name, progress)
         # Logging a dataset is idempotent (same content -> same version, one link per context),
         # so a key is only there to let the client retry a POST after a dropped connection.
-        return self._client.request("POST", f"/runs/{quote_segment(run_id)}/datasets", json=body,
-                                    idempotency_key=self._client.new_idempotency_key())
+        return self._client.request(
+            "POST",
+            f"/runs/{quote_segment(run_id)}/datasets",
+            json=body,
+            idempotency_key=self._client.new_idempotency_key(),
+        )
 
     def _upload(self, run_id: str, p: Path, name: str, progress: bool | None) -> None:
         arts = self._client.artifacts
@@ -64,7 +77,9 @@ class Datasets(Resource):
         """Datasets the caller can see (used by runs it can read, or created by it), by name."""
 
         def fetch(token: str | None) -> Page[dict[str, Any]]:
-            data = self._client.request("GET", "/datasets", params={"max_results": page_size, "page_token": token})
+            data = self._client.request(
+                "GET", "/datasets", params={"max_results": page_size, "page_token": token}
+            )
             return Page.from_dict(data, dict)
 
         return Paginator(fetch, limit=limit)
@@ -74,7 +89,9 @@ class Datasets(Resource):
 
     def get_version(self, name: str, root_hash: str) -> dict[str, Any]:
         """One version with its manifest; ``root_hash`` may be a prefix of at least 8 hex digits."""
-        return self._client.request("GET", f"/datasets/{quote_segment(name)}/versions/{quote_segment(root_hash)}")
+        return self._client.request(
+            "GET", f"/datasets/{quote_segment(name)}/versions/{quote_segment(root_hash)}"
+        )
 
     def runs(self, name: str, root_hash: str) -> builtins.list[dict[str, Any]]:
         """The runs (that the caller can read) which used this version, with their context."""
@@ -83,8 +100,9 @@ class Datasets(Resource):
 
     def diff(self, name: str, from_hash: str, to_hash: str) -> dict[str, Any]:
         """Files added, removed and changed between two versions of one dataset."""
-        return self._client.request("GET", f"/datasets/{quote_segment(name)}/diff",
-                                    params={"from": from_hash, "to": to_hash})
+        return self._client.request(
+            "GET", f"/datasets/{quote_segment(name)}/diff", params={"from": from_hash, "to": to_hash}
+        )
 
     def inputs(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """The dataset versions a run used (name, root_hash, context, sizes)."""

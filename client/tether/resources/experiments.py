@@ -12,8 +12,9 @@ from ._paging import Paginator
 
 
 class Experiments(Resource):
-    def create(self, name: str, *, description: str | None = None,
-               tags: Mapping[str, str] | None = None) -> Experiment:
+    def create(
+        self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> Experiment:
         body: dict[str, Any] = {"name": name}
         if description is not None:
             body["description"] = description
@@ -32,33 +33,52 @@ class Experiments(Resource):
                 return Experiment.from_dict(item)
         raise NotFoundError(404, "NOT_FOUND", f"Experiment {name!r} not found", {"name": name})
 
-    def get_or_create(self, name: str, *, description: str | None = None,
-                      tags: Mapping[str, str] | None = None) -> Experiment:
+    def get_or_create(
+        self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> Experiment:
         """Create ``name``, or return the existing one if another caller got there first."""
         try:
             return self.create(name, description=description, tags=tags)
         except AlreadyExistsError:
             return self.get_by_name(name)
 
-    def list(self, *, name: str | None = None, lifecycle: str | None = None, page_size: int | None = None,
-             limit: int | None = None) -> Paginator[Experiment]:
+    def list(
+        self,
+        *,
+        name: str | None = None,
+        lifecycle: str | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> Paginator[Experiment]:
         """Lazily page through experiments (``lifecycle``: active (server default), deleted or all)."""
 
         def fetch(token: str | None) -> Page[Experiment]:
             params = {"name": name, "lifecycle": lifecycle, "max_results": page_size, "page_token": token}
-            return Page.from_dict(self._client.request("GET", "/experiments", params=params),
-                                  Experiment.from_dict)
+            return Page.from_dict(
+                self._client.request("GET", "/experiments", params=params), Experiment.from_dict
+            )
 
         return Paginator(fetch, limit=limit)
 
-    def update(self, experiment_id: int, *, name: str | None = None, description: str | None = None,
-               tags: Mapping[str, str] | None = None, lifecycle: str | None = None) -> Experiment:
-        body: dict[str, Any] = {k: v for k, v in (("name", name), ("description", description),
-                                                   ("lifecycle", lifecycle)) if v is not None}
+    def update(
+        self,
+        experiment_id: int,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        lifecycle: str | None = None,
+    ) -> Experiment:
+        body: dict[str, Any] = {
+            k: v
+            for k, v in (("name", name), ("description", description), ("lifecycle", lifecycle))
+            if v is not None
+        }
         if tags is not None:
             body["tags"] = {str(k): str(v) for k, v in tags.items()}
         return Experiment.from_dict(
-            self._client.request("PATCH", f"/experiments/{int(experiment_id)}", json=body))
+            self._client.request("PATCH", f"/experiments/{int(experiment_id)}", json=body)
+        )
 
     def delete(self, experiment_id: int) -> Experiment:
         """Soft-delete (lifecycle becomes ``deleted``); returns the experiment as it is now."""

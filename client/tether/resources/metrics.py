@@ -10,24 +10,35 @@ from .runs import quote_segment
 
 
 class Metrics(Resource):
-    def history_page(self, run_id: str, key: str, *, max_points: int | None = None,
-                     page_size: int | None = None, page_token: str | None = None) -> MetricHistory:
+    def history_page(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        max_points: int | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+    ) -> MetricHistory:
         path = f"/runs/{quote_segment(run_id)}/metrics/{quote_key(key)}"
         params = {"max_points": max_points, "max_results": page_size, "page_token": page_token}
         return MetricHistory.from_dict(self._client.request("GET", path, params=params))
 
-    def iter_history(self, run_id: str, key: str, *, max_points: int | None = None,
-                     page_size: int | None = None) -> Iterator[MetricPoint]:
+    def iter_history(
+        self, run_id: str, key: str, *, max_points: int | None = None, page_size: int | None = None
+    ) -> Iterator[MetricPoint]:
         token: str | None = None
         while True:
-            page = self.history_page(run_id, key, max_points=max_points, page_size=page_size, page_token=token)
+            page = self.history_page(
+                run_id, key, max_points=max_points, page_size=page_size, page_token=token
+            )
             yield from page.items
             token = page.next_page_token
             if not token:
                 return
 
-    def history(self, run_id: str, key: str, *, max_points: int | None = None,
-                page_size: int | None = None) -> list[MetricPoint]:
+    def history(
+        self, run_id: str, key: str, *, max_points: int | None = None, page_size: int | None = None
+    ) -> list[MetricPoint]:
         """Every point of ``key`` ordered by step (following pages), or about ``max_points`` of them
         when the server downsamples (extremes and the last point are kept)."""
         return list(self.iter_history(run_id, key, max_points=max_points, page_size=page_size))

@@ -46,9 +46,17 @@ def to_metric_wire(m: MetricInput, default_ts: int) -> dict[str, Any]:
 
 
 class Runs(Resource):
-    def create(self, experiment_id: int, *, name: str | None = None, tags: Mapping[str, Any] | None = None,
-               parent_run_id: str | None = None, start_time: int | None = None,
-               params: Mapping[str, Any] | None = None, metrics: Iterable[MetricInput] | None = None) -> Run:
+    def create(
+        self,
+        experiment_id: int,
+        *,
+        name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        start_time: int | None = None,
+        params: Mapping[str, Any] | None = None,
+        metrics: Iterable[MetricInput] | None = None,
+    ) -> Run:
         """Create a run; initial ``params`` and ``metrics`` (≤ 10,000) go in the same request and
         transaction, so a run is never half-created."""
         body: dict[str, Any] = {"experiment_id": int(experiment_id)}
@@ -70,9 +78,12 @@ class Runs(Resource):
     def get(self, run_id: str) -> Run:
         return Run.from_dict(self._client.request("GET", f"/runs/{quote_segment(run_id)}"))
 
-    def update(self, run_id: str, *, status: str | None = None, end_time: int | None = None,
-               name: str | None = None) -> Run:
-        body = {k: v for k, v in (("status", status), ("end_time", end_time), ("name", name)) if v is not None}
+    def update(
+        self, run_id: str, *, status: str | None = None, end_time: int | None = None, name: str | None = None
+    ) -> Run:
+        body = {
+            k: v for k, v in (("status", status), ("end_time", end_time), ("name", name)) if v is not None
+        }
         return Run.from_dict(self._client.request("PATCH", f"/runs/{quote_segment(run_id)}", json=body))
 
     def finish(self, run_id: str, status: str = "FINISHED", *, end_time: int | None = None) -> Run:
@@ -83,10 +94,17 @@ class Runs(Resource):
 
     # ------------------------------------------------------------------ search
 
-    def iter_search(self, experiment: str | Sequence[str] | None = None, *,
-                    experiment_ids: Iterable[int] | None = None, filter: str | None = None,
-                    order_by: Sequence[str] | None = None, max_results: int | None = None,
-                    page_size: int | None = None, lifecycle: str | None = None) -> Paginator[Run]:
+    def iter_search(
+        self,
+        experiment: str | Sequence[str] | None = None,
+        *,
+        experiment_ids: Iterable[int] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+        page_size: int | None = None,
+        lifecycle: str | None = None,
+    ) -> Paginator[Run]:
         """Lazily page through matching runs. ``experiment`` takes names (resolved once, here);
         ``max_results`` caps the total (None: all); ``page_size`` is per request (≤ 1000)."""
         ids = self._experiment_ids(experiment, experiment_ids)
@@ -94,8 +112,12 @@ class Runs(Resource):
 
         def fetch(token: str | None) -> Page[Run]:
             body: dict[str, Any] = {"max_results": min(size, MAX_SEARCH_PAGE)}
-            for k, v in (("experiment_ids", ids), ("filter", filter), ("page_token", token),
-                         ("lifecycle", lifecycle)):
+            for k, v in (
+                ("experiment_ids", ids),
+                ("filter", filter),
+                ("page_token", token),
+                ("lifecycle", lifecycle),
+            ):
                 if v is not None:
                     body[k] = v
             if order_by:
@@ -104,16 +126,29 @@ class Runs(Resource):
 
         return Paginator(fetch, limit=max_results)
 
-    def search(self, experiment: str | Sequence[str] | None = None, *,
-               experiment_ids: Iterable[int] | None = None, filter: str | None = None,
-               order_by: Sequence[str] | None = None, max_results: int = 100,
-               lifecycle: str | None = None) -> list[Run]:
+    def search(
+        self,
+        experiment: str | Sequence[str] | None = None,
+        *,
+        experiment_ids: Iterable[int] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 100,
+        lifecycle: str | None = None,
+    ) -> list[Run]:
         """Up to ``max_results`` matching runs (following pages if needed)."""
-        return self.iter_search(experiment, experiment_ids=experiment_ids, filter=filter, order_by=order_by,
-                                max_results=max_results, lifecycle=lifecycle).to_list()
+        return self.iter_search(
+            experiment,
+            experiment_ids=experiment_ids,
+            filter=filter,
+            order_by=order_by,
+            max_results=max_results,
+            lifecycle=lifecycle,
+        ).to_list()
 
-    def _experiment_ids(self, experiment: str | Sequence[str] | None,
-                        experiment_ids: Iterable[int] | None) -> list[int] | None:
+    def _experiment_ids(
+        self, experiment: str | Sequence[str] | None, experiment_ids: Iterable[int] | None
+    ) -> list[int] | None:
         if experiment is None and experiment_ids is None:
             return None
         ids = [int(i) for i in experiment_ids or ()]
@@ -123,9 +158,15 @@ class Runs(Resource):
 
     # ------------------------------------------------------------------ logging
 
-    def log_batch(self, run_id: str, *, metrics: Iterable[MetricInput] | None = None,
-                  params: Mapping[str, Any] | None = None, tags: Mapping[str, Any] | None = None,
-                  idempotency_key: str | None = None) -> BatchResult:
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Iterable[MetricInput] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> BatchResult:
         """Log params, metrics and tags; safe to retry (one Idempotency-Key per request).
 
         A call with ≤ 10,000 metrics is atomic. Larger lists are split into several requests (params
@@ -138,7 +179,7 @@ class Runs(Resource):
             body["params"] = {str(k): param_value(v) for k, v in params.items()}
         if tags:
             body["tags"] = {str(k): param_value(v) for k, v in tags.items()}
-        chunks = [wire[i:i + MAX_BATCH_METRICS] for i in range(0, len(wire), MAX_BATCH_METRICS)] or [[]]
+        chunks = [wire[i : i + MAX_BATCH_METRICS] for i in range(0, len(wire), MAX_BATCH_METRICS)] or [[]]
         total = BatchResult()
         for n, chunk in enumerate(chunks):
             key = idempotency_key or self._client.new_idempotency_key()
@@ -150,8 +191,9 @@ class Runs(Resource):
 
     def send_batch(self, run_id: str, payload: Mapping[str, Any], idempotency_key: str) -> BatchResult:
         """POST an already-encoded batch body (used by the metric buffer)."""
-        data = self._client.request("POST", f"/runs/{quote_segment(run_id)}/batch", json=payload,
-                                    idempotency_key=idempotency_key)
+        data = self._client.request(
+            "POST", f"/runs/{quote_segment(run_id)}/batch", json=payload, idempotency_key=idempotency_key
+        )
         return BatchResult.from_dict(data or {})
 
 

@@ -21,7 +21,10 @@ BLUEPRINT_MODULES = [
     "audit",
     "artifacts",
     "datasets",
-    "models", "transitions", "webhooks", "lineage",
+    "models",
+    "transitions",
+    "webhooks",
+    "lineage",
 ]
 
 

@@ -70,8 +70,15 @@ def upload(run_id: str, path: str) -> Any:
     target = _read_target(run_id, svc.check_path(path))
     request.max_content_length = MAX_BODY
     size, sha = svc.stream_in(_store(), target, request.stream, request.content_length, _sha_header())
-    return svc.record(context.db(), context.principal(), target, size, sha,
-                      svc.record_content_type(request.content_type), _store())
+    return svc.record(
+        context.db(),
+        context.principal(),
+        target,
+        size,
+        sha,
+        svc.record_content_type(request.content_type),
+        _store(),
+    )
 
 
 @blp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=["GET"], merge_slashes=False)
@@ -83,8 +90,13 @@ def download(run_id: str, path: str) -> Response:
     type a browser would render as a page (HTML/SVG/XML/JS are served as application/octet-stream)."""
     art = svc.get_artifact(context.db(), context.principal(), run_id, svc.check_path(path))
     etag = f'"{art.sha256}"'
-    headers = {"ETag": etag, "Accept-Ranges": "bytes", "X-Content-SHA256": art.sha256,
-               "Cache-Control": "private, no-cache", **svc.file_headers(art.path, art.content_type)}
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "X-Content-SHA256": art.sha256,
+        "Cache-Control": "private, no-cache",
+        **svc.file_headers(art.path, art.content_type),
+    }
     if etag in request.if_none_match.as_set(True) or request.if_none_match.contains_weak(art.sha256):
         return Response(status=304, headers=headers)
     rng = request.range if request.headers.get("If-Range", etag) == etag else None
@@ -99,8 +111,12 @@ def download(run_id: str, path: str) -> Response:
     if request.method == "HEAD" or art.size == 0:  # no body; the Content-Length above stays the object's
         return Response(status=status, headers=headers)
     body = svc.byte_iter(_store(), art.storage_key, start, end)
-    return Response(zerocopy.serve(body, request.environ, end - start + 1), status=status, headers=headers,
-                    direct_passthrough=True)
+    return Response(
+        zerocopy.serve(body, request.environ, end - start + 1),
+        status=status,
+        headers=headers,
+        direct_passthrough=True,
+    )
 
 
 @blp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=["DELETE"], merge_slashes=False)
@@ -119,8 +135,9 @@ def list_(args: dict[str, Any], run_id: str) -> Any:
     prefix = svc.check_path(args["prefix"], allow_empty=True)
     if args["prefix"].endswith("/") and prefix:
         prefix += "/"
-    items, nxt = svc.list_artifacts(context.db(), context.principal(), run_id, prefix, args["max_results"],
-                                    args["page_token"])
+    items, nxt = svc.list_artifacts(
+        context.db(), context.principal(), run_id, prefix, args["max_results"], args["page_token"]
+    )
     return {"items": items, "next_page_token": nxt}
 
 
@@ -143,8 +160,17 @@ def presign_download(body: dict[str, Any], run_id: str) -> Any:
 @blp.arguments(UploadCreateSchema)
 @blp.response(201, UploadSchema)
 def start_upload(body: dict[str, Any], run_id: str) -> Any:
-    up = svc.start_upload(context.db(), context.principal(), _store(), run_id, svc.check_path(body["path"]),
-                          body["size"], body["sha256"], body["part_size"], body.get("content_type"))
+    up = svc.start_upload(
+        context.db(),
+        context.principal(),
+        _store(),
+        run_id,
+        svc.check_path(body["path"]),
+        body["size"],
+        body["sha256"],
+        body["part_size"],
+        body.get("content_type"),
+    )
     return svc.describe_upload(up, _store(), {})
 
 
@@ -173,10 +199,15 @@ def put_part(run_id: str, upload_id: str, part_number: int) -> Any:
 
 
 class CompleteSchema(Strict):
-    content_type = fields.String(load_default=None, validate=validate.Length(max=200),
-                                 metadata={"description": "the artifact's media type (default: the one "
-                                                          "given when the upload started, else "
-                                                          "application/octet-stream)"})
+    content_type = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "the artifact's media type (default: the one "
+            "given when the upload started, else "
+            "application/octet-stream)"
+        },
+    )
 
 
 @blp.route("/runs/<run_id>/artifacts/uploads/<upload_id>/complete", methods=["POST"])
@@ -191,8 +222,15 @@ def complete_upload(body: dict[str, Any], run_id: str, upload_id: str) -> Any:
     session = context.db()
     target = svc.Target(up.run_id, svc.experiment_of(session, up.run_id), up.path, up.storage_key)
     given = (body or {}).get("content_type")  # at completion; else the one given at the start
-    art = svc.record(session, context.principal(), target, size, sha,
-                     svc.record_content_type(given if given else up.content_type), _store())
+    art = svc.record(
+        session,
+        context.principal(),
+        target,
+        size,
+        sha,
+        svc.record_content_type(given if given else up.content_type),
+        _store(),
+    )
     svc.mark_upload(session, up.id, "completed")
     return {**svc.describe_upload(up, _store(), None), "status": "completed", "artifact": art}
 

@@ -31,8 +31,10 @@ blp = Blueprint("datasets", __name__, description="Dataset versions and run inpu
 def log_dataset(body: dict[str, Any], run_id: str) -> Any:
     """Record that a run used a dataset version (created if this content is new)."""
     version, created = svc.log_dataset(context.db(), context.principal(), run_id, **body)
-    return {**{c: getattr(version, c) for c in VersionDetailSchema._declared_fields if c != "created"},
-            "created": created}
+    return {
+        **{c: getattr(version, c) for c in VersionDetailSchema._declared_fields if c != "created"},
+        "created": created,
+    }
 
 
 @blp.route("/runs/<run_id>/inputs", methods=["GET"])

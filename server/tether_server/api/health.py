@@ -47,6 +47,8 @@ def docs_assets(filename: str) -> Response:
 @blp.route("/docs/init.js", methods=["GET"])
 @access("public")
 def docs_init() -> Response:
-    js = ("window.onload = function () { var el = document.getElementById('swagger-ui');"
-          " SwaggerUIBundle({url: el.dataset.specUrl, dom_id: '#swagger-ui'}); };")
+    js = (
+        "window.onload = function () { var el = document.getElementById('swagger-ui');"
+        " SwaggerUIBundle({url: el.dataset.specUrl, dom_id: '#swagger-ui'}); };"
+    )
     return Response(js, mimetype="application/javascript")

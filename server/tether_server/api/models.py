@@ -31,7 +31,9 @@ from ..services.registry import catalog as svc
 from ..services.registry import deploy
 from ..storage import zerocopy
 
-blp = Blueprint("models", __name__, description="Model registry: models, versions, aliases and deployment reads")
+blp = Blueprint(
+    "models", __name__, description="Model registry: models, versions, aliases and deployment reads"
+)
 
 
 def _store() -> Any:
@@ -63,8 +65,13 @@ def create(body: dict[str, Any]) -> Any:
 @blp.arguments(ModelListArgs, location="query")
 @blp.response(200, ModelPageSchema)
 def list_(args: dict[str, Any]) -> Any:
-    rows, nxt = svc.list_models(context.db(), context.principal(), name_like=args["name"],
-                                max_results=args["max_results"], page_token=args["page_token"])
+    rows, nxt = svc.list_models(
+        context.db(),
+        context.principal(),
+        name_like=args["name"],
+        max_results=args["max_results"],
+        page_token=args["page_token"],
+    )
     return {"items": svc.model_summaries(context.db(), rows), "next_page_token": nxt}
 
 
@@ -98,9 +105,19 @@ def register(body: dict[str, Any], name: str) -> Any:
     """Register a version from a run's artifacts; the files are copied into registry-owned storage
     (before the write transaction, so a large copy blocks no other writer)."""
     with context.database().read_session() as rs:
-        staged = svc.stage_files(rs, context.principal(), _store(), name, body["run_id"], body["artifact_path"])
-    mv = svc.create_version(context.db(), context.principal(), _store(), name, staged,
-                            description=body["description"], metadata=body["metadata"], **_kw())
+        staged = svc.stage_files(
+            rs, context.principal(), _store(), name, body["run_id"], body["artifact_path"]
+        )
+    mv = svc.create_version(
+        context.db(),
+        context.principal(),
+        _store(),
+        name,
+        staged,
+        description=body["description"],
+        metadata=body["metadata"],
+        **_kw(),
+    )
     return _version(name, mv)
 
 
@@ -126,7 +143,9 @@ def get_version(name: str, version: int) -> Any:
 @blp.arguments(ModelVersionUpdateSchema)
 @blp.response(200, ModelVersionSchema)
 def update_version(body: dict[str, Any], name: str, version: int) -> Any:
-    return _version(name, svc.update_version(context.db(), context.principal(), name, version, **body, **_kw()))
+    return _version(
+        name, svc.update_version(context.db(), context.principal(), name, version, **body, **_kw())
+    )
 
 
 @blp.route("/models/<name>/versions/<int:version>", methods=["DELETE"])
@@ -141,8 +160,12 @@ def delete_version(name: str, version: int) -> Any:
 def get_file(name: str, version: int, path: str) -> Response:
     """One file of a version, streamed; ETag is its sha256."""
     f = deploy.get_file(context.db(), context.principal(), name, version, path)
-    headers = {"ETag": f'"{f.sha256}"', "X-Content-SHA256": f.sha256, "Cache-Control": "private, max-age=31536000, "
-               "immutable", **file_headers(f.path, None)}  # attachment, octet-stream, nosniff, sandbox CSP
+    headers = {
+        "ETag": f'"{f.sha256}"',
+        "X-Content-SHA256": f.sha256,
+        "Cache-Control": "private, max-age=31536000, immutable",
+        **file_headers(f.path, None),
+    }  # attachment, octet-stream, nosniff, sandbox CSP
     if request.if_none_match.contains(f.sha256) or request.if_none_match.contains_weak(f.sha256):
         return Response(status=304, headers=headers)
     headers["Content-Length"] = str(f.size)
@@ -206,7 +229,9 @@ def _deployment(name: str, **pointer: Any) -> Response:
     if request.if_none_match.contains_weak(etag[3:-1]):
         return Response(status=304, headers=headers)
     settings = context.settings()
-    body = deploy.describe_version(session, _store(), settings.s3_presign, request.host_url.rstrip("/"), name, vid)
+    body = deploy.describe_version(
+        session, _store(), settings.s3_presign, request.host_url.rstrip("/"), name, vid
+    )
     return Response(dumps(DeploymentSchema().dump(body)), mimetype="application/json", headers=headers)
 
 
@@ -215,5 +240,9 @@ def _archive(name: str, **pointer: Any) -> Response:
     _mid, vid, number, _etag = deploy.resolve(session, context.principal(), name, **pointer)
     files = deploy.version_files(session, vid)
     root = f"{name}-v{number}"
-    return Response(deploy.tar_stream(_store(), files, root), mimetype="application/x-tar", direct_passthrough=True,
-                    headers={"Content-Disposition": f'attachment; filename="{root}.tar"'})
+    return Response(
+        deploy.tar_stream(_store(), files, root),
+        mimetype="application/x-tar",
+        direct_passthrough=True,
+        headers={"Content-Disposition": f'attachment; filename="{root}.tar"'},
+    )

@@ -14,8 +14,14 @@ blp = Blueprint("permissions", __name__, description="Per-resource grants (READ/
 
 
 def _require_manage(resource_type: str, resource_id: str) -> None:
-    svc.require(context.db(), context.principal(), resource_type, resource_id, "MANAGE",
-                f"{resource_type.capitalize()} {resource_id}")
+    svc.require(
+        context.db(),
+        context.principal(),
+        resource_type,
+        resource_id,
+        "MANAGE",
+        f"{resource_type.capitalize()} {resource_id}",
+    )
 
 
 @blp.route("/permissions", methods=["PUT"])

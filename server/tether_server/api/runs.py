@@ -25,16 +25,27 @@ from ..services.tracking import runs as svc
 blp = Blueprint("runs", __name__, description="Runs, their params, tags and metrics")
 
 
-_RUN_COLUMNS = ("id", "experiment_id", "name", "status", "lifecycle", "start_time", "end_time",
-                "parent_run_id", "created_by")
+_RUN_COLUMNS = (
+    "id",
+    "experiment_id",
+    "name",
+    "status",
+    "lifecycle",
+    "start_time",
+    "end_time",
+    "parent_run_id",
+    "created_by",
+)
 
 
 def _run_json(run: Any, details: dict[str, Any]) -> dict[str, Any]:
     """RunSchema's shape, built directly: marshmallow cost ~2.5 ms per 100-run search page."""
     out = {c: getattr(run, c) for c in _RUN_COLUMNS}
     out["params"], out["tags"] = details["params"], details["tags"]
-    out["metrics"] = {k: {"value": float_out(m["value"]), "step": m["step"], "timestamp": m["timestamp"]}
-                      for k, m in details["metrics"].items()}
+    out["metrics"] = {
+        k: {"value": float_out(m["value"]), "step": m["step"], "timestamp": m["timestamp"]}
+        for k, m in details["metrics"].items()
+    }
     return out
 
 
@@ -53,7 +64,9 @@ def _with_details(run: Any, status: int = 200) -> Response:
 def create(body: dict[str, Any]) -> Any:
     """Create a run, optionally with its first params and metrics (one request, one transaction)."""
     session = context.db()
-    run = svc.create_run(session, context.principal(), **body, max_metrics=context.settings().max_batch_metrics)
+    run = svc.create_run(
+        session, context.principal(), **body, max_metrics=context.settings().max_batch_metrics
+    )
     if body.get("params") or body.get("metrics"):
         return _with_details(run, 201)
     # only the tags it was created with: no need to read them back
@@ -95,16 +108,19 @@ def restore(run_id: str) -> Any:
 @blp.response(200, RunPageSchema)
 def search_runs(body: dict[str, Any]) -> Any:
     session = context.db(read_only=True)  # a POST only for its body: reads never take the write lock
-    runs, nxt = search.search_runs(session, context.principal(), max_cap=context.settings().max_search_results,
-                                   **body)
+    runs, nxt = search.search_runs(
+        session, context.principal(), max_cap=context.settings().max_search_results, **body
+    )
     details = svc.run_details(session, runs)
     return _json({"items": [_run_json(r, details[r.id]) for r in runs], "next_page_token": nxt})
 
 
 @blp.route("/runs/<run_id>/batch", methods=["POST"])
 @access("writer")
-@blp.doc(requestBody={"content": {"application/json": {"schema": BatchSchema}}},
-         parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}])
+@blp.doc(
+    requestBody={"content": {"application/json": {"schema": BatchSchema}}},
+    parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}],
+)
 @blp.response(200, BatchResultSchema)
 def log_batch(run_id: str) -> Any:
     """Log params, metrics (≤ 10,000) and tags atomically. A repeated Idempotency-Key replays."""
@@ -120,9 +136,15 @@ def log_batch(run_id: str) -> Any:
     unknown = set(body) - {"params", "metrics", "tags"}
     if unknown:
         raise InvalidArgument("Unknown fields in batch", {"fields": sorted(unknown)})
-    result = svc.log_batch(session, context.principal(), run_id, params=body.get("params"),
-                           metrics=body.get("metrics"), tags=body.get("tags"),
-                           max_metrics=context.settings().max_batch_metrics)
+    result = svc.log_batch(
+        session,
+        context.principal(),
+        run_id,
+        params=body.get("params"),
+        metrics=body.get("metrics"),
+        tags=body.get("tags"),
+        max_metrics=context.settings().max_batch_metrics,
+    )
     text = dumps(result).decode()
     if key is not None:
         idempotency.remember(session, key, scope, context.principal().id, 200, text)
@@ -131,9 +153,23 @@ def log_batch(run_id: str) -> Any:
 
 @blp.route("/runs/<run_id>/metrics", methods=["POST"])
 @access("writer")
-@blp.doc(requestBody={"content": {"application/json": {"schema": {"type": "object", "properties": {
-    "key": {"type": "string"}, "value": {"type": "number"}, "step": {"type": "integer"},
-    "timestamp": {"type": "integer"}}}}}})
+@blp.doc(
+    requestBody={
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "key": {"type": "string"},
+                        "value": {"type": "number"},
+                        "step": {"type": "integer"},
+                        "timestamp": {"type": "integer"},
+                    },
+                }
+            }
+        }
+    }
+)
 @blp.response(200, BatchResultSchema)
 def log_metric(run_id: str) -> Any:
     """Log one metric point (sugar over the batch route)."""

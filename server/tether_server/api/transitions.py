@@ -36,9 +36,18 @@ def _rid() -> str:
 @blp.response(201, TransitionRequestSchema)
 def request_(body: dict[str, Any], name: str, version: int) -> Any:
     """Request a move; with 0 required approvals (default: every stage but Production) it applies at once."""
-    return _one(svc.request_transition(context.db(), context.principal(), name, version, body["to_stage"],
-                                       comment=body["comment"], archive_existing=body["archive_existing"],
-                                       request_id=_rid()))
+    return _one(
+        svc.request_transition(
+            context.db(),
+            context.principal(),
+            name,
+            version,
+            body["to_stage"],
+            comment=body["comment"],
+            archive_existing=body["archive_existing"],
+            request_id=_rid(),
+        )
+    )
 
 
 @blp.route("/transition-requests", methods=["GET"])
@@ -63,7 +72,9 @@ def get(request_id: int) -> Any:
 @blp.response(200, TransitionRequestSchema)
 def approve(body: dict[str, Any], request_id: int) -> Any:
     """Approve (not your own request). The approval that completes it moves the stage atomically."""
-    return _one(svc.approve(context.db(), context.principal(), request_id, body["comment"], request_id=_rid()))
+    return _one(
+        svc.approve(context.db(), context.principal(), request_id, body["comment"], request_id=_rid())
+    )
 
 
 @blp.route("/transition-requests/<int:request_id>/reject", methods=["POST"])

@@ -44,9 +44,17 @@ def _allowlist() -> str:
 @blp.response(201, WebhookCreatedSchema)
 def create(body: dict[str, Any]) -> Any:
     """Subscribe a URL. The secret (generated when omitted) is returned only here."""
-    sub, secret = svc.create_subscription(context.db(), context.principal(), url=body["url"], events=body["events"],
-                                          allowlist=_allowlist(), secret=body["secret"], model_name=body["model"],
-                                          description=body["description"], active=body["active"])
+    sub, secret = svc.create_subscription(
+        context.db(),
+        context.principal(),
+        url=body["url"],
+        events=body["events"],
+        allowlist=_allowlist(),
+        secret=body["secret"],
+        model_name=body["model"],
+        description=body["description"],
+        active=body["active"],
+    )
     return {**WebhookSchema().dump(sub), "secret": secret, "model_name": sub.model_name}
 
 
@@ -54,8 +62,10 @@ def create(body: dict[str, Any]) -> Any:
 @access("admin")
 @blp.response(200, WebhookPageSchema)
 def list_() -> Any:
-    return {"items": [WebhookSchema().dump(s) for s in svc.list_subscriptions(context.db())],
-            "next_page_token": None}
+    return {
+        "items": [WebhookSchema().dump(s) for s in svc.list_subscriptions(context.db())],
+        "next_page_token": None,
+    }
 
 
 @blp.route("/webhooks/<int:webhook_id>", methods=["GET"])

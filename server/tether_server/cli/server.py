@@ -33,7 +33,8 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
             if not migrate:
                 raise click.ClickException(
                     f"The database schema is at {current or 'empty'} but this server needs {head}. "
-                    "Run `tether db upgrade` (or start with --migrate).")
+                    "Run `tether db upgrade` (or start with --migrate)."
+                )
             upgrade(database.engine)
         with database.session() as s:
             token = bootstrap_admin(s, settings)
@@ -43,14 +44,34 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
     if token:
         urls = [f"http://{h}:{port}" for h in ({"127.0.0.1", "localhost", host} - {"0.0.0.0", "::"})]
         path = save_credentials(urls, token)
-        click.echo("Created the local admin user 'admin'. Its API token (shown once):\n\n"
-                   f"    {token}\n\nSaved to {path} (mode 0600); the SDK reads it when TETHER_TOKEN is unset.\n",
-                   err=True)
+        click.echo(
+            "Created the local admin user 'admin'. Its API token (shown once):\n\n"
+            f"    {token}\n\nSaved to {path} (mode 0600); the SDK reads it when TETHER_TOKEN is unset.\n",
+            err=True,
+        )
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
     if gunicorn is None:
         raise click.ClickException("gunicorn is not installed")
-    args = [gunicorn, "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--worker-class", "gthread", "--no-control-socket", "--access-logfile", "-" if False else "/dev/null",
-            "--graceful-timeout", "20", "--timeout", "600", "--keep-alive", "30", "tether_server.wsgi:app"]
+    args = [
+        gunicorn,
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "--no-control-socket",
+        "--access-logfile",
+        "-" if False else "/dev/null",
+        "--graceful-timeout",
+        "20",
+        "--timeout",
+        "600",
+        "--keep-alive",
+        "30",
+        "tether_server.wsgi:app",
+    ]
     click.echo(f"Tether listening on http://{host}:{port} (data: {settings.data_path})", err=True)
     os.execv(gunicorn, args)

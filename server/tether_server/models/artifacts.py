@@ -63,14 +63,18 @@ class DatasetVersion(Base):
     source: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
     created_by: Mapped[int | None] = mapped_column(Integer)
-    __table_args__ = (UniqueConstraint("dataset_id", "root_hash"), Index("ix_dataset_versions_hash", "root_hash"))
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "root_hash"),
+        Index("ix_dataset_versions_hash", "root_hash"),
+    )
 
 
 class RunInput(Base):
     __tablename__ = "run_inputs"
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"),
-                                                    primary_key=True)
+    dataset_version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True
+    )
     context: Mapped[str] = mapped_column(String(32), primary_key=True)  # training | validation | evaluation
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
     __table_args__ = (Index("ix_run_inputs_version", "dataset_version_id"),)

@@ -57,8 +57,13 @@ class ModelVersion(Base):
         UniqueConstraint("model_id", "version"),
         Index("ix_model_versions_stage", "model_id", "stage"),
         # At most one Production version per model, enforced by the database.
-        Index("uq_model_versions_one_production", "model_id", unique=True,
-              sqlite_where=text("stage = 'Production'"), postgresql_where=text("stage = 'Production'")),
+        Index(
+            "uq_model_versions_one_production",
+            "model_id",
+            unique=True,
+            sqlite_where=text("stage = 'Production'"),
+            postgresql_where=text("stage = 'Production'"),
+        ),
     )
 
 
@@ -66,7 +71,9 @@ class ModelVersionFile(Base):
     """The immutable manifest of a version; ``storage_key`` is under registry/<model_id>/<version>/."""
 
     __tablename__ = "model_version_files"
-    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
     path: Mapped[str] = mapped_column(String(1000), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -77,7 +84,9 @@ class ModelVersionInput(Base):
     """Datasets the source run used, snapshotted at registration (survives run deletion)."""
 
     __tablename__ = "model_version_inputs"
-    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
     dataset_version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     context: Mapped[str] = mapped_column(String(32), primary_key=True)
     dataset_name: Mapped[str] = mapped_column(String(250))
@@ -87,7 +96,9 @@ class ModelVersionInput(Base):
 
 class ModelAlias(Base):
     __tablename__ = "model_aliases"
-    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
     alias: Mapped[str] = mapped_column(String(64), primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), index=True)
     updated_by: Mapped[int | None] = mapped_column(Integer)
@@ -115,15 +126,22 @@ class TransitionRequest(Base):
         Index("ix_transition_requests_status", "status", "id"),
         Index("ix_transition_requests_model", "model_id", "id"),
         # One pending request per (version, target stage).
-        Index("uq_transition_requests_pending", "version_id", "to_stage", unique=True,
-              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        Index(
+            "uq_transition_requests_pending",
+            "version_id",
+            "to_stage",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
 
 class TransitionApproval(Base):
     __tablename__ = "transition_approvals"
-    request_id: Mapped[int] = mapped_column(ForeignKey("transition_requests.id", ondelete="CASCADE"),
-                                            primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("transition_requests.id", ondelete="CASCADE"), primary_key=True
+    )
     user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_name: Mapped[str] = mapped_column(String(100), default="")
     comment: Mapped[str] = mapped_column(Text, default="")

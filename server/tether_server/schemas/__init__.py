@@ -35,8 +35,9 @@ class Strict(Schema):
 
 class ListArgs(Strict):
     # a validator must raise (marshmallow 4 ignores a False return): 0 or -1 used to reach the services
-    max_results = fields.Integer(load_default=100, validate=validate.Range(1, 1000),
-                                 metadata={"description": "page size, 1-1000"})
+    max_results = fields.Integer(
+        load_default=100, validate=validate.Range(1, 1000), metadata={"description": "page size, 1-1000"}
+    )
     page_token = fields.String(load_default=None)
 
 
@@ -47,5 +48,7 @@ class ErrorSchema(Base):
 def page_of(item: type[Schema]) -> type[Schema]:
     """``{"items": [...], "next_page_token": str|null}`` for an item schema."""
     name = item.__name__.removesuffix("Schema") + "PageSchema"
-    return Base.from_dict({"items": fields.List(fields.Nested(item)),
-                           "next_page_token": fields.String(allow_none=True)}, name=name)
+    return Base.from_dict(
+        {"items": fields.List(fields.Nested(item)), "next_page_token": fields.String(allow_none=True)},
+        name=name,
+    )

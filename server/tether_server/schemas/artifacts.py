@@ -43,8 +43,12 @@ class UploadSchema(Base):
     part_size = fields.Integer()
     part_count = fields.Integer()
     status = fields.String()
-    mode = fields.String(metadata={"description": "direct: PUT parts to the presigned URLs; proxy: PUT "
-                                                  "them to .../uploads/{id}/parts/{n}"})
+    mode = fields.String(
+        metadata={
+            "description": "direct: PUT parts to the presigned URLs; proxy: PUT "
+            "them to .../uploads/{id}/parts/{n}"
+        }
+    )
     expires_in = fields.Integer()
     parts_done = fields.List(fields.Integer())
     parts = fields.List(fields.Nested(UploadPartSchema))

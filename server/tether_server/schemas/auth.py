@@ -11,8 +11,11 @@ class UserCreateSchema(Strict):
     name = fields.String(required=True, validate=validate.Length(1, 100))
     role = fields.String(required=True, validate=validate.OneOf(list(ROLE_RANK)))
     password = fields.String(load_default=None, validate=validate.Length(8, 200), load_only=True)
-    token_name = fields.String(load_default=None, validate=validate.Length(1, 100),
-                               metadata={"description": "also create an API token with this name"})
+    token_name = fields.String(
+        load_default=None,
+        validate=validate.Length(1, 100),
+        metadata={"description": "also create an API token with this name"},
+    )
 
 
 class UserUpdateSchema(Strict):
@@ -32,8 +35,9 @@ class UserSchema(Base):
 
 class TokenCreateSchema(Strict):
     name = fields.String(required=True, validate=validate.Length(1, 100))
-    user_id = fields.Integer(load_default=None, validate=int32(),
-                             metadata={"description": "admins may create for others"})
+    user_id = fields.Integer(
+        load_default=None, validate=int32(), metadata={"description": "admins may create for others"}
+    )
     expires_at = fields.Integer(load_default=None, strict=True, validate=int64())
     expires_in_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
 

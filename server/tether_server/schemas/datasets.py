@@ -13,8 +13,9 @@ class ManifestEntrySchema(Base):
 
 class DatasetLogSchema(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=250))
-    context = fields.String(load_default="training",
-                            validate=validate.OneOf(["training", "validation", "evaluation"]))
+    context = fields.String(
+        load_default="training", validate=validate.OneOf(["training", "validation", "evaluation"])
+    )
     manifest = fields.List(fields.Dict(), required=True)
     root_hash = fields.String(load_default=None)
     schema = fields.Dict(load_default=None, allow_none=True)

@@ -30,8 +30,11 @@ class ModelSchema(Base):
     created_at = fields.Integer()
     updated_at = fields.Integer()
     latest_version = fields.Integer(allow_none=True)
-    stages = fields.Dict(keys=fields.String(), values=fields.List(fields.Integer()),
-                         metadata={"description": "versions per stage (None omitted)"})
+    stages = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.Integer()),
+        metadata={"description": "versions per stage (None omitted)"},
+    )
     aliases = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
@@ -44,11 +47,16 @@ class ModelListArgs(ListArgs):
 
 class ModelVersionCreateSchema(Strict):
     run_id = fields.String(required=True, validate=validate.Length(max=32))
-    artifact_path = fields.String(load_default="", validate=validate.Length(max=1000),
-                                  metadata={"description": "a file or folder of the run's artifacts ('' = all)"})
+    artifact_path = fields.String(
+        load_default="",
+        validate=validate.Length(max=1000),
+        metadata={"description": "a file or folder of the run's artifacts ('' = all)"},
+    )
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
-    metadata = fields.Dict(load_default=None, metadata={
-        "description": "framework, signature {inputs, outputs}, flavor and any extra keys"})
+    metadata = fields.Dict(
+        load_default=None,
+        metadata={"description": "framework, signature {inputs, outputs}, flavor and any extra keys"},
+    )
 
 
 class ModelVersionUpdateSchema(Strict):
@@ -109,8 +117,12 @@ class AliasSchema(Base):
 class TransitionCreateSchema(Strict):
     to_stage = fields.String(required=True, metadata=STAGE_HELP)
     comment = fields.String(load_default="", validate=validate.Length(max=10_000))
-    archive_existing = fields.Boolean(load_default=None, metadata={
-        "description": "archive the current Production version on approval (default: the policy's setting)"})
+    archive_existing = fields.Boolean(
+        load_default=None,
+        metadata={
+            "description": "archive the current Production version on approval (default: the policy's setting)"
+        },
+    )
 
 
 class DecisionSchema(Strict):
@@ -145,8 +157,9 @@ TransitionRequestPageSchema = page_of(TransitionRequestSchema)
 
 
 class TransitionListArgs(ListArgs):
-    status = fields.String(load_default="pending", validate=validate.OneOf(
-        ["pending", "approved", "rejected", "cancelled"]))
+    status = fields.String(
+        load_default="pending", validate=validate.OneOf(["pending", "approved", "rejected", "cancelled"])
+    )
     model = fields.String(load_default=None)
 
 
@@ -158,7 +171,9 @@ class PolicySchema(Base):
 
 
 class PolicyUpdateSchema(Strict):
-    required_approvals = fields.Dict(keys=fields.String(), values=fields.Integer(strict=True), load_default=dict)
+    required_approvals = fields.Dict(
+        keys=fields.String(), values=fields.Integer(strict=True), load_default=dict
+    )
     archive_existing_production = fields.Boolean(load_default=None)
 
 

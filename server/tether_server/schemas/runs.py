@@ -16,8 +16,12 @@ class RunCreateSchema(Strict):
     parent_run_id = fields.String(load_default=None, validate=validate.Length(max=32))
     start_time = fields.Integer(load_default=None, strict=True, validate=int64(0))
     params = fields.Raw(load_default=None, metadata={"description": "initial params {key: value}"})
-    metrics = fields.Raw(load_default=None, metadata={
-        "description": "initial metric points [{key, value, step, timestamp}], validated like a batch"})
+    metrics = fields.Raw(
+        load_default=None,
+        metadata={
+            "description": "initial metric points [{key, value, step, timestamp}], validated like a batch"
+        },
+    )
 
 
 class RunUpdateSchema(Strict):
@@ -28,8 +32,10 @@ class RunUpdateSchema(Strict):
 
 class LatestMetricField(fields.Field):
     def _serialize(self, value, attr, obj, **kw):  # type: ignore[no-untyped-def]
-        return {k: {"value": float_out(m["value"]), "step": m["step"], "timestamp": m["timestamp"]}
-                for k, m in (value or {}).items()}
+        return {
+            k: {"value": float_out(m["value"]), "step": m["step"], "timestamp": m["timestamp"]}
+            for k, m in (value or {}).items()
+        }
 
 
 class RunSchema(Base):
@@ -44,7 +50,9 @@ class RunSchema(Base):
     created_by = fields.Integer(allow_none=True)
     params = fields.Dict(keys=fields.String(), values=fields.String())
     tags = fields.Dict(keys=fields.String(), values=fields.String())
-    metrics = LatestMetricField(metadata={"description": "latest value per metric key: {value, step, timestamp}"})
+    metrics = LatestMetricField(
+        metadata={"description": "latest value per metric key: {value, step, timestamp}"}
+    )
 
 
 class RunPageSchema(Base):
@@ -55,8 +63,9 @@ class RunPageSchema(Base):
 class RunSearchSchema(Strict):
     experiment_ids = fields.List(fields.Integer(strict=True, validate=int32()), load_default=None)
     filter = fields.String(load_default=None, validate=validate.Length(max=4000))
-    order_by = fields.List(fields.String(validate=validate.Length(max=300)), load_default=None,
-                           validate=validate.Length(max=10))
+    order_by = fields.List(
+        fields.String(validate=validate.Length(max=300)), load_default=None, validate=validate.Length(max=10)
+    )
     max_results = fields.Integer(load_default=100, strict=True)
     page_token = fields.String(load_default=None)
     lifecycle = fields.String(load_default="active", validate=validate.OneOf(["active", "deleted", "all"]))

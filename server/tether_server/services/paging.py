@@ -44,7 +44,9 @@ def scope_of(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def trim(rows: Sequence[T], max_results: int, scope: str, field: str, last: Any) -> tuple[list[T], str | None]:
+def trim(
+    rows: Sequence[T], max_results: int, scope: str, field: str, last: Any
+) -> tuple[list[T], str | None]:
     """A keyset page from rows fetched with ``LIMIT max_results + 1``: the first ``max_results``,
     and, if there were more, a token ``{scope, field: last(row)}`` for the last row kept."""
     if len(rows) <= max_results:

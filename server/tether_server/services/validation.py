@@ -13,17 +13,33 @@ from ..models.tracking import KEY_LEN, VALUE_LEN
 KEY_RE = re.compile(r"^[A-Za-z0-9_\-./: ]+$")
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
-NONFINITE_IN = {"NaN": math.nan, "nan": math.nan, "Infinity": math.inf, "inf": math.inf,
-                "-Infinity": -math.inf, "-inf": -math.inf}
+NONFINITE_IN = {
+    "NaN": math.nan,
+    "nan": math.nan,
+    "Infinity": math.inf,
+    "inf": math.inf,
+    "-Infinity": -math.inf,
+    "-inf": -math.inf,
+}
 INT64 = 2**63 - 1
 
 
 def check_key(key: Any, what: str = "key") -> str:
-    if not isinstance(key, str) or not key or len(key) > KEY_LEN or not KEY_RE.match(key) \
-            or key.startswith("/") or key.endswith("/") or "//" in key or ".." in key.split("/"):
+    if (
+        not isinstance(key, str)
+        or not key
+        or len(key) > KEY_LEN
+        or not KEY_RE.match(key)
+        or key.startswith("/")
+        or key.endswith("/")
+        or "//" in key
+        or ".." in key.split("/")
+    ):
         raise InvalidArgument(
             f"Invalid {what} {str(key)[:100]!r}: 1-{KEY_LEN} characters of letters, digits, _ - . / : "
-            "and space, with no empty or '..' path segment", {"field": what, "key": str(key)[:300]})
+            "and space, with no empty or '..' path segment",
+            {"field": what, "key": str(key)[:300]},
+        )
     return key
 
 

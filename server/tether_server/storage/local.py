@@ -42,8 +42,12 @@ class LocalStore:
 
     def _stat(self, key: str, p: Path) -> StoredObject:
         st = p.stat()
-        return StoredObject(key=key, size=st.st_size, etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
-                            mtime_ms=st.st_mtime_ns // 1_000_000)
+        return StoredObject(
+            key=key,
+            size=st.st_size,
+            etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
+            mtime_ms=st.st_mtime_ns // 1_000_000,
+        )
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):
@@ -129,8 +133,9 @@ class LocalStore:
         self._updir(uid).mkdir(parents=True)
         return uid
 
-    def multipart_put_part(self, key: str, upload_id: str, part_number: int, stream: IO[bytes],
-                           length: int) -> str:
+    def multipart_put_part(
+        self, key: str, upload_id: str, part_number: int, stream: IO[bytes], length: int
+    ) -> str:
         d = self._updir(upload_id)
         if not d.is_dir():
             raise NotFound("Upload not found (completed or aborted)")
@@ -193,8 +198,10 @@ def _copy(src: IO[bytes], dst: IO[bytes], length: int | None, h: object | None =
             h.update(chunk)  # type: ignore[attr-defined]
         n += len(chunk)
     if length is not None and n != length:
-        raise InvalidArgument("The request body ended before its declared length",
-                              {"reason": f"stream ended after {n} of {length} bytes"})
+        raise InvalidArgument(
+            "The request body ended before its declared length",
+            {"reason": f"stream ended after {n} of {length} bytes"},
+        )
     return n
 
 

@@ -43,8 +43,9 @@ _MISSING = {"NoSuchKey", "NoSuchUpload", "NoSuchObject", "NoSuchBucket"}
 
 def _unavailable(exc: BaseException) -> Unavailable:
     logger.warning("artifact store unavailable: %s", type(exc).__name__)
-    return Unavailable("The artifact store is unavailable; retry later", {"store": "s3"},
-                       headers={"Retry-After": "5"})
+    return Unavailable(
+        "The artifact store is unavailable; retry later", {"store": "s3"}, headers={"Retry-After": "5"}
+    )
 
 
 def translate(exc: BaseException) -> BaseException:
@@ -97,11 +98,18 @@ class S3Store:
             ep = urlsplit(endpoint)
             endpoint, secure = ep.netloc, ep.scheme == "https"
         http = urllib3.PoolManager(
-            maxsize=32, timeout=urllib3.Timeout(connect=3, read=120),
-            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]))
-        client = Minio(endpoint, access_key=settings.s3_access_key or None,
-                       secret_key=settings.s3_secret_key or None, secure=secure,
-                       region=settings.s3_region or "us-east-1", http_client=http)
+            maxsize=32,
+            timeout=urllib3.Timeout(connect=3, read=120),
+            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+        )
+        client = Minio(
+            endpoint,
+            access_key=settings.s3_access_key or None,
+            secret_key=settings.s3_secret_key or None,
+            secure=secure,
+            region=settings.s3_region or "us-east-1",
+            http_client=http,
+        )
         return cls(client, parts.netloc, parts.path, presign=settings.s3_presign)
 
     def _k(self, key: str) -> str:
@@ -139,8 +147,14 @@ class S3Store:
 
     def _send(self, url: str, body: Any, size: int) -> str:
         """PUT ``size`` bytes (bytes or an iterator of chunks) to a presigned URL; returns the ETag."""
-        resp = self.http.urlopen("PUT", url, body=body, retries=False, redirect=False,
-                                 headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+        resp = self.http.urlopen(
+            "PUT",
+            url,
+            body=body,
+            retries=False,
+            redirect=False,
+            headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+        )
         if resp.status >= 300:
             logger.warning("store refused a PUT: %s %s", resp.status, resp.data[:300])
             if resp.status in (400, 411, 413):
@@ -151,7 +165,9 @@ class S3Store:
     def _put_multipart(self, k: str, stream: IO[bytes], length: int | None, first: bytes | bytearray) -> None:
         """Known length: parts of exact length, streamed. Unknown: one buffered part at a time
         (``first`` is the first part, already read); the part size doubles every ``PART_STEP`` parts."""
-        upload_id = self.client._create_multipart_upload(self.bucket, k, {"Content-Type": "application/octet-stream"})
+        upload_id = self.client._create_multipart_upload(
+            self.bucket, k, {"Content-Type": "application/octet-stream"}
+        )
         parts: list[Part] = []
         try:
             left = length
@@ -182,8 +198,13 @@ class S3Store:
         return self.client.get_presigned_url("PUT", self.bucket, k, SELF_PRESIGN)
 
     def _part_url(self, k: str, upload_id: str, part_number: int, expires: timedelta) -> str:
-        return self.client.get_presigned_url("PUT", self.bucket, k, expires, extra_query_params={
-            "partNumber": str(part_number), "uploadId": upload_id})
+        return self.client.get_presigned_url(
+            "PUT",
+            self.bucket,
+            k,
+            expires,
+            extra_query_params={"partNumber": str(part_number), "uploadId": upload_id},
+        )
 
     @guarded
     def open(self, key: str, start: int = 0, end: int | None = None) -> ObjectBody:
@@ -208,8 +229,14 @@ class S3Store:
         out = []
         for o in self.client.list_objects(self.bucket, prefix=self._k(prefix), recursive=True):
             mtime = int(o.last_modified.timestamp() * 1000) if o.last_modified else 0
-            out.append(StoredObject(key=(o.object_name or "")[len(self.prefix):], size=o.size or 0,
-                                    etag=o.etag or "", mtime_ms=mtime))
+            out.append(
+                StoredObject(
+                    key=(o.object_name or "")[len(self.prefix) :],
+                    size=o.size or 0,
+                    etag=o.etag or "",
+                    mtime_ms=mtime,
+                )
+            )
         return iter(out)
 
     @guarded
@@ -231,8 +258,9 @@ class S3Store:
         return self.client._create_multipart_upload(self.bucket, self._k(key), {})
 
     @guarded
-    def multipart_put_part(self, key: str, upload_id: str, part_number: int, stream: IO[bytes],
-                           length: int) -> str:
+    def multipart_put_part(
+        self, key: str, upload_id: str, part_number: int, stream: IO[bytes], length: int
+    ) -> str:
         url = self._part_url(self._k(key), upload_id, part_number, SELF_PRESIGN)
         return self._send(url, _exact(stream, length) if length else b"", length)
 
@@ -262,7 +290,8 @@ class S3Store:
         if missing:
             raise InvalidArgument("Some parts were not uploaded", {"missing_parts": missing[:100]})
         self.client._complete_multipart_upload(
-            self.bucket, self._k(key), upload_id, [Part(n, parts[n]) for n in range(1, part_count + 1)])
+            self.bucket, self._k(key), upload_id, [Part(n, parts[n]) for n in range(1, part_count + 1)]
+        )
         return self.stat(key)
 
     @guarded
@@ -274,11 +303,16 @@ class S3Store:
                 raise
 
     def presign_get(self, key: str, expires_s: int, filename: str | None = None) -> str:
-        headers: dict[str, str | list[str] | tuple[str]] = {"response-content-type": "application/octet-stream"}
+        headers: dict[str, str | list[str] | tuple[str]] = {
+            "response-content-type": "application/octet-stream"
+        }
         if filename:
-            headers["response-content-disposition"] = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
-        return self.client.get_presigned_url("GET", self.bucket, self._k(key), timedelta(seconds=expires_s),
-                                             response_headers=headers)
+            headers["response-content-disposition"] = (
+                f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
+            )
+        return self.client.get_presigned_url(
+            "GET", self.bucket, self._k(key), timedelta(seconds=expires_s), response_headers=headers
+        )
 
     def presign_part(self, key: str, upload_id: str, part_number: int, expires_s: int) -> str:
         return self._part_url(self._k(key), upload_id, part_number, timedelta(seconds=expires_s))

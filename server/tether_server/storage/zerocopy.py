@@ -27,8 +27,13 @@ class ObjectBody:
     """An object's bytes: iterate for chunks. ``fileobj`` is set for a local file positioned at the
     first byte to send; ``length`` is the number of bytes the iteration yields."""
 
-    def __init__(self, chunks: Iterator[bytes], close: Callable[[], None], length: int,
-                 fileobj: IO[bytes] | None = None) -> None:
+    def __init__(
+        self,
+        chunks: Iterator[bytes],
+        close: Callable[[], None],
+        length: int,
+        fileobj: IO[bytes] | None = None,
+    ) -> None:
         self._chunks, self._close, self.length, self.fileobj = chunks, close, length, fileobj
 
     def __iter__(self) -> Iterator[bytes]:
@@ -44,9 +49,13 @@ class ObjectBody:
 
 def serve(body: Iterable[bytes], environ: dict[str, Any], length: int) -> Iterable[bytes]:
     """The WSGI body for ``body`` (``length`` bytes, the response's Content-Length)."""
-    if (isinstance(body, ObjectBody) and body.fileobj is not None and body.length == length >= MIN_SENDFILE
-            and environ.get("REQUEST_METHOD") == "GET" and type(environ.get("gunicorn.socket")) is socket.socket
-            and "wsgi.file_wrapper" in environ):
+    if (
+        isinstance(body, ObjectBody)
+        and body.fileobj is not None
+        and body.length == length >= MIN_SENDFILE
+        and environ.get("REQUEST_METHOD") == "GET"
+        and type(environ.get("gunicorn.socket")) is socket.socket
+        and "wsgi.file_wrapper" in environ
+    ):
         return environ["wsgi.file_wrapper"](body.fileobj, BLOCK)
     return body
-

@@ -8,8 +8,16 @@ from pathlib import Path
 from flask import Flask
 from jinja2 import FileSystemLoader
 
-UI_MODULES = ["static", "pages_auth", "pages_tracking", "pages_models", "pages_review", "pages_audit", "pages_lineage",
-              "pages_admin"]
+UI_MODULES = [
+    "static",
+    "pages_auth",
+    "pages_tracking",
+    "pages_models",
+    "pages_review",
+    "pages_audit",
+    "pages_lineage",
+    "pages_admin",
+]
 
 
 def web_root() -> Path:

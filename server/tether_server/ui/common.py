@@ -20,7 +20,9 @@ def wants_json() -> bool:
     if request.args.get("format") == "json":
         return True
     accept = request.accept_mimetypes
-    return bool(accept.provided) and accept.best_match(["text/html", "application/json"]) == "application/json"
+    return (
+        bool(accept.provided) and accept.best_match(["text/html", "application/json"]) == "application/json"
+    )
 
 
 def _wants_html() -> bool:
@@ -58,6 +60,7 @@ def ui_blueprint(name: str, import_name: str) -> Blueprint:
 
 
 # ---------------------------------------------------------------- template helpers
+
 
 def fmt_time(ms: int | None) -> str:
     if ms is None:

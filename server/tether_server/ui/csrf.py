@@ -32,13 +32,17 @@ def check() -> None:
         return  # not cookie-authenticated and not a UI form: the API's own auth applies
     if "uid" not in session and _policy() != "public":
         return  # no session to ride on: the access check answers 401 before anything happens
-    sent = request.form.get("csrf_token") if request.mimetype in (
-        "application/x-www-form-urlencoded", "multipart/form-data") else None
+    sent = (
+        request.form.get("csrf_token")
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+        else None
+    )
     sent = sent or request.headers.get("X-CSRF-Token", "")
     expected = session.get("csrf", "")
     if not expected or not sent or not hmac.compare_digest(sent, expected):
-        raise PermissionDenied("Missing or invalid CSRF token; reload the page and try again",
-                               {"reason": "csrf"})
+        raise PermissionDenied(
+            "Missing or invalid CSRF token; reload the page and try again", {"reason": "csrf"}
+        )
 
 
 def _policy() -> str | None:

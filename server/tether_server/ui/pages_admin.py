@@ -22,22 +22,35 @@ ROLES = ("viewer", "writer", "reviewer", "admin")
 
 
 def _user(u: Any) -> dict[str, Any]:
-    return {"id": u.id, "name": u.name, "role": u.role, "active": u.active, "created_at": u.created_at,
-            "has_password": bool(u.password_hash)}
+    return {
+        "id": u.id,
+        "name": u.name,
+        "role": u.role,
+        "active": u.active,
+        "created_at": u.created_at,
+        "has_password": bool(u.password_hash),
+    }
 
 
 @bp.route("/admin/users", methods=["GET"])
 @access("admin")
 def users_page() -> Any:
-    return page("admin_users.html", {"items": [_user(u) for u in users.list_users(context.db())]}, roles=ROLES)
+    return page(
+        "admin_users.html", {"items": [_user(u) for u in users.list_users(context.db())]}, roles=ROLES
+    )
 
 
 @bp.route("/admin/users", methods=["POST"])
 @access("admin")
 def create_user() -> Any:
     f = request.form
-    users.create_user(context.db(), context.principal(), f.get("name", "").strip(), f.get("role", ""),
-                      f.get("password") or None)
+    users.create_user(
+        context.db(),
+        context.principal(),
+        f.get("name", "").strip(),
+        f.get("role", ""),
+        f.get("password") or None,
+    )
     return redirect(url_for("ui_admin.users_page"), 303)
 
 
@@ -45,8 +58,13 @@ def create_user() -> Any:
 @access("admin")
 def update_user(user_id: int) -> Any:
     s = context.db()
-    users.update_user(s, context.principal(), users.get_user(s, user_id), role=request.form.get("role") or None,
-                      active={"1": True, "0": False}.get(request.form.get("active", "")))
+    users.update_user(
+        s,
+        context.principal(),
+        users.get_user(s, user_id),
+        role=request.form.get("role") or None,
+        active={"1": True, "0": False}.get(request.form.get("active", "")),
+    )
     return redirect(url_for("ui_admin.users_page"), 303)
 
 
@@ -55,9 +73,19 @@ def update_user(user_id: int) -> Any:
 def tokens_page() -> Any:
     s = context.db()
     names = {u.id: u.name for u in users.list_users(s)}
-    items = [{"id": t.id, "user": names.get(t.user_id, t.user_id), "name": t.name, "prefix": t.display_prefix,
-              "created_at": t.created_at, "expires_at": t.expires_at, "last_used_at": t.last_used_at,
-              "revoked_at": t.revoked_at} for t in users.list_tokens(s)]
+    items = [
+        {
+            "id": t.id,
+            "user": names.get(t.user_id, t.user_id),
+            "name": t.name,
+            "prefix": t.display_prefix,
+            "created_at": t.created_at,
+            "expires_at": t.expires_at,
+            "last_used_at": t.last_used_at,
+            "revoked_at": t.revoked_at,
+        }
+        for t in users.list_tokens(s)
+    ]
     return page("admin_tokens.html", {"items": items})
 
 
@@ -74,18 +102,36 @@ def revoke_token(token_id: int) -> Any:
 def permissions_page() -> Any:
     s = context.db()
     names = {u.id: u.name for u in users.list_users(s)}
-    items = [{"id": p.id, "user_id": p.user_id, "user": names.get(p.user_id, ""), "resource_type": p.resource_type,
-              "resource_id": p.resource_id, "level": p.level, "created_at": p.created_at}
-             for p in permissions.list_grants(s)]
-    return page("admin_permissions.html", {"items": items}, users=names, levels=permissions.LEVELS,
-                resource_types=permissions.RESOURCE_TYPES)
+    items = [
+        {
+            "id": p.id,
+            "user_id": p.user_id,
+            "user": names.get(p.user_id, ""),
+            "resource_type": p.resource_type,
+            "resource_id": p.resource_id,
+            "level": p.level,
+            "created_at": p.created_at,
+        }
+        for p in permissions.list_grants(s)
+    ]
+    return page(
+        "admin_permissions.html",
+        {"items": items},
+        users=names,
+        levels=permissions.LEVELS,
+        resource_types=permissions.RESOURCE_TYPES,
+    )
 
 
 @bp.route("/admin/permissions", methods=["POST"])
 @access("admin")
 def change_permission() -> Any:
     f, s, me = request.form, context.db(), context.principal()
-    user_id, rtype, rid = f.get("user_id", type=int) or 0, f.get("resource_type", ""), f.get("resource_id", "")
+    user_id, rtype, rid = (
+        f.get("user_id", type=int) or 0,
+        f.get("resource_type", ""),
+        f.get("resource_id", ""),
+    )
     if f.get("level") == "REVOKE":
         permissions.revoke_grant(s, me, user_id, rtype, rid)
     else:
@@ -94,8 +140,15 @@ def change_permission() -> Any:
 
 
 def _sub(w: Any) -> dict[str, Any]:
-    return {"id": w.id, "url": w.url, "events": w.events, "model": w.model_name, "active": w.active,
-            "description": w.description, "created_at": w.created_at}
+    return {
+        "id": w.id,
+        "url": w.url,
+        "events": w.events,
+        "model": w.model_name,
+        "active": w.active,
+        "description": w.description,
+        "created_at": w.created_at,
+    }
 
 
 @bp.route("/admin/webhooks", methods=["GET"])
@@ -110,13 +163,23 @@ def webhooks_page() -> Any:
 def create_webhook() -> Any:
     f, s = request.form, context.db()
     sub, secret = webhooks.create_subscription(
-        s, context.principal(), url=f.get("url", "").strip(), events=f.getlist("events"),
-        allowlist=context.settings().webhook_allowlist, secret=f.get("secret") or None,
-        model_name=f.get("model") or None, description=f.get("description", "")[:500])
+        s,
+        context.principal(),
+        url=f.get("url", "").strip(),
+        events=f.getlist("events"),
+        allowlist=context.settings().webhook_allowlist,
+        secret=f.get("secret") or None,
+        model_name=f.get("model") or None,
+        description=f.get("description", "")[:500],
+    )
     items = [_sub(w) for w in webhooks.list_subscriptions(s)]
     # The secret is shown once, in this response only (never in a redirect URL or a log).
-    return page("admin_webhooks.html", {"items": items, "created_secret": {"id": sub.id, "secret": secret}},
-                201, events=webhooks.EVENTS)
+    return page(
+        "admin_webhooks.html",
+        {"items": items, "created_secret": {"id": sub.id, "secret": secret}},
+        201,
+        events=webhooks.EVENTS,
+    )
 
 
 @bp.route("/admin/webhooks/<int:webhook_id>", methods=["GET"])
@@ -124,13 +187,27 @@ def create_webhook() -> Any:
 def webhook_detail(webhook_id: int) -> Any:
     s = context.db()
     sub = webhooks.get_subscription(s, webhook_id)
-    rows, nxt = webhooks.list_deliveries(s, webhook_id, max_results=100,
-                                         page_token=request.args.get("page_token") or None)
-    deliveries = [{"id": d.id, "event": d.event, "status": d.status, "attempts": d.attempts,
-                   "last_status_code": d.last_status_code, "last_error": d.last_error,
-                   "created_at": d.created_at, "last_attempt_at": d.last_attempt_at,
-                   "delivered_at": d.delivered_at, "next_attempt_at": d.next_attempt_at} for d in rows]
-    return page("admin_webhook.html", {"webhook": _sub(sub), "deliveries": deliveries, "next_page_token": nxt})
+    rows, nxt = webhooks.list_deliveries(
+        s, webhook_id, max_results=100, page_token=request.args.get("page_token") or None
+    )
+    deliveries = [
+        {
+            "id": d.id,
+            "event": d.event,
+            "status": d.status,
+            "attempts": d.attempts,
+            "last_status_code": d.last_status_code,
+            "last_error": d.last_error,
+            "created_at": d.created_at,
+            "last_attempt_at": d.last_attempt_at,
+            "delivered_at": d.delivered_at,
+            "next_attempt_at": d.next_attempt_at,
+        }
+        for d in rows
+    ]
+    return page(
+        "admin_webhook.html", {"webhook": _sub(sub), "deliveries": deliveries, "next_page_token": nxt}
+    )
 
 
 @bp.route("/admin/webhooks/<int:webhook_id>/ping", methods=["POST"])

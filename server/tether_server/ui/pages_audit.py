@@ -39,11 +39,32 @@ def audit_trail() -> Any:
     filters = {k: request.args.get(k, "").strip()[:200] for k in ("model", "action", "actor", "since")}
     scope = paging.scope_of("ui-audit", filters)
     tok = paging.decode(request.args.get("page_token") or None, scope)
-    rows = audit.list_events(context.db(), model=filters["model"] or None, action=filters["action"] or None,
-                             actor=filters["actor"] or None, since=_since(filters["since"]),
-                             before_id=tok["before"] if tok else None, newest_first=True, limit=PAGE + 1)
+    rows = audit.list_events(
+        context.db(),
+        model=filters["model"] or None,
+        action=filters["action"] or None,
+        actor=filters["actor"] or None,
+        since=_since(filters["since"]),
+        before_id=tok["before"] if tok else None,
+        newest_first=True,
+        limit=PAGE + 1,
+    )
     nxt = paging.encode({"scope": scope, "before": rows[PAGE - 1].id}) if len(rows) > PAGE else None
-    items = [{"id": e.id, "ts": e.ts, "actor": e.actor_name, "action": e.action, "resource_type": e.resource_type,
-              "resource_id": e.resource_id, "model": e.model_name, "from": e.from_value, "to": e.to_value,
-              "comment": e.comment, "details": e.details, "request_id": e.request_id} for e in rows[:PAGE]]
+    items = [
+        {
+            "id": e.id,
+            "ts": e.ts,
+            "actor": e.actor_name,
+            "action": e.action,
+            "resource_type": e.resource_type,
+            "resource_id": e.resource_id,
+            "model": e.model_name,
+            "from": e.from_value,
+            "to": e.to_value,
+            "comment": e.comment,
+            "details": e.details,
+            "request_id": e.request_id,
+        }
+        for e in rows[:PAGE]
+    ]
     return page("audit.html", {"items": items, "next_page_token": nxt, "filters": filters})

@@ -20,8 +20,10 @@ bp = Blueprint("ui_auth", __name__)
 def _recent_failures(name: str, ip: str) -> int:
     window = context.settings().login_lockout_seconds * 1000
     q = select(func.count(AuditEvent.id)).where(
-        AuditEvent.action == "auth.login_failed", AuditEvent.ts >= now_ms() - window,
-        (AuditEvent.resource_id == name) | (AuditEvent.details["ip"].as_string() == ip))
+        AuditEvent.action == "auth.login_failed",
+        AuditEvent.ts >= now_ms() - window,
+        (AuditEvent.resource_id == name) | (AuditEvent.details["ip"].as_string() == ip),
+    )
     return context.db().scalar(q) or 0
 
 
@@ -45,16 +47,30 @@ def login() -> Any:
         else:
             user = users_svc.check_login(s, name, password)
             if user is None:
-                audit.record(s, None, "auth.login_failed", resource_type="user", resource_id=name,
-                             actor_name=name, details={"ip": ip}, request_id=context.request_id())
+                audit.record(
+                    s,
+                    None,
+                    "auth.login_failed",
+                    resource_type="user",
+                    resource_id=name,
+                    actor_name=name,
+                    details={"ip": ip},
+                    request_id=context.request_id(),
+                )
                 context.g.rollback_only = False
                 error, status = "Invalid user name or password.", 401
             else:
                 session.clear()
                 session["uid"], session["sv"] = user.id, _session_version(user)
-                audit.record(s, users_svc.principal_of(user, via="session"), "auth.login",
-                             resource_type="user", resource_id=user.id, details={"ip": ip},
-                             request_id=context.request_id())
+                audit.record(
+                    s,
+                    users_svc.principal_of(user, via="session"),
+                    "auth.login",
+                    resource_type="user",
+                    resource_id=user.id,
+                    details={"ip": ip},
+                    request_id=context.request_id(),
+                )
                 s.commit()
                 return redirect(_safe_next(request.args.get("next")))
         s.commit()  # keep the failure record even though the answer is an error

@@ -48,4 +48,6 @@ def model_version(name: str, version: int) -> Any:
 def dataset_version(dataset_version_id: int) -> Any:
     graph = lineage.dataset_version_graph(context.db(), context.principal(), dataset_version_id)
     root = next(n for n in graph["nodes"] if n["id"] == graph["root"])
-    return page("lineage.html", _with_links(graph), title=f"dataset {root.get('dataset')} @ {root['hash'][:12]}")
+    return page(
+        "lineage.html", _with_links(graph), title=f"dataset {root.get('dataset')} @ {root['hash'][:12]}"
+    )

@@ -25,10 +25,17 @@ bp = ui_blueprint("ui_models", __name__)
 @access("viewer")
 def models_list() -> Any:
     s, me = context.db(), context.principal()
-    rows, nxt = registry.list_models(s, me, name_like=request.args.get("q") or None, max_results=100,
-                                     page_token=request.args.get("page_token") or None)
-    return page("models.html", {"items": registry.model_summaries(s, rows), "next_page_token": nxt,
-                                "q": request.args.get("q", "")})
+    rows, nxt = registry.list_models(
+        s,
+        me,
+        name_like=request.args.get("q") or None,
+        max_results=100,
+        page_token=request.args.get("page_token") or None,
+    )
+    return page(
+        "models.html",
+        {"items": registry.model_summaries(s, rows), "next_page_token": nxt, "q": request.args.get("q", "")},
+    )
 
 
 @bp.route("/models/<name>", methods=["GET"])
@@ -36,13 +43,17 @@ def models_list() -> Any:
 def model_detail(name: str) -> Any:
     s, me = context.db(), context.principal()
     model = registry.get_model(s, me, name)
-    rows, nxt = registry.list_versions(s, me, name, max_results=100,
-                                       page_token=request.args.get("page_token") or None)
+    rows, nxt = registry.list_versions(
+        s, me, name, max_results=100, page_token=request.args.get("page_token") or None
+    )
     aliases = registry.aliases_of(s, [mv.id for mv in rows])
     pending, _ = transitions.list_requests(s, me, status="pending", model=name, max_results=100)
-    data = {"model": registry.model_summaries(s, [model])[0],
-            "versions": [deploy.version_summary(mv, name, aliases[mv.id]) for mv in rows],
-            "next_page_token": nxt, "pending_requests": transitions.describe(s, pending)}
+    data = {
+        "model": registry.model_summaries(s, [model])[0],
+        "versions": [deploy.version_summary(mv, name, aliases[mv.id]) for mv in rows],
+        "next_page_token": nxt,
+        "pending_requests": transitions.describe(s, pending),
+    }
     return page("model_detail.html", data)
 
 
@@ -53,10 +64,12 @@ def version_detail(name: str, version: int) -> Any:
     _model, mv = registry.get_version(s, me, name, version)
     described = deploy.describe_version(s, context.ext()["store"], False, "", name, mv.id)
     pending, _ = transitions.list_requests(s, me, status="pending", model=name, max_results=100)
-    data = {"version": described,
-            "run_name": queries.run_names(s, [mv.run_id]).get(mv.run_id or "") if mv.run_id else None,
-            "pending_requests": [r for r in transitions.describe(s, pending) if r["version"] == version],
-            "lineage": lineage.model_version_graph(s, me, name, version)}
+    data = {
+        "version": described,
+        "run_name": queries.run_names(s, [mv.run_id]).get(mv.run_id or "") if mv.run_id else None,
+        "pending_requests": [r for r in transitions.describe(s, pending) if r["version"] == version],
+        "lineage": lineage.model_version_graph(s, me, name, version),
+    }
     return page("version_detail.html", data, stages=("Staging", "Production", "Archived"))
 
 
@@ -67,9 +80,15 @@ def request_transition(name: str, version: int) -> Any:
     comment = request.form.get("comment", "").strip()
     if not comment:
         raise InvalidArgument("A comment is required", {"field": "comment"})
-    req = transitions.request_transition(context.db(), context.principal(), name, version,
-                                         request.form.get("to_stage", ""), comment=comment[:10_000],
-                                         request_id=context.request_id())
+    req = transitions.request_transition(
+        context.db(),
+        context.principal(),
+        name,
+        version,
+        request.form.get("to_stage", ""),
+        comment=comment[:10_000],
+        request_id=context.request_id(),
+    )
     if req.status == "pending":
         return redirect(url_for("ui_review.review", request_id=req.id), 303)
     return redirect(url_for("ui_models.version_detail", name=name, version=version), 303)

@@ -30,11 +30,19 @@ STATUSES = ("pending", "approved", "rejected", "cancelled")
 def reviews_list() -> Any:
     s, me = context.db(), context.principal()
     status = request.args.get("status", "pending")
-    rows, nxt = transitions.list_requests(s, me, status=status if status in STATUSES else None,
-                                          model=request.args.get("model") or None, max_results=100,
-                                          page_token=request.args.get("page_token") or None)
-    return page("reviews.html", {"items": transitions.describe(s, rows), "next_page_token": nxt,
-                                 "status": status}, statuses=STATUSES)
+    rows, nxt = transitions.list_requests(
+        s,
+        me,
+        status=status if status in STATUSES else None,
+        model=request.args.get("model") or None,
+        max_results=100,
+        page_token=request.args.get("page_token") or None,
+    )
+    return page(
+        "reviews.html",
+        {"items": transitions.describe(s, rows), "next_page_token": nxt, "status": status},
+        statuses=STATUSES,
+    )
 
 
 def _side(name: str, version_id: int | None) -> dict[str, Any] | None:
@@ -45,8 +53,9 @@ def _side(name: str, version_id: int | None) -> dict[str, Any] | None:
 
 
 def _production_id(model_id: int) -> int | None:
-    return context.db().scalar(select(ModelVersion.id).where(ModelVersion.model_id == model_id,
-                                                             ModelVersion.stage == "Production"))
+    return context.db().scalar(
+        select(ModelVersion.id).where(ModelVersion.model_id == model_id, ModelVersion.stage == "Production")
+    )
 
 
 def _data_changed(candidate: dict[str, Any], production: dict[str, Any] | None) -> bool | None:
@@ -64,10 +73,23 @@ def can_decide(me: Principal, req: TransitionRequest) -> bool:
 
 def _events(name: str, req: TransitionRequest) -> list[dict[str, Any]]:
     rows = audit.list_events(context.db(), model=name, since=req.created_at, limit=500)
-    mine = [e for e in rows if (e.details or {}).get("request") == req.id
-            or (e.details or {}).get("request_id") == req.id]
-    return [{"id": e.id, "ts": e.ts, "actor": e.actor_name, "action": e.action, "from": e.from_value,
-             "to": e.to_value, "comment": e.comment} for e in mine]
+    mine = [
+        e
+        for e in rows
+        if (e.details or {}).get("request") == req.id or (e.details or {}).get("request_id") == req.id
+    ]
+    return [
+        {
+            "id": e.id,
+            "ts": e.ts,
+            "actor": e.actor_name,
+            "action": e.action,
+            "from": e.from_value,
+            "to": e.to_value,
+            "comment": e.comment,
+        }
+        for e in mine
+    ]
 
 
 @bp.route("/reviews/<int:request_id>", methods=["GET"])
@@ -81,11 +103,20 @@ def review(request_id: int) -> Any:
     prod_id = _production_id(req.model_id)
     production = _side(name, prod_id) if prod_id != req.version_id else None
     assert candidate is not None
-    metric_keys = sorted(set(candidate["metadata"].get("metrics", {})) |
-                         set((production or {}).get("metadata", {}).get("metrics", {})))
-    data = {"request": described, "candidate": candidate, "production": production, "metric_keys": metric_keys,
-            "data_changed": _data_changed(candidate, production), "can_decide": can_decide(me, req),
-            "is_requester": req.requested_by == me.id, "events": _events(name, req)}
+    metric_keys = sorted(
+        set(candidate["metadata"].get("metrics", {}))
+        | set((production or {}).get("metadata", {}).get("metrics", {}))
+    )
+    data = {
+        "request": described,
+        "candidate": candidate,
+        "production": production,
+        "metric_keys": metric_keys,
+        "data_changed": _data_changed(candidate, production),
+        "can_decide": can_decide(me, req),
+        "is_requester": req.requested_by == me.id,
+        "events": _events(name, req),
+    }
     return page("review.html", data)
 
 

@@ -26,23 +26,42 @@ _SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
 
 def _run_dict(run: Any, details: dict[str, Any]) -> dict[str, Any]:
     metrics = {k: {**m, "value": float_out(m["value"])} for k, m in details["metrics"].items()}
-    return {"id": run.id, "name": run.name, "status": run.status, "lifecycle": run.lifecycle,
-            "experiment_id": run.experiment_id, "start_time": run.start_time, "end_time": run.end_time,
-            "parent_run_id": run.parent_run_id, "params": details["params"], "tags": details["tags"],
-            "metrics": metrics}
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status,
+        "lifecycle": run.lifecycle,
+        "experiment_id": run.experiment_id,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "parent_run_id": run.parent_run_id,
+        "params": details["params"],
+        "tags": details["tags"],
+        "metrics": metrics,
+    }
 
 
 @bp.route("/", methods=["GET"])
 @access("viewer")
 def experiments_list() -> Any:
-    rows, nxt = experiments.list_experiments(context.db(), context.principal(), max_results=100,
-                                             page_token=request.args.get("page_token") or None)
-    items = [{"id": e.id, "name": e.name, "description": e.description, "created_at": e.created_at,
-              "tags": {t.key: t.value for t in e.tags}} for e in rows]
+    rows, nxt = experiments.list_experiments(
+        context.db(), context.principal(), max_results=100, page_token=request.args.get("page_token") or None
+    )
+    items = [
+        {
+            "id": e.id,
+            "name": e.name,
+            "description": e.description,
+            "created_at": e.created_at,
+            "tags": {t.key: t.value for t in e.tags},
+        }
+        for e in rows
+    ]
     return page("experiments.html", {"items": items, "next_page_token": nxt})
 
 
 # ---------------------------------------------------------------- runs table
+
 
 def sort_field(column: str) -> str:
     """``metrics.train loss`` → ``metrics.`train loss``` (the search language's quoting)."""
@@ -55,9 +74,13 @@ def sort_field(column: str) -> str:
 def _table_args() -> dict[str, Any]:
     size = request.args.get("size", type=int) or 50
     cols = [c for c in request.args.getlist("col") if c.partition(".")[0] in ("metrics", "params", "tags")]
-    return {"filter": request.args.get("filter", "").strip(), "order": request.args.get("order", "").strip(),
-            "page_token": request.args.get("page_token") or None, "cols": cols[:MAX_COLUMNS],
-            "size": size if size in PAGE_SIZES else 50}
+    return {
+        "filter": request.args.get("filter", "").strip(),
+        "order": request.args.get("order", "").strip(),
+        "page_token": request.args.get("page_token") or None,
+        "cols": cols[:MAX_COLUMNS],
+        "size": size if size in PAGE_SIZES else 50,
+    }
 
 
 def _order_by(order: str) -> list[str] | None:
@@ -76,30 +99,58 @@ def runs_table(experiment_id: int) -> Any:
     exp = experiments.get_experiment(s, me, experiment_id)
     keys = queries.column_keys(s, me, experiment_id)
     if not args["cols"]:
-        args["cols"] = [f"metrics.{k}" for k in keys["metrics"][:4]] + [f"params.{k}" for k in keys["params"][:3]]
+        args["cols"] = [f"metrics.{k}" for k in keys["metrics"][:4]] + [
+            f"params.{k}" for k in keys["params"][:3]
+        ]
     error, rows, nxt = None, [], None
     try:
-        found, nxt = search.search_runs(s, me, experiment_ids=[experiment_id], filter=args["filter"] or None,
-                                        order_by=_order_by(args["order"]), max_results=args["size"],
-                                        page_token=args["page_token"])
+        found, nxt = search.search_runs(
+            s,
+            me,
+            experiment_ids=[experiment_id],
+            filter=args["filter"] or None,
+            order_by=_order_by(args["order"]),
+            max_results=args["size"],
+            page_token=args["page_token"],
+        )
         details = runs.run_details(s, found)
         rows = [_run_dict(r, details[r.id]) for r in found]
     except InvalidArgument as e:
         error = {"message": e.message, "details": e.details}
-    data = {"experiment": {"id": exp.id, "name": exp.name, "description": exp.description},
-            "filter": args["filter"], "order": args["order"], "columns": args["cols"], "available": keys,
-            "items": rows, "next_page_token": nxt, "error": error}
-    base = {"experiment_id": experiment_id, "filter": args["filter"] or None, "order": args["order"] or None,
-            "col": args["cols"], "size": args["size"]}
+    data = {
+        "experiment": {"id": exp.id, "name": exp.name, "description": exp.description},
+        "filter": args["filter"],
+        "order": args["order"],
+        "columns": args["cols"],
+        "available": keys,
+        "items": rows,
+        "next_page_token": nxt,
+        "error": error,
+    }
+    base = {
+        "experiment_id": experiment_id,
+        "filter": args["filter"] or None,
+        "order": args["order"] or None,
+        "col": args["cols"],
+        "size": args["size"],
+    }
 
     def link(**changes: Any) -> str:
         return url_for("ui_tracking.runs_table", **{**base, **changes})
 
-    return page("runs_table.html", data, 400 if error else 200, size=args["size"], page_sizes=PAGE_SIZES,
-                link=link, sort_field=sort_field)
+    return page(
+        "runs_table.html",
+        data,
+        400 if error else 200,
+        size=args["size"],
+        page_sizes=PAGE_SIZES,
+        link=link,
+        sort_field=sort_field,
+    )
 
 
 # ---------------------------------------------------------------- run detail
+
 
 @bp.route("/runs/<run_id>", methods=["GET"])
 @access("viewer")
@@ -112,11 +163,18 @@ def run_detail(run_id: str) -> Any:
     data = {
         "run": _run_dict(run, runs.run_details(s, [run])[run.id]),
         "experiment": {"id": exp.id, "name": exp.name},
-        "parent": ({"id": run.parent_run_id, "name": queries.run_names(s, [run.parent_run_id]).get(
-            run.parent_run_id, "")} if run.parent_run_id else None),
+        "parent": (
+            {
+                "id": run.parent_run_id,
+                "name": queries.run_names(s, [run.parent_run_id]).get(run.parent_run_id, ""),
+            }
+            if run.parent_run_id
+            else None
+        ),
         "children": [{"id": c.id, "name": c.name, "status": c.status} for c in children],
-        "artifacts": [{"path": a.path, "size": a.size, "sha256": a.sha256, "content_type": a.content_type}
-                      for a in arts],
+        "artifacts": [
+            {"path": a.path, "size": a.size, "sha256": a.sha256, "content_type": a.content_type} for a in arts
+        ],
         "artifacts_next_page_token": arts_next,
         "datasets": queries.run_inputs(s, [run.id])[run.id],
     }
@@ -125,13 +183,16 @@ def run_detail(run_id: str) -> Any:
 
 # ---------------------------------------------------------------- compare
 
+
 def _compare_ids() -> list[str]:
     ids: list[str] = []
     for raw in request.args.getlist("run"):
         ids.extend(x for x in raw.split(",") if x)
     ids = list(dict.fromkeys(ids))
     if len(ids) > MAX_COMPARE:
-        raise InvalidArgument(f"Compare at most {MAX_COMPARE} runs at once", {"field": "run", "max": MAX_COMPARE})
+        raise InvalidArgument(
+            f"Compare at most {MAX_COMPARE} runs at once", {"field": "run", "max": MAX_COMPARE}
+        )
     return ids
 
 
@@ -145,8 +206,13 @@ def compare() -> Any:
     keys = sorted({k for r in items for k in r["metrics"]})
     param_keys = sorted({k for r in items for k in r["params"]})
     chosen = [k for k in request.args.getlist("metric") if k in keys] or keys[:4]
-    data = {"runs": items, "metric_keys": keys, "param_keys": param_keys, "charted": chosen,
-            "history_url": "/api/v1/runs/{run_id}/metrics/{key}?max_points={max_points}"}
+    data = {
+        "runs": items,
+        "metric_keys": keys,
+        "param_keys": param_keys,
+        "charted": chosen,
+        "history_url": "/api/v1/runs/{run_id}/metrics/{key}?max_points={max_points}",
+    }
     return page("compare.html", data)
 
 
@@ -159,6 +225,8 @@ def compare_history() -> Any:
         raise InvalidArgument("max_points must be between 2 and 5000", {"field": "max_points"})
     ids = _compare_ids()
     found = queries.histories(context.db(), context.principal(), ids, request.args.get("key", ""), max_points)
-    items = {rid: {"steps": [p[0] for p in pts], "values": [float_out(p[1]) for p in pts]}
-             for rid, pts in found.items()}
+    items = {
+        rid: {"steps": [p[0] for p in pts], "values": [float_out(p[1]) for p in pts]}
+        for rid, pts in found.items()
+    }
     return Response(dumps({"key": request.args.get("key"), "items": items}), mimetype="application/json")

@@ -34,21 +34,45 @@ def run_inputs(session: Session, run_ids: list[str]) -> dict[str, list[dict[str,
     out: dict[str, list[dict[str, Any]]] = {r: [] for r in run_ids}
     if not run_ids:
         return out
-    q = (select(RunInput.run_id, RunInput.context, DatasetVersion.id, DatasetVersion.root_hash, Dataset.name,
-                DatasetVersion.file_count, DatasetVersion.total_bytes)
-         .join(DatasetVersion, DatasetVersion.id == RunInput.dataset_version_id)
-         .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-         .where(RunInput.run_id.in_(run_ids)).order_by(Dataset.name, RunInput.context))
+    q = (
+        select(
+            RunInput.run_id,
+            RunInput.context,
+            DatasetVersion.id,
+            DatasetVersion.root_hash,
+            Dataset.name,
+            DatasetVersion.file_count,
+            DatasetVersion.total_bytes,
+        )
+        .join(DatasetVersion, DatasetVersion.id == RunInput.dataset_version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(RunInput.run_id.in_(run_ids))
+        .order_by(Dataset.name, RunInput.context)
+    )
     for rid, ctx, dvid, root, name, files, size in session.execute(q):
-        out[rid].append({"dataset": name, "dataset_version_id": dvid, "root_hash": root, "context": ctx,
-                         "file_count": files, "total_bytes": size})
+        out[rid].append(
+            {
+                "dataset": name,
+                "dataset_version_id": dvid,
+                "root_hash": root,
+                "context": ctx,
+                "file_count": files,
+                "total_bytes": size,
+            }
+        )
     return out
 
 
 def child_runs(session: Session, actor: Principal, run: Run, limit: int = 100) -> list[Run]:
-    rows, _ = search.search_runs(session, actor, experiment_ids=[run.experiment_id],
-                                 filter=f"parent_run_id = '{run.id}'", order_by=["start_time DESC"],
-                                 max_results=limit, lifecycle="all")
+    rows, _ = search.search_runs(
+        session,
+        actor,
+        experiment_ids=[run.experiment_id],
+        filter=f"parent_run_id = '{run.id}'",
+        order_by=["start_time DESC"],
+        max_results=limit,
+        lifecycle="all",
+    )
     return rows
 
 
@@ -58,8 +82,9 @@ def run_names(session: Session, run_ids: list[str]) -> dict[str, str]:
     return dict(session.execute(select(Run.id, Run.name).where(Run.id.in_(run_ids))).all())
 
 
-def histories(session: Session, actor: Principal, run_ids: list[str], key: str,
-              max_points: int) -> dict[str, list[tuple[int, float, int]]]:
+def histories(
+    session: Session, actor: Principal, run_ids: list[str], key: str, max_points: int
+) -> dict[str, list[tuple[int, float, int]]]:
     """Downsampled histories of one metric for many runs, through the metrics service (one index
     range scan per run: a single IN query makes SQLite sort every row)."""
     from ..services.tracking import metrics

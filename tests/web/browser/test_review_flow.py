@@ -12,8 +12,11 @@ pytestmark = pytest.mark.browser
 
 
 def _request_v2(client, people) -> int:
-    r = client.post("/api/v1/models/churn/versions/2/transition-requests", headers=people["writer"]["headers"],
-                    json={"to_stage": "Production", "comment": "v2 beats v1 on auc"})
+    r = client.post(
+        "/api/v1/models/churn/versions/2/transition-requests",
+        headers=people["writer"]["headers"],
+        json={"to_stage": "Production", "comment": "v2 beats v1 on auc"},
+    )
     assert r.status_code == 201 and r.json["status"] == "pending", r.json
     return r.json["id"]
 
@@ -69,15 +72,21 @@ def test_writer_sees_no_buttons_and_forged_post_is_refused(app, client, people, 
     tab.shot("review_as_requester")
     # A forged POST from the writer's logged-in session, with a valid CSRF token, is still refused...
     csrf = tab.page.locator("form.logout input[name=csrf_token]").get_attribute("value")
-    resp = tab.page.request.post(f"{tab.base}/reviews/{req_id}/decision",
-                                 form={"csrf_token": csrf, "decision": "approve", "comment": "self-approve"})
+    resp = tab.page.request.post(
+        f"{tab.base}/reviews/{req_id}/decision",
+        form={"csrf_token": csrf, "decision": "approve", "comment": "self-approve"},
+    )
     assert resp.status == 403
     # ... and so is one without the token, and the API route.
-    resp = tab.page.request.post(f"{tab.base}/reviews/{req_id}/decision",
-                                 form={"decision": "approve", "comment": "x"})
+    resp = tab.page.request.post(
+        f"{tab.base}/reviews/{req_id}/decision", form={"decision": "approve", "comment": "x"}
+    )
     assert resp.status == 403
-    resp = tab.page.request.post(f"{tab.base}/api/v1/transition-requests/{req_id}/approve",
-                                 data={"comment": "x"}, headers={"X-CSRF-Token": csrf})
+    resp = tab.page.request.post(
+        f"{tab.base}/api/v1/transition-requests/{req_id}/approve",
+        data={"comment": "x"},
+        headers={"X-CSRF-Token": csrf},
+    )
     assert resp.status == 403
     r = client.get(f"/api/v1/transition-requests/{req_id}", headers=people["writer"]["headers"])
     assert r.json["status"] == "pending" and r.json["approvals"] == []
@@ -88,18 +97,31 @@ def test_writer_sees_no_buttons_and_forged_post_is_refused(app, client, people, 
 def test_requester_who_is_a_reviewer_gets_no_buttons_and_the_server_refuses(app, client, people, users, tab):
     model_with_production(app, client, people["writer"], people["reviewer"])
     model_id = client.get("/api/v1/models/churn", headers=people["writer"]["headers"]).json["id"]
-    r = client.put("/api/v1/permissions", headers=people["writer"]["headers"], json={
-        "user_id": people["reviewer"]["id"], "resource_type": "model", "resource_id": str(model_id), "level": "EDIT"})
+    r = client.put(
+        "/api/v1/permissions",
+        headers=people["writer"]["headers"],
+        json={
+            "user_id": people["reviewer"]["id"],
+            "resource_type": "model",
+            "resource_id": str(model_id),
+            "level": "EDIT",
+        },
+    )
     assert r.status_code in (200, 201), r.json
-    r = client.post("/api/v1/models/churn/versions/2/transition-requests", headers=people["reviewer"]["headers"],
-                    json={"to_stage": "Production", "comment": "mine"})
+    r = client.post(
+        "/api/v1/models/churn/versions/2/transition-requests",
+        headers=people["reviewer"]["headers"],
+        json={"to_stage": "Production", "comment": "mine"},
+    )
     assert r.status_code == 201, r.json
     req_id = r.json["id"]
     tab.login("rita", "correct-horse-battery")
     tab.go(f"/reviews/{req_id}")
     assert tab.page.locator("#approve").count() == 0
     csrf = tab.page.locator("form.logout input[name=csrf_token]").get_attribute("value")
-    resp = tab.page.request.post(f"{tab.base}/reviews/{req_id}/decision",
-                                 form={"csrf_token": csrf, "decision": "approve", "comment": "four eyes?"})
+    resp = tab.page.request.post(
+        f"{tab.base}/reviews/{req_id}/decision",
+        form={"csrf_token": csrf, "decision": "approve", "comment": "four eyes?"},
+    )
     assert resp.status == 403
     assert "four-eyes" in resp.text()

@@ -72,8 +72,9 @@ def test_column_chooser_adds_param_and_tag_columns(client, people, tab):
 def test_run_detail_shows_params_metrics_chart_and_artifacts(client, people, tab):
     h = people["writer"]["headers"]
     eid, ids = experiment_with_runs(client, h, 2, steps=200)
-    child = client.post("/api/v1/runs", json={"experiment_id": eid, "name": "child-run", "parent_run_id": ids[0]},
-                        headers=h).json["id"]
+    child = client.post(
+        "/api/v1/runs", json={"experiment_id": eid, "name": "child-run", "parent_run_id": ids[0]}, headers=h
+    ).json["id"]
     r = client.put(f"/api/v1/runs/{ids[0]}/artifacts/plots/loss.csv", data=b"step,loss\n0,1\n", headers=h)
     assert r.status_code == 201, r.json
     tab.login("wendy", "correct-horse-battery")

@@ -61,16 +61,33 @@ _BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 def check_name(name: str) -> str:
     """A dataset name is one URL path segment (``/datasets/<name>/...``): no slash, backslash or
     control characters, no surrounding blanks, 1-250 characters."""
-    if (not isinstance(name, str) or not 0 < len(name) <= 250 or name != name.strip()
-            or _BAD_NAME.search(name) or name in (".", "..")):
-        raise InvalidArgument("Dataset names are 1-250 characters without '/', '\\', control characters or "
-                              "surrounding blanks", {"field": "name"})
+    if (
+        not isinstance(name, str)
+        or not 0 < len(name) <= 250
+        or name != name.strip()
+        or _BAD_NAME.search(name)
+        or name in (".", "..")
+    ):
+        raise InvalidArgument(
+            "Dataset names are 1-250 characters without '/', '\\', control characters or surrounding blanks",
+            {"field": "name"},
+        )
     return name
 
 
-def log_dataset(session: Session, actor: Principal, run_id: str, *, name: str, context: str,
-                manifest: Any, root_hash: str | None = None, schema: Any = None, profile: Any = None,
-                source: str = "") -> tuple[DatasetVersion, bool]:
+def log_dataset(
+    session: Session,
+    actor: Principal,
+    run_id: str,
+    *,
+    name: str,
+    context: str,
+    manifest: Any,
+    root_hash: str | None = None,
+    schema: Any = None,
+    profile: Any = None,
+    source: str = "",
+) -> tuple[DatasetVersion, bool]:
     check_name(name)
     run = runs.get_run(session, actor, run_id, "EDIT")
     if context not in CONTEXTS:
@@ -84,13 +101,22 @@ def log_dataset(session: Session, actor: Principal, run_id: str, *, name: str, c
         ds = Dataset(name=name, created_by=actor.id)
         session.add(ds)
         session.flush()
-    version = session.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id,
-                                                          DatasetVersion.root_hash == root))
+    version = session.scalar(
+        select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id, DatasetVersion.root_hash == root)
+    )
     created = version is None
     if version is None:
-        version = DatasetVersion(dataset_id=ds.id, root_hash=root, file_count=len(files),
-                                 total_bytes=sum(f["size"] for f in files), manifest=files, schema=schema,
-                                 profile=profile, source=(source or "")[:1000], created_by=actor.id)
+        version = DatasetVersion(
+            dataset_id=ds.id,
+            root_hash=root,
+            file_count=len(files),
+            total_bytes=sum(f["size"] for f in files),
+            manifest=files,
+            schema=schema,
+            profile=profile,
+            source=(source or "")[:1000],
+            created_by=actor.id,
+        )
         session.add(version)
         session.flush()
     link = session.get(RunInput, (run.id, version.id, context))
@@ -104,8 +130,11 @@ def version_visible(actor: Principal) -> ColumnElement[bool]:
     """WHERE clause on ``DatasetVersion``: used by a run the caller can read, or created by the caller."""
     if actor.is_admin:
         return DatasetVersion.id.is_not(None)
-    used = exists().where(RunInput.dataset_version_id == DatasetVersion.id, Run.id == RunInput.run_id,
-                          permissions.filter_clause(actor, "experiment", Run.experiment_id, "READ"))
+    used = exists().where(
+        RunInput.dataset_version_id == DatasetVersion.id,
+        Run.id == RunInput.run_id,
+        permissions.filter_clause(actor, "experiment", Run.experiment_id, "READ"),
+    )
     return or_(used, DatasetVersion.created_by == actor.id)
 
 
@@ -124,19 +153,30 @@ def _dataset(session: Session, actor: Principal, name: str) -> Dataset:
     return ds
 
 
-def list_datasets(session: Session, actor: Principal, max_results: int,
-                  page_token: str | None) -> tuple[list[Dataset], str | None]:
+def list_datasets(
+    session: Session, actor: Principal, max_results: int, page_token: str | None
+) -> tuple[list[Dataset], str | None]:
     after = (paging.decode(page_token, "datasets") or {}).get("after", "")
-    rows = list(session.scalars(select(Dataset).where(Dataset.name > after, dataset_visible(actor))
-                                .order_by(Dataset.name).limit(max_results + 1)))
+    rows = list(
+        session.scalars(
+            select(Dataset)
+            .where(Dataset.name > after, dataset_visible(actor))
+            .order_by(Dataset.name)
+            .limit(max_results + 1)
+        )
+    )
     return paging.trim(rows, max_results, "datasets", "after", lambda r: r.name)
 
 
 def list_versions(session: Session, actor: Principal, name: str) -> list[DatasetVersion]:
     ds = _dataset(session, actor, name)
-    return list(session.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == ds.id,
-                                                             version_visible(actor))
-                                .order_by(DatasetVersion.created_at, DatasetVersion.id)))
+    return list(
+        session.scalars(
+            select(DatasetVersion)
+            .where(DatasetVersion.dataset_id == ds.id, version_visible(actor))
+            .order_by(DatasetVersion.created_at, DatasetVersion.id)
+        )
+    )
 
 
 def get_version(session: Session, actor: Principal, name: str, root_hash: str) -> DatasetVersion:
@@ -145,40 +185,73 @@ def get_version(session: Session, actor: Principal, name: str, root_hash: str) -
     if len(prefix) < 8 or not all(c in "0123456789abcdef" for c in prefix):
         raise NotFound(f"Version {root_hash[:64]!r} of dataset {name!r} not found")
     ds = _dataset(session, actor, name)
-    found = list(session.scalars(select(DatasetVersion).where(
-        DatasetVersion.dataset_id == ds.id, DatasetVersion.root_hash.startswith(prefix, autoescape=True),
-        version_visible(actor)).limit(2)))
+    found = list(
+        session.scalars(
+            select(DatasetVersion)
+            .where(
+                DatasetVersion.dataset_id == ds.id,
+                DatasetVersion.root_hash.startswith(prefix, autoescape=True),
+                version_visible(actor),
+            )
+            .limit(2)
+        )
+    )
     if not found:
         raise NotFound(f"Version {root_hash[:64]!r} of dataset {name!r} not found")
     if len(found) > 1:
-        raise InvalidArgument(f"Version prefix {prefix!r} is ambiguous; give more digits", {"root_hash": prefix})
+        raise InvalidArgument(
+            f"Version prefix {prefix!r} is ambiguous; give more digits", {"root_hash": prefix}
+        )
     return found[0]
 
 
 def runs_using(session: Session, actor: Principal, version: DatasetVersion) -> list[dict[str, Any]]:
     """Runs that used a version, limited (in SQL) to experiments the caller can read."""
-    q = (select(RunInput.run_id, RunInput.context, Run.experiment_id).join(Run, Run.id == RunInput.run_id)
-         .where(RunInput.dataset_version_id == version.id,
-                permissions.filter_clause(actor, "experiment", Run.experiment_id, "READ"))
-         .order_by(RunInput.created_at))
+    q = (
+        select(RunInput.run_id, RunInput.context, Run.experiment_id)
+        .join(Run, Run.id == RunInput.run_id)
+        .where(
+            RunInput.dataset_version_id == version.id,
+            permissions.filter_clause(actor, "experiment", Run.experiment_id, "READ"),
+        )
+        .order_by(RunInput.created_at)
+    )
     return [{"run_id": r, "context": c, "experiment_id": e} for r, c, e in session.execute(q)]
 
 
 def run_inputs(session: Session, actor: Principal, run_id: str) -> list[dict[str, Any]]:
     runs.get_run(session, actor, run_id, "READ")
-    q = (select(RunInput.context, DatasetVersion, Dataset.name)
-         .join(DatasetVersion, DatasetVersion.id == RunInput.dataset_version_id)
-         .join(Dataset, Dataset.id == DatasetVersion.dataset_id).where(RunInput.run_id == run_id))
-    return [{"context": c, "name": n, "root_hash": v.root_hash, "file_count": v.file_count,
-             "total_bytes": v.total_bytes} for c, v, n in session.execute(q)]
+    q = (
+        select(RunInput.context, DatasetVersion, Dataset.name)
+        .join(DatasetVersion, DatasetVersion.id == RunInput.dataset_version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(RunInput.run_id == run_id)
+    )
+    return [
+        {
+            "context": c,
+            "name": n,
+            "root_hash": v.root_hash,
+            "file_count": v.file_count,
+            "total_bytes": v.total_bytes,
+        }
+        for c, v, n in session.execute(q)
+    ]
 
 
 def diff_versions(session: Session, actor: Principal, name: str, a: str, b: str) -> dict[str, Any]:
     va, vb = get_version(session, actor, name, a), get_version(session, actor, name, b)
     fa = {f["path"]: f for f in va.manifest}
     fb = {f["path"]: f for f in vb.manifest}
-    return {"name": name, "from": va.root_hash, "to": vb.root_hash,
-            "added": [fb[p] for p in sorted(fb.keys() - fa.keys())],
-            "removed": [fa[p] for p in sorted(fa.keys() - fb.keys())],
-            "changed": [{"path": p, "from": fa[p], "to": fb[p]} for p in sorted(fa.keys() & fb.keys())
-                        if fa[p]["sha256"] != fb[p]["sha256"]]}
+    return {
+        "name": name,
+        "from": va.root_hash,
+        "to": vb.root_hash,
+        "added": [fb[p] for p in sorted(fb.keys() - fa.keys())],
+        "removed": [fa[p] for p in sorted(fa.keys() - fb.keys())],
+        "changed": [
+            {"path": p, "from": fa[p], "to": fb[p]}
+            for p in sorted(fa.keys() & fb.keys())
+            if fa[p]["sha256"] != fb[p]["sha256"]
+        ],
+    }

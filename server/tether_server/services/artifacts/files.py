@@ -39,6 +39,7 @@ _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
 # ---------------------------------------------------------------- paths
 
+
 def _bad(raw: str, why: str) -> InvalidArgument:
     return InvalidArgument(f"Invalid artifact path: {why}", {"field": "path", "path": raw[:200]})
 
@@ -89,6 +90,7 @@ def run_prefix(experiment_id: int, run_id: str) -> str:
 
 # ---------------------------------------------------------------- access
 
+
 @dataclass(frozen=True)
 class Target:
     run_id: str
@@ -102,8 +104,9 @@ def writable_target(session: Session, actor: Principal, run_id: str, path: str) 
     run = runs.get_run(session, actor, run_id, "EDIT")
     exp_life = session.scalar(select(Experiment.lifecycle).where(Experiment.id == run.experiment_id))
     if run.lifecycle != "active" or exp_life != "active":
-        raise FailedPrecondition(f"Run {run_id!r} is deleted; it accepts no artifacts",
-                                 {"lifecycle": run.lifecycle})
+        raise FailedPrecondition(
+            f"Run {run_id!r} is deleted; it accepts no artifacts", {"lifecycle": run.lifecycle}
+        )
     return Target(run.id, run.experiment_id, path, storage_key(run.experiment_id, run.id, path))
 
 
@@ -111,8 +114,10 @@ def new_upload_target(session: Session, actor: Principal, run_id: str, path: str
     target = writable_target(session, actor, run_id, path)
     existing = find(session, run_id, path)
     if existing is not None:
-        raise AlreadyExists(f"Artifact {path!r} already exists in run {run_id!r}; delete it first",
-                            {"path": path, "sha256": existing.sha256, "size": existing.size})
+        raise AlreadyExists(
+            f"Artifact {path!r} already exists in run {run_id!r}; delete it first",
+            {"path": path, "sha256": existing.sha256, "size": existing.size},
+        )
     return target
 
 
@@ -130,23 +135,39 @@ def get_artifact(session: Session, actor: Principal, run_id: str, path: str) -> 
 
 # ---------------------------------------------------------------- recording
 
-def record(session: Session, actor: Principal, target: Target, size: int, sha256: str,
-           content_type: str, store: ArtifactStore) -> Artifact:
+
+def record(
+    session: Session,
+    actor: Principal,
+    target: Target,
+    size: int,
+    sha256: str,
+    content_type: str,
+    store: ArtifactStore,
+) -> Artifact:
     """Insert the row for a stored object; if that fails, remove the object (no orphan left)."""
     try:
         writable_target(session, actor, target.run_id, target.path)
         if find(session, target.run_id, target.path) is not None:
             raise AlreadyExists(f"Artifact {target.path!r} was written concurrently", {"path": target.path})
-        art = Artifact(run_id=target.run_id, path=target.path, size=size, sha256=sha256,
-                       storage_key=target.key, content_type=(content_type or "application/octet-stream")[:200],
-                       created_by=actor.id, created_at=now_ms())
+        art = Artifact(
+            run_id=target.run_id,
+            path=target.path,
+            size=size,
+            sha256=sha256,
+            storage_key=target.key,
+            content_type=(content_type or "application/octet-stream")[:200],
+            created_by=actor.id,
+            created_at=now_ms(),
+        )
         session.add(art)
         session.flush()
         return art
     except (AlreadyExists, IntegrityError):
         store.delete(target.key)  # this upload's own object: the winner's bytes are under another key
-        raise AlreadyExists(f"Artifact {target.path!r} was written concurrently", {"path": target.path}) \
-            from None
+        raise AlreadyExists(
+            f"Artifact {target.path!r} was written concurrently", {"path": target.path}
+        ) from None
     except Exception:
         store.delete(target.key)
         raise
@@ -167,15 +188,18 @@ class HashingReader:
         return data
 
 
-def stream_in(store: ArtifactStore, target: Target, stream: IO[bytes], length: int | None,
-              expected_sha256: str | None) -> tuple[int, str]:
+def stream_in(
+    store: ArtifactStore, target: Target, stream: IO[bytes], length: int | None, expected_sha256: str | None
+) -> tuple[int, str]:
     reader = HashingReader(stream)
     store.put_stream(target.key, reader, length)  # type: ignore[arg-type]
     sha = reader.sha.hexdigest()
     if (length is not None and reader.size != length) or (expected_sha256 and expected_sha256 != sha):
         store.delete(target.key)
-        raise InvalidArgument("Uploaded content does not match its declared size or sha256",
-                              {"size": reader.size, "sha256": sha, "expected_sha256": expected_sha256})
+        raise InvalidArgument(
+            "Uploaded content does not match its declared size or sha256",
+            {"size": reader.size, "sha256": sha, "expected_sha256": expected_sha256},
+        )
     return reader.size, sha
 
 
@@ -198,8 +222,9 @@ def delete_artifact(session: Session, actor: Principal, store: ArtifactStore, ru
     store.delete(key)  # a store failure raises and rolls the row deletion back
 
 
-def list_artifacts(session: Session, actor: Principal, run_id: str, prefix: str, max_results: int,
-                   page_token: str | None) -> tuple[list[Artifact], str | None]:
+def list_artifacts(
+    session: Session, actor: Principal, run_id: str, prefix: str, max_results: int, page_token: str | None
+) -> tuple[list[Artifact], str | None]:
     runs.get_run(session, actor, run_id, "READ")
     scope = paging.scope_of("artifacts", run_id, prefix)
     after = (paging.decode(page_token, scope) or {}).get("after", "")
@@ -211,6 +236,7 @@ def list_artifacts(session: Session, actor: Principal, run_id: str, prefix: str,
 
 
 # ---------------------------------------------------------------- multipart uploads
+
 
 def plan_parts(size: int, wanted: int | None, minimum: int) -> tuple[int, int]:
     part = max(minimum, min(wanted or DEFAULT_PART_SIZE, MAX_PART_SIZE))
@@ -229,20 +255,40 @@ def part_count(upload: Upload) -> int:
     return max(1, math.ceil(upload.size / upload.part_size))
 
 
-def start_upload(session: Session, actor: Principal, store: ArtifactStore, run_id: str, path: str,
-                 size: int, sha256: str, part_size: int | None, content_type: str | None = None) -> Upload:
+def start_upload(
+    session: Session,
+    actor: Principal,
+    store: ArtifactStore,
+    run_id: str,
+    path: str,
+    size: int,
+    sha256: str,
+    part_size: int | None,
+    content_type: str | None = None,
+) -> Upload:
     target = new_upload_target(session, actor, run_id, path)
     psize, _count = plan_parts(size, part_size, store.min_part_size)
     store_upload_id = store.multipart_start(target.key)
-    up = Upload(run_id=run_id, path=path, storage_key=target.key, s3_upload_id=store_upload_id, size=size,
-                sha256=sha256.lower(), part_size=psize, status="pending", created_by=actor.id,
-                content_type=record_content_type(content_type) if content_type else None)
+    up = Upload(
+        run_id=run_id,
+        path=path,
+        storage_key=target.key,
+        s3_upload_id=store_upload_id,
+        size=size,
+        sha256=sha256.lower(),
+        part_size=psize,
+        status="pending",
+        created_by=actor.id,
+        content_type=record_content_type(content_type) if content_type else None,
+    )
     session.add(up)
     session.flush()
     return up
 
 
-def get_upload(session: Session, actor: Principal, run_id: str, upload_id: str, level: str = "EDIT") -> Upload:
+def get_upload(
+    session: Session, actor: Principal, run_id: str, upload_id: str, level: str = "EDIT"
+) -> Upload:
     runs.get_run(session, actor, run_id, level)
     up = session.get(Upload, upload_id) if len(upload_id) <= 32 else None
     if up is None or up.run_id != run_id:
@@ -261,15 +307,28 @@ def pending_upload(session: Session, actor: Principal, run_id: str, upload_id: s
 def describe_upload(up: Upload, store: ArtifactStore, done: dict[int, int] | None) -> dict[str, Any]:
     direct = store.supports_presign
     count = part_count(up)
-    out: dict[str, Any] = {"upload_id": up.id, "path": up.path, "size": up.size, "sha256": up.sha256,
-                           "part_size": up.part_size, "part_count": count, "status": up.status,
-                           "mode": "direct" if direct else "proxy", "parts_done": sorted(done or {}),
-                           "parts": []}
+    out: dict[str, Any] = {
+        "upload_id": up.id,
+        "path": up.path,
+        "size": up.size,
+        "sha256": up.sha256,
+        "part_size": up.part_size,
+        "part_count": count,
+        "status": up.status,
+        "mode": "direct" if direct else "proxy",
+        "parts_done": sorted(done or {}),
+        "parts": [],
+    }
     if direct and up.status == "pending":
         out["expires_in"] = PRESIGN_SECONDS
-        out["parts"] = [{"part_number": n, "url": store.presign_part(up.storage_key, up.s3_upload_id or "", n,
-                                                                     PRESIGN_SECONDS)}
-                        for n in range(1, count + 1) if n not in (done or {})]
+        out["parts"] = [
+            {
+                "part_number": n,
+                "url": store.presign_part(up.storage_key, up.s3_upload_id or "", n, PRESIGN_SECONDS),
+            }
+            for n in range(1, count + 1)
+            if n not in (done or {})
+        ]
     return out
 
 
@@ -279,13 +338,16 @@ def finish_upload(store: ArtifactStore, up: Upload) -> tuple[int, str]:
     size, sha = hash_object(store, up.storage_key)
     if size != up.size or sha != up.sha256:
         store.delete(up.storage_key)
-        raise InvalidArgument("The uploaded object does not match the declared size/sha256; it was removed",
-                              {"size": size, "sha256": sha, "expected_size": up.size,
-                               "expected_sha256": up.sha256})
+        raise InvalidArgument(
+            "The uploaded object does not match the declared size/sha256; it was removed",
+            {"size": size, "sha256": sha, "expected_size": up.size, "expected_sha256": up.sha256},
+        )
     return size, sha
 
 
-def abort_upload(session: Session, actor: Principal, store: ArtifactStore, run_id: str, upload_id: str) -> Upload:
+def abort_upload(
+    session: Session, actor: Principal, store: ArtifactStore, run_id: str, upload_id: str
+) -> Upload:
     up = get_upload(session, actor, run_id, upload_id)
     if up.status == "completed":
         raise FailedPrecondition(f"Upload {upload_id!r} is already completed")
@@ -301,8 +363,20 @@ def byte_iter(store: ArtifactStore, key: str, start: int, end: int | None) -> Ob
 # ---------------------------------------------------------------- serving stored files safely
 
 _MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-_ACTIVE = ("html", "xml", "svg", "script", "xsl", "flash", "multipart", "cache-manifest", "pdf", "rdf",
-           "mathml", "wasm")
+_ACTIVE = (
+    "html",
+    "xml",
+    "svg",
+    "script",
+    "xsl",
+    "flash",
+    "multipart",
+    "cache-manifest",
+    "pdf",
+    "rdf",
+    "mathml",
+    "wasm",
+)
 FILE_CSP = "sandbox; default-src 'none'"
 
 
@@ -317,7 +391,11 @@ def served_content_type(stored: str | None) -> str:
     """The type a stored file is served with: never one a browser would run or render as a document
     (HTML, SVG, XML, JavaScript, ...); those and anything malformed become application/octet-stream."""
     base = record_content_type(stored)
-    if any(word in base for word in _ACTIVE) or base.startswith("text/") and base not in ("text/plain", "text/csv"):
+    if (
+        any(word in base for word in _ACTIVE)
+        or base.startswith("text/")
+        and base not in ("text/plain", "text/csv")
+    ):
         return "application/octet-stream"
     return base
 
@@ -325,11 +403,12 @@ def served_content_type(stored: str | None) -> str:
 def file_headers(path: str, content_type: str | None) -> dict[str, str]:
     """Headers for a stored file: a download (attachment), a safe type, no sniffing, a sandbox CSP."""
     name = path.rsplit("/", 1)[-1] or "download"
-    return {"Content-Type": served_content_type(content_type),
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
-            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP}
-
-
+    return {
+        "Content-Type": served_content_type(content_type),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": FILE_CSP,
+    }
 
 
 SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")

@@ -32,14 +32,23 @@ class GcReport:
     bytes: int = 0
 
 
-def collect(session: Session, store: ArtifactStore, *, grace_ms: int = 3_600_000, dry_run: bool = True,
-            purge_deleted_runs: bool = False) -> GcReport:
+def collect(
+    session: Session,
+    store: ArtifactStore,
+    *,
+    grace_ms: int = 3_600_000,
+    dry_run: bool = True,
+    purge_deleted_runs: bool = False,
+) -> GcReport:
     report = GcReport()
     cutoff = now_ms() - grace_ms
     known = set(session.scalars(select(Artifact.storage_key)))
     live_runs = set(session.scalars(select(Run.id)))
-    deleted_runs = set(session.scalars(select(Run.id).where(Run.lifecycle == "deleted"))) \
-        if purge_deleted_runs else set()
+    deleted_runs = (
+        set(session.scalars(select(Run.id).where(Run.lifecycle == "deleted")))
+        if purge_deleted_runs
+        else set()
+    )
     pending = set(session.scalars(select(Upload.storage_key).where(Upload.status == "pending")))
     registered = set(session.scalars(select(ModelVersionFile.storage_key)))
     for obj in store.list(""):

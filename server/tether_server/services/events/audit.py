@@ -11,24 +11,50 @@ from ...access import Principal
 from ...models import AuditEvent
 
 
-def record(session: Session, actor: Principal | None, action: str, *, resource_type: str = "",
-           resource_id: str | int = "", model_name: str | None = None, from_value: str | None = None,
-           to_value: str | None = None, comment: str = "", details: dict[str, Any] | None = None,
-           request_id: str = "", actor_name: str | None = None) -> AuditEvent:
+def record(
+    session: Session,
+    actor: Principal | None,
+    action: str,
+    *,
+    resource_type: str = "",
+    resource_id: str | int = "",
+    model_name: str | None = None,
+    from_value: str | None = None,
+    to_value: str | None = None,
+    comment: str = "",
+    details: dict[str, Any] | None = None,
+    request_id: str = "",
+    actor_name: str | None = None,
+) -> AuditEvent:
     event = AuditEvent(
         actor_id=actor.id if actor else None,
         actor_name=actor_name if actor_name is not None else (actor.name if actor else ""),
-        action=action, resource_type=resource_type, resource_id=str(resource_id),
-        model_name=model_name, from_value=from_value, to_value=to_value, comment=comment or "",
-        details=details or {}, request_id=request_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id),
+        model_name=model_name,
+        from_value=from_value,
+        to_value=to_value,
+        comment=comment or "",
+        details=details or {},
+        request_id=request_id,
     )
     session.add(event)
     return event
 
 
-def list_events(session: Session, *, model: str | None = None, action: str | None = None,
-                actor: str | None = None, since: int | None = None, after_id: int | None = None,
-                before_id: int | None = None, newest_first: bool = False, limit: int = 100) -> list[AuditEvent]:
+def list_events(
+    session: Session,
+    *,
+    model: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    since: int | None = None,
+    after_id: int | None = None,
+    before_id: int | None = None,
+    newest_first: bool = False,
+    limit: int = 100,
+) -> list[AuditEvent]:
     """Audit rows matching the filters, oldest first (the API pages forward with ``after_id``) or
     newest first (the UI pages backward with ``before_id``). ``action`` takes ``*`` wildcards."""
     q = select(AuditEvent)

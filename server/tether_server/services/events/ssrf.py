@@ -22,8 +22,14 @@ from urllib.parse import urljoin, urlsplit
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-BLOCKED_NAMES = {"localhost", "metadata", "metadata.google.internal", "metadata.goog", "instance-data",
-                 "instance-data.ec2.internal"}
+BLOCKED_NAMES = {
+    "localhost",
+    "metadata",
+    "metadata.google.internal",
+    "metadata.goog",
+    "instance-data",
+    "instance-data.ec2.internal",
+}
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LEGACY_V4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
 
@@ -63,8 +69,12 @@ def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
     if not _LEGACY_V4.match(host):
         return None
     try:
-        parts = [int(p, 16) if p.lower().startswith("0x") else (int(p, 8) if len(p) > 1 and p[0] == "0"
-                                                                 else int(p)) for p in host.split(".")]
+        parts = [
+            int(p, 16)
+            if p.lower().startswith("0x")
+            else (int(p, 8) if len(p) > 1 and p[0] == "0" else int(p))
+            for p in host.split(".")
+        ]
     except ValueError:
         return None
     *head, last = parts
@@ -164,8 +174,11 @@ class _PinnedConnection(http.client.HTTPConnection):
                 last = e
                 continue
             peer = ipaddress.ip_address(sock.getpeername()[0].split("%", 1)[0])
-            if self._target.host not in self._allow.hosts and blocked_reason(peer) \
-                    and not self._allow.allows_ip(peer):
+            if (
+                self._target.host not in self._allow.hosts
+                and blocked_reason(peer)
+                and not self._allow.allows_ip(peer)
+            ):
                 sock.close()
                 raise UnsafeURL("blocked_address", "connected peer is not an allowed address")
             return sock
@@ -181,8 +194,16 @@ class _PinnedTLSConnection(_PinnedConnection):
         self.sock = ctx.wrap_socket(self._open(), server_hostname=self._target.host)
 
 
-def post(url: str, body: bytes, headers: dict[str, str], allow: Allowlist, *, timeout: float = 10.0,
-         follow_redirects: bool = False, max_redirects: int = 3) -> tuple[int | None, str | None]:
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    allow: Allowlist,
+    *,
+    timeout: float = 10.0,
+    follow_redirects: bool = False,
+    max_redirects: int = 3,
+) -> tuple[int | None, str | None]:
     """POST ``body``; returns (status code, short error class or None). The response body is discarded."""
     for _hop in range(max_redirects + 1):
         try:

@@ -33,8 +33,14 @@ from . import audit, ssrf
 
 logger = logging.getLogger(__name__)
 
-EVENTS = ("model_version.created", "transition.requested", "transition.approved", "transition.rejected",
-          "stage.changed", "alias.changed")
+EVENTS = (
+    "model_version.created",
+    "transition.requested",
+    "transition.approved",
+    "transition.rejected",
+    "stage.changed",
+    "alias.changed",
+)
 LEASE_MS = 120_000
 USER_AGENT = "Tether-Webhooks/1"
 
@@ -44,9 +50,12 @@ after_enqueue: list[Callable[[], None]] = []
 
 # ---------------------------------------------------------------- subscriptions (admin)
 
+
 def _check_events(events: Any) -> list[str]:
     if not isinstance(events, list) or not events:
-        raise InvalidArgument(f"events must be a non-empty list of {list(EVENTS)} or ['*']", {"field": "events"})
+        raise InvalidArgument(
+            f"events must be a non-empty list of {list(EVENTS)} or ['*']", {"field": "events"}
+        )
     bad = [e for e in events if e != "*" and e not in EVENTS]
     if bad:
         raise InvalidArgument(f"Unknown events {bad}; known: {list(EVENTS)}", {"field": "events"})
@@ -61,20 +70,43 @@ def _check_url(url: str, allowlist: str) -> str:
     return url
 
 
-def create_subscription(session: Session, actor: Principal, *, url: str, events: list[str], allowlist: str,
-                        secret: str | None = None, model_name: str | None = None, description: str = "",
-                        active: bool = True) -> tuple[WebhookSubscription, str]:
+def create_subscription(
+    session: Session,
+    actor: Principal,
+    *,
+    url: str,
+    events: list[str],
+    allowlist: str,
+    secret: str | None = None,
+    model_name: str | None = None,
+    description: str = "",
+    active: bool = True,
+) -> tuple[WebhookSubscription, str]:
     if secret is not None and len(secret) < 16:
-        raise InvalidArgument("secret must be at least 16 characters (or omit it to get a generated one)",
-                              {"field": "secret"})
+        raise InvalidArgument(
+            "secret must be at least 16 characters (or omit it to get a generated one)", {"field": "secret"}
+        )
     plain = secret or "whsec_" + secrets.token_urlsafe(32)
-    sub = WebhookSubscription(url=_check_url(url, allowlist), secret=plain, events=_check_events(events),
-                              model_name=model_name, description=description or "", active=active,
-                              created_by=actor.id)
+    sub = WebhookSubscription(
+        url=_check_url(url, allowlist),
+        secret=plain,
+        events=_check_events(events),
+        model_name=model_name,
+        description=description or "",
+        active=active,
+        created_by=actor.id,
+    )
     session.add(sub)
     session.flush()
-    audit.record(session, actor, "webhook.created", resource_type="webhook", resource_id=sub.id,
-                 model_name=model_name, details={"url": url, "events": sub.events})
+    audit.record(
+        session,
+        actor,
+        "webhook.created",
+        resource_type="webhook",
+        resource_id=sub.id,
+        model_name=model_name,
+        details={"url": url, "events": sub.events},
+    )
     return sub, plain
 
 
@@ -89,8 +121,13 @@ def list_subscriptions(session: Session) -> list[WebhookSubscription]:
     return list(session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)))
 
 
-def update_subscription(session: Session, actor: Principal, sub_id: int, allowlist: str, **changes: Any,
-                        ) -> WebhookSubscription:
+def update_subscription(
+    session: Session,
+    actor: Principal,
+    sub_id: int,
+    allowlist: str,
+    **changes: Any,
+) -> WebhookSubscription:
     sub = get_subscription(session, sub_id)
     if changes.get("url") is not None:
         sub.url = _check_url(changes["url"], allowlist)
@@ -103,20 +140,33 @@ def update_subscription(session: Session, actor: Principal, sub_id: int, allowli
         if len(changes["secret"]) < 16:
             raise InvalidArgument("secret must be at least 16 characters", {"field": "secret"})
         sub.secret = changes["secret"]
-    audit.record(session, actor, "webhook.updated", resource_type="webhook", resource_id=sub.id,
-                 details={"fields": sorted(k for k, v in changes.items() if v is not None)})
+    audit.record(
+        session,
+        actor,
+        "webhook.updated",
+        resource_type="webhook",
+        resource_id=sub.id,
+        details={"fields": sorted(k for k, v in changes.items() if v is not None)},
+    )
     return sub
 
 
 def delete_subscription(session: Session, actor: Principal, sub_id: int) -> None:
     sub = get_subscription(session, sub_id)
-    audit.record(session, actor, "webhook.deleted", resource_type="webhook", resource_id=sub.id,
-                 details={"url": sub.url})
+    audit.record(
+        session,
+        actor,
+        "webhook.deleted",
+        resource_type="webhook",
+        resource_id=sub.id,
+        details={"url": sub.url},
+    )
     session.delete(sub)
 
 
-def list_deliveries(session: Session, sub_id: int, *, max_results: int = 100,
-                    page_token: str | None = None) -> tuple[list[WebhookDelivery], str | None]:
+def list_deliveries(
+    session: Session, sub_id: int, *, max_results: int = 100, page_token: str | None = None
+) -> tuple[list[WebhookDelivery], str | None]:
     get_subscription(session, sub_id)
     scope = paging.scope_of("deliveries", sub_id)
     tok = paging.decode(page_token, scope)
@@ -129,13 +179,17 @@ def list_deliveries(session: Session, sub_id: int, *, max_results: int = 100,
 
 # ---------------------------------------------------------------- outbox
 
+
 def _body(event: str, data: dict[str, Any]) -> str:
     return dumps({"id": uuid.uuid4().hex, "event": event, "created_at": now_ms(), "data": data}).decode()
 
 
 def emit(session: Session, event: str, model_name: str | None, data: dict[str, Any]) -> int:
-    subs = [s for s in session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))
-            if (event in s.events or "*" in s.events) and (s.model_name in (None, model_name))]
+    subs = [
+        s
+        for s in session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))
+        if (event in s.events or "*" in s.events) and (s.model_name in (None, model_name))
+    ]
     for sub in subs:
         session.add(WebhookDelivery(subscription_id=sub.id, event=event, payload=_body(event, data)))
     if subs and not session.info.get("_webhook_wake"):
@@ -146,6 +200,7 @@ def emit(session: Session, event: str, model_name: str | None, data: dict[str, A
             s.info.pop("_webhook_wake", None)
             for fn in after_enqueue:
                 fn()
+
         sa_event.listen(session, "after_commit", wake, once=True)
     return len(subs)
 
@@ -154,7 +209,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, header: str, body: bytes, *, tolerance_s: int = 300, now: float | None = None) -> bool:
+def verify(
+    secret: str, header: str, body: bytes, *, tolerance_s: int = 300, now: float | None = None
+) -> bool:
     """The receiver's check (also used in tests): parse ``t=..,v1=..``, recompute, compare in constant time."""
     fields = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
     try:
@@ -168,8 +225,13 @@ def verify(secret: str, header: str, body: bytes, *, tolerance_s: int = 300, now
 
 def _headers(sub: WebhookSubscription, delivery: WebhookDelivery, body: bytes) -> dict[str, str]:
     ts = int(time.time())
-    return {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Tether-Event": delivery.event,
-            "X-Tether-Delivery": str(delivery.id), "X-Tether-Signature": f"t={ts},v1={sign(sub.secret, ts, body)}"}
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Tether-Event": delivery.event,
+        "X-Tether-Delivery": str(delivery.id),
+        "X-Tether-Signature": f"t={ts},v1={sign(sub.secret, ts, body)}",
+    }
 
 
 def backoff_ms(attempts: int, base_s: float) -> int:
@@ -178,15 +240,22 @@ def backoff_ms(attempts: int, base_s: float) -> int:
 
 def _claim(db: Any, delivery_id: int, now: int) -> bool:
     with db.session() as s:
-        res = s.execute(update(WebhookDelivery).where(
-            WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending",
-            WebhookDelivery.next_attempt_at <= now).values(next_attempt_at=now + LEASE_MS))
+        res = s.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+            )
+            .values(next_attempt_at=now + LEASE_MS)
+        )
         s.commit()
         return res.rowcount == 1  # type: ignore[attr-defined]
 
 
-def attempt(db: Any, settings: Any, delivery_id: int, *, follow_redirects: bool = False,
-            retry: bool = True) -> WebhookDelivery:
+def attempt(
+    db: Any, settings: Any, delivery_id: int, *, follow_redirects: bool = False, retry: bool = True
+) -> WebhookDelivery:
     """Send one claimed delivery and record the outcome (status code and error class only)."""
     extra = settings.extra or {}
     with db.session(write=False) as s:
@@ -194,21 +263,35 @@ def attempt(db: Any, settings: Any, delivery_id: int, *, follow_redirects: bool 
         sub = s.get(WebhookSubscription, d.subscription_id) if d else None
     if d is None:
         raise NotFound(f"Delivery {delivery_id} not found")
-    code, err = (None, "subscription_inactive") if sub is None or not sub.active else ssrf.post(
-        sub.url, d.payload.encode(), _headers(sub, d, d.payload.encode()),
-        ssrf.Allowlist.parse(settings.webhook_allowlist), timeout=float(extra.get("webhook_timeout_seconds", settings.webhook_timeout_seconds)),
-        follow_redirects=follow_redirects)
+    code, err = (
+        (None, "subscription_inactive")
+        if sub is None or not sub.active
+        else ssrf.post(
+            sub.url,
+            d.payload.encode(),
+            _headers(sub, d, d.payload.encode()),
+            ssrf.Allowlist.parse(settings.webhook_allowlist),
+            timeout=float(extra.get("webhook_timeout_seconds", settings.webhook_timeout_seconds)),
+            follow_redirects=follow_redirects,
+        )
+    )
     with db.session() as s:
         d = s.get(WebhookDelivery, delivery_id)
         d.attempts += 1
         d.last_attempt_at, d.last_status_code, d.last_error = now_ms(), code, err
         if err is None:
             d.status, d.delivered_at = "delivered", now_ms()
-        elif d.attempts >= int(extra.get("webhook_max_attempts", settings.webhook_max_attempts)) or err == "subscription_inactive" \
-                or not retry:
+        elif (
+            d.attempts >= int(extra.get("webhook_max_attempts", settings.webhook_max_attempts))
+            or err == "subscription_inactive"
+            or not retry
+        ):
             d.status = "failed"
         else:
-            d.next_attempt_at = now_ms() + backoff_ms(d.attempts, float(extra.get("webhook_retry_base_seconds", settings.webhook_retry_base_seconds)))
+            d.next_attempt_at = now_ms() + backoff_ms(
+                d.attempts,
+                float(extra.get("webhook_retry_base_seconds", settings.webhook_retry_base_seconds)),
+            )
         s.commit()
         logger.info("webhook delivery %s -> %s %s", d.id, code, err or "ok")
         return d
@@ -218,9 +301,14 @@ def deliver_due(db: Any, settings: Any, *, limit: int = 100, now: int | None = N
     """Deliver what is due; returns the number of attempts made. Safe to run in several processes."""
     now = now if now is not None else now_ms()
     with db.session(write=False) as s:
-        ids = list(s.scalars(select(WebhookDelivery.id).where(
-            WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.id).limit(limit)))
+        ids = list(
+            s.scalars(
+                select(WebhookDelivery.id)
+                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+                .order_by(WebhookDelivery.id)
+                .limit(limit)
+            )
+        )
     done = 0
     for did in ids:
         if _claim(db, did, now):
@@ -233,8 +321,12 @@ def ping(db: Any, settings: Any, actor: Principal, sub_id: int) -> WebhookDelive
     """Send a ``ping`` now (outside any open transaction) and log it like any delivery."""
     with db.session() as s:
         sub = get_subscription(s, sub_id)
-        d = WebhookDelivery(subscription_id=sub.id, event="ping", next_attempt_at=now_ms() + LEASE_MS,
-                            payload=_body("ping", {"webhook_id": sub.id, "actor": actor.name}))
+        d = WebhookDelivery(
+            subscription_id=sub.id,
+            event="ping",
+            next_attempt_at=now_ms() + LEASE_MS,
+            payload=_body("ping", {"webhook_id": sub.id, "actor": actor.name}),
+        )
         s.add(d)
         s.commit()
         did = d.id
@@ -242,6 +334,7 @@ def ping(db: Any, settings: Any, actor: Principal, sub_id: int) -> WebhookDelive
 
 
 # ---------------------------------------------------------------- the per-process delivery worker
+
 
 class DeliveryWorker:
     """A daemon thread that polls the outbox (and wakes at once after a commit that enqueued)."""

@@ -21,7 +21,9 @@ ADMIN_NAME = "admin"
 
 
 def credentials_path() -> Path:
-    return Path(os.environ.get("TETHER_CREDENTIALS_FILE") or Path.home() / ".config" / "tether" / "credentials.json")
+    return Path(
+        os.environ.get("TETHER_CREDENTIALS_FILE") or Path.home() / ".config" / "tether" / "credentials.json"
+    )
 
 
 def save_credentials(urls: list[str], token: str, path: Path | None = None) -> Path:

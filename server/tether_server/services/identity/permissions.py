@@ -39,8 +39,13 @@ def grant_subquery(principal: Principal, resource_type: str, level: str):  # typ
     )
 
 
-def filter_clause(principal: Principal, resource_type: str, id_column: ColumnElement, level: str = "READ",
-                  int_ids: bool = True) -> ColumnElement[bool]:
+def filter_clause(
+    principal: Principal,
+    resource_type: str,
+    id_column: ColumnElement,
+    level: str = "READ",
+    int_ids: bool = True,
+) -> ColumnElement[bool]:
     """A WHERE clause limiting ``id_column`` to resources the principal holds ``level`` on."""
     if principal.is_admin:
         return true()
@@ -49,8 +54,10 @@ def filter_clause(principal: Principal, resource_type: str, id_column: ColumnEle
     if LEVEL_RANK[DEFAULT_LEVEL["value"]] >= LEVEL_RANK[level]:
         # Everyone holds this level by default, except where an explicit lower grant exists.
         lower = select(Permission.resource_id).where(
-            Permission.user_id == principal.id, Permission.resource_type == resource_type,
-            Permission.level.in_([lv for lv in LEVELS if LEVEL_RANK[lv] < LEVEL_RANK[level]]))
+            Permission.user_id == principal.id,
+            Permission.resource_type == resource_type,
+            Permission.level.in_([lv for lv in LEVELS if LEVEL_RANK[lv] < LEVEL_RANK[level]]),
+        )
         sub = lower.with_only_columns(cast(Permission.resource_id, Integer)) if int_ids else lower
         return id_column.not_in(sub)
     sub = grant_subquery(principal, resource_type, level)
@@ -62,9 +69,15 @@ def filter_clause(principal: Principal, resource_type: str, id_column: ColumnEle
 def bound_grant_level(resource_type: str, id_column: ColumnElement):  # type: ignore[no-untyped-def]
     """The grant of the user bound as ``:uid`` on the row's resource, as a scalar subquery, for
     statements built once and reused (check with ``effective_level`` + ``check_level``)."""
-    return select(Permission.level).where(
-        Permission.user_id == bindparam("uid"), Permission.resource_type == resource_type,
-        Permission.resource_id == cast(id_column, String)).scalar_subquery()
+    return (
+        select(Permission.level)
+        .where(
+            Permission.user_id == bindparam("uid"),
+            Permission.resource_type == resource_type,
+            Permission.resource_id == cast(id_column, String),
+        )
+        .scalar_subquery()
+    )
 
 
 def effective_level(principal: Principal, granted: str | None) -> str:
@@ -88,54 +101,97 @@ def check_level(have: str, level: str, resource_type: str, what: str) -> None:
 def level_on(session: Session, principal: Principal, resource_type: str, resource_id: str | int) -> str:
     if principal.is_admin:
         return "MANAGE"
-    granted = session.scalar(select(Permission.level).where(
-        Permission.user_id == principal.id, Permission.resource_type == resource_type,
-        Permission.resource_id == str(resource_id)))
+    granted = session.scalar(
+        select(Permission.level).where(
+            Permission.user_id == principal.id,
+            Permission.resource_type == resource_type,
+            Permission.resource_id == str(resource_id),
+        )
+    )
     return effective_level(principal, granted)
 
 
-def require(session: Session, principal: Principal, resource_type: str, resource_id: str | int,
-            level: str, what: str) -> None:
+def require(
+    session: Session, principal: Principal, resource_type: str, resource_id: str | int, level: str, what: str
+) -> None:
     check_level(level_on(session, principal, resource_type, resource_id), level, resource_type, what)
 
 
-def set_grant(session: Session, actor: Principal | None, user_id: int, resource_type: str,
-              resource_id: str | int, level: str, *, quiet: bool = False) -> Permission:
+def set_grant(
+    session: Session,
+    actor: Principal | None,
+    user_id: int,
+    resource_type: str,
+    resource_id: str | int,
+    level: str,
+    *,
+    quiet: bool = False,
+) -> Permission:
     if resource_type not in RESOURCE_TYPES:
         raise InvalidArgument(f"resource_type must be one of {list(RESOURCE_TYPES)}")
     if level not in LEVELS:
         raise InvalidArgument(f"level must be one of {list(LEVELS)}")
     if session.get(User, user_id) is None:
         raise NotFound(f"User {user_id} not found")
-    perm = session.scalar(select(Permission).where(
-        Permission.user_id == user_id, Permission.resource_type == resource_type,
-        Permission.resource_id == str(resource_id)))
+    perm = session.scalar(
+        select(Permission).where(
+            Permission.user_id == user_id,
+            Permission.resource_type == resource_type,
+            Permission.resource_id == str(resource_id),
+        )
+    )
     before = perm.level if perm else None
     if perm is None:
-        perm = Permission(user_id=user_id, resource_type=resource_type, resource_id=str(resource_id), level=level)
+        perm = Permission(
+            user_id=user_id, resource_type=resource_type, resource_id=str(resource_id), level=level
+        )
         session.add(perm)
     else:
         perm.level = level
     session.flush()
     if not quiet:
-        audit.record(session, actor, "permission.granted", resource_type=resource_type,
-                     resource_id=resource_id, from_value=before, to_value=level, details={"user_id": user_id})
+        audit.record(
+            session,
+            actor,
+            "permission.granted",
+            resource_type=resource_type,
+            resource_id=resource_id,
+            from_value=before,
+            to_value=level,
+            details={"user_id": user_id},
+        )
     return perm
 
 
-def revoke_grant(session: Session, actor: Principal, user_id: int, resource_type: str,
-                 resource_id: str | int) -> None:
-    res = session.execute(delete(Permission).where(
-        Permission.user_id == user_id, Permission.resource_type == resource_type,
-        Permission.resource_id == str(resource_id)))
+def revoke_grant(
+    session: Session, actor: Principal, user_id: int, resource_type: str, resource_id: str | int
+) -> None:
+    res = session.execute(
+        delete(Permission).where(
+            Permission.user_id == user_id,
+            Permission.resource_type == resource_type,
+            Permission.resource_id == str(resource_id),
+        )
+    )
     if not res.rowcount:  # type: ignore[attr-defined]
         raise NotFound("No such grant")
-    audit.record(session, actor, "permission.revoked", resource_type=resource_type, resource_id=resource_id,
-                 details={"user_id": user_id})
+    audit.record(
+        session,
+        actor,
+        "permission.revoked",
+        resource_type=resource_type,
+        resource_id=resource_id,
+        details={"user_id": user_id},
+    )
 
 
-def list_grants(session: Session, *, user_id: int | None = None, resource_type: str | None = None,
-                resource_id: str | None = None) -> list[Permission]:
+def list_grants(
+    session: Session,
+    *,
+    user_id: int | None = None,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+) -> list[Permission]:
     q = select(Permission).order_by(Permission.id)
     if user_id is not None:
         q = q.where(Permission.user_id == user_id)
@@ -149,4 +205,3 @@ def list_grants(session: Session, *, user_id: int | None = None, resource_type: 
 def ensure(cond: bool, message: str) -> None:
     if not cond:
         raise PermissionDenied(message)
-

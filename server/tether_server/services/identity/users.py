@@ -38,8 +38,9 @@ def looks_like_token(token: str) -> bool:
 
 def validate_name(name: str) -> str:
     if not name or len(name) > 100 or not set(name) <= _NAME_OK:
-        raise InvalidArgument("User names are 1-100 characters of letters, digits and _ . - @",
-                              {"field": "name"})
+        raise InvalidArgument(
+            "User names are 1-100 characters of letters, digits and _ . - @", {"field": "name"}
+        )
     return name
 
 
@@ -53,20 +54,31 @@ def principal_of(user: User, token_id: int | None = None, via: str = "token") ->
     return Principal(id=user.id, name=user.name, role=user.role, token_id=token_id, via=via)
 
 
-def create_user(session: Session, actor: Principal | None, name: str, role: str,
-                password: str | None = None) -> User:
+def create_user(
+    session: Session, actor: Principal | None, name: str, role: str, password: str | None = None
+) -> User:
     validate_name(name)
     validate_role(role)
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise AlreadyExists(f"User {name!r} already exists")
     if password is not None and len(password) < 8:
         raise InvalidArgument("Passwords must be at least 8 characters", {"field": "password"})
-    user = User(name=name, role=role,
-                password_hash=generate_password_hash(password, method="scrypt") if password else None)
+    user = User(
+        name=name,
+        role=role,
+        password_hash=generate_password_hash(password, method="scrypt") if password else None,
+    )
     session.add(user)
     session.flush()
-    audit.record(session, actor, "user.created", resource_type="user", resource_id=user.id,
-                 to_value=role, details={"name": name})
+    audit.record(
+        session,
+        actor,
+        "user.created",
+        resource_type="user",
+        resource_id=user.id,
+        to_value=role,
+        details={"name": name},
+    )
     return user
 
 
@@ -88,16 +100,35 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.id)))
 
 
-def update_user(session: Session, actor: Principal, user: User, *, role: str | None = None,
-                active: bool | None = None, password: str | None = None) -> User:
+def update_user(
+    session: Session,
+    actor: Principal,
+    user: User,
+    *,
+    role: str | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+) -> User:
     if role is not None and role != user.role:
         validate_role(role)
-        audit.record(session, actor, "user.role_changed", resource_type="user", resource_id=user.id,
-                     from_value=user.role, to_value=role)
+        audit.record(
+            session,
+            actor,
+            "user.role_changed",
+            resource_type="user",
+            resource_id=user.id,
+            from_value=user.role,
+            to_value=role,
+        )
         user.role = role
     if active is not None and active != user.active:
-        audit.record(session, actor, "user.activated" if active else "user.deactivated",
-                     resource_type="user", resource_id=user.id)
+        audit.record(
+            session,
+            actor,
+            "user.activated" if active else "user.deactivated",
+            resource_type="user",
+            resource_id=user.id,
+        )
         user.active = active
     if password is not None:
         if len(password) < 8:
@@ -114,8 +145,15 @@ def count_users(session: Session) -> int:
 
 # ---------------------------------------------------------------- tokens
 
-def create_token(session: Session, actor: Principal | None, user: User, name: str,
-                 expires_at: int | None = None, value: str | None = None) -> tuple[ApiToken, str]:
+
+def create_token(
+    session: Session,
+    actor: Principal | None,
+    user: User,
+    name: str,
+    expires_at: int | None = None,
+    value: str | None = None,
+) -> tuple[ApiToken, str]:
     """Create a token; the plain value is returned once and only its hash is stored."""
     if not name or len(name) > 100:
         raise InvalidArgument("Token names are 1-100 characters", {"field": "name"})
@@ -124,12 +162,23 @@ def create_token(session: Session, actor: Principal | None, user: User, name: st
     plain = value or new_token_value()
     if not looks_like_token(plain):
         raise InvalidArgument(f"Tokens start with {TOKEN_PREFIX!r} and are 20-200 ASCII characters")
-    token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(plain),
-                     display_prefix=plain[:8], expires_at=expires_at)
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=hash_token(plain),
+        display_prefix=plain[:8],
+        expires_at=expires_at,
+    )
     session.add(token)
     session.flush()
-    audit.record(session, actor, "token.created", resource_type="token", resource_id=token.id,
-                 details={"user": user.name, "name": name, "expires_at": expires_at})
+    audit.record(
+        session,
+        actor,
+        "token.created",
+        resource_type="token",
+        resource_id=token.id,
+        details={"user": user.name, "name": name, "expires_at": expires_at},
+    )
     return token, plain
 
 
@@ -150,8 +199,14 @@ def get_token(session: Session, token_id: int) -> ApiToken:
 def revoke_token(session: Session, actor: Principal, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = now_ms()
-        audit.record(session, actor, "token.revoked", resource_type="token", resource_id=token.id,
-                     details={"name": token.name, "user_id": token.user_id})
+        audit.record(
+            session,
+            actor,
+            "token.revoked",
+            resource_type="token",
+            resource_id=token.id,
+            details={"name": token.name, "user_id": token.user_id},
+        )
     TOKEN_CACHE.clear()
     return token
 
@@ -214,7 +269,9 @@ def authenticate_token(session_factory: object, plain: str) -> Principal:
     if hit is None:
         with session_factory() as session:  # type: ignore[operator]
             row = session.execute(
-                select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == digest)
+                select(ApiToken, User)
+                .join(User, User.id == ApiToken.user_id)
+                .where(ApiToken.token_hash == digest)
             ).first()
             if row is None:
                 raise Unauthenticated("Invalid or expired credentials")
@@ -229,12 +286,15 @@ def authenticate_token(session_factory: object, plain: str) -> Principal:
         raise Unauthenticated("Invalid or expired credentials")
     if hit.principal.token_id is not None and TOKEN_CACHE.should_touch(hit.principal.token_id):
         with session_factory() as session:  # type: ignore[operator]
-            session.execute(update(ApiToken).where(ApiToken.id == hit.principal.token_id).values(last_used_at=now))
+            session.execute(
+                update(ApiToken).where(ApiToken.id == hit.principal.token_id).values(last_used_at=now)
+            )
             session.commit()
     return hit.principal
 
 
 # ---------------------------------------------------------------- passwords
+
 
 def check_login(session: Session, name: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.name == name))

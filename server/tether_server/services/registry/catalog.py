@@ -50,15 +50,21 @@ _STAGE_BY_LOWER = {s.lower(): s for s in STAGES}
 
 def check_name(name: Any) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise InvalidArgument("Model names are 1-128 characters of letters, digits, '_', '-' and '.', starting "
-                              "with a letter or digit", {"field": "name"})
+        raise InvalidArgument(
+            "Model names are 1-128 characters of letters, digits, '_', '-' and '.', starting "
+            "with a letter or digit",
+            {"field": "name"},
+        )
     return name
 
 
 def check_alias(alias: Any) -> str:
     if not isinstance(alias, str) or not ALIAS_RE.match(alias) or alias.lower() in _STAGE_BY_LOWER:
-        raise InvalidArgument("Aliases are 1-64 characters of letters, digits, '_' and '-', starting with a "
-                              "letter, and are not stage names", {"field": "alias"})
+        raise InvalidArgument(
+            "Aliases are 1-64 characters of letters, digits, '_' and '-', starting with a "
+            "letter, and are not stage names",
+            {"field": "alias"},
+        )
     return alias
 
 
@@ -69,12 +75,28 @@ def canonical_stage(stage: Any) -> str:
     return found
 
 
-def record(session: Session, actor: Principal | None, action: str, model: RegisteredModel, *,
-           event_name: str | None = None, data: dict[str, Any] | None = None, request_id: str = "",
-           **kw: Any) -> None:
+def record(
+    session: Session,
+    actor: Principal | None,
+    action: str,
+    model: RegisteredModel,
+    *,
+    event_name: str | None = None,
+    data: dict[str, Any] | None = None,
+    request_id: str = "",
+    **kw: Any,
+) -> None:
     """One audit row (with model_name set) and, for subscribed events, one outbox row per subscription."""
-    audit.record(session, actor, action, resource_type="model", resource_id=model.id, model_name=model.name,
-                 request_id=request_id, **kw)
+    audit.record(
+        session,
+        actor,
+        action,
+        resource_type="model",
+        resource_id=model.id,
+        model_name=model.name,
+        request_id=request_id,
+        **kw,
+    )
     if event_name:
         payload = {"model": model.name, "actor": actor.name if actor else None, **(data or {})}
         webhooks.emit(session, event_name, model.name, payload)
@@ -87,14 +109,23 @@ def lock_model(session: Session, model_id: int) -> None:
 
 # ---------------------------------------------------------------- models
 
-def create_model(session: Session, actor: Principal, name: str, description: str = "",
-                 tags: dict[str, str] | None = None, request_id: str = "") -> RegisteredModel:
+
+def create_model(
+    session: Session,
+    actor: Principal,
+    name: str,
+    description: str = "",
+    tags: dict[str, str] | None = None,
+    request_id: str = "",
+) -> RegisteredModel:
     if not actor.can_write:
         raise PermissionDenied("Registering models needs the writer role or higher")
     check_name(name)
     if session.scalar(select(RegisteredModel.id).where(RegisteredModel.name == name)) is not None:
         raise AlreadyExists(f"Model {name!r} already exists", {"name": name})
-    model = RegisteredModel(name=name, description=description or "", tags=check_tags(tags), owner_id=actor.id)
+    model = RegisteredModel(
+        name=name, description=description or "", tags=check_tags(tags), owner_id=actor.id
+    )
     session.add(model)
     session.flush()
     permissions.set_grant(session, actor, actor.id, "model", model.id, "MANAGE", quiet=True)
@@ -103,16 +134,25 @@ def create_model(session: Session, actor: Principal, name: str, description: str
 
 
 def get_model(session: Session, actor: Principal, name: str, level: str = "READ") -> RegisteredModel:
-    model = session.scalar(select(RegisteredModel).where(RegisteredModel.name == name)) \
-        if isinstance(name, str) and len(name) <= 128 else None
+    model = (
+        session.scalar(select(RegisteredModel).where(RegisteredModel.name == name))
+        if isinstance(name, str) and len(name) <= 128
+        else None
+    )
     if model is None:
         raise NotFound(f"Model {str(name)[:128]!r} not found")
     permissions.require(session, actor, "model", model.id, level, f"Model {name!r}")
     return model
 
 
-def list_models(session: Session, actor: Principal, *, name_like: str | None = None, max_results: int = 100,
-                page_token: str | None = None) -> tuple[list[RegisteredModel], str | None]:
+def list_models(
+    session: Session,
+    actor: Principal,
+    *,
+    name_like: str | None = None,
+    max_results: int = 100,
+    page_token: str | None = None,
+) -> tuple[list[RegisteredModel], str | None]:
     scope = paging.scope_of("models", name_like)
     tok = paging.decode(page_token, scope)
     q = select(RegisteredModel).where(permissions.filter_clause(actor, "model", RegisteredModel.id))
@@ -124,26 +164,48 @@ def list_models(session: Session, actor: Principal, *, name_like: str | None = N
     return paging.trim(rows, max_results, scope, "after", lambda r: r.id)
 
 
-def update_model(session: Session, actor: Principal, name: str, *, description: str | None = None,
-                 tags: dict[str, str] | None = None, request_id: str = "") -> RegisteredModel:
+def update_model(
+    session: Session,
+    actor: Principal,
+    name: str,
+    *,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+    request_id: str = "",
+) -> RegisteredModel:
     model = get_model(session, actor, name, "EDIT")
     if description is not None:
         model.description = description
     if tags is not None:
         model.tags = {**(model.tags or {}), **check_tags(tags)}
     model.updated_at = now_ms()
-    record(session, actor, "model.updated", model, request_id=request_id,
-           details={"description": description is not None, "tags": sorted(tags or {})})
+    record(
+        session,
+        actor,
+        "model.updated",
+        model,
+        request_id=request_id,
+        details={"description": description is not None, "tags": sorted(tags or {})},
+    )
     return model
 
 
 def delete_model(session: Session, actor: Principal, store: Any, name: str, request_id: str = "") -> None:
     model = get_model(session, actor, name, "MANAGE")
-    if session.scalar(select(ModelVersion.id).where(ModelVersion.model_id == model.id,
-                                                    ModelVersion.stage == "Production")) is not None:
+    if (
+        session.scalar(
+            select(ModelVersion.id).where(
+                ModelVersion.model_id == model.id, ModelVersion.stage == "Production"
+            )
+        )
+        is not None
+    ):
         raise FailedPrecondition(f"Model {name!r} has a Production version; archive it before deleting")
-    keys = list(session.scalars(select(ModelVersionFile.storage_key).join(ModelVersion).where(
-        ModelVersion.model_id == model.id)))
+    keys = list(
+        session.scalars(
+            select(ModelVersionFile.storage_key).join(ModelVersion).where(ModelVersion.model_id == model.id)
+        )
+    )
     record(session, actor, "model.deleted", model, request_id=request_id, from_value=name)
     session.delete(model)
     _delete_after_commit(session, store, keys)
@@ -153,10 +215,12 @@ def _delete_after_commit(session: Session, store: Any, keys: list[str]) -> None:
     def purge(_s: Session) -> None:
         for key in keys:
             store.delete(key)
+
     event.listen(session, "after_commit", purge, once=True)
 
 
 # ---------------------------------------------------------------- versions
+
 
 def _source_files(session: Session, run_id: str, path: str) -> list[tuple[Artifact, str]]:
     path = path.strip("/")
@@ -165,8 +229,11 @@ def _source_files(session: Session, run_id: str, path: str) -> list[tuple[Artifa
         q = q.where(or_(Artifact.path == path, Artifact.path.startswith(path + "/", autoescape=True)))
     out = []
     for a in session.scalars(q.order_by(Artifact.path)):
-        rel = a.path if path in ("", ".") else (a.path.rsplit("/", 1)[-1] if a.path == path
-                                                  else a.path[len(path) + 1:])
+        rel = (
+            a.path
+            if path in ("", ".")
+            else (a.path.rsplit("/", 1)[-1] if a.path == path else a.path[len(path) + 1 :])
+        )
         out.append((a, rel))
     if not out:
         raise InvalidArgument(f"Run {run_id!r} has no artifacts under {path!r}", {"field": "artifact_path"})
@@ -175,9 +242,15 @@ def _source_files(session: Session, run_id: str, path: str) -> list[tuple[Artifa
 
 def _allocate_version(session: Session, model_id: int) -> int:
     # The UPDATE takes the row lock; a concurrent registration waits, then reads the next number.
-    session.execute(update(RegisteredModel).where(RegisteredModel.id == model_id)
-                    .values(next_version=RegisteredModel.next_version + 1, updated_at=now_ms()))
-    return int(session.scalar(select(RegisteredModel.next_version).where(RegisteredModel.id == model_id)) or 1) - 1
+    session.execute(
+        update(RegisteredModel)
+        .where(RegisteredModel.id == model_id)
+        .values(next_version=RegisteredModel.next_version + 1, updated_at=now_ms())
+    )
+    return (
+        int(session.scalar(select(RegisteredModel.next_version).where(RegisteredModel.id == model_id)) or 1)
+        - 1
+    )
 
 
 def _metadata(session: Session, run: Any, given: dict[str, Any] | None) -> dict[str, Any]:
@@ -192,12 +265,18 @@ def _metadata(session: Session, run: Any, given: dict[str, Any] | None) -> dict[
 
 
 def _snapshot_inputs(session: Session, mv: ModelVersion, run_id: str) -> None:
-    q = (select(RunInput.dataset_version_id, RunInput.context, Dataset.name, DatasetVersion.root_hash)
-         .join(DatasetVersion, DatasetVersion.id == RunInput.dataset_version_id)
-         .join(Dataset, Dataset.id == DatasetVersion.dataset_id).where(RunInput.run_id == run_id))
+    q = (
+        select(RunInput.dataset_version_id, RunInput.context, Dataset.name, DatasetVersion.root_hash)
+        .join(DatasetVersion, DatasetVersion.id == RunInput.dataset_version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(RunInput.run_id == run_id)
+    )
     for dv_id, ctx, ds_name, root in session.execute(q):
-        session.add(ModelVersionInput(version_id=mv.id, dataset_version_id=dv_id, context=ctx,
-                                      dataset_name=ds_name, root_hash=root))
+        session.add(
+            ModelVersionInput(
+                version_id=mv.id, dataset_version_id=dv_id, context=ctx, dataset_name=ds_name, root_hash=root
+            )
+        )
 
 
 @dataclass
@@ -220,8 +299,9 @@ class StagedFiles:
                 logger.warning("could not remove staged registry object %s", key)
 
 
-def stage_files(session: Session, actor: Principal, store: Any, name: str, run_id: str,
-                artifact_path: str) -> StagedFiles:
+def stage_files(
+    session: Session, actor: Principal, store: Any, name: str, run_id: str, artifact_path: str
+) -> StagedFiles:
     """Check access and copy a run's artifacts under ``artifact_path`` for a new version.
 
     Only reads the database, so callers run it outside the write transaction: copying gigabytes
@@ -246,9 +326,17 @@ def stage_files(session: Session, actor: Principal, store: Any, name: str, run_i
     return staged
 
 
-def create_version(session: Session, actor: Principal, store: Any, name: str, staged: StagedFiles,
-                   *, description: str = "", metadata: dict[str, Any] | None = None,
-                   request_id: str = "") -> ModelVersion:
+def create_version(
+    session: Session,
+    actor: Principal,
+    store: Any,
+    name: str,
+    staged: StagedFiles,
+    *,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+    request_id: str = "",
+) -> ModelVersion:
     """Register a version from files ``stage_files`` copied (on a read session, before this
     transaction); if recording it fails, the copies are removed."""
     try:
@@ -258,8 +346,15 @@ def create_version(session: Session, actor: Principal, store: Any, name: str, st
         raise
 
 
-def _record_version(session: Session, actor: Principal, name: str, staged: StagedFiles, description: str,
-                    metadata: dict[str, Any] | None, request_id: str) -> ModelVersion:
+def _record_version(
+    session: Session,
+    actor: Principal,
+    name: str,
+    staged: StagedFiles,
+    description: str,
+    metadata: dict[str, Any] | None,
+    request_id: str,
+) -> ModelVersion:
     model = get_model(session, actor, name, "EDIT")  # again, inside the transaction
     run = runs.get_run(session, actor, staged.run_id, "READ")
     if model.id != staged.model_id:
@@ -268,8 +363,15 @@ def _record_version(session: Session, actor: Principal, name: str, staged: Stage
         raise FailedPrecondition(f"Run {run.id!r} is deleted; restore it to register from it")
     meta = _metadata(session, run, metadata)
     number = _allocate_version(session, model.id)
-    mv = ModelVersion(model_id=model.id, version=number, run_id=run.id, artifact_path=staged.artifact_path,
-                      description=description or "", meta=meta, created_by=actor.id)
+    mv = ModelVersion(
+        model_id=model.id,
+        version=number,
+        run_id=run.id,
+        artifact_path=staged.artifact_path,
+        description=description or "",
+        meta=meta,
+        created_by=actor.id,
+    )
     session.add(mv)
     session.flush()
     for rel, key, size, sha in staged.files:
@@ -277,26 +379,47 @@ def _record_version(session: Session, actor: Principal, name: str, staged: Stage
     mv.total_bytes = sum(f[2] for f in staged.files)
     _snapshot_inputs(session, mv, run.id)
     session.flush()
-    record(session, actor, "model.version_created", model, event_name="model_version.created",
-           request_id=request_id, to_value=str(number), comment=description or "",
-           details={"version": number, "run_id": run.id, "artifact_path": staged.artifact_path,
-                    "files": len(staged.files)},
-           data={"version": number, "run_id": run.id, "stage": "None"})
+    record(
+        session,
+        actor,
+        "model.version_created",
+        model,
+        event_name="model_version.created",
+        request_id=request_id,
+        to_value=str(number),
+        comment=description or "",
+        details={
+            "version": number,
+            "run_id": run.id,
+            "artifact_path": staged.artifact_path,
+            "files": len(staged.files),
+        },
+        data={"version": number, "run_id": run.id, "stage": "None"},
+    )
     return mv
 
 
-def get_version(session: Session, actor: Principal, name: str, version: int,
-                level: str = "READ") -> tuple[RegisteredModel, ModelVersion]:
+def get_version(
+    session: Session, actor: Principal, name: str, version: int, level: str = "READ"
+) -> tuple[RegisteredModel, ModelVersion]:
     model = get_model(session, actor, name, level)
-    mv = session.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
-                                                   ModelVersion.version == version))
+    mv = session.scalar(
+        select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == version)
+    )
     if mv is None:
         raise NotFound(f"Model {name!r} has no version {version}")
     return model, mv
 
 
-def list_versions(session: Session, actor: Principal, name: str, *, stage: str | None = None,
-                  max_results: int = 100, page_token: str | None = None) -> tuple[list[ModelVersion], str | None]:
+def list_versions(
+    session: Session,
+    actor: Principal,
+    name: str,
+    *,
+    stage: str | None = None,
+    max_results: int = 100,
+    page_token: str | None = None,
+) -> tuple[list[ModelVersion], str | None]:
     model = get_model(session, actor, name)
     scope = paging.scope_of("versions", model.id, stage)
     tok = paging.decode(page_token, scope)
@@ -309,23 +432,36 @@ def list_versions(session: Session, actor: Principal, name: str, *, stage: str |
     return paging.trim(rows, max_results, scope, "before", lambda r: r.version)
 
 
-def update_version(session: Session, actor: Principal, name: str, version: int, *, description: str,
-                   request_id: str = "") -> ModelVersion:
+def update_version(
+    session: Session, actor: Principal, name: str, version: int, *, description: str, request_id: str = ""
+) -> ModelVersion:
     model, mv = get_version(session, actor, name, version, "EDIT")
     mv.description = description
     mv.updated_at = now_ms()
-    record(session, actor, "model.version_updated", model, request_id=request_id, details={"version": version})
+    record(
+        session, actor, "model.version_updated", model, request_id=request_id, details={"version": version}
+    )
     return mv
 
 
-def delete_version(session: Session, actor: Principal, store: Any, name: str, version: int,
-                   request_id: str = "") -> None:
+def delete_version(
+    session: Session, actor: Principal, store: Any, name: str, version: int, request_id: str = ""
+) -> None:
     model, mv = get_version(session, actor, name, version, "MANAGE")
     if mv.stage == "Production":
         raise FailedPrecondition(f"Version {version} is in Production; archive it before deleting")
-    keys = list(session.scalars(select(ModelVersionFile.storage_key).where(ModelVersionFile.version_id == mv.id)))
-    record(session, actor, "model.version_deleted", model, request_id=request_id, from_value=str(version),
-           details={"version": version, "run_id": mv.run_id})
+    keys = list(
+        session.scalars(select(ModelVersionFile.storage_key).where(ModelVersionFile.version_id == mv.id))
+    )
+    record(
+        session,
+        actor,
+        "model.version_deleted",
+        model,
+        request_id=request_id,
+        from_value=str(version),
+        details={"version": version, "run_id": mv.run_id},
+    )
     session.delete(mv)
     _delete_after_commit(session, store, keys)
 
@@ -345,37 +481,81 @@ def version_count(session: Session, model_id: int) -> int:
 
 # ---------------------------------------------------------------- stages and aliases
 
-def apply_stage(session: Session, actor: Principal, model: RegisteredModel, mv: ModelVersion, to_stage: str, *,
-                archive_existing: bool, comment: str = "", request_id: str = "",
-                via_request: int | None = None) -> None:
+
+def apply_stage(
+    session: Session,
+    actor: Principal,
+    model: RegisteredModel,
+    mv: ModelVersion,
+    to_stage: str,
+    *,
+    archive_existing: bool,
+    comment: str = "",
+    request_id: str = "",
+    via_request: int | None = None,
+) -> None:
     """Move ``mv`` to ``to_stage`` (caller holds the model lock). Production displaces the current one."""
     if to_stage == "Production":
-        current = session.scalar(select(ModelVersion).where(
-            ModelVersion.model_id == model.id, ModelVersion.stage == "Production", ModelVersion.id != mv.id))
+        current = session.scalar(
+            select(ModelVersion).where(
+                ModelVersion.model_id == model.id,
+                ModelVersion.stage == "Production",
+                ModelVersion.id != mv.id,
+            )
+        )
         if current is not None:
             if not archive_existing:
-                raise FailedPrecondition(f"Version {current.version} is in Production; archive it first or "
-                                         "approve with archive_existing", {"production_version": current.version})
-            _set_stage(session, actor, model, current, "Archived", f"displaced by version {mv.version}",
-                       request_id, via_request)
+                raise FailedPrecondition(
+                    f"Version {current.version} is in Production; archive it first or "
+                    "approve with archive_existing",
+                    {"production_version": current.version},
+                )
+            _set_stage(
+                session,
+                actor,
+                model,
+                current,
+                "Archived",
+                f"displaced by version {mv.version}",
+                request_id,
+                via_request,
+            )
             session.flush()  # the partial unique index sees the archive before the promotion
     _set_stage(session, actor, model, mv, to_stage, comment, request_id, via_request)
     session.flush()
 
 
-def _set_stage(session: Session, actor: Principal, model: RegisteredModel, mv: ModelVersion, to_stage: str,
-               comment: str, request_id: str, via_request: int | None) -> None:
+def _set_stage(
+    session: Session,
+    actor: Principal,
+    model: RegisteredModel,
+    mv: ModelVersion,
+    to_stage: str,
+    comment: str,
+    request_id: str,
+    via_request: int | None,
+) -> None:
     before = mv.stage
     mv.stage = to_stage
     mv.updated_at = now_ms()
-    record(session, actor, "model.stage_changed", model, event_name="stage.changed", request_id=request_id,
-           from_value=before, to_value=to_stage, comment=comment,
-           details={"version": mv.version, "request_id": via_request},
-           data={"version": mv.version, "from_stage": before, "to_stage": to_stage, "request_id": via_request})
+    record(
+        session,
+        actor,
+        "model.stage_changed",
+        model,
+        event_name="stage.changed",
+        request_id=request_id,
+        from_value=before,
+        to_value=to_stage,
+        comment=comment,
+        details={"version": mv.version, "request_id": via_request},
+        data={"version": mv.version, "from_stage": before, "to_stage": to_stage, "request_id": via_request},
+    )
 
 
-def set_alias(session: Session, actor: Principal, name: str, alias: str, version: int,
-              request_id: str = "") -> ModelAlias:
+def set_alias(
+    session: Session, actor: Principal, name: str, alias: str, version: int, request_id: str = ""
+) -> ModelAlias:
     check_alias(alias)
     model, mv = get_version(session, actor, name, version, "EDIT")
     lock_model(session, model.id)
@@ -391,9 +571,18 @@ def set_alias(session: Session, actor: Principal, name: str, alias: str, version
             old.updated_at = now_ms()
         row.version_id, row.updated_by, row.updated_at = mv.id, actor.id, now_ms()
     mv.updated_at = now_ms()
-    record(session, actor, "model.alias_changed", model, event_name="alias.changed", request_id=request_id,
-           from_value=before, to_value=str(version), details={"alias": alias, "version": version},
-           data={"alias": alias, "version": version, "previous_version": int(before) if before else None})
+    record(
+        session,
+        actor,
+        "model.alias_changed",
+        model,
+        event_name="alias.changed",
+        request_id=request_id,
+        from_value=before,
+        to_value=str(version),
+        details={"alias": alias, "version": version},
+        data={"alias": alias, "version": version, "previous_version": int(before) if before else None},
+    )
     session.flush()
     return row
 
@@ -406,29 +595,62 @@ def delete_alias(session: Session, actor: Principal, name: str, alias: str, requ
     old = session.get(ModelVersion, row.version_id)
     if old is not None:
         old.updated_at = now_ms()
-    record(session, actor, "model.alias_changed", model, event_name="alias.changed", request_id=request_id,
-           from_value=str(old.version) if old else None, to_value=None, details={"alias": alias},
-           data={"alias": alias, "version": None, "previous_version": old.version if old else None})
+    record(
+        session,
+        actor,
+        "model.alias_changed",
+        model,
+        event_name="alias.changed",
+        request_id=request_id,
+        from_value=str(old.version) if old else None,
+        to_value=None,
+        details={"alias": alias},
+        data={"alias": alias, "version": None, "previous_version": old.version if old else None},
+    )
     session.delete(row)
 
 
 def model_summaries(session: Session, models: list[RegisteredModel]) -> list[dict[str, Any]]:
     """Models as API dicts with latest version, versions per stage and aliases (three queries)."""
     ids = [m.id for m in models]
-    latest: dict[int, int] = dict(session.execute(select(ModelVersion.model_id, func.max(ModelVersion.version))
-                                                  .where(ModelVersion.model_id.in_(ids))
-                                                  .group_by(ModelVersion.model_id)).all()) if ids else {}
+    latest: dict[int, int] = (
+        dict(
+            session.execute(
+                select(ModelVersion.model_id, func.max(ModelVersion.version))
+                .where(ModelVersion.model_id.in_(ids))
+                .group_by(ModelVersion.model_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
     stages: dict[int, dict[str, list[int]]] = {i: {} for i in ids}
     aliases: dict[int, dict[str, int]] = {i: {} for i in ids}
     if ids:
-        for mid, num, st in session.execute(select(ModelVersion.model_id, ModelVersion.version, ModelVersion.stage)
-                                            .where(ModelVersion.model_id.in_(ids), ModelVersion.stage != "None")
-                                            .order_by(ModelVersion.version)):
+        for mid, num, st in session.execute(
+            select(ModelVersion.model_id, ModelVersion.version, ModelVersion.stage)
+            .where(ModelVersion.model_id.in_(ids), ModelVersion.stage != "None")
+            .order_by(ModelVersion.version)
+        ):
             stages[mid].setdefault(st, []).append(num)
-        for mid, alias, num in session.execute(select(ModelAlias.model_id, ModelAlias.alias, ModelVersion.version)
-                                               .join(ModelVersion, ModelVersion.id == ModelAlias.version_id)
-                                               .where(ModelAlias.model_id.in_(ids))):
+        for mid, alias, num in session.execute(
+            select(ModelAlias.model_id, ModelAlias.alias, ModelVersion.version)
+            .join(ModelVersion, ModelVersion.id == ModelAlias.version_id)
+            .where(ModelAlias.model_id.in_(ids))
+        ):
             aliases[mid][alias] = num
-    return [{"id": m.id, "name": m.name, "description": m.description, "tags": m.tags or {},
-             "owner_id": m.owner_id, "created_at": m.created_at, "updated_at": m.updated_at,
-             "latest_version": latest.get(m.id), "stages": stages[m.id], "aliases": aliases[m.id]} for m in models]
+    return [
+        {
+            "id": m.id,
+            "name": m.name,
+            "description": m.description,
+            "tags": m.tags or {},
+            "owner_id": m.owner_id,
+            "created_at": m.created_at,
+            "updated_at": m.updated_at,
+            "latest_version": latest.get(m.id),
+            "stages": stages[m.id],
+            "aliases": aliases[m.id],
+        }
+        for m in models
+    ]

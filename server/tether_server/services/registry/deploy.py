@@ -44,8 +44,15 @@ def _resolve_stmt(kind: str, with_grant: bool) -> Any:
     return q.where(RegisteredModel.name == bindparam("name")).order_by(mv.version.desc()).limit(1)
 
 
-def resolve(session: Session, actor: Principal, name: str, *, stage: str | None = None, alias: str | None = None,
-            version: int | None = None) -> tuple[int, int, int, str]:
+def resolve(
+    session: Session,
+    actor: Principal,
+    name: str,
+    *,
+    stage: str | None = None,
+    alias: str | None = None,
+    version: int | None = None,
+) -> tuple[int, int, int, str]:
     """(model_id, version_id, version, etag) for a stage, alias or number; NotFound with a clear message."""
     if not isinstance(name, str) or len(name) > 128:
         raise NotFound(f"Model {str(name)[:128]!r} not found")
@@ -71,29 +78,59 @@ def resolve(session: Session, actor: Principal, name: str, *, stage: str | None 
     return model_id, vid, number, f'W/"{tag}"'
 
 
-def describe_version(session: Session, store: Any, presign: bool, base_url: str, name: str,
-                     version_id: int) -> dict[str, Any]:
+def describe_version(
+    session: Session, store: Any, presign: bool, base_url: str, name: str, version_id: int
+) -> dict[str, Any]:
     """Everything a deployment needs: version, run, datasets, metadata and files with download URLs."""
     mv = session.get(ModelVersion, version_id)
     assert mv is not None
-    files = list(session.scalars(select(ModelVersionFile).where(ModelVersionFile.version_id == mv.id)
-                                 .order_by(ModelVersionFile.path)))
+    files = list(
+        session.scalars(
+            select(ModelVersionFile)
+            .where(ModelVersionFile.version_id == mv.id)
+            .order_by(ModelVersionFile.path)
+        )
+    )
     inputs = session.scalars(select(ModelVersionInput).where(ModelVersionInput.version_id == mv.id))
     prefix = f"{base_url}/api/v1/models/{name}/versions/{mv.version}"
     return {
         **version_summary(mv, name, reg.aliases_of(session, [mv.id])[mv.id]),
-        "datasets": [{"name": i.dataset_name, "hash": i.root_hash, "context": i.context,
-                      "dataset_version_id": i.dataset_version_id} for i in inputs],
-        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256,
-                   "download_url": _file_url(store, presign, f, prefix)} for f in files],
+        "datasets": [
+            {
+                "name": i.dataset_name,
+                "hash": i.root_hash,
+                "context": i.context,
+                "dataset_version_id": i.dataset_version_id,
+            }
+            for i in inputs
+        ],
+        "files": [
+            {
+                "path": f.path,
+                "size": f.size,
+                "sha256": f.sha256,
+                "download_url": _file_url(store, presign, f, prefix),
+            }
+            for f in files
+        ],
         "archive_url": f"{prefix}/download",
     }
 
 
 def version_summary(mv: ModelVersion, name: str, aliases: list[str]) -> dict[str, Any]:
-    return {"model": name, "version": mv.version, "stage": mv.stage, "aliases": aliases, "run_id": mv.run_id,
-            "artifact_path": mv.artifact_path, "description": mv.description, "metadata": mv.meta,
-            "total_bytes": mv.total_bytes, "created_at": mv.created_at, "updated_at": mv.updated_at}
+    return {
+        "model": name,
+        "version": mv.version,
+        "stage": mv.stage,
+        "aliases": aliases,
+        "run_id": mv.run_id,
+        "artifact_path": mv.artifact_path,
+        "description": mv.description,
+        "metadata": mv.meta,
+        "total_bytes": mv.total_bytes,
+        "created_at": mv.created_at,
+        "updated_at": mv.updated_at,
+    }
 
 
 def _file_url(store: Any, presign: bool, f: ModelVersionFile, prefix: str) -> str:
@@ -111,8 +148,14 @@ def get_file(session: Session, actor: Principal, name: str, version: int, path: 
 
 
 def version_files(session: Session, version_id: int) -> list[tuple[str, int, str]]:
-    return [(f.path, f.size, f.storage_key) for f in session.scalars(
-        select(ModelVersionFile).where(ModelVersionFile.version_id == version_id).order_by(ModelVersionFile.path))]
+    return [
+        (f.path, f.size, f.storage_key)
+        for f in session.scalars(
+            select(ModelVersionFile)
+            .where(ModelVersionFile.version_id == version_id)
+            .order_by(ModelVersionFile.path)
+        )
+    ]
 
 
 def tar_stream(store: Any, files: list[tuple[str, int, str]], root: str) -> Iterator[bytes]:

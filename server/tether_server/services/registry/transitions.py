@@ -35,6 +35,7 @@ REQUEST_STATUSES = ("pending", "approved", "rejected", "cancelled")
 
 # ---------------------------------------------------------------- policy
 
+
 def _policy_row(session: Session, scope: str) -> RegistryPolicy | None:
     return session.scalar(select(RegistryPolicy).where(RegistryPolicy.scope == scope))
 
@@ -55,15 +56,24 @@ def get_policy(session: Session, actor: Principal, name: str | None) -> dict[str
     return {"model": name, **effective_policy(session, model.id if model else None)}
 
 
-def set_policy(session: Session, actor: Principal, name: str | None, *, required_approvals: dict[str, int],
-               archive_existing_production: bool | None = None, request_id: str = "") -> dict[str, Any]:
+def set_policy(
+    session: Session,
+    actor: Principal,
+    name: str | None,
+    *,
+    required_approvals: dict[str, int],
+    archive_existing_production: bool | None = None,
+    request_id: str = "",
+) -> dict[str, Any]:
     model = reg.get_model(session, actor, name, "MANAGE") if name else None
     if model is None and not actor.is_admin:
         raise PermissionDenied("Changing the global registry policy needs the admin role")
     clean: dict[str, int] = {}
     for stage, n in (required_approvals or {}).items():
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 10:
-            raise InvalidArgument("required_approvals values are integers 0-10", {"field": "required_approvals"})
+            raise InvalidArgument(
+                "required_approvals values are integers 0-10", {"field": "required_approvals"}
+            )
         clean[reg.canonical_stage(stage)] = n
     scope = f"model:{model.id}" if model else "global"
     before = effective_policy(session, model.id if model else None)
@@ -77,38 +87,77 @@ def set_policy(session: Session, actor: Principal, name: str | None, *, required
     row.updated_by, row.updated_at = actor.id, now_ms()
     session.flush()
     after = effective_policy(session, model.id if model else None)
-    audit.record(session, actor, "model.policy_changed", resource_type="model" if model else "registry",
-                 resource_id=model.id if model else "global", model_name=name, request_id=request_id,
-                 details={"before": before, "after": after})
+    audit.record(
+        session,
+        actor,
+        "model.policy_changed",
+        resource_type="model" if model else "registry",
+        resource_id=model.id if model else "global",
+        model_name=name,
+        request_id=request_id,
+        details={"before": before, "after": after},
+    )
     return {"model": name, **after}
 
 
 # ---------------------------------------------------------------- requests
 
-def request_transition(session: Session, actor: Principal, name: str, version: int, to_stage: str, *,
-                       comment: str = "", archive_existing: bool | None = None,
-                       request_id: str = "") -> TransitionRequest:
+
+def request_transition(
+    session: Session,
+    actor: Principal,
+    name: str,
+    version: int,
+    to_stage: str,
+    *,
+    comment: str = "",
+    archive_existing: bool | None = None,
+    request_id: str = "",
+) -> TransitionRequest:
     model, mv = reg.get_version(session, actor, name, version, "EDIT")
     to = reg.canonical_stage(to_stage)
     if mv.stage == to:
         raise FailedPrecondition(f"Version {version} is already in {to}")
-    if session.scalar(select(TransitionRequest.id).where(
-            TransitionRequest.version_id == mv.id, TransitionRequest.to_stage == to,
-            TransitionRequest.status == "pending")) is not None:
+    if (
+        session.scalar(
+            select(TransitionRequest.id).where(
+                TransitionRequest.version_id == mv.id,
+                TransitionRequest.to_stage == to,
+                TransitionRequest.status == "pending",
+            )
+        )
+        is not None
+    ):
         raise AlreadyExists(f"A request to move version {version} to {to} is already pending")
     pol = effective_policy(session, model.id)
     need = int(pol["required_approvals"].get(to, 0))
-    req = TransitionRequest(model_id=model.id, version_id=mv.id, from_stage=mv.stage, to_stage=to,
-                            comment=comment or "", required_approvals=need, requested_by=actor.id,
-                            requested_by_name=actor.name, status="pending" if need else "approved",
-                            archive_existing=pol["archive_existing_production"] if archive_existing is None
-                            else archive_existing)
+    req = TransitionRequest(
+        model_id=model.id,
+        version_id=mv.id,
+        from_stage=mv.stage,
+        to_stage=to,
+        comment=comment or "",
+        required_approvals=need,
+        requested_by=actor.id,
+        requested_by_name=actor.name,
+        status="pending" if need else "approved",
+        archive_existing=pol["archive_existing_production"] if archive_existing is None else archive_existing,
+    )
     session.add(req)
     session.flush()
-    reg.record(session, actor, "model.transition_requested", model, event_name="transition.requested",
-               request_id=request_id, from_value=mv.stage, to_value=to, comment=comment,
-               details={"version": version, "request": req.id, "required_approvals": need},
-               data=_event_data(req, mv))
+    reg.record(
+        session,
+        actor,
+        "model.transition_requested",
+        model,
+        event_name="transition.requested",
+        request_id=request_id,
+        from_value=mv.stage,
+        to_value=to,
+        comment=comment,
+        details={"version": version, "request": req.id, "required_approvals": need},
+        data=_event_data(req, mv),
+    )
     if need == 0:
         reg.lock_model(session, model.id)
         _complete(session, actor, model, req, "applied directly: the policy requires no approval", request_id)
@@ -116,8 +165,14 @@ def request_transition(session: Session, actor: Principal, name: str, version: i
 
 
 def _event_data(req: TransitionRequest, mv: ModelVersion) -> dict[str, Any]:
-    return {"request_id": req.id, "version": mv.version, "from_stage": req.from_stage, "to_stage": req.to_stage,
-            "status": req.status, "requested_by": req.requested_by_name}
+    return {
+        "request_id": req.id,
+        "version": mv.version,
+        "from_stage": req.from_stage,
+        "to_stage": req.to_stage,
+        "status": req.status,
+        "requested_by": req.requested_by_name,
+    }
 
 
 def get_request(session: Session, actor: Principal, request_id_: int) -> TransitionRequest:
@@ -129,15 +184,21 @@ def get_request(session: Session, actor: Principal, request_id_: int) -> Transit
     return req
 
 
-def _locked_request(session: Session, actor: Principal, request_id_: int) -> tuple[RegisteredModel,
-                                                                                   TransitionRequest]:
+def _locked_request(
+    session: Session, actor: Principal, request_id_: int
+) -> tuple[RegisteredModel, TransitionRequest]:
     req = get_request(session, actor, request_id_)
     model = session.get(RegisteredModel, req.model_id)
     reg.lock_model(session, req.model_id)
-    req = session.scalars(select(TransitionRequest).where(TransitionRequest.id == request_id_)
-                          .execution_options(populate_existing=True)).one()
+    req = session.scalars(
+        select(TransitionRequest)
+        .where(TransitionRequest.id == request_id_)
+        .execution_options(populate_existing=True)
+    ).one()
     if req.status != "pending":
-        raise FailedPrecondition(f"Transition request {request_id_} is already {req.status}", {"status": req.status})
+        raise FailedPrecondition(
+            f"Transition request {request_id_} is already {req.status}", {"status": req.status}
+        )
     return model, req  # type: ignore[return-value]
 
 
@@ -145,75 +206,155 @@ def _four_eyes(actor: Principal, req: TransitionRequest, verb: str) -> None:
     if not actor.has_role("reviewer"):
         raise PermissionDenied(f"Only reviewers can {verb} transition requests")
     if req.requested_by == actor.id:
-        raise PermissionDenied(f"Nobody can {verb} their own transition request (four-eyes rule), admins "
-                               "included; ask another reviewer" + ("" if verb == "approve" else ", or cancel it"))
+        raise PermissionDenied(
+            f"Nobody can {verb} their own transition request (four-eyes rule), admins "
+            "included; ask another reviewer" + ("" if verb == "approve" else ", or cancel it")
+        )
 
 
-def approve(session: Session, actor: Principal, request_id_: int, comment: str = "",
-            request_id: str = "") -> TransitionRequest:
+def approve(
+    session: Session, actor: Principal, request_id_: int, comment: str = "", request_id: str = ""
+) -> TransitionRequest:
     model, req = _locked_request(session, actor, request_id_)
     _four_eyes(actor, req, "approve")
     if session.get(TransitionApproval, (req.id, actor.id)) is not None:
         raise AlreadyExists("You already approved this request; it needs approvals from other reviewers")
-    session.add(TransitionApproval(request_id=req.id, user_id=actor.id, user_name=actor.name, comment=comment or ""))
+    session.add(
+        TransitionApproval(request_id=req.id, user_id=actor.id, user_name=actor.name, comment=comment or "")
+    )
     session.flush()
     count = session.scalar(select(func.count()).where(TransitionApproval.request_id == req.id)) or 0
     mv = session.get(ModelVersion, req.version_id)
-    reg.record(session, actor, "model.transition_approval_added", model, request_id=request_id,
-               from_value=req.from_stage, to_value=req.to_stage, comment=comment,
-               details={"version": mv.version if mv else None, "request": req.id, "approvals": count,
-                        "required": req.required_approvals})
+    reg.record(
+        session,
+        actor,
+        "model.transition_approval_added",
+        model,
+        request_id=request_id,
+        from_value=req.from_stage,
+        to_value=req.to_stage,
+        comment=comment,
+        details={
+            "version": mv.version if mv else None,
+            "request": req.id,
+            "approvals": count,
+            "required": req.required_approvals,
+        },
+    )
     if count >= req.required_approvals:
         _complete(session, actor, model, req, comment, request_id)
     return req
 
 
-def _complete(session: Session, actor: Principal, model: RegisteredModel, req: TransitionRequest, comment: str,
-              request_id: str) -> None:
-    mv = session.scalars(select(ModelVersion).where(ModelVersion.id == req.version_id)
-                         .execution_options(populate_existing=True)).one()
+def _complete(
+    session: Session,
+    actor: Principal,
+    model: RegisteredModel,
+    req: TransitionRequest,
+    comment: str,
+    request_id: str,
+) -> None:
+    mv = session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.id == req.version_id)
+        .execution_options(populate_existing=True)
+    ).one()
     if mv.stage != req.from_stage:
         raise FailedPrecondition(
             f"Version {mv.version} moved from {req.from_stage} to {mv.stage} after this request was made; it can "
             "no longer be applied. Reject or cancel it and request again.",
-            {"requested_from": req.from_stage, "current_stage": mv.stage, "request": req.id})
-    req.status, req.decided_at, req.decided_by_name, req.decision_comment = "approved", now_ms(), actor.name, comment
-    reg.record(session, actor, "model.transition_approved", model, event_name="transition.approved",
-               request_id=request_id, from_value=req.from_stage, to_value=req.to_stage, comment=comment,
-               details={"version": mv.version, "request": req.id}, data=_event_data(req, mv))
-    reg.apply_stage(session, actor, model, mv, req.to_stage, archive_existing=req.archive_existing,
-                    comment=req.comment, request_id=request_id, via_request=req.id)
+            {"requested_from": req.from_stage, "current_stage": mv.stage, "request": req.id},
+        )
+    req.status, req.decided_at, req.decided_by_name, req.decision_comment = (
+        "approved",
+        now_ms(),
+        actor.name,
+        comment,
+    )
+    reg.record(
+        session,
+        actor,
+        "model.transition_approved",
+        model,
+        event_name="transition.approved",
+        request_id=request_id,
+        from_value=req.from_stage,
+        to_value=req.to_stage,
+        comment=comment,
+        details={"version": mv.version, "request": req.id},
+        data=_event_data(req, mv),
+    )
+    reg.apply_stage(
+        session,
+        actor,
+        model,
+        mv,
+        req.to_stage,
+        archive_existing=req.archive_existing,
+        comment=req.comment,
+        request_id=request_id,
+        via_request=req.id,
+    )
 
 
-def reject(session: Session, actor: Principal, request_id_: int, comment: str = "",
-           request_id: str = "") -> TransitionRequest:
+def reject(
+    session: Session, actor: Principal, request_id_: int, comment: str = "", request_id: str = ""
+) -> TransitionRequest:
     model, req = _locked_request(session, actor, request_id_)
     _four_eyes(actor, req, "reject")
     return _close(session, actor, model, req, "rejected", comment, request_id)
 
 
-def cancel(session: Session, actor: Principal, request_id_: int, comment: str = "",
-           request_id: str = "") -> TransitionRequest:
+def cancel(
+    session: Session, actor: Principal, request_id_: int, comment: str = "", request_id: str = ""
+) -> TransitionRequest:
     model, req = _locked_request(session, actor, request_id_)
     if req.requested_by != actor.id:
         permissions.require(session, actor, "model", model.id, "MANAGE", f"Transition request {request_id_}")
     return _close(session, actor, model, req, "cancelled", comment, request_id)
 
 
-def _close(session: Session, actor: Principal, model: RegisteredModel, req: TransitionRequest, status: str,
-           comment: str, request_id: str) -> TransitionRequest:
-    req.status, req.decided_at, req.decided_by_name, req.decision_comment = status, now_ms(), actor.name, comment
+def _close(
+    session: Session,
+    actor: Principal,
+    model: RegisteredModel,
+    req: TransitionRequest,
+    status: str,
+    comment: str,
+    request_id: str,
+) -> TransitionRequest:
+    req.status, req.decided_at, req.decided_by_name, req.decision_comment = (
+        status,
+        now_ms(),
+        actor.name,
+        comment,
+    )
     mv = session.get(ModelVersion, req.version_id)
-    reg.record(session, actor, f"model.transition_{status}", model,
-               event_name="transition.rejected" if status == "rejected" else None, request_id=request_id,
-               from_value=req.from_stage, to_value=req.to_stage, comment=comment,
-               details={"version": mv.version if mv else None, "request": req.id},
-               data=_event_data(req, mv) if mv else None)
+    reg.record(
+        session,
+        actor,
+        f"model.transition_{status}",
+        model,
+        event_name="transition.rejected" if status == "rejected" else None,
+        request_id=request_id,
+        from_value=req.from_stage,
+        to_value=req.to_stage,
+        comment=comment,
+        details={"version": mv.version if mv else None, "request": req.id},
+        data=_event_data(req, mv) if mv else None,
+    )
     return req
 
 
-def list_requests(session: Session, actor: Principal, *, status: str | None = "pending", model: str | None = None,
-                  max_results: int = 100, page_token: str | None = None) -> tuple[list[TransitionRequest], str | None]:
+def list_requests(
+    session: Session,
+    actor: Principal,
+    *,
+    status: str | None = "pending",
+    model: str | None = None,
+    max_results: int = 100,
+    page_token: str | None = None,
+) -> tuple[list[TransitionRequest], str | None]:
     if status is not None and status not in REQUEST_STATUSES:
         raise InvalidArgument(f"status must be one of {list(REQUEST_STATUSES)}", {"field": "status"})
     scope = paging.scope_of("transition-requests", status, model)
@@ -222,7 +363,9 @@ def list_requests(session: Session, actor: Principal, *, status: str | None = "p
     if status:
         q = q.where(TransitionRequest.status == status)
     if model:
-        q = q.join(RegisteredModel, RegisteredModel.id == TransitionRequest.model_id).where(RegisteredModel.name == model)
+        q = q.join(RegisteredModel, RegisteredModel.id == TransitionRequest.model_id).where(
+            RegisteredModel.name == model
+        )
     if tok:
         q = q.where(TransitionRequest.id > int(tok["after"]))
     rows = list(session.scalars(q.order_by(TransitionRequest.id).limit(max_results + 1)))
@@ -233,18 +376,46 @@ def describe(session: Session, reqs: list[TransitionRequest]) -> list[dict[str, 
     """Requests as API dicts (model name, version number, approvals) in three queries."""
     if not reqs:
         return []
-    names = dict(session.execute(select(RegisteredModel.id, RegisteredModel.name).where(
-        RegisteredModel.id.in_({r.model_id for r in reqs}))).all())
-    numbers = dict(session.execute(select(ModelVersion.id, ModelVersion.version).where(
-        ModelVersion.id.in_({r.version_id for r in reqs}))).all())
+    names = dict(
+        session.execute(
+            select(RegisteredModel.id, RegisteredModel.name).where(
+                RegisteredModel.id.in_({r.model_id for r in reqs})
+            )
+        ).all()
+    )
+    numbers = dict(
+        session.execute(
+            select(ModelVersion.id, ModelVersion.version).where(
+                ModelVersion.id.in_({r.version_id for r in reqs})
+            )
+        ).all()
+    )
     approvals: dict[int, list[dict[str, Any]]] = {r.id: [] for r in reqs}
-    for a in session.scalars(select(TransitionApproval).where(TransitionApproval.request_id.in_(list(approvals)))
-                             .order_by(TransitionApproval.created_at)):
-        approvals[a.request_id].append({"user": a.user_name, "comment": a.comment, "created_at": a.created_at})
-    return [{"id": r.id, "model": names.get(r.model_id), "version": numbers.get(r.version_id),
-             "from_stage": r.from_stage, "to_stage": r.to_stage, "status": r.status, "comment": r.comment,
-             "archive_existing": r.archive_existing, "required_approvals": r.required_approvals,
-             "approvals": approvals[r.id], "requested_by": r.requested_by_name, "created_at": r.created_at,
-             "decided_at": r.decided_at, "decided_by": r.decided_by_name, "decision_comment": r.decision_comment}
-            for r in reqs]
-
+    for a in session.scalars(
+        select(TransitionApproval)
+        .where(TransitionApproval.request_id.in_(list(approvals)))
+        .order_by(TransitionApproval.created_at)
+    ):
+        approvals[a.request_id].append(
+            {"user": a.user_name, "comment": a.comment, "created_at": a.created_at}
+        )
+    return [
+        {
+            "id": r.id,
+            "model": names.get(r.model_id),
+            "version": numbers.get(r.version_id),
+            "from_stage": r.from_stage,
+            "to_stage": r.to_stage,
+            "status": r.status,
+            "comment": r.comment,
+            "archive_existing": r.archive_existing,
+            "required_approvals": r.required_approvals,
+            "approvals": approvals[r.id],
+            "requested_by": r.requested_by_name,
+            "created_at": r.created_at,
+            "decided_at": r.decided_at,
+            "decided_by": r.decided_by_name,
+            "decision_comment": r.decision_comment,
+        }
+        for r in reqs
+    ]

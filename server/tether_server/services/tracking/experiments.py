@@ -24,16 +24,21 @@ def _check_name(name: object) -> str:
     return check_key(name, "name")
 
 
-def create_experiment(session: Session, actor: Principal, name: str, description: str = "",
-                      tags: dict[str, str] | None = None) -> Experiment:
+def create_experiment(
+    session: Session, actor: Principal, name: str, description: str = "", tags: dict[str, str] | None = None
+) -> Experiment:
     if not actor.can_write:
         raise PermissionDenied("Creating experiments needs the writer role or higher")
     _check_name(name)
     tags = check_tags(tags)
     if session.scalar(select(Experiment.id).where(Experiment.name == name)) is not None:
         raise AlreadyExists(f"Experiment {name!r} already exists", {"name": name})
-    exp = Experiment(name=name, description=description or "", created_by=actor.id,
-                     tags=[ExperimentTag(key=k, value=v) for k, v in tags.items()])
+    exp = Experiment(
+        name=name,
+        description=description or "",
+        created_by=actor.id,
+        tags=[ExperimentTag(key=k, value=v) for k, v in tags.items()],
+    )
     session.add(exp)
     session.flush()
     permissions.set_grant(session, actor, actor.id, "experiment", exp.id, "MANAGE", quiet=True)
@@ -65,15 +70,22 @@ def check_writable(session: Session, actor: Principal, experiment_id: int) -> No
     if row is None:
         raise NotFound(f"Experiment {experiment_id} not found")
     granted = None if actor.is_admin else row[1]
-    permissions.check_level(permissions.effective_level(actor, granted), "EDIT", "experiment",
-                            f"Experiment {experiment_id}")
+    permissions.check_level(
+        permissions.effective_level(actor, granted), "EDIT", "experiment", f"Experiment {experiment_id}"
+    )
     if row[0] != "active":
         raise FailedPrecondition(f"Experiment {experiment_id} is deleted", {"lifecycle": row[0]})
 
 
-def list_experiments(session: Session, actor: Principal, *, name: str | None = None,
-                     lifecycle: str | None = "active", max_results: int = 100,
-                     page_token: str | None = None) -> tuple[list[Experiment], str | None]:
+def list_experiments(
+    session: Session,
+    actor: Principal,
+    *,
+    name: str | None = None,
+    lifecycle: str | None = "active",
+    max_results: int = 100,
+    page_token: str | None = None,
+) -> tuple[list[Experiment], str | None]:
     scope = paging.scope_of("experiments", name, lifecycle)
     token = paging.decode(page_token, scope)
     q = select(Experiment).where(permissions.filter_clause(actor, "experiment", Experiment.id))
@@ -89,9 +101,16 @@ def list_experiments(session: Session, actor: Principal, *, name: str | None = N
     return paging.trim(rows, max_results, scope, "after", lambda r: r.id)
 
 
-def update_experiment(session: Session, actor: Principal, experiment_id: int, *, name: str | None = None,
-                      description: str | None = None, tags: dict[str, str] | None = None,
-                      lifecycle: str | None = None) -> Experiment:
+def update_experiment(
+    session: Session,
+    actor: Principal,
+    experiment_id: int,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+    lifecycle: str | None = None,
+) -> Experiment:
     exp = get_experiment(session, actor, experiment_id, "EDIT")
     if name is not None and name != exp.name:
         _check_name(name)

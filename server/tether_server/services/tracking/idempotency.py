@@ -18,8 +18,9 @@ def check_key(key: str) -> str:
 
 
 def lookup(session: Session, key: str, scope: str) -> IdempotencyRecord | None:
-    return session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == key,
-                                                          IdempotencyRecord.scope == scope))
+    return session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.key == key, IdempotencyRecord.scope == scope)
+    )
 
 
 def remember(session: Session, key: str, scope: str, user_id: int | None, status: int, body: str) -> None:
@@ -28,8 +29,7 @@ def remember(session: Session, key: str, scope: str, user_id: int | None, status
 
 
 def prune(session: Session, now: int | None = None) -> int:
-    res = session.execute(delete(IdempotencyRecord).where(
-        IdempotencyRecord.created_at < (now or now_ms()) - RETENTION_MS))
+    res = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < (now or now_ms()) - RETENTION_MS)
+    )
     return res.rowcount or 0  # type: ignore[attr-defined]
-
-

@@ -20,17 +20,32 @@ MAX_POINTS_CAP = 50_000
 Point = tuple[int, float, int]  # step, value, timestamp
 
 
-def history(session: Session, actor: Principal, run_id: str, key: str, *, max_points: int | None = None,
-            page_token: str | None = None, max_results: int | None = None) -> dict[str, Any]:
+def history(
+    session: Session,
+    actor: Principal,
+    run_id: str,
+    key: str,
+    *,
+    max_points: int | None = None,
+    page_token: str | None = None,
+    max_results: int | None = None,
+) -> dict[str, Any]:
     get_run(session, actor, run_id)
     check_key(key, "metric key")
     if max_points is not None:
         if not 2 <= max_points <= MAX_POINTS_CAP:
-            raise InvalidArgument(f"max_points must be between 2 and {MAX_POINTS_CAP}", {"field": "max_points"})
+            raise InvalidArgument(
+                f"max_points must be between 2 and {MAX_POINTS_CAP}", {"field": "max_points"}
+            )
         pts = _points(_fetch(session, run_id, key, order="step, id"))
         sampled = downsample(pts, max_points)
-        return {"key": key, "items": sampled, "next_page_token": None, "downsampled": len(sampled) < len(pts),
-                "total_points": len(pts)}
+        return {
+            "key": key,
+            "items": sampled,
+            "next_page_token": None,
+            "downsampled": len(sampled) < len(pts),
+            "total_points": len(pts),
+        }
     limit = PAGE_DEFAULT if max_results is None else max_results
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidArgument(f"max_results must be between 1 and {PAGE_MAX}", {"field": "max_results"})
@@ -45,8 +60,15 @@ def history(session: Session, actor: Principal, run_id: str, key: str, *, max_po
     return {"key": key, "items": _points(rows), "next_page_token": nxt, "downsampled": False}
 
 
-def _fetch(session: Session, run_id: str, key: str, *, order: str, after: tuple[int, int] | None = None,
-           limit: int | None = None) -> list[tuple[Any, ...]]:
+def _fetch(
+    session: Session,
+    run_id: str,
+    key: str,
+    *,
+    order: str,
+    after: tuple[int, int] | None = None,
+    limit: int | None = None,
+) -> list[tuple[Any, ...]]:
     """Rows (step, value, is_nan, timestamp, id) through the DBAPI cursor of the session's own
     connection and transaction: SQLAlchemy's per-row result processing was most of the time
     spent serving a 10,000-point history. Only fixed SQL text and bound parameters."""
@@ -82,7 +104,7 @@ def downsample(points: list[Point], n: int) -> list[Point]:
     size = len(inner) / buckets
     keep: list[Point] = [points[0]]
     for b in range(buckets):
-        chunk = inner[int(b * size): int((b + 1) * size)]
+        chunk = inner[int(b * size) : int((b + 1) * size)]
         if not chunk:
             continue
         finite = [p for p in chunk if p[1] == p[1]]

@@ -28,14 +28,18 @@ def _load_run_stmt(with_grant: bool, lock: bool = False) -> Any:
     cols: list[Any] = [Run, Experiment.lifecycle]
     if with_grant:
         cols.append(permissions.bound_grant_level("experiment", Run.experiment_id))
-    stmt = select(*cols).join(Experiment, Experiment.id == Run.experiment_id).where(Run.id == bindparam("rid"))
+    stmt = (
+        select(*cols).join(Experiment, Experiment.id == Run.experiment_id).where(Run.id == bindparam("rid"))
+    )
     # Writers hold a KEY SHARE lock on the run row until they commit: what a foreign key from
     # metrics would take once per inserted row, taken once per request (metrics has no FK; see
     # hard_delete_run). SQLite renders no lock clause; its writers are serialised anyway.
     return stmt.with_for_update(key_share=True, of=Run) if lock else stmt
 
 
-def _load_run(session: Session, actor: Principal, run_id: str, level: str, lock: bool = False) -> tuple[Run, str]:
+def _load_run(
+    session: Session, actor: Principal, run_id: str, level: str, lock: bool = False
+) -> tuple[Run, str]:
     """The run and its experiment's lifecycle in one query, with the caller's grant joined in.
     The statement is built once and reused (it runs on every logging request)."""
     if not isinstance(run_id, str) or len(run_id) > 32:
@@ -47,7 +51,9 @@ def _load_run(session: Session, actor: Principal, run_id: str, level: str, lock:
     if row is None:
         raise NotFound(f"Run {run_id!r} not found")
     granted = None if actor.is_admin else row[2]
-    permissions.check_level(permissions.effective_level(actor, granted), level, "experiment", f"Run {run_id!r}")
+    permissions.check_level(
+        permissions.effective_level(actor, granted), level, "experiment", f"Run {run_id!r}"
+    )
     return row[0], row[1]
 
 
@@ -63,17 +69,27 @@ def writable_run(session: Session, actor: Principal, run_id: str, lock: bool = T
     if run.lifecycle != "active":
         raise FailedPrecondition(f"Run {run_id!r} is deleted", {"lifecycle": run.lifecycle})
     if run.status != "RUNNING":
-        raise FailedPrecondition(f"Run {run_id!r} is {run.status}; only RUNNING runs accept new data",
-                                 {"status": run.status})
+        raise FailedPrecondition(
+            f"Run {run_id!r} is {run.status}; only RUNNING runs accept new data", {"status": run.status}
+        )
     if exp_lifecycle != "active":
         raise FailedPrecondition(f"The experiment of run {run_id!r} is deleted")
     return run
 
 
-def create_run(session: Session, actor: Principal, experiment_id: int, *, name: str | None = None,
-               tags: dict[str, str] | None = None, parent_run_id: str | None = None,
-               start_time: int | None = None, params: Any = None, metrics: Any = None,
-               max_metrics: int = 10_000) -> Run:
+def create_run(
+    session: Session,
+    actor: Principal,
+    experiment_id: int,
+    *,
+    name: str | None = None,
+    tags: dict[str, str] | None = None,
+    parent_run_id: str | None = None,
+    start_time: int | None = None,
+    params: Any = None,
+    metrics: Any = None,
+    max_metrics: int = 10_000,
+) -> Run:
     """Create a run; initial params and metrics (optional) are logged in the same transaction."""
     experiments.check_writable(session, actor, experiment_id)
     tags = check_tags(tags)
@@ -85,9 +101,16 @@ def create_run(session: Session, actor: Principal, experiment_id: int, *, name: 
     if parent_run_id is not None:
         parent = get_run(session, actor, parent_run_id)
         if parent.experiment_id != experiment_id:
-            raise InvalidArgument("A parent run must belong to the same experiment", {"field": "parent_run_id"})
-    run = Run(experiment_id=experiment_id, name=name or "", parent_run_id=parent_run_id, created_by=actor.id,
-              start_time=check_int(start_time, "start_time") if start_time is not None else now_ms())
+            raise InvalidArgument(
+                "A parent run must belong to the same experiment", {"field": "parent_run_id"}
+            )
+    run = Run(
+        experiment_id=experiment_id,
+        name=name or "",
+        parent_run_id=parent_run_id,
+        created_by=actor.id,
+        start_time=check_int(start_time, "start_time") if start_time is not None else now_ms(),
+    )
     session.add(run)
     session.flush()
     if tags:
@@ -100,8 +123,15 @@ def create_run(session: Session, actor: Principal, experiment_id: int, *, name: 
     return run
 
 
-def update_run(session: Session, actor: Principal, run_id: str, *, status: str | None = None,
-               end_time: int | None = None, name: str | None = None) -> Run:
+def update_run(
+    session: Session,
+    actor: Principal,
+    run_id: str,
+    *,
+    status: str | None = None,
+    end_time: int | None = None,
+    name: str | None = None,
+) -> Run:
     run = get_run(session, actor, run_id, "EDIT")
     if run.lifecycle != "active":
         raise FailedPrecondition(f"Run {run_id!r} is deleted")
@@ -148,7 +178,8 @@ def run_details(session: Session, runs: list[Run]) -> dict[str, dict[str, Any]]:
             f"SELECT 'p', run_id, key, value, {_NULLS} FROM params WHERE {where} UNION ALL "
             f"SELECT 't', run_id, key, value, {_NULLS} FROM run_tags WHERE {where} UNION ALL "
             f"SELECT 'm', run_id, key, NULL, value, is_nan, step, timestamp FROM latest_metrics WHERE {where}",
-            args * 3)
+            args * 3,
+        )
         for kind, rid, k, text_value, value, nan, step, ts in cur.fetchall():
             if kind == "m":
                 out[rid]["metrics"][k] = {"value": math.nan if nan else value, "step": step, "timestamp": ts}
@@ -169,8 +200,9 @@ def parse_metrics(raw: Any, limit: int) -> list[MetricRow]:
     if not isinstance(raw, list):
         raise InvalidArgument("metrics must be a list", {"field": "metrics"})
     if len(raw) > limit:
-        raise InvalidArgument(f"At most {limit} metrics per batch", {"field": "metrics", "max": limit,
-                                                                      "got": len(raw)})
+        raise InvalidArgument(
+            f"At most {limit} metrics per batch", {"field": "metrics", "max": limit, "got": len(raw)}
+        )
     now = now_ms()
     rows: list[MetricRow] = []
     seen_keys: set[str] = set()
@@ -187,8 +219,12 @@ def parse_metrics(raw: Any, limit: int) -> list[MetricRow]:
                 ts = now
             if step is None:
                 step = 0
-            if type(step) is not int or type(ts) is not int or not (-(2**63) <= step < 2**63) \
-                    or not (0 <= ts < 2**63):
+            if (
+                type(step) is not int
+                or type(ts) is not int
+                or not (-(2**63) <= step < 2**63)
+                or not (0 <= ts < 2**63)
+            ):
                 raise ValueError("step/timestamp")
         except InvalidArgument as e:
             e.details["index"] = i
@@ -196,23 +232,34 @@ def parse_metrics(raw: Any, limit: int) -> list[MetricRow]:
         except (KeyError, TypeError, ValueError, AttributeError):
             raise InvalidArgument(
                 f"metrics[{i}] must be {{key: str, value: number|'NaN'|'Infinity'|'-Infinity', step?: int, "
-                "timestamp?: int ms}", {"field": "metrics", "index": i}) from None
+                "timestamp?: int ms}",
+                {"field": "metrics", "index": i},
+            ) from None
         nan = value != value
         rows.append((key, step, ts, 0.0 if nan else value, nan))
     return rows
 
 
-def log_batch(session: Session, actor: Principal, run_id: str, *, params: Any = None, metrics: Any = None,
-              tags: Any = None, max_metrics: int = 10_000) -> dict[str, int]:
+def log_batch(
+    session: Session,
+    actor: Principal,
+    run_id: str,
+    *,
+    params: Any = None,
+    metrics: Any = None,
+    tags: Any = None,
+    max_metrics: int = 10_000,
+) -> dict[str, int]:
     rows, params, tags = parse_metrics(metrics, max_metrics), _check_params(params), check_tags(tags)
     writable_run(session, actor, run_id)
     if params:
         _log_params(session, run_id, params)
     if tags:
         stmt = _dialect_insert(session, RunTag)
-        session.execute(stmt.on_conflict_do_update(index_elements=["run_id", "key"],
-                                                   set_={"value": stmt.excluded.value}),
-                        [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+        session.execute(
+            stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}),
+            [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+        )
     if rows:
         _insert_metrics(session, run_id, rows)
         _update_latest(session, run_id, rows)
@@ -243,7 +290,9 @@ SELECT count(*) FROM r
 """
 
 
-def log_points(session: Session, actor: Principal, run_id: str, metrics: Any, max_metrics: int = 10_000) -> dict[str, int]:
+def log_points(
+    session: Session, actor: Principal, run_id: str, metrics: Any, max_metrics: int = 10_000
+) -> dict[str, int]:
     """Metrics only, PostgreSQL only (the single ``log_metric`` route; SQLite uses ``log_batch``).
     ``session`` is an autocommit (read) session and the write is ONE statement, atomic by itself:
     it locks the run row, checks again that it still accepts data, inserts the points and moves
@@ -273,12 +322,17 @@ def _check_params(params: Any) -> dict[str, str]:
 
 
 def _log_params(session: Session, run_id: str, params: dict[str, str]) -> None:
-    existing = dict(session.execute(select(Param.key, Param.value).where(
-        Param.run_id == run_id, Param.key.in_(list(params)))).all())
+    existing = dict(
+        session.execute(
+            select(Param.key, Param.value).where(Param.run_id == run_id, Param.key.in_(list(params)))
+        ).all()
+    )
     for k, v in params.items():
         if k in existing and existing[k] != v:
-            raise AlreadyExists(f"Param {k!r} is already logged with a different value; params are immutable",
-                                {"key": k, "existing": existing[k], "new": v})
+            raise AlreadyExists(
+                f"Param {k!r} is already logged with a different value; params are immutable",
+                {"key": k, "existing": existing[k], "new": v},
+            )
     new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
     if new:
         session.execute(insert(Param), new)
@@ -294,15 +348,19 @@ def _insert_metrics(session: Session, run_id: str, rows: list[MetricRow]) -> Non
     with rawsql.cursor(session) as (cur, mark):
         if mark == "%s" and len(rows) < COPY_MIN_ROWS:  # COPY costs one more round trip
             keys, steps, stamps, values, nans = (list(c) for c in zip(*rows, strict=True))
-            cur.execute(f"INSERT INTO metrics ({cols}) SELECT %s, * FROM {_PG_UNNEST}",
-                        (run_id, keys, steps, stamps, values, nans))
+            cur.execute(
+                f"INSERT INTO metrics ({cols}) SELECT %s, * FROM {_PG_UNNEST}",
+                (run_id, keys, steps, stamps, values, nans),
+            )
         elif mark == "%s":  # PostgreSQL, many points: binary COPY (about 30% less server time)
             with cur.copy(f"COPY metrics ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
                 cp.set_types(["varchar", "varchar", "int8", "int8", "float8", "bool"])
                 for r in rows:
                     cp.write_row((run_id, *r))
         else:
-            cur.executemany(f"INSERT INTO metrics ({cols}) VALUES (?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows])
+            cur.executemany(
+                f"INSERT INTO metrics ({cols}) VALUES (?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows]
+            )
 
 
 @functools.cache
@@ -330,8 +388,13 @@ def _latest_rows(rows: list[MetricRow]) -> list[MetricRow]:
 
 
 def _update_latest(session: Session, run_id: str, rows: list[MetricRow]) -> None:
-    session.execute(_latest_upsert(session.get_bind().dialect.name), [{"run_id": run_id, "key": k, "step": step, "timestamp": ts, "value": v, "is_nan": nan}
-                           for k, step, ts, v, nan in _latest_rows(rows)])
+    session.execute(
+        _latest_upsert(session.get_bind().dialect.name),
+        [
+            {"run_id": run_id, "key": k, "step": step, "timestamp": ts, "value": v, "is_nan": nan}
+            for k, step, ts, v, nan in _latest_rows(rows)
+        ],
+    )
 
 
 def hard_delete_run(session: Session, run_id: str) -> None:

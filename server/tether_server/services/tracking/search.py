@@ -42,13 +42,22 @@ from .search_filter import (
 )
 
 
-def search_runs(session: Session, actor: Principal, *, experiment_ids: list[int] | None = None,
-                filter: str | None = None, order_by: list[str] | None = None, max_results: int = 100,
-                page_token: str | None = None, lifecycle: str = "active",
-                max_cap: int = 1000) -> tuple[list[Run], str | None]:
+def search_runs(
+    session: Session,
+    actor: Principal,
+    *,
+    experiment_ids: list[int] | None = None,
+    filter: str | None = None,
+    order_by: list[str] | None = None,
+    max_results: int = 100,
+    page_token: str | None = None,
+    lifecycle: str = "active",
+    max_cap: int = 1000,
+) -> tuple[list[Run], str | None]:
     if not 1 <= max_results <= max_cap:
-        raise InvalidArgument(f"max_results must be between 1 and {max_cap}",
-                              {"field": "max_results", "max": max_cap})
+        raise InvalidArgument(
+            f"max_results must be between 1 and {max_cap}", {"field": "max_results", "max": max_cap}
+        )
     scope = paging.scope_of("runs", experiment_ids, filter, order_by, lifecycle)
     token = paging.decode(page_token, scope)
     offset = int(token["o"]) if token else 0
@@ -95,7 +104,9 @@ def _required(c: Comparison) -> bool:
 
 @dataclass
 class _Plan:
-    joins: dict[Field, tuple[Any, ColumnElement[bool], bool]] = field(default_factory=dict)  # alias, ON, outer
+    joins: dict[Field, tuple[Any, ColumnElement[bool], bool]] = field(
+        default_factory=dict
+    )  # alias, ON, outer
     cond: list[ColumnElement[bool]] = field(default_factory=list)  # conditions on inner-joined rows
 
     def take(self, term: Node) -> Node | None:

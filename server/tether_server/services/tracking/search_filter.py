@@ -68,25 +68,42 @@ MAX_ORDER_BY_CHARS = 500
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 
 _PREFIXES = {
-    "metrics": "metric", "metric": "metric", "params": "param", "param": "param", "tags": "tag",
-    "tag": "tag", "attributes": "attribute", "attribute": "attribute", "attr": "attribute",
+    "metrics": "metric",
+    "metric": "metric",
+    "params": "param",
+    "param": "param",
+    "tags": "tag",
+    "tag": "tag",
+    "attributes": "attribute",
+    "attribute": "attribute",
+    "attr": "attribute",
 }
 _ATTR_ALIASES = {"run_name": "name", "id": "run_id"}
 _COLUMNS: dict[str, Any] = {
-    "status": Run.status, "name": Run.name, "start_time": Run.start_time, "end_time": Run.end_time,
-    "run_id": Run.id, "experiment_id": Run.experiment_id, "parent_run_id": Run.parent_run_id,
+    "status": Run.status,
+    "name": Run.name,
+    "start_time": Run.start_time,
+    "end_time": Run.end_time,
+    "run_id": Run.id,
+    "experiment_id": Run.experiment_id,
+    "parent_run_id": Run.parent_run_id,
 }
 _NUMERIC_ATTRS = frozenset({"start_time", "end_time", "experiment_id"})
 _NULLABLE_ATTRS = frozenset({"end_time", "parent_run_id"})
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "ASC", "DESC"})
 _LIKE_OPS = frozenset({"LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"})
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
     ">=": operator.ge,
 }
 
 
 # ---------------------------------------------------------------- AST
+
 
 @dataclass(frozen=True)
 class Field:
@@ -131,11 +148,14 @@ Node = Comparison | BoolOp | Not
 
 # ---------------------------------------------------------------- parser
 
+
 def parse_filter(text: str) -> Node:
     """Parse ``text`` into an AST; any error is an ``InvalidArgument`` with its ``position``."""
     if len(text) > MAX_FILTER_CHARS:
-        raise InvalidArgument(f"The filter is longer than {MAX_FILTER_CHARS} characters",
-                              {"position": MAX_FILTER_CHARS, "filter": text[:100] + "..."})
+        raise InvalidArgument(
+            f"The filter is longer than {MAX_FILTER_CHARS} characters",
+            {"position": MAX_FILTER_CHARS, "filter": text[:100] + "..."},
+        )
     return _Parser(text).parse()
 
 
@@ -167,7 +187,7 @@ class _Parser:
     def source(self, tok: Token) -> str:
         if tok.kind == "EOF":
             return "the end of the filter"
-        raw = self.text[tok.pos:tok.end]
+        raw = self.text[tok.pos : tok.end]
         return raw if tok.kind == "STRING" else f"'{raw}'"
 
     def keyword(self, tok: Token) -> str:
@@ -212,8 +232,11 @@ class _Parser:
                 node = self.or_expr()
             close = self.next()
             if close.kind != "RPAREN":
-                raise self.error(f"Expected ')' (closing the '(' opened at position {tok.pos}), "
-                                 f"found {self.source(close)}", close)
+                raise self.error(
+                    f"Expected ')' (closing the '(' opened at position {tok.pos}), "
+                    f"found {self.source(close)}",
+                    close,
+                )
             return node
         return self.comparison()
 
@@ -235,8 +258,11 @@ class _Parser:
 
     def field(self, tok: Token) -> Field:
         if tok.kind != "WORD" or (tok.key is None and tok.text.upper() in _KEYWORDS):
-            raise self.error(f"Expected an identifier such as metrics.<key>, params.<key>, tags.<key> "
-                             f"or an attribute, found {self.source(tok)}", tok)
+            raise self.error(
+                f"Expected an identifier such as metrics.<key>, params.<key>, tags.<key> "
+                f"or an attribute, found {self.source(tok)}",
+                tok,
+            )
         prefix, dot, key = tok.text.partition(".")
         if tok.key is not None:
             key = tok.key
@@ -244,15 +270,19 @@ class _Parser:
             prefix, key = "attributes", prefix
         kind = _PREFIXES.get(prefix.lower())
         if kind is None:
-            raise self.error(f"Unknown identifier prefix '{prefix}' (expected metrics., params., tags. "
-                             "or attributes.)", tok)
+            raise self.error(
+                f"Unknown identifier prefix '{prefix}' (expected metrics., params., tags. or attributes.)",
+                tok,
+            )
         if not key:
             raise self.error(f"Missing key after '{prefix}.'", tok)
         if kind == "attribute":
             key = _ATTR_ALIASES.get(key.lower(), key.lower())
             if key not in _COLUMNS:
-                raise self.error(f"Unknown attribute {self.source(tok)} (expected one of "
-                                 f"{', '.join(sorted(_COLUMNS))})", tok)
+                raise self.error(
+                    f"Unknown attribute {self.source(tok)} (expected one of {', '.join(sorted(_COLUMNS))})",
+                    tok,
+                )
         return Field(kind, key)
 
     def operator(self, ident: Token) -> str:
@@ -275,8 +305,9 @@ class _Parser:
             if last is not nxt and self.keyword(last) == "NULL":
                 return "IS NOT NULL"
             raise self.error(f"Expected NULL or NOT NULL after IS, found {self.source(last)}", last)
-        raise self.error(f"Expected a comparison operator after {self.source(ident)}, "
-                         f"found {self.source(tok)}", tok)
+        raise self.error(
+            f"Expected a comparison operator after {self.source(ident)}, found {self.source(tok)}", tok
+        )
 
     def value_list(self, fld: Field, op: str) -> tuple[Value, ...]:
         tok = self.next()
@@ -299,8 +330,11 @@ class _Parser:
             raise self.error(f"Expected a string or a number, found {self.source(tok)}", tok)
         if fld.numeric:
             if tok.kind == "STRING":
-                raise self.error(f"Expected a number: {fld.kind} '{fld.key}' compares numerically, "
-                                 f"found the string {self.source(tok)}", tok)
+                raise self.error(
+                    f"Expected a number: {fld.kind} '{fld.key}' compares numerically, "
+                    f"found the string {self.source(tok)}",
+                    tok,
+                )
             return _number(tok.text)
         if op in _LIKE_OPS:
             if (len(tok.text) - len(tok.text.rstrip("\\"))) % 2:
@@ -308,8 +342,9 @@ class _Parser:
             return tok.text
         if fld == Field("attribute", "status"):
             if tok.text.upper() not in STATUSES:
-                raise self.error(f"Invalid status {self.source(tok)} (expected one of "
-                                 f"{', '.join(STATUSES)})", tok)
+                raise self.error(
+                    f"Invalid status {self.source(tok)} (expected one of {', '.join(STATUSES)})", tok
+                )
             return tok.text.upper()
         return tok.text
 
@@ -321,6 +356,7 @@ def _number(text: str) -> Number:
 
 
 # ---------------------------------------------------------------- compilation
+
 
 def compile_filter(text: str | None) -> ColumnElement[bool] | None:
     """A WHERE clause over ``Run`` for ``text``; None when there is no filter."""
@@ -393,9 +429,11 @@ class _CaseSensitiveLike(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
-    _traverse_internals = [("col", InternalTraversal.dp_clauseelement),
-                           ("pattern", InternalTraversal.dp_clauseelement),
-                           ("glob", InternalTraversal.dp_clauseelement)]
+    _traverse_internals = [
+        ("col", InternalTraversal.dp_clauseelement),
+        ("pattern", InternalTraversal.dp_clauseelement),
+        ("glob", InternalTraversal.dp_clauseelement),
+    ]
 
     def __init__(self, col: Any, pattern: str) -> None:
         self.col = col
@@ -430,6 +468,7 @@ def like_to_glob(pattern: str) -> str:
 
 # ---------------------------------------------------------------- ordering
 
+
 def compile_order_by(items: list[str] | None) -> list[ColumnElement[Any]]:
     """ORDER BY elements for ``items`` like ``"metrics.auc DESC"``; missing keys sort last."""
     order = [sort_direction(_sort_value(fld), descending) for fld, descending in parse_order_by(items)]
@@ -456,15 +495,18 @@ def parse_order_by(items: list[str] | None) -> list[tuple[Field, bool]]:
     """``(field, descending)`` per order_by item, checked like ``compile_order_by`` checks them."""
     items = items or []
     if len(items) > MAX_ORDER_BY:
-        raise InvalidArgument(f"order_by accepts at most {MAX_ORDER_BY} items",
-                              {"field": "order_by", "max": MAX_ORDER_BY})
+        raise InvalidArgument(
+            f"order_by accepts at most {MAX_ORDER_BY} items", {"field": "order_by", "max": MAX_ORDER_BY}
+        )
     return [parse_order_item(item) for item in items]
 
 
 def parse_order_item(item: str) -> tuple[Field, bool]:
     if len(item) > MAX_ORDER_BY_CHARS:
-        raise InvalidArgument(f"An order_by item is longer than {MAX_ORDER_BY_CHARS} characters",
-                              {"field": "order_by", "max_chars": MAX_ORDER_BY_CHARS})
+        raise InvalidArgument(
+            f"An order_by item is longer than {MAX_ORDER_BY_CHARS} characters",
+            {"field": "order_by", "max_chars": MAX_ORDER_BY_CHARS},
+        )
     try:
         parser = _Parser(item)
         fld = parser.field(parser.next())
@@ -473,8 +515,9 @@ def parse_order_item(item: str) -> tuple[Field, bool]:
             parser.next()
         parser.expect_end("Expected ASC, DESC or the end of the order_by item")
     except InvalidArgument as e:
-        raise InvalidArgument(f"Invalid order_by {item!r}: {e.message}",
-                              {**e.details, "field": "order_by", "order_by": item}) from None
+        raise InvalidArgument(
+            f"Invalid order_by {item!r}: {e.message}", {**e.details, "field": "order_by", "order_by": item}
+        ) from None
     return fld, direction == "DESC"
 
 

@@ -71,7 +71,7 @@ def tokenize(text: str) -> list[Token]:
 
 def _word(text: str, m: re.Match[str]) -> tuple[Token, int]:
     word, end = m.group(), m.end()
-    if word.endswith(".") and end < len(text) and text[end] in "`\"":
+    if word.endswith(".") and end < len(text) and text[end] in '`"':
         key, after = read_quoted(text, end)
         return Token("WORD", word, m.start(), after, key=key), after
     return Token("WORD", word, m.start(), end), end
