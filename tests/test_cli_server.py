@@ -89,7 +89,7 @@ def test_embedded_first_start_creates_local_admin(tmp_path):
             try:
                 if requests.get(url + "/api/v1/health", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or accepted but not answered yet
                 time.sleep(0.1)
         else:
             pytest.fail("server did not become healthy")

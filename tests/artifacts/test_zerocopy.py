@@ -68,7 +68,7 @@ def gunicorn_server(
             try:
                 if requests.get(url + "/api/v1/health", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or accepted but not answered yet
                 pass
             time.sleep(0.1)
         else:
