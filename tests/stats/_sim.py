@@ -23,8 +23,14 @@ class Arms:
         self.q += k
         self.e += k
 
-    def add_skewed(self, rng: np.random.Generator, n_new: np.ndarray, p_nonzero: float = 0.1,
-                   mu: float = 3.0, sigma: float = 1.0) -> None:
+    def add_skewed(
+        self,
+        rng: np.random.Generator,
+        n_new: np.ndarray,
+        p_nonzero: float = 0.1,
+        mu: float = 3.0,
+        sigma: float = 1.0,
+    ) -> None:
         """Revenue-like: a unit buys with probability ``p_nonzero`` and spends lognormal(mu, sigma)."""
         k = rng.binomial(n_new.astype(np.int64), p_nonzero)
         y = rng.lognormal(mu, sigma, int(k.sum()))
@@ -35,9 +41,20 @@ class Arms:
         self.e += k
 
 
-def first_decisions(rng: np.random.Generator, *, n_tests: int, looks: int, units_per_look: int,
-                    share_t: float, metric: str, p_c: float = 0.1, p_t: float = 0.1,
-                    widen: float = 1.0, fixed_z: float | None = None, **cs_kwargs) -> np.ndarray:
+def first_decisions(
+    rng: np.random.Generator,
+    *,
+    n_tests: int,
+    looks: int,
+    units_per_look: int,
+    share_t: float,
+    metric: str,
+    p_c: float = 0.1,
+    p_t: float = 0.1,
+    widen: float = 1.0,
+    fixed_z: float | None = None,
+    **cs_kwargs,
+) -> np.ndarray:
     """First decision code per test over ``looks`` interim looks (0 = never decided).
 
     Each look adds ``units_per_look`` units split at random with the planned share (binomial), so the

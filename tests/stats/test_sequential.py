@@ -50,8 +50,13 @@ def test_interval_matches_the_published_formula_for_means() -> None:
         yc = rng.lognormal(1, 1, n_c) * (rng.random(n_c) < 0.3)
         yt = rng.normal(2, 3, n_t)
         alpha, n_tune = rng.choice([0.01, 0.05, 0.1]), rng.choice([1_000, 5_000, 50_000])
-        iv = confidence_sequence(ArmStats.from_values(yc), ArmStats.from_values(yt), metric_type="mean",
-                                 alpha=alpha, tuning_n=n_tune)
+        iv = confidence_sequence(
+            ArmStats.from_values(yc),
+            ArmStats.from_values(yt),
+            metric_type="mean",
+            alpha=alpha,
+            tuning_n=n_tune,
+        )
         se2 = np.var(yc, ddof=1) / n_c + np.var(yt, ddof=1) / n_t
         half = published_half_width(se2, n_c + n_t, alpha, n_tune)
         eff = yt.mean() - yc.mean()
@@ -65,8 +70,9 @@ def test_interval_matches_the_published_formula_for_proportions_and_bonferroni()
     rng = np.random.default_rng(2)
     n_c, n_t = rng.integers(1_000, 100_000, (2, 200))
     x_c, x_t = rng.binomial(n_c, 0.1), rng.binomial(n_t, 0.11)
-    eff, lo, hi, se = difference_cs(n_c, x_c, x_c, n_t, x_t, x_t, metric_type="proportion",
-                                    alpha=0.05, n_treatments=3)
+    eff, lo, hi, se = difference_cs(
+        n_c, x_c, x_c, n_t, x_t, x_t, metric_type="proportion", alpha=0.05, n_treatments=3
+    )
     pc, pt = x_c / n_c, x_t / n_t
     se2 = pc * (1 - pc) / n_c + pt * (1 - pt) / n_t
     half = published_half_width(se2, n_c + n_t, 0.05 / 3, 5_000)
@@ -106,8 +112,9 @@ def test_half_width_is_smallest_per_observation_near_the_tuning_size() -> None:
 
 
 def test_undefined_interval_with_fewer_than_two_units() -> None:
-    iv = confidence_sequence(ArmStats.from_proportion(1, 1), ArmStats.from_proportion(5, 2),
-                             metric_type="proportion")
+    iv = confidence_sequence(
+        ArmStats.from_proportion(1, 1), ArmStats.from_proportion(5, 2), metric_type="proportion"
+    )
     assert (iv.lower, iv.upper, iv.p_value) == (-math.inf, math.inf, 1.0)
 
 
@@ -119,16 +126,23 @@ def test_undefined_interval_with_fewer_than_two_units() -> None:
     [("proportion", 0.5, 12), ("proportion", 0.1, 13), ("skewed", 0.5, 14)],
 )
 def test_aa_false_decisions_at_most_5_percent(metric: str, share_t: float, seed: int) -> None:
-    first = first_decisions(np.random.default_rng(seed), n_tests=2_000, looks=30, units_per_look=2_000,
-                            share_t=share_t, metric=metric)
+    first = first_decisions(
+        np.random.default_rng(seed),
+        n_tests=2_000,
+        looks=30,
+        units_per_look=2_000,
+        share_t=share_t,
+        metric=metric,
+    )
     rate = np.mean(first != 0)
     assert rate <= 0.05, rate
 
 
 def test_aa_skewed_90_10_is_measured() -> None:
     """Reported, with a loose bound: the asymptotic CS is known to be optimistic here (2.9 % seen)."""
-    first = first_decisions(np.random.default_rng(15), n_tests=2_000, looks=30, units_per_look=2_000,
-                            share_t=0.1, metric="skewed")
+    first = first_decisions(
+        np.random.default_rng(15), n_tests=2_000, looks=30, units_per_look=2_000, share_t=0.1, metric="skewed"
+    )
     assert np.mean(first != 0) <= 0.08
 
 
@@ -141,15 +155,32 @@ def test_naive_peeking_would_fail_the_same_aa_check() -> None:
 
 
 def test_power_for_a_1_3_point_lift_on_10_percent() -> None:
-    first = first_decisions(np.random.default_rng(21), n_tests=1_000, looks=20, units_per_look=2_000,
-                            share_t=0.5, metric="proportion", p_c=0.10, p_t=0.113)
+    first = first_decisions(
+        np.random.default_rng(21),
+        n_tests=1_000,
+        looks=20,
+        units_per_look=2_000,
+        share_t=0.5,
+        metric="proportion",
+        p_c=0.10,
+        p_t=0.113,
+    )
     assert np.mean(first == 1) >= 0.70
     assert np.mean(first == -1) == 0.0
 
 
 def test_a_much_wider_sequence_fails_the_power_check() -> None:
-    first = first_decisions(np.random.default_rng(21), n_tests=1_000, looks=20, units_per_look=2_000,
-                            share_t=0.5, metric="proportion", p_c=0.10, p_t=0.113, widen=1.5)
+    first = first_decisions(
+        np.random.default_rng(21),
+        n_tests=1_000,
+        looks=20,
+        units_per_look=2_000,
+        share_t=0.5,
+        metric="proportion",
+        p_c=0.10,
+        p_t=0.113,
+        widen=1.5,
+    )
     assert np.mean(first == 1) < 0.70
 
 
@@ -178,11 +209,23 @@ def test_no_decision_before_the_minimum_sample() -> None:
     small = ArmStats.from_proportion(999, 500)
     d = decide(ArmStats.from_proportion(999, 100), small, metric_type="proportion")
     assert d.state is State.RUNNING and not d.enough_data and d.interval.lower > 0
-    assert decide(ArmStats.from_proportion(1_000, 100), ArmStats.from_proportion(1_000, 500),
-                  metric_type="proportion").state is State.TREATMENT_BETTER
+    assert (
+        decide(
+            ArmStats.from_proportion(1_000, 100),
+            ArmStats.from_proportion(1_000, 500),
+            metric_type="proportion",
+        ).state
+        is State.TREATMENT_BETTER
+    )
     # events: 29 successes in control blocks a decision; for means, events are non-zero outcomes
-    assert decide(ArmStats.from_proportion(5_000, 29), ArmStats.from_proportion(5_000, 400),
-                  metric_type="proportion").state is State.RUNNING
+    assert (
+        decide(
+            ArmStats.from_proportion(5_000, 29),
+            ArmStats.from_proportion(5_000, 400),
+            metric_type="proportion",
+        ).state
+        is State.RUNNING
+    )
     y_c = np.zeros(5_000)
     y_c[:29] = 10.0
     y_t = np.zeros(5_000)
@@ -214,8 +257,12 @@ def test_guardrails() -> None:
     assert guardrail(BASE, drop, metric_type="proportion", direction="higher", margin=0.005).violated
     assert not guardrail(BASE, drop, metric_type="proportion", direction="higher", margin=0.03).violated
     # never before the minimum sample
-    assert not guardrail(ArmStats.from_proportion(500, 50), ArmStats.from_proportion(500, 5),
-                         metric_type="proportion", direction="higher").violated
+    assert not guardrail(
+        ArmStats.from_proportion(500, 50),
+        ArmStats.from_proportion(500, 5),
+        metric_type="proportion",
+        direction="higher",
+    ).violated
     with pytest.raises(ValueError):
         guardrail(BASE, drop, metric_type="proportion", direction="higher", margin=-1)
 

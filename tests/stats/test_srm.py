@@ -49,14 +49,20 @@ def test_no_units_is_not_flagged() -> None:
 
 
 def test_bad_input() -> None:
-    for obs, plan in [([1, 2], [1.0]), ([-1, 2], [0.5, 0.5]), ([1, 2], [0.0, 0.0]), ([1, 2], [0.5, -0.5]),
-                      ([3], [1.0])]:
+    for obs, plan in [
+        ([1, 2], [1.0]),
+        ([-1, 2], [0.5, 0.5]),
+        ([1, 2], [0.0, 0.0]),
+        ([1, 2], [0.5, -0.5]),
+        ([3], [1.0]),
+    ]:
         with pytest.raises(ValueError):
             srm_check(obs, plan)
 
 
-@pytest.mark.parametrize(("planned", "n"), [((0.5, 0.5), 100_000), ((0.9, 0.1), 20_000),
-                                            ((0.5, 0.3, 0.2), 5_000)])
+@pytest.mark.parametrize(
+    ("planned", "n"), [((0.5, 0.5), 100_000), ((0.9, 0.1), 20_000), ((0.5, 0.3, 0.2), 5_000)]
+)
 def test_honest_single_checks_flag_fewer_than_0_2_percent(planned, n) -> None:
     rng = np.random.default_rng(2)
     obs = rng.multinomial(n, planned, size=100_000)

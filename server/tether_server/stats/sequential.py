@@ -112,8 +112,9 @@ class ArmStats:
         return cls(int(y.size), float(y.sum()), float(np.dot(y, y)), int(np.count_nonzero(y)))
 
     def merge(self, other: ArmStats) -> ArmStats:
-        return ArmStats(self.n + other.n, self.sum + other.sum, self.sum_sq + other.sum_sq,
-                        self.events + other.events)
+        return ArmStats(
+            self.n + other.n, self.sum + other.sum, self.sum_sq + other.sum_sq, self.events + other.events
+        )
 
     __add__ = merge
 
@@ -184,8 +185,20 @@ def always_valid_p_value(effect, std_error, n_total, alpha, tuning_n=DEFAULT_TUN
     return np.where(np.isnan(p), 1.0, p)
 
 
-def difference_cs(n_c, s_c, q_c, n_t, s_t, q_t, *, metric_type: MetricType, alpha=DEFAULT_ALPHA,
-                  n_treatments=1, tuning_n=DEFAULT_TUNING_N, relative=False):
+def difference_cs(
+    n_c,
+    s_c,
+    q_c,
+    n_t,
+    s_t,
+    q_t,
+    *,
+    metric_type: MetricType,
+    alpha=DEFAULT_ALPHA,
+    n_treatments=1,
+    tuning_n=DEFAULT_TUNING_N,
+    relative=False,
+):
     """Vectorised CS of treatment − control from sums: returns ``(effect, lower, upper, std_error)``.
 
     ``alpha`` is the family level; each treatment uses α / ``n_treatments`` (Bonferroni). With
@@ -216,8 +229,12 @@ def difference_cs(n_c, s_c, q_c, n_t, s_t, q_t, *, metric_type: MetricType, alph
 
 def enough_data(n_c, e_c, n_t, e_t, min_units=DEFAULT_MIN_UNITS, min_events=DEFAULT_MIN_EVENTS):
     """The minimum sample: both arms have >= ``min_units`` units and >= ``min_events`` events."""
-    return ((np.asarray(n_c) >= min_units) & (np.asarray(n_t) >= min_units)
-            & (np.asarray(e_c) >= min_events) & (np.asarray(e_t) >= min_events))
+    return (
+        (np.asarray(n_c) >= min_units)
+        & (np.asarray(n_t) >= min_units)
+        & (np.asarray(e_c) >= min_events)
+        & (np.asarray(e_t) >= min_events)
+    )
 
 
 # Integer codes of ``decision_codes`` (vectorised form of ``State``).
@@ -290,26 +307,54 @@ def _check_common(alpha: float, n_treatments: int, tuning_n: float) -> None:
         raise ValueError(f"tuning_n must be > 0, got {tuning_n!r}")
 
 
-def confidence_sequence(control: ArmStats, treatment: ArmStats, *, metric_type: MetricType,
-                        alpha: float = DEFAULT_ALPHA, n_treatments: int = 1,
-                        tuning_n: float = DEFAULT_TUNING_N, relative: bool = False) -> SequenceInterval:
+def confidence_sequence(
+    control: ArmStats,
+    treatment: ArmStats,
+    *,
+    metric_type: MetricType,
+    alpha: float = DEFAULT_ALPHA,
+    n_treatments: int = 1,
+    tuning_n: float = DEFAULT_TUNING_N,
+    relative: bool = False,
+) -> SequenceInterval:
     """Current interval of the asymptotic CS (module docstring) for treatment − control."""
     _check_common(alpha, n_treatments, tuning_n)
-    e, lo, hi, se = difference_cs(control.n, control.sum, control.sum_sq, treatment.n, treatment.sum,
-                                  treatment.sum_sq, metric_type=metric_type, alpha=alpha,
-                                  n_treatments=n_treatments, tuning_n=tuning_n, relative=relative)
+    e, lo, hi, se = difference_cs(
+        control.n,
+        control.sum,
+        control.sum_sq,
+        treatment.n,
+        treatment.sum,
+        treatment.sum_sq,
+        metric_type=metric_type,
+        alpha=alpha,
+        n_treatments=n_treatments,
+        tuning_n=tuning_n,
+        relative=relative,
+    )
     a = alpha / n_treatments
     n_total = control.n + treatment.n
     p = always_valid_p_value(e, se, n_total, a, tuning_n) if np.isfinite(lo) else 1.0
-    return SequenceInterval(float(e), float(lo), float(hi), float(se), n_total, a, float(tuning_n),
-                            float(p), relative)
+    return SequenceInterval(
+        float(e), float(lo), float(hi), float(se), n_total, a, float(tuning_n), float(p), relative
+    )
 
 
-def decide(control: ArmStats, treatment: ArmStats, *, metric_type: MetricType,
-           direction: Direction = "higher", alpha: float = DEFAULT_ALPHA, n_treatments: int = 1,
-           tuning_n: float = DEFAULT_TUNING_N, min_units: int = DEFAULT_MIN_UNITS,
-           min_events: int = DEFAULT_MIN_EVENTS, relative: bool = False, stopped: bool = False,
-           srm_flagged: bool = False) -> Decision:
+def decide(
+    control: ArmStats,
+    treatment: ArmStats,
+    *,
+    metric_type: MetricType,
+    direction: Direction = "higher",
+    alpha: float = DEFAULT_ALPHA,
+    n_treatments: int = 1,
+    tuning_n: float = DEFAULT_TUNING_N,
+    min_units: int = DEFAULT_MIN_UNITS,
+    min_events: int = DEFAULT_MIN_EVENTS,
+    relative: bool = False,
+    stopped: bool = False,
+    srm_flagged: bool = False,
+) -> Decision:
     """State of one treatment against control at the current look.
 
     ``invalid`` when the SRM check flagged the test (nothing can be trusted); no decision before the
@@ -318,16 +363,27 @@ def decide(control: ArmStats, treatment: ArmStats, *, metric_type: MetricType,
     once the test is ``stopped``. The server should keep the first decision it reaches (the CS is
     valid at any stopping time), rather than re-deciding on later looks.
     """
-    iv = confidence_sequence(control, treatment, metric_type=metric_type, alpha=alpha,
-                             n_treatments=n_treatments, tuning_n=tuning_n, relative=relative)
+    iv = confidence_sequence(
+        control,
+        treatment,
+        metric_type=metric_type,
+        alpha=alpha,
+        n_treatments=n_treatments,
+        tuning_n=tuning_n,
+        relative=relative,
+    )
     ok = bool(enough_data(control.n, control.events, treatment.n, treatment.events, min_units, min_events))
     if srm_flagged:
         return Decision(State.INVALID, iv, ok, "sample ratio mismatch: the assignment is broken")
     code = int(decision_codes(iv.lower, iv.upper, ok, direction))
     if code == BETTER:
-        return Decision(State.TREATMENT_BETTER, iv, ok, "the interval excludes no difference, on the better side")
+        return Decision(
+            State.TREATMENT_BETTER, iv, ok, "the interval excludes no difference, on the better side"
+        )
     if code == WORSE:
-        return Decision(State.TREATMENT_WORSE, iv, ok, "the interval excludes no difference, on the worse side")
+        return Decision(
+            State.TREATMENT_WORSE, iv, ok, "the interval excludes no difference, on the worse side"
+        )
     if not ok:
         reason = f"waiting for {min_units} units and {min_events} events per arm"
     else:
@@ -342,11 +398,20 @@ def evaluate(arms: Sequence[ArmStats], **kwargs) -> list[Decision]:
     return [decide(arms[0], t, n_treatments=len(arms) - 1, **kwargs) for t in arms[1:]]
 
 
-def guardrail(control: ArmStats, treatment: ArmStats, *, metric_type: MetricType,
-              direction: Direction, margin: float = 0.0, alpha: float = DEFAULT_ALPHA,
-              n_treatments: int = 1, tuning_n: float = DEFAULT_TUNING_N,
-              min_units: int = DEFAULT_MIN_UNITS, min_events: int = DEFAULT_MIN_EVENTS,
-              relative: bool = False) -> GuardrailResult:
+def guardrail(
+    control: ArmStats,
+    treatment: ArmStats,
+    *,
+    metric_type: MetricType,
+    direction: Direction,
+    margin: float = 0.0,
+    alpha: float = DEFAULT_ALPHA,
+    n_treatments: int = 1,
+    tuning_n: float = DEFAULT_TUNING_N,
+    min_units: int = DEFAULT_MIN_UNITS,
+    min_events: int = DEFAULT_MIN_EVENTS,
+    relative: bool = False,
+) -> GuardrailResult:
     """Non-inferiority guardrail: violated when the CS excludes "no worse than ``margin``".
 
     ``margin`` >= 0 is in the metric's units (or a fraction of the control mean when ``relative``).
@@ -357,8 +422,15 @@ def guardrail(control: ArmStats, treatment: ArmStats, *, metric_type: MetricType
         raise ValueError(f"margin must be finite and >= 0, got {margin!r}")
     if direction not in ("higher", "lower"):
         raise ValueError(f"direction must be 'higher' or 'lower', got {direction!r}")
-    iv = confidence_sequence(control, treatment, metric_type=metric_type, alpha=alpha,
-                             n_treatments=n_treatments, tuning_n=tuning_n, relative=relative)
+    iv = confidence_sequence(
+        control,
+        treatment,
+        metric_type=metric_type,
+        alpha=alpha,
+        n_treatments=n_treatments,
+        tuning_n=tuning_n,
+        relative=relative,
+    )
     ok = bool(enough_data(control.n, control.events, treatment.n, treatment.events, min_units, min_events))
     worse = iv.upper < -margin if direction == "higher" else iv.lower > margin
     violated = ok and bool(worse)

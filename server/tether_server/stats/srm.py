@@ -39,8 +39,14 @@ from scipy import stats as _st
 
 from .sequential import rho_squared
 
-__all__ = ["SrmResult", "chi2_statistic", "sequential_p_value", "srm_check", "DEFAULT_SRM_THRESHOLD",
-           "DEFAULT_SRM_TUNING_N"]
+__all__ = [
+    "SrmResult",
+    "chi2_statistic",
+    "sequential_p_value",
+    "srm_check",
+    "DEFAULT_SRM_THRESHOLD",
+    "DEFAULT_SRM_TUNING_N",
+]
 
 DEFAULT_SRM_THRESHOLD = 0.001
 DEFAULT_SRM_TUNING_N = 5_000
@@ -103,8 +109,13 @@ class SrmResult:
     threshold: float
 
 
-def srm_check(observed: Sequence[int], planned: Sequence[float], *,
-              threshold: float = DEFAULT_SRM_THRESHOLD, tuning_n: float = DEFAULT_SRM_TUNING_N) -> SrmResult:
+def srm_check(
+    observed: Sequence[int],
+    planned: Sequence[float],
+    *,
+    threshold: float = DEFAULT_SRM_THRESHOLD,
+    tuning_n: float = DEFAULT_SRM_TUNING_N,
+) -> SrmResult:
     """SRM verdict for one test: flagged when the always-valid p-value is below ``threshold``."""
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
@@ -115,5 +126,13 @@ def srm_check(observed: Sequence[int], planned: Sequence[float], *,
     p_seq = float(sequential_p_value(o, planned, alpha=threshold, tuning_n=tuning_n))
     n = o.sum()
     shares = tuple(float(v) for v in (o / n if n > 0 else np.zeros_like(o)))
-    return SrmResult(p_seq < threshold, p_seq, float(x2), int(df), float(p1), shares,
-                     tuple(float(v) for v in _planned(planned, o.size)), threshold)
+    return SrmResult(
+        p_seq < threshold,
+        p_seq,
+        float(x2),
+        int(df),
+        float(p1),
+        shares,
+        tuple(float(v) for v in _planned(planned, o.size)),
+        threshold,
+    )
