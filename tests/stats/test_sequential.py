@@ -280,6 +280,8 @@ def test_bad_input_raises_value_error() -> None:
         decide(BASE, WIN, metric_type="proportion", direction="up")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         confidence_sequence(BASE, WIN, metric_type="proportion", alpha=1.5)
+    with pytest.raises(ValueError):  # more successes than units is not a proportion
+        confidence_sequence(ArmStats(n=10, sum=20.0, sum_sq=20.0), WIN, metric_type="proportion")
 
 
 # ------------------------------------------------------------------ mergeable sufficient statistics

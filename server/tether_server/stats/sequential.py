@@ -319,6 +319,10 @@ def confidence_sequence(
 ) -> SequenceInterval:
     """Current interval of the asymptotic CS (module docstring) for treatment − control."""
     _check_common(alpha, n_treatments, tuning_n)
+    if metric_type == "proportion":
+        for arm in (control, treatment):
+            if not 0 <= arm.sum <= arm.n:
+                raise ValueError(f"a proportion needs 0 <= successes <= n, got {arm.sum} of {arm.n}")
     e, lo, hi, se = difference_cs(
         control.n,
         control.sum,

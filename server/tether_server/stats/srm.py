@@ -4,7 +4,7 @@ Two statistics over the same counts (vectorised over leading axes; arms on the l
 
 * **Pearson χ² goodness of fit** (GrowthBook's SRM check, threshold p < 0.001):
   X² = Σ (O_i − E_i)² / E_i with E_i = N·π_i, df = (arms with a planned share > 0) − 1,
-  p = P(χ²_df ≥ X²) (``scipy.stats.chi2.sf``). Valid for **one** look at the data.
+  p = P(χ²_df ≥ X²) (``scipy.special.chdtrc``, the χ² survival function). Valid for **one** look at the data.
 
 * **Always-valid (sequential) χ²**, used for the decision because the server re-checks after every
   outcome window. It is the normal-mixture martingale of Robbins (1970) for the (k − 1)-dimensional
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _st
+from scipy.special import chdtrc
 
 from .sequential import rho_squared
 
@@ -80,7 +80,7 @@ def chi2_statistic(observed, planned):
     leaked = np.any(~live & (o > 0), axis=-1)
     x2 = np.where(leaked, np.inf, x2)
     df = np.broadcast_to(live.sum(axis=-1) - 1, x2.shape)
-    p = np.where(df > 0, _st.chi2.sf(x2, np.maximum(df, 1)), 1.0)
+    p = np.where(df > 0, chdtrc(np.maximum(df, 1), x2), 1.0)
     p = np.where(leaked, 0.0, p)
     return x2, df, p
 
@@ -88,7 +88,10 @@ def chi2_statistic(observed, planned):
 def sequential_p_value(observed, planned, *, alpha=DEFAULT_SRM_THRESHOLD, tuning_n=DEFAULT_SRM_TUNING_N):
     """Always-valid SRM p-value min(1, 1/M_N) (module docstring); ``alpha`` only sets ρ."""
     x2, df, _ = chi2_statistic(observed, planned)
-    n = np.asarray(observed, dtype=float).sum(axis=-1)
+    return _sequential(x2, df, np.asarray(observed, dtype=float).sum(axis=-1), alpha, tuning_n)
+
+
+def _sequential(x2, df, n, alpha, tuning_n):
     r2 = rho_squared(alpha, tuning_n)
     a = n * r2 + 1.0
     with np.errstate(invalid="ignore", over="ignore"):
@@ -123,7 +126,7 @@ def srm_check(
     if o.ndim != 1 or o.size < 2:
         raise ValueError("observed needs one count per arm (at least 2 arms)")
     x2, df, p1 = chi2_statistic(o, planned)
-    p_seq = float(sequential_p_value(o, planned, alpha=threshold, tuning_n=tuning_n))
+    p_seq = float(_sequential(x2, df, o.sum(), threshold, tuning_n))
     n = o.sum()
     shares = tuple(float(v) for v in (o / n if n > 0 else np.zeros_like(o)))
     return SrmResult(
