@@ -1,0 +1,367 @@
+"""Build, merge and validate ``tether.window/1`` summaries (format documented in the package)."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .._datasets import NULLS, PROFILE_FORMAT
+from ._frames import ABSENT, extract
+
+WINDOW_FORMAT = "tether.window/1"
+_NULL = object()
+_INVALID = object()
+_NULL_TYPES = frozenset({"NAType", "NaTType"})  # pandas.NA, pandas.NaT (checked by name: no import)
+
+
+def _numpy(use_numpy: bool | None) -> Any | None:
+    if use_numpy is False:
+        return None
+    try:
+        import numpy
+    except ImportError:
+        if use_numpy:
+            raise RuntimeError("use_numpy=True needs numpy: pip install 'tether[monitoring]'") from None
+        return None
+    return numpy
+
+
+def _reference_columns(reference: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not isinstance(reference, Mapping) or reference.get("format") != PROFILE_FORMAT:
+        raise ValueError(f"reference must be a {PROFILE_FORMAT} profile")
+    cols = reference.get("columns")
+    if not isinstance(cols, Mapping):
+        raise ValueError("reference.columns must be an object")
+    return cols
+
+
+# ---------------------------------------------------------------- value classification
+
+
+def _as_float(v: Any) -> Any:
+    """A float, or ``_NULL`` / ``_INVALID``, with the profile's notion of null."""
+    if v is None:
+        return _NULL
+    t = type(v)
+    if t is float or t is int:
+        return float(v)
+    if t is str:
+        s = v.strip()
+        if s in NULLS:
+            return _NULL
+        try:
+            return float(s)
+        except ValueError:
+            return _INVALID
+    if isinstance(v, bool) or t.__name__ == "bool_":
+        return _INVALID
+    if t.__name__ in _NULL_TYPES:
+        return _NULL
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return _INVALID
+
+
+def _is_null(v: Any) -> bool:
+    if v is None or v is ABSENT:
+        return True
+    if isinstance(v, float):
+        return math.isnan(v)
+    if isinstance(v, str):
+        return v.strip() in NULLS
+    return type(v).__name__ in _NULL_TYPES
+
+
+# ---------------------------------------------------------------- numeric kernels
+
+
+def _empty_numeric(bins: int) -> dict[str, Any]:
+    return {"kind": "numeric", "n": 0, "nulls": 0, "absent": 0, "nan": 0, "invalid": 0, "below": 0,
+            "above": 0, "counts": [0] * bins, "count": 0, "mean": 0.0, "m2": 0.0, "min": None, "max": None}
+
+
+def _classify(values: Sequence[Any], out: dict[str, Any]) -> list[float]:
+    floats: list[float] = []
+    append = floats.append
+    for v in values:
+        if v is ABSENT:
+            out["absent"] += 1
+            out["nulls"] += 1
+            continue
+        x = v if type(v) is float else _as_float(v)
+        if x is _NULL:
+            out["nulls"] += 1
+        elif x is _INVALID:
+            out["invalid"] += 1
+        else:
+            append(x)
+    return floats
+
+
+def _bin_py(xs: list[float], edges: list[float], lo: float, hi: float, out: dict[str, Any]) -> None:
+    counts = out["counts"]
+    finite: list[float] = []
+    for x in xs:
+        if x != x:
+            out["nan"] += 1
+        elif x < lo:
+            out["below"] += 1
+            if x != -math.inf:
+                finite.append(x)
+        elif x > hi:
+            out["above"] += 1
+            if x != math.inf:
+                finite.append(x)
+        else:
+            counts[bisect.bisect_right(edges, x)] += 1
+            finite.append(x)
+    if finite:
+        mean = math.fsum(finite) / len(finite)
+        out.update(count=len(finite), mean=mean, m2=math.fsum((x - mean) ** 2 for x in finite),
+                   min=min(finite), max=max(finite))
+
+
+def _bin_np(np: Any, x: Any, mask: Any, edges: Any, lo: float, hi: float, out: dict[str, Any]) -> None:
+    if mask is not None:
+        out["nulls"] += int(np.count_nonzero(mask))
+        x = x[~mask]
+    isnan = np.isnan(x)
+    n_nan = int(np.count_nonzero(isnan))
+    if n_nan:
+        out["nan"] += n_nan
+        x = x[~isnan]
+    below, above = x < lo, x > hi
+    n_below, n_above = int(np.count_nonzero(below)), int(np.count_nonzero(above))
+    inside = x[~(below | above)] if n_below or n_above else x
+    counts = np.bincount(np.searchsorted(edges, inside, side="right"), minlength=len(edges) + 1)
+    out["below"] += n_below
+    out["above"] += n_above
+    out["counts"] = [int(c) for c in counts]
+    finite = x[np.isfinite(x)] if n_below or n_above else inside
+    if finite.size:
+        mean = float(finite.mean())
+        d = finite - mean
+        out.update(count=int(finite.size), mean=mean, m2=float(d @ d),
+                   min=float(finite.min()), max=float(finite.max()))
+
+
+def _numeric(ref: Mapping[str, Any], col: tuple[Any, ...], n: int, np: Any | None) -> dict[str, Any]:
+    edges = [float(e) for e in ref["bin_edges"]]
+    lo, hi = float(ref["min"]), float(ref["max"])
+    out = _empty_numeric(len(edges) + 1)
+    out["n"] = n
+    if col[0] == "absent":
+        out["nulls"] = out["absent"] = n
+        return out
+    if col[0] == "np":
+        _bin_np(np, col[1], col[2], np.asarray(edges, dtype=np.float64), lo, hi, out)
+        return out
+    xs = _classify(col[1], out)
+    if np is not None:
+        _bin_np(np, np.asarray(xs, dtype=np.float64), None, np.asarray(edges, dtype=np.float64), lo, hi, out)
+    else:
+        _bin_py(xs, edges, lo, hi, out)
+    return out
+
+
+def _categorical(ref: Mapping[str, Any], col: tuple[Any, ...], n: int) -> dict[str, Any]:
+    top = [str(v) for v, _ in ref["top"]]
+    out = {"kind": "categorical", "n": n, "nulls": 0, "absent": 0, "counts": [0] * len(top), "other": 0}
+    if col[0] == "absent":
+        out["nulls"] = out["absent"] = n
+        return out
+    values = col[1].tolist() if col[0] == "np" else col[1]
+    seen: Counter[str] = Counter()
+    for v in values:
+        if _is_null(v):
+            out["nulls"] += 1
+            out["absent"] += v is ABSENT
+        else:
+            seen[str(v)] += 1
+    out["counts"] = [seen.pop(t, 0) for t in top]
+    out["other"] = sum(seen.values())
+    return out
+
+
+def _usable(ref: Mapping[str, Any]) -> str:
+    kind = ref.get("kind")
+    if kind == "numeric":  # a profile without values has no edges: nothing to bin on
+        return "numeric" if ref.get("bin_edges") and ref.get("min") is not None else "empty"
+    if kind == "categorical":
+        return kind
+    raise ValueError(f"reference column kind {kind!r} is not supported")
+
+
+# ---------------------------------------------------------------- public API
+
+
+def build_summary(
+    reference_profile: Mapping[str, Any],
+    rows_or_frame: Any,
+    columns: Sequence[str] | None = None,
+    *,
+    use_numpy: bool | None = None,
+) -> dict[str, Any]:
+    """Summarise ``rows_or_frame`` on the reference's bins: a ``tether.window/1`` dict.
+
+    ``rows_or_frame``: a list of dicts, a dict of columns (lists or numpy arrays), or a pandas,
+    pyarrow (Table/RecordBatch) or polars DataFrame. ``columns``: the reference columns to
+    summarise (default: all of them). ``use_numpy``: ``None`` uses numpy when it is installed;
+    ``False`` forces the pure-Python path (same counts).
+    """
+    ref_cols = _reference_columns(reference_profile)
+    names = list(ref_cols) if columns is None else list(columns)
+    for name in names:
+        if name not in ref_cols:
+            raise ValueError(f"column {name!r} is not in the reference profile")
+    kinds = {name: _usable(ref_cols[name]) for name in names}
+    names = [name for name in names if kinds[name] != "empty"]
+    np = _numpy(use_numpy)
+    numeric = frozenset(name for name in names if kinds[name] == "numeric")
+    n, data, unexpected = extract(rows_or_frame, names, numeric, np)
+    out_cols = {name: (_numeric(ref_cols[name], data[name], n, np) if name in numeric
+                       else _categorical(ref_cols[name], data[name], n)) for name in names}
+    unexpected = {k: v for k, v in unexpected.items() if k not in ref_cols}
+    return {"format": WINDOW_FORMAT, "n": n, "columns": out_cols, "unexpected_columns": unexpected}
+
+
+def empty_summary(reference_profile: Mapping[str, Any], columns: Sequence[str] | None = None) -> dict[str, Any]:
+    """The summary of no rows (the identity of :func:`merge`)."""
+    return build_summary(reference_profile, [], columns, use_numpy=False)
+
+
+def _merge_moments(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    na, nb = a["count"], b["count"]
+    if not nb:
+        return {k: a[k] for k in ("count", "mean", "m2", "min", "max")}
+    if not na:
+        return {k: b[k] for k in ("count", "mean", "m2", "min", "max")}
+    n = na + nb
+    delta = b["mean"] - a["mean"]
+    return {"count": n, "mean": a["mean"] + delta * nb / n,
+            "m2": a["m2"] + b["m2"] + delta * delta * na * nb / n,
+            "min": min(a["min"], b["min"]), "max": max(a["max"], b["max"])}
+
+
+_ADD = {"numeric": ("n", "nulls", "absent", "nan", "invalid", "below", "above"),
+        "categorical": ("n", "nulls", "absent", "other")}
+
+
+def _merge_column(name: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    kind = a["kind"]
+    if b["kind"] != kind or len(a["counts"]) != len(b["counts"]):
+        raise ValueError(f"columns.{name}: summaries were binned differently and cannot be merged")
+    out: dict[str, Any] = {"kind": kind, **{k: a[k] + b[k] for k in _ADD[kind]}}
+    out["counts"] = [x + y for x, y in zip(a["counts"], b["counts"], strict=True)]
+    if kind == "numeric":
+        out.update(_merge_moments(a, b))
+    return out
+
+
+def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary of the union of two windows' rows (associative and commutative).
+
+    A column present in only one summary (e.g. summarised with ``columns=``) is kept as is.
+    """
+    for s in (a, b):
+        if s.get("format") != WINDOW_FORMAT:
+            raise ValueError(f"format: expected {WINDOW_FORMAT!r}, got {s.get('format')!r}")
+    cols: dict[str, Any] = {}
+    for name in {**a["columns"], **b["columns"]}:
+        ca, cb = a["columns"].get(name), b["columns"].get(name)
+        cols[name] = _merge_column(name, ca, cb) if ca and cb else dict(ca or cb)
+    unexpected = dict(a.get("unexpected_columns", {}))
+    for k, v in b.get("unexpected_columns", {}).items():
+        unexpected[k] = unexpected.get(k, 0) + v
+    return {"format": WINDOW_FORMAT, "n": a["n"] + b["n"], "columns": cols, "unexpected_columns": unexpected}
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _count(value: Any, field: str) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{field}: expected a non-negative integer, got {value!r}")
+    return value
+
+
+def _finite(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{field}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _validate_column(name: str, ref: Mapping[str, Any], col: Any, n: int) -> None:
+    f = f"columns.{name}"
+    if not isinstance(col, Mapping):
+        raise ValueError(f"{f}: expected an object")
+    kind = _usable(ref)
+    if col.get("kind") != kind:
+        raise ValueError(f"{f}.kind: the reference column is {kind}, got {col.get('kind')!r}")
+    bins = len(ref["bin_edges"]) + 1 if kind == "numeric" else len(ref["top"])
+    counts = col.get("counts")
+    if not isinstance(counts, list) or len(counts) != bins:
+        got = len(counts) if isinstance(counts, list) else type(counts).__name__
+        raise ValueError(f"{f}.counts: expected a list of {bins} counts (the reference's bins), got {got}")
+    total = sum(_count(c, f"{f}.counts[{i}]") for i, c in enumerate(counts))
+    for key in _ADD[kind]:
+        if key not in col:
+            raise ValueError(f"{f}.{key}: missing")
+        value = _count(col[key], f"{f}.{key}")
+        total += value if key not in ("n", "absent") else 0
+    if col["n"] != n:
+        raise ValueError(f"{f}.n: expected the summary's n ({n}), got {col['n']}")
+    if total != n:
+        raise ValueError(f"{f}: the buckets add up to {total}, not to n = {n}")
+    if col["absent"] > col["nulls"]:
+        raise ValueError(f"{f}.absent: cannot exceed nulls ({col['nulls']})")
+    if kind == "numeric":
+        _validate_moments(f, col)
+
+
+def _validate_moments(f: str, col: Mapping[str, Any]) -> None:
+    count = _count(col.get("count"), f"{f}.count")
+    if count > col["below"] + col["above"] + sum(col["counts"]):
+        raise ValueError(f"{f}.count: exceeds the binned values")
+    _finite(col.get("mean"), f"{f}.mean")
+    if _finite(col.get("m2"), f"{f}.m2") < 0:
+        raise ValueError(f"{f}.m2: must be >= 0, got {col['m2']!r}")
+    if count == 0:
+        if col.get("min") is not None or col.get("max") is not None:
+            raise ValueError(f"{f}.min: must be null when count is 0")
+        return
+    lo, hi = _finite(col.get("min"), f"{f}.min"), _finite(col.get("max"), f"{f}.max")
+    if lo > hi:
+        raise ValueError(f"{f}.min: greater than max ({lo} > {hi})")
+
+
+def validate_summary(reference_profile: Mapping[str, Any], summary: Any) -> dict[str, Any]:
+    """Check a posted ``tether.window/1`` summary against its reference; raise ``ValueError`` naming
+    the offending field. Returns the summary (unchanged) when it is valid."""
+    ref_cols = _reference_columns(reference_profile)
+    if not isinstance(summary, Mapping):
+        raise ValueError("summary: expected an object")
+    if summary.get("format") != WINDOW_FORMAT:
+        raise ValueError(f"format: expected {WINDOW_FORMAT!r}, got {summary.get('format')!r}")
+    n = _count(summary.get("n"), "n")
+    cols = summary.get("columns")
+    if not isinstance(cols, Mapping):
+        raise ValueError("columns: expected an object")
+    for name, col in cols.items():
+        if name not in ref_cols:
+            raise ValueError(f"columns.{name}: not a column of the reference profile")
+        _validate_column(name, ref_cols[name], col, n)
+    unexpected = summary.get("unexpected_columns", {})
+    if not isinstance(unexpected, Mapping):
+        raise ValueError("unexpected_columns: expected an object")
+    for k, v in unexpected.items():
+        if _count(v, f"unexpected_columns.{k}") > n:
+            raise ValueError(f"unexpected_columns.{k}: exceeds n")
+    extra = set(summary) - {"format", "n", "columns", "unexpected_columns"}
+    if extra:
+        raise ValueError(f"{sorted(extra)[0]}: unknown field")
+    return dict(summary)
