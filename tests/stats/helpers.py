@@ -27,3 +27,22 @@ def categorical_profile(values: np.ndarray, top_k: int = 50) -> dict[str, Any]:
     top = counts.most_common(top_k)
     return {"kind": "categorical", "type": "string", "count": int(values.size), "nulls": 0,
             "top": [[str(v), int(c)] for v, c in top], "other": int(values.size - sum(c for _, c in top))}
+
+
+def window_buckets(x: np.ndarray, prof: dict[str, Any]) -> np.ndarray:
+    """Bucket counts of windows ``x`` (shape windows × rows, NaN = null) in the layout of
+    ``tether_server.stats.columns`` for numeric columns: [below, bin_0..bin_9, above, missing,
+    invalid], vectorised (an independent restatement of the client's binning rules)."""
+    w = x.shape[0]
+    missing = np.isnan(x)
+    below = (x < prof["min"]) & ~missing
+    above = (x > prof["max"]) & ~missing
+    inside = ~(missing | below | above)
+    idx = np.searchsorted(prof["bin_edges"], np.where(inside, x, 0.0), side="right")
+    flat = np.where(inside, idx + 10 * np.arange(w)[:, None], 10 * w)  # out-of-bin rows go to a spare slot
+    bins = np.bincount(flat.ravel(), minlength=10 * w + 1)[: 10 * w].reshape(w, 10)
+    return np.column_stack([below.sum(1), bins, above.sum(1), missing.sum(1), np.zeros(w, dtype=int)])
+
+
+def reference_buckets(prof: dict[str, Any]) -> np.ndarray:
+    return np.array([0, *prof["bin_counts"], 0, prof["nulls"], 0])
