@@ -30,9 +30,18 @@ def reference(rng: np.random.Generator, m: int = 100_000) -> dict[str, Any]:
         x = np.sort(rng.normal(j, 1 + j / 10, m))
         edges = [float(x[int(q * m / 10)]) for q in range(1, 10)]
         counts = np.bincount(np.searchsorted(edges, x, side="right"), minlength=10).tolist()
-        cols[f"f{j}"] = {"kind": "numeric", "type": "float", "count": m, "nulls": 0, "mean": float(x.mean()),
-                         "m2": float(((x - x.mean()) ** 2).sum()), "min": float(x[0]), "max": float(x[-1]),
-                         "bin_edges": edges, "bin_counts": counts}
+        cols[f"f{j}"] = {
+            "kind": "numeric",
+            "type": "float",
+            "count": m,
+            "nulls": 0,
+            "mean": float(x.mean()),
+            "m2": float(((x - x.mean()) ** 2).sum()),
+            "min": float(x[0]),
+            "max": float(x[-1]),
+            "bin_edges": edges,
+            "bin_counts": counts,
+        }
     return {"format": "tether.profile/1", "rows": m, "columns": cols}
 
 
@@ -61,7 +70,8 @@ def main() -> None:
     def add(name: str, seconds: float, count: int, target: float | None = None) -> None:
         rate = count / seconds
         verdict = "" if target is None else ("PASS" if rate >= target else "FAIL")
-        rows.append((name, rate, f"{'>= %s' % f'{target:,.0f}' if target else '-':>12} {verdict}"))
+        label = f">= {target:,.0f}" if target else "-"
+        rows.append((name, rate, f"{label:>12} {verdict}"))
 
     add("numpy, dict of arrays (10 numeric)", best(lambda: build_summary(ref, data), args.repeat), n, TARGET)
     try:
@@ -80,7 +90,9 @@ def main() -> None:
         pass
     small = max(1, n // 20)
     part = {k: v[:small] for k, v in data.items()}
-    records = [dict(zip(part, vals, strict=True)) for vals in zip(*(v.tolist() for v in part.values()), strict=True)]
+    records = [
+        dict(zip(part, vals, strict=True)) for vals in zip(*(v.tolist() for v in part.values()), strict=True)
+    ]
     add("numpy, list of dicts", best(lambda: build_summary(ref, records), 2), small)
     add("pure Python, list of dicts", best(lambda: build_summary(ref, records, use_numpy=False), 2), small)
     s = build_summary(ref, part)

@@ -36,8 +36,15 @@ MOMENTS = ("mean", "m2")
 
 def make_reference(seed: int = 0, n: int = 5000) -> dict[str, Any]:
     rng = random.Random(seed)
-    rows = [[rng.gauss(10, 3), rng.choice("abcdef"), rng.randint(0, 5), None if rng.random() < 0.05 else rng.random()]
-            for _ in range(n)]
+    rows = [
+        [
+            rng.gauss(10, 3),
+            rng.choice("abcdef"),
+            rng.randint(0, 5),
+            None if rng.random() < 0.05 else rng.random(),
+        ]
+        for _ in range(n)
+    ]
     return _profile(["x", "c", "k", "u"], lambda: iter(rows))[1]
 
 
@@ -51,9 +58,12 @@ def mixed_rows(n: int, seed: int) -> list[dict[str, Any]]:
     specials = [None, math.nan, math.inf, -math.inf, 1e9, -1e9, "12.5", "oops", True, "NA", "", " 7 "]
     rows = []
     for i in range(n):
-        r: dict[str, Any] = {"x": rng.gauss(11, 4) if rng.random() > 0.15 else rng.choice(specials),
-                             "c": rng.choice("abcdefzy") if rng.random() > 0.1 else rng.choice([None, "null", 3]),
-                             "k": rng.randint(-1, 7), "u": rng.random()}
+        r: dict[str, Any] = {
+            "x": rng.gauss(11, 4) if rng.random() > 0.15 else rng.choice(specials),
+            "c": rng.choice("abcdefzy") if rng.random() > 0.1 else rng.choice([None, "null", 3]),
+            "k": rng.randint(-1, 7),
+            "u": rng.random(),
+        }
         if i % 17 == 0:
             del r["u"]
         if i % 23 == 0:
@@ -67,7 +77,9 @@ def expected_numeric(values: list[Any], ref: dict[str, Any]) -> dict[str, int]:
     out = {"nulls": 0, "nan": 0, "invalid": 0, "below": 0, "above": 0}
     counts = [0] * (len(ref["bin_edges"]) + 1)
     for v in values:
-        if v is None or (isinstance(v, str) and v.strip() in ("", "NA", "N/A", "null", "NULL", "None", "nan", "NaN")):
+        if v is None or (
+            isinstance(v, str) and v.strip() in ("", "NA", "N/A", "null", "NULL", "None", "nan", "NaN")
+        ):
             out["nulls"] += 1
             continue
         if isinstance(v, bool):
@@ -96,8 +108,15 @@ def test_numeric_buckets_follow_the_rules(use_numpy: bool) -> None:
     col, ref = s["columns"]["x"], REF["columns"]["x"]
     exp = expected_numeric([r["x"] for r in rows], ref)
     assert {k: col[k] for k in exp} == exp
-    finite = [float(r["x"]) for r in rows if expected_numeric([r["x"]], ref)["nan"] + expected_numeric([r["x"]], ref)["nulls"]
-              + expected_numeric([r["x"]], ref)["invalid"] == 0 and math.isfinite(float(r["x"]))]
+    finite = [
+        float(r["x"])
+        for r in rows
+        if expected_numeric([r["x"]], ref)["nan"]
+        + expected_numeric([r["x"]], ref)["nulls"]
+        + expected_numeric([r["x"]], ref)["invalid"]
+        == 0
+        and math.isfinite(float(r["x"]))
+    ]
     assert col["count"] == len(finite)
     assert col["mean"] == pytest.approx(np.mean(finite), rel=1e-12)
     assert col["m2"] == pytest.approx(np.var(finite) * len(finite), rel=1e-9)
@@ -145,7 +164,9 @@ def _same(a: dict[str, Any], b: dict[str, Any], rel: float = 1e-9) -> None:
     assert a["columns"].keys() == b["columns"].keys()
     for name, ca in a["columns"].items():
         cb = b["columns"][name]
-        assert {k: v for k, v in ca.items() if k not in MOMENTS} == {k: v for k, v in cb.items() if k not in MOMENTS}, name
+        assert {k: v for k, v in ca.items() if k not in MOMENTS} == {
+            k: v for k, v in cb.items() if k not in MOMENTS
+        }, name
         for k in MOMENTS:
             if k in ca:
                 assert ca[k] == pytest.approx(cb[k], rel=rel, abs=1e-12), (name, k)
@@ -157,9 +178,14 @@ def test_frames_and_paths_agree() -> None:
     data = _numeric_frame(20_000, seed=3)
     df = pd.DataFrame(data)
     ref = build_summary(REF, data, use_numpy=False)
-    for s in (build_summary(REF, data), build_summary(REF, df), build_summary(REF, df, use_numpy=False),
-              build_summary(REF, pa.table(data)), build_summary(REF, pa.table(data), use_numpy=False),
-              build_summary(REF, df.to_dict("records"))):
+    for s in (
+        build_summary(REF, data),
+        build_summary(REF, df),
+        build_summary(REF, df, use_numpy=False),
+        build_summary(REF, pa.table(data)),
+        build_summary(REF, pa.table(data), use_numpy=False),
+        build_summary(REF, df.to_dict("records")),
+    ):
         _same(s, ref)
     assert ref["columns"]["x"]["nan"] > 0 and ref["columns"]["x"]["above"] > 0
 
@@ -194,15 +220,19 @@ def test_merge_of_eight_parts_in_any_order_equals_one_shot(use_numpy: bool) -> N
     for order in orders:
         _same(reduce(merge, order), whole)
         _same(reduce(lambda a, b: merge(b, a), order), whole)
-    tree = merge(merge(merge(parts[0], parts[1]), merge(parts[2], parts[3])),
-                 merge(merge(parts[4], parts[5]), merge(parts[6], parts[7])))
+    tree = merge(
+        merge(merge(parts[0], parts[1]), merge(parts[2], parts[3])),
+        merge(merge(parts[4], parts[5]), merge(parts[6], parts[7])),
+    )
     _same(tree, whole)
     _same(merge(empty_summary(REF), whole), whole)
     validate_summary(REF, tree)
 
 
 finite_floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
-values = st.one_of(finite_floats, st.none(), st.just(math.nan), st.just(math.inf), st.sampled_from(["3.5", "x"]))
+values = st.one_of(
+    finite_floats, st.none(), st.just(math.nan), st.just(math.inf), st.sampled_from(["3.5", "x"])
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -210,7 +240,10 @@ values = st.one_of(finite_floats, st.none(), st.just(math.nan), st.just(math.inf
 def test_merge_property(xs: list[Any], cut_points: list[int], rnd: random.Random) -> None:
     rows = [{"x": v} for v in xs]
     cuts = sorted({0, len(rows), *(min(c, len(rows)) for c in cut_points)})
-    parts = [build_summary(REF, rows[a:b], columns=["x"], use_numpy=False) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    parts = [
+        build_summary(REF, rows[a:b], columns=["x"], use_numpy=False)
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
     whole = build_summary(REF, rows, columns=["x"])
     rnd.shuffle(parts)
     merged = reduce(merge, parts, empty_summary(REF, ["x"]))
@@ -273,8 +306,12 @@ def test_performance_summaries(use_numpy: bool) -> None:
     score = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), -0.2, 1.2)
     s = binary_summary(y.tolist(), score.tolist(), threshold=0.5, use_numpy=use_numpy)
     hit = score >= 0.5
-    assert (s["tp"], s["fp"], s["tn"], s["fn"]) == (int((hit & y).sum()), int((hit & ~y).sum()),
-                                                    int((~hit & ~y).sum()), int((~hit & y).sum()))
+    assert (s["tp"], s["fp"], s["tn"], s["fn"]) == (
+        int((hit & y).sum()),
+        int((hit & ~y).sum()),
+        int((~hit & ~y).sum()),
+        int((~hit & y).sum()),
+    )
     idx = np.clip(np.floor(score * 20), 0, 19).astype(int)
     assert s["pos_hist"] == np.bincount(idx[y], minlength=20).tolist()
     assert s["neg_hist"] == np.bincount(idx[~y], minlength=20).tolist()
@@ -285,7 +322,8 @@ def test_performance_summaries(use_numpy: bool) -> None:
     r = regression_summary(t, p, use_numpy=use_numpy)
     e = p - t
     assert [r["sum_err"], r["sum_sq_err"], r["sum_abs_err"], r["sum_err4"]] == pytest.approx(
-        [e.sum(), (e**2).sum(), np.abs(e).sum(), (e**4).sum()], rel=1e-9)
+        [e.sum(), (e**2).sum(), np.abs(e).sum(), (e**4).sum()], rel=1e-9
+    )
     merged = merge_performance(regression_summary(t[:400], p[:400]), regression_summary(t[400:], p[400:]))
     assert merged["n"] == 999 and merged["sum_sq_err"] == pytest.approx(r["sum_sq_err"], rel=1e-12)
     m = multiclass_summary(["a", "b", "c", "a"], ["a", "c", "c", "b"])
@@ -294,8 +332,14 @@ def test_performance_summaries(use_numpy: bool) -> None:
 
 @pytest.mark.parametrize(
     ("patch", "message"),
-    [({"tp": -1}, "tp"), ({"pos_hist": [1] * 19}, "pos_hist"), ({"fn": 10**6}, "pos_hist: holds"),
-     ({"kind": "ranking"}, "kind"), ({"threshold": math.nan}, "threshold"), ({"bonus": 1}, "bonus")],
+    [
+        ({"tp": -1}, "tp"),
+        ({"pos_hist": [1] * 19}, "pos_hist"),
+        ({"fn": 10**6}, "pos_hist: holds"),
+        ({"kind": "ranking"}, "kind"),
+        ({"threshold": math.nan}, "threshold"),
+        ({"bonus": 1}, "bonus"),
+    ],
 )
 def test_performance_validation(patch: dict[str, Any], message: str) -> None:
     s = binary_summary([1, 0, 1], [0.9, 0.1, 0.3])
@@ -306,8 +350,15 @@ def test_performance_validation(patch: dict[str, Any], message: str) -> None:
 
 
 def test_import_tether_does_not_import_monitoring_or_numpy() -> None:
-    code = ("import sys, tether; bad = [m for m in ('numpy', 'pandas', 'pyarrow', 'tether.monitoring') "
-            "if m in sys.modules]; assert not bad, bad")
-    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(CLIENT_DIR)},
-                         capture_output=True, text=True, check=False)
+    code = (
+        "import sys, tether; bad = [m for m in ('numpy', 'pandas', 'pyarrow', 'tether.monitoring') "
+        "if m in sys.modules]; assert not bad, bad"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(CLIENT_DIR)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr

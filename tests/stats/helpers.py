@@ -17,16 +17,31 @@ def numeric_profile(x: np.ndarray) -> dict[str, Any]:
     edges = [float(values[min(m - 1, int(q * m / 10))]) for q in range(1, 10)]
     counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=10)
     mean = float(values.mean())
-    return {"kind": "numeric", "type": "float", "count": int(m), "nulls": int(x.size - m), "mean": mean,
-            "m2": float(((values - mean) ** 2).sum()), "min": float(values[0]), "max": float(values[-1]),
-            "bin_edges": edges, "bin_counts": [int(c) for c in counts]}
+    return {
+        "kind": "numeric",
+        "type": "float",
+        "count": int(m),
+        "nulls": int(x.size - m),
+        "mean": mean,
+        "m2": float(((values - mean) ** 2).sum()),
+        "min": float(values[0]),
+        "max": float(values[-1]),
+        "bin_edges": edges,
+        "bin_counts": [int(c) for c in counts],
+    }
 
 
 def categorical_profile(values: np.ndarray, top_k: int = 50) -> dict[str, Any]:
     counts = Counter(values.tolist())
     top = counts.most_common(top_k)
-    return {"kind": "categorical", "type": "string", "count": int(values.size), "nulls": 0,
-            "top": [[str(v), int(c)] for v, c in top], "other": int(values.size - sum(c for _, c in top))}
+    return {
+        "kind": "categorical",
+        "type": "string",
+        "count": int(values.size),
+        "nulls": 0,
+        "top": [[str(v), int(c)] for v, c in top],
+        "other": int(values.size - sum(c for _, c in top)),
+    }
 
 
 def window_buckets(x: np.ndarray, prof: dict[str, Any]) -> np.ndarray:

@@ -48,14 +48,18 @@ def test_psi_js_linf_match_direct_computations(ref: np.ndarray, cur: np.ndarray)
     assert psi(ref, cur) == pytest.approx(direct_psi(ref, cur), abs=1e-9)
     assert js_distance(ref, cur) == pytest.approx(jensenshannon(ref, cur, base=2), abs=1e-9)
     assert linf_distance(ref, cur) == pytest.approx(np.abs(ref / ref.sum() - cur / cur.sum()).max(), abs=1e-9)
-    assert psi(ref, ref) == pytest.approx(0.0, abs=1e-12) and js_distance(ref, ref) == pytest.approx(0, abs=1e-7)
+    assert psi(ref, ref) == pytest.approx(0.0, abs=1e-12) and js_distance(ref, ref) == pytest.approx(
+        0, abs=1e-7
+    )
 
 
 @pytest.mark.parametrize(("ref", "cur"), PAIRS)
 def test_binned_ks_and_wasserstein_match_scipy_on_the_bins(ref: np.ndarray, cur: np.ndarray) -> None:
     idx = np.arange(len(ref))
     # KS of the samples made of bucket indices is exactly the CDF gap at the bucket boundaries
-    assert ks_binned(ref, cur) == pytest.approx(ks_2samp(np.repeat(idx, ref), np.repeat(idx, cur)).statistic, abs=1e-9)
+    assert ks_binned(ref, cur) == pytest.approx(
+        ks_2samp(np.repeat(idx, ref), np.repeat(idx, cur)).statistic, abs=1e-9
+    )
     mid = np.cumsum(RNG.random(len(ref))) - 3.0
     expected = wasserstein_distance(mid, mid, u_weights=ref, v_weights=cur) / 1.7
     assert wasserstein_binned(ref, cur, mid, 1.7) == pytest.approx(expected, abs=1e-9)
@@ -72,10 +76,13 @@ def test_statistics_broadcast_over_windows() -> None:
 
 
 def test_noise_floor_is_the_chi2_quantile() -> None:
-    assert psi_noise_floor(10, 500, 100_000) == pytest.approx(chi2.ppf(0.99, 9) * (1 / 500 + 1 / 100_000), rel=1e-12)
+    assert psi_noise_floor(10, 500, 100_000) == pytest.approx(
+        chi2.ppf(0.99, 9) * (1 / 500 + 1 / 100_000), rel=1e-12
+    )
     assert psi_noise_floor(1, 500, 1000) == 0.0
     assert psi_noise_floor([10, 12], [500, 60], 10_000, 0.95) == pytest.approx(
-        [chi2.ppf(0.95, 9) * (1 / 500 + 1e-4), chi2.ppf(0.95, 11) * (1 / 60 + 1e-4)], rel=1e-12)
+        [chi2.ppf(0.95, 9) * (1 / 500 + 1e-4), chi2.ppf(0.95, 11) * (1 / 60 + 1e-4)], rel=1e-12
+    )
 
 
 # ---------------------------------------------------------------- columns from real summaries
@@ -85,9 +92,15 @@ def _normal_reference(m: int = 100_000) -> dict[str, Any]:
     rng = np.random.default_rng(1)
     x = rng.normal(0, 1, m)
     x[rng.random(m) < 0.02] = np.nan  # nulls in the reference
-    return {"format": "tether.profile/1", "rows": m,
-            "columns": {"x": numeric_profile(x), "c": categorical_profile(rng.choice(list("abcd"), m, p=[.4, .3, .2, .1])),
-                        "r": categorical_profile(rng.integers(0, 80, m).astype(str))}}
+    return {
+        "format": "tether.profile/1",
+        "rows": m,
+        "columns": {
+            "x": numeric_profile(x),
+            "c": categorical_profile(rng.choice(list("abcd"), m, p=[0.4, 0.3, 0.2, 0.1])),
+            "r": categorical_profile(rng.integers(0, 80, m).astype(str)),
+        },
+    }
 
 
 REF = _normal_reference()
@@ -107,7 +120,9 @@ def test_compare_numeric_column_buckets_and_statistics() -> None:
     assert d.js == pytest.approx(jensenshannon(r, w, base=2), abs=1e-9)
     assert d.buckets == 11  # 10 deciles + the reference's null bucket
     assert d.noise_floor == pytest.approx(chi2.ppf(0.99, 10) * (1 / 5000 + 1 / 100_000))
-    assert d.ks == pytest.approx(np.abs(np.cumsum(r[:-2]) / r[:-2].sum() - np.cumsum(w[:-2]) / w[:-2].sum()).max())
+    assert d.ks == pytest.approx(
+        np.abs(np.cumsum(r[:-2]) / r[:-2].sum() - np.cumsum(w[:-2]) / w[:-2].sum()).max()
+    )
     assert d.out_of_range_share == pytest.approx(10 / 5000)
     assert 0.4 < d.wasserstein < 0.7  # 0.6 sigma shift, binned
     assert d.status == "alert" and d.drifted and d.reasons[0]["rule"] == "psi"
@@ -118,7 +133,9 @@ def test_small_windows_are_not_evaluated_and_thresholds_are_overridable() -> Non
     s = build_summary(REF, {"x": rng.normal(0.8, 1, 300)}, columns=["x"])
     d = compare_column("x", REF["columns"]["x"], s["columns"]["x"])
     assert d.psi > 0.2 and d.insufficient_data and d.status == "ok"
-    d = compare_column("x", REF["columns"]["x"], s["columns"]["x"], DriftThresholds(min_rows=100, psi_alert=5.0))
+    d = compare_column(
+        "x", REF["columns"]["x"], s["columns"]["x"], DriftThresholds(min_rows=100, psi_alert=5.0)
+    )
     assert d.status == "warn" and d.reasons[0]["threshold"] == 0.1
     with pytest.raises(ValueError):
         DriftThresholds(psi_warn=0.3, psi_alert=0.2)
@@ -130,7 +147,9 @@ def test_null_rate_rise_alerts_above_five_points() -> None:
         x = rng.normal(0, 1, 2000)
         x[: int(2000 * (0.02 + extra))] = np.nan
         s = build_summary(REF, {"x": x}, columns=["x"])
-        d = compare_column("x", REF["columns"]["x"], s["columns"]["x"], DriftThresholds(psi_alert=10, psi_warn=10))
+        d = compare_column(
+            "x", REF["columns"]["x"], s["columns"]["x"], DriftThresholds(psi_alert=10, psi_warn=10)
+        )
         assert any(r["rule"] == "null_rate" for r in d.reasons) is expected, d.reasons
         assert d.null_share_change == pytest.approx(extra, abs=0.002)
 
@@ -146,7 +165,7 @@ def test_type_change_and_missing_column() -> None:
 
 def test_unseen_categories_only_when_the_reference_listed_all() -> None:
     rng = np.random.default_rng(5)
-    values = rng.choice(list("abcd"), 2000, p=[.4, .3, .2, .1]).astype(object)
+    values = rng.choice(list("abcd"), 2000, p=[0.4, 0.3, 0.2, 0.1]).astype(object)
     values[:30] = "new"  # 1.5 %: warn
     s = build_summary(REF, {"c": values, "r": rng.integers(0, 100, 2000).astype(str)}, columns=["c", "r"])
     c = compare_column("c", REF["columns"]["c"], s["columns"]["c"])
@@ -156,9 +175,14 @@ def test_unseen_categories_only_when_the_reference_listed_all() -> None:
     ref_other = REF["columns"]["r"]["other"] / REF["columns"]["r"]["count"]
     assert r.unseen_share is None
     assert r.other_share_change == pytest.approx(s["columns"]["r"]["other"] / 2000 - ref_other)
-    assert r.wasserstein is None and r.ks == pytest.approx(float(linf_distance(
-        [*(n for _, n in REF["columns"]["r"]["top"]), REF["columns"]["r"]["other"], 0],
-        [*s["columns"]["r"]["counts"], s["columns"]["r"]["other"], 0])))
+    assert r.wasserstein is None and r.ks == pytest.approx(
+        float(
+            linf_distance(
+                [*(n for _, n in REF["columns"]["r"]["top"]), REF["columns"]["r"]["other"], 0],
+                [*s["columns"]["r"]["counts"], s["columns"]["r"]["other"], 0],
+            )
+        )
+    )
 
 
 def test_dataset_verdicts() -> None:
@@ -172,7 +196,9 @@ def test_dataset_verdicts() -> None:
     assert importance_drift_share(five, imp) == pytest.approx(0.6)
     v = dataset_drift(five, importances=imp)
     assert v.importance_share == pytest.approx(0.6) and v.importance_drifted and not v.drifted
-    assert not dataset_drift(five, importances=imp, thresholds=DriftThresholds(importance_share=0.7)).importance_drifted
+    assert not dataset_drift(
+        five, importances=imp, thresholds=DriftThresholds(importance_share=0.7)
+    ).importance_drifted
     assert importance_drift_share(five, {}) == 0.0
 
 
@@ -180,8 +206,11 @@ def test_compare_window_end_to_end() -> None:
     rng = np.random.default_rng(6)
     x = rng.normal(0, 1, 3000)
     x[:60] = np.nan  # the reference's 2 % of nulls (a vanished null bucket alone moves PSI, see below)
-    data = {"x": x, "c": rng.choice(list("abcd"), 3000, p=[.1, .2, .3, .4]),
-            "r": rng.integers(0, 80, 3000).astype(str)}
+    data = {
+        "x": x,
+        "c": rng.choice(list("abcd"), 3000, p=[0.1, 0.2, 0.3, 0.4]),
+        "r": rng.integers(0, 80, 3000).astype(str),
+    }
     cols, verdict = compare_window(REF, build_summary(REF, data), prediction_column="x")
     assert cols["x"].status == "ok" and cols["c"].status == "alert" and cols["r"].status == "ok"
     assert verdict.drifted_columns == ["c"] and verdict.share == 0.5 and verdict.drifted

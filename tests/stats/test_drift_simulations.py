@@ -49,8 +49,9 @@ def test_numpy_helpers_match_the_profiler_and_the_column_code() -> None:
     x = np.where(rng.random(3000) < 0.05, np.nan, rng.poisson(3, 3000).astype(float))
     real = _profile(["x"], lambda: ([None if np.isnan(v) else v] for v in x.tolist()))[1]["columns"]["x"]
     mine = numeric_profile(x)
-    assert {k: mine[k] for k in ("bin_edges", "bin_counts", "nulls", "count", "min", "max")} == \
-        {k: real[k] for k in ("bin_edges", "bin_counts", "nulls", "count", "min", "max")}
+    assert {k: mine[k] for k in ("bin_edges", "bin_counts", "nulls", "count", "min", "max")} == {
+        k: real[k] for k in ("bin_edges", "bin_counts", "nulls", "count", "min", "max")
+    }
     ref = {"format": "tether.profile/1", "rows": 3000, "columns": {"x": real}}
     windows = rng.normal(3, 2, (5, 700))
     windows[:, :20] = np.nan
@@ -120,12 +121,14 @@ def test_noise_floor_at_60_row_windows(record_property: pytest.RecordProperty) -
     no_floor = DriftThresholds(min_rows=50, noise_quantile=1e-9)  # floor ~ 0: the 0.2 threshold alone
     levels, values = evaluate(rng.normal(0, 1, M), rng.normal(0, 1, (20_000, 60)), t)
     rate = float(np.mean(levels == 2))
-    rate_without = float(np.mean((values >= t.psi_alert)))
+    rate_without = float(np.mean(values >= t.psi_alert))
     levels_nf, _ = evaluate(rng.normal(0, 1, M), rng.normal(0, 1, (20_000, 60)), no_floor)
     record_property("noise_floor_alert_rate", rate)
     record_property("without_floor_alert_rate", rate_without)
-    msg = (f"no drift, n=60, min rows 50, 10 bins: alert rate with the floor {rate:.2%}, "
-           f"PSI >= 0.2 without it {rate_without:.2%} ({float(np.mean(levels_nf == 2)):.2%} via a ~0 floor)")
+    msg = (
+        f"no drift, n=60, min rows 50, 10 bins: alert rate with the floor {rate:.2%}, "
+        f"PSI >= 0.2 without it {rate_without:.2%} ({float(np.mean(levels_nf == 2)):.2%} via a ~0 floor)"
+    )
     print(msg)
     assert rate < 0.05, msg
     assert rate_without > 0.15, msg

@@ -68,8 +68,18 @@ def binary_summary(
             else:
                 neg_hist[i] += 1
                 fp, tn = (fp + 1, tn) if x >= threshold else (fp, tn + 1)
-    return {"format": PERFORMANCE_FORMAT, "kind": "binary", "threshold": float(threshold),
-            "tp": tp, "fp": fp, "tn": tn, "fn": fn, "bins": bins, "pos_hist": pos_hist, "neg_hist": neg_hist}
+    return {
+        "format": PERFORMANCE_FORMAT,
+        "kind": "binary",
+        "threshold": float(threshold),
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+        "bins": bins,
+        "pos_hist": pos_hist,
+        "neg_hist": neg_hist,
+    }
 
 
 def multiclass_summary(y_true: Sequence[Any], y_pred: Sequence[Any]) -> dict[str, Any]:
@@ -77,8 +87,12 @@ def multiclass_summary(y_true: Sequence[Any], y_pred: Sequence[Any]) -> dict[str
     _pair(y_true, y_pred, "multiclass_summary")
     t = y_true.tolist() if hasattr(y_true, "tolist") else y_true
     p = y_pred.tolist() if hasattr(y_pred, "tolist") else y_pred
-    return {"format": PERFORMANCE_FORMAT, "kind": "multiclass", "n": len(t),
-            "correct": sum(1 for a, b in zip(t, p, strict=True) if a == b)}
+    return {
+        "format": PERFORMANCE_FORMAT,
+        "kind": "multiclass",
+        "n": len(t),
+        "correct": sum(1 for a, b in zip(t, p, strict=True) if a == b),
+    }
 
 
 def regression_summary(
@@ -94,9 +108,18 @@ def regression_summary(
         sums = [float(e.sum()), float(e2.sum()), float(np.abs(e).sum()), float((e2 * e2).sum())]
     else:
         e = [b - a for a, b in zip(t, p, strict=True)]
-        sums = [math.fsum(e), math.fsum(x * x for x in e), math.fsum(abs(x) for x in e),
-                math.fsum(x**4 for x in e)]
-    return {"format": PERFORMANCE_FORMAT, "kind": "regression", "n": len(t), **dict(zip(_SUMS, sums, strict=True))}
+        sums = [
+            math.fsum(e),
+            math.fsum(x * x for x in e),
+            math.fsum(abs(x) for x in e),
+            math.fsum(x**4 for x in e),
+        ]
+    return {
+        "format": PERFORMANCE_FORMAT,
+        "kind": "regression",
+        "n": len(t),
+        **dict(zip(_SUMS, sums, strict=True)),
+    }
 
 
 def merge_performance(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:

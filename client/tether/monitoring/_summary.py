@@ -80,8 +80,22 @@ def _is_null(v: Any) -> bool:
 
 
 def _empty_numeric(bins: int) -> dict[str, Any]:
-    return {"kind": "numeric", "n": 0, "nulls": 0, "absent": 0, "nan": 0, "invalid": 0, "below": 0,
-            "above": 0, "counts": [0] * bins, "count": 0, "mean": 0.0, "m2": 0.0, "min": None, "max": None}
+    return {
+        "kind": "numeric",
+        "n": 0,
+        "nulls": 0,
+        "absent": 0,
+        "nan": 0,
+        "invalid": 0,
+        "below": 0,
+        "above": 0,
+        "counts": [0] * bins,
+        "count": 0,
+        "mean": 0.0,
+        "m2": 0.0,
+        "min": None,
+        "max": None,
+    }
 
 
 def _classify(values: Sequence[Any], out: dict[str, Any]) -> list[float]:
@@ -121,15 +135,22 @@ def _bin_py(xs: list[float], edges: list[float], lo: float, hi: float, out: dict
             finite.append(x)
     if finite:
         mean = math.fsum(finite) / len(finite)
-        out.update(count=len(finite), mean=mean, m2=math.fsum((x - mean) ** 2 for x in finite),
-                   min=min(finite), max=max(finite))
+        out.update(
+            count=len(finite),
+            mean=mean,
+            m2=math.fsum((x - mean) ** 2 for x in finite),
+            min=min(finite),
+            max=max(finite),
+        )
 
 
 def _bin_counts(np: Any, x: Any, edges: Any) -> list[int]:
     """Counts per bin with bisect_right semantics (bin = number of edges <= x). For the profile's
     9 edges, one comparison pass per edge (#(x >= e_i), differenced) beats a binary search."""
     if len(edges) > 32:
-        return [int(c) for c in np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)]
+        return [
+            int(c) for c in np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
+        ]
     ge = [x.size, *(int(np.count_nonzero(x >= e)) for e in edges), 0]
     return [a - b for a, b in zip(ge[:-1], ge[1:], strict=True)]
 
@@ -160,8 +181,13 @@ def _bin_np(np: Any, x: Any, mask: Any, edges: Any, lo: float, hi: float, out: d
         if finite.size:
             mean = float(finite.mean())
             d = finite - mean
-            chunk = {"count": int(finite.size), "mean": mean, "m2": float(np.einsum("i,i->", d, d)),  # not BLAS: its threads thrash shared cores
-                     "min": float(finite.min()), "max": float(finite.max())}
+            chunk = {
+                "count": int(finite.size),
+                "mean": mean,
+                "m2": float(np.einsum("i,i->", d, d)),  # not BLAS: its threads thrash shared cores
+                "min": float(finite.min()),
+                "max": float(finite.max()),
+            }
             moments = _merge_moments(moments, chunk)
     out["counts"] = counts
     out.update(moments)
@@ -176,6 +202,7 @@ def _numeric(ref: Mapping[str, Any], col: tuple[Any, ...], n: int, np: Any | Non
         out["nulls"] = out["absent"] = n
         return out
     if col[0] == "np":
+        assert np is not None  # "np" columns exist only when numpy is used
         _bin_np(np, col[1], col[2], np.asarray(edges, dtype=np.float64), lo, hi, out)
         return out
     xs = _classify(col[1], out)
@@ -188,18 +215,18 @@ def _numeric(ref: Mapping[str, Any], col: tuple[Any, ...], n: int, np: Any | Non
 
 def _categorical(ref: Mapping[str, Any], col: tuple[Any, ...], n: int) -> dict[str, Any]:
     top = [str(v) for v, _ in ref["top"]]
-    out = {"kind": "categorical", "n": n, "nulls": 0, "absent": 0, "counts": [0] * len(top), "other": 0}
     if col[0] == "absent":
-        out["nulls"] = out["absent"] = n
-        return out
+        return {"kind": "categorical", "n": n, "nulls": n, "absent": n, "counts": [0] * len(top), "other": 0}
     values = col[1].tolist() if col[0] == "np" else col[1]
     seen: Counter[str] = Counter()
+    nulls = absent = 0
     for v in values:
         if _is_null(v):
-            out["nulls"] += 1
-            out["absent"] += v is ABSENT
+            nulls += 1
+            absent += v is ABSENT
         else:
             seen[str(v)] += 1
+    out: dict[str, Any] = {"kind": "categorical", "n": n, "nulls": nulls, "absent": absent}
     out["counts"] = [seen.pop(t, 0) for t in top]
     out["other"] = sum(seen.values())
     return out
@@ -241,13 +268,21 @@ def build_summary(
     np = _numpy(use_numpy)
     numeric = frozenset(name for name in names if kinds[name] == "numeric")
     n, data, unexpected = extract(rows_or_frame, names, numeric, np)
-    out_cols = {name: (_numeric(ref_cols[name], data[name], n, np) if name in numeric
-                       else _categorical(ref_cols[name], data[name], n)) for name in names}
+    out_cols = {
+        name: (
+            _numeric(ref_cols[name], data[name], n, np)
+            if name in numeric
+            else _categorical(ref_cols[name], data[name], n)
+        )
+        for name in names
+    }
     unexpected = {k: v for k, v in unexpected.items() if k not in ref_cols}
     return {"format": WINDOW_FORMAT, "n": n, "columns": out_cols, "unexpected_columns": unexpected}
 
 
-def empty_summary(reference_profile: Mapping[str, Any], columns: Sequence[str] | None = None) -> dict[str, Any]:
+def empty_summary(
+    reference_profile: Mapping[str, Any], columns: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The summary of no rows (the identity of :func:`merge`)."""
     return build_summary(reference_profile, [], columns, use_numpy=False)
 
@@ -260,13 +295,19 @@ def _merge_moments(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]
         return {k: b[k] for k in ("count", "mean", "m2", "min", "max")}
     n = na + nb
     delta = b["mean"] - a["mean"]
-    return {"count": n, "mean": a["mean"] + delta * nb / n,
-            "m2": a["m2"] + b["m2"] + delta * delta * na * nb / n,
-            "min": min(a["min"], b["min"]), "max": max(a["max"], b["max"])}
+    return {
+        "count": n,
+        "mean": a["mean"] + delta * nb / n,
+        "m2": a["m2"] + b["m2"] + delta * delta * na * nb / n,
+        "min": min(a["min"], b["min"]),
+        "max": max(a["max"], b["max"]),
+    }
 
 
-_ADD = {"numeric": ("n", "nulls", "absent", "nan", "invalid", "below", "above"),
-        "categorical": ("n", "nulls", "absent", "other")}
+_ADD = {
+    "numeric": ("n", "nulls", "absent", "nan", "invalid", "below", "above"),
+    "categorical": ("n", "nulls", "absent", "other"),
+}
 
 
 def _merge_column(name: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,14 @@ from .columns import (
 )
 from .decay import DecayThresholds, decay_alerts, tolerance, zscore_warnings
 from .drift import js_distance, ks_binned, linf_distance, psi, psi_noise_floor, wasserstein_binned
-from .performance import MetricEstimate, auc_binned, hanley_mcneil_se, mean_bound, metric_estimate, wilson_bound
+from .performance import (
+    MetricEstimate,
+    auc_binned,
+    hanley_mcneil_se,
+    mean_bound,
+    metric_estimate,
+    wilson_bound,
+)
 
 __all__ = [
     "ColumnDrift",

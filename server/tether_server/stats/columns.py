@@ -114,7 +114,7 @@ def psi_levels(psi: Any, floor: Any, n: Any, t: DriftThresholds) -> np.ndarray:
     return np.where(gate & (p >= t.psi_alert), 2, np.where(gate & (p >= t.psi_warn), 1, 0))
 
 
-def _numeric_buckets(ref: Mapping[str, Any], win: Mapping[str, Any]) -> tuple[list[float], list[float]]:
+def _numeric_buckets(ref: Mapping[str, Any], win: Mapping[str, Any]) -> tuple[list[int], list[int]]:
     r = [0, *ref["bin_counts"], 0, ref.get("nulls", 0) + ref.get("nan", 0), 0]
     w = [win["below"], *win["counts"], win["above"], win["nulls"] + win["nan"], win["invalid"]]
     return r, w
@@ -136,7 +136,9 @@ def _midpoints(ref: Mapping[str, Any], win: Mapping[str, Any]) -> list[float]:
     return [(wlo + lo) / 2, *inner, (hi + whi) / 2]
 
 
-def compare_numeric(name: str, ref: Mapping[str, Any], win: Mapping[str, Any], t: DriftThresholds) -> ColumnDrift:
+def compare_numeric(
+    name: str, ref: Mapping[str, Any], win: Mapping[str, Any], t: DriftThresholds
+) -> ColumnDrift:
     r, w = _numeric_buckets(ref, win)
     m, n = sum(r), int(win["n"])
     values_r, values_w = r[:-2], w[:-2]
@@ -167,16 +169,29 @@ def compare_categorical(
     return d
 
 
-def _common(name: str, kind: str, r: list[float], w: list[float], n: int, m: int, t: DriftThresholds) -> ColumnDrift:
+def _common(
+    name: str, kind: str, r: list[int], w: list[int], n: int, m: int, t: DriftThresholds
+) -> ColumnDrift:
     b = sum(1 for c in r if c > 0)
     return ColumnDrift(
-        column=name, kind=kind, n=n, m=m,
+        column=name,
+        kind=kind,
+        n=n,
+        m=m,
         psi=float(drift.psi(r, w, t.epsilon)) if n else math.nan,
         noise_floor=float(drift.psi_noise_floor(b, max(n, 1), max(m, 1), t.noise_quantile)),
-        buckets=b, js=float(drift.js_distance(r, w)) if n else math.nan, ks=math.nan, wasserstein=None,
-        null_share_change=_share(w[-1 if kind == "categorical" else -2], n) - _share(r[-1 if kind == "categorical" else -2], m),
-        unseen_share=None, other_share_change=None, out_of_range_share=None, invalid_share=None,
-        missing=False, insufficient_data=n < t.min_rows,
+        buckets=b,
+        js=float(drift.js_distance(r, w)) if n else math.nan,
+        ks=math.nan,
+        wasserstein=None,
+        null_share_change=_share(w[-1 if kind == "categorical" else -2], n)
+        - _share(r[-1 if kind == "categorical" else -2], m),
+        unseen_share=None,
+        other_share_change=None,
+        out_of_range_share=None,
+        invalid_share=None,
+        missing=False,
+        insufficient_data=n < t.min_rows,
     )
 
 
@@ -194,17 +209,42 @@ def column_status(d: ColumnDrift, t: DriftThresholds = DriftThresholds()) -> Col
         reasons.append({"rule": "missing_column", "status": "alert", "value": 1.0, "threshold": 1.0})
     level = int(psi_levels(d.psi, d.noise_floor, d.n, t)) if d.n else 0
     if level:
-        reasons.append({"rule": "psi", "status": STATUSES[level], "value": d.psi,
-                        "threshold": t.psi_alert if level == 2 else t.psi_warn, "noise_floor": d.noise_floor})
+        reasons.append(
+            {
+                "rule": "psi",
+                "status": STATUSES[level],
+                "value": d.psi,
+                "threshold": t.psi_alert if level == 2 else t.psi_warn,
+                "noise_floor": d.noise_floor,
+            }
+        )
     if d.unseen_share is not None and (lv := _level(d.unseen_share, t.unseen_warn, t.unseen_alert)):
-        reasons.append({"rule": "unseen", "status": lv, "value": d.unseen_share,
-                        "threshold": t.unseen_alert if lv == "alert" else t.unseen_warn})
+        reasons.append(
+            {
+                "rule": "unseen",
+                "status": lv,
+                "value": d.unseen_share,
+                "threshold": t.unseen_alert if lv == "alert" else t.unseen_warn,
+            }
+        )
     if d.invalid_share is not None and (lv := _level(d.invalid_share, t.invalid_warn, t.invalid_alert)):
-        reasons.append({"rule": "type", "status": lv, "value": d.invalid_share,
-                        "threshold": t.invalid_alert if lv == "alert" else t.invalid_warn})
+        reasons.append(
+            {
+                "rule": "type",
+                "status": lv,
+                "value": d.invalid_share,
+                "threshold": t.invalid_alert if lv == "alert" else t.invalid_warn,
+            }
+        )
     if d.n >= t.min_rows and d.null_share_change > t.null_rise_alert:
-        reasons.append({"rule": "null_rate", "status": "alert", "value": d.null_share_change,
-                        "threshold": t.null_rise_alert})
+        reasons.append(
+            {
+                "rule": "null_rate",
+                "status": "alert",
+                "value": d.null_share_change,
+                "threshold": t.null_rise_alert,
+            }
+        )
     d.reasons = reasons
     d.status = max((r["status"] for r in reasons), key=STATUSES.index, default="ok")
     d.drifted = any(r["rule"] in ("psi", "unseen") and r["status"] == "alert" for r in reasons)
@@ -217,7 +257,9 @@ def compare_column(
     """Statistics and status of one window column against its reference column (dicts as in
     ``tether.profile/1`` and ``tether.window/1``)."""
     if reference.get("kind") != window.get("kind"):
-        raise ValueError(f"columns.{name}: reference is {reference.get('kind')}, window is {window.get('kind')}")
+        raise ValueError(
+            f"columns.{name}: reference is {reference.get('kind')}, window is {window.get('kind')}"
+        )
     compare = compare_numeric if window["kind"] == "numeric" else compare_categorical
     d = compare(name, reference, window, t)
     d.missing = window["n"] > 0 and window.get("absent", 0) == window["n"]
@@ -250,8 +292,12 @@ def dataset_drift(
     hit = sorted(c for c in features if drifted[c])
     share = len(hit) / len(features) if features else 0.0
     pred = bool(prediction_column is not None and drifted.get(prediction_column, False))
-    out = DatasetDrift(drifted=(bool(features) and share >= thresholds.dataset_share) or pred,
-                       share=share, drifted_columns=hit, prediction_drifted=pred)
+    out = DatasetDrift(
+        drifted=(bool(features) and share >= thresholds.dataset_share) or pred,
+        share=share,
+        drifted_columns=hit,
+        prediction_drifted=pred,
+    )
     if importances is not None:
         out.importance_share = importance_drift_share(drifted, importances)
         out.importance_drifted = out.importance_share >= thresholds.importance_share
@@ -279,6 +325,10 @@ def compare_window(
     ref_cols = reference_profile["columns"]
     names = [c for c in (columns or window["columns"]) if c in window["columns"]]
     result = {c: compare_column(c, ref_cols[c], window["columns"][c], thresholds) for c in names}
-    verdict = dataset_drift({c: d.drifted for c, d in result.items()}, prediction_column=prediction_column,
-                            importances=importances, thresholds=thresholds)
+    verdict = dataset_drift(
+        {c: d.drifted for c, d in result.items()},
+        prediction_column=prediction_column,
+        importances=importances,
+        thresholds=thresholds,
+    )
     return result, verdict

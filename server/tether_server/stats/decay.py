@@ -59,7 +59,9 @@ def decay_alerts(
     return out
 
 
-def zscore_warnings(values: ArrayLike, higher_is_better: bool, t: DecayThresholds = DecayThresholds()) -> Bools:
+def zscore_warnings(
+    values: ArrayLike, higher_is_better: bool, t: DecayThresholds = DecayThresholds()
+) -> Bools:
     """Warning per window (W&B's RUN_METRIC_ZSCORE, window 30): with at least ``z_min_history``
     earlier windows, the value is more than ``z`` sample standard deviations (ddof = 1) of the last
     ``z_window`` earlier values worse than their mean, in the metric's bad direction. With a zero
@@ -67,7 +69,9 @@ def zscore_warnings(values: ArrayLike, higher_is_better: bool, t: DecayThreshold
     v = np.asarray(values, dtype=np.float64)
     w = t.z_window
     pad = np.full((*v.shape[:-1], w), np.nan)
-    hist = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, v], axis=-1), w, axis=-1)[..., :-1, :]
+    hist = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, v], axis=-1), w, axis=-1)[
+        ..., :-1, :
+    ]
     count = np.sum(~np.isnan(hist), axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, np.nansum(hist, axis=-1) / np.maximum(count, 1), np.nan)

@@ -79,7 +79,9 @@ def linf_distance(reference: ArrayLike, current: ArrayLike) -> Floats:
     return np.max(np.abs(shares(reference) - shares(current)), axis=-1)
 
 
-def wasserstein_binned(reference: ArrayLike, current: ArrayLike, midpoints: ArrayLike, scale: ArrayLike) -> Floats:
+def wasserstein_binned(
+    reference: ArrayLike, current: ArrayLike, midpoints: ArrayLike, scale: ArrayLike
+) -> Floats:
     """Wasserstein-1 distance between the two histograms placed at the bucket midpoints, divided by
     ``scale`` (the reference standard deviation: Evidently's ``wasserstein_distance_norm``).
 

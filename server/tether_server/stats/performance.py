@@ -30,8 +30,15 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-HIGHER_IS_BETTER = {"accuracy": True, "precision": True, "recall": True, "f1": True, "auc": True,
-                    "rmse": False, "mae": False}
+HIGHER_IS_BETTER = {
+    "accuracy": True,
+    "precision": True,
+    "recall": True,
+    "f1": True,
+    "auc": True,
+    "rmse": False,
+    "mae": False,
+}
 Floats = NDArray[np.float64]
 
 
@@ -73,8 +80,9 @@ def hanley_mcneil_se(auc: ArrayLike, n_pos: ArrayLike, n_neg: ArrayLike) -> Floa
     return np.sqrt(np.maximum(var, 0.0))
 
 
-def mean_bound(n: ArrayLike, total: ArrayLike, total_sq: ArrayLike, confidence: float = 0.95,
-               upper: bool = False) -> tuple[Floats, Floats]:
+def mean_bound(
+    n: ArrayLike, total: ArrayLike, total_sq: ArrayLike, confidence: float = 0.95, upper: bool = False
+) -> tuple[Floats, Floats]:
     """``(mean, one-sided Student-t bound)`` of a mean from n, Σx, Σx²:
     mean ± t_(confidence, n−1)·s/√n, s² = (Σx² − (Σx)²/n)/(n−1). The bound is NaN when n < 2."""
     nn, s1, s2 = (np.asarray(v, dtype=np.float64) for v in (n, total, total_sq))
@@ -106,7 +114,9 @@ def _binary(s: Mapping[str, Any], metric: str, c: float) -> tuple[float, float, 
         k, n = tp, tp + fp + fn
         value = 2 * tp / (2 * tp + fp + fn) if n else math.nan
         return value, float(f1_from_jaccard(wilson_bound(k, n, c))), n
-    k, n = {"accuracy": (tp + tn, tp + fp + tn + fn), "precision": (tp, tp + fp), "recall": (tp, tp + fn)}[metric]
+    k, n = {"accuracy": (tp + tn, tp + fp + tn + fn), "precision": (tp, tp + fp), "recall": (tp, tp + fn)}[
+        metric
+    ]
     return (k / n if n else math.nan), float(wilson_bound(k, n, c)), n
 
 
@@ -129,7 +139,10 @@ def metric_estimate(summary: Mapping[str, Any], metric: str, confidence: float =
         value, bound, n = _binary(summary, metric, confidence)
     elif kind == "multiclass" and metric == "accuracy":
         n = summary["n"]
-        value, bound = (summary["correct"] / n if n else math.nan), float(wilson_bound(summary["correct"], n, confidence))
+        value, bound = (
+            (summary["correct"] / n if n else math.nan),
+            float(wilson_bound(summary["correct"], n, confidence)),
+        )
     elif kind == "regression" and metric in ("rmse", "mae"):
         value, bound, n = _regression(summary, metric, confidence)
     else:
