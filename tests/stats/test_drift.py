@@ -226,3 +226,13 @@ def test_a_vanished_bucket_costs_its_epsilon_smoothed_share() -> None:
     p = REF["columns"]["x"]["nulls"] / REF["rows"]
     assert d.psi == pytest.approx((p - 1e-4) * math.log(p / 1e-4), abs=0.02)
     assert d.status == "warn" and d.null_share_change == pytest.approx(-p)
+
+
+def test_empty_window_serialises_without_nan() -> None:
+    s = build_summary(REF, [], columns=["x"])
+    d = compare_column("x", REF["columns"]["x"], s["columns"]["x"])
+    assert d.status == "ok" and d.insufficient_data
+    out = d.to_dict()
+    assert out["psi"] is None and out["js"] is None and out["n"] == 0
+    with pytest.raises(ValueError):
+        DriftThresholds(unseen_warn=0.1, unseen_alert=0.05)

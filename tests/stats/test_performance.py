@@ -12,6 +12,7 @@ from tether_server.stats import (
     DecayThresholds,
     auc_binned,
     decay_alerts,
+    evaluate_history,
     hanley_mcneil_se,
     metric_estimate,
     tolerance,
@@ -155,3 +156,15 @@ def test_decay_simulations(record_property: pytest.RecordProperty) -> None:
     )
     print(msg)
     assert detect >= 0.95 and small < 0.05 and false < 0.01, msg
+
+
+def test_evaluate_history_gives_a_status_per_window() -> None:
+    rng = np.random.default_rng(5)
+    correct = np.r_[rng.binomial(1000, 0.9, 30), [800, 790, 900]]
+    bounds = wilson_bound(correct, 1000)
+    out = evaluate_history((correct / 1000).tolist(), bounds.tolist(), 0.90, True)
+    assert [o["status"] for o in out[30:]] == ["warn", "alert", "ok"]
+    assert out[31]["decay_alert"] and out[31]["bound"] == pytest.approx(float(bounds[31]))
+    assert all(o["status"] == "ok" for o in out[:30])
+    with pytest.raises(ValueError, match="one entry per window"):
+        evaluate_history([0.9], [], 0.9, True)

@@ -48,12 +48,15 @@ def extract(
 
 
 def _rows(rows: list[Any], names: Sequence[str]) -> tuple[int, dict[str, Column], dict[str, int]]:
-    for i, r in enumerate(rows):
-        if not isinstance(r, Mapping):
-            raise TypeError(f"row {i} is a {type(r).__name__}, expected a dict of column -> value")
-    known = set(names)
-    unexpected = Counter(str(k) for r in rows for k in r if k not in known)
+    if not all(type(r) is dict for r in rows):
+        for i, r in enumerate(rows):
+            if not isinstance(r, Mapping):
+                raise TypeError(f"row {i} is a {type(r).__name__}, expected a dict of column -> value")
     cols: dict[str, Column] = {name: ("py", [r.get(name, ABSENT) for r in rows]) for name in names}
+    if set(map(len, rows)) <= {len(names)} and all(col[1].count(ABSENT) == 0 for col in cols.values()):
+        return len(rows), cols, {}  # every row has exactly the reference columns: nothing unexpected
+    known = set(names)
+    unexpected = Counter(str(key) for r in rows for key in r if key not in known)
     return len(rows), cols, dict(unexpected)
 
 

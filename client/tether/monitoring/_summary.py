@@ -12,6 +12,7 @@ from .._datasets import NULLS, PROFILE_FORMAT
 from ._frames import ABSENT, extract
 
 WINDOW_FORMAT = "tether.window/1"
+MAX_UNEXPECTED = 1000  # names of unexpected columns a summary may report
 _NULL = object()
 _INVALID = object()
 _NULL_TYPES = frozenset({"NAType", "NaTType"})  # pandas.NA, pandas.NaT (checked by name: no import)
@@ -47,7 +48,10 @@ def _as_float(v: Any) -> Any:
         return _NULL
     t = type(v)
     if t is float or t is int:
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # an int beyond the float range
+            return math.copysign(math.inf, v)
     if t is str:
         s = v.strip()
         if s in NULLS:
@@ -193,6 +197,27 @@ def _bin_np(np: Any, x: Any, mask: Any, edges: Any, lo: float, hi: float, out: d
     out.update(moments)
 
 
+_PLAIN = frozenset({float, int, type(None)})
+
+
+def _plain_numbers(np: Any, values: Sequence[Any]) -> tuple[Any, Any] | None:
+    """``(float64 array, null mask)`` when every value is a float, an int or None (JSON rows),
+    else ``None`` (the caller classifies value by value). Same buckets as ``_classify``."""
+    types = set(map(type, values))
+    if not types <= _PLAIN:
+        return None
+    try:
+        arr = np.array(values, dtype=np.float64)  # None becomes NaN: the mask tells them apart
+    except OverflowError:
+        return None
+    mask = (
+        np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+        if type(None) in types
+        else None
+    )
+    return arr, mask
+
+
 def _numeric(ref: Mapping[str, Any], col: tuple[Any, ...], n: int, np: Any | None) -> dict[str, Any]:
     edges = [float(e) for e in ref["bin_edges"]]
     lo, hi = float(ref["min"]), float(ref["max"])
@@ -204,6 +229,9 @@ def _numeric(ref: Mapping[str, Any], col: tuple[Any, ...], n: int, np: Any | Non
     if col[0] == "np":
         assert np is not None  # "np" columns exist only when numpy is used
         _bin_np(np, col[1], col[2], np.asarray(edges, dtype=np.float64), lo, hi, out)
+        return out
+    if np is not None and (fast := _plain_numbers(np, col[1])) is not None:
+        _bin_np(np, fast[0], fast[1], np.asarray(edges, dtype=np.float64), lo, hi, out)
         return out
     xs = _classify(col[1], out)
     if np is not None:
@@ -415,8 +443,8 @@ def validate_summary(reference_profile: Mapping[str, Any], summary: Any) -> dict
             raise ValueError(f"columns.{name}: not a column of the reference profile")
         _validate_column(name, ref_cols[name], col, n)
     unexpected = summary.get("unexpected_columns", {})
-    if not isinstance(unexpected, Mapping):
-        raise ValueError("unexpected_columns: expected an object")
+    if not isinstance(unexpected, Mapping) or len(unexpected) > MAX_UNEXPECTED:
+        raise ValueError(f"unexpected_columns: expected an object of at most {MAX_UNEXPECTED} columns")
     for k, v in unexpected.items():
         if _count(v, f"unexpected_columns.{k}") > n:
             raise ValueError(f"unexpected_columns.{k}: exceeds n")

@@ -23,7 +23,7 @@ from .columns import (
     importance_drift_share,
     psi_levels,
 )
-from .decay import DecayThresholds, decay_alerts, tolerance, zscore_warnings
+from .decay import DecayThresholds, decay_alerts, evaluate_history, tolerance, zscore_warnings
 from .drift import js_distance, ks_binned, linf_distance, psi, psi_noise_floor, wasserstein_binned
 from .performance import (
     MetricEstimate,
@@ -46,6 +46,7 @@ __all__ = [
     "compare_window",
     "dataset_drift",
     "decay_alerts",
+    "evaluate_history",
     "hanley_mcneil_se",
     "importance_drift_share",
     "js_distance",

@@ -69,6 +69,10 @@ class DriftThresholds:
             raise ValueError("psi_warn must be between 0 and psi_alert")
         if not 0 < self.noise_quantile < 1 or self.epsilon <= 0 or self.min_rows < 0:
             raise ValueError("noise_quantile must be in (0, 1), epsilon > 0 and min_rows >= 0")
+        if not (0 <= self.unseen_warn <= self.unseen_alert and 0 <= self.invalid_warn <= self.invalid_alert):
+            raise ValueError("each warn threshold must be between 0 and its alert threshold")
+        if not (0 < self.dataset_share <= 1 and 0 < self.importance_share <= 1 and self.null_rise_alert >= 0):
+            raise ValueError("dataset_share and importance_share must be in (0, 1], null_rise_alert >= 0")
 
 
 @dataclass
@@ -95,7 +99,10 @@ class ColumnDrift:
     reasons: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready: NaN/inf (e.g. statistics of an empty window) become ``None``."""
+        return {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(self).items()
+        }
 
 
 def _share(part: float, total: float) -> float:

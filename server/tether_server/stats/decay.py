@@ -7,7 +7,9 @@ consecutive bad windows; it is skipped in the z-score history.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -80,3 +82,29 @@ def zscore_warnings(
         gap = mean - v if higher_is_better else v - mean
         hit = (gap > t.z * sd) & (gap > 0)
     return hit & (count >= t.z_min_history) & ~np.isnan(v)
+
+
+def evaluate_history(
+    values: Sequence[float],
+    bounds: Sequence[float],
+    baseline: float,
+    higher_is_better: bool,
+    t: DecayThresholds = DecayThresholds(),
+) -> list[dict[str, Any]]:
+    """Per window of a history (oldest first): ``{"value", "bound", "decay_alert", "zscore_warning",
+    "status"}`` with status ``alert`` (decay rule), ``warn`` (z-score rule) or ``ok``. ``values``
+    and ``bounds`` come from ``performance.metric_estimate`` (NaN for windows without labels)."""
+    if len(values) != len(bounds):
+        raise ValueError("values and bounds must have one entry per window")
+    alerts = decay_alerts(bounds, baseline, higher_is_better, t)
+    warns = zscore_warnings(values, higher_is_better, t)
+    return [
+        {
+            "value": float(v),
+            "bound": float(b),
+            "decay_alert": bool(a),
+            "zscore_warning": bool(w),
+            "status": "alert" if a else "warn" if w else "ok",
+        }
+        for v, b, a, w in zip(values, bounds, alerts.tolist(), warns.tolist(), strict=True)
+    ]
