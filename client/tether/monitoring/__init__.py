@@ -90,7 +90,8 @@ from ._performance import (
     regression_summary,
     validate_performance,
 )
-from ._summary import WINDOW_FORMAT, build_summary, empty_summary, merge, validate_summary
+from ._summary import WINDOW_FORMAT, build_summary, empty_summary, merge
+from ._validate import validate_summary
 
 __all__ = [
     "PERFORMANCE_FORMAT",

@@ -6,7 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._summary import _count, _finite, _numpy
+from ._summary import _numpy
+from ._validate import _count, _finite
 
 PERFORMANCE_FORMAT = "tether.performance/1"
 _FIELDS = {
