@@ -84,20 +84,23 @@ class Multipart:
         self.bucket = bucket
 
     def _url(self, method: str, key: str, query: dict[str, str], expires: timedelta = SIGN_FOR) -> str:
-        return self.client.get_presigned_url(method, self.bucket, key, expires, extra_query_params=query)
+        params: dict[str, str | list[str] | tuple[str]] = dict(query)
+        return self.client.get_presigned_url(method, self.bucket, key, expires, extra_query_params=params)
 
-    def _call(self, method: str, url: str, body: bytes | None = None, **headers: str) -> Any:
+    def _call(
+        self, method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Any:
         # Only the idempotent calls may use the pool's retries: a repeated POST could start a second
         # upload or complete one twice.
         retries = None if method in ("GET", "DELETE") else False
-        resp = self.http.request(
-            method, url, body=body, headers=headers or None, retries=retries, redirect=False
-        )
+        resp = self.http.request(method, url, body=body, headers=headers, retries=retries, redirect=False)
         return _parse(resp)
 
     def create(self, key: str, content_type: str = "application/octet-stream") -> str:
         """CreateMultipartUpload; returns the upload id."""
-        root = self._call("POST", self._url("POST", key, {"uploads": ""}), **{"Content-Type": content_type})
+        root = self._call(
+            "POST", self._url("POST", key, {"uploads": ""}), None, {"Content-Type": content_type}
+        )
         upload_id = _text(root, "UploadId") if root is not None else ""
         if not upload_id:
             raise S3CallError("MalformedResponse", 200, "no UploadId in the answer")
@@ -137,7 +140,7 @@ class Multipart:
             ElementTree.SubElement(part, "ETag").text = f'"{etag}"'
         body = ElementTree.tostring(doc, encoding="utf-8")
         url = self._url("POST", key, {"uploadId": upload_id})
-        root = self._call("POST", url, body, **{"Content-Type": "application/xml"})
+        root = self._call("POST", url, body, {"Content-Type": "application/xml"})
         return _text(root, "ETag").strip('"') if root is not None else ""
 
     def abort(self, key: str, upload_id: str) -> None:
