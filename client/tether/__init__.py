@@ -13,8 +13,8 @@ Only ``requests`` and ``tqdm`` are needed, and ``requests`` is imported on the f
 from __future__ import annotations
 
 from . import errors, types
-from ._artifacts import ArtifactError
 from ._client import Client
+from ._retry import RetryPolicy
 from ._run import Run, start_run
 from ._transport import HTTPResponse, RequestsTransport, Transport
 from ._version import __version__
@@ -23,8 +23,10 @@ from .errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ArtifactError,
     AuthenticationError,
     BadRequestError,
+    ChecksumError,
     ConflictError,
     InternalServerError,
     NotFoundError,
@@ -35,7 +37,19 @@ from .errors import (
     UnavailableError,
 )
 from .resources.artifacts import ArtifactInfo
-from .types import BatchResult, Experiment, MetricHistory, MetricPoint, Page
+from .types import (
+    BatchResult,
+    Deployment,
+    Experiment,
+    MetricHistory,
+    MetricPoint,
+    ModelAlias,
+    ModelVersion,
+    Page,
+    RegisteredModel,
+    RegistryPolicy,
+    TransitionRequest,
+)
 from .types import Run as RunInfo
 
 __all__ = [
@@ -53,6 +67,14 @@ __all__ = [
     "Page",
     "ArtifactInfo",
     "ArtifactError",
+    "ChecksumError",
+    "RegisteredModel",
+    "ModelVersion",
+    "Deployment",
+    "ModelAlias",
+    "TransitionRequest",
+    "RegistryPolicy",
+    "RetryPolicy",
     "Transport",
     "HTTPResponse",
     "RequestsTransport",

@@ -14,27 +14,24 @@ import logging
 import mimetypes
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import AlreadyExistsError, APIError, TetherError, UnavailableError, error_from_response
+from ._retry import RetryPolicy
+from .errors import AlreadyExistsError, APIError, ArtifactError, ChecksumError, error_from_response
 
 if TYPE_CHECKING:
     import requests
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["ArtifactTransfer", "ArtifactError", "ChecksumError", "progress_enabled"]
+
 CHUNK = 1024 * 1024
 PROGRESS_MIN = 4 * 1024 * 1024
-RETRY_STATUSES = (502, 503, 504)
-
-
-class ArtifactError(TetherError):
-    """A transfer failed or its content did not verify (e.g. a download whose sha256 differs)."""
 
 
 def progress_enabled(flag: bool | None) -> bool:
@@ -103,8 +100,9 @@ class ArtifactTransfer:
         progress: bool = True,
         workers: int = 4,
         multipart_threshold: int = 64 * 1024 * 1024,
-        part_retries: int = 3,
+        part_retries: int | None = None,
         timeout: float = 300.0,
+        retry: RetryPolicy | None = None,
     ) -> None:
         import requests
 
@@ -114,7 +112,8 @@ class ArtifactTransfer:
         self.progress = progress
         self.workers = max(1, workers)
         self.threshold = multipart_threshold
-        self.part_retries = part_retries
+        self.retry = retry or RetryPolicy()
+        self.part_retries = self.retry.max_retries if part_retries is None else part_retries
         self.timeout = timeout
         self.stats: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -197,12 +196,12 @@ class ArtifactTransfer:
                 except (self._rq.ConnectionError, self._rq.Timeout):
                     if attempt == self.part_retries:
                         raise
-                    time.sleep(min(2**attempt, 10))
+                    self.retry.wait(attempt)  # a PUT of the same bytes is idempotent
                     continue
                 finally:
                     body.close()
-                if r.status_code in RETRY_STATUSES and attempt < self.part_retries:
-                    time.sleep(min(float(r.headers.get("Retry-After", 1)), 30))
+                if self.retry.retryable_status(r.status_code) and attempt < self.part_retries:
+                    self.retry.wait(attempt, r.headers.get("Retry-After"))
                     continue
                 self._count("put")
                 return self._check(r)
@@ -312,7 +311,7 @@ class ArtifactTransfer:
 
     def download(self, run_id: str, path: str, dst: str | os.PathLike[str]) -> Path:
         """Fetch ``path`` into ``dst`` (a file path, or an existing directory to put it in), checking
-        size and sha256; an interrupted transfer resumes with a Range request. Raises ``ArtifactError``
+        size and sha256; an interrupted transfer resumes with a Range request. Raises ``ChecksumError``
         (and leaves nothing at ``dst``) when the bytes do not match the recorded sha256."""
         info = self._check(
             self.http.post(self._url(run_id, "/downloads"), json={"path": path}, timeout=self.timeout)
@@ -320,23 +319,53 @@ class ArtifactTransfer:
         target = Path(dst)
         if target.is_dir():
             target = target / path.rsplit("/", 1)[-1]
+        return self._verified(
+            target, info["size"], info["sha256"], path, lambda part: self._fetch(run_id, path, info, part)
+        )
+
+    def download_url(self, url: str, target: Path, size: int, sha256: str) -> Path:
+        """Fetch a URL the server handed out (a model version's file) into ``target``, verified like
+        ``download``. Our token goes only to the server itself, never to another origin (a presigned
+        store URL)."""
+        from urllib.parse import urlsplit
+
+        same_origin = urlsplit(url).netloc == urlsplit(self.base).netloc
+        get: Callable[..., requests.Response] = self.http.get if same_origin else self._rq.get
+
+        def fetch(part: Path) -> None:
+            have = part.stat().st_size if part.exists() else 0
+            if have >= size > 0:
+                return
+            headers = {"Range": f"bytes={have}-"} if have else {}
+            r = get(url, headers=headers, stream=True, timeout=self.timeout)
+            self._write(r, part, size, have, target.name)
+
+        return self._verified(target, size, sha256, target.name, fetch)
+
+    def _verified(
+        self, target: Path, size: int, sha256: str, label: str, fetch: Callable[[Path], None]
+    ) -> Path:
+        """Run ``fetch(part)`` (retrying, and resuming, under the retry policy), check size and
+        sha256, then rename the part file into place; on any failure nothing is left behind."""
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
         part.unlink(missing_ok=True)
         try:
             for attempt in range(self.part_retries + 1):
                 try:
-                    self._fetch(run_id, path, info, part)
+                    fetch(part)
                     break
-                except (self._rq.ConnectionError, self._rq.Timeout, UnavailableError):
+                except (self._rq.ConnectionError, self._rq.Timeout, APIError) as exc:
+                    if isinstance(exc, APIError) and not self.retry.retryable_error(exc):
+                        raise
                     if attempt == self.part_retries:
                         raise
-                    time.sleep(min(2**attempt, 10))
+                    self.retry.wait(attempt, exc.retry_after if isinstance(exc, APIError) else None)
             got, n = _sha256(part), part.stat().st_size
-            if got != info["sha256"] or n != info["size"]:
-                raise ArtifactError(
-                    f"downloaded {path!r} does not match its record: {n} bytes sha256 {got}, "
-                    f"expected {info['size']} bytes sha256 {info['sha256']}"
+            if got != sha256 or n != size:
+                raise ChecksumError(
+                    f"downloaded {label!r} does not match its record: {n} bytes sha256 {got}, "
+                    f"expected {size} bytes sha256 {sha256}"
                 )
             os.replace(part, target)
         finally:

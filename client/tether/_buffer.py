@@ -5,8 +5,9 @@
   oldest pending point arrived, or at once when someone flushes. One thread means points reach the
   server in the order they were logged.
 * Each batch gets a fresh Idempotency-Key, reused for all of that batch's retries, so a retry after a
-  lost answer cannot log a point twice. Retryable failures (no connection, 429, 502/503/504) are
-  retried for up to ``retry_window`` seconds on top of the client's own retries.
+  lost answer cannot log a point twice. Failures the client's ``RetryPolicy`` calls retryable (no
+  connection, 429, 502/503/504) are retried, with that policy's backoff and the server's Retry-After,
+  for up to ``retry_window`` seconds on top of the client's own retries.
 * Any other failure (e.g. 409 because the run is no longer RUNNING) is stored and raised once to the
   caller by the next ``put``/``flush``/``close``. The failed batch is lost; later points are still sent.
 """
@@ -14,14 +15,14 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .errors import APIConnectionError, APIError, RateLimitError, TetherError, UnavailableError
+from ._retry import RetryPolicy
+from .errors import APIError, TetherError
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +36,6 @@ DEFAULT_FLUSH_INTERVAL = 0.5
 DEFAULT_RETRY_WINDOW = 60.0
 
 
-def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, APIConnectionError | RateLimitError | UnavailableError):
-        return True
-    return isinstance(exc, APIError) and exc.status in (502, 503, 504)
-
-
 class MetricBuffer:
     def __init__(
         self,
@@ -51,7 +46,8 @@ class MetricBuffer:
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         retry_window: float = DEFAULT_RETRY_WINDOW,
         new_key: Callable[[], str] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
         name: str = "tether-metrics",
     ) -> None:
         if capacity < 1 or not 1 <= batch_size <= MAX_BATCH_SIZE:
@@ -62,7 +58,8 @@ class MetricBuffer:
         self.flush_interval = flush_interval
         self.retry_window = retry_window
         self._new_key = new_key or _uuid4
-        self._sleep = sleep
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep or self._retry.sleep
         self._name = name
         self._cond = threading.Condition()
         self._queue: deque[Point] = deque()
@@ -198,15 +195,16 @@ class MetricBuffer:
                 self._send(payload, key)
                 return None
             except Exception as exc:
-                if not is_retryable(exc):
+                if not self._retry.retryable_error(exc):
                     return exc
                 now = time.monotonic()
                 first_failure = first_failure if first_failure is not None else now
                 if now - first_failure >= self.retry_window:
                     return exc
-                delay = min(10.0, 0.5 * 2**attempt)
+                retry_after = exc.retry_after if isinstance(exc, APIError) else None
+                delay = self._retry.delay(attempt, retry_after)
                 logger.warning("Metric batch failed (%s); retrying in %.1fs", exc, delay)
-                self._sleep(delay / 2 + random.uniform(0, delay / 2))
+                self._sleep(delay)
                 attempt += 1
 
 

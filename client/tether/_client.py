@@ -5,7 +5,6 @@ artifact transfers stream over a separate ``requests.Session`` (``Client.http_se
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._config import API_PREFIX, resolve_base_url, resolve_token
 from ._encoding import dumps, loads
-from ._models import Models
+from ._retry import RetryPolicy
 from ._transport import HTTPResponse, RequestsTransport, Transport
 from ._version import __version__
 from .errors import APIConnectionError, APIError, error_from_response
@@ -22,6 +21,7 @@ from .resources.artifacts import Artifacts
 from .resources.datasets import Datasets
 from .resources.experiments import Experiments
 from .resources.metrics import Metrics
+from .resources.models import Models
 from .resources.runs import Runs
 
 if TYPE_CHECKING:
@@ -33,9 +33,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-MAX_RETRY_AFTER = 60.0
 
 
 class Client:
@@ -44,7 +41,9 @@ class Client:
     ``base_url`` falls back to ``TETHER_URL``, then ``http://127.0.0.1:5055``; ``token`` to
     ``TETHER_TOKEN``, then the credentials file. Pass ``transport=`` (anything with ``request()`` and
     ``close()``, see ``tether._transport.Transport``) or ``session=`` (a ``requests.Session``) to
-    control the HTTP layer, e.g. in tests. ``progress=False`` turns off the tqdm bars of artifact
+    control the HTTP layer, e.g. in tests. ``max_retries``, ``backoff_base`` and ``backoff_max`` build
+    ``client.retry``, the one ``RetryPolicy`` that API calls, the metric buffer and artifact transfers
+    share (see ``tether._retry``). ``progress=False`` turns off the tqdm bars of artifact
     transfers (also ``TETHER_PROGRESS=0``).
     """
 
@@ -63,18 +62,14 @@ class Client:
     ) -> None:
         if timeout is None or timeout <= 0:
             raise ValueError("timeout must be a positive number of seconds")
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
         self.base_url = resolve_base_url(base_url)
         self.api_url = self.base_url + API_PREFIX
         self.timeout = float(timeout)
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.retry = RetryPolicy(max_retries, backoff_base, backoff_max, sleep=self._sleep_hook)
         self._token = resolve_token(token, self.base_url)
         self._transport: Transport | None = transport
         self._session = session
-        self._sleep: Callable[[float], None] = time.sleep
+        self._sleep: Callable[[float], None] = time.sleep  # tests replace it to record the waits
         self.experiments = Experiments(self)
         self.runs = Runs(self)
         self.metrics = Metrics(self)
@@ -141,14 +136,15 @@ class Client:
     ) -> Any:
         """Send one API call (``path`` is relative to ``/api/v1``) and return the decoded JSON body.
 
-        Retries connection errors and 429/502/503/504 only for idempotent methods or when an
-        ``idempotency_key`` is given; non-2xx answers raise the matching ``APIError`` subclass.
+        Safe calls (idempotent methods, or any call with an ``idempotency_key``) are retried after
+        connection errors and 429/502/503/504 following ``self.retry``; non-2xx answers raise the
+        matching ``APIError`` subclass.
         """
         method = method.upper()
         headers = self._headers(idempotency_key, has_body=json is not None)
         content = dumps(json) if json is not None else None
         query = {k: v for k, v in params.items() if v is not None} if params else None
-        retryable = method in IDEMPOTENT_METHODS or idempotency_key is not None
+        retryable = self.retry.is_safe(method, idempotency_key)
         url = self.api_url + path
         attempt = 0
         while True:
@@ -162,17 +158,26 @@ class Client:
                     timeout=timeout or self.timeout,
                 )
             except APIConnectionError as exc:
-                if not retryable or attempt >= self.max_retries:
+                if not retryable or attempt >= self.retry.max_retries:
                     raise
-                logger.info("%s %s: %s; retry %d/%d", method, path, exc, attempt + 1, self.max_retries)
-                self._sleep(self._backoff(attempt, None))
+                logger.info("%s %s: %s; retry %d/%d", method, path, exc, attempt + 1, self.retry.max_retries)
+                self.retry.wait(attempt)
                 attempt += 1
                 continue
-            if resp.status_code in RETRY_STATUSES and retryable and attempt < self.max_retries:
+            if (
+                retryable
+                and self.retry.retryable_status(resp.status_code)
+                and attempt < self.retry.max_retries
+            ):
                 logger.info(
-                    "%s %s -> %d; retry %d/%d", method, path, resp.status_code, attempt + 1, self.max_retries
+                    "%s %s -> %d; retry %d/%d",
+                    method,
+                    path,
+                    resp.status_code,
+                    attempt + 1,
+                    self.retry.max_retries,
                 )
-                self._sleep(self._backoff(attempt, resp.header("Retry-After")))
+                self.retry.wait(attempt, resp.header("Retry-After"))
                 attempt += 1
                 continue
             return self._decode(resp)
@@ -187,14 +192,12 @@ class Client:
             headers["Idempotency-Key"] = idempotency_key
         return headers
 
-    def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after is not None:
-            try:
-                return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER)
-            except ValueError:
-                pass  # an HTTP date: fall back to our own schedule
-        delay = min(self.backoff_max, self.backoff_base * 2.0**attempt)
-        return delay / 2 + random.uniform(0, delay / 2)
+    def _sleep_hook(self, seconds: float) -> None:
+        self._sleep(seconds)
+
+    @property
+    def max_retries(self) -> int:
+        return self.retry.max_retries
 
     @staticmethod
     def _decode(resp: HTTPResponse) -> Any:

@@ -64,6 +64,7 @@ class Run:
             flush_interval=flush_interval,
             retry_window=retry_window,
             new_key=client.new_idempotency_key,
+            retry=client.retry,
             name=f"tether-metrics-{info.id}",
         )
         _track(self)

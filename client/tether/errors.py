@@ -22,12 +22,23 @@ __all__ = [
     "RateLimitError",
     "UnavailableError",
     "InternalServerError",
+    "ArtifactError",
+    "ChecksumError",
     "error_from_response",
 ]
 
 
 class TetherError(Exception):
     """Base class of every error the SDK raises on purpose."""
+
+
+class ArtifactError(TetherError):
+    """A transfer failed or its content did not verify."""
+
+
+class ChecksumError(ArtifactError):
+    """Downloaded bytes differ in size or sha256 from the record (an artifact or a model version's
+    manifest); nothing is left at the destination."""
 
 
 class APIConnectionError(TetherError):
@@ -57,6 +68,8 @@ class APIError(TetherError):
         self.message = message
         self.details: dict[str, Any] = dict(details or {})
         self.request_id = request_id
+
+    retry_after: str | None = None  # the answer's Retry-After header, if any
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.status, self.code, self.message, self.details, self.request_id))
@@ -153,19 +166,23 @@ def error_from_response(
             envelope = None
     err = envelope.get("error") if isinstance(envelope, dict) else None
     header_rid = _header(headers, "X-Request-Id")
+    exc: APIError
     if isinstance(err, dict) and isinstance(err.get("code"), str):
         code = err["code"]
         cls = _BY_CODE.get(code, APIError)
         details = err.get("details") if isinstance(err.get("details"), dict) else {}
-        return cls(status, code, str(err.get("message", "")), details, err.get("request_id") or header_rid)
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
-    return _BY_STATUS.get(status, APIError)(
-        status,
-        _STATUS_CODE_NAMES.get(status, f"HTTP_{status}"),
-        text[:500] or f"HTTP {status}",
-        {},
-        header_rid,
-    )
+        exc = cls(status, code, str(err.get("message", "")), details, err.get("request_id") or header_rid)
+    else:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+        exc = _BY_STATUS.get(status, APIError)(
+            status,
+            _STATUS_CODE_NAMES.get(status, f"HTTP_{status}"),
+            text[:500] or f"HTTP {status}",
+            {},
+            header_rid,
+        )
+    exc.retry_after = _header(headers, "Retry-After")
+    return exc
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

@@ -58,10 +58,11 @@ def test_retries_are_bounded() -> None:
 def test_backoff_grows_with_jitter() -> None:
     c = tether.Client("http://x", token="t", transport=FakeTransport(lambda c: reply(200)))
     for attempt in range(6):
-        d = c._backoff(attempt, None)
-        full = min(c.backoff_max, c.backoff_base * 2**attempt)
+        d = c.retry.delay(attempt, None)
+        full = min(c.retry.backoff_max, c.retry.backoff_base * 2**attempt)
         assert full / 2 <= d <= full
-    assert c._backoff(0, "1000") == 60.0 and c._backoff(0, "Wed, 21 Oct 2015 07:28:00 GMT") <= 0.5
+    assert c.retry.delay(0, "1000") == 60.0
+    assert c.retry.delay(0, "Wed, 21 Oct 2015 07:28:00 GMT") <= 0.5
 
 
 def test_plain_post_is_not_retried() -> None:

@@ -7,6 +7,7 @@ from .artifacts import ArtifactInfo, Artifacts
 from .datasets import Datasets
 from .experiments import Experiments
 from .metrics import Metrics
+from .models import Models
 from .runs import Runs
 
-__all__ = ["ArtifactInfo", "Artifacts", "Datasets", "Experiments", "Metrics", "Paginator", "Runs"]
+__all__ = ["ArtifactInfo", "Artifacts", "Datasets", "Experiments", "Metrics", "Models", "Paginator", "Runs"]

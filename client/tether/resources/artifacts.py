@@ -86,6 +86,7 @@ class Artifacts(Resource):
                     workers=self.workers,
                     multipart_threshold=self.multipart_threshold,
                     timeout=max(self._client.timeout, 300.0),
+                    retry=self._client.retry,
                 )
             t = self._transfers[show]
         t.threshold, t.workers = self.multipart_threshold, max(1, self.workers)

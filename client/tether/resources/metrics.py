@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..types import MetricHistory, MetricPoint
+from ..types import MetricHistory, MetricPoint, Page
 from ._base import Resource
+from ._paging import Paginator
 from .runs import quote_segment
 
 
@@ -26,15 +27,11 @@ class Metrics(Resource):
     def iter_history(
         self, run_id: str, key: str, *, max_points: int | None = None, page_size: int | None = None
     ) -> Iterator[MetricPoint]:
-        token: str | None = None
-        while True:
-            page = self.history_page(
-                run_id, key, max_points=max_points, page_size=page_size, page_token=token
-            )
-            yield from page.items
-            token = page.next_page_token
-            if not token:
-                return
+        def fetch(token: str | None) -> Page[MetricPoint]:
+            h = self.history_page(run_id, key, max_points=max_points, page_size=page_size, page_token=token)
+            return Page(h.items, h.next_page_token)
+
+        return iter(Paginator(fetch))
 
     def history(
         self, run_id: str, key: str, *, max_points: int | None = None, page_size: int | None = None

@@ -19,15 +19,16 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import IO, Any, TypeVar
 from urllib.parse import quote, urlsplit
+from xml.etree.ElementTree import ParseError
 
 import urllib3
 from minio import Minio
-from minio.datatypes import Part
 from minio.error import InvalidResponseError, S3Error, ServerError
 
 from ..config import Settings
 from ..errors import InvalidArgument, NotFound, Unavailable
 from . import StoredObject
+from .s3_multipart import Multipart, S3CallError
 from .zerocopy import ObjectBody
 
 logger = logging.getLogger(__name__)
@@ -51,13 +52,15 @@ def _unavailable(exc: BaseException) -> Unavailable:
 def translate(exc: BaseException) -> BaseException:
     if isinstance(exc, ShortBody):
         return InvalidArgument("The request body ended before its declared length", {"reason": str(exc)})
-    if isinstance(exc, S3Error):
+    if isinstance(exc, S3Error | S3CallError):
         if exc.code in _MISSING:
             return NotFound("Artifact object not found", {"store_code": exc.code})
         if exc.code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
             return InvalidArgument("The uploaded parts are incomplete or invalid", {"store_code": exc.code})
         return _unavailable(exc)
-    if isinstance(exc, (ServerError, InvalidResponseError, urllib3.exceptions.HTTPError, OSError)):
+    if isinstance(
+        exc, (ServerError, InvalidResponseError, urllib3.exceptions.HTTPError, OSError, ParseError)
+    ):
         return _unavailable(exc)
     return exc
 
@@ -82,12 +85,20 @@ class S3Store:
     kind = "s3"
     min_part_size = 5 * 1024 * 1024
 
-    def __init__(self, client: Minio, bucket: str, prefix: str = "", presign: bool = True) -> None:
+    def __init__(
+        self,
+        client: Minio,
+        bucket: str,
+        prefix: str = "",
+        presign: bool = True,
+        http: urllib3.PoolManager | None = None,
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.supports_presign = presign
-        self.http: urllib3.PoolManager = getattr(client, "_http", None) or urllib3.PoolManager()
+        self.http = http or urllib3.PoolManager()  # streamed PUTs and the multipart calls
+        self.multipart = Multipart(client, self.http, bucket)
         self._bucket_ok = False
 
     @classmethod
@@ -110,7 +121,7 @@ class S3Store:
             region=settings.s3_region or "us-east-1",
             http_client=http,
         )
-        return cls(client, parts.netloc, parts.path, presign=settings.s3_presign)
+        return cls(client, parts.netloc, parts.path, presign=settings.s3_presign, http=http)
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -165,10 +176,8 @@ class S3Store:
     def _put_multipart(self, k: str, stream: IO[bytes], length: int | None, first: bytes | bytearray) -> None:
         """Known length: parts of exact length, streamed. Unknown: one buffered part at a time
         (``first`` is the first part, already read); the part size doubles every ``PART_STEP`` parts."""
-        upload_id = self.client._create_multipart_upload(
-            self.bucket, k, {"Content-Type": "application/octet-stream"}
-        )
-        parts: list[Part] = []
+        upload_id = self.multipart.create(k)
+        parts: list[tuple[int, str]] = []
         try:
             left = length
             for n in itertools.count(1):
@@ -183,13 +192,13 @@ class S3Store:
                     if not body:
                         break
                     size, last = len(body), len(body) < want
-                parts.append(Part(n, self._send(self._part_url(k, upload_id, n, SELF_PRESIGN), body, size)))
+                parts.append((n, self._send(self._part_url(k, upload_id, n, SELF_PRESIGN), body, size)))
                 if last:
                     break
-            self.client._complete_multipart_upload(self.bucket, k, upload_id, parts)
+            self.multipart.complete(k, upload_id, parts)
         except BaseException:
             try:
-                self.client._abort_multipart_upload(self.bucket, k, upload_id)
+                self.multipart.abort(k, upload_id)
             except Exception:  # noqa: BLE001 - the first error matters; gc aborts stale uploads
                 logger.warning("could not abort the multipart upload of %s", k)
             raise
@@ -198,13 +207,7 @@ class S3Store:
         return self.client.get_presigned_url("PUT", self.bucket, k, SELF_PRESIGN)
 
     def _part_url(self, k: str, upload_id: str, part_number: int, expires: timedelta) -> str:
-        return self.client.get_presigned_url(
-            "PUT",
-            self.bucket,
-            k,
-            expires,
-            extra_query_params={"partNumber": str(part_number), "uploadId": upload_id},
-        )
+        return self.multipart.part_url(k, upload_id, part_number, expires)
 
     @guarded
     def open(self, key: str, start: int = 0, end: int | None = None) -> ObjectBody:
@@ -255,7 +258,7 @@ class S3Store:
     @guarded
     def multipart_start(self, key: str) -> str:
         self._ensure_bucket()
-        return self.client._create_multipart_upload(self.bucket, self._k(key), {})
+        return self.multipart.create(self._k(key))
 
     @guarded
     def multipart_put_part(
@@ -266,39 +269,22 @@ class S3Store:
 
     @guarded
     def multipart_parts(self, key: str, upload_id: str) -> dict[int, int]:
-        out: dict[int, int] = {}
-        marker: str | None = None
-        while True:
-            res = self.client._list_parts(self.bucket, self._k(key), upload_id, part_number_marker=marker)
-            for p in res.parts:
-                out[p.part_number] = p.size or 0
-            if not res.is_truncated:
-                return out
-            marker = str(res.next_part_number_marker)
+        return {p.part_number: p.size for p in self.multipart.list_parts(self._k(key), upload_id)}
 
     @guarded
     def multipart_complete(self, key: str, upload_id: str, part_count: int) -> StoredObject:
-        parts: dict[int, str] = {}
-        marker: str | None = None
-        while True:
-            res = self.client._list_parts(self.bucket, self._k(key), upload_id, part_number_marker=marker)
-            parts.update({p.part_number: p.etag for p in res.parts})
-            if not res.is_truncated:
-                break
-            marker = str(res.next_part_number_marker)
+        parts = {p.part_number: p.etag for p in self.multipart.list_parts(self._k(key), upload_id)}
         missing = [n for n in range(1, part_count + 1) if n not in parts]
         if missing:
             raise InvalidArgument("Some parts were not uploaded", {"missing_parts": missing[:100]})
-        self.client._complete_multipart_upload(
-            self.bucket, self._k(key), upload_id, [Part(n, parts[n]) for n in range(1, part_count + 1)]
-        )
+        self.multipart.complete(self._k(key), upload_id, [(n, parts[n]) for n in range(1, part_count + 1)])
         return self.stat(key)
 
     @guarded
     def multipart_abort(self, key: str, upload_id: str) -> None:
         try:
-            self.client._abort_multipart_upload(self.bucket, self._k(key), upload_id)
-        except S3Error as e:
+            self.multipart.abort(self._k(key), upload_id)
+        except S3CallError as e:
             if e.code != "NoSuchUpload":
                 raise
 
