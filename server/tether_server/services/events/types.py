@@ -101,7 +101,7 @@ class ModelVersionUpdated(ModelEvent):
 class ModelVersionDeleted(ModelEvent):
     action = "model.version_deleted"
     version: int
-    run_id: str
+    run_id: str | None
 
     def from_value(self) -> str | None:
         return str(self.version)
