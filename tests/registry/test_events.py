@@ -47,14 +47,14 @@ def test_a_reviewed_promotion_keys_every_row_and_payload_by_transition_id(
 ):
     admin = bearer(admin_token)
     _subscribe(client, admin, ["*"])
-    create_model(client, auth)
+    model = create_model(client, auth)
     register(client, auth, "churn", training_run(client, auth))
     req = request_stage(client, auth, "churn", 1, "Production")  # needs one approval by default
     rev_id, rev = reviewer(users, "rita")
     assert client.put(
         "/api/v1/permissions",
         headers=auth,
-        json={"user_id": rev_id, "resource_type": "model", "resource_id": "1", "level": "READ"},
+        json={"user_id": rev_id, "resource_type": "model", "resource_id": str(model["id"]), "level": "READ"},
     ).status_code in (200, 201)
     # the one four-eyes rule: the requester may not decide, a reviewer may (once)
     with app.extensions["tether"]["db"].session(write=False) as s:
