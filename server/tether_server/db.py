@@ -151,8 +151,14 @@ class Database:
             # A 304 revalidation is then one round trip; multi-query reads see committed data
             # per statement, which the immutable registry and append-only logs make harmless.
             read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.read_session = sessionmaker(bind=read_engine, expire_on_commit=False, autoflush=False)
-        self.write_session = sessionmaker(bind=write_engine, expire_on_commit=False, autoflush=False)
+        from .services.tracking import writer  # the one metric writer, chosen here once
+
+        self.metric_writer = writer.for_dialect(self.dialect)
+        info = {"metric_writer": self.metric_writer}
+        self.read_session = sessionmaker(bind=read_engine, expire_on_commit=False, autoflush=False, info=info)
+        self.write_session = sessionmaker(
+            bind=write_engine, expire_on_commit=False, autoflush=False, info=info
+        )
 
     def session(self, write: bool = True) -> Session:
         return (self.write_session if write else self.read_session)()

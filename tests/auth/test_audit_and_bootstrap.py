@@ -10,20 +10,23 @@ from sqlalchemy.exc import DatabaseError
 
 from tests.conftest import bearer
 from tether_server.config import Settings
-from tether_server.services.events import audit
+from tether_server.services.events import publish
+from tether_server.services.events import types as ev
 from tether_server.services.identity import bootstrap
 from tether_server.services.identity import users as users_svc
 
 
 def test_audit_rows_cannot_be_changed_or_deleted(app, db_session):
-    audit.record(db_session, None, "test.event", resource_type="x", resource_id=1)
+    publish(db_session, ev.UserPasswordSet(actor=None, user_id=1))
     db_session.commit()
     for stmt in ("UPDATE audit_events SET action = 'forged'", "DELETE FROM audit_events"):
         with pytest.raises(DatabaseError):
             db_session.execute(text(stmt))
             db_session.flush()
         db_session.rollback()
-    assert db_session.execute(text("SELECT action FROM audit_events")).scalars().all() == ["test.event"]
+    assert db_session.execute(text("SELECT action FROM audit_events")).scalars().all() == [
+        "user.password_set"
+    ]
 
 
 def test_no_audit_write_routes(app):

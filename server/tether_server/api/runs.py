@@ -174,10 +174,9 @@ def log_batch(run_id: str) -> Any:
 def log_metric(run_id: str) -> Any:
     """Log one metric point (sugar over the batch route)."""
     body = _json_body()
-    if context.database().dialect != "postgresql":
-        return svc.log_batch(context.db(), context.principal(), run_id, metrics=[body])
-    # PostgreSQL's read session is autocommit: the write is one atomic statement (log_points).
-    return svc.log_points(context.db(read_only=True), context.principal(), run_id, [body])
+    # On PostgreSQL the write is one atomic statement in an autocommit (read) session.
+    session = context.db(read_only=context.database().metric_writer.autocommit_points)
+    return svc.log_points(session, context.principal(), run_id, [body])
 
 
 def _json_body() -> dict[str, Any]:

@@ -59,39 +59,43 @@ def list_(args: dict[str, Any]) -> Any:
     return {"items": svc.describe(context.db(), rows), "next_page_token": nxt}
 
 
-@blp.route("/transition-requests/<int:request_id>", methods=["GET"])
+@blp.route("/transition-requests/<int:transition_id>", methods=["GET"])
 @access("viewer")
 @blp.response(200, TransitionRequestSchema)
-def get(request_id: int) -> Any:
-    return _one(svc.get_request(context.db(), context.principal(), request_id))
+def get(transition_id: int) -> Any:
+    return _one(svc.get_request(context.db(), context.principal(), transition_id))
 
 
-@blp.route("/transition-requests/<int:request_id>/approve", methods=["POST"])
+@blp.route("/transition-requests/<int:transition_id>/approve", methods=["POST"])
 @access("reviewer")
 @blp.arguments(DecisionSchema)
 @blp.response(200, TransitionRequestSchema)
-def approve(body: dict[str, Any], request_id: int) -> Any:
+def approve(body: dict[str, Any], transition_id: int) -> Any:
     """Approve (not your own request). The approval that completes it moves the stage atomically."""
     return _one(
-        svc.approve(context.db(), context.principal(), request_id, body["comment"], request_id=_rid())
+        svc.approve(context.db(), context.principal(), transition_id, body["comment"], request_id=_rid())
     )
 
 
-@blp.route("/transition-requests/<int:request_id>/reject", methods=["POST"])
+@blp.route("/transition-requests/<int:transition_id>/reject", methods=["POST"])
 @access("reviewer")
 @blp.arguments(DecisionSchema)
 @blp.response(200, TransitionRequestSchema)
-def reject(body: dict[str, Any], request_id: int) -> Any:
-    return _one(svc.reject(context.db(), context.principal(), request_id, body["comment"], request_id=_rid()))
+def reject(body: dict[str, Any], transition_id: int) -> Any:
+    return _one(
+        svc.reject(context.db(), context.principal(), transition_id, body["comment"], request_id=_rid())
+    )
 
 
-@blp.route("/transition-requests/<int:request_id>/cancel", methods=["POST"])
+@blp.route("/transition-requests/<int:transition_id>/cancel", methods=["POST"])
 @access("writer")
 @blp.arguments(DecisionSchema)
 @blp.response(200, TransitionRequestSchema)
-def cancel(body: dict[str, Any], request_id: int) -> Any:
+def cancel(body: dict[str, Any], transition_id: int) -> Any:
     """The requester (or a model manager) withdraws a pending request."""
-    return _one(svc.cancel(context.db(), context.principal(), request_id, body["comment"], request_id=_rid()))
+    return _one(
+        svc.cancel(context.db(), context.principal(), transition_id, body["comment"], request_id=_rid())
+    )
 
 
 @blp.route("/models/<name>/policy", methods=["GET"])

@@ -139,8 +139,9 @@ class TransitionRequest(Base):
 
 class TransitionApproval(Base):
     __tablename__ = "transition_approvals"
-    request_id: Mapped[int] = mapped_column(
-        ForeignKey("transition_requests.id", ondelete="CASCADE"), primary_key=True
+    # the column keeps its first name; in code a transition request's id is ``transition_id``
+    transition_id: Mapped[int] = mapped_column(
+        "request_id", ForeignKey("transition_requests.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_name: Mapped[str] = mapped_column(String(100), default="")

@@ -73,7 +73,7 @@ class Metric(Base):
     __tablename__ = "metrics"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     # No foreign key: one RI check per inserted point cost a third of a batch's database time on
-    # PostgreSQL. Writers lock the run row once instead (services.runs.writable_run), and
+    # PostgreSQL. Writers lock the run row once instead (services.tracking.runs.writable_run), and
     # hard_delete_run removes the points before the run.
     run_id: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(KEY_LEN))

@@ -11,7 +11,8 @@ from .. import context
 from ..access import access
 from ..models import AuditEvent, now_ms
 from ..pipeline import _session_version
-from ..services.events import audit
+from ..services.events import publish
+from ..services.events import types as ev
 from ..services.identity import users as users_svc
 
 bp = Blueprint("ui_auth", __name__)
@@ -47,30 +48,19 @@ def login() -> Any:
         else:
             user = users_svc.check_login(s, name, password)
             if user is None:
-                audit.record(
+                publish(
                     s,
-                    None,
-                    "auth.login_failed",
-                    resource_type="user",
-                    resource_id=name,
-                    actor_name=name,
-                    details={"ip": ip},
-                    request_id=context.request_id(),
+                    ev.LoginFailed(
+                        actor=None, actor_name=name, name=name, ip=ip, request_id=context.request_id()
+                    ),
                 )
                 context.g.rollback_only = False
                 error, status = "Invalid user name or password.", 401
             else:
                 session.clear()
                 session["uid"], session["sv"] = user.id, _session_version(user)
-                audit.record(
-                    s,
-                    users_svc.principal_of(user, via="session"),
-                    "auth.login",
-                    resource_type="user",
-                    resource_id=user.id,
-                    details={"ip": ip},
-                    request_id=context.request_id(),
-                )
+                me = users_svc.principal_of(user, via="session")
+                publish(s, ev.LoggedIn(actor=me, user_id=user.id, ip=ip, request_id=context.request_id()))
                 s.commit()
                 return redirect(_safe_next(request.args.get("next")))
         s.commit()  # keep the failure record even though the answer is an error

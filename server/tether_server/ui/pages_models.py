@@ -90,5 +90,5 @@ def request_transition(name: str, version: int) -> Any:
         request_id=context.request_id(),
     )
     if req.status == "pending":
-        return redirect(url_for("ui_review.review", request_id=req.id), 303)
+        return redirect(url_for("ui_review.review", transition_id=req.id), 303)
     return redirect(url_for("ui_models.version_detail", name=name, version=version), 303)

@@ -13,9 +13,9 @@ from flask import redirect, request, url_for
 from sqlalchemy import select
 
 from .. import context
-from ..access import Principal, access
+from ..access import access
 from ..errors import InvalidArgument
-from ..models.registry import ModelVersion, TransitionApproval, TransitionRequest
+from ..models.registry import ModelVersion, TransitionRequest
 from ..services.events import audit
 from ..services.registry import deploy, transitions
 from .common import page, ui_blueprint
@@ -65,19 +65,18 @@ def _data_changed(candidate: dict[str, Any], production: dict[str, Any] | None) 
     return key(candidate) != key(production)
 
 
-def can_decide(me: Principal, req: TransitionRequest) -> bool:
-    if req.status != "pending" or not me.has_role("reviewer") or req.requested_by == me.id:
-        return False
-    return context.db().get(TransitionApproval, (req.id, me.id)) is None
+def _transition_of(details: dict[str, Any]) -> Any:
+    """The transition an audit row is about: ``transition_id``; rows written before that name key
+    it as ``request`` (transition events) or ``request_id`` (stage changes)."""
+    for key in ("transition_id", "request", "request_id"):
+        if details.get(key) is not None:
+            return details[key]
+    return None
 
 
 def _events(name: str, req: TransitionRequest) -> list[dict[str, Any]]:
     rows = audit.list_events(context.db(), model=name, since=req.created_at, limit=500)
-    mine = [
-        e
-        for e in rows
-        if (e.details or {}).get("request") == req.id or (e.details or {}).get("request_id") == req.id
-    ]
+    mine = [e for e in rows if _transition_of(e.details or {}) == req.id]
     return [
         {
             "id": e.id,
@@ -92,11 +91,11 @@ def _events(name: str, req: TransitionRequest) -> list[dict[str, Any]]:
     ]
 
 
-@bp.route("/reviews/<int:request_id>", methods=["GET"])
+@bp.route("/reviews/<int:transition_id>", methods=["GET"])
 @access("viewer")
-def review(request_id: int) -> Any:
+def review(transition_id: int) -> Any:
     me = context.principal()
-    req = transitions.get_request(context.db(), me, request_id)
+    req = transitions.get_request(context.db(), me, transition_id)
     described = transitions.describe(context.db(), [req])[0]
     name = described["model"]
     candidate = _side(name, req.version_id)
@@ -113,16 +112,16 @@ def review(request_id: int) -> Any:
         "production": production,
         "metric_keys": metric_keys,
         "data_changed": _data_changed(candidate, production),
-        "can_decide": can_decide(me, req),
+        "can_decide": transitions.can_decide(context.db(), me, req),
         "is_requester": req.requested_by == me.id,
         "events": _events(name, req),
     }
     return page("review.html", data)
 
 
-@bp.route("/reviews/<int:request_id>/decision", methods=["POST"])
+@bp.route("/reviews/<int:transition_id>/decision", methods=["POST"])
 @access("reviewer")
-def decide(request_id: int) -> Any:
+def decide(transition_id: int) -> Any:
     """Form twin of ``POST /api/v1/transition-requests/<id>/approve`` and ``.../reject``."""
     decision = request.form.get("decision", "")
     comment = request.form.get("comment", "").strip()
@@ -131,5 +130,5 @@ def decide(request_id: int) -> Any:
     if not comment:
         raise InvalidArgument("A comment is required to approve or reject", {"field": "comment"})
     fn = transitions.approve if decision == "approve" else transitions.reject
-    fn(context.db(), context.principal(), request_id, comment[:10_000], request_id=context.request_id())
-    return redirect(url_for("ui_review.review", request_id=request_id, done=decision), 303)
+    fn(context.db(), context.principal(), transition_id, comment[:10_000], request_id=context.request_id())
+    return redirect(url_for("ui_review.review", transition_id=transition_id, done=decision), 303)

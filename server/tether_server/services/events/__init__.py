@@ -1,5 +1,60 @@
-"""Events: the append-only audit trail, webhook subscriptions with their durable outbox, the SSRF guard."""
+"""Events: domain events and their one ``publish()``, the append-only audit trail, webhook
+subscriptions with their durable outbox, the SSRF guard.
 
-from . import audit, ssrf, webhooks
+A domain change publishes one typed event in the caller's transaction::
 
-__all__ = ["audit", "ssrf", "webhooks"]
+    from tether_server.services.events import publish, types as ev
+    publish(session, ev.StageChanged(actor=actor, request_id=http_request_id, model_id=m.id,
+                                     model=m.name, version=3, from_stage="Staging",
+                                     to_stage="Production", transition_id=12))
+
+``publish`` appends the audit row and, for an event with a ``webhook`` name, one outbox row per
+matching subscription; both commit or roll back with the change. Adding an event type is ONE
+dataclass in ``types.py``: subclass ``Event`` (or ``ModelEvent``), set ``action`` (audit action),
+optionally ``webhook`` (it then becomes a valid subscription event), declare its fields and override
+``details()`` / ``data()``. ``after_commit(session, fn)`` runs work once the transaction committed.
+
+- ``publish``, ``Event``, ``types`` (every event type), ``after_commit``, ``WEBHOOK_EVENTS``
+- ``audit.list_events``: the read side of the audit trail
+- ``webhooks``: subscriptions (``create_subscription`` ...), ``deliver_due``, ``ping``, ``verify``;
+  ``outbox.emit`` is called only by ``publish``
+- ``ssrf``: the URL guard webhooks go through
+"""
+
+from . import audit, outbox, ssrf, types, webhooks
+from .audit import list_events
+from .base import WEBHOOK_EVENTS, Event, after_commit
+from .bus import publish
+from .webhooks import (
+    create_subscription,
+    delete_subscription,
+    deliver_due,
+    get_subscription,
+    list_deliveries,
+    list_subscriptions,
+    ping,
+    update_subscription,
+    verify,
+)
+
+__all__ = [
+    "WEBHOOK_EVENTS",
+    "Event",
+    "after_commit",
+    "audit",
+    "create_subscription",
+    "delete_subscription",
+    "deliver_due",
+    "get_subscription",
+    "list_deliveries",
+    "list_events",
+    "list_subscriptions",
+    "outbox",
+    "ping",
+    "publish",
+    "ssrf",
+    "types",
+    "update_subscription",
+    "verify",
+    "webhooks",
+]

@@ -1,46 +1,12 @@
-"""Append-only audit log writer and reader (identity and registry events share the table)."""
+"""The append-only audit trail, read side. Rows are written only by ``events.publish`` (one per
+domain event; identity, registry and webhook-admin events share the table)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ...access import Principal
 from ...models import AuditEvent
-
-
-def record(
-    session: Session,
-    actor: Principal | None,
-    action: str,
-    *,
-    resource_type: str = "",
-    resource_id: str | int = "",
-    model_name: str | None = None,
-    from_value: str | None = None,
-    to_value: str | None = None,
-    comment: str = "",
-    details: dict[str, Any] | None = None,
-    request_id: str = "",
-    actor_name: str | None = None,
-) -> AuditEvent:
-    event = AuditEvent(
-        actor_id=actor.id if actor else None,
-        actor_name=actor_name if actor_name is not None else (actor.name if actor else ""),
-        action=action,
-        resource_type=resource_type,
-        resource_id=str(resource_id),
-        model_name=model_name,
-        from_value=from_value,
-        to_value=to_value,
-        comment=comment or "",
-        details=details or {},
-        request_id=request_id,
-    )
-    session.add(event)
-    return event
 
 
 def list_events(

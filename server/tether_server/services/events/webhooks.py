@@ -16,8 +16,6 @@ import hmac
 import logging
 import secrets
 import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -25,27 +23,20 @@ from sqlalchemy.orm import Session
 
 from ...access import Principal
 from ...errors import InvalidArgument, NotFound
-from ...jsonutil import dumps
 from ...models import now_ms
 from ...models.registry import WebhookDelivery, WebhookSubscription
 from .. import paging
-from . import audit, ssrf
+from . import base, bus, ssrf, types
+from .outbox import after_enqueue, emit  # noqa: F401 (the outbox, re-exported)
+from .outbox import body as _body
 
 logger = logging.getLogger(__name__)
 
-EVENTS = (
-    "model_version.created",
-    "transition.requested",
-    "transition.approved",
-    "transition.rejected",
-    "stage.changed",
-    "alias.changed",
-)
+# Every webhook event name, in definition order: an ``Event`` type with ``webhook = "..."`` (types.py)
+# is subscribable by being defined.
+EVENTS = base.WEBHOOK_EVENTS
 LEASE_MS = 120_000
 USER_AGENT = "Tether-Webhooks/1"
-
-# Called after a commit that wrote outbox rows (the worker module registers its wake-up here).
-after_enqueue: list[Callable[[], None]] = []
 
 
 # ---------------------------------------------------------------- subscriptions (admin)
@@ -98,14 +89,11 @@ def create_subscription(
     )
     session.add(sub)
     session.flush()
-    audit.record(
+    bus.publish(
         session,
-        actor,
-        "webhook.created",
-        resource_type="webhook",
-        resource_id=sub.id,
-        model_name=model_name,
-        details={"url": url, "events": sub.events},
+        types.WebhookCreated(
+            actor=actor, subscription_id=sub.id, url=url, events=sub.events, model=model_name
+        ),
     )
     return sub, plain
 
@@ -140,27 +128,14 @@ def update_subscription(
         if len(changes["secret"]) < 16:
             raise InvalidArgument("secret must be at least 16 characters", {"field": "secret"})
         sub.secret = changes["secret"]
-    audit.record(
-        session,
-        actor,
-        "webhook.updated",
-        resource_type="webhook",
-        resource_id=sub.id,
-        details={"fields": sorted(k for k, v in changes.items() if v is not None)},
-    )
+    fields = sorted(k for k, v in changes.items() if v is not None)
+    bus.publish(session, types.WebhookUpdated(actor=actor, subscription_id=sub.id, fields=fields))
     return sub
 
 
 def delete_subscription(session: Session, actor: Principal, sub_id: int) -> None:
     sub = get_subscription(session, sub_id)
-    audit.record(
-        session,
-        actor,
-        "webhook.deleted",
-        resource_type="webhook",
-        resource_id=sub.id,
-        details={"url": sub.url},
-    )
+    bus.publish(session, types.WebhookDeleted(actor=actor, subscription_id=sub.id, url=sub.url))
     session.delete(sub)
 
 
@@ -175,34 +150,6 @@ def list_deliveries(
         q = q.where(WebhookDelivery.id < int(tok["before"]))
     rows = list(session.scalars(q.order_by(WebhookDelivery.id.desc()).limit(max_results + 1)))
     return paging.trim(rows, max_results, scope, "before", lambda r: r.id)
-
-
-# ---------------------------------------------------------------- outbox
-
-
-def _body(event: str, data: dict[str, Any]) -> str:
-    return dumps({"id": uuid.uuid4().hex, "event": event, "created_at": now_ms(), "data": data}).decode()
-
-
-def emit(session: Session, event: str, model_name: str | None, data: dict[str, Any]) -> int:
-    subs = [
-        s
-        for s in session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))
-        if (event in s.events or "*" in s.events) and (s.model_name in (None, model_name))
-    ]
-    for sub in subs:
-        session.add(WebhookDelivery(subscription_id=sub.id, event=event, payload=_body(event, data)))
-    if subs and not session.info.get("_webhook_wake"):
-        session.info["_webhook_wake"] = True
-        from sqlalchemy import event as sa_event
-
-        def wake(s: Session) -> None:
-            s.info.pop("_webhook_wake", None)
-            for fn in after_enqueue:
-                fn()
-
-        sa_event.listen(session, "after_commit", wake, once=True)
-    return len(subs)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from ...access import Principal
 from ...errors import InvalidArgument, NotFound, PermissionDenied
 from ...models import LEVELS, RESOURCE_TYPES, Permission, User
-from ..events import audit
+from ..events import publish
+from ..events import types as ev
 
 LEVEL_RANK = {"NONE": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 
@@ -150,15 +151,16 @@ def set_grant(
         perm.level = level
     session.flush()
     if not quiet:
-        audit.record(
+        publish(
             session,
-            actor,
-            "permission.granted",
-            resource_type=resource_type,
-            resource_id=resource_id,
-            from_value=before,
-            to_value=level,
-            details={"user_id": user_id},
+            ev.PermissionGranted(
+                actor=actor,
+                on_type=resource_type,
+                on_id=resource_id,
+                user_id=user_id,
+                before=before,
+                level=level,
+            ),
         )
     return perm
 
@@ -175,13 +177,8 @@ def revoke_grant(
     )
     if not res.rowcount:  # type: ignore[attr-defined]
         raise NotFound("No such grant")
-    audit.record(
-        session,
-        actor,
-        "permission.revoked",
-        resource_type=resource_type,
-        resource_id=resource_id,
-        details={"user_id": user_id},
+    publish(
+        session, ev.PermissionRevoked(actor=actor, on_type=resource_type, on_id=resource_id, user_id=user_id)
     )
 
 

@@ -16,7 +16,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ...access import ROLE_RANK, Principal
 from ...errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
 from ...models import ApiToken, User, now_ms
-from ..events import audit
+from ..events import publish
+from ..events import types as ev
 
 TOKEN_PREFIX = "tth_"
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@")
@@ -70,15 +71,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "user.created",
-        resource_type="user",
-        resource_id=user.id,
-        to_value=role,
-        details={"name": name},
-    )
+    publish(session, ev.UserCreated(actor=actor, user_id=user.id, name=name, role=role))
     return user
 
 
@@ -111,30 +104,16 @@ def update_user(
 ) -> User:
     if role is not None and role != user.role:
         validate_role(role)
-        audit.record(
-            session,
-            actor,
-            "user.role_changed",
-            resource_type="user",
-            resource_id=user.id,
-            from_value=user.role,
-            to_value=role,
-        )
+        publish(session, ev.UserRoleChanged(actor=actor, user_id=user.id, from_role=user.role, to_role=role))
         user.role = role
     if active is not None and active != user.active:
-        audit.record(
-            session,
-            actor,
-            "user.activated" if active else "user.deactivated",
-            resource_type="user",
-            resource_id=user.id,
-        )
+        publish(session, (ev.UserActivated if active else ev.UserDeactivated)(actor=actor, user_id=user.id))
         user.active = active
     if password is not None:
         if len(password) < 8:
             raise InvalidArgument("Passwords must be at least 8 characters", {"field": "password"})
         user.password_hash = generate_password_hash(password, method="scrypt")
-        audit.record(session, actor, "user.password_set", resource_type="user", resource_id=user.id)
+        publish(session, ev.UserPasswordSet(actor=actor, user_id=user.id))
     TOKEN_CACHE.clear()
     return user
 
@@ -171,13 +150,9 @@ def create_token(
     )
     session.add(token)
     session.flush()
-    audit.record(
+    publish(
         session,
-        actor,
-        "token.created",
-        resource_type="token",
-        resource_id=token.id,
-        details={"user": user.name, "name": name, "expires_at": expires_at},
+        ev.TokenCreated(actor=actor, token_id=token.id, user=user.name, name=name, expires_at=expires_at),
     )
     return token, plain
 
@@ -199,13 +174,8 @@ def get_token(session: Session, token_id: int) -> ApiToken:
 def revoke_token(session: Session, actor: Principal, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = now_ms()
-        audit.record(
-            session,
-            actor,
-            "token.revoked",
-            resource_type="token",
-            resource_id=token.id,
-            details={"name": token.name, "user_id": token.user_id},
+        publish(
+            session, ev.TokenRevoked(actor=actor, token_id=token.id, name=token.name, user_id=token.user_id)
         )
     TOKEN_CACHE.clear()
     return token

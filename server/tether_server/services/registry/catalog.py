@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -36,7 +36,8 @@ from ...models.registry import (
 )
 from .. import paging
 from ..artifacts import gc
-from ..events import audit, webhooks
+from ..events import after_commit, publish
+from ..events import types as ev
 from ..identity import permissions
 from ..tracking import runs
 from ..validation import check_tags
@@ -75,33 +76,6 @@ def canonical_stage(stage: Any) -> str:
     return found
 
 
-def record(
-    session: Session,
-    actor: Principal | None,
-    action: str,
-    model: RegisteredModel,
-    *,
-    event_name: str | None = None,
-    data: dict[str, Any] | None = None,
-    request_id: str = "",
-    **kw: Any,
-) -> None:
-    """One audit row (with model_name set) and, for subscribed events, one outbox row per subscription."""
-    audit.record(
-        session,
-        actor,
-        action,
-        resource_type="model",
-        resource_id=model.id,
-        model_name=model.name,
-        request_id=request_id,
-        **kw,
-    )
-    if event_name:
-        payload = {"model": model.name, "actor": actor.name if actor else None, **(data or {})}
-        webhooks.emit(session, event_name, model.name, payload)
-
-
 def lock_model(session: Session, model_id: int) -> None:
     """Serialize registry writes per model (PostgreSQL row lock; SQLite writers are already serialized)."""
     session.execute(select(RegisteredModel.id).where(RegisteredModel.id == model_id).with_for_update())
@@ -129,7 +103,7 @@ def create_model(
     session.add(model)
     session.flush()
     permissions.set_grant(session, actor, actor.id, "model", model.id, "MANAGE", quiet=True)
-    record(session, actor, "model.created", model, request_id=request_id, to_value=name)
+    publish(session, ev.ModelCreated(actor=actor, request_id=request_id, model_id=model.id, model=name))
     return model
 
 
@@ -179,13 +153,16 @@ def update_model(
     if tags is not None:
         model.tags = {**(model.tags or {}), **check_tags(tags)}
     model.updated_at = now_ms()
-    record(
+    publish(
         session,
-        actor,
-        "model.updated",
-        model,
-        request_id=request_id,
-        details={"description": description is not None, "tags": sorted(tags or {})},
+        ev.ModelUpdated(
+            actor=actor,
+            request_id=request_id,
+            model_id=model.id,
+            model=model.name,
+            description_changed=description is not None,
+            tags=sorted(tags or {}),
+        ),
     )
     return model
 
@@ -206,17 +183,17 @@ def delete_model(session: Session, actor: Principal, store: Any, name: str, requ
             select(ModelVersionFile.storage_key).join(ModelVersion).where(ModelVersion.model_id == model.id)
         )
     )
-    record(session, actor, "model.deleted", model, request_id=request_id, from_value=name)
+    publish(session, ev.ModelDeleted(actor=actor, request_id=request_id, model_id=model.id, model=name))
     session.delete(model)
     _delete_after_commit(session, store, keys)
 
 
 def _delete_after_commit(session: Session, store: Any, keys: list[str]) -> None:
-    def purge(_s: Session) -> None:
+    def purge() -> None:
         for key in keys:
             store.delete(key)
 
-    event.listen(session, "after_commit", purge, once=True)
+    after_commit(session, purge)
 
 
 # ---------------------------------------------------------------- versions
@@ -379,22 +356,19 @@ def _record_version(
     mv.total_bytes = sum(f[2] for f in staged.files)
     _snapshot_inputs(session, mv, run.id)
     session.flush()
-    record(
+    publish(
         session,
-        actor,
-        "model.version_created",
-        model,
-        event_name="model_version.created",
-        request_id=request_id,
-        to_value=str(number),
-        comment=description or "",
-        details={
-            "version": number,
-            "run_id": run.id,
-            "artifact_path": staged.artifact_path,
-            "files": len(staged.files),
-        },
-        data={"version": number, "run_id": run.id, "stage": "None"},
+        ev.ModelVersionCreated(
+            actor=actor,
+            request_id=request_id,
+            comment=description or "",
+            model_id=model.id,
+            model=model.name,
+            version=number,
+            run_id=run.id,
+            artifact_path=staged.artifact_path,
+            files=len(staged.files),
+        ),
     )
     return mv
 
@@ -438,8 +412,11 @@ def update_version(
     model, mv = get_version(session, actor, name, version, "EDIT")
     mv.description = description
     mv.updated_at = now_ms()
-    record(
-        session, actor, "model.version_updated", model, request_id=request_id, details={"version": version}
+    publish(
+        session,
+        ev.ModelVersionUpdated(
+            actor=actor, request_id=request_id, model_id=model.id, model=model.name, version=version
+        ),
     )
     return mv
 
@@ -453,14 +430,16 @@ def delete_version(
     keys = list(
         session.scalars(select(ModelVersionFile.storage_key).where(ModelVersionFile.version_id == mv.id))
     )
-    record(
+    publish(
         session,
-        actor,
-        "model.version_deleted",
-        model,
-        request_id=request_id,
-        from_value=str(version),
-        details={"version": version, "run_id": mv.run_id},
+        ev.ModelVersionDeleted(
+            actor=actor,
+            request_id=request_id,
+            model_id=model.id,
+            model=model.name,
+            version=version,
+            run_id=mv.run_id,
+        ),
     )
     session.delete(mv)
     _delete_after_commit(session, store, keys)
@@ -492,7 +471,7 @@ def apply_stage(
     archive_existing: bool,
     comment: str = "",
     request_id: str = "",
-    via_request: int | None = None,
+    transition_id: int | None = None,
 ) -> None:
     """Move ``mv`` to ``to_stage`` (caller holds the model lock). Production displaces the current one."""
     if to_stage == "Production":
@@ -518,10 +497,10 @@ def apply_stage(
                 "Archived",
                 f"displaced by version {mv.version}",
                 request_id,
-                via_request,
+                transition_id,
             )
             session.flush()  # the partial unique index sees the archive before the promotion
-    _set_stage(session, actor, model, mv, to_stage, comment, request_id, via_request)
+    _set_stage(session, actor, model, mv, to_stage, comment, request_id, transition_id)
     session.flush()
 
 
@@ -533,23 +512,24 @@ def _set_stage(
     to_stage: str,
     comment: str,
     request_id: str,
-    via_request: int | None,
+    transition_id: int | None,
 ) -> None:
     before = mv.stage
     mv.stage = to_stage
     mv.updated_at = now_ms()
-    record(
+    publish(
         session,
-        actor,
-        "model.stage_changed",
-        model,
-        event_name="stage.changed",
-        request_id=request_id,
-        from_value=before,
-        to_value=to_stage,
-        comment=comment,
-        details={"version": mv.version, "request_id": via_request},
-        data={"version": mv.version, "from_stage": before, "to_stage": to_stage, "request_id": via_request},
+        ev.StageChanged(
+            actor=actor,
+            request_id=request_id,
+            comment=comment,
+            model_id=model.id,
+            model=model.name,
+            version=mv.version,
+            from_stage=before,
+            to_stage=to_stage,
+            transition_id=transition_id,
+        ),
     )
 
 
@@ -566,22 +546,22 @@ def set_alias(
         session.add(row)
     else:
         old = session.get(ModelVersion, row.version_id)
-        before = str(old.version) if old else None
+        before = old.version if old else None
         if old is not None:
             old.updated_at = now_ms()
         row.version_id, row.updated_by, row.updated_at = mv.id, actor.id, now_ms()
     mv.updated_at = now_ms()
-    record(
+    publish(
         session,
-        actor,
-        "model.alias_changed",
-        model,
-        event_name="alias.changed",
-        request_id=request_id,
-        from_value=before,
-        to_value=str(version),
-        details={"alias": alias, "version": version},
-        data={"alias": alias, "version": version, "previous_version": int(before) if before else None},
+        ev.AliasChanged(
+            actor=actor,
+            request_id=request_id,
+            model_id=model.id,
+            model=model.name,
+            alias=alias,
+            version=version,
+            previous_version=before,
+        ),
     )
     session.flush()
     return row
@@ -595,17 +575,17 @@ def delete_alias(session: Session, actor: Principal, name: str, alias: str, requ
     old = session.get(ModelVersion, row.version_id)
     if old is not None:
         old.updated_at = now_ms()
-    record(
+    publish(
         session,
-        actor,
-        "model.alias_changed",
-        model,
-        event_name="alias.changed",
-        request_id=request_id,
-        from_value=str(old.version) if old else None,
-        to_value=None,
-        details={"alias": alias},
-        data={"alias": alias, "version": None, "previous_version": old.version if old else None},
+        ev.AliasChanged(
+            actor=actor,
+            request_id=request_id,
+            model_id=model.id,
+            model=model.name,
+            alias=alias,
+            version=None,
+            previous_version=old.version if old else None,
+        ),
     )
     session.delete(row)
 

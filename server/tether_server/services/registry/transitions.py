@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...access import Principal
-from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ...errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    TetherError,
+)
 from ...models import now_ms
 from ...models.registry import (
     ModelVersion,
@@ -25,7 +32,8 @@ from ...models.registry import (
     TransitionRequest,
 )
 from .. import paging
-from ..events import audit
+from ..events import publish
+from ..events import types as ev
 from ..identity import permissions
 from . import catalog as reg
 
@@ -87,15 +95,16 @@ def set_policy(
     row.updated_by, row.updated_at = actor.id, now_ms()
     session.flush()
     after = effective_policy(session, model.id if model else None)
-    audit.record(
+    publish(
         session,
-        actor,
-        "model.policy_changed",
-        resource_type="model" if model else "registry",
-        resource_id=model.id if model else "global",
-        model_name=name,
-        request_id=request_id,
-        details={"before": before, "after": after},
+        ev.PolicyChanged(
+            actor=actor,
+            request_id=request_id,
+            model_id=model.id if model else None,
+            model=name,
+            before=before,
+            after=after,
+        ),
     )
     return {"model": name, **after}
 
@@ -145,18 +154,11 @@ def request_transition(
     )
     session.add(req)
     session.flush()
-    reg.record(
+    publish(
         session,
-        actor,
-        "model.transition_requested",
-        model,
-        event_name="transition.requested",
-        request_id=request_id,
-        from_value=mv.stage,
-        to_value=to,
-        comment=comment,
-        details={"version": version, "request": req.id, "required_approvals": need},
-        data=_event_data(req, mv),
+        ev.TransitionRequested(
+            **_about(req, mv, model), required_approvals=need, **_by(actor, comment, request_id)
+        ),
     )
     if need == 0:
         reg.lock_model(session, model.id)
@@ -164,10 +166,13 @@ def request_transition(
     return req
 
 
-def _event_data(req: TransitionRequest, mv: ModelVersion) -> dict[str, Any]:
+def _about(req: TransitionRequest, mv: ModelVersion | None, model: RegisteredModel) -> dict[str, Any]:
+    """The fields every transition event carries."""
     return {
-        "request_id": req.id,
-        "version": mv.version,
+        "model_id": model.id,
+        "model": model.name,
+        "transition_id": req.id,
+        "version": mv.version if mv else None,
         "from_stage": req.from_stage,
         "to_stage": req.to_stage,
         "status": req.status,
@@ -175,71 +180,92 @@ def _event_data(req: TransitionRequest, mv: ModelVersion) -> dict[str, Any]:
     }
 
 
-def get_request(session: Session, actor: Principal, request_id_: int) -> TransitionRequest:
+def _by(actor: Principal, comment: str, request_id: str) -> dict[str, Any]:
+    return {"actor": actor, "comment": comment or "", "request_id": request_id}
+
+
+def get_request(session: Session, actor: Principal, transition_id: int) -> TransitionRequest:
     """A transition request the caller may READ (its model's grant); NotFound otherwise."""
-    req = session.get(TransitionRequest, request_id_)
+    req = session.get(TransitionRequest, transition_id)
     if req is None:
-        raise NotFound(f"Transition request {request_id_} not found")
-    permissions.require(session, actor, "model", req.model_id, "READ", f"Transition request {request_id_}")
+        raise NotFound(f"Transition request {transition_id} not found")
+    permissions.require(session, actor, "model", req.model_id, "READ", f"Transition request {transition_id}")
     return req
 
 
 def _locked_request(
-    session: Session, actor: Principal, request_id_: int
+    session: Session, actor: Principal, transition_id: int
 ) -> tuple[RegisteredModel, TransitionRequest]:
-    req = get_request(session, actor, request_id_)
+    req = get_request(session, actor, transition_id)
     model = session.get(RegisteredModel, req.model_id)
     reg.lock_model(session, req.model_id)
     req = session.scalars(
         select(TransitionRequest)
-        .where(TransitionRequest.id == request_id_)
+        .where(TransitionRequest.id == transition_id)
         .execution_options(populate_existing=True)
     ).one()
     if req.status != "pending":
         raise FailedPrecondition(
-            f"Transition request {request_id_} is already {req.status}", {"status": req.status}
+            f"Transition request {transition_id} is already {req.status}", {"status": req.status}
         )
     return model, req  # type: ignore[return-value]
 
 
-def _four_eyes(actor: Principal, req: TransitionRequest, verb: str) -> None:
+def decision_refusal(
+    session: Session, actor: Principal, req: TransitionRequest, verb: str = "approve"
+) -> TetherError | None:
+    """Why ``actor`` may not ``verb`` ("approve" or "reject") ``req``, or None if they may: the
+    four-eyes rule, written once for the API and the review page. Only pending requests are
+    decided, only by reviewers, never by their requester (admins included), and nobody approves
+    twice."""
+    if req.status != "pending":
+        return FailedPrecondition(
+            f"Transition request {req.id} is already {req.status}", {"status": req.status}
+        )
     if not actor.has_role("reviewer"):
-        raise PermissionDenied(f"Only reviewers can {verb} transition requests")
+        return PermissionDenied(f"Only reviewers can {verb} transition requests")
     if req.requested_by == actor.id:
-        raise PermissionDenied(
+        return PermissionDenied(
             f"Nobody can {verb} their own transition request (four-eyes rule), admins "
             "included; ask another reviewer" + ("" if verb == "approve" else ", or cancel it")
         )
+    if verb == "approve" and session.get(TransitionApproval, (req.id, actor.id)) is not None:
+        return AlreadyExists("You already approved this request; it needs approvals from other reviewers")
+    return None
+
+
+def can_decide(session: Session, actor: Principal, req: TransitionRequest) -> bool:
+    """Whether ``actor`` may approve ``req`` now (the review page shows its decision form then)."""
+    return decision_refusal(session, actor, req) is None
+
+
+def _check_decision(session: Session, actor: Principal, req: TransitionRequest, verb: str) -> None:
+    refused = decision_refusal(session, actor, req, verb)
+    if refused is not None:
+        raise refused
 
 
 def approve(
-    session: Session, actor: Principal, request_id_: int, comment: str = "", request_id: str = ""
+    session: Session, actor: Principal, transition_id: int, comment: str = "", request_id: str = ""
 ) -> TransitionRequest:
-    model, req = _locked_request(session, actor, request_id_)
-    _four_eyes(actor, req, "approve")
-    if session.get(TransitionApproval, (req.id, actor.id)) is not None:
-        raise AlreadyExists("You already approved this request; it needs approvals from other reviewers")
+    model, req = _locked_request(session, actor, transition_id)
+    _check_decision(session, actor, req, "approve")
     session.add(
-        TransitionApproval(request_id=req.id, user_id=actor.id, user_name=actor.name, comment=comment or "")
+        TransitionApproval(
+            transition_id=req.id, user_id=actor.id, user_name=actor.name, comment=comment or ""
+        )
     )
     session.flush()
-    count = session.scalar(select(func.count()).where(TransitionApproval.request_id == req.id)) or 0
+    count = session.scalar(select(func.count()).where(TransitionApproval.transition_id == req.id)) or 0
     mv = session.get(ModelVersion, req.version_id)
-    reg.record(
+    publish(
         session,
-        actor,
-        "model.transition_approval_added",
-        model,
-        request_id=request_id,
-        from_value=req.from_stage,
-        to_value=req.to_stage,
-        comment=comment,
-        details={
-            "version": mv.version if mv else None,
-            "request": req.id,
-            "approvals": count,
-            "required": req.required_approvals,
-        },
+        ev.TransitionApprovalAdded(
+            **_about(req, mv, model),
+            approvals=count,
+            required=req.required_approvals,
+            **_by(actor, comment, request_id),
+        ),
     )
     if count >= req.required_approvals:
         _complete(session, actor, model, req, comment, request_id)
@@ -271,19 +297,7 @@ def _complete(
         actor.name,
         comment,
     )
-    reg.record(
-        session,
-        actor,
-        "model.transition_approved",
-        model,
-        event_name="transition.approved",
-        request_id=request_id,
-        from_value=req.from_stage,
-        to_value=req.to_stage,
-        comment=comment,
-        details={"version": mv.version, "request": req.id},
-        data=_event_data(req, mv),
-    )
+    publish(session, ev.TransitionApproved(**_about(req, mv, model), **_by(actor, comment, request_id)))
     reg.apply_stage(
         session,
         actor,
@@ -293,24 +307,26 @@ def _complete(
         archive_existing=req.archive_existing,
         comment=req.comment,
         request_id=request_id,
-        via_request=req.id,
+        transition_id=req.id,
     )
 
 
 def reject(
-    session: Session, actor: Principal, request_id_: int, comment: str = "", request_id: str = ""
+    session: Session, actor: Principal, transition_id: int, comment: str = "", request_id: str = ""
 ) -> TransitionRequest:
-    model, req = _locked_request(session, actor, request_id_)
-    _four_eyes(actor, req, "reject")
+    model, req = _locked_request(session, actor, transition_id)
+    _check_decision(session, actor, req, "reject")
     return _close(session, actor, model, req, "rejected", comment, request_id)
 
 
 def cancel(
-    session: Session, actor: Principal, request_id_: int, comment: str = "", request_id: str = ""
+    session: Session, actor: Principal, transition_id: int, comment: str = "", request_id: str = ""
 ) -> TransitionRequest:
-    model, req = _locked_request(session, actor, request_id_)
+    model, req = _locked_request(session, actor, transition_id)
     if req.requested_by != actor.id:
-        permissions.require(session, actor, "model", model.id, "MANAGE", f"Transition request {request_id_}")
+        permissions.require(
+            session, actor, "model", model.id, "MANAGE", f"Transition request {transition_id}"
+        )
     return _close(session, actor, model, req, "cancelled", comment, request_id)
 
 
@@ -330,19 +346,8 @@ def _close(
         comment,
     )
     mv = session.get(ModelVersion, req.version_id)
-    reg.record(
-        session,
-        actor,
-        f"model.transition_{status}",
-        model,
-        event_name="transition.rejected" if status == "rejected" else None,
-        request_id=request_id,
-        from_value=req.from_stage,
-        to_value=req.to_stage,
-        comment=comment,
-        details={"version": mv.version if mv else None, "request": req.id},
-        data=_event_data(req, mv) if mv else None,
-    )
+    kind = ev.TransitionRejected if status == "rejected" else ev.TransitionCancelled
+    publish(session, kind(**_about(req, mv, model), **_by(actor, comment, request_id)))
     return req
 
 
@@ -393,10 +398,10 @@ def describe(session: Session, reqs: list[TransitionRequest]) -> list[dict[str, 
     approvals: dict[int, list[dict[str, Any]]] = {r.id: [] for r in reqs}
     for a in session.scalars(
         select(TransitionApproval)
-        .where(TransitionApproval.request_id.in_(list(approvals)))
+        .where(TransitionApproval.transition_id.in_(list(approvals)))
         .order_by(TransitionApproval.created_at)
     ):
-        approvals[a.request_id].append(
+        approvals[a.transition_id].append(
             {"user": a.user_name, "comment": a.comment, "created_at": a.created_at}
         )
     return [

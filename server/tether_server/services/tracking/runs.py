@@ -6,7 +6,7 @@ import functools
 import math
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,8 @@ from ...models import Experiment, LatestMetric, Metric, Param, Run, RunTag, now_
 from .. import rawsql
 from ..identity import permissions
 from ..validation import STATUSES, TERMINAL, check_int, check_key, check_tags, check_value, metric_value
-from . import experiments
+from . import experiments, writer
+from .writer import MetricRow
 
 
 def _dialect_insert(session: Session, table: Any) -> Any:
@@ -25,7 +26,7 @@ def _dialect_insert(session: Session, table: Any) -> Any:
 
 @functools.cache
 def _load_run_stmt(with_grant: bool, lock: bool = False) -> Any:
-    cols: list[Any] = [Run, Experiment.lifecycle]
+    cols: list[Any] = [Run, *writer.ACCEPTS_DATA_COLUMNS]
     if with_grant:
         cols.append(permissions.bound_grant_level("experiment", Run.experiment_id))
     stmt = (
@@ -39,8 +40,9 @@ def _load_run_stmt(with_grant: bool, lock: bool = False) -> Any:
 
 def _load_run(
     session: Session, actor: Principal, run_id: str, level: str, lock: bool = False
-) -> tuple[Run, str]:
-    """The run and its experiment's lifecycle in one query, with the caller's grant joined in.
+) -> tuple[Run, tuple[Any, ...]]:
+    """The run and the values of ``writer.ACCEPTS_DATA_COLUMNS`` in one query, with the caller's
+    grant joined in.
     The statement is built once and reused (it runs on every logging request)."""
     if not isinstance(run_id, str) or len(run_id) > 32:
         raise NotFound(f"Run {str(run_id)[:40]!r} not found")
@@ -50,11 +52,12 @@ def _load_run(
     row = session.execute(_load_run_stmt(not actor.is_admin, lock), params).first()
     if row is None:
         raise NotFound(f"Run {run_id!r} not found")
-    granted = None if actor.is_admin else row[2]
+    n = len(writer.ACCEPTS_DATA_COLUMNS)
+    granted = None if actor.is_admin else row[1 + n]
     permissions.check_level(
         permissions.effective_level(actor, granted), level, "experiment", f"Run {run_id!r}"
     )
-    return row[0], row[1]
+    return row[0], tuple(row[1 : 1 + n])
 
 
 def get_run(session: Session, actor: Principal, run_id: str, level: str = "READ") -> Run:
@@ -65,15 +68,10 @@ def get_run(session: Session, actor: Principal, run_id: str, level: str = "READ"
 def writable_run(session: Session, actor: Principal, run_id: str, lock: bool = True) -> Run:
     """The run, if the caller may write to it and it accepts data. ``lock`` keeps a KEY SHARE lock
     on its row until the transaction ends (see _load_run_stmt)."""
-    run, exp_lifecycle = _load_run(session, actor, run_id, "EDIT", lock=lock)
-    if run.lifecycle != "active":
-        raise FailedPrecondition(f"Run {run_id!r} is deleted", {"lifecycle": run.lifecycle})
-    if run.status != "RUNNING":
-        raise FailedPrecondition(
-            f"Run {run_id!r} is {run.status}; only RUNNING runs accept new data", {"status": run.status}
-        )
-    if exp_lifecycle != "active":
-        raise FailedPrecondition(f"The experiment of run {run_id!r} is deleted")
+    run, state = _load_run(session, actor, run_id, "EDIT", lock=lock)
+    refused = writer.refusal(run_id, state)
+    if refused is not None:
+        raise refused
     return run
 
 
@@ -118,8 +116,7 @@ def create_run(
     if params:
         session.execute(insert(Param), [{"run_id": run.id, "key": k, "value": v} for k, v in params.items()])
     if rows:
-        _insert_metrics(session, run.id, rows)
-        _update_latest(session, run.id, rows)
+        writer.of(session).write(session, run.id, rows)
     return run
 
 
@@ -190,8 +187,6 @@ def run_details(session: Session, runs: list[Run]) -> dict[str, dict[str, Any]]:
 
 # ---------------------------------------------------------------- batch logging
 
-MetricRow = tuple[str, int, int, float, bool]  # key, step, timestamp, value (0 for NaN), is_nan
-
 
 def parse_metrics(raw: Any, limit: int) -> list[MetricRow]:
     """Validate a metrics list quickly (a batch holds up to 10,000 points)."""
@@ -261,55 +256,25 @@ def log_batch(
             [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
         )
     if rows:
-        _insert_metrics(session, run_id, rows)
-        _update_latest(session, run_id, rows)
+        writer.of(session).write(session, run_id, rows)
     return {"metrics": len(rows), "params": len(params), "tags": len(tags)}
-
-
-# Five parallel arrays (key, step, timestamp, value, is_nan) as rows, for PostgreSQL's array inserts.
-_PG_UNNEST = "unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], %s::boolean[])"
-
-_PG_POINTS = f"""
-WITH r AS (
-    SELECT runs.id FROM runs JOIN experiments ON experiments.id = runs.experiment_id
-    WHERE runs.id = %s AND runs.status = 'RUNNING' AND runs.lifecycle = 'active'
-      AND experiments.lifecycle = 'active'
-    FOR KEY SHARE OF runs
-), ins AS (
-    INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan)
-    SELECT r.id, m.* FROM r, {_PG_UNNEST} AS m
-), up AS (
-    INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan)
-    SELECT r.id, b.* FROM r, {_PG_UNNEST} AS b
-    ON CONFLICT (run_id, key) DO UPDATE
-    SET step = EXCLUDED.step, timestamp = EXCLUDED.timestamp, value = EXCLUDED.value, is_nan = EXCLUDED.is_nan
-    WHERE EXCLUDED.step > latest_metrics.step
-       OR (EXCLUDED.step = latest_metrics.step AND EXCLUDED.timestamp >= latest_metrics.timestamp)
-)
-SELECT count(*) FROM r
-"""
 
 
 def log_points(
     session: Session, actor: Principal, run_id: str, metrics: Any, max_metrics: int = 10_000
 ) -> dict[str, int]:
-    """Metrics only, PostgreSQL only (the single ``log_metric`` route; SQLite uses ``log_batch``).
-    ``session`` is an autocommit (read) session and the write is ONE statement, atomic by itself:
-    it locks the run row, checks again that it still accepts data, inserts the points and moves
-    the latest values. With the permission check before it, that is two round trips instead of
-    five (BEGIN, check, insert, upsert, COMMIT)."""
+    """Metrics only (the single ``log_metric`` route), written by ``MetricWriter.write_checked``.
+    ``session`` is the one the writer asks for (``autocommit_points``): on PostgreSQL an autocommit
+    read session, where the write is one statement that re-checks the run under its lock; on
+    SQLite the request's write transaction."""
     rows = parse_metrics(metrics, max_metrics)
     # Permission, lifecycle and status, with a clear error. No lock: in autocommit it would end
-    # with this statement; the write below takes it itself.
+    # with this statement; the write takes it itself.
     writable_run(session, actor, run_id, lock=False)
     if not rows:
         return {"metrics": 0, "params": 0, "tags": 0}
-    cols = [list(c) for c in zip(*rows, strict=True)]
-    best = [list(c) for c in zip(*_latest_rows(rows), strict=True)]
-    with rawsql.cursor(session) as (cur, _mark):
-        cur.execute(_PG_POINTS, (run_id, *cols, *best))
-        found = cur.fetchone()[0]
-    if not found:  # it stopped accepting data between the check and the write; nothing was written
+    if not writer.of(session).write_checked(session, run_id, rows):
+        # it stopped accepting data between the check and the write; nothing was written
         writable_run(session, actor, run_id, lock=False)
         raise FailedPrecondition(f"Run {run_id!r} no longer accepts new data")
     return {"metrics": len(rows), "params": 0, "tags": 0}
@@ -336,65 +301,6 @@ def _log_params(session: Session, run_id: str, params: dict[str, str]) -> None:
     new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
     if new:
         session.execute(insert(Param), new)
-
-
-COPY_MIN_ROWS = 64
-
-
-def _insert_metrics(session: Session, run_id: str, rows: list[MetricRow]) -> None:
-    """executemany on the DBAPI cursor of the session's connection (same transaction): building
-    10,000 parameter dicts through SQLAlchemy's insert was most of a batch's cost."""
-    cols = "run_id, key, step, timestamp, value, is_nan"
-    with rawsql.cursor(session) as (cur, mark):
-        if mark == "%s" and len(rows) < COPY_MIN_ROWS:  # COPY costs one more round trip
-            keys, steps, stamps, values, nans = (list(c) for c in zip(*rows, strict=True))
-            cur.execute(
-                f"INSERT INTO metrics ({cols}) SELECT %s, * FROM {_PG_UNNEST}",
-                (run_id, keys, steps, stamps, values, nans),
-            )
-        elif mark == "%s":  # PostgreSQL, many points: binary COPY (about 30% less server time)
-            with cur.copy(f"COPY metrics ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
-                cp.set_types(["varchar", "varchar", "int8", "int8", "float8", "bool"])
-                for r in rows:
-                    cp.write_row((run_id, *r))
-        else:
-            cur.executemany(
-                f"INSERT INTO metrics ({cols}) VALUES (?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows]
-            )
-
-
-@functools.cache
-def _latest_upsert(dialect: str) -> Any:
-    """Insert or move forward each key's latest value (only if the new point is newer)."""
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LatestMetric)
-    ex = stmt.excluded
-    tbl = LatestMetric.__table__.c
-    newer = or_(ex.step > tbl.step, and_(ex.step == tbl.step, ex.timestamp >= tbl.timestamp))
-    return stmt.on_conflict_do_update(
-        index_elements=["run_id", "key"],
-        set_={"step": ex.step, "timestamp": ex.timestamp, "value": ex.value, "is_nan": ex.is_nan},
-        where=newer,
-    )
-
-
-def _latest_rows(rows: list[MetricRow]) -> list[MetricRow]:
-    """Each key's newest point in a batch (highest step, then newest timestamp, then last)."""
-    best: dict[str, MetricRow] = {}
-    for r in rows:
-        cur = best.get(r[0])
-        if cur is None or (r[1], r[2]) >= (cur[1], cur[2]):
-            best[r[0]] = r
-    return list(best.values())
-
-
-def _update_latest(session: Session, run_id: str, rows: list[MetricRow]) -> None:
-    session.execute(
-        _latest_upsert(session.get_bind().dialect.name),
-        [
-            {"run_id": run_id, "key": k, "step": step, "timestamp": ts, "value": v, "is_nan": nan}
-            for k, step, ts, v, nan in _latest_rows(rows)
-        ],
-    )
 
 
 def hard_delete_run(session: Session, run_id: str) -> None:
