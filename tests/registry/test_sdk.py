@@ -7,6 +7,7 @@ import pytest
 import tether
 from tests.registry.helpers import FILES, grant, reviewer, training_run, version_keys
 from tether._models import ChecksumError
+from tether_server.runtime import Runtime
 
 
 def test_sdk_registry_flow(app, client, auth, users, live_server, writer, tmp_path, backend):
@@ -25,7 +26,7 @@ def test_sdk_registry_flow(app, client, auth, users, live_server, writer, tmp_pa
     grant(client, auth, rid, model_id)
     from tether_server.services.identity import users as users_svc
 
-    with app.extensions["tether"]["db"].session() as s:
+    with Runtime.of(app).database.session() as s:
         _t, rtoken = users_svc.create_token(s, None, users_svc.get_user(s, rid), "sdk")
         s.commit()
     with tether.Client(live_server, token=rtoken, max_retries=0) as rsdk:
@@ -44,7 +45,7 @@ def test_sdk_registry_flow(app, client, auth, users, live_server, writer, tmp_pa
         assert [m["name"] for m in sdk.models.list()] == ["churn"]
 
         # Corrupt the stored object: the download refuses it.
-        store = app.extensions["tether"]["store"]
+        store = Runtime.of(app).store
         key = version_keys(app, "churn", 2)["config.json"]
         import io
 

@@ -107,7 +107,7 @@ def restore(run_id: str) -> Any:
 @blp.arguments(RunSearchSchema)
 @blp.response(200, RunPageSchema)
 def search_runs(body: dict[str, Any]) -> Any:
-    session = context.db(read_only=True)  # a POST only for its body: reads never take the write lock
+    session = context.read_db()  # a POST only for its body: reads never take the write lock
     runs, nxt = search.search_runs(
         session, context.principal(), max_cap=context.settings().max_search_results, **body
     )
@@ -176,8 +176,8 @@ def log_metric(run_id: str) -> Any:
     body = _json_body()
     if context.database().dialect != "postgresql":
         return svc.log_batch(context.db(), context.principal(), run_id, metrics=[body])
-    # PostgreSQL's read session is autocommit: the write is one atomic statement (log_points).
-    return svc.log_points(context.db(read_only=True), context.principal(), run_id, [body])
+    # PostgreSQL: the write is one atomic statement (log_points), no transaction around it.
+    return svc.log_points(context.autocommit_db(), context.principal(), run_id, [body])
 
 
 def _json_body() -> dict[str, Any]:
