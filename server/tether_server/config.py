@@ -39,6 +39,8 @@ def _float(name: str, raw: str) -> float:
         raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
 
 
+_TYPES: dict[str, type | tuple[type, ...]] = {"bool": bool, "int": int, "float": (int, float), "str": str}
+
 # Smallest accepted value of each numeric setting.
 _MINIMUM: dict[str, float] = {
     "auth_cache_seconds": 0,
@@ -142,7 +144,7 @@ class Settings:
         """Check every value once, at startup; a bad one raises ConfigError naming its variable."""
         for f in fields(self):
             value, kind = getattr(self, f.name), f.type
-            expected = {"bool": bool, "int": int, "float": (int, float), "str": str}.get(str(kind))
+            expected = _TYPES.get(str(kind))
             if expected and (not isinstance(value, expected) or (kind != "bool" and isinstance(value, bool))):
                 raise ConfigError(f"{self._var(f.name)}: expected {kind}, got {value!r}")
         for name, low in _MINIMUM.items():

@@ -68,10 +68,15 @@ class Runtime:
         if not list(self.workers):
             return
         self.workers.start()
-        ref = weakref.ref(self)
-        atexit.register(lambda: (rt := ref()) is not None and rt.workers.stop(5.0))
+        atexit.register(_stop_at_exit, weakref.ref(self))
 
     def close(self) -> None:
         """Stop the workers, then close the database pool."""
         self.workers.stop()
         self.database.dispose()
+
+
+def _stop_at_exit(ref: weakref.ref[Runtime]) -> None:
+    runtime = ref()
+    if runtime is not None:
+        runtime.workers.stop(5.0)
