@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 
 def create_app(settings: Any = None) -> Flask:
-    from . import pipeline, services
+    from . import bodyguard, pipeline, services
     from .api import register_api
     from .config import Settings
     from .db import Database
@@ -37,6 +37,7 @@ def create_app(settings: Any = None) -> Flask:
     app.extensions["tether"] = {"settings": settings, "db": database, "store": store_from_settings(settings)}
     _ = services
     pipeline.install(app)
+    bodyguard.install(app)
     register_api(app)
     from .ui import register_web
 
