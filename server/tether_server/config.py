@@ -61,6 +61,7 @@ class Settings:
     default_permission: str = "NONE"  # NONE or READ: what users get on resources without a grant
     login_max_failures: int = 5
     login_lockout_seconds: int = 60
+    require_decision_comment: bool = True  # approve/reject need a non-blank comment (API and UI)
     webhook_allowlist: str = ""  # comma-separated CIDRs/hosts allowed despite SSRF rules
     webhook_worker: bool = True  # deliver webhooks from a background thread in each server process
     webhook_timeout_seconds: float = 10.0
@@ -68,6 +69,7 @@ class Settings:
     webhook_retry_base_seconds: float = 10.0
     webhook_poll_seconds: float = 2.0
     log_level: str = "INFO"
+    log_format: str = "json"  # json (one object per line) or text (for development)
     testing: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -91,6 +93,7 @@ class Settings:
         "default_permission": "TETHER_DEFAULT_PERMISSION",
         "login_max_failures": "TETHER_LOGIN_MAX_FAILURES",
         "login_lockout_seconds": "TETHER_LOGIN_LOCKOUT_SECONDS",
+        "require_decision_comment": "TETHER_REQUIRE_DECISION_COMMENT",
         "webhook_allowlist": "TETHER_WEBHOOK_ALLOWLIST",
         "webhook_worker": "TETHER_WEBHOOK_WORKER",
         "webhook_timeout_seconds": "TETHER_WEBHOOK_TIMEOUT_SECONDS",
@@ -98,6 +101,7 @@ class Settings:
         "webhook_retry_base_seconds": "TETHER_WEBHOOK_RETRY_BASE_SECONDS",
         "webhook_poll_seconds": "TETHER_WEBHOOK_POLL_SECONDS",
         "log_level": "TETHER_LOG_LEVEL",
+        "log_format": "TETHER_LOG_FORMAT",
     }
 
     @classmethod
@@ -126,10 +130,14 @@ class Settings:
             raise ConfigError("TETHER_DEFAULT_PERMISSION: expected NONE or READ")
         if self.max_batch_metrics < 1 or self.max_content_length < 1024:
             raise ConfigError("TETHER_MAX_BATCH_METRICS / TETHER_MAX_CONTENT_LENGTH too small")
+        if self.log_format.lower() not in ("json", "text"):
+            raise ConfigError(f"TETHER_LOG_FORMAT: expected json or text, got {self.log_format!r}")
         url = self.database_url
         if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
             raise ConfigError("TETHER_DATABASE_URL: only sqlite:// and postgresql:// URLs are supported")
-        return replace(self, default_permission=self.default_permission.upper())
+        return replace(
+            self, default_permission=self.default_permission.upper(), log_format=self.log_format.lower()
+        )
 
     @property
     def data_path(self) -> Path:
