@@ -213,10 +213,17 @@ def _four_eyes(actor: Principal, req: TransitionRequest, verb: str) -> None:
 
 
 def approve(
-    session: Session, actor: Principal, request_id_: int, comment: str = "", request_id: str = ""
+    session: Session,
+    actor: Principal,
+    request_id_: int,
+    comment: str = "",
+    request_id: str = "",
+    *,
+    require_comment: bool = True,
 ) -> TransitionRequest:
     model, req = _locked_request(session, actor, request_id_)
     _four_eyes(actor, req, "approve")
+    check_decision_comment(comment, require_comment)
     if session.get(TransitionApproval, (req.id, actor.id)) is not None:
         raise AlreadyExists("You already approved this request; it needs approvals from other reviewers")
     session.add(
@@ -298,10 +305,17 @@ def _complete(
 
 
 def reject(
-    session: Session, actor: Principal, request_id_: int, comment: str = "", request_id: str = ""
+    session: Session,
+    actor: Principal,
+    request_id_: int,
+    comment: str = "",
+    request_id: str = "",
+    *,
+    require_comment: bool = True,
 ) -> TransitionRequest:
     model, req = _locked_request(session, actor, request_id_)
     _four_eyes(actor, req, "reject")
+    check_decision_comment(comment, require_comment)
     return _close(session, actor, model, req, "rejected", comment, request_id)
 
 
@@ -419,3 +433,13 @@ def describe(session: Session, reqs: list[TransitionRequest]) -> list[dict[str, 
         }
         for r in reqs
     ]
+
+
+def check_decision_comment(comment: str | None, required: bool) -> None:
+    """One rule for the review page and the API: approving or rejecting needs a comment that is not
+    blank after trimming whitespace (policy ``TETHER_REQUIRE_DECISION_COMMENT``, on by default)."""
+    if required and not (comment or "").strip():
+        raise InvalidArgument(
+            "A comment is required to approve or reject (TETHER_REQUIRE_DECISION_COMMENT)",
+            {"field": "comment"},
+        )
