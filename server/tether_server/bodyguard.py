@@ -62,8 +62,14 @@ def _check_utf8(raw: bytes, what: str) -> None:
 
 
 def check_url(environ: dict[str, Any]) -> None:
-    """PATH_INFO is the percent-decoded path as latin-1 (PEP 3333): its bytes are what the client sent."""
-    _check_utf8(environ.get("PATH_INFO", "").encode("latin-1", "replace"), "path")
+    """The path as the client sent it (RAW_URI / REQUEST_URI, which gunicorn and werkzeug provide; else
+    PATH_INFO, the percent-decoded bytes as latin-1 per PEP 3333) and the query, percent-decoded."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        path = unquote_to_bytes(raw.split("?", 1)[0].encode("latin-1", "replace"))
+    else:
+        path = environ.get("PATH_INFO", "").encode("latin-1", "replace")
+    _check_utf8(path, "path")
     query = environ.get("QUERY_STRING", "")
     if query:
         _check_utf8(unquote_to_bytes(query.replace("+", " ")), "query")
@@ -191,6 +197,10 @@ class _Body:
             self.length = None  # read to the end of the dechunked stream
         self.at_end = self.length is not None and self.length <= 0
 
+    def remaining(self) -> int:
+        """Unread bytes announced by Content-Length (0 when unknown or all read)."""
+        return 0 if self.at_end or self.length is None else max(0, self.length - self.input.consumed)
+
     def drain(self, limit: int, seconds: float) -> bool:
         """Read and discard up to ``limit`` more bytes; True when the body is now fully read."""
         if self.at_end:
@@ -223,7 +233,7 @@ class DrainInput:
         body = _Body(environ)
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if not body.drain(DRAIN_LIMIT, DRAIN_SECONDS):
+            if body.remaining() > DRAIN_LIMIT or not body.drain(DRAIN_LIMIT, DRAIN_SECONDS):
                 headers = [(k, v) for k, v in headers if k.lower() != "connection"]
                 headers.append(("Connection", "close"))
             return start_response(status, headers, exc_info)
