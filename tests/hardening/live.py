@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,9 +28,21 @@ class LiveServer:
     proc: subprocess.Popen[str]
     log: list[str] = field(default_factory=list)
 
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
+    def worker_pids(self) -> set[int]:
+        """The gunicorn workers: children of the master (``tether server`` execs gunicorn in place)."""
+        pids = set()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                    pids.add(int(entry.name))
+        return pids
+
+    def lines(self) -> list[str]:
+        return [line.rstrip("\n") for line in list(self.log)]
 
 
 @contextmanager
@@ -61,11 +74,14 @@ def tether_server(
         start_new_session=True,
     )
     server = LiveServer(f"http://127.0.0.1:{port}", admin_token or "", proc)
+    reader = threading.Thread(target=lambda: server.log.extend(proc.stderr or ()), daemon=True)
+    reader.start()  # stderr lines as they come (``server.log``), so tests can look while it runs
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.communicate()[1][-2000:]}")
+                time.sleep(0.5)
+                raise RuntimeError("server exited: " + "".join(server.log[-20:]))
             try:
                 if requests.get(server.url + "/api/v1/health", timeout=1).ok:
                     break
@@ -78,5 +94,5 @@ def tether_server(
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
-        server.log[:] = err.splitlines()
+        proc.wait(timeout=30)
+        reader.join(10)
