@@ -12,8 +12,9 @@ import pytest
 
 import tether
 from tests.api.helpers import assert_error
-from tests.registry.helpers import create_model, register, request_stage, reviewer, training_run
+from tests.registry.helpers import create_model, grant, register, request_stage, reviewer, training_run
 from tether._pathrules import PathRuleError, check_artifact_path
+from tether_server.errors import InvalidArgument
 
 NEW_CLASSES = [
     "..;/escape",
@@ -97,16 +98,28 @@ def test_sdk_refuses_bad_paths_before_sending_with_the_servers_error(
     assert client.get(f"/api/v1/runs/{rid}/artifacts", headers=auth).json["items"] == []
 
 
-def test_decisions_need_a_non_blank_comment_on_api_and_ui(client, auth, users, backend):
+def test_decisions_need_a_non_blank_comment_on_api_and_ui(app, client, auth, users, backend):
+    from tether_server.services.identity.users import principal_of
+    from tether_server.services.registry import transitions
+
     run_id = training_run(client, auth)
-    create_model(client, auth)
+    model = create_model(client, auth)
     register(client, auth, "churn", run_id)
-    req = request_stage(client, auth, "churn", 1, "Staging")
-    _uid, rev = reviewer(users, "rita")
+    req = request_stage(client, auth, "churn", 1, "Production")
+    uid, rev = reviewer(users, "rita")
+    grant(client, auth, uid, model["id"])
     for verb in ("approve", "reject"):
         for body in ({}, {"comment": ""}, {"comment": "  \t\n "}):
             r = client.post(f"/api/v1/transition-requests/{req['id']}/{verb}", json=body, headers=rev)
             assert assert_error(r, 400, "INVALID_ARGUMENT")["details"]["field"] == "comment"
+    # the review page's form handler calls the same service with the same policy flag
+    with app.extensions["tether"]["db"].session() as s:
+        from tether_server.models import User
+
+        actor = principal_of(s.get(User, uid), via="session")
+        for fn in (transitions.approve, transitions.reject):
+            with pytest.raises(InvalidArgument, match="comment"):
+                fn(s, actor, req["id"], "   ", require_comment=True)
     got = client.get(f"/api/v1/transition-requests/{req['id']}", headers=auth).json
     assert got["status"] == "pending" and got["approvals"] == []
     r = client.post(f"/api/v1/transition-requests/{req['id']}/approve", json={"comment": " ok "}, headers=rev)
@@ -118,8 +131,9 @@ def test_the_comment_rule_is_a_policy_option(client, auth, users, backend, setti
     run_id = training_run(client, auth)
     create_model(client, auth)
     register(client, auth, "churn", run_id)
-    req = request_stage(client, auth, "churn", 1, "Staging")
-    _uid, rev = reviewer(users, "rita")
+    req = request_stage(client, auth, "churn", 1, "Production")
+    uid, rev = reviewer(users, "rita")
+    grant(client, auth, uid, client.get("/api/v1/models/churn", headers=auth).json["id"])
     r = client.post(f"/api/v1/transition-requests/{req['id']}/approve", json={}, headers=rev)
     assert r.status_code == 200 and r.json["status"] == "approved"
 
