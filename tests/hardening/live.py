@@ -28,6 +28,10 @@ class LiveServer:
     proc: subprocess.Popen[str]
     log: list[str] = field(default_factory=list)
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def worker_pids(self) -> set[int]:
         """The gunicorn workers: children of the master (``tether server`` execs gunicorn in place)."""
         pids = set()
