@@ -9,6 +9,7 @@ promised behaviour; parsing alone proves nothing.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -428,6 +429,49 @@ def check_log_level(env: Env, mp: pytest.MonkeyPatch) -> None:
         assert out.stdout.strip().splitlines()[-1] == str(number)
 
 
+def check_log_format(env: Env, mp: pytest.MonkeyPatch) -> None:
+    code = (
+        "import logging, tether_server.wsgi; logging.getLogger('tether.check').warning('hello %s', 'world')"
+    )
+    for fmt in ("json", "text"):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env={
+                **os.environ,
+                "TETHER_DATA_DIR": str(env.tmp / "wsgi"),
+                "TETHER_WEBHOOK_WORKER": "false",
+                "TETHER_LOG_FORMAT": fmt,
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        line = next(ln for ln in out.stderr.splitlines() if "hello world" in ln)
+        if fmt == "json":
+            assert json.loads(line)["message"] == "hello world"
+        else:
+            with pytest.raises(ValueError):
+                json.loads(line)
+
+
+def check_require_decision_comment(env: Env, mp: pytest.MonkeyPatch) -> None:
+    from tests.registry.helpers import create_model, register, request_stage, training_run
+
+    for value, status in (("true", 400), ("false", 200)):
+        app = env.app({"TETHER_REQUIRE_DECISION_COMMENT": value, "TETHER_DEFAULT_PERMISSION": "READ"})
+        w, r = bearer(env.user(app, "wr", "writer")[1]), bearer(env.user(app, "rv", "reviewer")[1])
+        client = app.test_client()
+        run_id = training_run(client, w)
+        create_model(client, w)
+        register(client, w, "churn", run_id)
+        req = request_stage(client, w, "churn", 1, "Production")
+        resp = client.post(
+            f"/api/v1/transition-requests/{req['id']}/approve", json={"comment": " \t"}, headers=r
+        )
+        assert resp.status_code == status, resp.get_json()
+
+
 CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_URL": check_url,
     "TETHER_TOKEN": check_token,
@@ -458,6 +502,8 @@ CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_WEBHOOK_RETRY_BASE_SECONDS": check_webhook_retry_base_seconds,
     "TETHER_WEBHOOK_POLL_SECONDS": check_webhook_poll_seconds,
     "TETHER_LOG_LEVEL": check_log_level,
+    "TETHER_LOG_FORMAT": check_log_format,
+    "TETHER_REQUIRE_DECISION_COMMENT": check_require_decision_comment,
 }
 
 

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._pathrules import sdk_check
 from ._retry import RetryPolicy
 from .errors import AlreadyExistsError, APIError, ArtifactError, ChecksumError, error_from_response
 
@@ -149,6 +150,7 @@ class ArtifactTransfer:
         raises ``AlreadyExistsError`` (delete the artifact first)."""
         src = Path(local)
         dest = artifact_path if artifact_path is not None else src.name
+        sdk_check(dest)
         ctype = content_type or guess_type(src.name)
         size = src.stat().st_size
         sha = _sha256(src)
@@ -172,6 +174,7 @@ class ArtifactTransfer:
         prefix = artifact_path.strip("/") + "/" if artifact_path and artifact_path.strip("/") else ""
         files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
         jobs = [(f, prefix + f.relative_to(root).as_posix()) for f in files]
+        _ = [sdk_check(dest) for _f, dest in jobs]  # refuse before the first byte goes out
         if len(jobs) <= 1 or self.workers == 1:
             return [self.upload_file(run_id, f, dest) for f, dest in jobs]
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tether-upload") as pool:
@@ -313,6 +316,7 @@ class ArtifactTransfer:
         """Fetch ``path`` into ``dst`` (a file path, or an existing directory to put it in), checking
         size and sha256; an interrupted transfer resumes with a Range request. Raises ``ChecksumError``
         (and leaves nothing at ``dst``) when the bytes do not match the recorded sha256."""
+        sdk_check(path)
         info = self._check(
             self.http.post(self._url(run_id, "/downloads"), json={"path": path}, timeout=self.timeout)
         )

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 
 def create_app(settings: Any = None) -> Flask:
-    from . import pipeline, services
+    from . import bodyguard, pipeline, services
     from .api import register_api
     from .config import Settings
     from .errors import register_error_handlers
@@ -34,6 +34,7 @@ def create_app(settings: Any = None) -> Flask:
     runtime.install(app)
     _ = services
     pipeline.install(app)
+    bodyguard.install(app)
     register_api(app)
     from .ui import register_web
 

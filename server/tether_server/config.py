@@ -79,6 +79,7 @@ class Settings:
     default_permission: str = "NONE"  # NONE or READ: what users get on resources without a grant
     login_max_failures: int = 5
     login_lockout_seconds: int = 60
+    require_decision_comment: bool = True  # approve/reject need a non-blank comment (API and UI)
     webhook_allowlist: str = ""  # comma-separated CIDRs/hosts allowed despite SSRF rules
     webhook_worker: bool = True  # run the webhook delivery worker (a thread) in each server process
     webhook_timeout_seconds: float = 10.0
@@ -87,6 +88,7 @@ class Settings:
     webhook_poll_seconds: float = 2.0
     log_level: str = "INFO"
     credentials_file: str = ""  # default: ~/.config/tether/credentials.json
+    log_format: str = "json"  # json (one object per line) or text (for development)
     testing: bool = False  # Flask's TESTING flag; set by the test suite, not from the environment
 
     ENV = {
@@ -109,6 +111,7 @@ class Settings:
         "default_permission": "TETHER_DEFAULT_PERMISSION",
         "login_max_failures": "TETHER_LOGIN_MAX_FAILURES",
         "login_lockout_seconds": "TETHER_LOGIN_LOCKOUT_SECONDS",
+        "require_decision_comment": "TETHER_REQUIRE_DECISION_COMMENT",
         "webhook_allowlist": "TETHER_WEBHOOK_ALLOWLIST",
         "webhook_worker": "TETHER_WEBHOOK_WORKER",
         "webhook_timeout_seconds": "TETHER_WEBHOOK_TIMEOUT_SECONDS",
@@ -117,6 +120,7 @@ class Settings:
         "webhook_poll_seconds": "TETHER_WEBHOOK_POLL_SECONDS",
         "log_level": "TETHER_LOG_LEVEL",
         "credentials_file": "TETHER_CREDENTIALS_FILE",
+        "log_format": "TETHER_LOG_FORMAT",
     }
 
     @classmethod
@@ -156,13 +160,18 @@ class Settings:
             raise ConfigError(
                 f"TETHER_LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {self.log_level!r}"
             )
+        if self.log_format.lower() not in ("json", "text"):
+            raise ConfigError(f"TETHER_LOG_FORMAT: expected json or text, got {self.log_format!r}")
         url = self.database_url
         if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
             raise ConfigError("TETHER_DATABASE_URL: only sqlite:// and postgresql:// URLs are supported")
         if self.artifact_uri.startswith("s3://") and not self.artifact_uri[5:].split("/")[0]:
             raise ConfigError("TETHER_ARTIFACT_URI: s3:// URLs need a bucket (s3://bucket/prefix)")
         return replace(
-            self, default_permission=self.default_permission.upper(), log_level=self.log_level.upper()
+            self,
+            default_permission=self.default_permission.upper(),
+            log_level=self.log_level.upper(),
+            log_format=self.log_format.lower(),
         )
 
     @classmethod

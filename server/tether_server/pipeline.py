@@ -6,7 +6,6 @@ below 400, and rolled back otherwise; see ``context`` for the other units of wor
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from typing import Any
 
@@ -15,7 +14,7 @@ from flask import session as cookie_session
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import IntegerConverter
 
-from . import context
+from . import context, logconfig
 from .access import ROLE_RANK, policy_of
 from .errors import PermissionDenied, Unauthenticated, error_response
 from .services.identity import users as users_svc
@@ -76,7 +75,7 @@ def _session_version(user: Any) -> str:
 
 
 def begin_request() -> Response | None:
-    g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    g.request_id = logconfig.request_id_from(request.headers.get("X-Request-Id"))
     g.t0 = time.perf_counter()
     if request.endpoint is None:
         return None  # routing error: 404/405 handlers answer
@@ -118,9 +117,7 @@ def end_request(resp: Response) -> Response:
     resp.headers["X-Request-Id"] = g.get("request_id", "")
     if current_app.config.get("TETHER_ACCESS_LOG", True):
         ms = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
-        logger.info(
-            "%s %s %s %.1fms rid=%s", request.method, request.path, resp.status_code, ms, g.get("request_id")
-        )
+        logconfig.log_request(resp, ms)
     return resp
 
 

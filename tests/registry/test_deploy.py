@@ -26,7 +26,9 @@ def _to_production(client, auth, users, model, version, name="rita"):
     grant(client, auth, rid, model["id"])
     req = request_stage(client, auth, "churn", version, "Production")
     assert (
-        client.post(f"/api/v1/transition-requests/{req['id']}/approve", json={}, headers=rev).status_code
+        client.post(
+            f"/api/v1/transition-requests/{req['id']}/approve", json={"comment": "ok"}, headers=rev
+        ).status_code
         == 200
     )
 

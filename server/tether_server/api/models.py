@@ -26,7 +26,7 @@ from ..schemas.registry import (
     ModelVersionSchema,
     ModelVersionUpdateSchema,
 )
-from ..services.artifacts.files import file_headers
+from ..services.artifacts.files import check_path, file_headers
 from ..services.registry import catalog as svc
 from ..services.registry import deploy
 from ..storage import zerocopy
@@ -97,6 +97,12 @@ def delete(name: str) -> Any:
     svc.delete_model(context.db(), context.principal(), _store(), name, **_kw())
 
 
+def _artifact_folder(path: str | None) -> str | None:
+    if path:
+        check_path(path, allow_empty=True)  # the same rules as the artifact routes; stored as sent
+    return path
+
+
 @blp.route("/models/<name>/versions", methods=["POST"])
 @access("writer")
 @blp.arguments(ModelVersionCreateSchema)
@@ -106,7 +112,7 @@ def register(body: dict[str, Any], name: str) -> Any:
     (before the write transaction, so a large copy blocks no other writer)."""
     with context.separate() as rs:
         staged = svc.stage_files(
-            rs, context.principal(), _store(), name, body["run_id"], body["artifact_path"]
+            rs, context.principal(), _store(), name, body["run_id"], _artifact_folder(body["artifact_path"])
         )
     mv = svc.create_version(
         context.db(),
@@ -155,11 +161,11 @@ def delete_version(name: str, version: int) -> Any:
     svc.delete_version(context.db(), context.principal(), _store(), name, version, **_kw())
 
 
-@blp.route("/models/<name>/versions/<int:version>/files/<path:path>", methods=["GET"])
+@blp.route("/models/<name>/versions/<int:version>/files/<path:path>", methods=["GET"], merge_slashes=False)
 @access("viewer")
 def get_file(name: str, version: int, path: str) -> Response:
     """One file of a version, streamed; ETag is its sha256."""
-    f = deploy.get_file(context.db(), context.principal(), name, version, path)
+    f = deploy.get_file(context.db(), context.principal(), name, version, check_path(path))
     headers = {
         "ETag": f'"{f.sha256}"',
         "X-Content-SHA256": f.sha256,

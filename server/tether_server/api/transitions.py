@@ -73,7 +73,9 @@ def get(transition_id: int) -> Any:
 def approve(body: dict[str, Any], transition_id: int) -> Any:
     """Approve (not your own request). The approval that completes it moves the stage atomically."""
     return _one(
-        svc.approve(context.db(), context.principal(), transition_id, body["comment"], request_id=_rid())
+        svc.approve(
+            context.db(), context.principal(), transition_id, body["comment"], request_id=_rid(), **_policy()
+        )
     )
 
 
@@ -83,8 +85,14 @@ def approve(body: dict[str, Any], transition_id: int) -> Any:
 @blp.response(200, TransitionRequestSchema)
 def reject(body: dict[str, Any], transition_id: int) -> Any:
     return _one(
-        svc.reject(context.db(), context.principal(), transition_id, body["comment"], request_id=_rid())
+        svc.reject(
+            context.db(), context.principal(), transition_id, body["comment"], request_id=_rid(), **_policy()
+        )
     )
+
+
+def _policy() -> dict[str, bool]:
+    return {"require_comment": context.settings().require_decision_comment}
 
 
 @blp.route("/transition-requests/<int:transition_id>/cancel", methods=["POST"])
