@@ -1,5 +1,7 @@
 """A Kubeflow Pipelines v2 pipeline whose steps log to Tether and register the model.
 
+(No `from __future__ import annotations` here: kfp reads the real annotation objects.)
+
     python pipeline.py --output tether_pipeline.yaml     # compile (needs the kfp SDK)
 
 Steps: train (logs params, a metric history and the model folder to a Tether run through the SDK)
@@ -12,8 +14,6 @@ Every step reads TETHER_URL from a pipeline parameter and TETHER_TOKEN from the 
 `tether-token` (key `token`), mounted as an environment variable with kfp-kubernetes when it is
 installed. The steps install only the client (`tether`: requests, tqdm, click).
 """
-
-from __future__ import annotations
 
 import argparse
 

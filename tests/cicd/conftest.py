@@ -40,8 +40,8 @@ class Tether:
             TETHER_CREDENTIALS_FILE=os.environ["TETHER_CREDENTIALS_FILE"],
             TETHER_PROGRESS="0",
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            **extra,
         )
+        env.update(extra)
         return env
 
     def api(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
