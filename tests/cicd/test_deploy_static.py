@@ -74,7 +74,7 @@ def _manifests() -> list[tuple[str, dict]]:
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_manifests_validate_against_kubernetes_schemas(version):
     kinds = set()
-    for name, doc in _manifests():
+    for _name, doc in _manifests():
         kubernetes_validate.validate(doc, version, strict=True)  # raises ValidationError
         kinds.add(doc["kind"])
     assert {
