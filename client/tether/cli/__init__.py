@@ -37,7 +37,7 @@ class TetherGroup(click.Group):
     """Built-in verbs plus the commands other packages register under ``tether.commands``."""
 
     def _plugins(self) -> dict[str, Any]:
-        found = {}
+        found: dict[str, Any] = {}
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if ep.name not in self.commands and _importable(ep.module):
                 found.setdefault(ep.name, ep)

@@ -57,7 +57,7 @@ class Outcome(click.ClickException):
 
     def __init__(self, code: int, message: str, payload: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.exit_code = code
+        self.exit_code = code  # type: ignore[misc]  # click reads it per instance
         self.payload = payload
 
 

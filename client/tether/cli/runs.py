@@ -128,7 +128,7 @@ def runs_create(
     """Start a RUNNING run and print its id."""
     all_params: dict[str, Any] = read_json_file(params_file, "--params-file") if params_file else {}
     all_params.update(key_values(params, "--param"))
-    body = {
+    body: dict[str, Any] = {
         "name": name,
         "tags": key_values(tags, "--tag") or None,
         "params": {k: str(v) for k, v in all_params.items()} or None,
