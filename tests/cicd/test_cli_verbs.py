@@ -87,6 +87,9 @@ def test_runs_create_log_finish(cli, tether_srv, tmp_path):
     assert out["metrics"] == 5 and out["artifacts"][0]["sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
     r = cli("runs", "finish", env={"TETHER_RUN_ID": run_id})  # run id from the environment
     assert r.exit_code == 0, r.stderr
+    assert cli("runs", "finish", run_id).exit_code == 0  # repeating it (a retried job) is fine
+    r = cli("runs", "finish", run_id, "--status", "FAILED")
+    assert r.exit_code == 1 and "FAILED_PRECONDITION" in r.stderr  # but it does not rewrite history
     run = tether_srv.api("GET", f"/runs/{run_id}")
     assert (
         run["status"] == "FINISHED"

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from ..errors import ConflictError
 from . import main
 from ._common import (
     EXIT_CODES_HELP,
@@ -228,6 +229,11 @@ def runs_finish(run_id: str | None, status: str, as_json: bool) -> None:
     rid = _run_id(run_id)
     body = {"status": status.upper(), "end_time": int(time.time() * 1000)}
     with make_client() as c:
-        run = c.request("PATCH", f"/runs/{rid}", json=body)
+        try:
+            run = with_retries(lambda: c.request("PATCH", f"/runs/{rid}", json=body), idempotent=True)
+        except ConflictError:  # a retried call that had already landed: fine if the run is in that state
+            run = c.request("GET", f"/runs/{rid}")
+            if run["status"] != body["status"]:
+                raise
     info(f"run {rid}: {run['status']}")
     emit(as_json, {"run_id": rid, "status": run["status"]}, None)
