@@ -27,7 +27,7 @@ class PrefixMiddleware:
         self.prefix = prefix
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if not environ.get("SCRIPT_NAME"):  # X-Forwarded-Prefix (trusted) wins
+        if environ.get("SCRIPT_NAME", "") in ("", self.prefix):  # a trusted X-Forwarded-Prefix wins
             path = environ.get("PATH_INFO", "")
             if path == self.prefix or path.startswith(self.prefix + "/"):
                 environ["PATH_INFO"] = path[len(self.prefix) :] or "/"

@@ -90,7 +90,8 @@ def _signed(
 def test_approved_transition_from_tether_triggers_both_ci_systems(
     app, settings, tether_srv, cli, ci_and_receiver, tmp_path
 ):
-    from tether_server.services.events import webhooks as svc
+    from tether_server.runtime import Runtime
+    from tether_server.workers.webhooks import deliver_due
 
     ci, hook = ci_and_receiver
     tether_srv.api(
@@ -105,7 +106,7 @@ def test_approved_transition_from_tether_triggers_both_ci_systems(
     tether_srv.api(
         "POST", f"/transition-requests/{req}/approve", token=tether_srv.reviewer, json={"comment": "ok"}
     )
-    assert svc.deliver_due(app.extensions["tether"]["db"], settings) == 1
+    assert deliver_due(Runtime.of(app).database, settings) == 1
     gitlab, jenkins = sorted(ci.calls, key=lambda c: c["path"])
     assert gitlab["path"] == "/api/v4/projects/42/trigger/pipeline"
     form = parse_qs(gitlab["body"])
