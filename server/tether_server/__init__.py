@@ -40,5 +40,8 @@ def create_app(settings: Any = None) -> Flask:
 
     register_web(app)
     register_error_handlers(app)  # last: replaces flask-smorest's own handlers
+    from . import proxy
+
+    proxy.install(app, settings)  # TETHER_PUBLIC_URL prefix and TETHER_TRUSTED_PROXIES
     runtime.start()  # background workers (workers/), stopped by runtime.close() or at exit
     return app

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DATA_DIR = "./tether-data"
 
@@ -89,6 +90,8 @@ class Settings:
     log_level: str = "INFO"
     credentials_file: str = ""  # default: ~/.config/tether/credentials.json
     log_format: str = "json"  # json (one object per line) or text (for development)
+    public_url: str = ""  # e.g. https://ml.example.com/tether: absolute links and the path prefix
+    trusted_proxies: int = 0  # hops of X-Forwarded-* headers to trust (0: ignore them)
     testing: bool = False  # Flask's TESTING flag; set by the test suite, not from the environment
 
     ENV = {
@@ -121,6 +124,8 @@ class Settings:
         "log_level": "TETHER_LOG_LEVEL",
         "credentials_file": "TETHER_CREDENTIALS_FILE",
         "log_format": "TETHER_LOG_FORMAT",
+        "public_url": "TETHER_PUBLIC_URL",
+        "trusted_proxies": "TETHER_TRUSTED_PROXIES",
     }
 
     @classmethod
@@ -167,11 +172,21 @@ class Settings:
             raise ConfigError("TETHER_DATABASE_URL: only sqlite:// and postgresql:// URLs are supported")
         if self.artifact_uri.startswith("s3://") and not self.artifact_uri[5:].split("/")[0]:
             raise ConfigError("TETHER_ARTIFACT_URI: s3:// URLs need a bucket (s3://bucket/prefix)")
+        if not 0 <= self.trusted_proxies <= 10:
+            raise ConfigError("TETHER_TRUSTED_PROXIES: expected a number of proxy hops from 0 to 10")
+        public = self.public_url.strip().rstrip("/")
+        if public:
+            parts = urlsplit(public)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+                raise ConfigError(
+                    "TETHER_PUBLIC_URL: expected http(s)://host[:port][/prefix] without query or fragment"
+                )
         return replace(
             self,
             default_permission=self.default_permission.upper(),
             log_level=self.log_level.upper(),
             log_format=self.log_format.lower(),
+            public_url=public,
         )
 
     @classmethod
@@ -198,6 +213,11 @@ class Settings:
     @property
     def resolved_credentials_file(self) -> Path:
         return Path(self.credentials_file or "~/.config/tether/credentials.json").expanduser()
+
+    @property
+    def url_prefix(self) -> str:
+        """The path Tether is served under (``/tether`` for https://host/tether), or ``""``."""
+        return urlsplit(self.public_url).path.rstrip("/") if self.public_url else ""
 
     @property
     def is_embedded(self) -> bool:

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from .. import context
 from ..access import access
 from ..jsonutil import dumps
+from ..proxy import external_base_url
 from ..schemas.registry import (
     AliasSchema,
     AliasSetSchema,
@@ -236,7 +237,7 @@ def _deployment(name: str, **pointer: Any) -> Response:
         return Response(status=304, headers=headers)
     settings = context.settings()
     body = deploy.describe_version(
-        session, _store(), settings.s3_presign, request.host_url.rstrip("/"), name, vid
+        session, _store(), settings.s3_presign, external_base_url(settings), name, vid
     )
     return Response(dumps(DeploymentSchema().dump(body)), mimetype="application/json", headers=headers)
 
