@@ -18,6 +18,7 @@ BLUEPRINT_MODULES = [
     "users",
     "tokens",
     "permissions",
+    "groups",
     "audit",
     "artifacts",
     "datasets",
