@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -129,6 +130,10 @@ class Settings:
         url = self.database_url
         if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
             raise ConfigError("TETHER_DATABASE_URL: only sqlite:// and postgresql:// URLs are supported")
+        if url.startswith("postgresql"):
+            driver = url.split("://", 1)[0].partition("+")[2] or "psycopg"
+            hint = "'tether-server[postgres]'" if driver == "psycopg" else driver
+            _needs(driver, "TETHER_DATABASE_URL", hint)
         return replace(self, default_permission=self.default_permission.upper())
 
     @property
@@ -151,3 +156,13 @@ class Settings:
     @property
     def is_embedded(self) -> bool:
         return not self.database_url
+
+
+def _needs(module: str, setting: str, install: str) -> None:
+    """Fail at startup, in one line, when a setting needs an optional dependency that is missing."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"{setting} needs the Python package {module!r}, which is not installed: pip install {install}"
+        ) from None
