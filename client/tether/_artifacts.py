@@ -313,7 +313,8 @@ class ArtifactTransfer:
     # ------------------------------------------------------------ download
 
     def download(self, run_id: str, path: str, dst: str | os.PathLike[str]) -> Path:
-        """Fetch ``path`` into ``dst`` (a file path, or an existing directory to put it in), checking
+        """Fetch ``path`` to ``dst``: into the folder ``dst`` when it ends with "/" or is an existing
+        directory (keeping the file's name; the folder is created), else to the file ``dst``; checking
         size and sha256; an interrupted transfer resumes with a Range request. Raises ``ChecksumError``
         (and leaves nothing at ``dst``) when the bytes do not match the recorded sha256."""
         sdk_check(path)
@@ -321,7 +322,7 @@ class ArtifactTransfer:
             self.http.post(self._url(run_id, "/downloads"), json={"path": path}, timeout=self.timeout)
         )
         target = Path(dst)
-        if target.is_dir():
+        if str(dst).endswith(("/", os.sep)) or target.is_dir():  # "into" this folder
             target = target / path.rsplit("/", 1)[-1]
         return self._verified(
             target, info["size"], info["sha256"], path, lambda part: self._fetch(run_id, path, info, part)
@@ -374,6 +375,7 @@ class ArtifactTransfer:
             os.replace(part, target)
         finally:
             part.unlink(missing_ok=True)
+        logger.info("wrote %s (%d bytes) from %s", target, size, label)
         return target
 
     def _fetch(self, run_id: str, path: str, info: dict[str, Any], part: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Mapping
@@ -181,6 +182,10 @@ class Settings:
                 raise ConfigError(
                     "TETHER_PUBLIC_URL: expected http(s)://host[:port][/prefix] without query or fragment"
                 )
+        if url.startswith("postgresql"):
+            driver = url.split("://", 1)[0].partition("+")[2] or "psycopg"
+            hint = "'tether-server[postgres]'" if driver == "psycopg" else driver
+            _needs(driver, "TETHER_DATABASE_URL", hint)
         return replace(
             self,
             default_permission=self.default_permission.upper(),
@@ -222,3 +227,13 @@ class Settings:
     @property
     def is_embedded(self) -> bool:
         return not self.database_url
+
+
+def _needs(module: str, setting: str, install: str) -> None:
+    """Fail at startup, in one line, when a setting needs an optional dependency that is missing."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"{setting} needs the Python package {module!r}, which is not installed: pip install {install}"
+        ) from None

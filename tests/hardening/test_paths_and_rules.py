@@ -15,6 +15,7 @@ from tests.api.helpers import assert_error
 from tests.registry.helpers import create_model, grant, register, request_stage, reviewer, training_run
 from tether._pathrules import PathRuleError, check_artifact_path
 from tether_server.errors import InvalidArgument
+from tether_server.runtime import Runtime
 
 NEW_CLASSES = [
     "..;/escape",
@@ -113,7 +114,7 @@ def test_decisions_need_a_non_blank_comment_on_api_and_ui(app, client, auth, use
             r = client.post(f"/api/v1/transition-requests/{req['id']}/{verb}", json=body, headers=rev)
             assert assert_error(r, 400, "INVALID_ARGUMENT")["details"]["field"] == "comment"
     # the review page's form handler calls the same service with the same policy flag
-    with app.extensions["tether"]["db"].session() as s:
+    with Runtime.of(app).database.session() as s:
         from tether_server.models import User
 
         actor = principal_of(s.get(User, uid), via="session")

@@ -146,8 +146,10 @@ class Artifacts(Resource):
     ) -> Path:
         """Download one artifact, or every artifact under a folder ``path``, verifying each sha256.
 
-        One file: ``dst`` is the file to write, or an existing directory to write it into. A folder:
-        ``dst`` is the directory that receives the tree below ``path``. Returns the file or directory.
+        One file: a ``dst`` ending with "/" or naming an existing directory means "into it" (the
+        file keeps its name, missing folders are created); any other ``dst`` is the file to write.
+        A folder: ``dst`` is the directory that receives the tree below ``path``. Returns the path
+        written (the file, or the directory) and logs it at INFO.
         A mismatch raises ``ArtifactError`` and leaves no file behind."""
         t = self.transfer(progress)
         clean = path.strip("/")

@@ -20,6 +20,7 @@ BLUEPRINT_MODULES = [
     "users",
     "tokens",
     "permissions",
+    "groups",
     "audit",
     "artifacts",
     "datasets",

@@ -107,10 +107,11 @@ def _artifact_folder(path: str | None) -> str | None:
 @blp.route("/models/<name>/versions", methods=["POST"])
 @access("writer")
 @blp.arguments(ModelVersionCreateSchema)
-@blp.response(201, ModelVersionSchema)
+@blp.response(201, DeploymentSchema)
 def register(body: dict[str, Any], name: str) -> Any:
     """Register a version from a run's artifacts; the files are copied into registry-owned storage
-    (before the write transaction, so a large copy blocks no other writer)."""
+    (before the write transaction, so a large copy blocks no other writer). The answer is the
+    version as ``GET .../versions/{v}`` shows it: files and datasets included."""
     with context.separate() as rs:
         staged = svc.stage_files(
             rs, context.principal(), _store(), name, body["run_id"], _artifact_folder(body["artifact_path"])
@@ -125,7 +126,8 @@ def register(body: dict[str, Any], name: str) -> Any:
         metadata=body["metadata"],
         **_kw(),
     )
-    return _version(name, mv)
+    host = request.host_url.rstrip("/")
+    return deploy.describe_version(context.db(), _store(), context.settings().s3_presign, host, name, mv.id)
 
 
 @blp.route("/models/<name>/versions", methods=["GET"])
@@ -165,19 +167,32 @@ def delete_version(name: str, version: int) -> Any:
 @blp.route("/models/<name>/versions/<int:version>/files/<path:path>", methods=["GET"], merge_slashes=False)
 @access("viewer")
 def get_file(name: str, version: int, path: str) -> Response:
-    """One file of a version, streamed; ETag is its sha256."""
+    """One file of a version, streamed; ETag is its sha256; a single ``Range`` (with ``If-Range``)
+    answers 206, as run artifacts do, so an interrupted download resumes."""
     f = deploy.get_file(context.db(), context.principal(), name, version, check_path(path))
+    etag = f'"{f.sha256}"'
     headers = {
-        "ETag": f'"{f.sha256}"',
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
         "X-Content-SHA256": f.sha256,
         "Cache-Control": "private, max-age=31536000, immutable",
         **file_headers(f.path, None),
     }  # attachment, octet-stream, nosniff, sandbox CSP
     if request.if_none_match.contains(f.sha256) or request.if_none_match.contains_weak(f.sha256):
         return Response(status=304, headers=headers)
-    headers["Content-Length"] = str(f.size)
-    body = zerocopy.serve(_store().open(f.storage_key), request.environ, f.size) if f.size else b""
-    return Response(body, headers=headers, direct_passthrough=True)
+    rng = request.range if request.headers.get("If-Range", etag) == etag else None
+    status, start, end = 200, 0, f.size - 1
+    if rng is not None:
+        span = rng.range_for_length(f.size)
+        if span is None:
+            return Response(status=416, headers={**headers, "Content-Range": f"bytes */{f.size}"})
+        status, start, end = 206, span[0], span[1] - 1
+        headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
+    headers["Content-Length"] = str(max(0, end - start + 1))
+    if not f.size:
+        return Response(b"", status=status, headers=headers)
+    body = zerocopy.serve(_store().open(f.storage_key, start, end), request.environ, end - start + 1)
+    return Response(body, status=status, headers=headers, direct_passthrough=True)
 
 
 @blp.route("/models/<name>/versions/<int:version>/download", methods=["GET"])
