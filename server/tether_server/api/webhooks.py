@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..schemas import ListArgs
@@ -23,6 +21,7 @@ from ..schemas.registry import (
     WebhookUpdateSchema,
 )
 from ..services.events import webhooks as svc
+from . import Blueprint
 
 blp = Blueprint("webhooks", __name__, description="Signed webhooks for registry events (admin)")
 
