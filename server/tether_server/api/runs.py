@@ -9,6 +9,7 @@ from .. import context
 from ..access import access
 from ..errors import InvalidArgument
 from ..jsonutil import dumps
+from ..schemas.dump import Pair
 from ..schemas.runs import (
     BatchResultSchema,
     BatchSchema,
@@ -26,25 +27,9 @@ from . import Blueprint
 blp = Blueprint("runs", __name__, description="Runs, their params, tags and metrics")
 
 
-class RunOut:
-    """A run row with its params, tags and latest metrics: what ``RunSchema`` reads (columns by attribute)."""
-
-    __slots__ = ("_row", "params", "tags", "metrics")
-
-    def __init__(self, row: Any, details: dict[str, Any]) -> None:
-        self._row, self.params, self.tags, self.metrics = (
-            row,
-            details["params"],
-            details["tags"],
-            details["metrics"],
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, name)
-
-
-def _with_details(run: Any) -> RunOut:
-    return RunOut(run, svc.run_details(context.db(), [run])[run.id])
+def _with_details(run: Any) -> Pair:
+    """What ``RunSchema`` dumps: the row with its params, tags and latest metrics (``pair_fields``)."""
+    return Pair((run, svc.run_details(context.db(), [run])[run.id]))
 
 
 @blp.route("/runs", methods=["POST"])
@@ -60,7 +45,7 @@ def create(body: dict[str, Any]) -> Any:
     if body.get("params") or body.get("metrics"):
         return _with_details(run)
     # only the tags it was created with: no need to read them back
-    return RunOut(run, {"params": {}, "metrics": {}, "tags": svc.check_tags(body.get("tags"))})
+    return Pair((run, {"params": {}, "metrics": {}, "tags": svc.check_tags(body.get("tags"))}))
 
 
 @blp.route("/runs/<run_id>", methods=["GET"])
@@ -102,7 +87,7 @@ def search_runs(body: dict[str, Any]) -> Any:
         session, context.principal(), max_cap=context.settings().max_search_results, **body
     )
     details = svc.run_details(session, runs)
-    return {"items": [RunOut(r, details[r.id]) for r in runs], "next_page_token": nxt}
+    return {"items": [Pair((r, details[r.id])) for r in runs], "next_page_token": nxt}
 
 
 @blp.route("/runs/<run_id>/batch", methods=["POST"])

@@ -36,6 +36,7 @@ class MetricPointSchema(Base):
     """One metric point, in (batch, single log) and out (history, a run's latest values)."""
 
     row_fields = ("step", "value", "timestamp")  # history rows may be (step, value, timestamp) tuples
+    dump_always = row_fields  # every point that goes out has all three (step/timestamp optional in)
 
     key = fields.String(
         load_only=True, required=True, metadata={"description": "letters, digits, _ - . / : and space"}
@@ -50,20 +51,26 @@ class MetricPointSchema(Base):
 
 
 class RunSchema(Base):
-    id = fields.String()
-    experiment_id = fields.Integer()
-    name = fields.String()
-    status = fields.String()
-    lifecycle = fields.String()
-    start_time = fields.Integer()
-    end_time = fields.Integer(allow_none=True)
-    parent_run_id = fields.String(allow_none=True)
-    created_by = fields.Integer(allow_none=True)
-    params = fields.Dict(keys=fields.String(), values=fields.String())
-    tags = fields.Dict(keys=fields.String(), values=fields.String())
+    """A run; every field is always present (``required``: read without a missing check). Dumped from a
+    ``(run row, {"params", "tags", "metrics"})`` pair (``pair_fields``) or from one object/mapping."""
+
+    pair_fields = ("params", "tags", "metrics")
+
+    id = fields.String(required=True)
+    experiment_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True)
+    lifecycle = fields.String(required=True)
+    start_time = fields.Integer(required=True)
+    end_time = fields.Integer(required=True, allow_none=True)
+    parent_run_id = fields.String(required=True, allow_none=True)
+    created_by = fields.Integer(required=True, allow_none=True)
+    params = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    tags = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     metrics = fields.Dict(
         keys=fields.String(),
         values=fields.Nested(MetricPointSchema),
+        required=True,
         metadata={"description": "latest value per metric key: {value, step, timestamp}"},
     )
 
