@@ -22,8 +22,14 @@ import tether_server.schemas as schemas_pkg
 from tether_server.errors import InvalidArgument
 from tether_server.jsonutil import dumps
 from tether_server.schemas import Base
-from tether_server.schemas.dump import MetricValue, compiled
-from tether_server.schemas.runs import BatchSchema, MetricHistorySchema, MetricPointSchema, RunSchema
+from tether_server.schemas.dump import MetricValue, Pair, _always, compiled
+from tether_server.schemas.runs import (
+    BatchSchema,
+    MetricHistorySchema,
+    MetricPointSchema,
+    RunPageSchema,
+    RunSchema,
+)
 from tether_server.services.tracking.runs import parse_metrics
 
 for _m in pkgutil.iter_modules(schemas_pkg.__path__):
@@ -67,16 +73,18 @@ def _value(field: fields.Field, depth: int = 0) -> st.SearchStrategy[Any]:
 
 
 def _obj(cls: type[Schema], depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
-    """A mapping keyed by attribute name, some keys left out."""
+    """A mapping keyed by attribute name, some keys left out (never an always-present one: ``required``
+    or ``dump_always`` is the schema's promise that the services always provide it)."""
     schema = cls()
     items = {
         (f.attribute or name): _value(f, depth)
         for name, f in schema.dump_fields.items()
         if type(f) not in (fields.Method, fields.Function)
     }
+    always = {f.attribute or n for n, f in schema.dump_fields.items() if _always(schema, n, f)}
     # marshmallow reads a missing "items" key of a dict as the dict's .items method: always give those
-    required = {k: items.pop(k) for k in list(items) if hasattr(dict, k)}
-    return st.fixed_dictionaries(required, optional=items) if depth < 3 else st.just({})
+    required = {k: items.pop(k) for k in list(items) if hasattr(dict, k) or k in always}
+    return st.fixed_dictionaries(required, optional=items if depth < 3 else {})
 
 
 def _same(got: Any, want: Any) -> bool:
@@ -121,9 +129,30 @@ def test_history_rows_may_be_tuples() -> None:
     ]
 
 
-def test_run_latest_metrics_nonfinite_as_strings() -> None:
-    run = {"id": "r", "metrics": {"a": {"value": math.nan, "step": 1, "timestamp": 2}}}
-    assert RunSchema().dump(run)["metrics"] == {"a": {"value": "NaN", "step": 1, "timestamp": 2}}
+RUN_ROW = dict(
+    id="r",
+    experiment_id=1,
+    name="n",
+    status="RUNNING",
+    lifecycle="active",
+    start_time=1,
+    end_time=None,
+    parent_run_id=None,
+    created_by=2,
+)
+
+
+def test_run_latest_metrics_nonfinite_as_strings_and_pairs_dump_like_one_object() -> None:
+    details = {
+        "params": {"p": "1"},
+        "tags": {},
+        "metrics": {"a": {"value": math.nan, "step": 1, "timestamp": 2}},
+    }
+    one = RunSchema().dump({**RUN_ROW, **details})
+    assert one["metrics"] == {"a": {"value": "NaN", "step": 1, "timestamp": 2}}
+    pair = Pair((SimpleNamespace(**RUN_ROW), details))
+    assert RunSchema().dump(pair) == one == RunPageSchema().dump({"items": [pair]})["items"][0]
+    assert list(one) == list(RunSchema._declared_fields)
 
 
 def test_spec_says_a_metric_value_may_be_a_string() -> None:

@@ -35,7 +35,7 @@ def ready() -> Any:
 @blp.route("/docs", methods=["GET"])
 @access("public")
 @blp.doc(**raw_responses("text/html"))
-def docs() -> Response:
+def docs() -> str:
     """Interactive API documentation (Swagger UI, served locally: no CDN)."""
     from flask import render_template
 

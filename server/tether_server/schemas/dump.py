@@ -30,7 +30,7 @@ _CACHE: dict[type[Schema], Dumper] = {}
 _PAIRS: dict[type[Schema], Any] = {}
 
 
-class Pair(tuple):  # type: ignore[type-arg] - (row, mapping); tuple.__new__ in C keeps a page cheap
+class Pair(tuple):  # type: ignore[type-arg]  # (row, mapping): tuple.__new__ in C keeps a page cheap
     """``Pair((row, extra))``: a row and a mapping of the fields it lacks, for a schema with
     ``pair_fields`` (no merged copy)."""
 
