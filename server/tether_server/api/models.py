@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from .. import context
 from ..access import access
-from ..jsonutil import dumps
 from ..proxy import external_base_url
 from ..schemas.registry import (
     AliasSchema,
@@ -31,6 +29,7 @@ from ..services.artifacts.files import check_path, file_headers
 from ..services.registry import catalog as svc
 from ..services.registry import deploy
 from ..storage import zerocopy
+from . import Blueprint, raw_responses
 
 blp = Blueprint(
     "models", __name__, description="Model registry: models, versions, aliases and deployment reads"
@@ -143,6 +142,7 @@ def list_versions(args: dict[str, Any], name: str) -> Any:
 @blp.route("/models/<name>/versions/<int:version>", methods=["GET"])
 @access("viewer")
 @blp.response(200, DeploymentSchema)
+@blp.alt_response(304, description="Not Modified (If-None-Match matched the ETag; no body)")
 def get_version(name: str, version: int) -> Any:
     return _deployment(name, version=version)
 
@@ -166,6 +166,7 @@ def delete_version(name: str, version: int) -> Any:
 
 @blp.route("/models/<name>/versions/<int:version>/files/<path:path>", methods=["GET"], merge_slashes=False)
 @access("viewer")
+@blp.doc(**raw_responses("application/octet-stream", not_modified=True))
 def get_file(name: str, version: int, path: str) -> Response:
     """One file of a version, streamed; ETag is its sha256; a single ``Range`` (with ``If-Range``)
     answers 206, as run artifacts do, so an interrupted download resumes."""
@@ -197,6 +198,7 @@ def get_file(name: str, version: int, path: str) -> Response:
 
 @blp.route("/models/<name>/versions/<int:version>/download", methods=["GET"])
 @access("viewer")
+@blp.doc(**raw_responses("application/x-tar"))
 def download_version(name: str, version: int) -> Response:
     return _archive(name, version=version)
 
@@ -204,6 +206,7 @@ def download_version(name: str, version: int) -> Response:
 @blp.route("/models/<name>/stages/<stage>", methods=["GET"])
 @access("viewer")
 @blp.response(200, DeploymentSchema)
+@blp.alt_response(304, description="Not Modified (If-None-Match matched the ETag; no body)")
 def by_stage(name: str, stage: str) -> Any:
     """The version in a stage (case-insensitive), with run, datasets, metadata and files, in one call."""
     return _deployment(name, stage=stage)
@@ -211,6 +214,7 @@ def by_stage(name: str, stage: str) -> Any:
 
 @blp.route("/models/<name>/stages/<stage>/download", methods=["GET"])
 @access("viewer")
+@blp.doc(**raw_responses("application/x-tar"))
 def download_stage(name: str, stage: str) -> Response:
     return _archive(name, stage=stage)
 
@@ -218,12 +222,14 @@ def download_stage(name: str, stage: str) -> Response:
 @blp.route("/models/<name>/aliases/<alias>", methods=["GET"])
 @access("viewer")
 @blp.response(200, DeploymentSchema)
+@blp.alt_response(304, description="Not Modified (If-None-Match matched the ETag; no body)")
 def by_alias(name: str, alias: str) -> Any:
     return _deployment(name, alias=alias)
 
 
 @blp.route("/models/<name>/aliases/<alias>/download", methods=["GET"])
 @access("viewer")
+@blp.doc(**raw_responses("application/x-tar"))
 def download_alias(name: str, alias: str) -> Response:
     return _archive(name, alias=alias)
 
@@ -244,7 +250,7 @@ def delete_alias(name: str, alias: str) -> Any:
     svc.delete_alias(context.db(), context.principal(), name, alias, **_kw())
 
 
-def _deployment(name: str, **pointer: Any) -> Response:
+def _deployment(name: str, **pointer: Any) -> Any:
     session = context.db()
     _mid, vid, _num, etag = deploy.resolve(session, context.principal(), name, **pointer)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
@@ -254,7 +260,7 @@ def _deployment(name: str, **pointer: Any) -> Response:
     body = deploy.describe_version(
         session, _store(), settings.s3_presign, external_base_url(settings), name, vid
     )
-    return Response(dumps(DeploymentSchema().dump(body)), mimetype="application/json", headers=headers)
+    return body, headers  # dumped by the route's DeploymentSchema
 
 
 def _archive(name: str, **pointer: Any) -> Response:

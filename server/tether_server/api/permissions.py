@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..models import ALL_RESOURCES
 from ..schemas import page_of
 from ..schemas.auth import PermissionDeleteArgs, PermissionListArgs, PermissionSchema, PermissionSetSchema
 from ..services.identity import permissions as svc
+from . import Blueprint
 
 blp = Blueprint("permissions", __name__, description="Per-resource grants (READ/EDIT/MANAGE)")
 

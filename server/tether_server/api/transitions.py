@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..schemas.registry import (
@@ -18,6 +16,7 @@ from ..schemas.registry import (
     TransitionRequestSchema,
 )
 from ..services.registry import transitions as svc
+from . import Blueprint
 
 blp = Blueprint("transitions", __name__, description="Stage transition requests, approvals and policies")
 
