@@ -124,7 +124,15 @@ class Api:
         self.statuses: Counter[int] = Counter()
         self.retry_after_missing = 0
         self.lock = threading.Lock()
-        self.session = requests.Session()
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        """One keep-alive session per thread (``requests.Session`` is not thread-safe)."""
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = self._local.session = requests.Session()
+        return s
 
     def call(self, method: str, path: str, **kw: Any) -> requests.Response:
         headers = {**self.h, **kw.pop("headers", {})}
