@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Users, bearer
 from tether_server import create_app
 from tether_server.config import Settings
 from tether_server.runtime import Runtime
-from tests.conftest import Users, bearer
 
 from .workload import blob
 
