@@ -123,6 +123,7 @@ class Api:
         self.h = {"Authorization": f"Bearer {token}"}
         self.statuses: Counter[int] = Counter()
         self.retry_after_missing = 0
+        self.no_answer = 0
         self.lock = threading.Lock()
         self._local = threading.local()
 

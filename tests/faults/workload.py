@@ -38,6 +38,8 @@ def retry_call(api: Api, stop_at: float, method: str, path: str, **kw: Any) -> r
         try:
             r = api.call(method, path, **kw)
         except requests.ConnectionError:
+            with api.lock:
+                api.no_answer += 1
             time.sleep(0.3)
             continue
         if r.status_code != 503:
