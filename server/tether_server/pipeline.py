@@ -11,12 +11,18 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask import session as cookie_session
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.routing import IntegerConverter
 
 from . import context, logconfig
 from .access import ROLE_RANK, policy_of
-from .errors import PermissionDenied, Unauthenticated, error_response
+from .errors import (
+    PermissionDenied,
+    Unauthenticated,
+    database_unavailable,
+    error_response,
+    is_connection_error,
+)
 from .services.identity import users as users_svc
 
 logger = logging.getLogger("tether_server.request")
@@ -110,6 +116,13 @@ def end_request(resp: Response) -> Response:
             session.rollback()
             logger.info("commit conflict: %s", exc.orig)
             resp = error_response(409, "ALREADY_EXISTS", "The change conflicts with existing data")
+        except DBAPIError as exc:
+            # The database went away between the view and the COMMIT: the write is not acknowledged
+            # (the client retries; batches carry an Idempotency-Key, so a COMMIT that did land replays).
+            if not is_connection_error(exc):
+                raise
+            _rollback_quietly(session)
+            resp = database_unavailable(exc)
         finally:
             session.close()
     for k, v in SECURITY_HEADERS.items():
@@ -121,10 +134,17 @@ def end_request(resp: Response) -> Response:
     return resp
 
 
+def _rollback_quietly(session: Any) -> None:
+    try:
+        session.rollback()
+    except DBAPIError:  # the connection is gone; the pool has already invalidated it
+        pass
+
+
 def teardown(exc: BaseException | None) -> None:
     session = g.pop("_db", None)
     if session is not None:
-        session.rollback()
+        _rollback_quietly(session)
         session.close()
 
 
