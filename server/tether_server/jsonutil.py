@@ -11,9 +11,10 @@ through ``float_out`` (a ``MetricValue`` field) before it gets here. On the way 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from flask import Response
 from flask.json.provider import JSONProvider
 
 NONFINITE_OUT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -47,6 +48,9 @@ class OrjsonProvider(JSONProvider):
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return orjson.loads(s)
 
-    def response(self, *args: Any, **kwargs: Any) -> Any:
+    def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(dumps(obj), mimetype="application/json")
+        # JSONProvider types its app as the sansio App, whose response_class takes no body; the app this
+        # provider is installed on is a Flask app, whose response_class is a flask Response.
+        response_class = cast("type[Response]", self._app.response_class)
+        return response_class(dumps(obj), mimetype="application/json")

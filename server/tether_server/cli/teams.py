@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any, NotRequired, TypedDict
 
 import click
 from sqlalchemy.orm import Session
@@ -111,7 +112,22 @@ def _target_options(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-def _resource(experiment: str | None, model: str | None, all_exp: bool, all_models: bool) -> dict[str, str]:
+class _Resource(TypedDict):
+    """``resolve_target``'s resource arguments: by name, or ``resource_id="*"`` for all of a type."""
+
+    resource_type: str
+    resource_name: NotRequired[str]
+    resource_id: NotRequired[str]
+
+
+class _Grantee(TypedDict, total=False):
+    """``resolve_target``'s grantee argument: a user or a group, by name."""
+
+    user: str
+    group: str
+
+
+def _resource(experiment: str | None, model: str | None, all_exp: bool, all_models: bool) -> _Resource:
     chosen = [
         (k, v)
         for k, v in (
@@ -132,7 +148,7 @@ def _resource(experiment: str | None, model: str | None, all_exp: bool, all_mode
     return {"resource_type": "experiment" if kind == "all-experiments" else "model", "resource_id": "*"}
 
 
-def _grantee(user: str | None, group: str | None) -> dict[str, str]:
+def _grantee(user: str | None, group: str | None) -> _Grantee:
     if (user is None) == (group is None):
         raise click.UsageError("Give exactly one of --user NAME and --group NAME")
     return {"user": user} if user else {"group": str(group)}
@@ -180,7 +196,7 @@ def grants_list(user: str | None, group: str | None) -> None:
             click.echo(_line(row))
 
 
-def _filters(target: dict[str, object]) -> dict[str, object]:
+def _filters(target: dict[str, Any]) -> dict[str, Any]:
     return {k: target[k] for k in ("user_id", "group_id", "resource_type", "resource_id")}
 
 

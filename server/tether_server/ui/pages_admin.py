@@ -133,13 +133,15 @@ def permissions_page() -> Any:
 def change_permission() -> Any:
     f, s, me = request.form, context.db(), context.principal()
     kind, _, ident = f.get("grantee", f"user:{f.get('user_id', '')}").partition(":")
-    who = {"user_id": None, "group_id": None}
-    who["group_id" if kind == "group" else "user_id"] = int(ident) if ident.isdigit() else 0
+    grantee_id = int(ident) if ident.isdigit() else 0
+    user_id, group_id = (None, grantee_id) if kind == "group" else (grantee_id, None)
     rtype, rid = f.get("resource_type", ""), f.get("resource_id", "")
     if f.get("level") == "REVOKE":
-        permissions.revoke_grant(s, me, resource_type=rtype, resource_id=rid, **who)
+        permissions.revoke_grant(s, me, user_id, resource_type=rtype, resource_id=rid, group_id=group_id)
     else:
-        permissions.set_grant(s, me, resource_type=rtype, resource_id=rid, level=f.get("level", ""), **who)
+        permissions.set_grant(
+            s, me, user_id, resource_type=rtype, resource_id=rid, level=f.get("level", ""), group_id=group_id
+        )
     return redirect(url_for("ui_admin.permissions_page"), 303)
 
 

@@ -11,7 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, bindparam, case, cast, exists, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    SQLColumnExpression,
+    String,
+    bindparam,
+    case,
+    cast,
+    exists,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -56,7 +69,7 @@ def grant_subquery(principal: Principal, resource_type: str, level: str):  # typ
 def filter_clause(
     principal: Principal,
     resource_type: str,
-    id_column: ColumnElement,
+    id_column: SQLColumnExpression[Any],
     level: str = "READ",
     int_ids: bool = True,
 ) -> ColumnElement[bool]:
@@ -93,7 +106,7 @@ def _best_grant(user_id: Any, resource_type: str, resource_id: Any):  # type: ig
     )
 
 
-def bound_grant_level(resource_type: str, id_column: ColumnElement):  # type: ignore[no-untyped-def]
+def bound_grant_level(resource_type: str, id_column: SQLColumnExpression[Any]) -> ScalarSelect[str]:
     """The highest grant reaching the user bound as ``:uid`` on the row's resource, as a scalar
     subquery, for statements built once and reused (check with ``effective_level`` + ``check_level``)."""
     return _best_grant(bindparam("uid"), resource_type, cast(id_column, String)).scalar_subquery()
@@ -311,9 +324,11 @@ def describe(session: Session, grants: list[Permission]) -> list[dict[str, Any]]
             resource = names.get(
                 (g.resource_type, g.resource_id), f"{g.resource_type} {g.resource_id} (deleted)"
             )
-        grantee = (
-            f"user {users.get(g.user_id)}" if g.user_id is not None else f"group {groups.get(g.group_id)}"
-        )
+        if g.user_id is not None:
+            grantee = f"user {users.get(g.user_id)}"
+        else:
+            assert g.group_id is not None  # the one_grantee CHECK: a grant names a user or a group
+            grantee = f"group {groups.get(g.group_id)}"
         out.append({"grant": g, "grantee": grantee, "resource": resource})
     return out
 
