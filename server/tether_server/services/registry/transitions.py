@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -237,6 +237,24 @@ def decision_refusal(
 def can_decide(session: Session, actor: Principal, req: TransitionRequest) -> bool:
     """Whether ``actor`` may approve ``req`` now (the review page shows its decision form then)."""
     return decision_refusal(session, actor, req) is None
+
+
+def count_decidable(session: Session, actor: Principal) -> int:
+    """How many requests ``actor`` may approve now: ``decision_refusal``'s four-eyes rule as one COUNT
+    (pending, on a model the actor reads, not requested by them, not yet approved by them), for the
+    reviewer's badge in the navigation bar."""
+    if actor.id is None or not actor.has_role("reviewer"):
+        return 0
+    approved = select(TransitionApproval.transition_id).where(
+        TransitionApproval.transition_id == TransitionRequest.id, TransitionApproval.user_id == actor.id
+    )
+    q = select(func.count(TransitionRequest.id)).where(
+        TransitionRequest.status == "pending",
+        or_(TransitionRequest.requested_by.is_(None), TransitionRequest.requested_by != actor.id),
+        ~approved.exists(),
+        permissions.filter_clause(actor, "model", TransitionRequest.model_id),
+    )
+    return int(session.scalar(q) or 0)
 
 
 def _check_decision(session: Session, actor: Principal, req: TransitionRequest, verb: str) -> None:
