@@ -87,7 +87,10 @@
   }
 
   // The x axis spans the data: one point gets a small window around its step, not 0..20,000.
+  // (uPlot pads a single x value by its own magnitude: step 20,000 alone gave 0..40,000.)
   function xRange(u, min, max) {
+    const xs = u.data && u.data[0];
+    if (xs && xs.length && xs[0] === xs[xs.length - 1]) return [xs[0] - 1, xs[0] + 1];
     if (min === null || max === null) return [0, 1];
     return min === max ? [min - 1, max + 1] : [min, max];
   }
