@@ -31,13 +31,17 @@ def _oracle_matches_count(app: Any) -> dict[str, int]:
     """For every user: count_decidable equals the requests can_decide allows, in one statement."""
     out = {}
     engine = Runtime.of(app).database.engine
+    statements: list[str] = []
+
+    def listen(*a: Any) -> None:
+        statements.append(a[2])
+
     with Runtime.of(app).database.session() as s:
         reqs = list(s.scalars(select(TransitionRequest)))
         for user in s.scalars(select(User)):
             me = principal_of(user, via="session", default_level="READ")
             expected = sum(transitions.can_decide(s, me, r) for r in reqs)
-            statements: list[str] = []
-            listen = lambda *a: statements.append(a[2])  # noqa: E731
+            statements.clear()
             event.listen(engine, "before_cursor_execute", listen)
             try:
                 got = transitions.count_decidable(s, me)
