@@ -137,6 +137,9 @@ def test_charts_full_width_log_scale_smoothing_and_single_point(client, people, 
     t.page.keyboard.press("Space")
     assert loss.get_attribute("data-log") == "1"
     assert loss.evaluate("f => f.plot.scales.y.distr") == 3
+    # auc is 0 for run-000: the chart says why it draws nothing on a log scale.
+    auc = t.page.locator("#charts figure.chart", has_text="auc")
+    assert "not shown on a log scale" in auc.inner_text() and loss.locator("p.note").count() == 0
     # EMA smoothing: the drawn series is the debiased EMA of the raw one.
     t.page.fill("#smoothing", "0.9")
     assert t.page.inner_text("#smoothing-value") == "0.90"

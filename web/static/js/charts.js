@@ -95,6 +95,10 @@
     return min === max ? [min - 1, max + 1] : [min, max];
   }
 
+  // Steps are integers: tick at 1, 2, 5, 10, 20, 50, ... steps, never at 199.1.
+  const STEP_INCRS = [];
+  for (let e = 1; e <= 1e12; e *= 10) STEP_INCRS.push(e, 2 * e, 5 * e);
+
   function plotWidth(box) {
     return Math.max(280, Math.floor(box.clientWidth) - 24);
   }
@@ -112,12 +116,21 @@
       width: plotWidth(box), height: 280, series, legend: { show: !many },
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: false, range: xRange }, y: view.log ? { distr: 3, log: 10 } : {} },
+      axes: [{ incrs: STEP_INCRS }, {}],
       hooks: { setScale: [(u, key) => {
         if (key === "x") { box.dataset.xmin = String(u.scales.x.min); box.dataset.xmax = String(u.scales.x.max); }
       }] },
     };
     entry.plot = new uPlot(opts, viewData(raw), box);
     box.plot = entry.plot;  // for tests and debugging
+    let note = box.querySelector("p.note");
+    const hidden = view.log && raw.slice(1).some(ys => ys.some(y => y !== null && y <= 0));
+    if (hidden && !note) {
+      note = document.createElement("p");
+      note.className = "note muted";
+      note.textContent = "Values ≤ 0 are not shown on a log scale.";
+      box.appendChild(note);
+    } else if (!hidden && note) note.remove();
     box.dataset.log = view.log ? "1" : "0";
     box.dataset.smoothing = String(view.smoothing);
     return entry.plot;
