@@ -158,7 +158,7 @@ def test_main_actions_work_with_the_keyboard_alone(app, client, people, tab):
     # Review: from the nav badge to the request, comment and approve without a mouse.
     tab_to(tab, "#nav-reviews")
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/reviews$"))
+    page.wait_for_url(re.compile(r"/reviews\?for=me$"))
     tab_to(tab, f"#requests tr[data-request-id='{s['transition']}'] a")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf"/reviews/{s['transition']}$"))

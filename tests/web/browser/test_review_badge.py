@@ -3,6 +3,7 @@ four-eyes rule of ``transitions.decision_refusal``, counted in one query."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -116,4 +117,17 @@ def test_reviewer_sees_how_many_requests_wait_for_them(app, client, people, user
     assert r.status_code == 200 and r.json["status"] == "pending", r.json
     counts = _oracle_matches_count(app)
     assert counts["robin"] == 1 and counts["rob"] == 2
+    # The badge opens "Waiting for me": exactly the requests it counts (not rita's own).
+    tab.go("/models")
+    tab.page.click("#nav-reviews")
+    tab.page.wait_for_url(re.compile(r"/reviews\?for=me$"))
+    rows = tab.page.locator("#requests tbody tr[data-request-id]")
+    assert rows.count() == 1
+    text = rows.first.inner_text()
+    assert "fraud" in text and "Production" in text and "Staging" not in text  # wendy's, not rita's own
+    assert tab.page.locator("#waiting-for-me").get_attribute("aria-current") == "page"
+    tab.shot("reviews_waiting_for_me")
+    second_tab.go("/reviews?for=me")
+    assert "Nothing waits for your decision" in second_tab.page.inner_text("#requests")
+    assert second_tab.page.locator("#waiting-for-me").count() == 0
     assert tab.errors == []
