@@ -102,7 +102,8 @@ def runs_table(experiment_id: int) -> Any:
         args["cols"] = [f"metrics.{k}" for k in keys["metrics"][:4]] + [
             f"params.{k}" for k in keys["params"][:3]
         ]
-    error, rows, children, nxt = None, [], {}, None
+    error, rows, nxt = None, [], None
+    children: dict[str, list[dict[str, Any]]] = {}
     try:
         # Without a filter the table pages through top-level runs and nests their children under
         # them; a filter matches child runs too, shown flat (each says whose child it is).
