@@ -120,7 +120,7 @@ def runs_table(experiment_id: int) -> Any:
         details = runs.run_details(s, found + kids)
         rows = [_run_dict(r, details[r.id]) for r in found]
         for k in kids:
-            children.setdefault(k.parent_run_id, []).append(_run_dict(k, details[k.id]))
+            children.setdefault(k.parent_run_id or "", []).append(_run_dict(k, details[k.id]))
     except InvalidArgument as e:
         error = {"message": e.message, "details": e.details}
     data = {
