@@ -175,3 +175,38 @@ def test_artifact_downloads_cannot_render_as_html(client, people):
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers.get("Content-Disposition", "").startswith("attachment")
     assert "html" not in r.headers["Content-Type"] and "svg" not in r.headers["Content-Type"]
+
+
+def test_runs_table_twin_nests_children_and_pages_top_level_runs(app, client, people):
+    h = people["writer"]["headers"]
+    eid, ids = experiment_with_runs(client, h, 3, steps=2)
+    kids = []
+    for i in range(2):
+        r = client.post(
+            "/api/v1/runs",
+            json={"experiment_id": eid, "name": f"fold-{i}", "parent_run_id": ids[1]},
+            headers=h,
+        )
+        kids.append(r.json["id"])
+    c = login(app, "vic")
+    body = c.get(f"/experiments/{eid}?order=name+ASC&size=25", headers=JSON).json
+    assert [r["name"] for r in body["items"]] == ["run-000", "run-001", "run-002"]
+    assert {p: [k["id"] for k in ks] for p, ks in body["children"].items()} == {ids[1]: kids}
+    # A filter searches every run, children included, flat.
+    body = c.get(
+        f"/experiments/{eid}?filter=attributes.run_name+LIKE+'fold-%25'&order=name+ASC", headers=JSON
+    ).json
+    assert [r["name"] for r in body["items"]] == ["fold-0", "fold-1"] and body["children"] == {}
+    assert all(r["parent_run_id"] == ids[1] for r in body["items"])
+    html = c.get(f"/experiments/{eid}", headers=HTML).get_data(as_text=True)
+    assert html.count('class="child-row"') == 2 and 'aria-expanded="false"' in html
+
+
+def test_compact_dates_keep_the_full_time_in_a_title():
+    from tether_server.ui.common import fmt_iso, fmt_short_time, fmt_time
+
+    ms = 1_709_561_100_000  # 2024-03-04 14:05:00 UTC
+    assert fmt_short_time(ms, now_ms=ms + 86_400_000) == "Mar 04 14:05"
+    assert fmt_short_time(ms, now_ms=ms + 400 * 86_400_000) == "2024-03-04"
+    assert fmt_time(ms) == "2024-03-04 14:05:00" and fmt_iso(ms) == "2024-03-04T14:05:00Z"
+    assert fmt_short_time(None) == ""

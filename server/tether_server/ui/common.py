@@ -45,6 +45,7 @@ def _on_unauthenticated(e: Unauthenticated) -> Any:
 
 
 def _on_error(e: TetherError) -> Any:
+    g.ui_error = True
     if _wants_html():
         body = render_template("error.html", status=e.status, code=e.code, message=e.message)
         return body, e.status, e.headers
@@ -68,6 +69,22 @@ def fmt_time(ms: int | None) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def fmt_short_time(ms: int | None, now_ms: int | None = None) -> str:
+    """A compact UTC time for tables: ``Mar 04 14:05`` this year, ``2024-03-04`` before (the full
+    timestamp goes in the cell's title)."""
+    if ms is None:
+        return ""
+    t = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    now = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC) if now_ms is not None else dt.datetime.now(dt.UTC)
+    return t.strftime("%b %d %H:%M") if t.year == now.year else t.strftime("%Y-%m-%d")
+
+
+def fmt_iso(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def fmt_value(v: Any) -> str:
     if isinstance(v, float):
         out = float_out(v)
@@ -85,8 +102,27 @@ def fmt_bytes(n: int | None) -> str:
 
 
 def install_helpers(app: Any) -> None:
-    app.jinja_env.filters.update(time=fmt_time, value=fmt_value, bytes=fmt_bytes)
+    app.jinja_env.filters.update(
+        time=fmt_time, short_time=fmt_short_time, iso=fmt_iso, value=fmt_value, bytes=fmt_bytes
+    )
 
     @app.context_processor
     def _user() -> dict[str, Any]:
-        return {"current_user": g.get("principal")}
+        return {"current_user": g.get("principal"), "reviews_waiting": reviews_waiting}
+
+
+def reviews_waiting() -> int | None:
+    """For the navigation bar: how many transition requests the signed-in reviewer may decide now
+    (one COUNT query, only when a page's nav asks). None when it cannot be known on this page."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .. import context
+    from ..services.registry import transitions
+
+    me = g.get("principal")
+    if me is None or me.id is None or not me.has_role("reviewer") or g.get("ui_error"):
+        return None
+    try:
+        return transitions.count_decidable(context.read_db(), me)
+    except SQLAlchemyError:  # a failed transaction on an error page: no badge rather than a 500
+        return None

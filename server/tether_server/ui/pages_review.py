@@ -30,19 +30,22 @@ STATUSES = ("pending", "approved", "rejected", "cancelled")
 def reviews_list() -> Any:
     s, me = context.db(), context.principal()
     status = request.args.get("status", "pending")
+    mine = request.args.get("for") == "me"  # "Waiting for me": the nav badge's requests
     rows, nxt = transitions.list_requests(
         s,
         me,
-        status=status if status in STATUSES else None,
+        status="pending" if mine else (status if status in STATUSES else None),
         model=request.args.get("model") or None,
         max_results=100,
         page_token=request.args.get("page_token") or None,
+        decidable=mine,
     )
-    return page(
-        "reviews.html",
-        {"items": transitions.describe(s, rows), "next_page_token": nxt, "status": status},
-        statuses=STATUSES,
-    )
+    data = {
+        "items": transitions.describe(s, rows),
+        "next_page_token": nxt,
+        "status": "waiting for me" if mine else status,
+    }
+    return page("reviews.html", data, statuses=STATUSES, mine=mine)
 
 
 def _side(name: str, version_id: int | None) -> dict[str, Any] | None:

@@ -103,18 +103,24 @@ def runs_table(experiment_id: int) -> Any:
             f"params.{k}" for k in keys["params"][:3]
         ]
     error, rows, nxt = None, [], None
+    children: dict[str, list[dict[str, Any]]] = {}
     try:
+        # Without a filter the table pages through top-level runs and nests their children under
+        # them; a filter matches child runs too, shown flat (each says whose child it is).
         found, nxt = search.search_runs(
             s,
             me,
             experiment_ids=[experiment_id],
-            filter=args["filter"] or None,
+            filter=args["filter"] or "parent_run_id IS NULL",
             order_by=_order_by(args["order"]),
             max_results=args["size"],
             page_token=args["page_token"],
         )
-        details = runs.run_details(s, found)
+        kids = [] if args["filter"] else queries.children_of(s, me, experiment_id, [r.id for r in found])
+        details = runs.run_details(s, found + kids)
         rows = [_run_dict(r, details[r.id]) for r in found]
+        for k in kids:
+            children.setdefault(k.parent_run_id or "", []).append(_run_dict(k, details[k.id]))
     except InvalidArgument as e:
         error = {"message": e.message, "details": e.details}
     data = {
@@ -124,6 +130,7 @@ def runs_table(experiment_id: int) -> Any:
         "columns": args["cols"],
         "available": keys,
         "items": rows,
+        "children": children,
         "next_page_token": nxt,
         "error": error,
     }

@@ -76,6 +76,25 @@ def child_runs(session: Session, actor: Principal, run: Run, limit: int = 100) -
     return rows
 
 
+MAX_CHILDREN = 1000
+
+
+def children_of(session: Session, actor: Principal, experiment_id: int, parent_ids: list[str]) -> list[Run]:
+    """The child runs of the given runs (one search, oldest first, at most ``MAX_CHILDREN``)."""
+    if not parent_ids:
+        return []
+    ids = ", ".join(f"'{p}'" for p in parent_ids if p.isalnum())
+    rows, _ = search.search_runs(
+        session,
+        actor,
+        experiment_ids=[experiment_id],
+        filter=f"parent_run_id IN ({ids})",
+        order_by=["start_time ASC"],
+        max_results=MAX_CHILDREN,
+    )
+    return rows
+
+
 def run_names(session: Session, run_ids: list[str]) -> dict[str, str]:
     if not run_ids:
         return {}

@@ -121,3 +121,23 @@ def people(users: Any) -> dict[str, dict[str, Any]]:
         uid, token = users.create(name, role, PASSWORD)
         out[role] = {"id": uid, "name": name, "token": token, "headers": bearer(token)}
     return out
+
+
+@pytest.fixture
+def wide_tab(chromium: Any, live_server: str) -> Iterator[Tab]:
+    """A 1440 x 900 window (a common laptop screen): the wide-layout pages must fit it."""
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    t = Tab(page, live_server)
+    yield t
+    context.close()
+
+
+def tab_to(tab: Tab, selector: str, limit: int = 80) -> None:
+    """Press Tab until the focused element matches ``selector`` (so it is reachable by keyboard)."""
+    for _ in range(limit):
+        tab.page.keyboard.press("Tab")
+        if tab.page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} is not reachable with the Tab key")

@@ -6,6 +6,7 @@
   const root = document.getElementById("compare-charts");
   if (!root || !window.uPlot) return;
   const C = window.TetherCharts;
+  C.controls();
   const runs = JSON.parse(root.dataset.runs || "[]");
   const names = JSON.parse(root.dataset.names || "[]").map((n, i) => n || runs[i].slice(0, 8));
   const keys = JSON.parse(root.dataset.keys || "[]");

@@ -7,6 +7,7 @@
   const name = root.dataset.runName;
   const keys = JSON.parse(root.dataset.keys || "[]").slice(0, 30);
   const C = window.TetherCharts;
+  C.controls();
   const tasks = keys.map(key => async () => {
     const box = C.chartBox(root, key);
     const h = await C.history(runId, key, 1000);

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -239,6 +239,30 @@ def can_decide(session: Session, actor: Principal, req: TransitionRequest) -> bo
     return decision_refusal(session, actor, req) is None
 
 
+def decidable_clause(actor: Principal) -> Any:
+    """``decision_refusal``'s four-eyes rule as SQL over ``TransitionRequest``: pending, not requested
+    by ``actor``, not yet approved by them (callers add the READ filter and the reviewer role check)."""
+    approved = select(TransitionApproval.transition_id).where(
+        TransitionApproval.transition_id == TransitionRequest.id, TransitionApproval.user_id == actor.id
+    )
+    return and_(
+        TransitionRequest.status == "pending",
+        or_(TransitionRequest.requested_by.is_(None), TransitionRequest.requested_by != actor.id),
+        ~approved.exists(),
+    )
+
+
+def count_decidable(session: Session, actor: Principal) -> int:
+    """How many requests ``actor`` may approve now, in one COUNT (the reviewer's badge in the
+    navigation bar): ``decidable_clause`` on models the actor reads."""
+    if actor.id is None or not actor.has_role("reviewer"):
+        return 0
+    q = select(func.count(TransitionRequest.id)).where(
+        decidable_clause(actor), permissions.filter_clause(actor, "model", TransitionRequest.model_id)
+    )
+    return int(session.scalar(q) or 0)
+
+
 def _check_decision(session: Session, actor: Principal, req: TransitionRequest, verb: str) -> None:
     refused = decision_refusal(session, actor, req, verb)
     if refused is not None:
@@ -373,12 +397,16 @@ def list_requests(
     model: str | None = None,
     max_results: int = 100,
     page_token: str | None = None,
+    decidable: bool = False,
 ) -> tuple[list[TransitionRequest], str | None]:
+    """Requests on models ``actor`` reads; with ``decidable``, only those they may decide now."""
     if status is not None and status not in REQUEST_STATUSES:
         raise InvalidArgument(f"status must be one of {list(REQUEST_STATUSES)}", {"field": "status"})
-    scope = paging.scope_of("transition-requests", status, model)
+    scope = paging.scope_of("transition-requests", status, model, decidable)
     tok = paging.decode(page_token, scope)
     q = select(TransitionRequest).where(permissions.filter_clause(actor, "model", TransitionRequest.model_id))
+    if decidable:
+        q = q.where(decidable_clause(actor) if actor.has_role("reviewer") else false())
     if status:
         q = q.where(TransitionRequest.status == status)
     if model:
