@@ -201,8 +201,8 @@ def _documented_ok(point: dict[str, Any]) -> bool:
     value = point.get("value", None)
     if "value" not in point or isinstance(value, bool) or value is None:
         return False
-    if isinstance(value, str) and value not in ("NaN", "Infinity", "-Infinity"):
-        return value == "nan"  # the validator also takes Python's spelling (not documented)
+    if isinstance(value, str) and value not in ("NaN", "Infinity", "-Infinity", "nan"):
+        return False  # "nan": the validator also takes Python's spelling (not documented)
     for name, lo in (("step", -(2**63)), ("timestamp", 0)):
         v = point.get(name)
         if v is not None and (type(v) is not int or not lo <= v < 2**63):

@@ -8,6 +8,7 @@ move: checks use a short read session, the row is written at the end.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, request
@@ -16,7 +17,7 @@ from werkzeug.routing import PathConverter
 
 from .. import context
 from ..access import access
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, NotFound
 from ..schemas import Strict
 from ..schemas.artifacts import (
     ArtifactListArgs,
@@ -62,11 +63,17 @@ def _sha_header() -> str | None:
     return value.lower() if value else None
 
 
+# Paths that belong to the multipart part route (``uploads/<id>/parts/<n>``) are never artifact names.
+_PART_PATH = re.compile(r"uploads/[^/]+/parts/[^/]+")
+
+
 @blp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=["PUT"], merge_slashes=False)
 @access("writer")
 @blp.response(201, ArtifactSchema)
 def upload(run_id: str, path: str) -> Any:
     """Stream the body into the store (multipart when the length is unknown); then record it."""
+    if _PART_PATH.fullmatch(path):  # the upload-part route's space, e.g. a part number out of range
+        raise NotFound(f"No upload part at {path[:200]!r}", {"path": path[:200]})
     target = _read_target(run_id, svc.check_path(path))
     request.max_content_length = MAX_BODY
     size, sha = svc.stream_in(_store(), target, request.stream, request.content_length, _sha_header())
