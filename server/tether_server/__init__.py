@@ -42,4 +42,7 @@ def create_app(settings: Any = None) -> Flask:
 
     register_web(app)
     register_error_handlers(app)  # last: replaces flask-smorest's own handlers
+    from .workers import monitoring as monitor_worker
+
+    app.extensions["tether"]["monitor_evaluator"] = monitor_worker.start(database, settings)
     return app

@@ -67,6 +67,7 @@ class Settings:
     webhook_max_attempts: int = 8
     webhook_retry_base_seconds: float = 10.0
     webhook_poll_seconds: float = 2.0
+    monitor_eval_seconds: float = 30.0  # monitoring evaluator period per process; 0 disables the thread
     log_level: str = "INFO"
     testing: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -97,6 +98,7 @@ class Settings:
         "webhook_max_attempts": "TETHER_WEBHOOK_MAX_ATTEMPTS",
         "webhook_retry_base_seconds": "TETHER_WEBHOOK_RETRY_BASE_SECONDS",
         "webhook_poll_seconds": "TETHER_WEBHOOK_POLL_SECONDS",
+        "monitor_eval_seconds": "TETHER_MONITOR_EVAL_SECONDS",
         "log_level": "TETHER_LOG_LEVEL",
     }
 
@@ -124,6 +126,8 @@ class Settings:
     def validated(self) -> Settings:
         if self.default_permission.upper() not in ("NONE", "READ"):
             raise ConfigError("TETHER_DEFAULT_PERMISSION: expected NONE or READ")
+        if not 0 <= self.monitor_eval_seconds <= 30:
+            raise ConfigError("TETHER_MONITOR_EVAL_SECONDS: expected 0 (off) to 30 seconds")
         if self.max_batch_metrics < 1 or self.max_content_length < 1024:
             raise ConfigError("TETHER_MAX_BATCH_METRICS / TETHER_MAX_CONTENT_LENGTH too small")
         url = self.database_url

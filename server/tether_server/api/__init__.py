@@ -25,6 +25,8 @@ BLUEPRINT_MODULES = [
     "transitions",
     "webhooks",
     "lineage",
+    "monitors",
+    "alerts",
 ]
 
 

@@ -40,6 +40,11 @@ EVENTS = (
     "transition.rejected",
     "stage.changed",
     "alias.changed",
+    # production monitoring (services/monitoring/events.py)
+    "alert.opened",
+    "alert.acknowledged",
+    "alert.resolved",
+    "retrain.requested",
 )
 LEASE_MS = 120_000
 USER_AGENT = "Tether-Webhooks/1"

@@ -50,8 +50,12 @@ def validate_role(role: str) -> str:
     return role
 
 
-def principal_of(user: User, token_id: int | None = None, via: str = "token") -> Principal:
-    return Principal(id=user.id, name=user.name, role=user.role, token_id=token_id, via=via)
+def principal_of(
+    user: User, token_id: int | None = None, via: str = "token", scopes: list[str] | None = None
+) -> Principal:
+    return Principal(
+        id=user.id, name=user.name, role=user.role, token_id=token_id, via=via, scopes=tuple(scopes or ())
+    )
 
 
 def create_user(
@@ -153,6 +157,7 @@ def create_token(
     name: str,
     expires_at: int | None = None,
     value: str | None = None,
+    scopes: list[str] | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; the plain value is returned once and only its hash is stored."""
     if not name or len(name) > 100:
@@ -168,6 +173,7 @@ def create_token(
         token_hash=hash_token(plain),
         display_prefix=plain[:8],
         expires_at=expires_at,
+        scopes=_check_scopes(scopes),
     )
     session.add(token)
     session.flush()
@@ -177,9 +183,20 @@ def create_token(
         "token.created",
         resource_type="token",
         resource_id=token.id,
-        details={"user": user.name, "name": name, "expires_at": expires_at},
+        details={"user": user.name, "name": name, "expires_at": expires_at, "scopes": token.scopes},
     )
     return token, plain
+
+
+def _check_scopes(scopes: list[str] | None) -> list[str] | None:
+    from ...access import TOKEN_SCOPES
+
+    if not scopes:
+        return None
+    bad = [s for s in scopes if s not in TOKEN_SCOPES]
+    if bad:
+        raise InvalidArgument(f"Unknown token scopes {bad}; known: {list(TOKEN_SCOPES)}", {"field": "scopes"})
+    return sorted(set(scopes))
 
 
 def list_tokens(session: Session, user_id: int | None = None) -> list[ApiToken]:
@@ -278,7 +295,7 @@ def authenticate_token(session_factory: object, plain: str) -> Principal:
             token, user = row
             if not hmac.compare_digest(token.token_hash, digest) or token.revoked_at or not user.active:
                 raise Unauthenticated("Invalid or expired credentials")
-            principal = principal_of(user, token.id)
+            principal = principal_of(user, token.id, scopes=token.scopes)
             TOKEN_CACHE.put(digest, principal, token.expires_at)
             hit = TOKEN_CACHE.get(digest)
             assert hit is not None

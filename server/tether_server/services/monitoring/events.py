@@ -1,0 +1,154 @@
+"""Monitoring's domain events, as typed dataclasses, and the one local ``publish``.
+
+Every event writes one audit row; those with a ``webhook`` name also go out through the signed
+webhook outbox, in the caller's transaction. ``publish`` is the single touch point with the event
+bus: when the architecture refactor's ``services.events.publish`` lands, this function forwards
+to it and these classes subclass its ``Event``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from sqlalchemy.orm import Session
+
+from ...access import Principal
+from ..events import audit, webhooks
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringEvent:
+    action: ClassVar[str]
+    webhook: ClassVar[str | None] = None
+    resource_type: ClassVar[str] = "monitor"
+
+    actor: Principal | None
+    model: str
+    request_id: str = ""
+    comment: str = ""
+
+    @property
+    def resource_id(self) -> str | int:
+        return ""
+
+    def details(self) -> dict[str, Any]:
+        return {}
+
+    def data(self) -> dict[str, Any]:
+        return self.details()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorEvent(MonitoringEvent):
+    monitor_id: int
+    name: str
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def resource_id(self) -> str | int:
+        return self.monitor_id
+
+    def details(self) -> dict[str, Any]:
+        return {"monitor_id": self.monitor_id, "name": self.name, "changes": self.changes}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorCreated(MonitorEvent):
+    action: ClassVar[str] = "monitor.created"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorUpdated(MonitorEvent):
+    action: ClassVar[str] = "monitor.updated"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorDeleted(MonitorEvent):
+    action: ClassVar[str] = "monitor.deleted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertEvent(MonitoringEvent):
+    resource_type: ClassVar[str] = "alert"
+    alert: dict[str, Any]  # the alert as the API shows it, when the event happened
+
+    @property
+    def resource_id(self) -> str | int:
+        return self.alert["id"]
+
+    def details(self) -> dict[str, Any]:
+        keys = ("id", "kind", "monitor_id", "ab_test_id", "rule", "column", "severity", "status", "message")
+        return {k: self.alert.get(k) for k in keys} | {"first_window": self.alert.get("first_window")}
+
+    def data(self) -> dict[str, Any]:
+        return {"alert": self.alert}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertOpened(AlertEvent):
+    action: ClassVar[str] = "alert.opened"
+    webhook: ClassVar[str | None] = "alert.opened"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertAcknowledged(AlertEvent):
+    action: ClassVar[str] = "alert.acknowledged"
+    webhook: ClassVar[str | None] = "alert.acknowledged"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertResolved(AlertEvent):
+    action: ClassVar[str] = "alert.resolved"
+    webhook: ClassVar[str | None] = "alert.resolved"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrainRequested(MonitoringEvent):
+    action: ClassVar[str] = "retrain.requested"
+    webhook: ClassVar[str | None] = "retrain.requested"
+    resource_type: ClassVar[str] = "monitor"
+    version: int | None
+    stage: str | None
+    alias: str | None
+    training_datasets: list[dict[str, Any]]
+    monitor_id: int
+    alert_id: int
+    metric: dict[str, Any]
+
+    @property
+    def resource_id(self) -> str | int:
+        return self.monitor_id
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "stage": self.stage,
+            "alias": self.alias,
+            "training_datasets": self.training_datasets,
+            "monitor_id": self.monitor_id,
+            "alert_id": self.alert_id,
+            "metric": self.metric,
+        }
+
+
+WEBHOOK_EVENTS = ("alert.opened", "alert.acknowledged", "alert.resolved", "retrain.requested")
+
+
+def publish(session: Session, event: MonitoringEvent) -> None:
+    """Audit row + webhook outbox rows for ``event``, in the session's transaction."""
+    audit.record(
+        session,
+        event.actor,
+        event.action,
+        resource_type=event.resource_type,
+        resource_id=event.resource_id,
+        model_name=event.model,
+        comment=event.comment,
+        details=event.details(),
+        request_id=event.request_id,
+        actor_name=None if event.actor else "tether-monitor",
+    )
+    if event.webhook:
+        webhooks.emit(session, event.webhook, event.model, {"model": event.model, **event.data()})

@@ -1,0 +1,1 @@
+"""Background workers (one thread each per server process; several processes may run them)."""
