@@ -30,14 +30,18 @@ def reference_frame(seed: int = 0, n: int = 5000) -> dict[str, list[Any]]:
     }
 
 
-def add_profiled_dataset(app: Any, run_id: str, profile: dict[str, Any], name: str = "churn-train", digest: str = "ab" * 32) -> int:
+def add_profiled_dataset(
+    app: Any, run_id: str, profile: dict[str, Any], name: str = "churn-train", digest: str = "ab" * 32
+) -> int:
     from tether_server.models import Dataset, DatasetVersion, RunInput
 
     with app.extensions["tether"]["db"].session() as s:
         ds = Dataset(name=name)
         s.add(ds)
         s.flush()
-        dv = DatasetVersion(dataset_id=ds.id, root_hash=digest, file_count=1, total_bytes=10, manifest=[], profile=profile)
+        dv = DatasetVersion(
+            dataset_id=ds.id, root_hash=digest, file_count=1, total_bytes=10, manifest=[], profile=profile
+        )
         s.add(dv)
         s.flush()
         s.add(RunInput(run_id=run_id, dataset_version_id=dv.id, context="training"))
@@ -53,19 +57,37 @@ def set_stage(app: Any, model: str, version: int, stage: str) -> None:
     with app.extensions["tether"]["db"].session() as s:
         mid = s.scalar(select(RegisteredModel.id).where(RegisteredModel.name == model))
         if stage == "Production":
-            s.execute(update(ModelVersion).where(ModelVersion.model_id == mid, ModelVersion.stage == "Production").values(stage="Archived"))
-        s.execute(update(ModelVersion).where(ModelVersion.model_id == mid, ModelVersion.version == version).values(stage=stage))
+            s.execute(
+                update(ModelVersion)
+                .where(ModelVersion.model_id == mid, ModelVersion.stage == "Production")
+                .values(stage="Archived")
+            )
+        s.execute(
+            update(ModelVersion)
+            .where(ModelVersion.model_id == mid, ModelVersion.version == version)
+            .values(stage=stage)
+        )
         s.commit()
 
 
 def log_metric(client: Any, headers: dict[str, str], run_id: str, key: str, value: float) -> None:
-    r = client.post(f"/api/v1/runs/{run_id}/batch", headers=headers,
-                    json={"metrics": [{"key": key, "value": value, "step": 2, "timestamp": 2}]})
+    r = client.post(
+        f"/api/v1/runs/{run_id}/batch",
+        headers=headers,
+        json={"metrics": [{"key": key, "value": value, "step": 2, "timestamp": 2}]},
+    )
     assert r.status_code == 200, r.json
 
 
-def production_model(app: Any, client: Any, headers: dict[str, str], name: str = "churn", *, accuracy: float = 0.9,
-                     seed: int = 0) -> dict[str, Any]:
+def production_model(
+    app: Any,
+    client: Any,
+    headers: dict[str, str],
+    name: str = "churn",
+    *,
+    accuracy: float = 0.9,
+    seed: int = 0,
+) -> dict[str, Any]:
     model = create_model(client, headers, name)
     rid = training_run(client, headers, exp_name=f"train-{name}-{seed}")
     log_metric(client, headers, rid, "accuracy", accuracy)
@@ -79,7 +101,9 @@ def production_model(app: Any, client: Any, headers: dict[str, str], name: str =
 def new_version(app: Any, client: Any, headers: dict[str, str], name: str, seed: int) -> int:
     rid = training_run(client, headers, exp_name=f"train-{name}-{seed}")
     log_metric(client, headers, rid, "accuracy", 0.91)
-    add_profiled_dataset(app, rid, profile_of(reference_frame(seed)), name=f"{name}-train-{seed}", digest=f"{seed:02d}" * 32)
+    add_profiled_dataset(
+        app, rid, profile_of(reference_frame(seed)), name=f"{name}-train-{seed}", digest=f"{seed:02d}" * 32
+    )
     v = register(client, headers, name, rid)["version"]
     set_stage(app, name, v, "Production")
     return v
@@ -92,8 +116,13 @@ def create_monitor(client: Any, headers: dict[str, str], **extra: Any) -> dict[s
     return r.json
 
 
-def production_rows(rng: np.random.Generator, n: int, *, shift: float = 0.0, ts: int = T0) -> list[dict[str, Any]]:
+def production_rows(
+    rng: np.random.Generator, n: int, *, shift: float = 0.0, ts: int = T0
+) -> list[dict[str, Any]]:
     age = rng.normal(40 + shift * 10, 10, n)
     income = rng.lognormal(10, 0.5, n)
     plan = rng.choice(["basic", "pro", "team"], n, p=[0.5, 0.3, 0.2])
-    return [{"age": float(a), "income": float(i), "plan": str(p), "timestamp": ts} for a, i, p in zip(age, income, plan, strict=True)]
+    return [
+        {"age": float(a), "income": float(i), "plan": str(p), "timestamp": ts}
+        for a, i, p in zip(age, income, plan, strict=True)
+    ]

@@ -27,12 +27,20 @@ def test_monitor_crud_and_reference(app: Any, client: Any, auth: dict[str, str])
     m = create_monitor(client, auth, columns=["age", "plan"], metric="accuracy", label_column="churned")
     assert m["model"] == "churn" and m["stage"] == "Production" and m["window_seconds"] == 3600
     assert client.get(f"/api/v1/monitors/{m['id']}", headers=auth).json["name"] == "prod"
-    assert [x["id"] for x in client.get("/api/v1/monitors?model=churn", headers=auth).json["items"]] == [m["id"]]
+    assert [x["id"] for x in client.get("/api/v1/monitors?model=churn", headers=auth).json["items"]] == [
+        m["id"]
+    ]
     ref = client.get(f"/api/v1/monitors/{m['id']}/reference", headers=auth).json
     assert ref["model_version"] == setup["version"] and ref["columns"] == ["age", "plan"]
     assert set(ref["profile"]["columns"]) == {"age", "plan"} and ref["baseline"] == pytest.approx(0.9)
-    r = client.patch(f"/api/v1/monitors/{m['id']}", headers=auth, json={"grace_seconds": 60, "thresholds": {"psi_alert": 0.3}})
-    assert r.status_code == 200 and r.json["grace_seconds"] == 60 and r.json["thresholds"] == {"psi_alert": 0.3}
+    r = client.patch(
+        f"/api/v1/monitors/{m['id']}",
+        headers=auth,
+        json={"grace_seconds": 60, "thresholds": {"psi_alert": 0.3}},
+    )
+    assert (
+        r.status_code == 200 and r.json["grace_seconds"] == 60 and r.json["thresholds"] == {"psi_alert": 0.3}
+    )
     assert client.delete(f"/api/v1/monitors/{m['id']}", headers=auth).status_code == 200
     assert client.get(f"/api/v1/monitors/{m['id']}", headers=auth).status_code == 404
 
@@ -44,8 +52,24 @@ def test_monitor_crud_and_reference(app: Any, client: Any, auth: dict[str, str])
         ({"name": "x", "model": "churn", "stage": "production", "alias": "a"}, 400),
         ({"name": "x", "model": "churn", "stage": "production", "metric": "bogus"}, 400),
         ({"name": "x", "model": "churn", "stage": "production", "thresholds": {"nope": 1}}, 400),
-        ({"name": "x", "model": "churn", "stage": "production", "thresholds": {"psi_warn": 0.5, "psi_alert": 0.2}}, 400),
-        ({"name": "x", "model": "churn", "stage": "production", "reference": {"dataset_version_id": 99999}}, 400),
+        (
+            {
+                "name": "x",
+                "model": "churn",
+                "stage": "production",
+                "thresholds": {"psi_warn": 0.5, "psi_alert": 0.2},
+            },
+            400,
+        ),
+        (
+            {
+                "name": "x",
+                "model": "churn",
+                "stage": "production",
+                "reference": {"dataset_version_id": 99999},
+            },
+            400,
+        ),
         ({"name": "x", "model": "nope", "stage": "production"}, 404),
         ({"name": "x", "model": "churn", "stage": "production", "window_seconds": 1}, 400),
     ],
@@ -71,13 +95,21 @@ def test_windows_rows_drift_histogram(app: Any, client: Any, auth: dict[str, str
     again = client.post(url, headers={**auth, "Idempotency-Key": "k1"}, json=body)
     assert again.headers.get("Idempotent-Replayed") == "true"
     # raw rows for the next window, binned by the server
-    r = client.post(f"/api/v1/monitors/{m['id']}/rows", headers=auth, json={"rows": production_rows(rng, 1000, ts=T0 + HOUR + 5)})
+    r = client.post(
+        f"/api/v1/monitors/{m['id']}/rows",
+        headers=auth,
+        json={"rows": production_rows(rng, 1000, ts=T0 + HOUR + 5)},
+    )
     assert r.status_code == 200 and r.json["windows"] == [{"window_start": T0 + HOUR, "rows": 1000}]
     d = client.get(f"/api/v1/monitors/{m['id']}/drift?from={T0}", headers=auth).json
     w0, w1 = d["windows"]
     assert w0["window_start"] == T0 and w0["n"] == 2000 and w0["partial"] is False  # end + grace passed
     age = w0["columns"]["age"]
-    assert age["psi"] > 0.2 and age["status"] == "alert" and {"js", "ks", "wasserstein", "n", "null_rate"} <= set(age)
+    assert (
+        age["psi"] > 0.2
+        and age["status"] == "alert"
+        and {"js", "ks", "wasserstein", "n", "null_rate"} <= set(age)
+    )
     assert w1["n"] == 1000 and w1["columns"]["age"]["status"] == "ok"
     h = client.get(f"/api/v1/monitors/{m['id']}/windows/{T0}/histogram?column=age", headers=auth).json
     live = client.post(f"/api/v1/monitors/{m['id']}/rows", headers=auth, json={"rows": [{"age": 1.0}]}).json
@@ -92,7 +124,11 @@ def test_windows_rows_drift_histogram(app: Any, client: Any, auth: dict[str, str
     assert [w["partial"] for w in d["windows"]] == [False, False]
     alerts = client.get(f"/api/v1/alerts?monitor={m['id']}&status=open", headers=auth).json["items"]
     assert [(a["rule"], a["column"]) for a in alerts] == [("drift", "age")]
-    assert "'age'" in alerts[0]["message"] and "PSI" in alerts[0]["message"] and "since 2026-01-01 00:00 UTC" in alerts[0]["message"]
+    assert (
+        "'age'" in alerts[0]["message"]
+        and "PSI" in alerts[0]["message"]
+        and "since 2026-01-01 00:00 UTC" in alerts[0]["message"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -101,7 +137,16 @@ def test_windows_rows_drift_histogram(app: Any, client: Any, auth: dict[str, str
         ("windows", {"reference_id": 1, "window_start": T0 + 1, "source": "a", "summary": {}}, 400),
         ("windows", {"reference_id": 1, "window_start": T0, "source": "", "summary": {}}, 400),
         ("windows", {"reference_id": 1, "window_start": T0, "source": "a", "summary": {"format": "x"}}, 400),
-        ("windows", {"reference_id": 1, "window_start": T0, "source": "a", "summary": {"format": "tether.window/1", "n": -1, "columns": {}}}, 400),
+        (
+            "windows",
+            {
+                "reference_id": 1,
+                "window_start": T0,
+                "source": "a",
+                "summary": {"format": "tether.window/1", "n": -1, "columns": {}},
+            },
+            400,
+        ),
         ("rows", {"rows": []}, 400),
         ("rows", {"rows": [1]}, 400),
         ("rows", {"rows": [{"age": 1, "timestamp": "x"}]}, 400),
@@ -110,7 +155,9 @@ def test_windows_rows_drift_histogram(app: Any, client: Any, auth: dict[str, str
         ("labels", {"window_start": T0, "source": "a", "performance": {"format": "nope"}}, 400),
     ],
 )
-def test_post_errors(app: Any, client: Any, auth: dict[str, str], path: str, body: dict[str, Any], code: int) -> None:
+def test_post_errors(
+    app: Any, client: Any, auth: dict[str, str], path: str, body: dict[str, Any], code: int
+) -> None:
     production_model(app, client, auth)
     m = create_monitor(client, auth)
     ref = client.get(f"/api/v1/monitors/{m['id']}/reference", headers=auth).json
@@ -148,19 +195,39 @@ def test_permissions_and_scoped_token(app: Any, client: Any, auth: dict[str, str
     assert client.get("/api/v1/monitors", headers=other).json["items"] == []
     # a deployment account: viewer with READ on the model
     uid, plain = users.create("deployer", "viewer")
-    r = client.put("/api/v1/permissions", headers=auth, json={
-        "user_id": uid, "resource_type": "model", "resource_id": str(setup["model"]["id"]), "level": "READ"})
+    r = client.put(
+        "/api/v1/permissions",
+        headers=auth,
+        json={
+            "user_id": uid,
+            "resource_type": "model",
+            "resource_id": str(setup["model"]["id"]),
+            "level": "READ",
+        },
+    )
     assert r.status_code in (200, 201), r.json
     ref = client.get(f"/api/v1/monitors/{m['id']}/reference", headers=bearer(plain)).json
-    body = {"reference_id": ref["reference_id"], "window_start": T0, "source": "pod",
-            "summary": build_summary(ref["profile"], [{"age": 30.0, "income": 1.0, "plan": "pro"}])}
+    body = {
+        "reference_id": ref["reference_id"],
+        "window_start": T0,
+        "source": "pod",
+        "summary": build_summary(ref["profile"], [{"age": 30.0, "income": 1.0, "plan": "pro"}]),
+    }
     # READ alone is not enough to post
-    assert client.post(f"/api/v1/monitors/{m['id']}/windows", headers=bearer(plain), json=body).status_code == 403
-    r = client.post("/api/v1/tokens", headers=bearer(plain), json={"name": "deploy", "scopes": ["monitoring"]})
+    assert (
+        client.post(f"/api/v1/monitors/{m['id']}/windows", headers=bearer(plain), json=body).status_code
+        == 403
+    )
+    r = client.post(
+        "/api/v1/tokens", headers=bearer(plain), json={"name": "deploy", "scopes": ["monitoring"]}
+    )
     assert r.status_code == 201 and r.json["scopes"] == ["monitoring"]
     scoped = bearer(r.json["token"])
     assert client.post(f"/api/v1/monitors/{m['id']}/windows", headers=scoped, json=body).status_code == 200
     # ... and nothing else
     assert client.get(f"/api/v1/monitors/{m['id']}/drift", headers=scoped).status_code == 403
     assert client.get("/api/v1/experiments", headers=scoped).status_code == 403
-    assert client.post("/api/v1/tokens", headers=auth, json={"name": "x", "scopes": ["admin"]}).status_code == 400
+    assert (
+        client.post("/api/v1/tokens", headers=auth, json={"name": "x", "scopes": ["admin"]}).status_code
+        == 400
+    )

@@ -310,8 +310,10 @@ def evaluate_monitor(session: Session, monitor: Monitor, now: int) -> int:
     )
     for r in due:
         refresh(session, monitor, r, now)
+    session.flush()  # the sessions do not autoflush: the queries below must see the refreshed rows
     if ref is not None:
         decay_history(session, monitor, ref)
+        session.flush()
         pending = list(
             session.scalars(
                 select(MonitorWindowResult)
