@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from tether._datasets import _profile
 from tests.registry.helpers import create_model, register, training_run
+from tether._datasets import _profile
 
 HOUR = 3_600_000
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC, aligned to hours

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tether.monitoring import build_summary
 from tests.conftest import bearer
+from tether.monitoring import build_summary
 
 from .helpers import HOUR, T0, create_monitor, new_version, production_model, production_rows
 

@@ -83,9 +83,8 @@ def test_acknowledge_resolve_needs_reviewer(app: Any, client: Any, auth: dict[st
     alert = client.get("/api/v1/alerts?status=open", headers=auth).json["items"][0]
     assert client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=auth, json={}).status_code == 403
     rid, rtok = users.create("rita", "reviewer")
-    from tests.registry.helpers import grant
-
     from tests.conftest import bearer
+    from tests.registry.helpers import grant
 
     grant(client, auth, rid, m["id"] and alert["model_id"], "READ")
     rev = bearer(rtok)

@@ -102,7 +102,22 @@ def reference(monitor_id: int) -> Any:
     return _json(references.reference_json(m, references.current_reference(session, m)))
 
 
+def _commit_reference(monitor_id: int) -> None:
+    """Record a changed reference in its own committed transaction first, so the 409 a stale post
+    gets names a reference that exists (the post's own transaction rolls back)."""
+    from ..errors import FailedPrecondition
+
+    with context.database().session() as s:
+        m = svc.get_monitor(s, context.principal(), monitor_id)
+        try:
+            references.current_reference(s, m)
+        except FailedPrecondition:
+            return  # the post answers it
+        s.commit()
+
+
 def _idempotent(monitor_id: int, what: str, fn: Any) -> Response:
+    _commit_reference(monitor_id)
     session, key = context.db(), request.headers.get("Idempotency-Key")
     scope = f"monitor:{monitor_id}:{what}"
     if key is not None:

@@ -142,21 +142,24 @@ def live_version(session: Session, monitor: Monitor) -> ModelVersion | None:
     )
 
 
-def _dataset_versions(
-    session: Session, monitor: Monitor, mv: ModelVersion
-) -> list[tuple[DatasetVersion, str]]:
-    q = select(DatasetVersion, Dataset.name).join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-    if monitor.reference_dataset_version_id is not None:
-        return [
-            tuple(r)
-            for r in session.execute(q.where(DatasetVersion.id == monitor.reference_dataset_version_id))
-        ]  # type: ignore[misc]
-    ids = select(ModelVersionInput.dataset_version_id).where(
-        ModelVersionInput.version_id == mv.id, ModelVersionInput.context == "training"
+def _dataset_versions(session: Session, monitor: Monitor, mv: ModelVersion) -> list[tuple[int, str, str]]:
+    """(id, root_hash, dataset name) of the reference datasets; profiles load only for a new reference."""
+    q = select(DatasetVersion.id, DatasetVersion.root_hash, Dataset.name).join(
+        Dataset, Dataset.id == DatasetVersion.dataset_id
     )
-    return [
-        tuple(r) for r in session.execute(q.where(DatasetVersion.id.in_(ids)).order_by(DatasetVersion.id))
-    ]  # type: ignore[misc]
+    if monitor.reference_dataset_version_id is not None:
+        q = q.where(DatasetVersion.id == monitor.reference_dataset_version_id)
+    else:
+        ids = select(ModelVersionInput.dataset_version_id).where(
+            ModelVersionInput.version_id == mv.id, ModelVersionInput.context == "training"
+        )
+        q = q.where(DatasetVersion.id.in_(ids))
+    return [(i, h, n) for i, h, n in session.execute(q.order_by(DatasetVersion.id))]
+
+
+def _profiles(session: Session, ids: list[int]) -> list[dict[str, Any]]:
+    q = select(DatasetVersion.profile).where(DatasetVersion.id.in_(ids)).order_by(DatasetVersion.id)
+    return [p for (p,) in session.execute(q) if p]
 
 
 def _baseline(session: Session, monitor: Monitor, mv: ModelVersion) -> float | None:
@@ -193,10 +196,10 @@ def current_reference(session: Session, monitor: Monitor) -> MonitorReference:
         )
     latest = latest_reference(session, monitor.id)
     dvs = _dataset_versions(session, monitor, mv)
-    ids = [dv.id for dv, _ in dvs]
+    ids = [dv[0] for dv in dvs]
     if latest is not None and latest.model_version_id == mv.id and latest.dataset_version_ids == ids:
         return latest
-    profiles = [dv.profile for dv, _ in dvs if dv.profile]
+    profiles = _profiles(session, ids)
     if not profiles:
         raise FailedPrecondition(
             f"Version {mv.version} ({where}) has no profiled training dataset to use as the reference; "
@@ -208,7 +211,7 @@ def current_reference(session: Session, monitor: Monitor) -> MonitorReference:
         model_version_id=mv.id,
         model_version=mv.version,
         dataset_version_ids=ids,
-        datasets=[{"id": dv.id, "name": name, "digest": dv.root_hash} for dv, name in dvs],
+        datasets=[{"id": i, "name": name, "digest": digest} for i, digest, name in dvs],
         profile=restrict(merge_profiles(profiles), monitor.columns),
         baseline=_baseline(session, monitor, mv),
     )
