@@ -28,6 +28,8 @@ BLUEPRINT_MODULES = [
     "transitions",
     "webhooks",
     "lineage",
+    "monitors",
+    "alerts",
 ]
 
 
