@@ -163,7 +163,7 @@ def test_rows_are_split_into_epoch_aligned_windows(srv: MonitorServer) -> None:
     m.close()
     assert {s: w["summary"]["n"] for (s, _), w in srv.windows.items()} == {
         T0 - H: 5,
-        T0: 12,
+        T0: 10,
         T0 + H: 2,
         T0 + 5 * H: 3,
     }
