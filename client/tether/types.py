@@ -413,7 +413,7 @@ class Monitor:
             label_column=d.get("label_column"),
             metric=d.get("metric"),
             window_seconds=int(d.get("window_seconds") or 3600),
-            grace_seconds=int(d.get("grace_seconds") if d.get("grace_seconds") is not None else 300),
+            grace_seconds=int(d["grace_seconds"]) if d.get("grace_seconds") is not None else 300,
             thresholds=dict(d.get("thresholds") or {}),
             retrain_on_decay=bool(d.get("retrain_on_decay")),
             status=d.get("status"),

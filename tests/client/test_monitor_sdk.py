@@ -184,7 +184,7 @@ def test_timestamp_argument_and_datetimes(srv: MonitorServer) -> None:
 def test_replicas_post_under_their_own_sources_and_merge_on_the_server(srv: MonitorServer) -> None:
     data = rows(4000, 9, ts=T0 + 1)
     handles = []
-    for i in range(8):
+    for _ in range(8):
         c, _ = srv.client()
         handles.append(tether.monitor("churn", stage="production", client=c, flush_interval=3600))
     threads = [threading.Thread(target=h.log, args=(data[i::8],)) for i, h in enumerate(handles)]

@@ -13,6 +13,7 @@ and post the merged window themselves.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -138,7 +139,7 @@ class Monitors(Resource):
             "POST", f"/monitors/{int(monitor_id)}/windows", json=body, idempotency_key=key
         )
 
-    def post_rows(self, monitor_id: int, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    def post_rows(self, monitor_id: int, rows: Sequence[Mapping[str, Any]]) -> builtins.list[Any]:
         """Raw rows for the server to bin (``timestamp`` in epoch ms, ``prediction_id`` optional),
         sent in requests of at most 10,000 rows, each with its own Idempotency-Key."""
         out = []
@@ -154,7 +155,7 @@ class Monitors(Resource):
             )
         return out
 
-    def post_labels(self, monitor_id: int, labels: Sequence[Mapping[str, Any]]) -> list[Any]:
+    def post_labels(self, monitor_id: int, labels: Sequence[Mapping[str, Any]]) -> builtins.list[Any]:
         """Late ground truth ``[{"prediction_id", "label"}]``, joined by the server to rows it kept."""
         out = []
         for i in range(0, len(labels), MAX_ROWS_PER_POST):

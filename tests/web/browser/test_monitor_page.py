@@ -250,3 +250,23 @@ def test_model_page_lists_monitors_with_status(app, client, people, tab):
     li.locator("a").click()
     tab.page.wait_for_url("**/monitors/5")
     tab.shot("model_page_monitors")
+
+
+def test_review_page_shows_production_drift_and_performance(app, client, people, tab):
+    model_with_production(app, client, people["writer"], people["reviewer"])
+    r = client.post(
+        "/api/v1/models/churn/versions/2/transition-requests",
+        headers=people["writer"]["headers"],
+        json={"to_stage": "Production", "comment": "v2"},
+    )
+    assert r.status_code == 201, r.json
+    FakeMonitoringAPI(scenario(tab.page.evaluate("() => Date.now()"))).install(tab.page)
+    tab.login("rita", "correct-horse-battery")
+    tab.go(f"/reviews/{r.json['id']}")
+    row = tab.page.locator("#prod-monitoring:not([hidden]) tr[data-monitor-id='5']")
+    row.wait_for()
+    text = row.inner_text()
+    assert "balance" in text and "auc" in text and "0.900" in text
+    assert row.locator("td[data-status]").get_attribute("data-status") == "ok"
+    tab.shot("review_production_monitoring")
+    assert tab.errors == []
