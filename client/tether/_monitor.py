@@ -32,15 +32,6 @@ from ._client import Client
 from ._window_buffer import Post, WindowBuffer
 from ._windows import row_count, split_by_window, to_ms
 from .errors import TetherError
-from .monitoring import (
-    binary_summary,
-    build_summary,
-    empty_summary,
-    merge,
-    multiclass_summary,
-    regression_summary,
-    validate_performance,
-)
 
 __all__ = ["Monitor", "monitor"]
 
@@ -131,6 +122,8 @@ class Monitor:
         return n
 
     def _summarise(self, ref: types.MonitorReference, parts: Sequence[Any]) -> dict[str, Any]:
+        from .monitoring import build_summary, empty_summary, merge
+
         out: dict[str, Any] | None = None
         for part in parts:
             s = build_summary(ref.profile, part)
@@ -175,6 +168,8 @@ class Monitor:
             if y_true is None:
                 raise TypeError("give labels=, y_true= with y_pred=/y_score=, or performance=")
             performance = self._performance(y_true, y_pred, y_score, threshold, pos_label)
+        from .monitoring import validate_performance
+
         summary = validate_performance(dict(performance))
         start = to_ms(timestamp, _now_ms())
         self._buffer.add_performance(start - start % self.window_ms, summary)
@@ -183,6 +178,8 @@ class Monitor:
     def _performance(
         self, y_true: Sequence[Any], y_pred: Any, y_score: Any, threshold: float, pos_label: Any
     ) -> dict[str, Any]:
+        from .monitoring import binary_summary, multiclass_summary, regression_summary
+
         metric = (self.info.metric or "").lower()
         if metric in ("rmse", "mae"):
             if y_pred is None:

@@ -24,7 +24,6 @@ from typing import Any
 
 from ._retry import RetryPolicy
 from .errors import APIError, ConflictError, TetherError
-from .monitoring import merge, merge_performance
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ class WindowBuffer:
             if w.reference_id is not None and w.reference_id != reference_id:
                 return False
             w.reference_id = reference_id
-            w.summary = summary if w.summary is None else merge(w.summary, summary)
+            w.summary = summary if w.summary is None else _merge(w.summary, summary)
             self._retain(w, raw, rows)
             w.data_version += 1
             self._changed(w)
@@ -129,7 +128,7 @@ class WindowBuffer:
             self._check()
             w = self._window(start)
             w.performance = (
-                performance if w.performance is None else merge_performance(w.performance, performance)
+                performance if w.performance is None else _merge_performance(w.performance, performance)
             )
             w.perf_version += 1
             self._changed(w)
@@ -372,3 +371,15 @@ def _uuid4() -> str:
     import uuid
 
     return str(uuid.uuid4())
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    from .monitoring import merge  # imported on first use: ``import tether`` stays light
+
+    return merge(a, b)
+
+
+def _merge_performance(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    from .monitoring import merge_performance
+
+    return merge_performance(a, b)
