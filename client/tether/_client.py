@@ -1,5 +1,6 @@
 """``Client``: configuration, auth, JSON, retries. Resources (``client.experiments``, ``client.runs``,
-``client.metrics``, ``client.models``, ``client.artifacts``, ``client.datasets``) call ``Client.request``;
+``client.metrics``, ``client.models``, ``client.artifacts``, ``client.datasets``, ``client.monitors``,
+``client.alerts``) call ``Client.request``;
 artifact transfers stream over a separate ``requests.Session`` (``Client.http_session``)."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .resources.datasets import Datasets
 from .resources.experiments import Experiments
 from .resources.metrics import Metrics
 from .resources.models import Models
+from .resources.monitors import Alerts, Monitors
 from .resources.runs import Runs
 
 if TYPE_CHECKING:
@@ -76,6 +78,8 @@ class Client:
         self.models = Models(self)
         self.artifacts = Artifacts(self, progress=progress)
         self.datasets = Datasets(self)
+        self.monitors = Monitors(self)
+        self.alerts = Alerts(self)
         self._bulk: requests.Session | None = None
         self._bulk_lock = threading.Lock()
 

@@ -8,6 +8,18 @@ from .datasets import Datasets
 from .experiments import Experiments
 from .metrics import Metrics
 from .models import Models
+from .monitors import Alerts, Monitors
 from .runs import Runs
 
-__all__ = ["ArtifactInfo", "Artifacts", "Datasets", "Experiments", "Metrics", "Models", "Paginator", "Runs"]
+__all__ = [
+    "Alerts",
+    "ArtifactInfo",
+    "Artifacts",
+    "Datasets",
+    "Experiments",
+    "Metrics",
+    "Models",
+    "Monitors",
+    "Paginator",
+    "Runs",
+]
