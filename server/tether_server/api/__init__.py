@@ -25,6 +25,7 @@ BLUEPRINT_MODULES = [
     "transitions",
     "webhooks",
     "lineage",
+    "abtests",
 ]
 
 
