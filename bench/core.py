@@ -492,6 +492,7 @@ def run_auth(ctx: Context) -> list[Row]:
     """
     from tether_server import create_app, pipeline
     from tether_server.config import Settings
+    from tether_server.runtime import Runtime
     from tether_server.services.identity import users
 
     _, token = ctx.user("writer")
@@ -501,13 +502,15 @@ def run_auth(ctx: Context) -> list[Row]:
             data_dir=ctx.data_dir,
             database_url=ctx.database_url if pg else "",
             log_level="WARNING",
-            extra={"webhook_worker": False},
+            webhook_worker=False,
         )
     )  # no background threads
     app.config["TETHER_ACCESS_LOG"] = False
-    db = app.extensions["tether"]["db"]
-    principal = users.authenticate_token(db.read_session, token)
-    tok_s = _per_call(lambda: users.authenticate_token(db.read_session, token), 20_000)
+    rt = Runtime.of(app)
+    principal = users.authenticate_token(rt.token_cache, rt.database.read_session, token)
+    tok_s = _per_call(
+        lambda: users.authenticate_token(rt.token_cache, rt.database.read_session, token), 20_000
+    )
     exp = ctx.experiment("bench-auth", token)
     run_id = ctx.create_run(ctx.http(token), exp, "auth")  # a real run id, so the URL routes
     path = f"/api/v1/runs/{run_id}/metrics"
@@ -530,7 +533,7 @@ def run_auth(ctx: Context) -> list[Row]:
         ),
     ]
     rows += _auth_ab(ctx, app, pipeline, principal, token, exp, step_s)
-    app.extensions["tether"]["db"].dispose()
+    Runtime.of(app).close()
     return rows
 
 

@@ -22,6 +22,7 @@ from tether_server import create_app
 from tether_server.config import Settings
 from tether_server.db import Database
 from tether_server.migrate import upgrade
+from tether_server.runtime import Runtime
 
 PG_URL = os.environ.get("TETHER_TEST_PG_URL", "")
 
@@ -158,19 +159,16 @@ def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, An
         artifact_uri=str(tmp_path / "artifacts"),
         secret_key="test-secret",
         testing=True,
-        **settings_overrides,
+        **{"webhook_worker": False, **settings_overrides},
     ).validated()
 
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Any]:
-    from tether_server.services.identity.users import TOKEN_CACHE
-
-    TOKEN_CACHE.clear()
     application = create_app(settings)
     application.config["TETHER_ACCESS_LOG"] = False
     yield application
-    application.extensions["tether"]["db"].dispose()
+    Runtime.of(application).close()
 
 
 @pytest.fixture
@@ -182,7 +180,7 @@ def client(app: Any) -> Any:
 def db_session(app: Any) -> Iterator[Any]:
     # A read-mode session (SQLite: deferred BEGIN), so it does not hold the write lock
     # while the app serves requests; tests that write through it commit.
-    with app.extensions["tether"]["db"].session(write=False) as s:
+    with Runtime.of(app).database.session(write=False) as s:
         yield s
 
 
@@ -195,7 +193,7 @@ class Users:
     def create(self, name: str, role: str, password: str | None = None) -> tuple[int, str]:
         from tether_server.services.identity import users as svc
 
-        with self.app.extensions["tether"]["db"].session() as s:
+        with Runtime.of(self.app).database.session() as s:
             user = svc.create_user(s, None, name, role, password)
             _t, plain = svc.create_token(s, None, user, "test")
             s.commit()

@@ -25,6 +25,7 @@ from schemathesis import GenerationMode
 
 from tests.conftest import bearer
 from tests.registry.helpers import add_dataset_input
+from tether_server.runtime import Runtime
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -48,10 +49,11 @@ def _spec_operations() -> list[tuple[str, str]]:
                 artifact_uri=str(Path(tmp) / "artifacts"),
                 secret_key="spec",
                 testing=True,
+                webhook_worker=False,
             ).validated()
         )
         spec = app.test_client().get(SPEC_PATH).get_json()
-        app.extensions["tether"]["db"].dispose()
+        Runtime.of(app).close()
     return [(m.upper(), p) for p, ops in spec["paths"].items() for m in ops if m in METHODS]
 
 

@@ -13,12 +13,10 @@ def create_app(settings: Any = None) -> Flask:
     from . import pipeline, services
     from .api import register_api
     from .config import Settings
-    from .db import Database
     from .errors import register_error_handlers
     from .jsonutil import OrjsonProvider
+    from .runtime import Runtime
     from .secrets_store import load_secret_key
-    from .services.identity import permissions
-    from .storage import store_from_settings
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)
@@ -32,9 +30,8 @@ def create_app(settings: Any = None) -> Flask:
         SESSION_COOKIE_NAME="tether_session",
         TESTING=settings.testing,
     )
-    database = Database(settings.resolved_database_url)
-    permissions.DEFAULT_LEVEL["value"] = settings.default_permission
-    app.extensions["tether"] = {"settings": settings, "db": database, "store": store_from_settings(settings)}
+    runtime = Runtime.build(settings)
+    runtime.install(app)
     _ = services
     pipeline.install(app)
     register_api(app)
@@ -42,4 +39,5 @@ def create_app(settings: Any = None) -> Flask:
 
     register_web(app)
     register_error_handlers(app)  # last: replaces flask-smorest's own handlers
+    runtime.start()  # background workers (workers/), stopped by runtime.close() or at exit
     return app

@@ -59,6 +59,8 @@ class Principal:
     role: str
     token_id: int | None = None
     via: str = "token"  # token | session | local
+    # What this caller holds on resources without a grant: the app's TETHER_DEFAULT_PERMISSION.
+    default_level: str = "NONE"
 
     @property
     def is_admin(self) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,23 @@ def _float(name: str, raw: str) -> float:
         raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
 
 
+_TYPES: dict[str, type | tuple[type, ...]] = {"bool": bool, "int": int, "float": (int, float), "str": str}
+
+# Smallest accepted value of each numeric setting.
+_MINIMUM: dict[str, float] = {
+    "auth_cache_seconds": 0,
+    "max_content_length": 1024,
+    "max_batch_metrics": 1,
+    "max_search_results": 1,
+    "login_max_failures": 1,
+    "login_lockout_seconds": 0,
+    "webhook_timeout_seconds": 0.001,
+    "webhook_max_attempts": 1,
+    "webhook_retry_base_seconds": 0,
+    "webhook_poll_seconds": 0.001,
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every runtime option. ``ENV`` maps each field to its TETHER_* variable."""
@@ -62,14 +80,14 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_seconds: int = 60
     webhook_allowlist: str = ""  # comma-separated CIDRs/hosts allowed despite SSRF rules
-    webhook_worker: bool = True  # deliver webhooks from a background thread in each server process
+    webhook_worker: bool = True  # run the webhook delivery worker (a thread) in each server process
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
     webhook_retry_base_seconds: float = 10.0
     webhook_poll_seconds: float = 2.0
     log_level: str = "INFO"
-    testing: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    credentials_file: str = ""  # default: ~/.config/tether/credentials.json
+    testing: bool = False  # Flask's TESTING flag; set by the test suite, not from the environment
 
     ENV = {
         "data_dir": "TETHER_DATA_DIR",
@@ -98,6 +116,7 @@ class Settings:
         "webhook_retry_base_seconds": "TETHER_WEBHOOK_RETRY_BASE_SECONDS",
         "webhook_poll_seconds": "TETHER_WEBHOOK_POLL_SECONDS",
         "log_level": "TETHER_LOG_LEVEL",
+        "credentials_file": "TETHER_CREDENTIALS_FILE",
     }
 
     @classmethod
@@ -122,14 +141,33 @@ class Settings:
         return cls(**kwargs).validated()
 
     def validated(self) -> Settings:
+        """Check every value once, at startup; a bad one raises ConfigError naming its variable."""
+        for f in fields(self):
+            value, kind = getattr(self, f.name), f.type
+            expected = _TYPES.get(str(kind))
+            if expected and (not isinstance(value, expected) or (kind != "bool" and isinstance(value, bool))):
+                raise ConfigError(f"{self._var(f.name)}: expected {kind}, got {value!r}")
+        for name, low in _MINIMUM.items():
+            if getattr(self, name) < low:
+                raise ConfigError(f"{self._var(name)}: must be at least {low}, got {getattr(self, name)!r}")
         if self.default_permission.upper() not in ("NONE", "READ"):
             raise ConfigError("TETHER_DEFAULT_PERMISSION: expected NONE or READ")
-        if self.max_batch_metrics < 1 or self.max_content_length < 1024:
-            raise ConfigError("TETHER_MAX_BATCH_METRICS / TETHER_MAX_CONTENT_LENGTH too small")
+        if not isinstance(logging.getLevelName(self.log_level.upper()), int):
+            raise ConfigError(
+                f"TETHER_LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {self.log_level!r}"
+            )
         url = self.database_url
         if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
             raise ConfigError("TETHER_DATABASE_URL: only sqlite:// and postgresql:// URLs are supported")
-        return replace(self, default_permission=self.default_permission.upper())
+        if self.artifact_uri.startswith("s3://") and not self.artifact_uri[5:].split("/")[0]:
+            raise ConfigError("TETHER_ARTIFACT_URI: s3:// URLs need a bucket (s3://bucket/prefix)")
+        return replace(
+            self, default_permission=self.default_permission.upper(), log_level=self.log_level.upper()
+        )
+
+    @classmethod
+    def _var(cls, name: str) -> str:
+        return cls.ENV.get(name, name)
 
     @property
     def data_path(self) -> Path:
@@ -147,6 +185,10 @@ class Settings:
     @property
     def resolved_artifact_uri(self) -> str:
         return self.artifact_uri or str(self.data_path / "artifacts")
+
+    @property
+    def resolved_credentials_file(self) -> Path:
+        return Path(self.credentials_file or "~/.config/tether/credentials.json").expanduser()
 
     @property
     def is_embedded(self) -> bool:

@@ -1,8 +1,39 @@
-"""Per-request state: the database session and the calling principal."""
+"""Per-request state (the calling principal, the request id) and the named units of work.
+
+Every session a request uses comes from one of these four functions; nothing else opens sessions in
+views, and services never commit (they take the session they are given):
+
+==================  ==========================  =======================================================
+mode                function                    what it is
+==================  ==========================  =======================================================
+request             ``db()``                    The request's transaction. GET/HEAD/OPTIONS read; other
+transaction                                     methods write (SQLite: BEGIN IMMEDIATE). The pipeline
+                                                commits it once after the view when the status is below
+                                                400 and rolls it back otherwise. Most views use only this.
+read-only           ``read_db()``               The request's session for a write-method route that only
+                                                reads (``POST /runs/search``): no SQLite write lock, and
+                                                on PostgreSQL autocommit (no BEGIN/COMMIT round trips).
+autocommit          ``autocommit_db()``         PostgreSQL: the request's session in autocommit, for a
+statement                                       write that is ONE atomic statement (``log_metric``).
+                                                SQLite has no such mode: it returns ``db()``.
+outside the         ``separate(write=False)``   A short unit of work of its own, before (or instead of)
+transaction                                     the request's: reads before slow work (copy files before
+                                                registration, stream an upload, the session-cookie
+                                                check), or a write that must persist whatever the answer
+                                                (a failed-login record). Commits at the end of the block
+                                                when ``write``. Never open it while the request's write
+                                                transaction is open (SQLite has one writer).
+==================  ==========================  =======================================================
+
+The first of ``db``/``read_db``/``autocommit_db`` called in a request decides the request session's
+mode; the others then return that same session. Background work owns its sessions: see ``workers``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from flask import current_app, g, request
 from sqlalchemy.orm import Session
@@ -13,32 +44,55 @@ from .errors import Unauthenticated
 if TYPE_CHECKING:
     from .config import Settings
     from .db import Database
+    from .runtime import Runtime
+    from .storage import ArtifactStore
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def ext() -> dict[str, Any]:
-    return current_app.extensions["tether"]
+def runtime() -> Runtime:
+    return current_app.extensions["tether"]  # type: ignore[no-any-return]
 
 
 def settings() -> Settings:
-    return ext()["settings"]
+    return runtime().settings
 
 
 def database() -> Database:
-    return ext()["db"]
+    return runtime().database
 
 
-def db(read_only: bool = False) -> Session:
-    """The request's session; write requests get a write transaction (SQLite: BEGIN IMMEDIATE).
+def store() -> ArtifactStore:
+    return runtime().store
 
-    ``read_only=True`` is for POST routes that only read (search): they get a read session, so
-    they neither take SQLite's write lock nor pay PostgreSQL's BEGIN/COMMIT round trips."""
+
+def _request_session(write: bool) -> Session:
     session = g.get("_db")
     if session is None:
-        session = database().session(write=not read_only and request.method not in READ_METHODS)
-        g._db = session
+        session = g._db = runtime().database.session(write=write)
     return session
+
+
+def db() -> Session:
+    """The request transaction (see the table above)."""
+    return _request_session(request.method not in READ_METHODS)
+
+
+def read_db() -> Session:
+    """The request's session, read-only whatever the method."""
+    return _request_session(False)
+
+
+def autocommit_db() -> Session:
+    """PostgreSQL: each statement commits by itself. SQLite: the request transaction."""
+    return _request_session(runtime().database.dialect != "postgresql")
+
+
+@contextmanager
+def separate(write: bool = False) -> Iterator[Session]:
+    """A unit of work outside the request transaction (see the table above)."""
+    with runtime().database.transaction(write) as s:
+        yield s
 
 
 def principal() -> Principal:

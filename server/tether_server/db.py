@@ -6,6 +6,11 @@ under 4 concurrent writers. So write transactions first take a queue-fair lock o
 thread lock inside the process, ``flock`` on ``<db>.wlock`` across gunicorn workers; the kernel
 wakes the next waiter at once), then ``BEGIN IMMEDIATE``. The lock is released right after the
 COMMIT or ROLLBACK reaches SQLite. PostgreSQL needs none of this.
+
+Services never commit. When a change must be followed by something outside the database once it is
+committed (clear the token cache after a revocation, wake the webhook worker after an outbox write),
+the service calls ``after_commit(session, SIGNAL)``; the app's runtime registers what each signal does
+with ``Database.on_commit``. A rolled-back transaction drops its signals.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import fcntl
 import logging
 import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -21,6 +28,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 logger = logging.getLogger(__name__)
+
+_SIGNALS = "tether_after_commit"
+_CALLBACKS = "tether_after_commit_calls"
+
+
+def after_commit(session: Session, what: str | Callable[[], None]) -> None:
+    """The one post-commit hook. Once this transaction commits (never after a rollback), run either
+    the handlers the session's Database has for the signal ``what`` (a name: the runtime decides what
+    it means, e.g. clear the token cache, wake a worker; raised twice, run once), or the callable
+    ``what`` itself (work that carries data, e.g. purge a deleted version's files)."""
+    if isinstance(what, str):
+        session.info.setdefault(_SIGNALS, set()).add(what)
+    else:
+        session.info.setdefault(_CALLBACKS, []).append(what)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -159,9 +180,44 @@ class Database:
         self.write_session = sessionmaker(
             bind=write_engine, expire_on_commit=False, autoflush=False, info=info
         )
+        self._handlers: dict[str, list[Callable[[], None]]] = {}
+        for maker in (self.read_session, self.write_session):
+            event.listen(maker, "after_commit", self._committed)
+            event.listen(maker, "after_rollback", _drop_signals)
 
     def session(self, write: bool = True) -> Session:
         return (self.write_session if write else self.read_session)()
 
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Session]:
+        """A unit of work of its own (workers, the CLI, steps outside a request's transaction):
+        committed when the block ends normally, rolled back when it raises."""
+        with self.session(write) as s:
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+
+    def on_commit(self, signal: str, handler: Callable[[], None]) -> None:
+        """Call ``handler`` after every commit of a transaction that raised ``signal`` (see ``after_commit``)."""
+        self._handlers.setdefault(signal, []).append(handler)
+
+    def _committed(self, session: Session) -> None:
+        signals = session.info.pop(_SIGNALS, None)
+        calls = session.info.pop(_CALLBACKS, None)
+        handlers = [(s, h) for s in signals or () for h in self._handlers.get(s, ())]
+        for name, handler in handlers + [(getattr(c, "__name__", "callback"), c) for c in calls or ()]:
+            try:
+                handler()
+            except Exception:  # noqa: BLE001  (the commit happened; a hook must not turn it into an error)
+                logger.exception("after-commit handler for %s failed", name)
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _drop_signals(session: Session) -> None:
+    session.info.pop(_SIGNALS, None)
+    session.info.pop(_CALLBACKS, None)

@@ -1,4 +1,7 @@
-"""Request flow: request id, authentication and the access check, commit/rollback, one log line."""
+"""Request flow: request id, authentication and the access check, commit/rollback, one log line.
+
+The request transaction (``context.db()``) is committed here, once, after the view, when the status is
+below 400, and rolled back otherwise; see ``context`` for the other units of work."""
 
 from __future__ import annotations
 
@@ -38,7 +41,13 @@ def _authenticate() -> None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise Unauthenticated("Invalid or expired credentials")
-        g.principal = users_svc.authenticate_token(context.database().read_session, value.strip())
+        rt = context.runtime()
+        g.principal = p = users_svc.authenticate_token(
+            rt.token_cache, rt.database.read_session, value.strip(), rt.settings.default_permission
+        )
+        if p.token_id is not None and rt.token_cache.should_touch(p.token_id):
+            with context.separate(write=True) as s:  # before the request's transaction opens
+                users_svc.touch_token(s, p.token_id)
         return
     uid = cookie_session.get("uid")
     if uid is not None:
@@ -51,12 +60,14 @@ def _authenticate() -> None:
 def _session_principal(uid: int, version: Any) -> Any:
     from .models import User
 
-    with context.database().read_session() as s:
+    with context.separate() as s:
         user = s.get(User, uid)
         if user is None or not user.active or version != _session_version(user):
             cookie_session.clear()
             raise Unauthenticated("Your session has ended; log in again")
-        return users_svc.principal_of(user, via="session")
+        return users_svc.principal_of(
+            user, via="session", default_level=context.settings().default_permission
+        )
 
 
 def _session_version(user: Any) -> str:
@@ -92,7 +103,7 @@ def end_request(resp: Response) -> Response:
     session = g.pop("_db", None)
     if session is not None:
         try:
-            if resp.status_code < 400 and not g.get("rollback_only"):
+            if resp.status_code < 400:
                 session.commit()
             else:
                 session.rollback()

@@ -7,6 +7,7 @@ import pytest
 
 from tests.api.helpers import assert_error, new_experiment, new_run
 from tests.conftest import bearer
+from tether_server.runtime import Runtime
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_run_finished_between_check_and_write_writes_nothing(app, client, auth, 
         return None if len(calls) == 1 else real(session, actor, run_id, **kw)
 
     monkeypatch.setattr(svc, "writable_run", first_check_passes)
-    with app.extensions["tether"]["db"].session(write=False) as s, pytest.raises(FailedPrecondition):
+    with Runtime.of(app).database.session(write=False) as s, pytest.raises(FailedPrecondition):
         svc.log_points(s, Principal(id=0, name="root", role="admin"), rid, [{"key": "late", "value": 1.0}])
     assert len(calls) == 2
     assert client.get(f"/api/v1/runs/{rid}/metrics/late", headers=auth).json["items"] == []

@@ -14,11 +14,12 @@ from tests.api.helpers import new_experiment, new_run
 from tether_server.access import Principal
 from tether_server.errors import NotFound
 from tether_server.models import Metric
+from tether_server.runtime import Runtime
 from tether_server.services.tracking import runs as svc
 
 
 def test_purge_waits_for_a_writer_mid_transaction_and_leaves_no_points(app, client, auth, users):
-    db = app.extensions["tether"]["db"]
+    db = Runtime.of(app).database
     run_id = new_run(client, auth, new_experiment(client, auth, "lock"))
     admin = Principal(id=0, name="root", role="admin")
     pts = [{"key": "loss", "value": 0.5, "step": i} for i in range(500)]

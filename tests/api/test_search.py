@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import assert_error, new_experiment, new_run
+from tether_server.runtime import Runtime
 
 
 @pytest.fixture
@@ -153,7 +154,7 @@ def test_search_does_not_wait_for_the_write_lock(app, client, auth, backend):
 
     exp_id = new_experiment(client, auth, "locked")
     new_run(client, auth, exp_id, name="r")
-    writer = app.extensions["tether"]["db"].session()
+    writer = Runtime.of(app).database.session()
     writer.execute(text("UPDATE experiments SET description = 'held' WHERE id = :e"), {"e": exp_id})
     out = {}
     t = threading.Thread(

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from tests.conftest import bearer
+from tether_server.runtime import Runtime
 
 A = "/api/v1/runs/{rid}/artifacts"
 
@@ -139,7 +140,7 @@ def test_client_disconnect_leaves_no_row_and_no_object(client, auth, run_id, app
     sock.sendall(head.encode() + b"x" * 3_000_000)
     time.sleep(0.3)
     sock.close()  # the client goes away mid-upload
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     for _ in range(50):
         time.sleep(0.1)
         if not [o for o in store.list("")] and not any(store.root.rglob("*.part")):

@@ -14,6 +14,7 @@ import requests
 from tests.artifacts.tcp_proxy import TcpProxy
 from tether_server.errors import NotFound
 from tether_server.models import Upload
+from tether_server.runtime import Runtime
 
 A = "/api/v1/runs/{rid}/artifacts"
 
@@ -35,6 +36,7 @@ def settings(tmp_path, database_url, s3_overrides, proxy):
         database_url=database_url,
         secret_key="test-secret",
         testing=True,
+        webhook_worker=False,
         **{**s3_overrides, "s3_endpoint": f"http://127.0.0.1:{proxy.port}"},
     ).validated()
 
@@ -65,7 +67,7 @@ def test_proxied_put_get_range_on_s3(client, auth, run_id, app):
     r = client.get(f"{A.format(rid=run_id)}/w.bin", headers={**auth, "Range": "bytes=5-9"})
     assert r.status_code == 206 and r.data == data[5:10]
     assert client.get(f"{A.format(rid=run_id)}/w.bin", headers=auth).data == data
-    keys = [o.key for o in app.extensions["tether"]["store"].list("")]
+    keys = [o.key for o in Runtime.of(app).store.list("")]
     assert len(keys) == 1 and re.fullmatch(
         rf"{r_exp(client, auth, run_id)}/{run_id}/artifacts/w\.bin~[0-9a-f]{{16}}", keys[0]
     )
@@ -107,7 +109,7 @@ def test_direct_upload_with_wrong_content_is_refused_and_removed(client, auth, r
     r = client.post(f"{A.format(rid=run_id)}/uploads/{up['upload_id']}/complete", headers=auth)
     assert r.status_code == 400
     assert client.get(A.format(rid=run_id), headers=auth).json["items"] == []
-    assert list(app.extensions["tether"]["store"].list("")) == []
+    assert list(Runtime.of(app).store.list("")) == []
 
 
 def test_abort_removes_parts(client, auth, run_id, app, db_session):
@@ -116,7 +118,7 @@ def test_abort_removes_parts(client, auth, run_id, app, db_session):
     requests.put(up["parts"][0]["url"], data=data[: up["part_size"]], timeout=30)
     r = client.post(f"{A.format(rid=run_id)}/uploads/{up['upload_id']}/abort", headers=auth)
     assert r.status_code == 200 and r.json["status"] == "aborted"
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     row = db_session.get(Upload, up["upload_id"])
     assert row.storage_key.startswith(f"{r_exp(client, auth, run_id)}/{run_id}/artifacts/gone.bin~")
     with pytest.raises(NotFound):

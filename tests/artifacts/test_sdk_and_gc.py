@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from tests.conftest import bearer
 from tether._artifacts import ArtifactError, ArtifactTransfer
 from tether_server.cli import main as cli
+from tether_server.runtime import Runtime
 from tether_server.services.artifacts.gc import collect
 
 
@@ -84,7 +85,7 @@ def test_resume_sends_only_missing_parts(sdk, run_id, tmp_path, client, auth):
 def test_download_verifies_sha(sdk, run_id, tmp_path, app):
     (tmp_path / "v.txt").write_bytes(b"original")
     sdk.upload_file(run_id, tmp_path / "v.txt")
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     key = next(o.key for o in store.list(""))
     store.put_stream(key, io.BytesIO(b"tampered"), 8)  # the object changes behind the server's back
     with pytest.raises(ArtifactError):
@@ -96,7 +97,7 @@ def test_gc_removes_orphans_and_objects_of_hard_deleted_runs(
     app, client, auth, run_id, db_session, settings, monkeypatch
 ):
     client.put(f"/api/v1/runs/{run_id}/artifacts/keep.txt", data=b"k", headers=auth)
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     exp = client.get(f"/api/v1/runs/{run_id}", headers=auth).json["experiment_id"]
     store.put_stream(f"{exp}/{run_id}/artifacts/orphan.bin", io.BytesIO(b"o"), 1)
     store.put_stream(f"{exp}/0123456789abcdef0123456789abcdef/artifacts/x", io.BytesIO(b"x"), 1)

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import bearer
+from tether_server.runtime import Runtime
 from tether_server.services.artifacts import files as svc
 
 A = "/api/v1/runs/{rid}/artifacts"
@@ -31,6 +32,7 @@ def settings(request: pytest.FixtureRequest, tmp_path, database_url) -> Any:
         database_url=database_url,
         secret_key="test-secret",
         testing=True,
+        webhook_worker=False,
         **store,
     ).validated()
 
@@ -185,7 +187,7 @@ def test_racing_puts_to_one_new_path_keep_the_winners_bytes(app, live_server, wr
     ]
     got = requests.get(f"{live_server}{A.format(rid=run_id)}/same.bin", headers=h, timeout=30)
     assert got.content == bodies[winner]
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     assert len(list(store.list(""))) == 1  # the loser's object is gone, the winner's is intact
 
 

@@ -57,14 +57,14 @@ def test_embedded_bootstrap_writes_private_credentials(tmp_path, sqlite_template
     from tether_server.db import Database
 
     shutil.copy(sqlite_template, tmp_path / "tether.db")
-    s = Settings(data_dir=str(tmp_path)).validated()
+    s = Settings(data_dir=str(tmp_path), credentials_file=str(tmp_path / "credentials.json")).validated()
     assert s.is_embedded
     db = Database(s.resolved_database_url)
     with db.session() as session:
         plain = bootstrap.bootstrap_admin(session, s)
         session.commit()
     assert plain and plain.startswith("tth_")
-    path = bootstrap.save_credentials(["http://127.0.0.1:5055"], plain)
+    path = bootstrap.save_credentials(["http://127.0.0.1:5055"], plain, s.resolved_credentials_file)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert json.loads(path.read_text())["servers"]["http://127.0.0.1:5055"]["token"] == plain
     with db.session() as session:

@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.api.helpers import new_experiment, new_run
 from tests.conftest import bearer
+from tether_server.runtime import Runtime
 
 FILES = {
     "model/weights.bin": b"\x00\x01weights" * 1000,
@@ -51,7 +52,7 @@ def add_dataset_input(app: Any, run_id: str, name: str = "churn-data", root_hash
     """Dataset tables belong to the datasets feature; rows are written directly here."""
     from tether_server.models import Dataset, DatasetVersion, RunInput
 
-    with app.extensions["tether"]["db"].session() as s:
+    with Runtime.of(app).database.session() as s:
         ds = Dataset(name=name)
         s.add(ds)
         s.flush()
@@ -121,7 +122,7 @@ def version_keys(app: Any, model: str, version: int) -> dict[str, str]:
 
     from tether_server.models.registry import ModelVersion, ModelVersionFile, RegisteredModel
 
-    with app.extensions["tether"]["db"].session(write=False) as s:
+    with Runtime.of(app).database.session(write=False) as s:
         rows = s.execute(
             select(ModelVersionFile.path, ModelVersionFile.storage_key)
             .join(ModelVersion, ModelVersion.id == ModelVersionFile.version_id)

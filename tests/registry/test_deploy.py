@@ -18,6 +18,7 @@ from tests.registry.helpers import (
     training_run,
     version_keys,
 )
+from tether_server.runtime import Runtime
 
 
 def _to_production(client, auth, users, model, version, name="rita"):
@@ -97,10 +98,10 @@ def test_registered_version_survives_run_and_artifact_deletion(app, client, auth
     # Purge the run for good, as gc would.
     from tether_server.services.tracking.runs import hard_delete_run
 
-    with app.extensions["tether"]["db"].session() as s:
+    with Runtime.of(app).database.session() as s:
         hard_delete_run(s, run_id)
         s.commit()
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     assert not [o for o in store.list("") if run_id in o.key]
 
     body = client.get("/api/v1/models/churn/stages/production", headers=auth).json
@@ -122,7 +123,7 @@ def test_deleting_a_version_removes_its_registry_objects(app, client, auth, back
     create_model(client, auth)
     register(client, auth, "churn", run_id)
     register(client, auth, "churn", run_id)
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     v1, v2 = set(version_keys(app, "churn", 1).values()), set(version_keys(app, "churn", 2).values())
     stored = lambda: {o.key for o in store.list("registry/")}  # noqa: E731
     assert v1 and v2 and not v1 & v2 and stored() == v1 | v2

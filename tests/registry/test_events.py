@@ -16,6 +16,7 @@ from tests.registry.helpers import create_model, register, request_stage, review
 from tether_server.access import Principal
 from tether_server.models import AuditEvent
 from tether_server.models.registry import TransitionRequest, WebhookDelivery
+from tether_server.runtime import Runtime
 from tether_server.services.events import WEBHOOK_EVENTS, Event, publish, webhooks
 from tether_server.services.events import types as ev
 from tether_server.services.registry import transitions
@@ -37,7 +38,7 @@ def _subscribe(client, admin, events):
 
 
 def _payloads(app) -> list[dict[str, Any]]:
-    with app.extensions["tether"]["db"].session(write=False) as s:
+    with Runtime.of(app).database.session(write=False) as s:
         rows = s.scalars(select(WebhookDelivery.payload).order_by(WebhookDelivery.id)).all()
     return [json.loads(p) for p in rows]
 
@@ -57,7 +58,7 @@ def test_a_reviewed_promotion_keys_every_row_and_payload_by_transition_id(
         json={"user_id": rev_id, "resource_type": "model", "resource_id": str(model["id"]), "level": "READ"},
     ).status_code in (200, 201)
     # the one four-eyes rule: the requester may not decide, a reviewer may (once)
-    with app.extensions["tether"]["db"].session(write=False) as s:
+    with Runtime.of(app).database.session(write=False) as s:
         row = s.get(TransitionRequest, req["id"])
         requester = Principal(id=row.requested_by, name="wendy", role="writer")
         rita = Principal(id=rev_id, name="rita", role="reviewer")
@@ -108,7 +109,7 @@ def test_a_reviewed_promotion_keys_every_row_and_payload_by_transition_id(
 
 def test_publish_writes_audit_and_outbox_in_the_callers_transaction(app, client, admin_token, backend):
     _subscribe(client, bearer(admin_token), ["alias.changed"])
-    db = app.extensions["tether"]["db"]
+    db = Runtime.of(app).database
     event = ev.AliasChanged(
         actor=None, model_id=7, model="m", alias="champion", version=3, previous_version=None, request_id="r1"
     )
@@ -160,7 +161,7 @@ def test_a_new_event_type_is_one_class(app, client, admin_token, backend):
     try:
         assert "alert.opened" in webhooks.EVENTS  # subscribable by being defined
         _subscribe(client, bearer(admin_token), ["alert.opened"])
-        with app.extensions["tether"]["db"].session() as s:
+        with Runtime.of(app).database.session() as s:
             row = publish(s, AlertOpened(actor=None, alert_id=5))
             s.commit()
             assert (row.action, row.resource_id, row.details) == ("alert.opened", "5", {"alert_id": 5})

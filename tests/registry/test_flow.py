@@ -18,6 +18,7 @@ from tests.registry.helpers import (
     sha,
     training_run,
 )
+from tether_server.runtime import Runtime
 
 
 def test_training_run_to_production_fetch(app, client, auth, users, backend):
@@ -164,7 +165,7 @@ def test_gc_keeps_registered_files_after_the_source_run_is_purged(app, client, a
     rid = training_run(client, auth, "gc-train")
     create_model(client, auth, "gcm")
     register(client, auth, "gcm", rid)
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     store.put_stream("registry/999/1/model/stray.bin", io.BytesIO(b"s"), 1)  # failed registration leftover
     assert client.delete(f"/api/v1/runs/{rid}", headers=auth).status_code == 200
     rep = collect(db_session, store, grace_ms=0, dry_run=False, purge_deleted_runs=True)

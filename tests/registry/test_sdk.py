@@ -6,6 +6,7 @@ import pytest
 
 import tether
 from tests.registry.helpers import FILES, grant, reviewer, training_run, version_keys
+from tether_server.runtime import Runtime
 
 
 def test_sdk_registry_flow(app, client, auth, users, live_server, writer, tmp_path, backend):
@@ -28,7 +29,7 @@ def test_sdk_registry_flow(app, client, auth, users, live_server, writer, tmp_pa
     grant(client, auth, rid, model_id)
     from tether_server.services.identity import users as users_svc
 
-    with app.extensions["tether"]["db"].session() as s:
+    with Runtime.of(app).database.session() as s:
         _t, rtoken = users_svc.create_token(s, None, users_svc.get_user(s, rid), "sdk")
         s.commit()
     with tether.Client(live_server, token=rtoken, max_retries=0) as rsdk:
@@ -57,7 +58,7 @@ def test_sdk_registry_flow(app, client, auth, users, live_server, writer, tmp_pa
         assert [v.version for v in sdk.models.list_versions("churn", stage="production")] == [1]
 
         # Corrupt the stored object: the download refuses it.
-        store = app.extensions["tether"]["store"]
+        store = Runtime.of(app).store
         key = version_keys(app, "churn", 2)["config.json"]
         import io
 

@@ -10,16 +10,17 @@ import requests
 from tests.conftest import bearer
 from tests.registry.helpers import FILES, create_model, register, training_run
 from tether_server.errors import Unavailable
+from tether_server.runtime import Runtime
 
 
 def _registry_objects(app):
-    return sorted(o.key for o in app.extensions["tether"]["store"].list("registry/"))
+    return sorted(o.key for o in Runtime.of(app).store.list("registry/"))
 
 
 def test_a_slow_copy_does_not_block_other_writers(app, client, auth, writer, live_server):
     run_id = training_run(client, auth)
     create_model(client, auth)
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     real_copy, entered, release = store.copy, threading.Event(), threading.Event()
 
     def slow_copy(src, dst):
@@ -70,7 +71,7 @@ def test_a_slow_copy_does_not_block_other_writers(app, client, auth, writer, liv
 def test_failed_registration_removes_its_copies(app, client, auth, monkeypatch):
     run_id = training_run(client, auth)
     create_model(client, auth)
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     real_copy, calls = store.copy, []
 
     def failing_copy(src, dst):
@@ -92,7 +93,7 @@ def test_failed_registration_removes_its_copies(app, client, auth, monkeypatch):
 def test_run_deleted_while_copying_fails_clearly_and_leaves_nothing(app, client, auth, monkeypatch):
     run_id = training_run(client, auth)
     create_model(client, auth)
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     real_copy, deleted = store.copy, []
 
     def copy_then_delete_run(src, dst):

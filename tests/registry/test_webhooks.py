@@ -11,14 +11,16 @@ from tests.api.helpers import assert_error
 from tests.conftest import bearer
 from tests.registry.helpers import create_model, register, training_run
 from tests.registry.receiver import Receiver
+from tether_server.runtime import Runtime
 from tether_server.services.events import webhooks
+from tether_server.workers import webhooks as deliver
 
 SECRET = "s3cret-s3cret-s3cret"
 
 
 @pytest.fixture
 def settings_overrides():
-    return {"webhook_allowlist": "127.0.0.1/32", "extra": {"webhook_retry_base_seconds": 0.05}}
+    return {"webhook_allowlist": "127.0.0.1/32", "webhook_retry_base_seconds": 0.05}
 
 
 def _subscribe(client, admin, url, events=("model_version.created", "stage.changed")):
@@ -40,19 +42,19 @@ def test_delivery_is_signed_and_retried_after_one_failure(app, client, auth, adm
         run_id = training_run(client, auth)
         create_model(client, auth)
         register(client, auth, "churn", run_id)
-        db, settings = app.extensions["tether"]["db"], app.extensions["tether"]["settings"]
+        db, settings = Runtime.of(app).database, Runtime.of(app).settings
 
-        assert webhooks.deliver_due(db, settings) == 1
+        assert deliver.deliver_due(db, settings) == 1
         log = client.get(f"/api/v1/webhooks/{sub['id']}/deliveries", headers=admin).json["items"]
         assert log[0]["status"] == "pending" and log[0]["attempts"] == 1
         assert log[0]["last_status_code"] == 500 and log[0]["last_error"] == "http_500"
         time.sleep(0.1)  # the backoff (0.05 s base in this test)
-        assert webhooks.deliver_due(db, settings) == 1
+        assert deliver.deliver_due(db, settings) == 1
         log = client.get(f"/api/v1/webhooks/{sub['id']}/deliveries", headers=admin).json["items"]
         assert (
             log[0]["status"] == "delivered" and log[0]["attempts"] == 2 and log[0]["last_status_code"] == 200
         )
-        assert webhooks.deliver_due(db, settings) == 0
+        assert deliver.deliver_due(db, settings) == 0
 
     assert len(rx.received) == 2
     headers, body = rx.received[-1]
@@ -84,7 +86,7 @@ def test_ping_reports_status_without_body_and_events_filter(app, client, auth, a
         run_id = training_run(client, auth)
         create_model(client, auth)
         register(client, auth, "churn", run_id)  # not subscribed: no delivery
-        assert webhooks.deliver_due(app.extensions["tether"]["db"], app.extensions["tether"]["settings"]) == 0
+        assert deliver.deliver_due(Runtime.of(app).database, Runtime.of(app).settings) == 0
     assert [h["X-Tether-Event"] for h, _ in rx.received] == ["ping", "ping"]
 
 
@@ -141,10 +143,10 @@ def test_outbox_row_is_written_in_the_event_transaction(app, client, auth, admin
 
     from tether_server.models.registry import WebhookDelivery
 
-    with app.extensions["tether"]["db"].session(write=False) as s:
+    with Runtime.of(app).database.session(write=False) as s:
         assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
     register(client, auth, "churn", run_id)
-    with app.extensions["tether"]["db"].session(write=False) as s:
+    with Runtime.of(app).database.session(write=False) as s:
         assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
 
 
@@ -153,26 +155,25 @@ def test_outbox_row_is_written_in_the_event_transaction(app, client, auth, admin
     [
         {
             "webhook_allowlist": "127.0.0.1/32",
-            "extra": {
-                "webhook_worker": True,
-                "webhook_poll_seconds": 0.1,
-                "webhook_retry_base_seconds": 0.05,
-            },
+            "webhook_worker": True,
+            "webhook_poll_seconds": 0.1,
+            "webhook_retry_base_seconds": 0.05,
         }
     ],
 )
 def test_background_worker_delivers_and_retries(app, client, auth, admin_token, backend, settings_overrides):
     admin = bearer(admin_token)
-    try:
-        with Receiver(statuses=[500]) as rx:
-            _subscribe(client, admin, rx.url)
-            run_id = training_run(client, auth)
-            create_model(client, auth)
-            register(client, auth, "churn", run_id)
-            deadline = time.time() + 20
-            while len(rx.received) < 2 and time.time() < deadline:
-                time.sleep(0.05)
-            assert len(rx.received) == 2
-            assert webhooks.verify(SECRET, rx.received[1][0]["X-Tether-Signature"], rx.received[1][1])
-    finally:
-        webhooks.stop_worker(app.extensions["tether"]["db"])
+    worker = Runtime.of(app).workers.get("webhooks")
+    assert worker is not None and worker.running  # started by create_app, not by a request
+    with Receiver(statuses=[500]) as rx:
+        _subscribe(client, admin, rx.url)
+        run_id = training_run(client, auth)
+        create_model(client, auth)
+        register(client, auth, "churn", run_id)
+        deadline = time.time() + 20
+        while len(rx.received) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(rx.received) == 2
+        assert webhooks.verify(SECRET, rx.received[1][0]["X-Tether-Signature"], rx.received[1][1])
+    Runtime.of(app).close()
+    assert not worker.running

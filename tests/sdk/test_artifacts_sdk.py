@@ -18,6 +18,7 @@ import requests
 import tether
 from tests.artifacts.conftest import moto_endpoint, s3_settings  # noqa: F401  (session fixture)
 from tether import AlreadyExistsError, ArtifactError, NotFoundError
+from tether_server.runtime import Runtime
 
 MiB = 1024 * 1024
 
@@ -41,6 +42,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) 
         database_url=database_url,
         secret_key="test-secret",
         testing=True,
+        webhook_worker=False,
         **store,
     ).validated()
 
@@ -141,7 +143,7 @@ def test_corrupted_download_raises_and_leaves_nothing(c, store_kind, app, tmp_pa
     (tmp_path / "w.bin").write_bytes(data)
     with tether.start_run(experiment="tamper", client=c) as run:
         run.log_artifact(tmp_path / "w.bin")
-    store = app.extensions["tether"]["store"]
+    store = Runtime.of(app).store
     (obj,) = list(store.list(""))
     tampered = bytearray(data)
     tampered[12345] ^= 0xFF

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.registry.helpers import add_dataset_input, create_model, register, training_run
+from tether_server.runtime import Runtime
 
 
 def experiment_with_runs(
@@ -70,7 +71,7 @@ def _add_input(app: Any, run_id: str, dataset: str, root_hash: str) -> int:
 
     from tether_server.models import Dataset, DatasetVersion, RunInput
 
-    with app.extensions["tether"]["db"].session() as s:
+    with Runtime.of(app).database.session() as s:
         ds_id = s.scalar(select(Dataset.id).where(Dataset.name == dataset))
         dv = DatasetVersion(
             dataset_id=ds_id,

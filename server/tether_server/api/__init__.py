@@ -7,6 +7,8 @@ import importlib
 from flask import Flask
 from flask_smorest import Api
 
+from ..runtime import Runtime
+
 API_PREFIX = "/api/v1"
 
 # One module per resource; each exposes ``blp`` (a flask_smorest.Blueprint).
@@ -44,4 +46,4 @@ def register_api(app: Flask) -> None:
     for name in BLUEPRINT_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         api.register_blueprint(module.blp, url_prefix=API_PREFIX + getattr(module, "URL_PREFIX", ""))
-    app.extensions["tether"]["api"] = api
+    Runtime.of(app).api = api

@@ -46,11 +46,11 @@ MAX_BODY = 5 * 1024**4
 
 
 def _store() -> Any:
-    return context.ext()["store"]
+    return context.store()
 
 
 def _read_target(run_id: str, path: str, new: bool = True) -> svc.Target:
-    with context.database().read_session() as s:
+    with context.separate() as s:
         fn = svc.new_upload_target if new else svc.writable_target
         return fn(s, context.principal(), run_id, path)
 
@@ -188,7 +188,7 @@ def get_upload(run_id: str, upload_id: str) -> Any:
 @access("writer")
 @blp.response(200, UploadSchema)
 def put_part(run_id: str, upload_id: str, part_number: int) -> Any:
-    with context.database().read_session() as s:
+    with context.separate() as s:
         up = svc.pending_upload(s, context.principal(), run_id, upload_id)
     want = svc.part_length(up, part_number)
     if request.content_length is not None and request.content_length != want:
@@ -216,7 +216,7 @@ class CompleteSchema(Strict):
 @blp.response(200, UploadSchema)
 def complete_upload(body: dict[str, Any], run_id: str, upload_id: str) -> Any:
     """Assemble the parts, verify size and sha256, then record the artifact."""
-    with context.database().read_session() as s:
+    with context.separate() as s:
         up = svc.pending_upload(s, context.principal(), run_id, upload_id)
     size, sha = svc.finish_upload(_store(), up)
     session = context.db()

@@ -21,9 +21,9 @@ def health() -> Response:
 @access("public")
 def ready() -> Response:
     """Readiness: the database answers."""
-    with context.database().read_session() as s:
+    with context.separate() as s:
         s.execute(text("SELECT 1"))
-    store = context.ext()["store"]
+    store = context.store()
     return jsonify({"status": "ok", "database": "ok", "artifact_store": store.kind})
 
 

@@ -37,7 +37,7 @@ blp = Blueprint(
 
 
 def _store() -> Any:
-    return context.ext()["store"]
+    return context.store()
 
 
 def _kw() -> dict[str, Any]:
@@ -104,7 +104,7 @@ def delete(name: str) -> Any:
 def register(body: dict[str, Any], name: str) -> Any:
     """Register a version from a run's artifacts; the files are copied into registry-owned storage
     (before the write transaction, so a large copy blocks no other writer)."""
-    with context.database().read_session() as rs:
+    with context.separate() as rs:
         staged = svc.stage_files(
             rs, context.principal(), _store(), name, body["run_id"], body["artifact_path"]
         )

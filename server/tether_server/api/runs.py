@@ -107,7 +107,7 @@ def restore(run_id: str) -> Any:
 @blp.arguments(RunSearchSchema)
 @blp.response(200, RunPageSchema)
 def search_runs(body: dict[str, Any]) -> Any:
-    session = context.db(read_only=True)  # a POST only for its body: reads never take the write lock
+    session = context.read_db()  # a POST only for its body: reads never take the write lock
     runs, nxt = search.search_runs(
         session, context.principal(), max_cap=context.settings().max_search_results, **body
     )
@@ -174,8 +174,9 @@ def log_batch(run_id: str) -> Any:
 def log_metric(run_id: str) -> Any:
     """Log one metric point (sugar over the batch route)."""
     body = _json_body()
-    # On PostgreSQL the write is one atomic statement in an autocommit (read) session.
-    session = context.db(read_only=context.database().metric_writer.autocommit_points)
+    # PostgreSQL: the write is one atomic statement in an autocommit session (the writer decides).
+    writer = context.database().metric_writer
+    session = context.autocommit_db() if writer.autocommit_points else context.db()
     return svc.log_points(session, context.principal(), run_id, [body])
 
 

@@ -1,7 +1,7 @@
 """Webhook subscriptions (admin), the delivery log and a test ping.
 
 Receivers' response bodies are never stored or returned: the log keeps a status code and a short error
-class. The delivery worker starts lazily in each process on its first request.
+class. Deliveries are sent by the delivery worker (``workers.webhooks``), which ``create_app`` starts.
 """
 
 from __future__ import annotations
@@ -23,15 +23,9 @@ from ..schemas.registry import (
     WebhookUpdateSchema,
 )
 from ..services.events import webhooks as svc
+from ..workers import webhooks as deliver
 
 blp = Blueprint("webhooks", __name__, description="Signed webhooks for registry events (admin)")
-
-
-@blp.before_app_request
-def _start_worker() -> None:
-    ext = context.ext()
-    if "webhook_worker" not in ext:
-        ext["webhook_worker"] = svc.ensure_worker(ext["db"], ext["settings"])
 
 
 def _allowlist() -> str:
@@ -106,4 +100,4 @@ def deliveries(args: dict[str, Any], webhook_id: int) -> Any:
 @blp.response(200, DeliverySchema)
 def ping(webhook_id: int) -> Any:
     """Send a signed ``ping`` now and return the logged outcome (status code, error class; no body)."""
-    return svc.ping(context.database(), context.settings(), context.principal(), webhook_id)
+    return deliver.ping(context.database(), context.settings(), context.principal(), webhook_id)

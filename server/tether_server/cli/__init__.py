@@ -29,9 +29,8 @@ def session_scope(settings: Settings, check_schema: bool = True) -> Iterator[Ses
     try:
         if check_schema and not is_up_to_date(db.engine):
             raise click.ClickException("The database schema is out of date; run `tether db upgrade` first.")
-        with db.session() as s:
+        with db.transaction() as s:
             yield s
-            s.commit()
     finally:
         db.dispose()
 

@@ -16,16 +16,15 @@ def webhooks() -> None:
 @click.option("--limit", default=1000, show_default=True, type=int, help="at most this many attempts")
 def deliver(limit: int) -> None:
     """Deliver due webhook deliveries once (retries follow the backoff schedule) and exit."""
-    from ..db import Database
     from ..migrate import is_up_to_date
-    from ..services.events import webhooks as svc
+    from ..runtime import Runtime
+    from ..workers import WebhookDeliveryWorker
 
-    settings = load_settings()
-    database = Database(settings.resolved_database_url)
+    runtime = Runtime.build(load_settings())  # builds the workers but starts none
     try:
-        if not is_up_to_date(database.engine):
+        if not is_up_to_date(runtime.database.engine):
             raise click.ClickException("The database schema is out of date; run `tether db upgrade` first.")
-        n = svc.deliver_due(database, settings, limit=limit)
+        n = WebhookDeliveryWorker(runtime).run_once(limit=limit)
     finally:
-        database.dispose()
+        runtime.close()
     click.echo(f"{n} delivery attempt(s) made")

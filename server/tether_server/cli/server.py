@@ -36,14 +36,13 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
                     "Run `tether db upgrade` (or start with --migrate)."
                 )
             upgrade(database.engine)
-        with database.session() as s:
+        with database.transaction() as s:
             token = bootstrap_admin(s, settings)
-            s.commit()
     finally:
         database.dispose()
     if token:
         urls = [f"http://{h}:{port}" for h in ({"127.0.0.1", "localhost", host} - {"0.0.0.0", "::"})]
-        path = save_credentials(urls, token)
+        path = save_credentials(urls, token, settings.resolved_credentials_file)
         click.echo(
             "Created the local admin user 'admin'. Its API token (shown once):\n\n"
             f"    {token}\n\nSaved to {path} (mode 0600); the SDK reads it when TETHER_TOKEN is unset.\n",

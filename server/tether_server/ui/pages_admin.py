@@ -14,6 +14,7 @@ from .. import context
 from ..access import access
 from ..services.events import webhooks
 from ..services.identity import permissions, users
+from ..workers import webhooks as deliver
 from .common import page, ui_blueprint
 
 bp = ui_blueprint("ui_admin", __name__)
@@ -213,5 +214,5 @@ def webhook_detail(webhook_id: int) -> Any:
 @bp.route("/admin/webhooks/<int:webhook_id>/ping", methods=["POST"])
 @access("admin")
 def ping_webhook(webhook_id: int) -> Any:
-    webhooks.ping(context.database(), context.settings(), context.principal(), webhook_id)
+    deliver.ping(context.database(), context.settings(), context.principal(), webhook_id)
     return redirect(url_for("ui_admin.webhook_detail", webhook_id=webhook_id), 303)

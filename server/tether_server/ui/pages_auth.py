@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from .. import context
 from ..access import access
@@ -18,14 +19,14 @@ from ..services.identity import users as users_svc
 bp = Blueprint("ui_auth", __name__)
 
 
-def _recent_failures(name: str, ip: str) -> int:
+def _recent_failures(s: Session, name: str, ip: str) -> int:
     window = context.settings().login_lockout_seconds * 1000
     q = select(func.count(AuditEvent.id)).where(
         AuditEvent.action == "auth.login_failed",
         AuditEvent.ts >= now_ms() - window,
         (AuditEvent.resource_id == name) | (AuditEvent.details["ip"].as_string() == ip),
     )
-    return context.db().scalar(q) or 0
+    return s.scalar(q) or 0
 
 
 def _safe_next(target: str | None) -> str:
@@ -42,28 +43,31 @@ def login() -> Any:
         name = request.form.get("username", "")[:100]
         password = request.form.get("password", "")[:200]
         ip = request.remote_addr or ""
-        s = context.db()
-        if _recent_failures(name, ip) >= context.settings().login_max_failures:
+        # The throttle check and the password hash run outside the request transaction: no write
+        # lock is held during scrypt, and a failure is recorded in a unit of work of its own, so it
+        # is kept although the answer is an error.
+        with context.separate() as s:
+            throttled = _recent_failures(s, name, ip) >= context.settings().login_max_failures
+            user = None if throttled else users_svc.check_login(s, name, password)
+        if throttled:
             error, status = "Too many failed attempts. Wait a minute and try again.", 429
-        else:
-            user = users_svc.check_login(s, name, password)
-            if user is None:
+        elif user is None:
+            with context.separate(write=True) as s:
                 publish(
                     s,
                     ev.LoginFailed(
                         actor=None, actor_name=name, name=name, ip=ip, request_id=context.request_id()
                     ),
                 )
-                context.g.rollback_only = False
-                error, status = "Invalid user name or password.", 401
-            else:
-                session.clear()
-                session["uid"], session["sv"] = user.id, _session_version(user)
-                me = users_svc.principal_of(user, via="session")
-                publish(s, ev.LoggedIn(actor=me, user_id=user.id, ip=ip, request_id=context.request_id()))
-                s.commit()
-                return redirect(_safe_next(request.args.get("next")))
-        s.commit()  # keep the failure record even though the answer is an error
+            error, status = "Invalid user name or password.", 401
+        else:
+            session.clear()
+            session["uid"], session["sv"] = user.id, _session_version(user)
+            me = users_svc.principal_of(user, via="session")
+            publish(
+                context.db(), ev.LoggedIn(actor=me, user_id=user.id, ip=ip, request_id=context.request_id())
+            )
+            return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", error=error), status
 
 

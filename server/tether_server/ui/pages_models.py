@@ -62,7 +62,7 @@ def model_detail(name: str) -> Any:
 def version_detail(name: str, version: int) -> Any:
     s, me = context.db(), context.principal()
     _model, mv = registry.get_version(s, me, name, version)
-    described = deploy.describe_version(s, context.ext()["store"], False, "", name, mv.id)
+    described = deploy.describe_version(s, context.store(), False, "", name, mv.id)
     pending, _ = transitions.list_requests(s, me, status="pending", model=name, max_results=100)
     data = {
         "version": described,

@@ -48,7 +48,7 @@ def reviews_list() -> Any:
 def _side(name: str, version_id: int | None) -> dict[str, Any] | None:
     if version_id is None:
         return None
-    d = deploy.describe_version(context.db(), context.ext()["store"], False, "", name, version_id)
+    d = deploy.describe_version(context.db(), context.store(), False, "", name, version_id)
     return {k: d[k] for k in ("version", "stage", "aliases", "run_id", "metadata", "datasets", "created_at")}
 
 

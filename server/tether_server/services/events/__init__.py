@@ -12,27 +12,27 @@ A domain change publishes one typed event in the caller's transaction::
 matching subscription; both commit or roll back with the change. Adding an event type is ONE
 dataclass in ``types.py``: subclass ``Event`` (or ``ModelEvent``), set ``action`` (audit action),
 optionally ``webhook`` (it then becomes a valid subscription event), declare its fields and override
-``details()`` / ``data()``. ``after_commit(session, fn)`` runs work once the transaction committed.
+``details()`` / ``data()``. ``after_commit(session, fn_or_signal)`` (from ``db``, re-exported) runs work once the transaction committed.
 
 - ``publish``, ``Event``, ``types`` (every event type), ``after_commit``, ``WEBHOOK_EVENTS``
 - ``audit.list_events``: the read side of the audit trail
-- ``webhooks``: subscriptions (``create_subscription`` ...), ``deliver_due``, ``ping``, ``verify``;
+- ``webhooks``: subscriptions (``create_subscription`` ...), claiming and signing deliveries (the
+  delivery loop itself is ``workers.webhooks``), ``verify``;
   ``outbox.emit`` is called only by ``publish``
 - ``ssrf``: the URL guard webhooks go through
 """
 
+from ...db import after_commit
 from . import audit, outbox, ssrf, types, webhooks
 from .audit import list_events
-from .base import WEBHOOK_EVENTS, Event, after_commit
+from .base import WEBHOOK_EVENTS, Event
 from .bus import publish
 from .webhooks import (
     create_subscription,
     delete_subscription,
-    deliver_due,
     get_subscription,
     list_deliveries,
     list_subscriptions,
-    ping,
     update_subscription,
     verify,
 )
@@ -44,13 +44,11 @@ __all__ = [
     "audit",
     "create_subscription",
     "delete_subscription",
-    "deliver_due",
     "get_subscription",
     "list_deliveries",
     "list_events",
     "list_subscriptions",
     "outbox",
-    "ping",
     "publish",
     "ssrf",
     "types",

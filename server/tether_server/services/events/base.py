@@ -1,18 +1,14 @@
-"""The base of every domain event (``Event``) and ``after_commit``.
+"""The base of every domain event (``Event``).
 
-Event types are in ``types.py``; ``bus.publish`` records them. ``after_commit(session, fn)`` is the
-one way to run something once a transaction has committed (purging a deleted version's files,
-waking the webhook delivery worker).
+Event types are in ``types.py``; ``bus.publish`` records them. To run something once a transaction
+has committed (purging a deleted version's files, waking the webhook delivery worker), use the one
+post-commit hook, ``db.after_commit``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
-
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
 
 from ...access import Principal
 
@@ -66,19 +62,3 @@ class Event:
     # -- the webhook body's ``data``
     def data(self) -> dict[str, Any]:
         return {}
-
-
-def after_commit(session: Session, fn: Callable[[], None], key: str | None = None) -> None:
-    """Run ``fn`` once after the session's transaction commits (never after a rollback). With a
-    ``key``, at most one such hook is pending per session."""
-    if key is not None:
-        if session.info.get(key):
-            return
-        session.info[key] = True
-
-    def run(s: Session) -> None:
-        if key is not None:
-            s.info.pop(key, None)
-        fn()
-
-    sa_event.listen(session, "after_commit", run, once=True)

@@ -6,19 +6,18 @@ committed. ``bus.publish`` is its only caller for domain events; delivery is in 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ...db import after_commit
 from ...jsonutil import dumps
 from ...models import now_ms
 from ...models.registry import WebhookDelivery, WebhookSubscription
-from .base import after_commit
 
-# Called after a commit that wrote outbox rows (the delivery worker registers its wake-up here).
-after_enqueue: list[Callable[[], None]] = []
+# Raised (``db.after_commit``) by a transaction that wrote outbox rows: the app wakes its delivery worker.
+OUTBOX_WRITTEN = "webhook_outbox_written"
 
 
 def body(event: str, data: dict[str, Any]) -> str:
@@ -35,10 +34,5 @@ def emit(session: Session, event: str, model_name: str | None, data: dict[str, A
     for sub in subs:
         session.add(WebhookDelivery(subscription_id=sub.id, event=event, payload=body(event, data)))
     if subs:
-        after_commit(session, _wake, key="_webhook_wake")
+        after_commit(session, OUTBOX_WRITTEN)
     return len(subs)
-
-
-def _wake() -> None:
-    for fn in after_enqueue:
-        fn()

@@ -1,10 +1,11 @@
 """Signed webhooks through a durable outbox.
 
 ``emit`` writes one ``webhook_deliveries`` row per matching subscription in the event's own transaction,
-so a delivery exists exactly when the event was committed and survives restarts. A delivery worker
-(one background thread per process, see ``webhook_worker``) or ``tether webhooks deliver`` claims due rows
-with a conditional UPDATE (safe with several processes), POSTs them through the SSRF guard and records
-the status code and a short error class. Failures are retried with exponential backoff.
+so a delivery exists exactly when the event was committed and survives restarts. The delivery worker
+(``workers.webhooks``: a thread per server process, or one pass of ``tether webhooks deliver``) claims
+due rows (``claim_due``), POSTs them through the SSRF guard (``send``) and records the status code and a
+short error class (``record_attempt``). Failures are retried with exponential backoff. These functions
+never commit: the worker owns the transactions.
 
 Signature: ``X-Tether-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>``.
 """
@@ -16,7 +17,7 @@ import hmac
 import logging
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -27,8 +28,11 @@ from ...models import now_ms
 from ...models.registry import WebhookDelivery, WebhookSubscription
 from .. import paging
 from . import base, bus, ssrf, types
-from .outbox import after_enqueue, emit  # noqa: F401 (the outbox, re-exported)
+from .outbox import OUTBOX_WRITTEN, emit  # noqa: F401 (the outbox, re-exported)
 from .outbox import body as _body
+
+if TYPE_CHECKING:
+    from ...config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -185,160 +189,91 @@ def backoff_ms(attempts: int, base_s: float) -> int:
     return int(min(base_s * 2 ** max(attempts - 1, 0), 3600) * 1000)
 
 
-def _claim(db: Any, delivery_id: int, now: int) -> bool:
-    with db.session() as s:
-        res = s.execute(
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.id == delivery_id,
-                WebhookDelivery.status == "pending",
-                WebhookDelivery.next_attempt_at <= now,
-            )
-            .values(next_attempt_at=now + LEASE_MS)
-        )
-        s.commit()
-        return res.rowcount == 1  # type: ignore[attr-defined]
+def claim_due(session: Session, now: int, limit: int = 1) -> list[int]:
+    """Lease up to ``limit`` due deliveries to the caller (``LEASE_MS``) and return their ids.
 
-
-def attempt(
-    db: Any, settings: Any, delivery_id: int, *, follow_redirects: bool = False, retry: bool = True
-) -> WebhookDelivery:
-    """Send one claimed delivery and record the outcome (status code and error class only)."""
-    extra = settings.extra or {}
-    with db.session(write=False) as s:
-        d = s.get(WebhookDelivery, delivery_id)
-        sub = s.get(WebhookSubscription, d.subscription_id) if d else None
-    if d is None:
-        raise NotFound(f"Delivery {delivery_id} not found")
-    code, err = (
-        (None, "subscription_inactive")
-        if sub is None or not sub.active
-        else ssrf.post(
-            sub.url,
-            d.payload.encode(),
-            _headers(sub, d, d.payload.encode()),
-            ssrf.Allowlist.parse(settings.webhook_allowlist),
-            timeout=float(extra.get("webhook_timeout_seconds", settings.webhook_timeout_seconds)),
-            follow_redirects=follow_redirects,
+    Call it in a short write transaction of its own and commit before sending: on PostgreSQL the rows
+    are locked ``FOR UPDATE SKIP LOCKED`` (concurrent workers take different rows and never wait); on
+    SQLite the write transaction is the one writer. A worker that dies mid-send leaves a lease that
+    expires, and the row is claimed again."""
+    ids = list(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
     )
-    with db.session() as s:
-        d = s.get(WebhookDelivery, delivery_id)
-        d.attempts += 1
-        d.last_attempt_at, d.last_status_code, d.last_error = now_ms(), code, err
-        if err is None:
-            d.status, d.delivered_at = "delivered", now_ms()
-        elif (
-            d.attempts >= int(extra.get("webhook_max_attempts", settings.webhook_max_attempts))
-            or err == "subscription_inactive"
-            or not retry
-        ):
-            d.status = "failed"
-        else:
-            d.next_attempt_at = now_ms() + backoff_ms(
-                d.attempts,
-                float(extra.get("webhook_retry_base_seconds", settings.webhook_retry_base_seconds)),
-            )
-        s.commit()
-        logger.info("webhook delivery %s -> %s %s", d.id, code, err or "ok")
-        return d
-
-
-def deliver_due(db: Any, settings: Any, *, limit: int = 100, now: int | None = None) -> int:
-    """Deliver what is due; returns the number of attempts made. Safe to run in several processes."""
-    now = now if now is not None else now_ms()
-    with db.session(write=False) as s:
-        ids = list(
-            s.scalars(
-                select(WebhookDelivery.id)
-                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-                .order_by(WebhookDelivery.id)
-                .limit(limit)
-            )
+    if ids:
+        session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(next_attempt_at=now + LEASE_MS)
         )
-    done = 0
-    for did in ids:
-        if _claim(db, did, now):
-            attempt(db, settings, did)
-            done += 1
-    return done
+    return ids
 
 
-def ping(db: Any, settings: Any, actor: Principal, sub_id: int) -> WebhookDelivery:
-    """Send a ``ping`` now (outside any open transaction) and log it like any delivery."""
-    with db.session() as s:
-        sub = get_subscription(s, sub_id)
-        d = WebhookDelivery(
-            subscription_id=sub.id,
-            event="ping",
-            next_attempt_at=now_ms() + LEASE_MS,
-            payload=_body("ping", {"webhook_id": sub.id, "actor": actor.name}),
-        )
-        s.add(d)
-        s.commit()
-        did = d.id
-    return attempt(db, settings, did, retry=False)
+def load(session: Session, delivery_id: int) -> tuple[WebhookDelivery, WebhookSubscription | None]:
+    d = session.get(WebhookDelivery, delivery_id)
+    if d is None:
+        raise NotFound(f"Delivery {delivery_id} not found")
+    return d, session.get(WebhookSubscription, d.subscription_id)
 
 
-# ---------------------------------------------------------------- the per-process delivery worker
+def send(
+    delivery: WebhookDelivery,
+    sub: WebhookSubscription | None,
+    settings: Settings,
+    *,
+    follow_redirects: bool = False,
+) -> tuple[int | None, str | None]:
+    """POST one delivery through the SSRF guard (no session: call it outside any transaction)."""
+    if sub is None or not sub.active:
+        return None, "subscription_inactive"
+    body = delivery.payload.encode()
+    return ssrf.post(
+        sub.url,
+        body,
+        _headers(sub, delivery, body),
+        ssrf.Allowlist.parse(settings.webhook_allowlist),
+        timeout=settings.webhook_timeout_seconds,
+        follow_redirects=follow_redirects,
+    )
 
 
-class DeliveryWorker:
-    """A daemon thread that polls the outbox (and wakes at once after a commit that enqueued)."""
-
-    def __init__(self, db: Any, settings: Any) -> None:
-        import threading
-
-        self.db, self.settings = db, settings
-        self.poll_s = float((settings.extra or {}).get("webhook_poll_seconds", settings.webhook_poll_seconds))
-        self.wake = threading.Event()
-        self.stopped = False
-        self.thread = threading.Thread(target=self._run, name="tether-webhooks", daemon=True)
-
-    def _run(self) -> None:
-        while not self.stopped:
-            try:
-                deliver_due(self.db, self.settings)
-            except Exception:  # noqa: BLE001  (keep the worker alive; the outbox keeps the work)
-                logger.exception("webhook delivery pass failed")
-            self.wake.wait(self.poll_s)
-            self.wake.clear()
-
-    def stop(self) -> None:
-        self.stopped = True
-        self.wake.set()
-        self.thread.join(10)
+def record_attempt(
+    session: Session,
+    delivery_id: int,
+    code: int | None,
+    err: str | None,
+    settings: Settings,
+    *,
+    retry: bool = True,
+) -> WebhookDelivery:
+    """Record an attempt's outcome (status code and error class only) and schedule the retry, if any."""
+    d = session.get(WebhookDelivery, delivery_id)
+    if d is None:
+        raise NotFound(f"Delivery {delivery_id} not found")
+    d.attempts += 1
+    d.last_attempt_at, d.last_status_code, d.last_error = now_ms(), code, err
+    if err is None:
+        d.status, d.delivered_at = "delivered", now_ms()
+    elif d.attempts >= settings.webhook_max_attempts or err == "subscription_inactive" or not retry:
+        d.status = "failed"
+    else:
+        d.next_attempt_at = now_ms() + backoff_ms(d.attempts, settings.webhook_retry_base_seconds)
+    logger.info("webhook delivery %s -> %s %s", d.id, code, err or "ok")
+    return d
 
 
-_WORKERS: dict[tuple[int, int], DeliveryWorker] = {}
-
-
-def ensure_worker(db: Any, settings: Any) -> DeliveryWorker | None:
-    """Start this process's worker for ``db`` once (lazily, so it runs in each gunicorn worker after fork).
-    Off when ``testing`` unless ``extra={"webhook_worker": True}``."""
-    import os
-
-    if not (settings.extra or {}).get("webhook_worker", settings.webhook_worker and not settings.testing):
-        return None
-    key = (os.getpid(), id(db))
-    worker = _WORKERS.get(key)
-    if worker is None:
-        worker = _WORKERS[key] = DeliveryWorker(db, settings)
-        worker.thread.start()
-    return worker
-
-
-def stop_worker(db: Any) -> None:
-    import os
-
-    worker = _WORKERS.pop((os.getpid(), id(db)), None)
-    if worker is not None:
-        worker.stop()
-
-
-def _wake_all() -> None:
-    for w in list(_WORKERS.values()):
-        w.wake.set()
-
-
-after_enqueue.append(_wake_all)
+def create_ping(session: Session, actor: Principal, sub_id: int) -> int:
+    """A ``ping`` delivery, already leased to the caller (it is sent at once, not by a worker)."""
+    sub = get_subscription(session, sub_id)
+    d = WebhookDelivery(
+        subscription_id=sub.id,
+        event="ping",
+        next_attempt_at=now_ms() + LEASE_MS,
+        payload=_body("ping", {"webhook_id": sub.id, "actor": actor.name}),
+    )
+    session.add(d)
+    session.flush()
+    return d.id

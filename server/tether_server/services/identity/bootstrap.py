@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -20,14 +19,8 @@ from . import users
 ADMIN_NAME = "admin"
 
 
-def credentials_path() -> Path:
-    return Path(
-        os.environ.get("TETHER_CREDENTIALS_FILE") or Path.home() / ".config" / "tether" / "credentials.json"
-    )
-
-
-def save_credentials(urls: list[str], token: str, path: Path | None = None) -> Path:
-    path = path or credentials_path()
+def save_credentials(urls: list[str], token: str, path: Path) -> Path:
+    """Add ``token`` for each URL to the 0600 credentials file (``Settings.resolved_credentials_file``)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         data = json.loads(path.read_text())

@@ -1,7 +1,7 @@
 """Per-resource grants (READ < EDIT < MANAGE) and the SQL filters that enforce them.
 
 Effective level on a resource = the user's grant (creators get MANAGE on create), or
-``default_permission`` when no grant exists, capped by role (a viewer never writes).
+the app's ``default_permission`` (carried by the principal) when no grant exists, capped by role (a viewer never writes).
 Admins have MANAGE everywhere. Listing filters are SQL clauses, never post-filters.
 """
 
@@ -17,9 +17,6 @@ from ..events import publish
 from ..events import types as ev
 
 LEVEL_RANK = {"NONE": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
-
-# Set once per app from Settings.default_permission ("NONE" or "READ").
-DEFAULT_LEVEL = {"value": "NONE"}
 
 
 def _levels_at_least(level: str) -> list[str]:
@@ -52,7 +49,7 @@ def filter_clause(
         return true()
     if LEVEL_RANK[role_cap(principal)] < LEVEL_RANK[level]:
         return id_column.is_(None) & id_column.is_not(None)  # always false
-    if LEVEL_RANK[DEFAULT_LEVEL["value"]] >= LEVEL_RANK[level]:
+    if LEVEL_RANK[principal.default_level] >= LEVEL_RANK[level]:
         # Everyone holds this level by default, except where an explicit lower grant exists.
         lower = select(Permission.resource_id).where(
             Permission.user_id == principal.id,
@@ -85,7 +82,7 @@ def effective_level(principal: Principal, granted: str | None) -> str:
     """The grant (or the default), capped by role; MANAGE for admins."""
     if principal.is_admin:
         return "MANAGE"
-    level = granted or DEFAULT_LEVEL["value"]
+    level = granted or principal.default_level
     cap = role_cap(principal)
     return level if LEVEL_RANK[level] <= LEVEL_RANK[cap] else cap
 

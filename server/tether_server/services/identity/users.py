@@ -7,6 +7,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ...access import ROLE_RANK, Principal
+from ...db import after_commit
 from ...errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
 from ...models import ApiToken, User, now_ms
 from ..events import publish
@@ -23,6 +25,9 @@ TOKEN_PREFIX = "tth_"
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@")
 # Spend the same KDF time for unknown users, so login time does not reveal who exists.
 _DUMMY_HASH = generate_password_hash("tether-dummy-password", method="scrypt")
+# Raised by changes that can end credentials (revocation, role/active/password change): once the
+# transaction commits, the app clears its token cache (see runtime.Runtime).
+CREDENTIALS_CHANGED = "credentials_changed"
 
 
 def hash_token(token: str) -> str:
@@ -51,8 +56,12 @@ def validate_role(role: str) -> str:
     return role
 
 
-def principal_of(user: User, token_id: int | None = None, via: str = "token") -> Principal:
-    return Principal(id=user.id, name=user.name, role=user.role, token_id=token_id, via=via)
+def principal_of(
+    user: User, token_id: int | None = None, via: str = "token", default_level: str = "NONE"
+) -> Principal:
+    return Principal(
+        id=user.id, name=user.name, role=user.role, token_id=token_id, via=via, default_level=default_level
+    )
 
 
 def create_user(
@@ -114,7 +123,7 @@ def update_user(
             raise InvalidArgument("Passwords must be at least 8 characters", {"field": "password"})
         user.password_hash = generate_password_hash(password, method="scrypt")
         publish(session, ev.UserPasswordSet(actor=actor, user_id=user.id))
-    TOKEN_CACHE.clear()
+    after_commit(session, CREDENTIALS_CHANGED)
     return user
 
 
@@ -177,7 +186,7 @@ def revoke_token(session: Session, actor: Principal, token: ApiToken) -> ApiToke
         publish(
             session, ev.TokenRevoked(actor=actor, token_id=token.id, name=token.name, user_id=token.user_id)
         )
-    TOKEN_CACHE.clear()
+    after_commit(session, CREDENTIALS_CHANGED)
     return token
 
 
@@ -189,10 +198,11 @@ class _Cached:
 
 
 class TokenCache:
-    """Maps token hash -> principal for a few seconds, so a check costs a dict lookup.
+    """Maps token hash -> principal for ``ttl`` seconds (TETHER_AUTH_CACHE_SECONDS; 0 = no cache), so a
+    check costs a dict lookup. One per app (``Runtime.token_cache``).
 
-    Revocations and user changes in this process clear it at once; in other processes they
-    take effect within ``ttl`` seconds.
+    Revocations and user changes made through this app clear it when they commit; those made by other
+    processes take effect within ``ttl`` seconds.
     """
 
     def __init__(self, ttl: float = 5.0) -> None:
@@ -207,17 +217,21 @@ class TokenCache:
             return None
         return hit
 
-    def put(self, digest: str, principal: Principal, expires_at: int | None) -> None:
-        with self._lock:
-            if len(self._data) > 10_000:
-                self._data.clear()
-            self._data[digest] = _Cached(principal, expires_at, time.monotonic())
+    def put(self, digest: str, principal: Principal, expires_at: int | None) -> _Cached:
+        entry = _Cached(principal, expires_at, time.monotonic())
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._data) > 10_000:
+                    self._data.clear()
+                self._data[digest] = entry
+        return entry
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
 
     def should_touch(self, token_id: int, every: float = 60.0) -> bool:
+        """True at most once a minute per token: time to record ``last_used_at`` (see ``touch_token``)."""
         now = time.monotonic()
         last = self._last_used_written.get(token_id)
         if last is not None and now - last < every:
@@ -226,18 +240,17 @@ class TokenCache:
         return True
 
 
-TOKEN_CACHE = TokenCache()
-
-
-def authenticate_token(session_factory: object, plain: str) -> Principal:
-    """Resolve a bearer token to a principal. Any failure is the same 401, with no hint why."""
+def authenticate_token(
+    cache: TokenCache, session_factory: Callable[[], Session], plain: str, default_level: str = "NONE"
+) -> Principal:
+    """Resolve a bearer token to a principal (cached in ``cache``). Any failure is the same 401, with no
+    hint why. ``session_factory`` gives a read session, used only on a cache miss."""
     if not looks_like_token(plain):
         raise Unauthenticated("Invalid or expired credentials")
     digest = hash_token(plain)
-    hit = TOKEN_CACHE.get(digest)
-    now = now_ms()
+    hit = cache.get(digest)
     if hit is None:
-        with session_factory() as session:  # type: ignore[operator]
+        with session_factory() as session:
             row = session.execute(
                 select(ApiToken, User)
                 .join(User, User.id == ApiToken.user_id)
@@ -248,19 +261,17 @@ def authenticate_token(session_factory: object, plain: str) -> Principal:
             token, user = row
             if not hmac.compare_digest(token.token_hash, digest) or token.revoked_at or not user.active:
                 raise Unauthenticated("Invalid or expired credentials")
-            principal = principal_of(user, token.id)
-            TOKEN_CACHE.put(digest, principal, token.expires_at)
-            hit = TOKEN_CACHE.get(digest)
-            assert hit is not None
-    if hit.expires_at is not None and hit.expires_at <= now:
-        raise Unauthenticated("Invalid or expired credentials")
-    if hit.principal.token_id is not None and TOKEN_CACHE.should_touch(hit.principal.token_id):
-        with session_factory() as session:  # type: ignore[operator]
-            session.execute(
-                update(ApiToken).where(ApiToken.id == hit.principal.token_id).values(last_used_at=now)
+            hit = cache.put(
+                digest, principal_of(user, token.id, default_level=default_level), token.expires_at
             )
-            session.commit()
+    if hit.expires_at is not None and hit.expires_at <= now_ms():
+        raise Unauthenticated("Invalid or expired credentials")
     return hit.principal
+
+
+def touch_token(session: Session, token_id: int) -> None:
+    """Record that the token was used now (callers do it at most once a minute: ``TokenCache.should_touch``)."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now_ms()))
 
 
 # ---------------------------------------------------------------- passwords
