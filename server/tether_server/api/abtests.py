@@ -129,7 +129,5 @@ def results(test_id: int) -> Any:
     look = svc.decide.compute(context.db(), svc.get_test(context.db(), context.principal(), test_id))
     if not look.pending:
         return _json(look.results)
-    with context.database().session() as unit_of_work:  # the decision commits on its own
-        out = svc.evaluate(unit_of_work, test_id)
-        unit_of_work.commit()
-    return _json(out)
+    with context.separate(write=True) as unit_of_work:  # the decision commits on its own
+        return _json(svc.evaluate(unit_of_work, test_id))

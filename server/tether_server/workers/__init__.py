@@ -25,10 +25,11 @@ id (webhooks send ``X-Tether-Delivery``). See ``services.events.webhooks.claim_d
 
 from __future__ import annotations
 
+from .abtests import ABTestEvaluator
 from .base import PollingWorker, Worker, WorkerSet
 from .webhooks import WebhookDeliveryWorker
 
 #: Every background worker class; ``Runtime`` builds the enabled ones for each app.
-WORKERS: tuple[type[Worker], ...] = (WebhookDeliveryWorker,)
+WORKERS: tuple[type[Worker], ...] = (WebhookDeliveryWorker, ABTestEvaluator)
 
-__all__ = ["WORKERS", "PollingWorker", "WebhookDeliveryWorker", "Worker", "WorkerSet"]
+__all__ = ["WORKERS", "ABTestEvaluator", "PollingWorker", "WebhookDeliveryWorker", "Worker", "WorkerSet"]

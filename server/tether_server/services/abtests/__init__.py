@@ -6,23 +6,23 @@ import Flask.
   per-unit outcomes (arm recomputed by the server), per-arm statistics
 - ``decide``: results (every number with a plain sentence), ``evaluate`` (acts on the first
   decision: SRM → invalid + alert; loser → alert + ``abtest.stopped``; winner → one reviewed
-  transition request), ``evaluate_running`` (the periodic pass)
+  transition request). The periodic pass is ``workers.abtests``
 - ``explain``: the sentences
 """
 
 from . import catalog, decide, explain, outcomes
 from .catalog import assign, create_test, describe, get_test, list_tests, update_status
-from .decide import evaluate, evaluate_running, results
+from .decide import compute, evaluate, results
 from .outcomes import post_outcomes
 
 __all__ = [
     "assign",
     "catalog",
+    "compute",
     "create_test",
     "decide",
     "describe",
     "evaluate",
-    "evaluate_running",
     "explain",
     "get_test",
     "list_tests",

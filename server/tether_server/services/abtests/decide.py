@@ -292,19 +292,3 @@ def _promote(session: Session, model: RegisteredModel, test: ABTest, arm: str, d
     test.transition_id = req.id
     test.recommendation = f"Review transition request #{req.id}: version {dec['version']} to {control['ref']}."
 
-
-def evaluate_running(session: Session, limit: int = 1000) -> int:
-    """The periodic pass: evaluate every running test (the CLI and the worker call it). Returns the
-    number of tests that took a new decision."""
-    ids = list(session.scalars(select(ABTest.id).where(ABTest.status == "running").order_by(ABTest.id).limit(limit)))
-    acted = 0
-    for tid in ids:
-        before = session.get(ABTest, tid)
-        snapshot = (before.state, dict(before.decisions or {})) if before else None
-        after = evaluate(session, tid)
-        if snapshot and (after["state"], {a["name"]: a.get("decision") for a in after["arms"][1:]}) != (
-            snapshot[0], {a["name"]: snapshot[1].get(a["name"]) for a in after["arms"][1:]}
-        ):
-            acted += 1
-    return acted
-
