@@ -21,6 +21,7 @@ from .resources.artifacts import Artifacts
 from .resources.datasets import Datasets
 from .resources.experiments import Experiments
 from .resources.metrics import Metrics
+from .resources.abtests import ABTests
 from .resources.models import Models
 from .resources.runs import Runs
 
@@ -76,6 +77,7 @@ class Client:
         self.models = Models(self)
         self.artifacts = Artifacts(self, progress=progress)
         self.datasets = Datasets(self)
+        self.ab_tests = ABTests(self)
         self._bulk: requests.Session | None = None
         self._bulk_lock = threading.Lock()
 

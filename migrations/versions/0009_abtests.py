@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0008"
+down_revision = "0006"  # TODO(lead): "0008" once 0008_monitoring lands (the design fixes 0009 -> 0008)
 branch_labels = None
 depends_on = None
 

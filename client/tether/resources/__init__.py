@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._paging import Paginator
+from .abtests import ABTest, ABTests, ABTestResults
 from .artifacts import ArtifactInfo, Artifacts
 from .datasets import Datasets
 from .experiments import Experiments
@@ -10,4 +11,4 @@ from .metrics import Metrics
 from .models import Models
 from .runs import Runs
 
-__all__ = ["ArtifactInfo", "Artifacts", "Datasets", "Experiments", "Metrics", "Models", "Paginator", "Runs"]
+__all__ = ["ABTest", "ABTestResults", "ABTests", "ArtifactInfo", "Artifacts", "Datasets", "Experiments", "Metrics", "Models", "Paginator", "Runs"]

@@ -17,6 +17,7 @@ UI_MODULES = [
     "pages_audit",
     "pages_lineage",
     "pages_admin",
+    "pages_abtests",
 ]
 
 
