@@ -16,4 +16,4 @@ def reviewer(users: Any) -> tuple[int, dict[str, str]]:
 
 @pytest.fixture
 def model(client: Any, auth: dict[str, str], reviewer: tuple[int, dict[str, str]]) -> dict[str, Any]:
-    return model_with_challenger(client, auth, reviewer[1])
+    return model_with_challenger(client, auth, reviewer)

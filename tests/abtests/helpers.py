@@ -7,16 +7,18 @@ from typing import Any
 import numpy as np
 
 from tests.conftest import bearer
-from tests.registry.helpers import create_model, register, request_stage, training_run
+from tests.registry.helpers import create_model, grant, register, request_stage, training_run
 
 SMALL = {"model/weights.bin": b"w" * 64}
 
 
-def model_with_challenger(client: Any, headers: dict[str, str], reviewer_headers: dict[str, str],
+def model_with_challenger(client: Any, headers: dict[str, str], reviewer: tuple[int, dict[str, str]],
                           name: str = "churn", versions: int = 2) -> dict[str, Any]:  # fmt: skip
     model = create_model(client, headers, name)
-    for _ in range(versions):
-        register(client, headers, name, training_run(client, headers, f"train-{name}", SMALL))
+    grant(client, headers, reviewer[0], model["id"], "READ")
+    reviewer_headers = reviewer[1]
+    for i in range(versions):
+        register(client, headers, name, training_run(client, headers, f"train-{name}-{i}", SMALL))
     req = request_stage(client, headers, name, 1, "Production")
     r = client.post(f"/api/v1/transition-requests/{req['id']}/approve", headers=reviewer_headers,
                     json={"comment": "ok"})  # fmt: skip

@@ -165,7 +165,7 @@ def test_raw_rows_recompute_the_arm_and_sum_per_unit(client: Any, auth: dict[str
     rows = [{"unit": u, "value": 1.5} for u in units] + [{"unit": u, "value": 2.0} for u in units[:10]]
     key = {"Idempotency-Key": "batch-1"}
     for _ in range(2):  # the retry replays, it does not add again
-        r = post(client, auth, t["id"], {"rows": rows}, headers={**auth, **key})
+        r = client.post(f"/api/v1/ab-tests/{t['id']}/outcomes", headers={**auth, **key}, json={"rows": rows})
         assert r.status_code == 200 and r.json["accepted"]["rows"] == 50
     arms = _results(client, auth, t["id"])["arms"]
     by_arm = [[u for u in units if assign(t["id"], u, t["traffic"]) == i] for i in (0, 1)]
