@@ -35,7 +35,9 @@ def _setup(ctx: Context) -> tuple[int, str]:
     w.put(ctx.url("/permissions"), json={"user_id": rid, "resource_type": "model", "resource_id": str(mid),
                                          "level": "READ"}).raise_for_status()  # fmt: skip
     for _ in range(2):
-        w.post(ctx.url(f"/models/{name}/versions"), json={"run_id": run_id, "artifact_path": "model"}).raise_for_status()
+        w.post(
+            ctx.url(f"/models/{name}/versions"), json={"run_id": run_id, "artifact_path": "model"}
+        ).raise_for_status()
     req = w.post(ctx.url(f"/models/{name}/versions/1/transition-requests"), json={"to_stage": "Production"})
     req.raise_for_status()
     r.post(ctx.url(f"/transition-requests/{req.json()['id']}/approve"), json={}).raise_for_status()
@@ -83,7 +85,9 @@ def run(ctx: Context) -> list[Row]:
         hs = ctx.http(tok)
         for k in range(per_thread):
             arm = "control" if k % 2 == 0 else "challenger"
-            resp = hs.post(url + "/outcomes", json={"windows": _window(arm, (t * per_thread + k) // 2 % 200, rng)})
+            resp = hs.post(
+                url + "/outcomes", json={"windows": _window(arm, (t * per_thread + k) // 2 % 200, rng)}
+            )
             if resp.status_code != 200:
                 errors.append(resp.text[:200])
 

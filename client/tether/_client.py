@@ -17,11 +17,11 @@ from ._retry import RetryPolicy
 from ._transport import HTTPResponse, RequestsTransport, Transport
 from ._version import __version__
 from .errors import APIConnectionError, APIError, error_from_response
+from .resources.abtests import ABTests
 from .resources.artifacts import Artifacts
 from .resources.datasets import Datasets
 from .resources.experiments import Experiments
 from .resources.metrics import Metrics
-from .resources.abtests import ABTests
 from .resources.models import Models
 from .resources.runs import Runs
 

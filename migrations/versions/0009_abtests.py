@@ -72,7 +72,10 @@ def upgrade() -> None:
         sa.Column("events", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["test_id"], ["ab_tests.id"], name=op.f("fk_ab_outcome_windows_test_id_ab_tests"), ondelete="CASCADE"
+            ["test_id"],
+            ["ab_tests.id"],
+            name=op.f("fk_ab_outcome_windows_test_id_ab_tests"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ab_outcome_windows")),
         sa.UniqueConstraint(
@@ -93,7 +96,10 @@ def upgrade() -> None:
         sa.Column("value", sa.Float(), nullable=False),
         sa.Column("first_seen", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["test_id"], ["ab_tests.id"], name=op.f("fk_ab_unit_outcomes_test_id_ab_tests"), ondelete="CASCADE"
+            ["test_id"],
+            ["ab_tests.id"],
+            name=op.f("fk_ab_unit_outcomes_test_id_ab_tests"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("test_id", "metric", "unit", name=op.f("pk_ab_unit_outcomes")),
     )

@@ -35,7 +35,9 @@ def _pending(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _alerts(app: Any, test_id: int) -> list[Any]:
-    alerts = pytest.importorskip("tether_server.models.monitoring", reason="alerts land with the monitoring branch")
+    alerts = pytest.importorskip(
+        "tether_server.models.monitoring", reason="alerts land with the monitoring branch"
+    )
     from tether_server.runtime import Runtime
 
     with Runtime.of(app).database.session(write=False) as s:
@@ -80,7 +82,9 @@ def test_flow_create_list_get_patch(client: Any, auth: dict[str, str], model: An
         ({"metric": "a b"}, "metric"),
     ],
 )
-def test_bad_create_is_400(client: Any, auth: dict[str, str], model: Any, change: dict[str, Any], field: str) -> None:
+def test_bad_create_is_400(
+    client: Any, auth: dict[str, str], model: Any, change: dict[str, Any], field: str
+) -> None:
     body = {"model": "churn", "name": "x", "control": "Production", "treatments": ["challenger"],
             "metric": "conversion", "metric_type": "proportion", **change}  # fmt: skip
     err = assert_error(client.post("/api/v1/ab-tests", headers=auth, json=body), 400, "INVALID_ARGUMENT")
@@ -91,7 +95,9 @@ def test_other_4xx(client: Any, auth: dict[str, str], model: Any, users: Any) ->
     t = new_test(client, auth)
     assert_error(client.post("/api/v1/ab-tests", headers=auth, data=b"{nope", content_type="application/json"),
                  400, "INVALID_ARGUMENT")  # fmt: skip
-    assert_error(client.post("/api/v1/ab-tests", headers=auth, json={**_body(), "name": "ctr"}), 409, "ALREADY_EXISTS")
+    assert_error(
+        client.post("/api/v1/ab-tests", headers=auth, json={**_body(), "name": "ctr"}), 409, "ALREADY_EXISTS"
+    )
     assert_error(client.post("/api/v1/ab-tests", headers=auth, json={**_body(), "treatments": ["ghost"]}),
                  409, "FAILED_PRECONDITION")  # fmt: skip
     assert_error(client.get("/api/v1/ab-tests/999999", headers=auth), 404, "NOT_FOUND")
@@ -178,8 +184,16 @@ def test_raw_rows_recompute_the_arm_and_sum_per_unit(client: Any, auth: dict[str
 def _win(client: Any, auth: dict[str, str], tid: int, seed: int = 1, looks: int = 4) -> None:
     rng = np.random.default_rng(seed)
     for k in range(looks):  # 4 looks of 5,000 units per arm: 10% vs 13%
-        post(client, auth, tid, {"windows": proportion_windows(rng, [5000, 5000], [0.10, 0.13],
-                                                               ["control", "challenger"], 3_600_000 * k)})
+        post(
+            client,
+            auth,
+            tid,
+            {
+                "windows": proportion_windows(
+                    rng, [5000, 5000], [0.10, 0.13], ["control", "challenger"], 3_600_000 * k
+                )
+            },
+        )
 
 
 def test_winner_opens_exactly_one_reviewed_request(
@@ -209,7 +223,9 @@ def test_winner_opens_exactly_one_reviewed_request(
     assert client.get("/api/v1/models/churn/versions/2", headers=auth).json["stage"] != "Production"
     assert_error(client.post(f"/api/v1/transition-requests/{req['id']}/approve", headers=auth,
                              json={"comment": "mine"}), 403, "PERMISSION_DENIED")  # fmt: skip
-    r = client.post(f"/api/v1/transition-requests/{req['id']}/approve", headers=reviewer[1], json={"comment": "ok"})
+    r = client.post(
+        f"/api/v1/transition-requests/{req['id']}/approve", headers=reviewer[1], json={"comment": "ok"}
+    )
     assert r.status_code == 200 and r.json["status"] == "approved"
     assert client.get("/api/v1/models/churn/versions/2", headers=auth).json["stage"] == "Production"
     decided = _audit(client, bearer(admin_token), "abtest.decided")
@@ -221,7 +237,9 @@ def test_winner_opens_exactly_one_reviewed_request(
 def test_winner_needs_a_reviewer_even_when_the_policy_needs_none(
     client: Any, auth: dict[str, str], model: Any
 ) -> None:
-    r = client.put("/api/v1/models/churn/policy", headers=auth, json={"required_approvals": {"Production": 0}})
+    r = client.put(
+        "/api/v1/models/churn/policy", headers=auth, json={"required_approvals": {"Production": 0}}
+    )
     assert r.status_code == 200, r.json
     t = new_test(client, auth)
     _win(client, auth, t["id"])
@@ -230,7 +248,9 @@ def test_winner_needs_a_reviewer_even_when_the_policy_needs_none(
     assert req["required_approvals"] == 1 and req["status"] == "pending"
 
 
-def test_alias_control_only_recommends(client: Any, auth: dict[str, str], model: Any, admin_token: str) -> None:
+def test_alias_control_only_recommends(
+    client: Any, auth: dict[str, str], model: Any, admin_token: str
+) -> None:
     r = client.put("/api/v1/models/churn/aliases/champion", headers=auth, json={"version": 1})
     assert r.status_code in (200, 201)
     t = new_test(client, auth, control="champion")
@@ -247,13 +267,23 @@ def test_loser_opens_an_alert_and_stops(client: Any, app: Any, auth: dict[str, s
     t = new_test(client, auth)
     rng = np.random.default_rng(3)
     for k in range(4):
-        post(client, auth, t["id"], {"windows": proportion_windows(rng, [5000, 5000], [0.13, 0.10],
-                                                                   ["control", "challenger"], 3_600_000 * k)})
+        post(
+            client,
+            auth,
+            t["id"],
+            {
+                "windows": proportion_windows(
+                    rng, [5000, 5000], [0.13, 0.10], ["control", "challenger"], 3_600_000 * k
+                )
+            },
+        )
     res = _results(client, auth, t["id"])
     assert (res["state"], res["status"]) == ("treatment_worse", "stopped")
     assert _pending(client, auth) == []
     stopped = _audit(client, bearer(admin_token), "abtest.stopped")
-    assert [(e["details"]["reason"], e["details"]["arm"]) for e in stopped] == [("treatment_worse", "challenger")]
+    assert [(e["details"]["reason"], e["details"]["arm"]) for e in stopped] == [
+        ("treatment_worse", "challenger")
+    ]
     # a stopped arm is served the control
     r = client.get(f"/api/v1/ab-tests/{t['id']}/assign", headers=auth, query_string={"unit": "anyone"})
     assert r.json["arm"] == "control"
@@ -261,12 +291,16 @@ def test_loser_opens_an_alert_and_stops(client: Any, app: Any, auth: dict[str, s
     assert (alert.kind, alert.rule, alert.status) == ("abtest", "treatment_worse", "open")
 
 
-def test_guardrail_violation_stops_the_winner(client: Any, app: Any, auth: dict[str, str], model: Any) -> None:
+def test_guardrail_violation_stops_the_winner(
+    client: Any, app: Any, auth: dict[str, str], model: Any
+) -> None:
     t = new_test(client, auth, guardrails=[{"metric": "latency_ms", "direction": "lower", "margin": 1.0}])
     rng = np.random.default_rng(4)
     for k in range(4):
         ws = proportion_windows(rng, [5000, 5000], [0.10, 0.13], ["control", "challenger"], 3_600_000 * k)
-        ws += mean_windows(rng, [5000, 5000], [100.0, 104.0], ["control", "challenger"], "latency_ms", 3_600_000 * k)
+        ws += mean_windows(
+            rng, [5000, 5000], [100.0, 104.0], ["control", "challenger"], "latency_ms", 3_600_000 * k
+        )
         post(client, auth, t["id"], {"windows": ws})
     res = _results(client, auth, t["id"])
     assert res["state"] == "treatment_worse" and _pending(client, auth) == []
@@ -293,7 +327,12 @@ def test_srm_invalidates(client: Any, app: Any, auth: dict[str, str], model: Any
 def test_results_explain_every_number(client: Any, auth: dict[str, str], model: Any) -> None:
     t = new_test(client, auth, guardrails=[{"metric": "latency_ms", "direction": "lower", "margin": 5}])
     rng = np.random.default_rng(5)
-    post(client, auth, t["id"], {"windows": proportion_windows(rng, [300, 300], [0.1, 0.1], ["control", "challenger"])})
+    post(
+        client,
+        auth,
+        t["id"],
+        {"windows": proportion_windows(rng, [300, 300], [0.1, 0.1], ["control", "challenger"])},
+    )
     res = _results(client, auth, t["id"])
     assert res["state"] == "running" and "1,000 units" in res["explain"]
     treat = res["arms"][1]

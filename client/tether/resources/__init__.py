@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._paging import Paginator
-from .abtests import ABTest, ABTests, ABTestResults
+from .abtests import ABTest, ABTestResults, ABTests
 from .artifacts import ArtifactInfo, Artifacts
 from .datasets import Datasets
 from .experiments import Experiments

@@ -158,15 +158,22 @@ class ABTest:
     # -------------------------------------------------------------- outcomes (buffered)
 
     def _send(self, payload: Mapping[str, Any], key: str) -> Any:
-        rows = [{"unit": p["key"], "value": p["value"], "metric": self._metrics[p["step"]]} for p in payload["metrics"]]
-        return self._client.request("POST", f"/ab-tests/{self.id}/outcomes", json={"rows": rows}, idempotency_key=key)
+        rows = [
+            {"unit": p["key"], "value": p["value"], "metric": self._metrics[p["step"]]}
+            for p in payload["metrics"]
+        ]
+        return self._client.request(
+            "POST", f"/ab-tests/{self.id}/outcomes", json={"rows": rows}, idempotency_key=key
+        )
 
     def log_outcome(self, unit: object, value: float, *, metric: str | None = None) -> None:
         """Queue one outcome of ``unit`` (summed per unit by the server; the server recomputes the arm)."""
         with self._lock:
             if self._buffer is None:
                 self._metrics: list[str] = []
-                self._buffer = MetricBuffer(self._send, retry=self._client.retry, name=f"tether-abtest-{self.id}")
+                self._buffer = MetricBuffer(
+                    self._send, retry=self._client.retry, name=f"tether-abtest-{self.id}"
+                )
             m = metric or self.metric
             if m not in self._metrics:
                 self._metrics.append(m)

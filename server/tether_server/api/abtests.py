@@ -20,7 +20,9 @@ from ..schemas import ListArgs
 from ..services import abtests as svc
 from ..services.tracking import idempotency
 
-blp = Blueprint("abtests", __name__, description="A/B tests of model versions: assignment, outcomes, decisions")
+blp = Blueprint(
+    "abtests", __name__, description="A/B tests of model versions: assignment, outcomes, decisions"
+)
 
 _ID = {"type": "integer"}
 

@@ -19,7 +19,9 @@ def evaluate_all(database: Database, limit: int = 1000) -> int:
     """One pass: each running test is evaluated in its own short write transaction (its row is
     locked on PostgreSQL, so two processes never act twice on one decision). Returns tests seen."""
     with database.transaction(write=False) as s:
-        ids = list(s.scalars(select(ABTest.id).where(ABTest.status == "running").order_by(ABTest.id).limit(limit)))
+        ids = list(
+            s.scalars(select(ABTest.id).where(ABTest.status == "running").order_by(ABTest.id).limit(limit))
+        )
     for test_id in ids:
         with database.transaction() as s:
             decide.evaluate(s, test_id)

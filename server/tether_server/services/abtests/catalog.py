@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from tether.abtest import Assigner
 
 from ...access import Principal
@@ -87,7 +88,12 @@ def _guardrails(value: Any) -> list[dict[str, Any]]:
         if not isinstance(g, dict) or set(g) - {"metric", "metric_type", "direction", "margin"}:
             raise _bad(f"{f} takes metric, metric_type, direction and margin", f)
         margin = g.get("margin", 0.0)
-        if isinstance(margin, bool) or not isinstance(margin, int | float) or not math.isfinite(margin) or margin < 0:
+        if (
+            isinstance(margin, bool)
+            or not isinstance(margin, int | float)
+            or not math.isfinite(margin)
+            or margin < 0
+        ):
             raise _bad(f"{f}.margin must be a finite number >= 0", f"{f}.margin")
         out.append(
             {
@@ -149,12 +155,16 @@ def _resolve(session: Session, model: RegisteredModel, arm: dict[str, Any]) -> i
     return int(version)
 
 
-def _resolve_arms(session: Session, model: RegisteredModel, arms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _resolve_arms(
+    session: Session, model: RegisteredModel, arms: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     out = [{**a, "version": _resolve(session, model, a)} for a in arms]
     versions = [a["version"] for a in out]
     if len(set(versions)) != len(versions):
-        raise FailedPrecondition("Two arms resolve to the same version; an A/B test compares different versions",
-                                 {"versions": versions})
+        raise FailedPrecondition(
+            "Two arms resolve to the same version; an A/B test compares different versions",
+            {"versions": versions},
+        )
     return out
 
 
@@ -227,7 +237,9 @@ def _start(session: Session, actor: Principal, model: RegisteredModel, test: ABT
     test.status, test.started_at, test.updated_at = "running", now_ms(), now_ms()
 
 
-def _publish_started(session: Session, actor: Principal, model: RegisteredModel, test: ABTest, rid: str) -> None:
+def _publish_started(
+    session: Session, actor: Principal, model: RegisteredModel, test: ABTest, rid: str
+) -> None:
     publish(
         session,
         ev.ABTestStarted(
@@ -260,7 +272,9 @@ def list_tests(
     tok = paging.decode(page_token, scope)
     q = select(ABTest).where(permissions.filter_clause(actor, "model", ABTest.model_id))
     if model:
-        q = q.join(RegisteredModel, RegisteredModel.id == ABTest.model_id).where(RegisteredModel.name == model)
+        q = q.join(RegisteredModel, RegisteredModel.id == ABTest.model_id).where(
+            RegisteredModel.name == model
+        )
     if status:
         q = q.where(ABTest.status == status)
     if tok:
@@ -384,7 +398,9 @@ def describe(session: Session, tests: list[ABTest]) -> list[dict[str, Any]]:
         return []
     names = dict(
         session.execute(
-            select(RegisteredModel.id, RegisteredModel.name).where(RegisteredModel.id.in_({t.model_id for t in tests}))
+            select(RegisteredModel.id, RegisteredModel.name).where(
+                RegisteredModel.id.in_({t.model_id for t in tests})
+            )
         ).all()
     )
     return [test_json(t, names.get(t.model_id, "")) for t in tests]

@@ -92,8 +92,15 @@ def compute(session: Session, test: ABTest) -> Evaluation:
             row["explain"] = explain.control(test, row)
             arms.append(row)
             continue
-        d = seq.decide(primary[0], a, metric_type=test.metric_type, direction=test.direction,  # type: ignore[arg-type]
-                       stopped=test.status == "stopped", srm_flagged=flagged, **kw)
+        d = seq.decide(
+            primary[0],
+            a,
+            metric_type=test.metric_type,
+            direction=test.direction,  # type: ignore[arg-type]
+            stopped=test.status == "stopped",
+            srm_flagged=flagged,
+            **kw,
+        )
         guards = []
         for g, gs in zip(test.guardrails, guard_stats, strict=True):
             gr = seq.guardrail(gs[0], gs[i], metric_type=g["metric_type"], direction=g["direction"],
@@ -291,8 +298,10 @@ def _promote(session: Session, model: RegisteredModel, test: ABTest, arm: str, d
     actor = _creator(session, test)
     comment = f"Opened by Tether from A/B test #{test.id} {test.name!r}. {evidence}"
     if actor is None:
-        test.recommendation = f"Request moving version {dec['version']} to {control['ref']}: {evidence} " \
-                              "(the test's creator is no longer active, so no request was opened)."
+        test.recommendation = (
+            f"Request moving version {dec['version']} to {control['ref']}: {evidence} "
+            "(the test's creator is no longer active, so no request was opened)."
+        )
         return
     try:
         # every refusal (no EDIT any more, already pending, already in the stage) is raised before it writes
@@ -304,5 +313,6 @@ def _promote(session: Session, model: RegisteredModel, test: ABTest, arm: str, d
                               f"(no request was opened: {exc})"  # fmt: skip
         return
     test.transition_id = req.id
-    test.recommendation = f"Review transition request #{req.id}: version {dec['version']} to {control['ref']}."
-
+    test.recommendation = (
+        f"Review transition request #{req.id}: version {dec['version']} to {control['ref']}."
+    )

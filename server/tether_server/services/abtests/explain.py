@@ -41,7 +41,9 @@ def treatment(test: ABTest, row: dict[str, Any], ctl: ArmStats) -> dict[str, str
             else "The interval needs at least 2 units in each arm."
         ),
         "p_value": f"The always-valid p-value of 'no difference' is {row['p_value']:.3g}; below {row['alpha']:.3g} "
-        "the test decides." if row["p_value"] is not None else "",
+        "the test decides."
+        if row["p_value"] is not None
+        else "",
     }
     out["state"] = {
         "treatment_better": f"{row['name']} is better than control on {test.metric}, with every guardrail holding.",
@@ -70,10 +72,14 @@ def srm(s: dict[str, Any]) -> str:
     seen = "/".join(f"{x:.1%}" for x in s["observed_shares"])
     plan = "/".join(f"{x:.1%}" for x in s["planned_shares"])
     if s["flagged"]:
-        return (f"Sample ratio mismatch: units split {seen} against a planned {plan} (always-valid p = "
-                f"{s['p_value']:.2g} < {s['threshold']}); the assignment is broken and no result can be trusted.")
-    return (f"Units split {seen} against a planned {plan}; that is consistent with the plan (always-valid p = "
-            f"{s['p_value']:.2g}; below {s['threshold']} would mean the assignment is broken).")
+        return (
+            f"Sample ratio mismatch: units split {seen} against a planned {plan} (always-valid p = "
+            f"{s['p_value']:.2g} < {s['threshold']}); the assignment is broken and no result can be trusted."
+        )
+    return (
+        f"Units split {seen} against a planned {plan}; that is consistent with the plan (always-valid p = "
+        f"{s['p_value']:.2g}; below {s['threshold']} would mean the assignment is broken)."
+    )
 
 
 def state(test: ABTest) -> str:

@@ -106,7 +106,9 @@ def post_windows(session: Session, test: ABTest, windows: Any) -> int:
     if not rows:
         return 0
     now = now_ms()
-    stmt = _insert(session, ABOutcomeWindow).values([{**r, "test_id": test.id, "updated_at": now} for r in rows])
+    stmt = _insert(session, ABOutcomeWindow).values(
+        [{**r, "test_id": test.id, "updated_at": now} for r in rows]
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=["test_id", "arm", "metric", "window_start", "source"],
         set_={k: stmt.excluded[k] for k in ("n", "sum", "sum_sq", "events", "updated_at")},
@@ -143,7 +145,8 @@ def post_rows(session: Session, test: ABTest, rows: Any) -> int:
     ]
     stmt = _insert(session, ABUnitOutcome).values(values)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["test_id", "metric", "unit"], set_={"value": ABUnitOutcome.value + stmt.excluded.value}
+        index_elements=["test_id", "metric", "unit"],
+        set_={"value": ABUnitOutcome.value + stmt.excluded.value},
     )
     session.execute(stmt)
     return len(rows)
@@ -151,7 +154,9 @@ def post_rows(session: Session, test: ABTest, rows: Any) -> int:
 
 def post_outcomes(session: Session, test: ABTest, body: Any) -> dict[str, int]:
     if not isinstance(body, dict) or not body or set(body) - {"windows", "rows"}:
-        raise InvalidArgument('The body is {"windows": [...]} and/or {"rows": [...]}', {"fields": ["windows", "rows"]})
+        raise InvalidArgument(
+            'The body is {"windows": [...]} and/or {"rows": [...]}', {"fields": ["windows", "rows"]}
+        )
     if test.status == "draft":
         raise FailedPrecondition(f"A/B test {test.id} is a draft; start it before posting outcomes")
     return {
