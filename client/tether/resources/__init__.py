@@ -11,4 +11,16 @@ from .metrics import Metrics
 from .models import Models
 from .runs import Runs
 
-__all__ = ["ABTest", "ABTestResults", "ABTests", "ArtifactInfo", "Artifacts", "Datasets", "Experiments", "Metrics", "Models", "Paginator", "Runs"]
+__all__ = [
+    "ABTest",
+    "ABTestResults",
+    "ABTests",
+    "ArtifactInfo",
+    "Artifacts",
+    "Datasets",
+    "Experiments",
+    "Metrics",
+    "Models",
+    "Paginator",
+    "Runs",
+]

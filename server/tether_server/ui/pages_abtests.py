@@ -19,8 +19,17 @@ bp = ui_blueprint("ui_abtests", __name__)
 def abtest_page(test_id: int) -> Any:
     s = context.db()
     test = svc.get_test(s, context.principal(), test_id)
-    data = {"test": svc.describe(s, [test])[0], "results": svc.results(s, test)}
-    return page("abtest.html", data)
+    look = svc.compute(s, test)
+    results = look.results
+    if look.pending:  # a look that reaches a decision acts on it, as GET .../results does
+        with context.separate(write=True) as unit_of_work:
+            results = svc.evaluate(unit_of_work, test_id)
+            test_json = svc.describe(
+                unit_of_work, [svc.get_test(unit_of_work, context.principal(), test_id)]
+            )[0]
+    else:
+        test_json = svc.describe(s, [test])[0]
+    return page("abtest.html", {"test": test_json, "results": results})
 
 
 def evidence_for(transition_id: int) -> dict[str, Any] | None:
