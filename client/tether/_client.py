@@ -18,6 +18,7 @@ from ._retry import RetryPolicy
 from ._transport import HTTPResponse, RequestsTransport, Transport
 from ._version import __version__
 from .errors import APIConnectionError, APIError, error_from_response
+from .resources.abtests import ABTests
 from .resources.artifacts import Artifacts
 from .resources.datasets import Datasets
 from .resources.experiments import Experiments
@@ -80,6 +81,7 @@ class Client:
         self.datasets = Datasets(self)
         self.monitors = Monitors(self)
         self.alerts = Alerts(self)
+        self.ab_tests = ABTests(self)
         self._bulk: requests.Session | None = None
         self._bulk_lock = threading.Lock()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._paging import Paginator
+from .abtests import ABTest, ABTestResults, ABTests
 from .artifacts import ArtifactInfo, Artifacts
 from .datasets import Datasets
 from .experiments import Experiments
@@ -13,6 +14,9 @@ from .runs import Runs
 
 __all__ = [
     "Alerts",
+    "ABTest",
+    "ABTestResults",
+    "ABTests",
     "ArtifactInfo",
     "Artifacts",
     "Datasets",

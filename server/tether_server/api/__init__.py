@@ -30,6 +30,7 @@ BLUEPRINT_MODULES = [
     "lineage",
     "monitors",
     "alerts",
+    "abtests",
 ]
 
 

@@ -18,6 +18,7 @@ UI_MODULES = [
     "pages_lineage",
     "pages_admin",
     "pages_monitoring",
+    "pages_abtests",
 ]
 
 

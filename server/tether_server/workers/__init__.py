@@ -25,15 +25,17 @@ id (webhooks send ``X-Tether-Delivery``). See ``services.events.webhooks.claim_d
 
 from __future__ import annotations
 
+from .abtests import ABTestEvaluator
 from .base import PollingWorker, Worker, WorkerSet
 from .monitoring import MonitorEvaluatorWorker
 from .webhooks import WebhookDeliveryWorker
 
 #: Every background worker class; ``Runtime`` builds the enabled ones for each app.
-WORKERS: tuple[type[Worker], ...] = (WebhookDeliveryWorker, MonitorEvaluatorWorker)
+WORKERS: tuple[type[Worker], ...] = (WebhookDeliveryWorker, MonitorEvaluatorWorker, ABTestEvaluator)
 
 __all__ = [
     "WORKERS",
+    "ABTestEvaluator",
     "MonitorEvaluatorWorker",
     "PollingWorker",
     "WebhookDeliveryWorker",
