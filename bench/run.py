@@ -38,6 +38,7 @@ MODULES: dict[str, str] = {
     "artifacts": "bench.artifacts:run",
     "registry": "bench.registry:run",
     "ui": "bench.ui:run",
+    "abtests": "bench.abtests:run",
 }
 
 

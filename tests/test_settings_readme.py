@@ -56,7 +56,7 @@ class Env:
         self.tmp, self.template, self.apps = tmp, template, []
 
     def app(self, env: dict[str, str], *, base: bool = True) -> Any:
-        defaults: dict[str, str] = {"TETHER_WEBHOOK_WORKER": "false"}
+        defaults: dict[str, str] = {"TETHER_WEBHOOK_WORKER": "false", "TETHER_MONITOR_EVAL_SECONDS": "0"}
         if base:
             db = self.tmp / f"t{len(self.apps)}.db"
             shutil.copy(self.template, db)
@@ -410,6 +410,31 @@ def check_webhook_poll_seconds(env: Env, mp: pytest.MonkeyPatch) -> None:
     assert waits == [7.5]  # the loop sleeps the configured time between passes
 
 
+def check_monitor_eval_seconds(env: Env, mp: pytest.MonkeyPatch) -> None:
+    assert Runtime.of(env.app({"TETHER_MONITOR_EVAL_SECONDS": "0"})).workers.get("monitor-evaluator") is None
+    worker = Runtime.of(env.app({"TETHER_MONITOR_EVAL_SECONDS": "12.5"})).workers.get("monitor-evaluator")
+    assert worker is not None and worker.running
+    worker.stop()
+    passes: list[int] = []
+    waits: list[float | None] = []
+    mp.setattr(
+        "tether_server.workers.monitoring.evaluate_due",
+        lambda session, now, monitor_ids=None: passes.append(now) or 0,
+    )
+
+    class Recorder(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(timeout)
+            worker._stopping.set()  # type: ignore[attr-defined]
+            return True
+
+    worker._wake = Recorder()  # type: ignore[attr-defined]
+    worker.start()
+    worker.stop()
+    # one evaluator pass ran, then the loop sleeps the configured period
+    assert len(passes) == 1 and abs(passes[0] - now_ms()) < 600_000 and waits == [12.5]
+
+
 def check_log_level(env: Env, mp: pytest.MonkeyPatch) -> None:
     code = "import logging, tether_server.wsgi; print(logging.getLogger().getEffectiveLevel())"
     for level, number in (("WARNING", 30), ("DEBUG", 10)):
@@ -553,6 +578,7 @@ CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_WEBHOOK_MAX_ATTEMPTS": check_webhook_max_attempts,
     "TETHER_WEBHOOK_RETRY_BASE_SECONDS": check_webhook_retry_base_seconds,
     "TETHER_WEBHOOK_POLL_SECONDS": check_webhook_poll_seconds,
+    "TETHER_MONITOR_EVAL_SECONDS": check_monitor_eval_seconds,
     "TETHER_LOG_LEVEL": check_log_level,
     "TETHER_LOG_FORMAT": check_log_format,
     "TETHER_REQUIRE_DECISION_COMMENT": check_require_decision_comment,
@@ -587,6 +613,8 @@ def test_bad_values_fail_at_startup_with_the_variable_name() -> None:
         ("TETHER_ARTIFACT_URI", "s3://"),
         ("TETHER_PUBLIC_URL", "ml.example.com/tether"),
         ("TETHER_TRUSTED_PROXIES", "-1"),
+        ("TETHER_MONITOR_EVAL_SECONDS", "31"),
+        ("TETHER_MONITOR_EVAL_SECONDS", "-1"),
     ):
         with pytest.raises(ConfigError, match=var):
             Settings.from_env({var: bad})

@@ -7,6 +7,9 @@
         run.log_artifact("model.pkl", artifact_path="model")
         run.log_dataset("data/train.csv", name="churn", context="training")
 
+    with tether.monitor("churn", stage="production") as m:   # production monitoring
+        m.log(frame)                                          # binned locally, posted in the background
+
 Only ``requests`` and ``tqdm`` are needed, and ``requests`` is imported on the first request.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from . import errors, types
 from ._client import Client
+from ._monitor import Monitor, monitor
 from ._retry import RetryPolicy
 from ._run import Run, start_run
 from ._transport import HTTPResponse, RequestsTransport, Transport
@@ -38,6 +42,7 @@ from .errors import (
 )
 from .resources.artifacts import ArtifactInfo
 from .types import (
+    Alert,
     BatchResult,
     Deployment,
     Experiment,
@@ -45,11 +50,13 @@ from .types import (
     MetricPoint,
     ModelAlias,
     ModelVersion,
+    MonitorReference,
     Page,
     RegisteredModel,
     RegistryPolicy,
     TransitionRequest,
 )
+from .types import Monitor as MonitorInfo
 from .types import Run as RunInfo
 
 __all__ = [
@@ -58,6 +65,11 @@ __all__ = [
     "Run",
     "RunInfo",
     "start_run",
+    "Monitor",
+    "MonitorInfo",
+    "MonitorReference",
+    "Alert",
+    "monitor",
     "errors",
     "types",
     "Experiment",

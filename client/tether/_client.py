@@ -1,5 +1,6 @@
 """``Client``: configuration, auth, JSON, retries. Resources (``client.experiments``, ``client.runs``,
-``client.metrics``, ``client.models``, ``client.artifacts``, ``client.datasets``) call ``Client.request``;
+``client.metrics``, ``client.models``, ``client.artifacts``, ``client.datasets``, ``client.monitors``,
+``client.alerts``) call ``Client.request``;
 artifact transfers stream over a separate ``requests.Session`` (``Client.http_session``)."""
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from ._retry import RetryPolicy
 from ._transport import HTTPResponse, RequestsTransport, Transport
 from ._version import __version__
 from .errors import APIConnectionError, APIError, error_from_response
+from .resources.abtests import ABTests
 from .resources.artifacts import Artifacts
 from .resources.datasets import Datasets
 from .resources.experiments import Experiments
 from .resources.metrics import Metrics
 from .resources.models import Models
+from .resources.monitors import Alerts, Monitors
 from .resources.runs import Runs
 
 if TYPE_CHECKING:
@@ -76,6 +79,9 @@ class Client:
         self.models = Models(self)
         self.artifacts = Artifacts(self, progress=progress)
         self.datasets = Datasets(self)
+        self.monitors = Monitors(self)
+        self.alerts = Alerts(self)
+        self.ab_tests = ABTests(self)
         self._bulk: requests.Session | None = None
         self._bulk_lock = threading.Lock()
 

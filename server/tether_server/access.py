@@ -30,6 +30,19 @@ LIBRARY_ENDPOINTS: dict[str, str] = {
 }
 
 
+TOKEN_SCOPES = ("monitoring",)
+
+
+def scoped(*scopes: str) -> Callable[[F], F]:
+    """Routes a scoped token may call (a token with scopes may call nothing else)."""
+
+    def deco(fn: F) -> F:
+        fn._tether_scopes = frozenset(scopes)  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
 def access(policy: str) -> Callable[[F], F]:
     if policy not in POLICIES:
         raise ValueError(f"unknown access policy {policy!r}")
@@ -61,6 +74,7 @@ class Principal:
     via: str = "token"  # token | session | local
     # What this caller holds on resources without a grant: the app's TETHER_DEFAULT_PERMISSION.
     default_level: str = "NONE"
+    scopes: tuple[str, ...] = ()  # empty: a full token; ("monitoring",): monitoring data routes only
 
     @property
     def is_admin(self) -> bool:

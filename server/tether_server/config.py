@@ -88,6 +88,7 @@ class Settings:
     webhook_max_attempts: int = 8
     webhook_retry_base_seconds: float = 10.0
     webhook_poll_seconds: float = 2.0
+    monitor_eval_seconds: float = 30.0  # monitoring evaluator period per process; 0 disables the thread
     log_level: str = "INFO"
     credentials_file: str = ""  # default: ~/.config/tether/credentials.json
     log_format: str = "json"  # json (one object per line) or text (for development)
@@ -122,6 +123,7 @@ class Settings:
         "webhook_max_attempts": "TETHER_WEBHOOK_MAX_ATTEMPTS",
         "webhook_retry_base_seconds": "TETHER_WEBHOOK_RETRY_BASE_SECONDS",
         "webhook_poll_seconds": "TETHER_WEBHOOK_POLL_SECONDS",
+        "monitor_eval_seconds": "TETHER_MONITOR_EVAL_SECONDS",
         "log_level": "TETHER_LOG_LEVEL",
         "credentials_file": "TETHER_CREDENTIALS_FILE",
         "log_format": "TETHER_LOG_FORMAT",
@@ -168,6 +170,10 @@ class Settings:
             )
         if self.log_format.lower() not in ("json", "text"):
             raise ConfigError(f"TETHER_LOG_FORMAT: expected json or text, got {self.log_format!r}")
+        if not 0 <= self.monitor_eval_seconds <= 30:
+            raise ConfigError(
+                f"TETHER_MONITOR_EVAL_SECONDS: expected 0 (off) to 30 seconds, got {self.monitor_eval_seconds!r}"
+            )
         url = self.database_url
         if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
             raise ConfigError("TETHER_DATABASE_URL: only sqlite:// and postgresql:// URLs are supported")

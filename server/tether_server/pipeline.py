@@ -99,6 +99,12 @@ def begin_request() -> Response | None:
                 g.pop("principal", None)
         return None
     _authenticate()
+    scopes = g.principal.scopes
+    if scopes:
+        view = current_app.view_functions.get(request.endpoint)
+        allowed = getattr(view, "_tether_scopes", frozenset())
+        if not allowed & set(scopes):
+            raise PermissionDenied(f"This token is limited to the {', '.join(scopes)} routes")
     if policy in ROLE_RANK and not g.principal.has_role(policy):
         raise PermissionDenied(f"This action needs the {policy} role or higher")
     return None

@@ -31,6 +31,9 @@ BLUEPRINT_MODULES = [
     "transitions",
     "webhooks",
     "lineage",
+    "monitors",
+    "alerts",
+    "abtests",
 ]
 
 

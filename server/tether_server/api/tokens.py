@@ -31,7 +31,9 @@ def create(body: dict[str, Any]) -> Any:
     expires = body["expires_at"]
     if body["expires_in_days"]:
         expires = now_ms() + body["expires_in_days"] * 86_400_000
-    token, plain = svc.create_token(session, actor, svc.get_user(session, user_id), body["name"], expires)
+    token, plain = svc.create_token(
+        session, actor, svc.get_user(session, user_id), body["name"], expires, scopes=body["scopes"]
+    )
     return {**TokenSchema().dump(token), "token": plain}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -44,6 +45,8 @@ class ApiToken(Base):
     expires_at: Mapped[int | None] = mapped_column(BigInteger)
     last_used_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    # None: a full token. ["monitoring"]: may only call the monitoring data routes.
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Group(Base):

@@ -40,6 +40,11 @@ class TokenCreateSchema(Strict):
     )
     expires_at = fields.Integer(load_default=None, strict=True, validate=int64())
     expires_in_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(["monitoring"])),
+        load_default=None,
+        metadata={"description": "limit the token: ['monitoring'] may only post monitoring data"},
+    )
 
 
 class TokenSchema(Base):
@@ -51,6 +56,7 @@ class TokenSchema(Base):
     expires_at = fields.Integer(allow_none=True)
     last_used_at = fields.Integer(allow_none=True)
     revoked_at = fields.Integer(allow_none=True)
+    scopes = fields.List(fields.String(), allow_none=True)
     token = fields.String(metadata={"description": "the secret, shown exactly once on creation"})
 
 

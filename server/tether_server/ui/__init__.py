@@ -17,6 +17,8 @@ UI_MODULES = [
     "pages_audit",
     "pages_lineage",
     "pages_admin",
+    "pages_monitoring",
+    "pages_abtests",
 ]
 
 

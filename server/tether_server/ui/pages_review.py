@@ -19,6 +19,7 @@ from ..models.registry import ModelVersion, TransitionRequest
 from ..services.events import audit
 from ..services.registry import deploy, transitions
 from .common import page, ui_blueprint
+from .pages_abtests import evidence_for
 
 bp = ui_blueprint("ui_review", __name__)
 
@@ -118,6 +119,7 @@ def review(transition_id: int) -> Any:
         "can_decide": transitions.can_decide(context.db(), me, req),
         "is_requester": req.requested_by == me.id,
         "events": _events(name, req),
+        "abtest": evidence_for(req.id),
     }
     return page("review.html", data)
 

@@ -1,6 +1,6 @@
 """Background workers: work that runs outside requests and owns its database sessions.
 
-One pattern for all of them (webhook delivery now; alert evaluation and window roll-ups next):
+One pattern for all of them (webhook delivery, the monitoring evaluator):
 
 - A worker is a class with ``name``, ``enabled(settings)``, ``run_once()``, ``start()``/``stop()`` and
   ``wake()`` (``base.Worker``); most subclass ``base.PollingWorker`` and write only ``run_once`` and
@@ -25,10 +25,20 @@ id (webhooks send ``X-Tether-Delivery``). See ``services.events.webhooks.claim_d
 
 from __future__ import annotations
 
+from .abtests import ABTestEvaluator
 from .base import PollingWorker, Worker, WorkerSet
+from .monitoring import MonitorEvaluatorWorker
 from .webhooks import WebhookDeliveryWorker
 
 #: Every background worker class; ``Runtime`` builds the enabled ones for each app.
-WORKERS: tuple[type[Worker], ...] = (WebhookDeliveryWorker,)
+WORKERS: tuple[type[Worker], ...] = (WebhookDeliveryWorker, MonitorEvaluatorWorker, ABTestEvaluator)
 
-__all__ = ["WORKERS", "PollingWorker", "WebhookDeliveryWorker", "Worker", "WorkerSet"]
+__all__ = [
+    "WORKERS",
+    "ABTestEvaluator",
+    "MonitorEvaluatorWorker",
+    "PollingWorker",
+    "WebhookDeliveryWorker",
+    "Worker",
+    "WorkerSet",
+]

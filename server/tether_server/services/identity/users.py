@@ -57,10 +57,20 @@ def validate_role(role: str) -> str:
 
 
 def principal_of(
-    user: User, token_id: int | None = None, via: str = "token", default_level: str = "NONE"
+    user: User,
+    token_id: int | None = None,
+    via: str = "token",
+    default_level: str = "NONE",
+    scopes: list[str] | None = None,
 ) -> Principal:
     return Principal(
-        id=user.id, name=user.name, role=user.role, token_id=token_id, via=via, default_level=default_level
+        id=user.id,
+        name=user.name,
+        role=user.role,
+        token_id=token_id,
+        via=via,
+        default_level=default_level,
+        scopes=tuple(scopes or ()),
     )
 
 
@@ -141,6 +151,7 @@ def create_token(
     name: str,
     expires_at: int | None = None,
     value: str | None = None,
+    scopes: list[str] | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; the plain value is returned once and only its hash is stored."""
     if not name or len(name) > 100:
@@ -156,14 +167,33 @@ def create_token(
         token_hash=hash_token(plain),
         display_prefix=plain[:8],
         expires_at=expires_at,
+        scopes=_check_scopes(scopes),
     )
     session.add(token)
     session.flush()
     publish(
         session,
-        ev.TokenCreated(actor=actor, token_id=token.id, user=user.name, name=name, expires_at=expires_at),
+        ev.TokenCreated(
+            actor=actor,
+            token_id=token.id,
+            user=user.name,
+            name=name,
+            expires_at=expires_at,
+            scopes=token.scopes,
+        ),
     )
     return token, plain
+
+
+def _check_scopes(scopes: list[str] | None) -> list[str] | None:
+    from ...access import TOKEN_SCOPES
+
+    if not scopes:
+        return None
+    bad = [s for s in scopes if s not in TOKEN_SCOPES]
+    if bad:
+        raise InvalidArgument(f"Unknown token scopes {bad}; known: {list(TOKEN_SCOPES)}", {"field": "scopes"})
+    return sorted(set(scopes))
 
 
 def list_tokens(session: Session, user_id: int | None = None) -> list[ApiToken]:
@@ -262,7 +292,9 @@ def authenticate_token(
             if not hmac.compare_digest(token.token_hash, digest) or token.revoked_at or not user.active:
                 raise Unauthenticated("Invalid or expired credentials")
             hit = cache.put(
-                digest, principal_of(user, token.id, default_level=default_level), token.expires_at
+                digest,
+                principal_of(user, token.id, default_level=default_level, scopes=token.scopes),
+                token.expires_at,
             )
     if hit.expires_at is not None and hit.expires_at <= now_ms():
         raise Unauthenticated("Invalid or expired credentials")

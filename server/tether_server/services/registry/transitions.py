@@ -122,7 +122,10 @@ def request_transition(
     comment: str = "",
     archive_existing: bool | None = None,
     request_id: str = "",
+    min_approvals: int = 0,
 ) -> TransitionRequest:
+    """Open a request (``min_approvals`` raises the policy's count: requests Tether opens itself, from
+    an A/B test, pass 1 so a reviewer always decides, even where the policy needs no approval)."""
     model, mv = reg.get_version(session, actor, name, version, "EDIT")
     to = reg.canonical_stage(to_stage)
     if mv.stage == to:
@@ -139,7 +142,7 @@ def request_transition(
     ):
         raise AlreadyExists(f"A request to move version {version} to {to} is already pending")
     pol = effective_policy(session, model.id)
-    need = int(pol["required_approvals"].get(to, 0))
+    need = max(int(pol["required_approvals"].get(to, 0)), min_approvals)
     req = TransitionRequest(
         model_id=model.id,
         version_id=mv.id,

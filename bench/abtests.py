@@ -1,0 +1,122 @@
+"""A/B test REST speed against a real gunicorn server (issue 12 targets):
+
+- REST assignment ``GET /ab-tests/{id}/assign?unit=``: p50 ≤ 2 ms (sequential, keep-alive);
+- outcome windows ``POST /ab-tests/{id}/outcomes`` (one window per arm, idempotent upserts):
+  ≥ 500 posts/s with 8 client threads;
+- results of a running test ``GET /ab-tests/{id}/results`` with 200 windows per arm and 2,000 raw
+  units: p50 ≤ 20 ms.
+
+Setup (not timed): a model with v1 in Production (the four-eyes path) and v2 under alias
+``challenger``, one 50/50 test on a proportion metric with a latency guardrail.
+Run: ``.venv/bin/python -m bench.run --only abtests`` (``--quick`` takes fewer samples).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from . import Context, Row, fmt_ms, percentile
+
+THREADS = 8
+
+
+def _setup(ctx: Context) -> tuple[int, str]:
+    _wid, wtok = ctx.user("writer")
+    rid, rtok = ctx.user("reviewer")
+    w, r = ctx.http(wtok), ctx.http(rtok)
+    run_id = ctx.create_run(w, ctx.experiment("abtests", wtok), "fit")
+    w.put(ctx.url(f"/runs/{run_id}/artifacts/model/w.bin"), data=b"\x01" * 1024,
+          headers={"Content-Type": "application/octet-stream"}).raise_for_status()  # fmt: skip
+    name = f"ab-bench-{random.randrange(10**9)}"
+    w.post(ctx.url("/models"), json={"name": name}).raise_for_status()
+    mid = w.get(ctx.url(f"/models/{name}")).json()["id"]
+    w.put(ctx.url("/permissions"), json={"user_id": rid, "resource_type": "model", "resource_id": str(mid),
+                                         "level": "READ"}).raise_for_status()  # fmt: skip
+    for _ in range(2):
+        w.post(
+            ctx.url(f"/models/{name}/versions"), json={"run_id": run_id, "artifact_path": "model"}
+        ).raise_for_status()
+    req = w.post(ctx.url(f"/models/{name}/versions/1/transition-requests"), json={"to_stage": "Production"})
+    req.raise_for_status()
+    r.post(ctx.url(f"/transition-requests/{req.json()['id']}/approve"), json={}).raise_for_status()
+    w.put(ctx.url(f"/models/{name}/aliases/challenger"), json={"version": 2}).raise_for_status()
+    t = w.post(ctx.url("/ab-tests"), json={
+        "model": name, "name": "bench", "control": "Production", "treatments": ["challenger"],
+        "traffic": [0.5, 0.5], "metric": "conversion", "metric_type": "proportion",
+        "guardrails": [{"metric": "latency_ms", "metric_type": "mean", "direction": "lower", "margin": 5}],
+        "min_units": 10**8,  # keep it running: the bench measures looks, not a decision
+    })  # fmt: skip
+    t.raise_for_status()
+    return t.json()["id"], wtok
+
+
+def _window(arm: str, k: int, rng: random.Random) -> list[dict]:  # type: ignore[type-arg]
+    n = 500
+    return [
+        {"arm": arm, "window_start": k * 60_000, "source": "bench", "n": n, "successes": rng.randint(40, 60)},
+        {"arm": arm, "metric": "latency_ms", "window_start": k * 60_000, "source": "bench", "n": n,
+         "sum": 100.0 * n, "sum_sq": 100.0**2 * n + 25.0 * (n - 1), "events": n},
+    ]  # fmt: skip
+
+
+def run(ctx: Context) -> list[Row]:
+    samples = 500 if ctx.quick else 2000
+    tid, tok = _setup(ctx)
+    s = ctx.http(tok)
+    url = ctx.url(f"/ab-tests/{tid}")
+    for i in range(50):
+        s.get(url + "/assign", params={"unit": f"warm-{i}"}).raise_for_status()
+    times = []
+    for i in range(samples):
+        t0 = time.perf_counter()
+        resp = s.get(url + "/assign", params={"unit": f"user-{i}"})
+        times.append(time.perf_counter() - t0)
+        assert resp.status_code == 200, resp.text
+    p50_assign = percentile(times, 50)
+
+    posts = 400 if ctx.quick else 2000
+    per_thread = posts // THREADS
+    errors: list[str] = []
+
+    def poster(t: int) -> None:
+        rng = random.Random(t)
+        hs = ctx.http(tok)
+        for k in range(per_thread):
+            arm = "control" if k % 2 == 0 else "challenger"
+            resp = hs.post(
+                url + "/outcomes", json={"windows": _window(arm, (t * per_thread + k) // 2 % 200, rng)}
+            )
+            if resp.status_code != 200:
+                errors.append(resp.text[:200])
+
+    threads = [threading.Thread(target=poster, args=(t,)) for t in range(THREADS)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    rate = THREADS * per_thread / (time.perf_counter() - t0)
+    if errors:
+        raise RuntimeError(f"{len(errors)} outcome posts failed: {errors[0]}")
+    rows = [{"unit": f"raw-{i}", "value": i % 7 == 0} for i in range(2000)]
+    s.post(url + "/outcomes", json={"rows": [{"unit": r["unit"], "value": int(r["value"])} for r in rows]},
+           headers={"Idempotency-Key": f"bench-{tid}"}).raise_for_status()  # fmt: skip
+    res_times = []
+    for _ in range(samples // 4):
+        t0 = time.perf_counter()
+        resp = s.get(url + "/results")
+        res_times.append(time.perf_counter() - t0)
+        assert resp.status_code == 200, resp.text
+    body = resp.json()
+    p50_res = percentile(res_times, 50)
+    return [
+        Row("abtests: REST assign p50", "≤ 2 ms", fmt_ms(p50_assign), p50_assign <= 0.002,
+            f"p95 {fmt_ms(percentile(times, 95))}; {samples} sequential GETs, keep-alive"),
+        Row("abtests: outcome window posts", "≥ 500/s", f"{rate:.0f}/s", rate >= 500,
+            f"{THREADS * per_thread} posts (2 arms x 2 metrics upserted each), {THREADS} threads"),
+        Row("abtests: results p50 (running test)", "≤ 20 ms", fmt_ms(p50_res), p50_res <= 0.020,
+            f"p95 {fmt_ms(percentile(res_times, 95))}; {len(body['history'])} history points, "
+            f"n = {[a['n'] for a in body['arms']]}"),
+    ]  # fmt: skip

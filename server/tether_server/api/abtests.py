@@ -1,0 +1,135 @@
+"""A/B tests (issue 12): create, list, get, start/stop, sticky assignment, outcomes, results.
+
+Creating, changing and posting outcomes need EDIT on the model; reading needs READ. Bodies are
+validated by the services (``services.abtests``), which answer 400 with the offending field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from flask import Response, request
+from flask_smorest import Blueprint
+
+from .. import context
+from ..access import access
+from ..errors import InvalidArgument
+from ..jsonutil import dumps
+from ..schemas import ListArgs
+from ..services import abtests as svc
+from ..services.tracking import idempotency
+
+blp = Blueprint(
+    "abtests", __name__, description="A/B tests of model versions: assignment, outcomes, decisions"
+)
+
+_ID = {"type": "integer"}
+
+
+class ABTestListArgs(ListArgs):
+    from marshmallow import fields as _f
+
+    model = _f.String(load_default=None)
+    status = _f.String(load_default=None)
+
+
+def _body() -> dict[str, Any]:
+    raw = request.get_data(cache=False)
+    try:
+        body = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError as e:
+        raise InvalidArgument("Request body is not valid JSON", {"position": e.pos}) from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("Request body must be a JSON object")
+    return body
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(dumps(data), status=status, mimetype="application/json")
+
+
+def _one(test: Any) -> Response:
+    return _json(svc.describe(context.db(), [test])[0])
+
+
+@blp.route("/ab-tests", methods=["POST"])
+@access("writer")
+@blp.doc(requestBody={"content": {"application/json": {"schema": {"type": "object"}}}},
+         responses={"201": {"description": "the test, with its id"}})  # fmt: skip
+def create() -> Any:
+    """Create a test (running at once unless ``draft``); needs EDIT on the model."""
+    test = svc.create_test(context.db(), context.principal(), _body(), request_id=context.request_id())
+    return _json(svc.describe(context.db(), [test])[0], 201)
+
+
+@blp.route("/ab-tests", methods=["GET"])
+@access("viewer")
+@blp.arguments(ABTestListArgs, location="query")
+def list_(args: dict[str, Any]) -> Any:
+    rows, nxt = svc.list_tests(context.db(), context.principal(), **args)
+    return _json({"items": svc.describe(context.db(), rows), "next_page_token": nxt})
+
+
+@blp.route("/ab-tests/<int:test_id>", methods=["GET"])
+@access("viewer")
+def get(test_id: int) -> Any:
+    return _one(svc.get_test(context.db(), context.principal(), test_id))
+
+
+@blp.route("/ab-tests/<int:test_id>", methods=["PATCH"])
+@access("writer")
+@blp.doc(requestBody={"content": {"application/json": {"schema": {"type": "object"}}}})
+def update(test_id: int) -> Any:
+    """``{"status": "running" | "stopped"}``: start a draft or stop a test."""
+    body = _body()
+    if set(body) != {"status"}:
+        raise InvalidArgument('PATCH takes {"status": "running" | "stopped"}', {"field": "status"})
+    test = svc.update_status(context.db(), context.principal(), test_id, body["status"], context.request_id())
+    return _one(test)
+
+
+@blp.route("/ab-tests/<int:test_id>/assign", methods=["GET"])
+@access("viewer")
+@blp.doc(parameters=[{"in": "query", "name": "unit", "required": True, "schema": {"type": "string"}}])
+def assign(test_id: int) -> Any:
+    """The arm and version to serve ``unit`` (the documented assignment the SDK computes locally)."""
+    return _json(svc.assign(context.db(), context.principal(), test_id, request.args.get("unit")))
+
+
+@blp.route("/ab-tests/<int:test_id>/outcomes", methods=["POST"])
+@access("writer")
+@blp.doc(
+    requestBody={"content": {"application/json": {"schema": {"type": "object"}}}},
+    parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}],
+)
+def outcomes(test_id: int) -> Any:
+    """``{"windows": [...]}`` (replaced per arm/metric/window/source) and/or ``{"rows": [...]}``
+    (raw unit outcomes, summed per unit; send an Idempotency-Key to make retries safe)."""
+    session = context.db()
+    key = request.headers.get("Idempotency-Key")
+    scope = f"abtest-outcomes:{test_id}"
+    if key is not None:
+        idempotency.check_key(key)
+        prior = idempotency.lookup(session, key, scope)
+        if prior is not None:
+            resp = Response(prior.body, status=prior.status, mimetype="application/json")
+            resp.headers["Idempotent-Replayed"] = "true"
+            return resp
+    test = svc.get_test(session, context.principal(), test_id, "EDIT")
+    text = dumps({"accepted": svc.post_outcomes(session, test, _body())}).decode()
+    if key is not None:
+        idempotency.remember(session, key, scope, context.principal().id, 200, text)
+    return Response(text, status=200, mimetype="application/json")
+
+
+@blp.route("/ab-tests/<int:test_id>/results", methods=["GET"])
+@access("viewer")
+def results(test_id: int) -> Any:
+    """Per arm n, mean, effect vs control with its always-valid interval, guardrails, SRM, state and
+    a sentence per number. A look that reaches a new decision acts on it (in its own transaction)."""
+    look = svc.decide.compute(context.db(), svc.get_test(context.db(), context.principal(), test_id))
+    if not look.pending:
+        return _json(look.results)
+    with context.separate(write=True) as unit_of_work:  # the decision commits on its own
+        return _json(svc.evaluate(unit_of_work, test_id))

@@ -1,0 +1,59 @@
+"""Alerts (monitors and A/B tests): list, get, acknowledge, resolve (reviewers and up)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from .. import context
+from ..access import access
+from ..jsonutil import dumps
+from ..schemas.monitoring import AlertDecisionSchema, AlertListArgs
+from ..services.monitoring import alerts as svc
+
+blp = Blueprint("alerts", __name__, description="Alerts from monitors and A/B tests")
+
+
+def _json(body: Any) -> Response:
+    return Response(dumps(body), status=200, mimetype="application/json")
+
+
+@blp.route("/alerts", methods=["GET"])
+@access("viewer")
+@blp.arguments(AlertListArgs, location="query")
+def list_(args: dict[str, Any]) -> Any:
+    items, nxt = svc.list_alerts(
+        context.db(),
+        context.principal(),
+        status=args["status"],
+        monitor_id=args["monitor"],
+        ab_test_id=args["ab_test"],
+        model=args["model"],
+        page_token=args["page_token"],
+        max_results=args["max_results"],
+    )
+    return _json({"items": [svc.alert_json(a) for a in items], "next_page_token": str(nxt) if nxt else None})
+
+
+@blp.route("/alerts/<int:alert_id>", methods=["GET"])
+@access("viewer")
+def get(alert_id: int) -> Any:
+    return _json(svc.alert_json(svc.get_alert(context.db(), context.principal(), alert_id)))
+
+
+@blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+@access("reviewer")
+@blp.arguments(AlertDecisionSchema)
+def acknowledge(body: dict[str, Any], alert_id: int) -> Any:
+    a = svc.acknowledge(context.db(), context.principal(), alert_id, body["comment"], context.request_id())
+    return _json(svc.alert_json(a))
+
+
+@blp.route("/alerts/<int:alert_id>/resolve", methods=["POST"])
+@access("reviewer")
+@blp.arguments(AlertDecisionSchema)
+def resolve(body: dict[str, Any], alert_id: int) -> Any:
+    a = svc.resolve(context.db(), context.principal(), alert_id, body["comment"], context.request_id())
+    return _json(svc.alert_json(a))

@@ -1,0 +1,28 @@
+"""Production monitoring services (take a Session, never commit, never import Flask).
+
+- ``monitors``: create/get/list/update/delete monitors (model grants apply)
+- ``references``: the reference in force (follows the live version), profile merge
+- ``windows``: post summaries, raw rows, labels; prediction-id retention
+- ``results``: drift, performance, histogram reads for the API and UI
+- ``evaluate``: ``evaluate_due(session, now_ms)``, the evaluator pass
+- ``alerts``: the shared alert service (monitors and A/B tests)
+"""
+
+from . import alerts, evaluate, monitors, references, results, windows
+from .alerts import acknowledge, list_alerts, open_or_update, record_clean, resolve
+from .evaluate import evaluate_due
+
+__all__ = [
+    "acknowledge",
+    "alerts",
+    "evaluate",
+    "evaluate_due",
+    "list_alerts",
+    "monitors",
+    "open_or_update",
+    "record_clean",
+    "references",
+    "resolve",
+    "results",
+    "windows",
+]

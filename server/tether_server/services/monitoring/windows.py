@@ -1,0 +1,400 @@
+"""Ingest (window summaries, raw rows, labels) and the per-window merged results.
+
+Windows are ``[k·L, (k+1)·L)`` in epoch milliseconds (UTC), identified by ``window_start``.
+A summary post for (monitor, window, source) replaces that source's summary; sources add up.
+Raw rows are binned here with ``tether.monitoring.build_summary`` and ADDED to the source
+``rows@<reference_id>`` (several requests of raw rows add up). Every ingest marks the window's
+result dirty; merging and drift are computed on read (open windows) or by the evaluator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tether.monitoring import (
+    binary_summary,
+    build_summary,
+    merge,
+    multiclass_summary,
+    regression_summary,
+    validate_performance,
+    validate_summary,
+)
+
+from ...access import Principal
+from ...errors import FailedPrecondition, InvalidArgument
+from ...models import now_ms
+from ...models.monitoring import (
+    Monitor,
+    MonitorPerformance,
+    MonitorPrediction,
+    MonitorReference,
+    MonitorWindow,
+    MonitorWindowResult,
+)
+from ..identity import permissions
+from . import references
+from .monitors import get_monitor
+
+MAX_ROWS = 10_000
+MAX_LABELS = 10_000
+META_KEYS = ("timestamp", "prediction_id")
+JOINED_SOURCE = "_joined"
+SCOPE = "monitoring"
+
+
+def _insert(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def monitor_for_posting(session: Session, actor: Principal, monitor_id: int) -> Monitor:
+    """Posting data needs EDIT on the model, or a ``monitoring``-scoped token with READ."""
+    monitor = get_monitor(session, actor, monitor_id, "READ")
+    if SCOPE not in getattr(actor, "scopes", ()):
+        permissions.require(session, actor, "model", monitor.model_id, "EDIT", f"Monitor {monitor_id}")
+    return monitor
+
+
+def window_ms(monitor: Monitor) -> int:
+    return monitor.window_seconds * 1000
+
+
+def check_window_start(monitor: Monitor, window_start: Any, now: int) -> int:
+    size = window_ms(monitor)
+    if isinstance(window_start, bool) or not isinstance(window_start, int) or window_start < 0:
+        raise InvalidArgument("window_start must be epoch milliseconds", {"field": "window_start"})
+    if window_start % size:
+        raise InvalidArgument(
+            f"window_start must be aligned to the window length ({monitor.window_seconds} s) in UTC",
+            {"field": "window_start", "aligned": window_start - window_start % size},
+        )
+    if window_start > now + size:
+        raise InvalidArgument("window_start is in the future", {"field": "window_start"})
+    return window_start
+
+
+def _check_source(source: Any) -> str:
+    if not isinstance(source, str) or not 1 <= len(source) <= 200 or source.startswith("_"):
+        raise InvalidArgument("source must be 1-200 characters, not starting with '_'", {"field": "source"})
+    return source
+
+
+def mark_dirty(session: Session, monitor_id: int, window_starts: list[int]) -> None:
+    now = now_ms()
+    ins = _insert(session)
+    for ws in sorted(set(window_starts)):
+        stmt = ins(MonitorWindowResult).values(
+            monitor_id=monitor_id,
+            window_start=ws,
+            n=0,
+            sources=0,
+            status="ok",
+            closed=False,
+            dirty=True,
+            alerts_done=False,
+            updated_at=now,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["monitor_id", "window_start"],
+            set_={"dirty": True, "alerts_done": False, "updated_at": now},
+        )
+        session.execute(stmt)
+
+
+def _stale(monitor: Monitor, ref: MonitorReference, given: Any) -> None:
+    if given != ref.id:
+        raise FailedPrecondition(
+            "The reference changed (the live version changed); fetch it again and re-bin",
+            {"reference": references.reference_json(monitor, ref), "given_reference_id": given},
+        )
+
+
+def post_window(
+    session: Session, actor: Principal, monitor_id: int, body: dict[str, Any], now: int | None = None
+) -> dict[str, Any]:
+    now = now if now is not None else now_ms()
+    monitor = monitor_for_posting(session, actor, monitor_id)
+    ref = references.current_reference(session, monitor)
+    _stale(monitor, ref, body.get("reference_id"))
+    ws = check_window_start(monitor, body.get("window_start"), now)
+    source = _check_source(body.get("source"))
+    try:
+        summary = validate_summary(ref.profile, body.get("summary"))
+    except ValueError as e:
+        raise InvalidArgument(f"summary: {e}", {"field": "summary"}) from None
+    values = {"reference_id": ref.id, "n": summary["n"], "summary": summary, "received_at": now}
+    stmt = _insert(session)(MonitorWindow).values(
+        monitor_id=monitor.id, window_start=ws, source=source, **values
+    )
+    session.execute(
+        stmt.on_conflict_do_update(index_elements=["monitor_id", "window_start", "source"], set_=values)
+    )
+    mark_dirty(session, monitor.id, [ws])
+    return {
+        "monitor_id": monitor.id,
+        "window_start": ws,
+        "source": source,
+        "n": summary["n"],
+        "reference_id": ref.id,
+    }
+
+
+# ---------------------------------------------------------------- raw rows
+
+
+def _group_rows(monitor: Monitor, rows: Any, now: int) -> dict[int, list[dict[str, Any]]]:
+    if not isinstance(rows, list) or not rows:
+        raise InvalidArgument("rows must be a non-empty list of objects", {"field": "rows"})
+    if len(rows) > MAX_ROWS:
+        raise InvalidArgument(f"At most {MAX_ROWS} rows per request", {"field": "rows", "max": MAX_ROWS})
+    size = window_ms(monitor)
+    groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise InvalidArgument(f"rows[{i}] must be an object", {"field": f"rows[{i}]"})
+        ts = row.get("timestamp", now)
+        if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts <= now + size:
+            raise InvalidArgument(
+                f"rows[{i}].timestamp must be epoch milliseconds, not in the future",
+                {"field": f"rows[{i}].timestamp"},
+            )
+        groups[ts - ts % size].append(row)
+    return groups
+
+
+def _add_rows_summary(
+    session: Session, monitor: Monitor, ref: MonitorReference, ws: int, summary: dict[str, Any], now: int
+) -> None:
+    source = f"rows@{ref.id}"
+    ins = _insert(session)
+    empty = {"reference_id": ref.id, "n": 0, "summary": {}, "received_at": now}
+    session.execute(
+        ins(MonitorWindow)
+        .values(monitor_id=monitor.id, window_start=ws, source=source, **empty)
+        .on_conflict_do_nothing(index_elements=["monitor_id", "window_start", "source"])
+    )
+    q = select(MonitorWindow).where(
+        MonitorWindow.monitor_id == monitor.id,
+        MonitorWindow.window_start == ws,
+        MonitorWindow.source == source,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = session.scalar(q.execution_options(populate_existing=True))
+    assert row is not None
+    merged = merge(row.summary, summary) if row.summary else summary
+    row.summary, row.n, row.received_at = merged, merged["n"], now
+
+
+def _prediction_values(monitor: Monitor, row: dict[str, Any]) -> tuple[float | None, str | None]:
+    v = row.get(monitor.prediction_column) if monitor.prediction_column else None
+    if isinstance(v, bool):
+        return float(v), str(int(v))
+    if isinstance(v, int | float) and math.isfinite(v):
+        return float(v), repr(v)[:250]
+    return None, (str(v)[:250] if v is not None else None)
+
+
+def _keep_predictions(
+    session: Session, monitor: Monitor, groups: dict[int, list[dict[str, Any]]], now: int
+) -> int:
+    records = []
+    for ws, rows in groups.items():
+        for row in rows:
+            pid = row.get("prediction_id")
+            if pid is None:
+                continue
+            if not isinstance(pid, str | int) or isinstance(pid, bool) or not 1 <= len(str(pid)) <= 200:
+                raise InvalidArgument(
+                    "prediction_id must be a string of 1-200 characters", {"field": "prediction_id"}
+                )
+            score, predicted = _prediction_values(monitor, row)
+            records.append(
+                {
+                    "monitor_id": monitor.id,
+                    "prediction_id": str(pid),
+                    "window_start": ws,
+                    "score": score,
+                    "predicted": predicted,
+                    "created_at": now,
+                }
+            )
+    if records:
+        stmt = _insert(session)(MonitorPrediction).on_conflict_do_nothing(
+            index_elements=["monitor_id", "prediction_id"]
+        )
+        session.execute(stmt, records)
+    return len(records)
+
+
+def post_rows(
+    session: Session, actor: Principal, monitor_id: int, body: dict[str, Any], now: int | None = None
+) -> dict[str, Any]:
+    now = now if now is not None else now_ms()
+    monitor = monitor_for_posting(session, actor, monitor_id)
+    ref = references.current_reference(session, monitor)
+    groups = _group_rows(monitor, body.get("rows"), now)
+    names = list(ref.profile["columns"])
+    summaries = {}
+    for ws, rows in groups.items():
+        try:
+            s = build_summary(ref.profile, rows, names)
+        except (ValueError, TypeError) as e:
+            raise InvalidArgument(f"rows: {e}", {"field": "rows"}) from None
+        for k in META_KEYS:
+            s["unexpected_columns"].pop(k, None)
+        if monitor.label_column:
+            s["unexpected_columns"].pop(monitor.label_column, None)
+        summaries[ws] = s
+    for ws in sorted(summaries):
+        _add_rows_summary(session, monitor, ref, ws, summaries[ws], now)
+    kept = _keep_predictions(session, monitor, groups, now) if monitor.label_column else 0
+    mark_dirty(session, monitor.id, list(summaries))
+    return {
+        "monitor_id": monitor.id,
+        "reference_id": ref.id,
+        "rows": sum(len(r) for r in groups.values()),
+        "windows": [{"window_start": ws, "rows": len(groups[ws])} for ws in sorted(groups)],
+        "predictions_kept": kept,
+    }
+
+
+# ---------------------------------------------------------------- labels
+
+
+def _label_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)[:250]
+
+
+def _as_float(v: str | None) -> float | None:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def joined_summary(
+    monitor: Monitor, preds: list[MonitorPrediction], score_threshold: float
+) -> dict[str, Any] | None:
+    """The performance summary of a window's labelled predictions, for the monitor's metric."""
+    if not preds:
+        return None
+    metric = monitor.metric or "accuracy"
+    labels = [p.label for p in preds]
+    if metric in ("rmse", "mae"):
+        pairs = [(_as_float(p.label), p.score) for p in preds]
+        pairs = [(y, s) for y, s in pairs if y is not None and s is not None]
+        return regression_summary([y for y, _ in pairs], [s for _, s in pairs]) if pairs else None
+    binary = all(lbl in ("0", "1") for lbl in labels) and all(p.score is not None for p in preds)
+    if binary:
+        return binary_summary(
+            [int(lbl) for lbl in labels], [p.score for p in preds], threshold=score_threshold
+        )  # type: ignore[misc]
+    if metric != "accuracy":
+        return None
+    return multiclass_summary(labels, [p.predicted for p in preds])
+
+
+def _join_labels(session: Session, monitor: Monitor, labels: Any, score_threshold: float) -> dict[str, Any]:
+    if not monitor.label_column:
+        raise FailedPrecondition("This monitor has no label_column, so it keeps no prediction ids to join")
+    if not isinstance(labels, list) or not labels or len(labels) > MAX_LABELS:
+        raise InvalidArgument(f"labels must be a list of 1-{MAX_LABELS} objects", {"field": "labels"})
+    wanted: dict[str, str] = {}
+    for i, item in enumerate(labels):
+        if not isinstance(item, dict) or item.get("prediction_id") is None or item.get("label") is None:
+            raise InvalidArgument(f"labels[{i}] needs prediction_id and label", {"field": f"labels[{i}]"})
+        wanted[str(item["prediction_id"])[:200]] = _label_text(item["label"])
+    found: list[MonitorPrediction] = []
+    keys = list(wanted)
+    for i in range(0, len(keys), 500):
+        found += session.scalars(
+            select(MonitorPrediction).where(
+                MonitorPrediction.monitor_id == monitor.id,
+                MonitorPrediction.prediction_id.in_(keys[i : i + 500]),
+            )
+        )
+    for p in found:
+        p.label = wanted[p.prediction_id]
+    session.flush()
+    windows = sorted({p.window_start for p in found})
+    for ws in windows:
+        preds = list(
+            session.scalars(
+                select(MonitorPrediction).where(
+                    MonitorPrediction.monitor_id == monitor.id,
+                    MonitorPrediction.window_start == ws,
+                    MonitorPrediction.label.is_not(None),
+                )
+            )
+        )
+        summary = joined_summary(monitor, preds, score_threshold)
+        if summary is not None:
+            _upsert_performance(session, monitor.id, ws, JOINED_SOURCE, summary)
+    mark_dirty(session, monitor.id, windows)
+    return {"matched": len(found), "unmatched": len(wanted) - len(found), "windows": windows}
+
+
+def _upsert_performance(
+    session: Session, monitor_id: int, ws: int, source: str, summary: dict[str, Any]
+) -> None:
+    values = {"summary": summary, "received_at": now_ms()}
+    stmt = _insert(session)(MonitorPerformance).values(
+        monitor_id=monitor_id, window_start=ws, source=source, **values
+    )
+    session.execute(
+        stmt.on_conflict_do_update(index_elements=["monitor_id", "window_start", "source"], set_=values)
+    )
+
+
+def post_labels(
+    session: Session, actor: Principal, monitor_id: int, body: dict[str, Any], now: int | None = None
+) -> dict[str, Any]:
+    from .monitors import split_thresholds
+
+    now = now if now is not None else now_ms()
+    monitor = monitor_for_posting(session, actor, monitor_id)
+    if "labels" in body:
+        extra = split_thresholds(monitor.thresholds or {})[2]
+        return {
+            "monitor_id": monitor.id,
+            **_join_labels(session, monitor, body["labels"], extra["score_threshold"]),
+        }
+    ws = check_window_start(monitor, body.get("window_start"), now)
+    source = _check_source(body.get("source"))
+    try:
+        summary = validate_performance(body.get("performance"))
+    except ValueError as e:
+        raise InvalidArgument(f"performance: {e}", {"field": "performance"}) from None
+    _upsert_performance(session, monitor.id, ws, source, summary)
+    mark_dirty(session, monitor.id, [ws])
+    return {"monitor_id": monitor.id, "window_start": ws, "source": source}
+
+
+def prune_predictions(session: Session, monitor: Monitor, now: int) -> int:
+    from sqlalchemy import delete
+
+    cutoff = now - monitor.prediction_retention_days * 86_400_000
+    res = session.execute(
+        delete(MonitorPrediction).where(
+            MonitorPrediction.monitor_id == monitor.id, MonitorPrediction.created_at < cutoff
+        )
+    )
+    return res.rowcount or 0  # type: ignore[attr-defined]
+
+
+_ = update

@@ -1,0 +1,45 @@
+"""A/B test decisions: the periodic pass over running tests (results reads also decide)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from sqlalchemy import select
+
+from ..models.abtests import ABTest
+from ..services.abtests import decide
+from .base import PollingWorker
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..db import Database
+
+
+def evaluate_all(database: Database, limit: int = 1000) -> int:
+    """One pass: each running test is evaluated in its own short write transaction (its row is
+    locked on PostgreSQL, so two processes never act twice on one decision). Returns tests seen."""
+    with database.transaction(write=False) as s:
+        ids = list(
+            s.scalars(select(ABTest.id).where(ABTest.status == "running").order_by(ABTest.id).limit(limit))
+        )
+    for test_id in ids:
+        with database.transaction() as s:
+            decide.evaluate(s, test_id)
+    return len(ids)
+
+
+class ABTestEvaluator(PollingWorker):
+    """Evaluates running A/B tests every minute (off in tests: they run ``evaluate_all`` themselves)."""
+
+    name: ClassVar[str] = "abtests"
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        return not settings.testing
+
+    @property
+    def poll_seconds(self) -> float:
+        return 60.0
+
+    def run_once(self) -> int:
+        return evaluate_all(self.runtime.database)
