@@ -27,6 +27,7 @@ BLUEPRINT_MODULES = [
     "transitions",
     "webhooks",
     "lineage",
+    "explanations",
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import registry  # noqa: F401  (registers the model registry tables)
+from . import explain, registry  # noqa: F401  (registers the registry and explanation tables)
 from .artifacts import Artifact, Dataset, DatasetVersion, RunInput, Upload
 from .audit import AuditEvent
 from .auth import LEVELS, RESOURCE_TYPES, ROLES, ApiToken, Permission, User

@@ -17,6 +17,7 @@ from ..access import access
 from ..errors import InvalidArgument
 from ..models.registry import ModelVersion, TransitionRequest
 from ..services.events import audit
+from ..services.explain import explanations as explain
 from ..services.registry import deploy, transitions
 from .common import page, ui_blueprint
 
@@ -115,6 +116,7 @@ def review(transition_id: int) -> Any:
         "can_decide": transitions.can_decide(context.db(), me, req),
         "is_requester": req.requested_by == me.id,
         "events": _events(name, req),
+        "explanation_comparison": explain.comparison_for_request(context.db(), req),
     }
     return page("review.html", data)
 
