@@ -50,9 +50,14 @@ def write_local_sample(
         cols[f"input.{name}"] = pa.array(_column(values))
     for name, values in attributions.items():
         cols[f"attribution.{name}"] = pa.array([float(v) for v in _column(values)], type=pa.float64())
-    for key, values in (("row_id", row_ids), ("label", labels), ("base_value", base_values)):
-        if values is not None:
-            cols[key] = pa.array(_column(values))
+    optional: tuple[tuple[str, Sequence[Any] | None], ...] = (
+        ("row_id", row_ids),
+        ("label", labels),
+        ("base_value", base_values),
+    )
+    for key, extra in optional:
+        if extra is not None:
+            cols[key] = pa.array(_column(extra))
     bad = [k for k, c in cols.items() if len(c) != n]
     if bad:
         raise ValueError(f"columns {bad[:5]} do not have {n} values")

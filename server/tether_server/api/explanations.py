@@ -30,7 +30,7 @@ _BODY = {
 _PARQUET = {
     "requestBody": {
         "required": True,
-        "content": {"application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
 
