@@ -3,6 +3,8 @@ person-written part is editable and audited."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.helpers import assert_error
 from tests.explain.helpers import new_reviewer, promote, put_version
 from tests.registry.helpers import create_model, register, training_run
@@ -122,3 +124,46 @@ def test_card_lists_open_questions_and_validates_text(client, auth, backend):
         client.get("/api/v1/models/churn/versions/1/card?format=pdf", headers=auth), 400, "INVALID_ARGUMENT"
     )
     assert_error(client.get("/api/v1/models/churn/versions/9/card", headers=auth), 404, "NOT_FOUND")
+
+
+def test_card_monitoring_uses_the_alerts_contract(app, client, auth, monkeypatch, backend):
+    """Until services.monitoring lands on main, check the card against its documented contract
+    (``list_alerts(session, actor, *, status, model, max_results) -> (alerts, next)``)."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+    import types
+
+    import tether_server.services as services_pkg
+
+    if importlib.util.find_spec("tether_server.services.monitoring") is not None:
+        pytest.skip("the real monitoring services are installed: covered by their integration test")
+    calls = []
+
+    def list_alerts(session, actor, *, status=None, model=None, max_results=100, **kw):
+        calls.append((actor.name, status, model))
+        alert = types.SimpleNamespace(
+            rule="drift",
+            column="age",
+            severity="alert",
+            status=status,
+            message="age drifted (PSI 0.4)",
+            opened_at=1,
+        )
+        return ([alert] if status == "open" else []), None
+
+    fake = types.ModuleType("tether_server.services.monitoring")
+    fake.__spec__ = importlib.machinery.ModuleSpec("tether_server.services.monitoring", None)
+    fake.list_alerts = list_alerts
+    monkeypatch.setitem(sys.modules, "tether_server.services.monitoring", fake)
+    monkeypatch.setattr(services_pkg, "monitoring", fake, raising=False)
+
+    rid = training_run(client, auth)
+    create_model(client, auth)
+    register(client, auth, "churn", rid)
+    card = client.get("/api/v1/models/churn/versions/1/card", headers=auth).json
+    assert card["monitoring"]["open_alerts"][0]["message"] == "age drifted (PSI 0.4)"
+    assert card["monitoring"]["version_in_production"] is False
+    assert {c[1] for c in calls} == {"open", "acknowledged"} and all(c[2] == "churn" for c in calls)
+    md = client.get("/api/v1/models/churn/versions/1/card?format=md", headers=auth).get_data(as_text=True)
+    assert "| drift | age | alert | age drifted (PSI 0.4) |" in md

@@ -149,19 +149,31 @@ def _history(session: Session, model: RegisteredModel, version: int) -> list[dic
     ]
 
 
-def monitoring_status(session: Session, model: RegisteredModel, mv: ModelVersion) -> dict[str, Any] | None:
-    """Open alerts of the model's monitors while this version is live; None until the monitoring
-    services exist (``services.monitoring``)."""
+def monitoring_status(
+    session: Session, actor: Principal, model: RegisteredModel, mv: ModelVersion
+) -> dict[str, Any] | None:
+    """The model's unresolved alerts (``services.monitoring.list_alerts``, the wave-2 contract) and
+    whether this version is the one being watched (in Production). ``None`` while the monitoring
+    services are not installed (``services.monitoring`` does not exist yet on this server)."""
     if importlib.util.find_spec(f"{__package__.rsplit('.', 1)[0]}.monitoring") is None:
         return None
-    from .. import monitoring  # type: ignore[attr-defined]  # noqa: PLC0415 (optional domain)
+    from .. import monitoring  # type: ignore[attr-defined,unused-ignore]  # optional domain
 
-    alerts, _next = monitoring.list_alerts(session, None, status="open", model=model.name, max_results=100)
-    return {
-        "open_alerts": [
-            {"rule": a.rule, "column": a.column, "severity": a.severity, "message": a.message} for a in alerts
+    alerts = []
+    for status in ("open", "acknowledged"):
+        rows, _next = monitoring.list_alerts(session, actor, status=status, model=model.name, max_results=100)
+        alerts += [
+            {
+                "rule": a.rule,
+                "column": a.column,
+                "severity": a.severity,
+                "status": a.status,
+                "message": a.message,
+                "opened_at": a.opened_at,
+            }
+            for a in rows
         ]
-    }
+    return {"version_in_production": mv.stage == "Production", "open_alerts": alerts}
 
 
 def _open_questions(card: dict[str, Any]) -> list[str]:
@@ -212,7 +224,7 @@ def build_card(session: Session, actor: Principal, name: str, version: int) -> d
         "params": meta.get("params") or {},
         "explanation": _explanation_summary(expl),
         "approval_history": _history(session, model, mv.version),
-        "monitoring": monitoring_status(session, model, mv),
+        "monitoring": monitoring_status(session, actor, model, mv),
         "generated_at": now_ms(),
     }
     card["open_questions"] = _open_questions(card)

@@ -140,13 +140,6 @@ def set_version_explanation(
     return {**records.describe(row), "model": name, "version": version}
 
 
-def explanation_link(base_url: str, name: str, version: int, version_id: int, session: Session) -> str | None:
-    """The URL of a version's explanation for the deployment response (None if it has none)."""
-    if records.for_version(session, version_id) is None:
-        return None
-    return f"{base_url}/api/v1/models/{name}/versions/{version}/explanation"
-
-
 # ---------------------------------------------------------------- review
 
 

@@ -36,7 +36,12 @@ def _pairs(pairs: list[tuple[str, Any]]) -> JSONObject:
     obj = JSONObject(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
-        obj.duplicates = tuple(dict.fromkeys(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+        dupes: dict[str, None] = {}
+        for key, _value in pairs:
+            if key in seen:
+                dupes[key] = None
+            seen.add(key)
+        obj.duplicates = tuple(dupes)
     return obj
 
 
