@@ -174,3 +174,25 @@ def test_review_shows_the_comparison(client, auth, users, backend):
     # the list view carries no comparison (it is computed per request on the GET)
     listed = client.get("/api/v1/transition-requests?status=pending", headers=rev).json["items"][0]
     assert "explanation_comparison" not in listed
+
+
+def test_importances_for_version_is_what_monitoring_weighs_drift_with(app, client, auth, backend):
+    from sqlalchemy import select
+
+    from tether_server.models.registry import ModelVersion
+    from tether_server.runtime import Runtime
+    from tether_server.services.explain import importances_for_version
+    from tether_server.stats import importance_drift_share
+
+    rid = training_run(client, auth)
+    create_model(client, auth)
+    register(client, auth, "churn", rid)
+    register(client, auth, "churn", rid)
+    put_version(client, auth, "churn", 1, {"importances": IMP, "method": "coefficient"})
+    with Runtime.of(app).database.session(write=False) as s:
+        ids = dict(s.execute(select(ModelVersion.version, ModelVersion.id)).all())
+        weights = importances_for_version(s, ids[1])
+        assert importances_for_version(s, ids[2]) is None
+    assert weights == {"age": 0.4, "income": 0.3, "tenure": 0.2, "region": 0.05}  # |coefficient|
+    share = importance_drift_share({"age": False, "income": True, "tenure": True, "region": False}, weights)
+    assert share == pytest.approx(0.5 / 0.95)

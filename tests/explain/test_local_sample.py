@@ -105,3 +105,20 @@ def test_upload_download_and_production_rule(client, auth, users, tmp_path, back
 def test_sdk_writer_refuses_more_than_1000_rows(tmp_path):
     with pytest.raises(ValueError, match="1000"):
         write_local_sample(tmp_path / "x.parquet", {"a": [1] * 1001}, {"a": [0.1] * 1001}, [1] * 1001)
+
+
+def test_gc_keeps_the_sample(app, client, auth, tmp_path):
+    from tether_server.runtime import Runtime
+    from tether_server.services.artifacts import gc
+
+    rid = training_run(client, auth)
+    create_model(client, auth)
+    register(client, auth, "churn", rid)
+    put_version(client, auth, "churn", 1, {"importances": {"age": 0.1}, "method": "shap"})
+    url = "/api/v1/models/churn/versions/1/explanation/local"
+    assert client.put(url, data=_sample(tmp_path), headers=auth).status_code == 200
+    rt = Runtime.of(app)
+    with rt.database.session(write=False) as s:
+        report = gc.collect(s, rt.store, grace_ms=-10_000, dry_run=True)
+    assert not [k for k in report.orphans if "/explanations/" in k]
+    assert client.get(url, headers=auth).status_code == 200
