@@ -1,7 +1,7 @@
 """explanations (global importances per run or model version, local sample) and model card text
 
 Revision ID: 0010
-Revises: 0006 (the wave-2 chain is 0009; main's head was 0006 when this was written)
+Revises: 0007 (the wave-2 chain is 0009; main's head was 0007 when this was merged)
 Create Date: 2026-12-01 00:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

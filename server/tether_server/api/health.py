@@ -1,35 +1,41 @@
 from __future__ import annotations
 
-from flask import Response, jsonify, send_from_directory
-from flask_smorest import Blueprint
+from typing import Any
+
+from flask import Response, send_from_directory
 from sqlalchemy import text
 
 from .. import __version__, context
 from ..access import access
+from ..schemas.health import HealthSchema, ReadySchema
+from . import Blueprint, raw_responses
 
 blp = Blueprint("health", __name__, description="Liveness, readiness and API docs")
 
 
 @blp.route("/health", methods=["GET"])
 @access("public")
-def health() -> Response:
+@blp.response(200, HealthSchema)
+def health() -> Any:
     """Liveness: the process answers."""
-    return jsonify({"status": "ok", "version": __version__})
+    return {"status": "ok", "version": __version__}
 
 
 @blp.route("/ready", methods=["GET"])
 @access("public")
-def ready() -> Response:
+@blp.response(200, ReadySchema)
+def ready() -> Any:
     """Readiness: the database answers."""
     with context.separate() as s:
         s.execute(text("SELECT 1"))
     store = context.store()
-    return jsonify({"status": "ok", "database": "ok", "artifact_store": store.kind})
+    return {"status": "ok", "database": "ok", "artifact_store": store.kind}
 
 
 @blp.route("/docs", methods=["GET"])
 @access("public")
-def docs() -> Response:
+@blp.doc(**raw_responses("text/html"))
+def docs() -> str:
     """Interactive API documentation (Swagger UI, served locally: no CDN)."""
     from flask import render_template
 
@@ -38,6 +44,7 @@ def docs() -> Response:
 
 @blp.route("/docs/assets/<path:filename>", methods=["GET"])
 @access("public")
+@blp.doc(**raw_responses("*/*", not_modified=True))
 def docs_assets(filename: str) -> Response:
     import swagger_ui_bundle
 
@@ -46,6 +53,7 @@ def docs_assets(filename: str) -> Response:
 
 @blp.route("/docs/init.js", methods=["GET"])
 @access("public")
+@blp.doc(**raw_responses("application/javascript"))
 def docs_init() -> Response:
     js = (
         "window.onload = function () { var el = document.getElementById('swagger-ui');"
