@@ -139,16 +139,23 @@ class Client:
         json: Any = None,
         idempotency_key: str | None = None,
         timeout: float | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        raw: bool = False,
     ) -> Any:
         """Send one API call (``path`` is relative to ``/api/v1``) and return the decoded JSON body.
 
         Safe calls (idempotent methods, or any call with an ``idempotency_key``) are retried after
         connection errors and 429/502/503/504 following ``self.retry``; non-2xx answers raise the
-        matching ``APIError`` subclass.
+        matching ``APIError`` subclass. ``content`` (with ``content_type``) sends raw bytes instead
+        of JSON; ``raw`` returns the response body as bytes instead of decoding it.
         """
         method = method.upper()
         headers = self._headers(idempotency_key, has_body=json is not None)
-        content = dumps(json) if json is not None else None
+        if content is not None:
+            headers["Content-Type"] = content_type or "application/octet-stream"
+        else:
+            content = dumps(json) if json is not None else None
         query = {k: v for k, v in params.items() if v is not None} if params else None
         retryable = self.retry.is_safe(method, idempotency_key)
         url = self.api_url + path
@@ -186,6 +193,8 @@ class Client:
                 self.retry.wait(attempt, resp.header("Retry-After"))
                 attempt += 1
                 continue
+            if raw and 200 <= resp.status_code < 300:
+                return resp.content
             return self._decode(resp)
 
     def _headers(self, idempotency_key: str | None, *, has_body: bool) -> dict[str, str]:

@@ -151,6 +151,22 @@ class Run:
             self.id, path, name=name, context=context, profile=profile, upload=upload, source=source
         )
 
+    def log_explanation(
+        self,
+        importances: Mapping[str, float] | Any,
+        *,
+        method: str,
+        dataset: Any = None,
+        per_class: Mapping[str, Any] | None = None,
+    ) -> types.Explanation:
+        """Record what the model relies on: an importance per feature (``method``: "permutation",
+        "shap", "gain", "coefficient" or free text), optionally per class, and the dataset it was
+        computed on (a (name, hash) pair, or a mapping with name and hash). Every model version
+        registered from this run carries it. Logging again replaces it."""
+        return self.client.runs.set_explanation(
+            self.id, importances, method=method, dataset=dataset, per_class=per_class
+        )
+
     def flush(self, timeout: float | None = None) -> None:
         """Block until every metric logged so far has been sent; raise a failure of a past batch."""
         self._buffer.flush(timeout)

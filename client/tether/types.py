@@ -29,6 +29,7 @@ __all__ = [
     "Monitor",
     "MonitorReference",
     "Alert",
+    "Explanation",
 ]
 
 T = TypeVar("T")
@@ -281,6 +282,8 @@ class Deployment(ModelVersion):
     datasets: list[DatasetRef] = field(default_factory=list)
     files: list[ModelFile] = field(default_factory=list)
     archive_url: str | None = None
+    explanation_url: str | None = None  # None: no explanation recorded for the version
+    card_url: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Deployment:
@@ -289,6 +292,8 @@ class Deployment(ModelVersion):
             datasets=[DatasetRef.from_dict(x) for x in d.get("datasets") or []],
             files=[ModelFile.from_dict(x) for x in d.get("files") or []],
             archive_url=d.get("archive_url"),
+            explanation_url=d.get("explanation_url"),
+            card_url=d.get("card_url"),
         )
 
 
@@ -333,6 +338,8 @@ class TransitionRequest(_ItemAccess):
     decided_at: int | None = None
     decided_by: str | None = None
     decision_comment: str = ""
+    # only from get_request: candidate vs Production explanation (overlap, rank changes, correlations)
+    explanation_comparison: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TransitionRequest:
@@ -352,6 +359,7 @@ class TransitionRequest(_ItemAccess):
             decided_at=d.get("decided_at"),
             decided_by=d.get("decided_by"),
             decision_comment=d.get("decision_comment") or "",
+            explanation_comparison=d.get("explanation_comparison"),
         )
 
 
@@ -496,3 +504,36 @@ def _user_name(v: Any) -> str | None:
     if isinstance(v, Mapping):
         return v.get("name") or v.get("username")
     return v
+@dataclass(frozen=True, slots=True)
+class Explanation(_ItemAccess):
+    """A global explanation: importance per feature (largest |importance| first) and its method."""
+
+    importances: dict[str, float]
+    method: str
+    n_features: int = 0
+    dataset: dict[str, Any] | None = None
+    per_class: dict[str, dict[str, float]] | None = None
+    top_features: list[dict[str, Any]] = field(default_factory=list)
+    run_id: str | None = None
+    model: str | None = None
+    version: int | None = None
+    source_run_id: str | None = None
+    local_sample: dict[str, Any] | None = None
+    updated_at: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Explanation:
+        return cls(
+            importances={k: float(v) for k, v in (d.get("importances") or {}).items()},
+            method=d.get("method") or "",
+            n_features=int(d.get("n_features") or 0),
+            dataset=d.get("dataset"),
+            per_class=d.get("per_class"),
+            top_features=list(d.get("top_features") or []),
+            run_id=d.get("run_id"),
+            model=d.get("model"),
+            version=d.get("version"),
+            source_run_id=d.get("source_run_id"),
+            local_sample=d.get("local_sample"),
+            updated_at=d.get("updated_at"),
+        )

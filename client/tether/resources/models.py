@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AlreadyExistsError, ArtifactError, NotFoundError
+from ..explain._body import Importances, explanation_body
 from ..types import (
     Deployment,
+    Explanation,
     ModelAlias,
     ModelVersion,
     Page,
@@ -121,6 +123,51 @@ class Models(Resource):
 
     def delete_version(self, name: str, version: int) -> None:
         self._client.request("DELETE", f"/models/{_q(name)}/versions/{int(version)}")
+
+    # ---------------------------------------------------------------- explanations and model cards
+
+    def get_explanation(self, name: str, version: int) -> Explanation:
+        """The version's global explanation (``NotFoundError`` if none was recorded)."""
+        path = f"/models/{_q(name)}/versions/{int(version)}/explanation"
+        return Explanation.from_dict(self._client.request("GET", path))
+
+    def set_explanation(
+        self,
+        name: str,
+        version: int,
+        importances: Importances,
+        *,
+        method: str,
+        dataset: Any = None,
+        per_class: Mapping[str, Importances] | None = None,
+    ) -> Explanation:
+        """Set or replace the version's explanation (refused once it is in Production and has one)."""
+        path = f"/models/{_q(name)}/versions/{int(version)}/explanation"
+        body = explanation_body(importances, method, dataset, per_class)
+        return Explanation.from_dict(self._client.request("PUT", path, json=body))
+
+    def upload_local_explanations(self, name: str, version: int, path: str | os.PathLike[str]) -> Explanation:
+        """Attach a local-explanation sample (a Parquet file, see ``tether.explain.write_local_sample``)."""
+        data = Path(path).read_bytes()
+        url = f"/models/{_q(name)}/versions/{int(version)}/explanation/local"
+        out = self._client.request("PUT", url, content=data, content_type="application/vnd.apache.parquet")
+        return Explanation.from_dict(out)
+
+    def get_card(self, name: str, version: int, *, format: str = "json") -> Any:
+        """The model card: a dict (``format="json"``) or Markdown text (``format="md"``)."""
+        path = f"/models/{_q(name)}/versions/{int(version)}/card"
+        if format == "md":
+            return self._client.request("GET", path, params={"format": "md"}, raw=True).decode("utf-8")
+        return self._client.request("GET", path, params={"format": format})
+
+    def set_card(
+        self, name: str, version: int, *, intended_use: str | None = None, limitations: str | None = None
+    ) -> dict[str, Any]:
+        """Write the person-written part of the model card."""
+        body = {
+            k: v for k, v in (("intended_use", intended_use), ("limitations", limitations)) if v is not None
+        }
+        return self._client.request("PUT", f"/models/{_q(name)}/versions/{int(version)}/card", json=body)  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------- deployment
 

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._encoding import encode_value
-from ..types import BatchResult, Page, Run
+from ..explain._body import Importances, explanation_body
+from ..types import BatchResult, Explanation, Page, Run
 from ._base import Resource
 from ._paging import Paginator
 
@@ -74,6 +75,26 @@ class Runs(Resource):
         if start_time is not None:
             body["start_time"] = int(start_time)
         return Run.from_dict(self._client.request("POST", "/runs", json=body))
+
+    def get_explanation(self, run_id: str) -> Explanation:
+        """The run's global explanation (``NotFoundError`` if none was logged)."""
+        return Explanation.from_dict(
+            self._client.request("GET", f"/runs/{quote_segment(run_id)}/explanation")
+        )
+
+    def set_explanation(
+        self,
+        run_id: str,
+        importances: Importances,
+        *,
+        method: str,
+        dataset: Any = None,
+        per_class: Mapping[str, Importances] | None = None,
+    ) -> Explanation:
+        """Set or replace the run's explanation; versions registered from the run carry a copy."""
+        body = explanation_body(importances, method, dataset, per_class)
+        path = f"/runs/{quote_segment(run_id)}/explanation"
+        return Explanation.from_dict(self._client.request("PUT", path, json=body))
 
     def get(self, run_id: str) -> Run:
         return Run.from_dict(self._client.request("GET", f"/runs/{quote_segment(run_id)}"))

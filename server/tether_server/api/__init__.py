@@ -34,6 +34,7 @@ BLUEPRINT_MODULES = [
     "monitors",
     "alerts",
     "abtests",
+    "explanations",
 ]
 
 

@@ -15,6 +15,7 @@ from ..schemas.registry import (
     TransitionRequestPageSchema,
     TransitionRequestSchema,
 )
+from ..services.explain import explanations as explain
 from ..services.registry import transitions as svc
 from . import Blueprint
 
@@ -62,7 +63,9 @@ def list_(args: dict[str, Any]) -> Any:
 @access("viewer")
 @blp.response(200, TransitionRequestSchema)
 def get(transition_id: int) -> Any:
-    return _one(svc.get_request(context.db(), context.principal(), transition_id))
+    """One request, with ``explanation_comparison``: candidate vs the current Production version."""
+    req = svc.get_request(context.db(), context.principal(), transition_id)
+    return {**_one(req), "explanation_comparison": explain.comparison_for_request(context.db(), req)}
 
 
 @blp.route("/transition-requests/<int:transition_id>/approve", methods=["POST"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import abtests, monitoring, registry  # noqa: F401  (registers the registry, monitoring and A/B test tables)
+from . import abtests, explain, monitoring, registry  # noqa: F401  (registers the registry, monitoring, A/B test and explanation tables)
 from .artifacts import Artifact, Dataset, DatasetVersion, RunInput, Upload
 from .audit import AuditEvent
 from .auth import ALL_RESOURCES, LEVELS, RESOURCE_TYPES, ROLES, ApiToken, Group, GroupMember, Permission, User

@@ -53,6 +53,9 @@ class ModelVersion(Base):
     created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
     updated_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)  # bumped on stage/alias change (ETag)
+    # model card text a person writes (everything else on the card is generated)
+    intended_use: Mapped[str] = mapped_column(Text, default="", server_default="")
+    limitations: Mapped[str] = mapped_column(Text, default="", server_default="")
     __table_args__ = (
         UniqueConstraint("model_id", "version"),
         Index("ix_model_versions_stage", "model_id", "stage"),

@@ -95,6 +95,10 @@ class DeploymentSchema(ModelVersionSchema):
     datasets = fields.List(fields.Nested(DatasetRefSchema))
     files = fields.List(fields.Nested(FileSchema))
     archive_url = fields.String()
+    explanation_url = fields.String(
+        allow_none=True, metadata={"description": "the version's explanation (null: none recorded)"}
+    )
+    card_url = fields.String(metadata={"description": "the version's model card (?format=md|json)"})
 
 
 ModelVersionPageSchema = page_of(ModelVersionSchema)
@@ -151,6 +155,13 @@ class TransitionRequestSchema(Base):
     decided_at = fields.Integer(allow_none=True)
     decided_by = fields.String(allow_none=True)
     decision_comment = fields.String()
+    explanation_comparison = fields.Dict(
+        metadata={
+            "description": "GET of one request: the candidate's explanation against the current "
+            "Production version's (top features, rank changes, top-10 overlap, spearman, kendall, "
+            "large_change); available=false with a reason when either is missing"
+        }
+    )
 
 
 TransitionRequestPageSchema = page_of(TransitionRequestSchema)

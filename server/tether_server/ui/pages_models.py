@@ -13,6 +13,7 @@ from flask import redirect, request, url_for
 from .. import context
 from ..access import access
 from ..errors import InvalidArgument
+from ..services.explain import card as cards
 from ..services.registry import catalog as registry
 from ..services.registry import deploy, lineage, transitions
 from . import queries
@@ -69,6 +70,7 @@ def version_detail(name: str, version: int) -> Any:
         "run_name": queries.run_names(s, [mv.run_id]).get(mv.run_id or "") if mv.run_id else None,
         "pending_requests": [r for r in transitions.describe(s, pending) if r["version"] == version],
         "lineage": lineage.model_version_graph(s, me, name, version),
+        "card": cards.build_card(s, me, name, version),
     }
     return page("version_detail.html", data, stages=("Staging", "Production", "Archived"))
 
@@ -92,3 +94,19 @@ def request_transition(name: str, version: int) -> Any:
     if req.status == "pending":
         return redirect(url_for("ui_review.review", transition_id=req.id), 303)
     return redirect(url_for("ui_models.version_detail", name=name, version=version), 303)
+
+
+@bp.route("/models/<name>/versions/<int:version>/card", methods=["POST"])
+@access("writer")
+def edit_card(name: str, version: int) -> Any:
+    """Form twin of ``PUT /api/v1/models/<name>/versions/<v>/card`` (intended use, limitations)."""
+    cards.update_card(
+        context.db(),
+        context.principal(),
+        name,
+        version,
+        intended_use=request.form.get("intended_use", "").strip()[: cards.TEXT_LIMIT],
+        limitations=request.form.get("limitations", "").strip()[: cards.TEXT_LIMIT],
+        request_id=context.request_id(),
+    )
+    return redirect(url_for("ui_models.version_detail", name=name, version=version) + "#model-card", 303)

@@ -17,6 +17,7 @@ from ..access import access
 from ..errors import InvalidArgument
 from ..models.registry import ModelVersion, TransitionRequest
 from ..services.events import audit
+from ..services.explain import explanations as explain
 from ..services.registry import deploy, transitions
 from .common import page, ui_blueprint
 from .pages_abtests import evidence_for
@@ -120,6 +121,7 @@ def review(transition_id: int) -> Any:
         "is_requester": req.requested_by == me.id,
         "events": _events(name, req),
         "abtest": evidence_for(req.id),
+        "explanation_comparison": explain.comparison_for_request(context.db(), req),
     }
     return page("review.html", data)
 

@@ -6,7 +6,7 @@ of runs that no longer exist (hard-deleted); (3) pending uploads older than the 
 parts are aborted. ``dry_run`` only reports.
 
 Registered model versions own the ``registry/`` key space: an object there is kept while a
-ModelVersionFile row refers to it, whatever happened to the source run; only unreferenced ones
+ModelVersionFile row (or a version's local explanation sample) refers to it, whatever happened to the source run; only unreferenced ones
 older than the grace period (a registration that failed after copying) are orphans.
 """
 
@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...models import Artifact, Run, Upload, now_ms
+from ...models.explain import Explanation
 from ...models.registry import ModelVersionFile
 from ...storage import ArtifactStore
 
@@ -51,6 +52,9 @@ def collect(
     )
     pending = set(session.scalars(select(Upload.storage_key).where(Upload.status == "pending")))
     registered = set(session.scalars(select(ModelVersionFile.storage_key)))
+    registered |= set(
+        session.scalars(select(Explanation.local_key).where(Explanation.local_key.is_not(None)))
+    )
     for obj in store.list(""):
         parts = obj.key.split("/")
         if parts[0] == REGISTRY_PREFIX:

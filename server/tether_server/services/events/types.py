@@ -233,6 +233,44 @@ class AliasChanged(ModelEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExplanationSet(ModelEvent):
+    """A version's global explanation was set or replaced (``replaced``), or its local sample added."""
+
+    action = "model.explanation_set"
+    version: int
+    stage: str
+    method: str
+    n_features: int
+    replaced: bool
+    part: str = "global"  # "global" | "local_sample"
+
+    def to_value(self) -> str | None:
+        return self.method
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "stage": self.stage,
+            "method": self.method,
+            "n_features": self.n_features,
+            "replaced": self.replaced,
+            "part": self.part,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelCardUpdated(ModelEvent):
+    """The person-written part of a version's model card (intended use, limitations) changed."""
+
+    action = "model.card_updated"
+    version: int
+    fields: list[str]
+
+    def details(self) -> dict[str, Any]:
+        return {"version": self.version, "fields": sorted(self.fields)}
+
+
+@dataclass(frozen=True, kw_only=True)
 class PolicyChanged(Event):
     """A promotion policy changed: a model's (``model_id`` set) or the global one."""
 

@@ -38,6 +38,7 @@ from .. import paging
 from ..artifacts import gc
 from ..events import after_commit, publish
 from ..events import types as ev
+from ..explain import records as explain_records
 from ..identity import permissions
 from ..tracking import runs
 from ..validation import check_tags
@@ -355,6 +356,7 @@ def _record_version(
         session.add(ModelVersionFile(version_id=mv.id, path=rel, size=size, sha256=sha, storage_key=key))
     mv.total_bytes = sum(f[2] for f in staged.files)
     _snapshot_inputs(session, mv, run.id)
+    explain_records.copy_from_run(session, mv.id, run.id, actor.id)  # every version carries it
     session.flush()
     publish(
         session,

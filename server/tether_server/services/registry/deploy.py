@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ...access import Principal
 from ...errors import NotFound
 from ...models.registry import ModelAlias, ModelVersion, ModelVersionFile, ModelVersionInput, RegisteredModel
+from ..explain import records as explain_records
 from ..identity import permissions
 from . import catalog as reg
 
@@ -114,6 +115,10 @@ def describe_version(
             for f in files
         ],
         "archive_url": f"{prefix}/download",
+        "explanation_url": (
+            f"{prefix}/explanation" if explain_records.for_version(session, mv.id) is not None else None
+        ),
+        "card_url": f"{prefix}/card",
     }
 
 
