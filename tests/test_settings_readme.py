@@ -428,6 +428,22 @@ def check_log_level(env: Env, mp: pytest.MonkeyPatch) -> None:
         assert out.stdout.strip().splitlines()[-1] == str(number)
 
 
+def check_metrics(env: Env, mp: pytest.MonkeyPatch) -> None:
+    assert env.app({}).test_client().get("/metrics").status_code == 404  # off by default
+    c = env.app({"TETHER_METRICS": "open"}).test_client()
+    c.get("/api/v1/health")
+    body = c.get("/metrics").get_data(as_text=True)
+    assert 'tether_http_requests_total{method="GET",route="/api/v1/health",status="200"} 1.0' in body
+
+
+def check_metrics_token(env: Env, mp: pytest.MonkeyPatch) -> None:
+    scrape = "scrape-token-" + "x" * 16
+    c = env.app({"TETHER_METRICS": "token", "TETHER_METRICS_TOKEN": scrape}).test_client()
+    assert c.get("/metrics").status_code == 401
+    assert c.get("/metrics", headers=bearer("scrape-token-wrong")).status_code == 401
+    assert c.get("/metrics", headers=bearer(scrape)).status_code == 200
+
+
 CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_URL": check_url,
     "TETHER_TOKEN": check_token,
@@ -458,6 +474,8 @@ CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_WEBHOOK_RETRY_BASE_SECONDS": check_webhook_retry_base_seconds,
     "TETHER_WEBHOOK_POLL_SECONDS": check_webhook_poll_seconds,
     "TETHER_LOG_LEVEL": check_log_level,
+    "TETHER_METRICS": check_metrics,
+    "TETHER_METRICS_TOKEN": check_metrics_token,
 }
 
 

@@ -86,6 +86,8 @@ class Settings:
     webhook_retry_base_seconds: float = 10.0
     webhook_poll_seconds: float = 2.0
     log_level: str = "INFO"
+    metrics: str = "off"  # off | token | open: GET /metrics
+    metrics_token: str = ""  # the bearer token a scraper sends when metrics = token
     credentials_file: str = ""  # default: ~/.config/tether/credentials.json
     testing: bool = False  # Flask's TESTING flag; set by the test suite, not from the environment
 
@@ -116,6 +118,8 @@ class Settings:
         "webhook_retry_base_seconds": "TETHER_WEBHOOK_RETRY_BASE_SECONDS",
         "webhook_poll_seconds": "TETHER_WEBHOOK_POLL_SECONDS",
         "log_level": "TETHER_LOG_LEVEL",
+        "metrics": "TETHER_METRICS",
+        "metrics_token": "TETHER_METRICS_TOKEN",
         "credentials_file": "TETHER_CREDENTIALS_FILE",
     }
 
@@ -156,13 +160,20 @@ class Settings:
             raise ConfigError(
                 f"TETHER_LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {self.log_level!r}"
             )
+        if self.metrics.lower() not in ("off", "token", "open"):
+            raise ConfigError(f"TETHER_METRICS: expected off, token or open, got {self.metrics!r}")
+        if self.metrics.lower() == "token" and len(self.metrics_token) < 16:
+            raise ConfigError("TETHER_METRICS=token needs TETHER_METRICS_TOKEN (at least 16 characters)")
         url = self.database_url
         if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
             raise ConfigError("TETHER_DATABASE_URL: only sqlite:// and postgresql:// URLs are supported")
         if self.artifact_uri.startswith("s3://") and not self.artifact_uri[5:].split("/")[0]:
             raise ConfigError("TETHER_ARTIFACT_URI: s3:// URLs need a bucket (s3://bucket/prefix)")
         return replace(
-            self, default_permission=self.default_permission.upper(), log_level=self.log_level.upper()
+            self,
+            default_permission=self.default_permission.upper(),
+            log_level=self.log_level.upper(),
+            metrics=self.metrics.lower(),
         )
 
     @classmethod

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from flask import Response, jsonify, send_from_directory
 from flask_smorest import Blueprint
-from sqlalchemy import text
 
 from .. import __version__, context
 from ..access import access
+from ..telemetry import check_dependencies
 
 blp = Blueprint("health", __name__, description="Liveness, readiness and API docs")
 
@@ -20,11 +20,29 @@ def health() -> Response:
 @blp.route("/ready", methods=["GET"])
 @access("public")
 def ready() -> Response:
-    """Readiness: the database answers."""
-    with context.separate() as s:
-        s.execute(text("SELECT 1"))
-    store = context.store()
-    return jsonify({"status": "ok", "database": "ok", "artifact_store": store.kind})
+    """Readiness: each dependency (database, artifact store) answers; 503 naming the failing ones when
+    not, so a load balancer stops sending traffic here."""
+    rt = context.runtime()
+    probes = check_dependencies(rt)
+    checks = {
+        p.name: {"status": "ok" if p.ok else "down", "detail": p.detail, "ms": round(p.ms, 1)} for p in probes
+    }
+    down = [p.name for p in probes if not p.ok]
+    if down:
+        body = {
+            "status": "unavailable",
+            "checks": checks,
+            "error": {
+                "code": "UNAVAILABLE",
+                "message": f"Not ready: {', '.join(down)} unavailable",
+                "details": {"failing": down},
+            },
+        }
+        resp = jsonify(body)
+        resp.status_code = 503
+        resp.headers["Retry-After"] = "5"
+        return resp
+    return jsonify({"status": "ok", "checks": checks, "artifact_store": rt.store.kind})
 
 
 @blp.route("/docs", methods=["GET"])

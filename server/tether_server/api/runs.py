@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from .. import context
 from ..access import access
+from ..db import after_commit
 from ..errors import InvalidArgument
 from ..jsonutil import dumps, float_out
 from ..schemas.runs import (
@@ -148,6 +149,8 @@ def log_batch(run_id: str) -> Any:
     text = dumps(result).decode()
     if key is not None:
         idempotency.remember(session, key, scope, context.principal().id, 200, text)
+    n, metrics = len(body.get("metrics") or ()), context.runtime().metrics
+    after_commit(session, lambda: metrics.ingested(n, batches=1))
     return _raw(text, 200)
 
 
@@ -177,7 +180,9 @@ def log_metric(run_id: str) -> Any:
     # PostgreSQL: the write is one atomic statement in an autocommit session (the writer decides).
     writer = context.database().metric_writer
     session = context.autocommit_db() if writer.autocommit_points else context.db()
-    return svc.log_points(session, context.principal(), run_id, [body])
+    result = svc.log_points(session, context.principal(), run_id, [body])
+    context.runtime().metrics.ingested(1)
+    return result
 
 
 def _json_body() -> dict[str, Any]:
