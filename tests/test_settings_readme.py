@@ -444,6 +444,43 @@ def check_metrics_token(env: Env, mp: pytest.MonkeyPatch) -> None:
     assert c.get("/metrics", headers=bearer(scrape)).status_code == 200
 
 
+def _outage_run(env: Env, mp: pytest.MonkeyPatch, spool_env: dict[str, str], capsys: Any = None) -> Path:
+    """Start a run, take the server away, log and end: returns the spool folder the SDK used."""
+    import tether
+
+    app = env.app({})
+    _, tok = env.user(app, "w", "writer")
+    for k, v in spool_env.items():
+        mp.setenv(k, v)
+    live = _live(app)
+    url = next(live)
+    client = tether.Client(url, token=tok, max_retries=0)
+    run = tether.start_run("spool", client=client)
+    next(live, None)  # the server goes away
+    run.log_metric("loss", 1.0, step=1)
+    run.end()
+    return client.spool_dir
+
+
+def check_spool_dir(env: Env, mp: pytest.MonkeyPatch) -> None:
+    where = env.tmp / "my-spool"
+    assert _outage_run(env, mp, {"TETHER_SPOOL_DIR": str(where), "TETHER_SPOOL_WAIT_SECONDS": "0"}) == where
+    assert len(list(where.glob("*.jsonl"))) == 1
+
+
+def check_spool_wait_seconds(env: Env, mp: pytest.MonkeyPatch) -> None:
+    import tether
+
+    mp.setenv("TETHER_SPOOL_WAIT_SECONDS", "2.5")
+    assert tether.Client("http://127.0.0.1:1", token="t").spool_wait == 2.5
+    mp.setenv("TETHER_SPOOL_WAIT_SECONDS", "soon")
+    with pytest.raises(ValueError, match="TETHER_SPOOL_WAIT_SECONDS"):
+        tether.Client("http://127.0.0.1:1", token="t")
+    where = _outage_run(env, mp, {"TETHER_SPOOL_DIR": str(env.tmp / "w"), "TETHER_SPOOL_WAIT_SECONDS": "0"})
+    entries = (next(where.glob("*.jsonl"))).read_text().splitlines()
+    assert '"status":"FINISHED"' in entries[-1]  # with no wait, the end was spooled, not waited for
+
+
 CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_URL": check_url,
     "TETHER_TOKEN": check_token,
@@ -476,6 +513,8 @@ CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_LOG_LEVEL": check_log_level,
     "TETHER_METRICS": check_metrics,
     "TETHER_METRICS_TOKEN": check_metrics_token,
+    "TETHER_SPOOL_DIR": check_spool_dir,
+    "TETHER_SPOOL_WAIT_SECONDS": check_spool_wait_seconds,
 }
 
 
