@@ -156,7 +156,7 @@ def select_scope(session: Session, experiments: list[str], models: list[str]) ->
 
 
 def _scope_filter(t: Table, sel: Selection, model_names: list[str]) -> Any:
-    by = {
+    by: dict[str, tuple[str, set[Any]]] = {
         "experiments": ("id", sel.experiments),
         "experiment_tags": ("experiment_id", sel.experiments),
         "runs": ("id", sel.runs),
@@ -346,8 +346,6 @@ class Importer:
             n += 1
             old_id = row.get("id")
             row = self._remap(t, row, refs)
-            if row is None:
-                continue
             if _int_pk(t):
                 row.pop("id", None)
             if t.name in MAPPED:
@@ -361,7 +359,7 @@ class Importer:
             self.s.execute(insert(t), batch)
         return n
 
-    def _remap(self, t: Table, row: dict[str, Any], refs: dict[str, str]) -> dict[str, Any] | None:
+    def _remap(self, t: Table, row: dict[str, Any], refs: dict[str, str]) -> dict[str, Any]:
         for col, target in refs.items():
             v = row.get(col)
             if v is None or target == "runs":  # run ids are global: kept
@@ -406,7 +404,8 @@ class Importer:
                 return found
             if t.name == "users":
                 row = {"name": row["name"], "role": row["role"], "active": False}
-        return self.s.execute(insert(t).values(**row)).inserted_primary_key[0]
+        result: Any = self.s.execute(insert(t).values(**row))
+        return result.inserted_primary_key[0]
 
     def _copy_object(self, kind: str, row: dict[str, Any]) -> str:
         src = self.bundle / "objects" / row["sha256"]
@@ -416,6 +415,8 @@ class Importer:
             exp = self.s.scalar(
                 select(table("runs").c.experiment_id).where(table("runs").c.id == row["run_id"])
             )
+            if exp is None:
+                raise InvalidArgument(f"artifact of run {row['run_id']!r} whose run is not in the bundle")
             key = storage_key(int(exp), row["run_id"], row["path"], uuid.uuid4().hex)
         else:
             model = self.s.scalar(
