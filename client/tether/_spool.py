@@ -70,7 +70,10 @@ def batch_entry(url: str, run_id: str, body: Mapping[str, Any], key: str) -> Ent
 
 
 def status_entry(url: str, run_id: str, status: str, end_time: int) -> Entry:
-    return {"op": "status", "url": url, "run_id": run_id, "body": {"status": status, "end_time": end_time}}
+    # Setting the same terminal status and end time again changes nothing, so the PATCH is safe to
+    # repeat: the key lets the client's RetryPolicy retry it after a dropped connection.
+    body = {"status": status, "end_time": end_time}
+    return {"op": "status", "url": url, "run_id": run_id, "key": f"status-{uuid.uuid4()}", "body": body}
 
 
 def send_entry(client: Client, entry: Entry) -> None:
@@ -81,7 +84,7 @@ def send_entry(client: Client, entry: Entry) -> None:
     if entry["op"] == "batch":
         client.request("POST", f"/runs/{run}/batch", json=entry["body"], idempotency_key=entry["key"])
     elif entry["op"] == "status":
-        client.request("PATCH", f"/runs/{run}", json=entry["body"])
+        client.request("PATCH", f"/runs/{run}", json=entry["body"], idempotency_key=entry.get("key"))
     else:
         raise ValueError(f"unknown spool entry {entry.get('op')!r}")
 
@@ -174,6 +177,13 @@ class Spool:
     # ------------------------------------------------------------------ draining
 
     def _drain_loop(self) -> None:
+        try:
+            self._drain_until_empty()
+        except Exception:  # noqa: BLE001  (the thread must never die loudly; the file keeps the data)
+            if not self._closed:
+                logger.exception("tether: the spool thread of run %s stopped; use tether sync", self.run_id)
+
+    def _drain_until_empty(self) -> None:
         attempt = 0
         while True:
             with self._cond:
@@ -194,6 +204,8 @@ class Spool:
         """Send the spooled entries in order; True when the spool is empty afterwards."""
         while True:
             with self._cond:
+                if self._closed:
+                    return False
                 if self._offset >= self._size:
                     self._finish_outage()
                     return True
@@ -207,6 +219,8 @@ class Spool:
                         return False
                     logger.error("tether: dropped a spooled %s of run %s: %s", entry["op"], self.run_id, exc)
                 with self._cond:
+                    if self._closed:  # close() kept this entry on disk: a later sync resends it (idempotent)
+                        return False
                     self._offset += len(raw)
                     self._entries -= 1
                     self._points -= int(entry.get("points", 0))
@@ -250,7 +264,7 @@ class Spool:
             self._cond.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(60)
+            thread.join(1.0)  # never longer: an entry in flight stays in the file (resending is safe)
         with self._cond:
             if not self._outage:
                 return None
