@@ -1,6 +1,7 @@
 # Tether server image.
 #   docker build -t tether .
-#   docker run -p 5055:5055 -v tether-data:/data tether
+#   docker run -p 5055:5055 -v tether-data:/data tether            # embedded SQLite, migrates on start
+#   docker run --rm tether db upgrade                              # any tether command
 # Stages: web assets (only when web/package.json exists) -> wheel -> slim runtime.
 
 FROM node:20-slim AS web
@@ -37,4 +38,10 @@ USER tether
 WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 5055
-CMD ["tether", "server", "--host", "0.0.0.0", "--port", "5055", "--migrate"]
+# Liveness without curl in the slim image; Kubernetes uses its own probes (deploy/kubernetes/).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:5055/api/v1/health', timeout=4).status != 200)"]
+# `tether` is the one CLI (client verbs + server admin commands); compose and Kubernetes run
+# `db upgrade` as a one-off migration and start `server` without --migrate.
+ENTRYPOINT ["tether"]
+CMD ["server", "--host", "0.0.0.0", "--port", "5055", "--migrate"]

@@ -7,6 +7,10 @@ parameters take those real ids part of the time, so examples also reach the code
 Both valid (positive) and schema-violating (negative) requests are sent with an admin bearer token.
 Every response must be below 500, and every error (4xx) body must be ``{"error": {"code", "message",
 "details"}}``. Redirects and 304s are not errors and carry no body, so the shape applies from 400 up.
+
+Every response must also conform to the published document (schemathesis's checks): its status code is
+documented for the operation (errors through the ``default`` response), its content type is the
+documented one, its body validates against the documented schema and its documented headers are sent.
 """
 
 from __future__ import annotations
@@ -22,6 +26,13 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.conftest import bearer
 from tests.registry.helpers import add_dataset_input
@@ -145,9 +156,19 @@ def _strategy(operation: Any, real: dict[str, Any]) -> Any:
     return st.one_of(options)
 
 
+CONFORMANCE = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+
+
 def _check(case: Any, response: Any) -> None:
     where = f"{case.method} {case.formatted_path} query={case.query} body={case.body!r}"
     assert response.status_code < 500, f"{response.status_code} for {where}: {response.content[:500]!r}"
+    case.validate_response(response, checks=CONFORMANCE)
     if response.status_code < 400:
         return
     try:
@@ -164,7 +185,9 @@ def _check(case: Any, response: Any) -> None:
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
-def test_bad_input_never_gets_a_500(app: Any, users: Any, method: str, path: str) -> None:
+def test_bad_input_never_gets_a_500_and_responses_conform(
+    app: Any, users: Any, method: str, path: str
+) -> None:
     _uid, token = users.create("fuzz", "admin")
     real = _seed(app, token)
     schema = schemathesis.openapi.from_wsgi(SPEC_PATH, app)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tether_server.config import ConfigError, Settings
@@ -39,3 +41,20 @@ def test_embedded_defaults(tmp_path):
     s = Settings.from_env({"TETHER_DATA_DIR": str(tmp_path)})
     assert s.is_embedded and s.resolved_database_url == f"sqlite:///{tmp_path}/tether.db"
     assert s.resolved_artifact_uri == f"{tmp_path}/artifacts"
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["server", "--port", "1"]])
+def test_missing_optional_driver_is_one_line(monkeypatch, command):
+    """A PostgreSQL URL without psycopg installed: one line naming what to install, no traceback."""
+    from click.testing import CliRunner
+
+    from tether_server.cli import main
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # makes `import psycopg` raise ImportError
+    monkeypatch.setenv("TETHER_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1:1/x")
+    out = CliRunner().invoke(main, command)
+    assert out.exit_code == 1
+    assert out.output == (
+        "Error: TETHER_DATABASE_URL needs the Python package 'psycopg', which is not installed: "
+        "pip install 'tether-server[postgres]'\n"
+    )

@@ -9,6 +9,7 @@ promised behaviour; parsing alone proves nothing.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -428,6 +429,101 @@ def check_log_level(env: Env, mp: pytest.MonkeyPatch) -> None:
         assert out.stdout.strip().splitlines()[-1] == str(number)
 
 
+def check_log_format(env: Env, mp: pytest.MonkeyPatch) -> None:
+    code = (
+        "import logging, tether_server.wsgi; logging.getLogger('tether.check').warning('hello %s', 'world')"
+    )
+    for fmt in ("json", "text"):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env={
+                **os.environ,
+                "TETHER_DATA_DIR": str(env.tmp / "wsgi"),
+                "TETHER_WEBHOOK_WORKER": "false",
+                "TETHER_LOG_FORMAT": fmt,
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        line = next(ln for ln in out.stderr.splitlines() if "hello world" in ln)
+        if fmt == "json":
+            assert json.loads(line)["message"] == "hello world"
+        else:
+            with pytest.raises(ValueError):
+                json.loads(line)
+
+
+def check_require_decision_comment(env: Env, mp: pytest.MonkeyPatch) -> None:
+    from tests.registry.helpers import create_model, register, request_stage, training_run
+
+    for value, status in (("true", 400), ("false", 200)):
+        app = env.app({"TETHER_REQUIRE_DECISION_COMMENT": value, "TETHER_DEFAULT_PERMISSION": "READ"})
+        w, r = bearer(env.user(app, "wr", "writer")[1]), bearer(env.user(app, "rv", "reviewer")[1])
+        client = app.test_client()
+        run_id = training_run(client, w)
+        create_model(client, w)
+        register(client, w, "churn", run_id)
+        req = request_stage(client, w, "churn", 1, "Production")
+        resp = client.post(
+            f"/api/v1/transition-requests/{req['id']}/approve", json={"comment": " \t"}, headers=r
+        )
+        assert resp.status_code == status, resp.get_json()
+
+
+def check_public_url(env: Env, mp: pytest.MonkeyPatch) -> None:
+    app = env.app({"TETHER_PUBLIC_URL": "https://ml.example.com/tether/"})
+    c = app.test_client()
+    assert c.get("/tether/api/v1/health").status_code == 200  # a proxy that keeps the prefix
+    assert c.get("/api/v1/health").status_code == 200  # a probe on the pod
+    r = c.get("/tether/models", headers={"Accept": "text/html"})
+    assert r.status_code in (302, 303) and r.headers["Location"].startswith("/tether/login")
+    assert app.config["SESSION_COOKIE_PATH"] == "/tether/"
+    # absolute download URLs: tests/cicd/test_reverse_proxy.py
+
+
+def check_trusted_proxies(env: Env, mp: pytest.MonkeyPatch) -> None:
+    forwarded = {"Accept": "text/html", "X-Forwarded-Prefix": "/p", "X-Forwarded-Host": "ml.example.com"}
+    for hops, prefix in (("1", "/p/login"), ("0", "/login")):
+        r = env.app({"TETHER_TRUSTED_PROXIES": hops}).test_client().get("/models", headers=forwarded)
+        assert r.headers["Location"].startswith(prefix), (hops, r.headers["Location"])
+
+
+def check_retries(env: Env, mp: pytest.MonkeyPatch) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from click.testing import CliRunner
+
+    from tether.cli import main as tether_cli
+
+    hits: list[str] = []
+
+    class Busy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a: Any) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        for retries in ("0", "2"):
+            hits.clear()
+            mp.setenv("TETHER_URL", f"http://127.0.0.1:{srv.server_port}")
+            mp.setenv("TETHER_TOKEN", "tth_" + "x" * 40)
+            mp.setenv("TETHER_RETRIES", retries)
+            r = CliRunner().invoke(tether_cli, ["runs", "create", "--experiment", "e"])
+            assert r.exit_code == 1 and len(hits) == 1 + int(retries)
+    finally:
+        srv.shutdown()
+
+
 def check_metrics(env: Env, mp: pytest.MonkeyPatch) -> None:
     assert env.app({}).test_client().get("/metrics").status_code == 404  # off by default
     c = env.app({"TETHER_METRICS": "open"}).test_client()
@@ -511,6 +607,13 @@ CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_WEBHOOK_RETRY_BASE_SECONDS": check_webhook_retry_base_seconds,
     "TETHER_WEBHOOK_POLL_SECONDS": check_webhook_poll_seconds,
     "TETHER_LOG_LEVEL": check_log_level,
+    "TETHER_LOG_FORMAT": check_log_format,
+    "TETHER_REQUIRE_DECISION_COMMENT": check_require_decision_comment,
+    "TETHER_PUBLIC_URL": check_public_url,
+    "TETHER_TRUSTED_PROXIES": check_trusted_proxies,
+    "TETHER_RETRIES": check_retries,
+
+
     "TETHER_METRICS": check_metrics,
     "TETHER_METRICS_TOKEN": check_metrics_token,
     "TETHER_SPOOL_DIR": check_spool_dir,
@@ -541,6 +644,8 @@ def test_bad_values_fail_at_startup_with_the_variable_name() -> None:
         ("TETHER_WEBHOOK_MAX_ATTEMPTS", "0"),
         ("TETHER_LOG_LEVEL", "LOUD"),
         ("TETHER_ARTIFACT_URI", "s3://"),
+        ("TETHER_PUBLIC_URL", "ml.example.com/tether"),
+        ("TETHER_TRUSTED_PROXIES", "-1"),
     ):
         with pytest.raises(ConfigError, match=var):
             Settings.from_env({var: bad})

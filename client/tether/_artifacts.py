@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._pathrules import sdk_check
 from ._retry import RetryPolicy
 from .errors import AlreadyExistsError, APIError, ArtifactError, ChecksumError, error_from_response
 
@@ -149,6 +150,7 @@ class ArtifactTransfer:
         raises ``AlreadyExistsError`` (delete the artifact first)."""
         src = Path(local)
         dest = artifact_path if artifact_path is not None else src.name
+        sdk_check(dest)
         ctype = content_type or guess_type(src.name)
         size = src.stat().st_size
         sha = _sha256(src)
@@ -172,6 +174,7 @@ class ArtifactTransfer:
         prefix = artifact_path.strip("/") + "/" if artifact_path and artifact_path.strip("/") else ""
         files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
         jobs = [(f, prefix + f.relative_to(root).as_posix()) for f in files]
+        _ = [sdk_check(dest) for _f, dest in jobs]  # refuse before the first byte goes out
         if len(jobs) <= 1 or self.workers == 1:
             return [self.upload_file(run_id, f, dest) for f, dest in jobs]
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="tether-upload") as pool:
@@ -310,14 +313,16 @@ class ArtifactTransfer:
     # ------------------------------------------------------------ download
 
     def download(self, run_id: str, path: str, dst: str | os.PathLike[str]) -> Path:
-        """Fetch ``path`` into ``dst`` (a file path, or an existing directory to put it in), checking
+        """Fetch ``path`` to ``dst``: into the folder ``dst`` when it ends with "/" or is an existing
+        directory (keeping the file's name; the folder is created), else to the file ``dst``; checking
         size and sha256; an interrupted transfer resumes with a Range request. Raises ``ChecksumError``
         (and leaves nothing at ``dst``) when the bytes do not match the recorded sha256."""
+        sdk_check(path)
         info = self._check(
             self.http.post(self._url(run_id, "/downloads"), json={"path": path}, timeout=self.timeout)
         )
         target = Path(dst)
-        if target.is_dir():
+        if str(dst).endswith(("/", os.sep)) or target.is_dir():  # "into" this folder
             target = target / path.rsplit("/", 1)[-1]
         return self._verified(
             target, info["size"], info["sha256"], path, lambda part: self._fetch(run_id, path, info, part)
@@ -370,6 +375,7 @@ class ArtifactTransfer:
             os.replace(part, target)
         finally:
             part.unlink(missing_ok=True)
+        logger.info("wrote %s (%d bytes) from %s", target, size, label)
         return target
 
     def _fetch(self, run_id: str, path: str, info: dict[str, Any], part: Path) -> None:

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 
 def create_app(settings: Any = None) -> Flask:
-    from . import pipeline, services
+    from . import bodyguard, pipeline, services
     from .api import register_api
     from .config import Settings
     from .errors import register_error_handlers
@@ -34,6 +34,7 @@ def create_app(settings: Any = None) -> Flask:
     runtime.install(app)
     _ = services
     pipeline.install(app)
+    bodyguard.install(app)
     register_api(app)
     from .ui import register_web
 
@@ -42,5 +43,8 @@ def create_app(settings: Any = None) -> Flask:
 
     scrape.register(app, settings.metrics)
     register_error_handlers(app)  # last: replaces flask-smorest's own handlers
+    from . import proxy
+
+    proxy.install(app, settings)  # TETHER_PUBLIC_URL prefix and TETHER_TRUSTED_PROXIES
     runtime.start()  # background workers (workers/), stopped by runtime.close() or at exit
     return app

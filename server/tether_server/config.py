@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DATA_DIR = "./tether-data"
 
@@ -79,6 +81,7 @@ class Settings:
     default_permission: str = "NONE"  # NONE or READ: what users get on resources without a grant
     login_max_failures: int = 5
     login_lockout_seconds: int = 60
+    require_decision_comment: bool = True  # approve/reject need a non-blank comment (API and UI)
     webhook_allowlist: str = ""  # comma-separated CIDRs/hosts allowed despite SSRF rules
     webhook_worker: bool = True  # run the webhook delivery worker (a thread) in each server process
     webhook_timeout_seconds: float = 10.0
@@ -89,6 +92,9 @@ class Settings:
     metrics: str = "off"  # off | token | open: GET /metrics
     metrics_token: str = ""  # the bearer token a scraper sends when metrics = token
     credentials_file: str = ""  # default: ~/.config/tether/credentials.json
+    log_format: str = "json"  # json (one object per line) or text (for development)
+    public_url: str = ""  # e.g. https://ml.example.com/tether: absolute links and the path prefix
+    trusted_proxies: int = 0  # hops of X-Forwarded-* headers to trust (0: ignore them)
     testing: bool = False  # Flask's TESTING flag; set by the test suite, not from the environment
 
     ENV = {
@@ -111,6 +117,7 @@ class Settings:
         "default_permission": "TETHER_DEFAULT_PERMISSION",
         "login_max_failures": "TETHER_LOGIN_MAX_FAILURES",
         "login_lockout_seconds": "TETHER_LOGIN_LOCKOUT_SECONDS",
+        "require_decision_comment": "TETHER_REQUIRE_DECISION_COMMENT",
         "webhook_allowlist": "TETHER_WEBHOOK_ALLOWLIST",
         "webhook_worker": "TETHER_WEBHOOK_WORKER",
         "webhook_timeout_seconds": "TETHER_WEBHOOK_TIMEOUT_SECONDS",
@@ -121,6 +128,9 @@ class Settings:
         "metrics": "TETHER_METRICS",
         "metrics_token": "TETHER_METRICS_TOKEN",
         "credentials_file": "TETHER_CREDENTIALS_FILE",
+        "log_format": "TETHER_LOG_FORMAT",
+        "public_url": "TETHER_PUBLIC_URL",
+        "trusted_proxies": "TETHER_TRUSTED_PROXIES",
     }
 
     @classmethod
@@ -160,6 +170,8 @@ class Settings:
             raise ConfigError(
                 f"TETHER_LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {self.log_level!r}"
             )
+        if self.log_format.lower() not in ("json", "text"):
+            raise ConfigError(f"TETHER_LOG_FORMAT: expected json or text, got {self.log_format!r}")
         if self.metrics.lower() not in ("off", "token", "open"):
             raise ConfigError(f"TETHER_METRICS: expected off, token or open, got {self.metrics!r}")
         if self.metrics.lower() == "token" and len(self.metrics_token) < 16:
@@ -169,10 +181,25 @@ class Settings:
             raise ConfigError("TETHER_DATABASE_URL: only sqlite:// and postgresql:// URLs are supported")
         if self.artifact_uri.startswith("s3://") and not self.artifact_uri[5:].split("/")[0]:
             raise ConfigError("TETHER_ARTIFACT_URI: s3:// URLs need a bucket (s3://bucket/prefix)")
+        if not 0 <= self.trusted_proxies <= 10:
+            raise ConfigError("TETHER_TRUSTED_PROXIES: expected a number of proxy hops from 0 to 10")
+        public = self.public_url.strip().rstrip("/")
+        if public:
+            parts = urlsplit(public)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+                raise ConfigError(
+                    "TETHER_PUBLIC_URL: expected http(s)://host[:port][/prefix] without query or fragment"
+                )
+        if url.startswith("postgresql"):
+            driver = url.split("://", 1)[0].partition("+")[2] or "psycopg"
+            hint = "'tether-server[postgres]'" if driver == "psycopg" else driver
+            _needs(driver, "TETHER_DATABASE_URL", hint)
         return replace(
             self,
             default_permission=self.default_permission.upper(),
             log_level=self.log_level.upper(),
+            log_format=self.log_format.lower(),
+            public_url=public,
             metrics=self.metrics.lower(),
         )
 
@@ -202,5 +229,20 @@ class Settings:
         return Path(self.credentials_file or "~/.config/tether/credentials.json").expanduser()
 
     @property
+    def url_prefix(self) -> str:
+        """The path Tether is served under (``/tether`` for https://host/tether), or ``""``."""
+        return urlsplit(self.public_url).path.rstrip("/") if self.public_url else ""
+
+    @property
     def is_embedded(self) -> bool:
         return not self.database_url
+
+
+def _needs(module: str, setting: str, install: str) -> None:
+    """Fail at startup, in one line, when a setting needs an optional dependency that is missing."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"{setting} needs the Python package {module!r}, which is not installed: pip install {install}"
+        ) from None

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 
 logger = logging.getLogger(__name__)
 
@@ -117,17 +117,18 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         else:
             conn.exec_driver_sql("BEGIN")
 
-    def do_commit(dbapi_conn: Any) -> None:
+    # The parameter name matches Dialect.do_commit/do_rollback, so the replacements are type-compatible.
+    def do_commit(dbapi_connection: PoolProxiedConnection) -> None:
         try:
-            base_commit(dbapi_conn)
+            base_commit(dbapi_connection)
         finally:
-            lock.release(dbapi_conn)
+            lock.release(dbapi_connection)
 
-    def do_rollback(dbapi_conn: Any) -> None:
+    def do_rollback(dbapi_connection: PoolProxiedConnection) -> None:
         try:
-            base_rollback(dbapi_conn)
+            base_rollback(dbapi_connection)
         finally:
-            lock.release(dbapi_conn)
+            lock.release(dbapi_connection)
 
     dialect.do_commit = do_commit  # type: ignore[method-assign]
     dialect.do_rollback = do_rollback  # type: ignore[method-assign]

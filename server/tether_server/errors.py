@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify
 from marshmallow import ValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -64,6 +64,28 @@ class TooManyRequests(TetherError):
 
 class Unavailable(TetherError):
     status, code = 503, "UNAVAILABLE"
+
+
+class InsufficientStorage(TetherError):
+    status, code = 507, "INSUFFICIENT_STORAGE"
+
+
+#: Seconds a client is told to wait when the database is unreachable (PostgreSQL restarts take a few).
+DB_RETRY_AFTER = "2"
+
+
+def is_connection_error(exc: DBAPIError) -> bool:
+    """The database could not be reached or dropped the connection (as opposed to refusing a statement):
+    OperationalError (connection refused, server shut down, admin shutdown) or any error SQLAlchemy
+    classified as a disconnect (it then invalidates the pool's stale connections)."""
+    return isinstance(exc, SAOperationalError) or bool(getattr(exc, "connection_invalidated", False))
+
+
+def database_unavailable(exc: DBAPIError) -> Response:
+    logger.error("database unavailable: %s", str(exc.orig).strip().splitlines()[0] if exc.orig else exc)
+    return error_response(
+        503, "UNAVAILABLE", "The database is unavailable; retry later", {}, {"Retry-After": DB_RETRY_AFTER}
+    )
 
 
 _HTTP_CODES = {
@@ -135,10 +157,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(SAOperationalError)
     def _db_down(e: SAOperationalError) -> Response:
-        logger.error("database error: %s", e.orig)
-        return error_response(
-            503, "UNAVAILABLE", "The database is unavailable; retry later", {}, {"Retry-After": "2"}
-        )
+        return database_unavailable(e)
 
     @app.errorhandler(IntegrityError)
     def _conflict(e: IntegrityError) -> Response:
@@ -161,6 +180,13 @@ def register_error_handlers(app: Flask) -> None:
             "A value cannot be stored (for example a NUL character in text, or a number out of range)",
             {"reason": type(e.orig).__name__},
         )
+
+    @app.errorhandler(DBAPIError)
+    def _db_error(e: DBAPIError) -> Response:
+        if is_connection_error(e):  # e.g. InterfaceError on a connection the server closed
+            return database_unavailable(e)
+        logger.error("database error", exc_info=e)
+        return error_response(500, "INTERNAL", "Internal server error")
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:

@@ -1,17 +1,27 @@
-"""JSON encoding. Non-finite floats travel as the strings "NaN", "Infinity" and "-Infinity"."""
+"""JSON encoding (orjson).
+
+Non-finite metric values travel as the strings "NaN", "Infinity" and "-Infinity", both ways (the README;
+protobuf's JSON mapping, which MLflow's client reads). On the way out that is ``float_out``, applied by the
+``MetricValue`` schema field (``schemas.dump``) to every metric value a response carries. ``dumps`` itself
+cannot do it: orjson writes a bare NaN or infinity as ``null``, so a float that may be non-finite must go
+through ``float_out`` (a ``MetricValue`` field) before it gets here. On the way in, see
+``services.validation.metric_value``.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from flask import Response
 from flask.json.provider import JSONProvider
 
 NONFINITE_OUT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
-def float_out(value: float) -> float | str:
+def float_out(value: float | None) -> float | str | None:
+    """A metric value for the wire: finite floats (and None) unchanged, the others as their string names."""
     if value != value:
         return "NaN"
     if value in (math.inf, -math.inf):
@@ -38,6 +48,9 @@ class OrjsonProvider(JSONProvider):
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return orjson.loads(s)
 
-    def response(self, *args: Any, **kwargs: Any) -> Any:
+    def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(dumps(obj), mimetype="application/json")
+        # JSONProvider types its app as the sansio App, whose response_class takes no body; the app this
+        # provider is installed on is a Flask app, whose response_class is a flask Response.
+        response_class = cast("type[Response]", self._app.response_class)
+        return response_class(dumps(obj), mimetype="application/json")

@@ -1,10 +1,152 @@
+"""Logging, configured once by the entry point: ``TETHER_LOG_FORMAT=json`` (one JSON object per line,
+every value escaped by the JSON encoder, so nothing a caller sends can start a line of its own) or
+``text`` (readable, for development; control characters are shown as escapes, never written raw).
+
+The access line of each request carries: time, level, request_id, user_id, method, route (the URL
+rule, e.g. ``/api/v1/runs/<run_id>``), path, status, duration_ms and bytes.
+"""
+
 from __future__ import annotations
 
+import json
 import logging
+import re
+import sys
+import time
+from typing import Any
+
+FORMATS = ("json", "text")
+ACCESS_FIELDS = ("request_id", "user_id", "method", "route", "path", "status", "duration_ms", "bytes")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+access_logger = logging.getLogger("tether_server.request")
 
 
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+def escape_text(text: str) -> str:
+    """Control and line-separator characters as visible escapes (``\\n``, ``\\x00``)."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _request_context() -> dict[str, Any]:
+    try:
+        from flask import g, has_request_context
+    except ImportError:  # pragma: no cover - the server always has Flask
+        return {}
+    if not has_request_context():
+        return {}
+    principal = g.get("principal")
+    return {"request_id": g.get("request_id"), "user_id": getattr(principal, "id", None)}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        out.update({k: v for k, v in _request_context().items() if v is not None})
+        out.update({k: getattr(record, k) for k in ACCESS_FIELDS if hasattr(record, k)})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            out["stack"] = self.formatStack(record.stack_info)
+        # ensure_ascii: U+2028/U+0085 and friends are escaped too, so no reader splits the line
+        return json.dumps(out, ensure_ascii=True, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        head = escape_text(super().formatMessage(self._prepared(record)))
+        if record.exc_info:  # the traceback keeps its lines; its text is ours, not the caller's
+            head += "\n" + self.formatException(record.exc_info)
+        return head
+
+    def _prepared(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        return record
+
+
+def formatter(fmt: str) -> logging.Formatter:
+    return JsonFormatter() if fmt == "json" else TextFormatter()
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    root = logging.getLogger()
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(fmt))
+    root.addHandler(handler)
+
+
+def log_request(resp: Any, duration_ms: float) -> None:
+    """The one access line of a request (called from the pipeline's after_request)."""
+    from flask import g, request
+
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    principal = g.get("principal")
+    fields = {
+        "request_id": g.get("request_id"),
+        "user_id": getattr(principal, "id", None),
+        "method": request.method,
+        "route": rule,
+        "path": request.path,
+        "status": resp.status_code,
+        "duration_ms": round(duration_ms, 1),
+        "bytes": resp.calculate_content_length(),
+    }
+    access_logger.info(
+        "%s %s %s %.1fms rid=%s",
+        request.method,
+        request.path,
+        resp.status_code,
+        duration_ms,
+        fields["request_id"],
+        extra=fields,
     )
+
+
+def emit(fmt: str, message: str, level: str = "INFO", **fields: Any) -> str:
+    """A line for the CLI to print before logging is configured (startup banners), in ``fmt``."""
+    if fmt != "json":
+        return escape_text(message) if "\n" not in message else message
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    body = {"time": stamp, "level": level, "logger": "tether_server.cli", "message": message, **fields}
+    return json.dumps(body, ensure_ascii=True)
+
+
+try:  # gunicorn's own lines (booting, worker exits) in the same format
+    from gunicorn.glogging import Logger as _GunicornLogger
+
+    class GunicornLogger(_GunicornLogger):
+        """``--logger-class``: gunicorn's error log with Tether's formatter (TETHER_LOG_FORMAT)."""
+
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            from .config import Settings
+
+            fmt = formatter(Settings.from_env().log_format)
+            for handler in self.error_log.handlers + self.access_log.handlers:
+                handler.setFormatter(fmt)
+
+except ImportError:  # pragma: no cover - gunicorn is a server dependency
+    pass
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_from(header: str | None) -> str:
+    """The caller's X-Request-Id when it is plain (letters, digits, ``._:-``, ≤ 64), else a fresh one."""
+    import secrets
+
+    return header if header and _REQUEST_ID.fullmatch(header) else secrets.token_hex(8)

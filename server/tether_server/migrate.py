@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,7 +63,8 @@ def _lock(engine: Engine) -> Iterator[Connection]:
         return
     db_path = engine.url.database
     lock_path = Path(db_path + ".migrate.lock") if db_path and db_path != ":memory:" else None
-    fh = open(lock_path, "w") if lock_path else None  # noqa: SIM115
+    # O_CREAT without truncation: every process locks the same inode, whoever created it
+    fh = os.fdopen(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+") if lock_path else None
     try:
         if fh:
             fcntl.flock(fh, fcntl.LOCK_EX)

@@ -6,18 +6,23 @@ below 400, and rolled back otherwise; see ``context`` for the other units of wor
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask import session as cookie_session
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.routing import IntegerConverter
 
-from . import context
+from . import context, logconfig
 from .access import ROLE_RANK, policy_of
-from .errors import PermissionDenied, Unauthenticated, error_response
+from .errors import (
+    PermissionDenied,
+    Unauthenticated,
+    database_unavailable,
+    error_response,
+    is_connection_error,
+)
 from .services.identity import users as users_svc
 
 logger = logging.getLogger("tether_server.request")
@@ -76,7 +81,7 @@ def _session_version(user: Any) -> str:
 
 
 def begin_request() -> Response | None:
-    g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    g.request_id = logconfig.request_id_from(request.headers.get("X-Request-Id"))
     g.t0 = time.perf_counter()
     if request.endpoint is None:
         return None  # routing error: 404/405 handlers answer
@@ -111,6 +116,13 @@ def end_request(resp: Response) -> Response:
             session.rollback()
             logger.info("commit conflict: %s", exc.orig)
             resp = error_response(409, "ALREADY_EXISTS", "The change conflicts with existing data")
+        except DBAPIError as exc:
+            # The database went away between the view and the COMMIT: the write is not acknowledged
+            # (the client retries; batches carry an Idempotency-Key, so a COMMIT that did land replays).
+            if not is_connection_error(exc):
+                raise
+            _rollback_quietly(session)
+            resp = database_unavailable(exc)
         finally:
             session.close()
     for k, v in SECURITY_HEADERS.items():
@@ -122,17 +134,21 @@ def end_request(resp: Response) -> Response:
         rule.rule if rule is not None else "<unmatched>", request.method, resp.status_code, seconds
     )
     if current_app.config.get("TETHER_ACCESS_LOG", True):
-        ms = seconds * 1000
-        logger.info(
-            "%s %s %s %.1fms rid=%s", request.method, request.path, resp.status_code, ms, g.get("request_id")
-        )
+        logconfig.log_request(resp, seconds * 1000)
     return resp
+
+
+def _rollback_quietly(session: Any) -> None:
+    try:
+        session.rollback()
+    except DBAPIError:  # the connection is gone; the pool has already invalidated it
+        pass
 
 
 def teardown(exc: BaseException | None) -> None:
     session = g.pop("_db", None)
     if session is not None:
-        session.rollback()
+        _rollback_quietly(session)
         session.close()
 
 

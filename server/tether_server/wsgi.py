@@ -6,7 +6,7 @@ from .config import Settings
 from .logconfig import configure_logging
 
 _settings = Settings.from_env()
-configure_logging(_settings.log_level)
+configure_logging(_settings.log_level, _settings.log_format)
 
 from . import create_app  # noqa: E402
 

@@ -39,7 +39,10 @@ def test_concurrent_approvals_leave_exactly_one_production(app, client, auth, us
         revs.append(headers)
     calls = [
         lambda r=r, h=h: requests.post(
-            f"{live_server}/api/v1/transition-requests/{r}/approve", json={}, headers=h, timeout=60
+            f"{live_server}/api/v1/transition-requests/{r}/approve",
+            json={"comment": "ok"},
+            headers=h,
+            timeout=60,
         )
         for r, h in zip(reqs, revs, strict=True)
     ]
@@ -67,7 +70,10 @@ def test_same_request_approved_by_two_reviewers_at_once(app, client, auth, users
     results = _race(
         [
             lambda h=h: requests.post(
-                f"{live_server}/api/v1/transition-requests/{req}/approve", json={}, headers=h, timeout=60
+                f"{live_server}/api/v1/transition-requests/{req}/approve",
+                json={"comment": "ok"},
+                headers=h,
+                timeout=60,
             )
             for h in revs
         ]

@@ -26,7 +26,9 @@ def _to_production(client, auth, users, model, version, name="rita"):
     grant(client, auth, rid, model["id"])
     req = request_stage(client, auth, "churn", version, "Production")
     assert (
-        client.post(f"/api/v1/transition-requests/{req['id']}/approve", json={}, headers=rev).status_code
+        client.post(
+            f"/api/v1/transition-requests/{req['id']}/approve", json={"comment": "ok"}, headers=rev
+        ).status_code
         == 200
     )
 
@@ -155,3 +157,39 @@ def test_lineage_both_directions(app, client, auth, users, backend):
     rev = client.get(f"/api/v1/lineage/dataset-versions/{dv_id}", headers=auth).json
     assert {n["type"] for n in rev["nodes"]} == {"dataset_version", "run", "model_version"}
     assert_error(client.get("/api/v1/lineage/dataset-versions/999999", headers=auth), 404, "NOT_FOUND")
+
+
+def test_register_answers_like_get_and_files_honour_range(app, client, auth, backend):
+    from tests.registry.helpers import add_dataset_input
+
+    run_id = training_run(client, auth)
+    add_dataset_input(app, run_id)
+    create_model(client, auth)
+    created = register(client, auth, "churn", run_id, metadata={"framework": "xgboost", "auc": 0.95})
+    got = client.get("/api/v1/models/churn/versions/1", headers=auth).json
+    assert created == got
+    assert [d["name"] for d in created["datasets"]] == ["churn-data"]
+    assert sorted(f["path"] for f in created["files"]) == sorted(
+        p[len("model/") :] for p in FILES if p.startswith("model/")
+    )
+    assert created["metadata"]["framework"] == "xgboost" and created["metadata"]["extra"] == {"auc": 0.95}
+
+    err = assert_error(client.get("/api/v1/models/churn/stages/production", headers=auth), 404, "NOT_FOUND")
+    assert err["message"] == "Model 'churn' has no version in Production"
+
+    data = FILES["model/weights.bin"]
+    url = "/api/v1/models/churn/versions/1/files/weights.bin"
+    whole = client.get(url, headers=auth)
+    assert whole.status_code == 200 and whole.data == data and whole.headers["Accept-Ranges"] == "bytes"
+    part = client.get(url, headers={**auth, "Range": "bytes=10-99"})
+    assert part.status_code == 206 and part.data == data[10:100]
+    assert (
+        part.headers["Content-Range"] == f"bytes 10-99/{len(data)}" and part.headers["Content-Length"] == "90"
+    )
+    tail = client.get(url, headers={**auth, "Range": "bytes=-5"})
+    assert tail.status_code == 206 and tail.data == data[-5:]
+    # If-Range with another ETag: the whole file, not a slice of something else
+    stale = client.get(url, headers={**auth, "Range": "bytes=0-9", "If-Range": '"other"'})
+    assert stale.status_code == 200 and stale.data == data
+    bad = client.get(url, headers={**auth, "Range": f"bytes={len(data) + 10}-"})
+    assert bad.status_code == 416 and bad.headers["Content-Range"] == f"bytes */{len(data)}"

@@ -261,3 +261,20 @@ def test_log_dataset_directory_with_upload(c, tmp_path):
     assert arts == {f"datasets/events/{f['path']}": f["sha256"] for f in v["manifest"]}
     v2 = c.datasets.log(run.id, root, name="events", profile=False)  # no upload: just the hash
     assert v2["root_hash"] == v["root_hash"] and not v2["created"]
+
+
+def test_download_destination_rule(c, tmp_path, caplog, monkeypatch):
+    """A trailing slash or an existing folder means "into"; anything else is the file to write."""
+    src = tmp_path / "big.bin"
+    src.write_bytes(b"weights" * 100)
+    with tether.start_run(experiment="dest", client=c) as run:
+        run.log_artifact(src, artifact_path="model")
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level("INFO", logger="tether._artifacts"):
+        into_new = c.artifacts.download(run.id, "model/big.bin", "dl/")  # no such folder yet: created
+    assert into_new == Path("dl/big.bin") and into_new.read_bytes() == src.read_bytes()
+    assert any("wrote dl/big.bin (700 bytes)" in r.getMessage() for r in caplog.records)
+    (tmp_path / "existing").mkdir()
+    assert c.artifacts.download(run.id, "model/big.bin", "existing") == Path("existing/big.bin")
+    as_file = c.artifacts.download(run.id, "model/big.bin", "renamed.bin")
+    assert as_file == Path("renamed.bin") and as_file.is_file() and as_file.stat().st_size == 700

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._pathrules import sdk_check
 from ..errors import NotFoundError
 from ..types import Page
 from ._base import Resource
@@ -130,6 +131,9 @@ class Artifacts(Resource):
     ) -> Paginator[ArtifactInfo]:
         """Lazily page through a run's artifacts in path order (``prefix``: e.g. ``"model/"``)."""
 
+        if prefix:
+            sdk_check(prefix, allow_empty=True)
+
         def fetch(token: str | None) -> Page[ArtifactInfo]:
             params = {"prefix": prefix, "max_results": page_size, "page_token": token}
             data = self._client.request("GET", f"/runs/{quote_segment(run_id)}/artifacts", params=params)
@@ -142,11 +146,14 @@ class Artifacts(Resource):
     ) -> Path:
         """Download one artifact, or every artifact under a folder ``path``, verifying each sha256.
 
-        One file: ``dst`` is the file to write, or an existing directory to write it into. A folder:
-        ``dst`` is the directory that receives the tree below ``path``. Returns the file or directory.
+        One file: a ``dst`` ending with "/" or naming an existing directory means "into it" (the
+        file keeps its name, missing folders are created); any other ``dst`` is the file to write.
+        A folder: ``dst`` is the directory that receives the tree below ``path``. Returns the path
+        written (the file, or the directory) and logs it at INFO.
         A mismatch raises ``ArtifactError`` and leaves no file behind."""
         t = self.transfer(progress)
         clean = path.strip("/")
+        sdk_check(clean, allow_empty=True)
         if clean and not path.endswith("/"):
             try:
                 return t.download(run_id, clean, dst)
@@ -167,4 +174,5 @@ class Artifacts(Resource):
     def delete(self, run_id: str, path: str) -> None:
         from urllib.parse import quote
 
+        sdk_check(path.strip("/"))
         self._client.request("DELETE", f"/runs/{quote_segment(run_id)}/artifacts/{quote(path.strip('/'))}")

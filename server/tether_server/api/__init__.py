@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
+import flask_smorest
 from flask import Flask
-from flask_smorest import Api
+from webargs.flaskparser import FlaskParser
 
 from ..runtime import Runtime
+from ..schemas import ErrorSchema
 
 API_PREFIX = "/api/v1"
 
@@ -20,6 +23,7 @@ BLUEPRINT_MODULES = [
     "users",
     "tokens",
     "permissions",
+    "groups",
     "audit",
     "artifacts",
     "datasets",
@@ -28,6 +32,36 @@ BLUEPRINT_MODULES = [
     "webhooks",
     "lineage",
 ]
+
+
+class Parser(FlaskParser):
+    """webargs answers 422 by default; ours is 400 (the error handler shapes the body)."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """Every API blueprint: request validation errors are documented and answered as 400."""
+
+    ARGUMENTS_PARSER = Parser()
+
+
+class Api(flask_smorest.Api):
+    """Every documented error response (and the ``default`` one) is ``{"error": {code, message, details}}``."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+
+def raw_responses(content_type: str, *, not_modified: bool = False, ranges: bool = False) -> dict[str, Any]:
+    """``@blp.doc(**raw_responses(...))`` for a route that streams bytes (nothing to dump with a schema)."""
+    body = {"content": {content_type: {"schema": {"type": "string", "format": "binary"}}}}
+    out: dict[str, Any] = {"200": {"description": "OK", **body}}
+    if ranges:
+        out["206"] = {"description": "Partial Content (a single Range)", **body}
+        out["416"] = {"description": "Range Not Satisfiable (no body)"}
+    if not_modified:
+        out["304"] = {"description": "Not Modified (If-None-Match matched the ETag; no body)"}
+    return {"responses": out}
 
 
 def register_api(app: Flask) -> None:

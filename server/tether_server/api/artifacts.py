@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from werkzeug.routing import PathConverter
 
@@ -30,6 +29,7 @@ from ..schemas.artifacts import (
 )
 from ..services.artifacts import files as svc
 from ..storage import zerocopy
+from . import Blueprint, raw_responses
 
 blp = Blueprint("artifacts", __name__, description="Run artifacts in the artifact store")
 
@@ -84,6 +84,7 @@ def upload(run_id: str, path: str) -> Any:
 
 @blp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=["GET"], merge_slashes=False)
 @access("viewer")
+@blp.doc(**raw_responses("*/*", not_modified=True, ranges=True))
 def download(run_id: str, path: str) -> Response:
     """The object's bytes, with Content-Length, ETag (its sha256) and single-range support.
 

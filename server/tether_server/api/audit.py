@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..schemas.auth import AuditArgs, AuditPageSchema
 from ..services import paging
 from ..services.events import audit as svc
+from . import Blueprint
 
 blp = Blueprint("audit", __name__, description="The append-only audit trail (read only; no edit or delete)")
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..schemas import ListArgs
@@ -20,6 +18,7 @@ from ..schemas.datasets import (
     VersionListSchema,
 )
 from ..services.artifacts import datasets as svc
+from . import Blueprint
 
 blp = Blueprint("datasets", __name__, description="Dataset versions and run inputs (lineage)")
 

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..schemas.experiments import (
@@ -14,6 +12,7 @@ from ..schemas.experiments import (
     ExperimentUpdateSchema,
 )
 from ..services.tracking import experiments as svc
+from . import Blueprint
 
 blp = Blueprint("experiments", __name__, description="Experiments group runs")
 

@@ -1,27 +1,32 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, jsonify, send_from_directory
-from flask_smorest import Blueprint
 
 from .. import __version__, context
 from ..access import access
 from ..telemetry import check_dependencies
+from ..schemas.health import HealthSchema, ReadySchema
+from . import Blueprint, raw_responses
 
 blp = Blueprint("health", __name__, description="Liveness, readiness and API docs")
 
 
 @blp.route("/health", methods=["GET"])
 @access("public")
-def health() -> Response:
+@blp.response(200, HealthSchema)
+def health() -> Any:
     """Liveness: the process answers."""
-    return jsonify({"status": "ok", "version": __version__})
+    return {"status": "ok", "version": __version__}
 
 
 @blp.route("/ready", methods=["GET"])
 @access("public")
-def ready() -> Response:
-    """Readiness: each dependency (database, artifact store) answers; 503 naming the failing ones when
-    not, so a load balancer stops sending traffic here."""
+@blp.response(200, ReadySchema)
+def ready() -> Any:
+    """Readiness: each dependency (database, artifact store) answers; 503 with ``Retry-After`` naming the
+    failing ones when not, so a load balancer stops sending traffic here."""
     rt = context.runtime()
     probes = check_dependencies(rt)
     checks = {
@@ -42,12 +47,13 @@ def ready() -> Response:
         resp.status_code = 503
         resp.headers["Retry-After"] = "5"
         return resp
-    return jsonify({"status": "ok", "checks": checks, "artifact_store": rt.store.kind})
+    return {"status": "ok", "database": "ok", "artifact_store": rt.store.kind, "checks": checks}
 
 
 @blp.route("/docs", methods=["GET"])
 @access("public")
-def docs() -> Response:
+@blp.doc(**raw_responses("text/html"))
+def docs() -> str:
     """Interactive API documentation (Swagger UI, served locally: no CDN)."""
     from flask import render_template
 
@@ -56,6 +62,7 @@ def docs() -> Response:
 
 @blp.route("/docs/assets/<path:filename>", methods=["GET"])
 @access("public")
+@blp.doc(**raw_responses("*/*", not_modified=True))
 def docs_assets(filename: str) -> Response:
     import swagger_ui_bundle
 
@@ -64,6 +71,7 @@ def docs_assets(filename: str) -> Response:
 
 @blp.route("/docs/init.js", methods=["GET"])
 @access("public")
+@blp.doc(**raw_responses("application/javascript"))
 def docs_init() -> Response:
     js = (
         "window.onload = function () { var el = document.getElementById('swagger-ui');"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..schemas.registry import GraphSchema
 from ..services.registry import lineage as svc
+from . import Blueprint
 
 blp = Blueprint("lineage", __name__, description="Lineage between datasets, runs and model versions")
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from .. import context
 from ..access import access
-from ..jsonutil import dumps
+from ..proxy import external_base_url
 from ..schemas.registry import (
     AliasSchema,
     AliasSetSchema,
@@ -26,10 +25,11 @@ from ..schemas.registry import (
     ModelVersionSchema,
     ModelVersionUpdateSchema,
 )
-from ..services.artifacts.files import file_headers
+from ..services.artifacts.files import check_path, file_headers
 from ..services.registry import catalog as svc
 from ..services.registry import deploy
 from ..storage import zerocopy
+from . import Blueprint, raw_responses
 
 blp = Blueprint(
     "models", __name__, description="Model registry: models, versions, aliases and deployment reads"
@@ -97,16 +97,23 @@ def delete(name: str) -> Any:
     svc.delete_model(context.db(), context.principal(), _store(), name, **_kw())
 
 
+def _artifact_folder(path: str | None) -> str | None:
+    if path:
+        check_path(path, allow_empty=True)  # the same rules as the artifact routes; stored as sent
+    return path
+
+
 @blp.route("/models/<name>/versions", methods=["POST"])
 @access("writer")
 @blp.arguments(ModelVersionCreateSchema)
-@blp.response(201, ModelVersionSchema)
+@blp.response(201, DeploymentSchema)
 def register(body: dict[str, Any], name: str) -> Any:
     """Register a version from a run's artifacts; the files are copied into registry-owned storage
-    (before the write transaction, so a large copy blocks no other writer)."""
+    (before the write transaction, so a large copy blocks no other writer). The answer is the
+    version as ``GET .../versions/{v}`` shows it: files and datasets included."""
     with context.separate() as rs:
         staged = svc.stage_files(
-            rs, context.principal(), _store(), name, body["run_id"], body["artifact_path"]
+            rs, context.principal(), _store(), name, body["run_id"], _artifact_folder(body["artifact_path"])
         )
     mv = svc.create_version(
         context.db(),
@@ -118,7 +125,8 @@ def register(body: dict[str, Any], name: str) -> Any:
         metadata=body["metadata"],
         **_kw(),
     )
-    return _version(name, mv)
+    host = request.host_url.rstrip("/")
+    return deploy.describe_version(context.db(), _store(), context.settings().s3_presign, host, name, mv.id)
 
 
 @blp.route("/models/<name>/versions", methods=["GET"])
@@ -134,6 +142,7 @@ def list_versions(args: dict[str, Any], name: str) -> Any:
 @blp.route("/models/<name>/versions/<int:version>", methods=["GET"])
 @access("viewer")
 @blp.response(200, DeploymentSchema)
+@blp.alt_response(304, description="Not Modified (If-None-Match matched the ETag; no body)")
 def get_version(name: str, version: int) -> Any:
     return _deployment(name, version=version)
 
@@ -155,26 +164,41 @@ def delete_version(name: str, version: int) -> Any:
     svc.delete_version(context.db(), context.principal(), _store(), name, version, **_kw())
 
 
-@blp.route("/models/<name>/versions/<int:version>/files/<path:path>", methods=["GET"])
+@blp.route("/models/<name>/versions/<int:version>/files/<path:path>", methods=["GET"], merge_slashes=False)
 @access("viewer")
+@blp.doc(**raw_responses("application/octet-stream", not_modified=True))
 def get_file(name: str, version: int, path: str) -> Response:
-    """One file of a version, streamed; ETag is its sha256."""
-    f = deploy.get_file(context.db(), context.principal(), name, version, path)
+    """One file of a version, streamed; ETag is its sha256; a single ``Range`` (with ``If-Range``)
+    answers 206, as run artifacts do, so an interrupted download resumes."""
+    f = deploy.get_file(context.db(), context.principal(), name, version, check_path(path))
+    etag = f'"{f.sha256}"'
     headers = {
-        "ETag": f'"{f.sha256}"',
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
         "X-Content-SHA256": f.sha256,
         "Cache-Control": "private, max-age=31536000, immutable",
         **file_headers(f.path, None),
     }  # attachment, octet-stream, nosniff, sandbox CSP
     if request.if_none_match.contains(f.sha256) or request.if_none_match.contains_weak(f.sha256):
         return Response(status=304, headers=headers)
-    headers["Content-Length"] = str(f.size)
-    body = zerocopy.serve(_store().open(f.storage_key), request.environ, f.size) if f.size else b""
-    return Response(body, headers=headers, direct_passthrough=True)
+    rng = request.range if request.headers.get("If-Range", etag) == etag else None
+    status, start, end = 200, 0, f.size - 1
+    if rng is not None:
+        span = rng.range_for_length(f.size)
+        if span is None:
+            return Response(status=416, headers={**headers, "Content-Range": f"bytes */{f.size}"})
+        status, start, end = 206, span[0], span[1] - 1
+        headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
+    headers["Content-Length"] = str(max(0, end - start + 1))
+    if not f.size:
+        return Response(b"", status=status, headers=headers)
+    body = zerocopy.serve(_store().open(f.storage_key, start, end), request.environ, end - start + 1)
+    return Response(body, status=status, headers=headers, direct_passthrough=True)
 
 
 @blp.route("/models/<name>/versions/<int:version>/download", methods=["GET"])
 @access("viewer")
+@blp.doc(**raw_responses("application/x-tar"))
 def download_version(name: str, version: int) -> Response:
     return _archive(name, version=version)
 
@@ -182,6 +206,7 @@ def download_version(name: str, version: int) -> Response:
 @blp.route("/models/<name>/stages/<stage>", methods=["GET"])
 @access("viewer")
 @blp.response(200, DeploymentSchema)
+@blp.alt_response(304, description="Not Modified (If-None-Match matched the ETag; no body)")
 def by_stage(name: str, stage: str) -> Any:
     """The version in a stage (case-insensitive), with run, datasets, metadata and files, in one call."""
     return _deployment(name, stage=stage)
@@ -189,6 +214,7 @@ def by_stage(name: str, stage: str) -> Any:
 
 @blp.route("/models/<name>/stages/<stage>/download", methods=["GET"])
 @access("viewer")
+@blp.doc(**raw_responses("application/x-tar"))
 def download_stage(name: str, stage: str) -> Response:
     return _archive(name, stage=stage)
 
@@ -196,12 +222,14 @@ def download_stage(name: str, stage: str) -> Response:
 @blp.route("/models/<name>/aliases/<alias>", methods=["GET"])
 @access("viewer")
 @blp.response(200, DeploymentSchema)
+@blp.alt_response(304, description="Not Modified (If-None-Match matched the ETag; no body)")
 def by_alias(name: str, alias: str) -> Any:
     return _deployment(name, alias=alias)
 
 
 @blp.route("/models/<name>/aliases/<alias>/download", methods=["GET"])
 @access("viewer")
+@blp.doc(**raw_responses("application/x-tar"))
 def download_alias(name: str, alias: str) -> Response:
     return _archive(name, alias=alias)
 
@@ -222,7 +250,7 @@ def delete_alias(name: str, alias: str) -> Any:
     svc.delete_alias(context.db(), context.principal(), name, alias, **_kw())
 
 
-def _deployment(name: str, **pointer: Any) -> Response:
+def _deployment(name: str, **pointer: Any) -> Any:
     session = context.db()
     _mid, vid, _num, etag = deploy.resolve(session, context.principal(), name, **pointer)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
@@ -230,9 +258,9 @@ def _deployment(name: str, **pointer: Any) -> Response:
         return Response(status=304, headers=headers)
     settings = context.settings()
     body = deploy.describe_version(
-        session, _store(), settings.s3_presign, request.host_url.rstrip("/"), name, vid
+        session, _store(), settings.s3_presign, external_base_url(settings), name, vid
     )
-    return Response(dumps(DeploymentSchema().dump(body)), mimetype="application/json", headers=headers)
+    return body, headers  # dumped by the route's DeploymentSchema
 
 
 def _archive(name: str, **pointer: Any) -> Response:

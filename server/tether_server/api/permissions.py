@@ -2,18 +2,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
+from ..models import ALL_RESOURCES
 from ..schemas import page_of
 from ..schemas.auth import PermissionDeleteArgs, PermissionListArgs, PermissionSchema, PermissionSetSchema
 from ..services.identity import permissions as svc
+from . import Blueprint
 
 blp = Blueprint("permissions", __name__, description="Per-resource grants (READ/EDIT/MANAGE)")
 
 
 def _require_manage(resource_type: str, resource_id: str) -> None:
+    if resource_id == ALL_RESOURCES:
+        svc.ensure(context.principal().is_admin, "Only admins grant a level on every experiment or model")
+        return
     svc.require(
         context.db(),
         context.principal(),
@@ -29,9 +32,12 @@ def _require_manage(resource_type: str, resource_id: str) -> None:
 @blp.arguments(PermissionSetSchema)
 @blp.response(200, PermissionSchema)
 def set_(body: dict[str, Any]) -> Any:
-    """Grant or change a user's level on an experiment or model (needs MANAGE on it)."""
-    _require_manage(body["resource_type"], body["resource_id"])
-    return svc.set_grant(context.db(), context.principal(), **body)
+    """Grant or change a user's or a group's level on an experiment or model, by id or name (needs
+    MANAGE on it), or on every experiment/model with resource_id "*" (admins only)."""
+    level = body.pop("level")
+    target = svc.resolve_target(context.db(), **body)
+    _require_manage(target["resource_type"], target["resource_id"])
+    return svc.set_grant(context.db(), context.principal(), **target, level=level)
 
 
 @blp.route("/permissions", methods=["DELETE"])
@@ -39,8 +45,9 @@ def set_(body: dict[str, Any]) -> Any:
 @blp.arguments(PermissionDeleteArgs, location="query")
 @blp.response(204)
 def delete(args: dict[str, Any]) -> None:
-    _require_manage(args["resource_type"], args["resource_id"])
-    svc.revoke_grant(context.db(), context.principal(), **args)
+    target = svc.resolve_target(context.db(), **args)
+    _require_manage(target["resource_type"], target["resource_id"])
+    svc.revoke_grant(context.db(), context.principal(), **target)
 
 
 @blp.route("/permissions", methods=["GET"])

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..errors import NotFound
@@ -11,6 +9,7 @@ from ..models import now_ms
 from ..schemas import page_of
 from ..schemas.auth import TokenCreateSchema, TokenListArgs, TokenSchema
 from ..services.identity import users as svc
+from . import Blueprint
 
 blp = Blueprint("tokens", __name__, description="API tokens (users manage their own; admins all)")
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..schemas.registry import (
@@ -18,6 +16,7 @@ from ..schemas.registry import (
     TransitionRequestSchema,
 )
 from ..services.registry import transitions as svc
+from . import Blueprint
 
 blp = Blueprint("transitions", __name__, description="Stage transition requests, approvals and policies")
 
@@ -73,7 +72,9 @@ def get(transition_id: int) -> Any:
 def approve(body: dict[str, Any], transition_id: int) -> Any:
     """Approve (not your own request). The approval that completes it moves the stage atomically."""
     return _one(
-        svc.approve(context.db(), context.principal(), transition_id, body["comment"], request_id=_rid())
+        svc.approve(
+            context.db(), context.principal(), transition_id, body["comment"], request_id=_rid(), **_policy()
+        )
     )
 
 
@@ -83,8 +84,14 @@ def approve(body: dict[str, Any], transition_id: int) -> Any:
 @blp.response(200, TransitionRequestSchema)
 def reject(body: dict[str, Any], transition_id: int) -> Any:
     return _one(
-        svc.reject(context.db(), context.principal(), transition_id, body["comment"], request_id=_rid())
+        svc.reject(
+            context.db(), context.principal(), transition_id, body["comment"], request_id=_rid(), **_policy()
+        )
     )
+
+
+def _policy() -> dict[str, bool]:
+    return {"require_comment": context.settings().require_decision_comment}
 
 
 @blp.route("/transition-requests/<int:transition_id>/cancel", methods=["POST"])

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..schemas import page_of
 from ..schemas.auth import UserCreateSchema, UserSchema, UserUpdateSchema
 from ..services.identity import users as svc
+from . import Blueprint
 
 blp = Blueprint("users", __name__, description="Users and roles (admin only, except /users/me)")
 

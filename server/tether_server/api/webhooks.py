@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..schemas import ListArgs
@@ -24,6 +22,7 @@ from ..schemas.registry import (
 )
 from ..services.events import webhooks as svc
 from ..workers import webhooks as deliver
+from . import Blueprint
 
 blp = Blueprint("webhooks", __name__, description="Signed webhooks for registry events (admin)")
 

@@ -25,7 +25,9 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
     settings = load_settings()
     settings.data_path.mkdir(parents=True, exist_ok=True)
     from ..db import Database
+    from ..logconfig import emit
     from ..migrate import current_revision, head_revision, upgrade
+    from ..secrets_store import load_secret_key
     from ..services.identity.bootstrap import bootstrap_admin, save_credentials
 
     database = Database(settings.resolved_database_url)
@@ -42,12 +44,16 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
             token = bootstrap_admin(s, settings)
     finally:
         database.dispose()
+    load_secret_key(settings)  # once, in the master, before any worker forks (workers only read it)
     if token:
         urls = [f"http://{h}:{port}" for h in ({"127.0.0.1", "localhost", host} - {"0.0.0.0", "::"})]
         path = save_credentials(urls, token, settings.resolved_credentials_file)
         click.echo(
-            "Created the local admin user 'admin'. Its API token (shown once):\n\n"
-            f"    {token}\n\nSaved to {path} (mode 0600); the SDK reads it when TETHER_TOKEN is unset.\n",
+            emit(
+                settings.log_format,
+                "Created the local admin user 'admin'. Its API token (shown once):\n\n"
+                f"    {token}\n\nSaved to {path} (mode 0600); the SDK reads it when TETHER_TOKEN is unset.\n",
+            ),
             err=True,
         )
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
@@ -68,6 +74,8 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
         "--worker-class",
         "gthread",
         "--no-control-socket",
+        "--logger-class",
+        "tether_server.logconfig.GunicornLogger",
         "--access-logfile",
         "-" if False else "/dev/null",
         "--graceful-timeout",
@@ -78,7 +86,8 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
         "30",
         "tether_server.wsgi:app",
     ]
-    click.echo(f"Tether listening on http://{host}:{port} (data: {settings.data_path})", err=True)
+    listening = f"Tether listening on http://{host}:{port} (data: {settings.data_path})"
+    click.echo(emit(settings.log_format, listening), err=True)
     os.execv(gunicorn, args)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import registry  # noqa: F401  (registers the model registry tables)
 from .artifacts import Artifact, Dataset, DatasetVersion, RunInput, Upload
 from .audit import AuditEvent
-from .auth import LEVELS, RESOURCE_TYPES, ROLES, ApiToken, Permission, User
+from .auth import ALL_RESOURCES, LEVELS, RESOURCE_TYPES, ROLES, ApiToken, Group, GroupMember, Permission, User
 from .base import Base, new_id, now_ms
 from .tracking import (
     Experiment,
@@ -19,6 +19,9 @@ from .tracking import (
 )
 
 __all__ = [
+    "ALL_RESOURCES",
+    "Group",
+    "GroupMember",
     "ApiToken",
     "Artifact",
     "AuditEvent",

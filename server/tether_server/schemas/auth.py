@@ -58,28 +58,44 @@ class TokenListArgs(Strict):
     user_id = fields.Integer(load_default=None, validate=int32())
 
 
-class PermissionSetSchema(Strict):
-    user_id = fields.Integer(required=True, strict=True, validate=int32())
+_GRANTEE_DOC = "exactly one of user_id, user (name), group_id, group (name)"
+_RESOURCE_DOC = 'resource_id ("*" = every resource of the type, admins only) or resource_name'
+
+
+class _GrantTarget(Strict):
+    user_id = fields.Integer(
+        load_default=None, strict=True, validate=int32(), metadata={"description": _GRANTEE_DOC}
+    )
+    user = fields.String(load_default=None, validate=validate.Length(1, 100))
+    group_id = fields.Integer(load_default=None, strict=True, validate=int32())
+    group = fields.String(load_default=None, validate=validate.Length(1, 100))
     resource_type = fields.String(required=True, validate=validate.OneOf(list(RESOURCE_TYPES)))
-    resource_id = fields.String(required=True, validate=validate.Length(1, 250))
+    resource_id = fields.String(
+        load_default=None, validate=validate.Length(1, 250), metadata={"description": _RESOURCE_DOC}
+    )
+    resource_name = fields.String(load_default=None, validate=validate.Length(1, 250))
+
+
+class PermissionSetSchema(_GrantTarget):
     level = fields.String(required=True, validate=validate.OneOf(list(LEVELS)))
 
 
-class PermissionDeleteArgs(Strict):
-    user_id = fields.Integer(required=True, validate=int32())
-    resource_type = fields.String(required=True, validate=validate.OneOf(list(RESOURCE_TYPES)))
-    resource_id = fields.String(required=True)
+class PermissionDeleteArgs(_GrantTarget):
+    user_id = fields.Integer(load_default=None, validate=int32())
+    group_id = fields.Integer(load_default=None, validate=int32())
 
 
 class PermissionListArgs(Strict):
     user_id = fields.Integer(load_default=None, validate=int32())
+    group_id = fields.Integer(load_default=None, validate=int32())
     resource_type = fields.String(load_default=None, validate=validate.OneOf(list(RESOURCE_TYPES)))
     resource_id = fields.String(load_default=None)
 
 
 class PermissionSchema(Base):
     id = fields.Integer()
-    user_id = fields.Integer()
+    user_id = fields.Integer(allow_none=True)
+    group_id = fields.Integer(allow_none=True)
     resource_type = fields.String()
     resource_id = fields.String()
     level = fields.String()

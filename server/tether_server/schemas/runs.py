@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from typing import Any
 
-from ..jsonutil import float_out
+from marshmallow import ValidationError, fields, validate
+
 from . import Base, Strict, int32, int64
+from .dump import MetricValue
 from .experiments import TagsField
 
 STATUSES = ["RUNNING", "FINISHED", "FAILED", "KILLED"]
@@ -30,28 +32,46 @@ class RunUpdateSchema(Strict):
     name = fields.String(validate=validate.Length(max=250))
 
 
-class LatestMetricField(fields.Field):
-    def _serialize(self, value, attr, obj, **kw):  # type: ignore[no-untyped-def]
-        return {
-            k: {"value": float_out(m["value"]), "step": m["step"], "timestamp": m["timestamp"]}
-            for k, m in (value or {}).items()
-        }
+class MetricPointSchema(Base):
+    """One metric point, in (batch, single log) and out (history, a run's latest values)."""
+
+    row_fields = ("step", "value", "timestamp")  # history rows may be (step, value, timestamp) tuples
+    dump_always = row_fields  # every point that goes out has all three (step/timestamp optional in)
+
+    key = fields.String(
+        load_only=True, required=True, metadata={"description": "letters, digits, _ - . / : and space"}
+    )
+    value = MetricValue(required=True)
+    step = fields.Integer(
+        allow_none=True, validate=int64(), metadata={"description": "default 0 (in), always set (out)"}
+    )
+    timestamp = fields.Integer(
+        allow_none=True, validate=int64(0), metadata={"description": "epoch ms; default: when received"}
+    )
 
 
 class RunSchema(Base):
-    id = fields.String()
-    experiment_id = fields.Integer()
-    name = fields.String()
-    status = fields.String()
-    lifecycle = fields.String()
-    start_time = fields.Integer()
-    end_time = fields.Integer(allow_none=True)
-    parent_run_id = fields.String(allow_none=True)
-    created_by = fields.Integer(allow_none=True)
-    params = fields.Dict(keys=fields.String(), values=fields.String())
-    tags = fields.Dict(keys=fields.String(), values=fields.String())
-    metrics = LatestMetricField(
-        metadata={"description": "latest value per metric key: {value, step, timestamp}"}
+    """A run; every field is always present (``required``: read without a missing check). Dumped from a
+    ``(run row, {"params", "tags", "metrics"})`` pair (``pair_fields``) or from one object/mapping."""
+
+    pair_fields = ("params", "tags", "metrics")
+
+    id = fields.String(required=True)
+    experiment_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True)
+    lifecycle = fields.String(required=True)
+    start_time = fields.Integer(required=True)
+    end_time = fields.Integer(required=True, allow_none=True)
+    parent_run_id = fields.String(required=True, allow_none=True)
+    created_by = fields.Integer(required=True, allow_none=True)
+    params = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    tags = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    metrics = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(MetricPointSchema),
+        required=True,
+        metadata={"description": "latest value per metric key: {value, step, timestamp}"},
     )
 
 
@@ -71,12 +91,34 @@ class RunSearchSchema(Strict):
     lifecycle = fields.String(load_default="active", validate=validate.OneOf(["active", "deleted", "all"]))
 
 
-class BatchSchema(Strict):
-    """Documented shape; the view validates metrics with a fast path (10,000 points per request)."""
+class MetricPoints(fields.List):
+    """A list of ``MetricPointSchema`` points, documented as such. Loading only checks it is a list:
+    the points (up to 10,000 per request) are validated by ``services.tracking.runs.parse_metrics`` by
+    the same rules, in one pass, which ``tests/test_schemas_dump.py`` holds to this schema."""
 
-    params = fields.Dict(keys=fields.String(), values=fields.Raw())
-    tags = fields.Dict(keys=fields.String(), values=fields.Raw())
-    metrics = fields.List(fields.Dict(), metadata={"description": "[{key, value, step, timestamp}]"})
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(fields.Nested(MetricPointSchema), **kw)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValidationError("Not a valid list.")
+        return value
+
+
+class BatchSchema(Strict):
+    """The batch body; the view loads it with this schema (unknown fields are a 400)."""
+
+    params = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None, allow_none=True)
+    tags = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None, allow_none=True)
+    metrics = MetricPoints(load_default=None, allow_none=True)
+
+
+class MetricHistorySchema(Base):
+    key = fields.String()
+    items = fields.List(fields.Nested(MetricPointSchema))
+    next_page_token = fields.String(allow_none=True)
+    downsampled = fields.Boolean(metadata={"description": "true when max_points thinned the history"})
+    total_points = fields.Integer(metadata={"description": "with max_points: points before thinning"})
 
 
 class BatchResultSchema(Base):

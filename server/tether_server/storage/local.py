@@ -7,22 +7,45 @@ and are concatenated into place on completion.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from ..errors import InvalidArgument, NotFound
+from ..errors import InsufficientStorage, InvalidArgument, NotFound, Unavailable
 from . import StoredObject
 from .zerocopy import ObjectBody
 
 CHUNK = 1024 * 1024
 UPLOADS_DIR = ".uploads"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def disk_errors() -> Iterator[None]:
+    """A full disk (or quota) is 507 INSUFFICIENT_STORAGE, a read-only one 503; the caller's temp file
+    is removed by its own ``finally`` and no object appears, so nothing half-written is left."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise InsufficientStorage(
+                "The artifact store is full; nothing was stored. Free space or retry later",
+                {"store": "local"},
+                headers={"Retry-After": "60"},
+            ) from exc
+        if exc.errno == errno.EROFS:
+            raise Unavailable(
+                "The artifact store is read-only", {"store": "local"}, headers={"Retry-After": "60"}
+            ) from exc
+        raise
 
 
 class LocalStore:
@@ -66,11 +89,13 @@ class LocalStore:
 
     def put_stream(self, key: str, stream: IO[bytes], length: int | None = None) -> StoredObject:
         dst = self._path(key)
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        with disk_errors():
+            dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.parent / f".{dst.name}.{uuid.uuid4().hex}.part"
         try:
-            with open(tmp, "wb") as fh:
+            with disk_errors(), open(tmp, "wb") as fh:
                 _copy(stream, fh, length)
+                fh.flush()
             os.replace(tmp, dst)
         finally:
             if tmp.exists():
@@ -139,7 +164,8 @@ class LocalStore:
     def multipart_start(self, key: str) -> str:
         self._path(key)
         uid = uuid.uuid4().hex
-        self._updir(uid).mkdir(parents=True)
+        with disk_errors():
+            self._updir(uid).mkdir(parents=True)
         return uid
 
     def multipart_put_part(
@@ -151,8 +177,9 @@ class LocalStore:
         tmp = d / f".{part_number}.{uuid.uuid4().hex}.part"
         try:
             h = hashlib.md5(usedforsecurity=False)
-            with open(tmp, "wb") as fh:
+            with disk_errors(), open(tmp, "wb") as fh:
                 _copy(stream, fh, length, h)
+                fh.flush()
             os.replace(tmp, d / str(part_number))
         finally:
             if tmp.exists():
@@ -171,10 +198,12 @@ class LocalStore:
         if missing:
             raise InvalidArgument("Some parts were not uploaded", {"missing_parts": missing[:100]})
         dst = self._path(key)
-        dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.parent / f".{dst.name}.{uuid.uuid4().hex}.part"
         try:
-            with open(tmp, "wb") as out:
+            with disk_errors():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                out = open(tmp, "wb")
+            with disk_errors(), out:
                 for n in range(1, part_count + 1):
                     with open(d / str(n), "rb") as part:
                         shutil.copyfileobj(part, out, CHUNK)

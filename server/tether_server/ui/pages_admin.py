@@ -13,7 +13,7 @@ from flask import redirect, request, url_for
 from .. import context
 from ..access import access
 from ..services.events import webhooks
-from ..services.identity import permissions, users
+from ..services.identity import groups, permissions, users
 from ..workers import webhooks as deliver
 from .common import page, ui_blueprint
 
@@ -103,22 +103,26 @@ def revoke_token(token_id: int) -> Any:
 def permissions_page() -> Any:
     s = context.db()
     names = {u.id: u.name for u in users.list_users(s)}
+    group_names = {g.id: g.name for g in groups.list_groups(s)}
     items = [
         {
-            "id": p.id,
-            "user_id": p.user_id,
-            "user": names.get(p.user_id, ""),
-            "resource_type": p.resource_type,
-            "resource_id": p.resource_id,
-            "level": p.level,
-            "created_at": p.created_at,
+            "id": row["grant"].id,
+            "user_id": row["grant"].user_id,
+            "group_id": row["grant"].group_id,
+            "grantee": row["grantee"],
+            "resource": row["resource"],
+            "resource_type": row["grant"].resource_type,
+            "resource_id": row["grant"].resource_id,
+            "level": row["grant"].level,
+            "created_at": row["grant"].created_at,
         }
-        for p in permissions.list_grants(s)
+        for row in permissions.describe(s, permissions.list_grants(s))
     ]
     return page(
         "admin_permissions.html",
         {"items": items},
         users=names,
+        groups=group_names,
         levels=permissions.LEVELS,
         resource_types=permissions.RESOURCE_TYPES,
     )
@@ -128,15 +132,16 @@ def permissions_page() -> Any:
 @access("admin")
 def change_permission() -> Any:
     f, s, me = request.form, context.db(), context.principal()
-    user_id, rtype, rid = (
-        f.get("user_id", type=int) or 0,
-        f.get("resource_type", ""),
-        f.get("resource_id", ""),
-    )
+    kind, _, ident = f.get("grantee", f"user:{f.get('user_id', '')}").partition(":")
+    grantee_id = int(ident) if ident.isdigit() else 0
+    user_id, group_id = (None, grantee_id) if kind == "group" else (grantee_id, None)
+    rtype, rid = f.get("resource_type", ""), f.get("resource_id", "")
     if f.get("level") == "REVOKE":
-        permissions.revoke_grant(s, me, user_id, rtype, rid)
+        permissions.revoke_grant(s, me, user_id, resource_type=rtype, resource_id=rid, group_id=group_id)
     else:
-        permissions.set_grant(s, me, user_id, rtype, rid, f.get("level", ""))
+        permissions.set_grant(
+            s, me, user_id, resource_type=rtype, resource_id=rid, level=f.get("level", ""), group_id=group_id
+        )
     return redirect(url_for("ui_admin.permissions_page"), 303)
 
 

@@ -67,7 +67,7 @@ def login() -> Any:
             publish(
                 context.db(), ev.LoggedIn(actor=me, user_id=user.id, ip=ip, request_id=context.request_id())
             )
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(request.script_root + _safe_next(request.args.get("next")))
     return render_template("login.html", error=error), status
 
 

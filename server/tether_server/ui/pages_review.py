@@ -127,8 +127,14 @@ def decide(transition_id: int) -> Any:
     comment = request.form.get("comment", "").strip()
     if decision not in ("approve", "reject"):
         raise InvalidArgument("decision must be approve or reject", {"field": "decision"})
-    if not comment:
-        raise InvalidArgument("A comment is required to approve or reject", {"field": "comment"})
     fn = transitions.approve if decision == "approve" else transitions.reject
-    fn(context.db(), context.principal(), transition_id, comment[:10_000], request_id=context.request_id())
+    required = context.settings().require_decision_comment  # the service applies the rule, as for the API
+    fn(
+        context.db(),
+        context.principal(),
+        transition_id,
+        comment[:10_000],
+        request_id=context.request_id(),
+        require_comment=required,
+    )
     return redirect(url_for("ui_review.review", transition_id=transition_id, done=decision), 303)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from sqlalchemy.exc import DBAPIError
+
+from ..errors import is_connection_error
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -79,9 +84,23 @@ class PollingWorker:
         return self._thread is not None and self._thread.is_alive()
 
     def _loop(self) -> None:
+        down_since: float | None = None  # the database is unreachable: one warning per outage
         while not self._stopping.is_set():
             try:
                 self.run_once()
+                if down_since is not None:
+                    logger.warning(
+                        "%s: database reachable again after %.0fs", self.name, time.monotonic() - down_since
+                    )
+                    down_since = None
+            except DBAPIError as exc:
+                if not is_connection_error(exc):
+                    logger.exception("%s: pass failed", self.name)
+                elif down_since is None:
+                    down_since = time.monotonic()
+                    logger.warning(
+                        "%s: database unavailable (%s); retrying", self.name, type(exc.orig).__name__
+                    )
             except Exception:  # noqa: BLE001  (keep the worker alive; the rows keep the work)
                 logger.exception("%s: pass failed", self.name)
             self._wake.wait(self.poll_seconds)

@@ -11,7 +11,7 @@
   }
 
   async function history(runId, key, maxPoints) {
-    const url = "/api/v1/runs/" + encodeURIComponent(runId) + "/metrics/" + encodeURIComponent(key) +
+    const url = (document.body.dataset.root || "") + "/api/v1/runs/" + encodeURIComponent(runId) + "/metrics/" + encodeURIComponent(key) +
       "?max_points=" + maxPoints;
     const resp = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (!resp.ok) throw new Error("history " + resp.status);

@@ -16,7 +16,7 @@
 
   async function batch(key, ids) {
     const qs = new URLSearchParams({ key, max_points: String(maxPoints), run: ids.join(",") });
-    const resp = await fetch("/compare/history?" + qs, { credentials: "same-origin",
+    const resp = await fetch((document.body.dataset.root || "") + "/compare/history?" + qs, { credentials: "same-origin",
       headers: { Accept: "application/json" } });
     if (!resp.ok) throw new Error("history " + resp.status);
     return (await resp.json()).items;

@@ -58,7 +58,7 @@
     });
     cy.on("tap", "node", evt => {
       const href = evt.target.data("href");
-      if (href && href.startsWith("/")) window.location.assign(href);
+      if (href && href.startsWith("/") && !href.startsWith("//")) window.location.assign((document.body.dataset.root || "") + href);
     });
     cy.fit(undefined, 30);
     window.tetherLineage = cy;  // for tests and debugging

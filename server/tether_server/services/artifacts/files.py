@@ -14,11 +14,13 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+
+from tether import _pathrules as pathrules
 
 from ...access import Principal
 from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -27,14 +29,12 @@ from ...storage import ArtifactStore, ObjectBody
 from .. import paging
 from ..tracking import runs
 
-MAX_PATH = 1000
-MAX_SEGMENT = 255
+MAX_PATH = pathrules.MAX_PATH
+MAX_SEGMENT = pathrules.MAX_SEGMENT
 MAX_PARTS = 10_000
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
 MAX_PART_SIZE = 5 * 1024**3
 PRESIGN_SECONDS = 3600
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 # ---------------------------------------------------------------- paths
@@ -44,38 +44,13 @@ def _bad(raw: str, why: str) -> InvalidArgument:
     return InvalidArgument(f"Invalid artifact path: {why}", {"field": "path", "path": raw[:200]})
 
 
-def _check_form(raw: str, text: str) -> None:
-    if "\\" in text:
-        raise _bad(raw, "backslashes are not allowed")
-    if _CONTROL.search(text):
-        raise _bad(raw, "control characters are not allowed")
-    if text.startswith("/") or _WINDOWS_DRIVE.match(text):
-        raise _bad(raw, "absolute paths are not allowed")
-    if ".." in text.split("/"):
-        raise _bad(raw, "'..' segments are not allowed")
-
-
 def check_path(raw: Any, *, allow_empty: bool = False) -> str:
-    """Canonical relative POSIX path, or 400 for traversal, encoded traversal and odd characters."""
-    if not isinstance(raw, str):
-        raise InvalidArgument("Artifact path must be a string", {"field": "path"})
-    if len(raw) > MAX_PATH:
-        raise _bad(raw, f"longer than {MAX_PATH} characters")
-    text = raw
-    for _ in range(4):  # the path as given, then each percent-decoding of it (double-encoding)
-        _check_form(raw, text)
-        decoded = unquote(text)
-        if decoded == text:
-            break
-        text = decoded
-    else:
-        raise _bad(raw, "too many levels of percent-encoding")
-    parts = [p for p in raw.split("/") if p not in ("", ".")]
-    if any(len(p) > MAX_SEGMENT for p in parts):
-        raise _bad(raw, f"a segment is longer than {MAX_SEGMENT} characters")
-    if not parts and not allow_empty:
-        raise _bad(raw, "empty path")
-    return "/".join(parts)
+    """Canonical relative POSIX path, or 400 for traversal, encoded traversal and odd characters
+    (the rules live in ``tether._pathrules``, shared with the SDK, which checks before sending)."""
+    try:
+        return pathrules.check_artifact_path(raw, allow_empty=allow_empty)
+    except pathrules.PathRuleError as e:
+        raise _bad(e.path, e.reason) from None
 
 
 def storage_key(experiment_id: int, run_id: str, path: str, upload_id: str | None = None) -> str:

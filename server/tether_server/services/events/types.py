@@ -377,7 +377,7 @@ class GrantEvent(Event):
 
     on_type: str
     on_id: str | int
-    user_id: int
+    grantee: dict[str, Any]  # who receives it: {"user_id", "user"} or {"group_id", "group"}
 
     @property
     def resource_type(self) -> str:  # type: ignore[override]
@@ -388,7 +388,7 @@ class GrantEvent(Event):
         return self.on_id
 
     def details(self) -> dict[str, Any]:
-        return {"user_id": self.user_id}
+        return dict(self.grantee)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -407,6 +407,64 @@ class PermissionGranted(GrantEvent):
 @dataclass(frozen=True, kw_only=True)
 class PermissionRevoked(GrantEvent):
     action = "permission.revoked"
+    before: str | None = None
+
+    def from_value(self) -> str | None:
+        return self.before
+
+
+# ---------------------------------------------------------------- groups
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupEvent(Event):
+    resource_type = "group"
+    group_id: int
+    group: str
+
+    @property
+    def resource_id(self) -> str | int:
+        return self.group_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupCreated(GroupEvent):
+    action = "group.created"
+
+    def to_value(self) -> str | None:
+        return self.group
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupDeleted(GroupEvent):
+    action = "group.deleted"
+
+    def from_value(self) -> str | None:
+        return self.group
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupMemberAdded(GroupEvent):
+    action = "group.member_added"
+    user_id: int
+    user: str
+
+    def to_value(self) -> str | None:
+        return self.user
+
+    def details(self) -> dict[str, Any]:
+        return {"group": self.group, "user": self.user, "user_id": self.user_id}
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupMemberRemoved(GroupMemberAdded):
+    action = "group.member_removed"
+
+    def to_value(self) -> str | None:
+        return None
+
+    def from_value(self) -> str | None:
+        return self.user
 
 
 # ---------------------------------------------------------------- webhook subscriptions

@@ -61,7 +61,15 @@ def _check_url(url: str, allowlist: str) -> str:
     try:
         ssrf.check_url(url, ssrf.Allowlist.parse(allowlist))
     except ssrf.UnsafeURL as e:
-        raise InvalidArgument(f"Webhook URL refused: {e}", {"field": "url", "reason": e.reason}) from None
+        hint = (
+            "; to allow an internal receiver, add its host or CIDR to TETHER_WEBHOOK_ALLOWLIST"
+            if e.reason in ("blocked_host", "blocked_address")
+            else ""
+        )
+        raise InvalidArgument(
+            f"Webhook URL refused: {e}{hint}",
+            {"field": "url", "reason": e.reason, "setting": "TETHER_WEBHOOK_ALLOWLIST"},
+        ) from None
     return url
 
 

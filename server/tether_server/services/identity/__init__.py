@@ -1,5 +1,5 @@
 """Identity: users, roles, API tokens, grants (filtered inside SQL) and the first-start bootstrap."""
 
-from . import bootstrap, permissions, users
+from . import bootstrap, groups, permissions, users
 
-__all__ = ["bootstrap", "permissions", "users"]
+__all__ = ["bootstrap", "groups", "permissions", "users"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from ...config import Settings
-from ...secrets_store import write_private
+from ...secrets_store import locked, write_private
 from . import users
 
 ADMIN_NAME = "admin"
@@ -22,16 +22,17 @@ ADMIN_NAME = "admin"
 def save_credentials(urls: list[str], token: str, path: Path) -> Path:
     """Add ``token`` for each URL to the 0600 credentials file (``Settings.resolved_credentials_file``)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        data = json.loads(path.read_text())
-        if not isinstance(data, dict):
+    with locked(path.with_name(path.name + ".lock")):  # two first starts: neither loses the other's entry
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                data = {}
+        except (FileNotFoundError, ValueError):
             data = {}
-    except (FileNotFoundError, ValueError):
-        data = {}
-    servers = data.setdefault("servers", {})
-    for url in urls:
-        servers[url.rstrip("/")] = {"token": token}
-    write_private(path, json.dumps(data, indent=2) + "\n")
+        servers = data.setdefault("servers", {})
+        for url in urls:
+            servers[url.rstrip("/")] = {"token": token}
+        write_private(path, json.dumps(data, indent=2) + "\n")  # atomic: readers never see half a file
     return path
 
 

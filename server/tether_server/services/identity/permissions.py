@@ -1,22 +1,43 @@
 """Per-resource grants (READ < EDIT < MANAGE) and the SQL filters that enforce them.
 
-Effective level on a resource = the user's grant (creators get MANAGE on create), or
-the app's ``default_permission`` (carried by the principal) when no grant exists, capped by role (a viewer never writes).
-Admins have MANAGE everywhere. Listing filters are SQL clauses, never post-filters.
+A grant names a user or a group, and one resource or every resource of its type
+(``resource_id == "*"``, admins only). Effective level on a resource = the highest of the user's
+own grants and their groups' grants on it or on "*" (creators get MANAGE on create), or
+``default_permission`` when none exists, capped by role (a viewer never writes). Admins have
+MANAGE everywhere. Listing filters are SQL clauses, never post-filters.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Integer, String, bindparam, cast, delete, select, true
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    SQLColumnExpression,
+    String,
+    bindparam,
+    case,
+    cast,
+    exists,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from ...access import Principal
 from ...errors import InvalidArgument, NotFound, PermissionDenied
-from ...models import LEVELS, RESOURCE_TYPES, Permission, User
+from ...models import ALL_RESOURCES, LEVELS, RESOURCE_TYPES, Experiment, Group, GroupMember, Permission, User
+from ...models.registry import RegisteredModel
 from ..events import publish
 from ..events import types as ev
 
 LEVEL_RANK = {"NONE": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
+
+# The level as its rank, so "the highest grant" is an ORDER BY (level strings sort E < M < R).
+_RANK_SQL = case({lv: LEVEL_RANK[lv] for lv in LEVELS}, value=Permission.level, else_=0)
 
 
 def _levels_at_least(level: str) -> list[str]:
@@ -29,53 +50,66 @@ def role_cap(principal: Principal) -> str:
     return "MANAGE" if principal.can_write else "READ"
 
 
+def grantee_clause(user_id: Any) -> ColumnElement[bool]:
+    """Grants that reach the user: their own, and those of every group they belong to."""
+    groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+    return or_(Permission.user_id == user_id, Permission.group_id.in_(groups))
+
+
 def grant_subquery(principal: Principal, resource_type: str, level: str):  # type: ignore[no-untyped-def]
+    """Ids of single resources on which a grant reaching the principal gives at least ``level``."""
     return select(Permission.resource_id).where(
-        Permission.user_id == principal.id,
+        grantee_clause(principal.id),
         Permission.resource_type == resource_type,
         Permission.level.in_(_levels_at_least(level)),
+        Permission.resource_id != ALL_RESOURCES,
     )
 
 
 def filter_clause(
     principal: Principal,
     resource_type: str,
-    id_column: ColumnElement,
+    id_column: SQLColumnExpression[Any],
     level: str = "READ",
     int_ids: bool = True,
 ) -> ColumnElement[bool]:
-    """A WHERE clause limiting ``id_column`` to resources the principal holds ``level`` on."""
+    """A WHERE clause limiting ``id_column`` to resources the principal holds ``level`` on: an
+    uncorrelated EXISTS for an all-resources grant (evaluated once) or the id in the grant set."""
     if principal.is_admin:
         return true()
     if LEVEL_RANK[role_cap(principal)] < LEVEL_RANK[level]:
         return id_column.is_(None) & id_column.is_not(None)  # always false
     if LEVEL_RANK[principal.default_level] >= LEVEL_RANK[level]:
-        # Everyone holds this level by default, except where an explicit lower grant exists.
-        lower = select(Permission.resource_id).where(
-            Permission.user_id == principal.id,
-            Permission.resource_type == resource_type,
-            Permission.level.in_([lv for lv in LEVELS if LEVEL_RANK[lv] < LEVEL_RANK[level]]),
-        )
-        sub = lower.with_only_columns(cast(Permission.resource_id, Integer)) if int_ids else lower
-        return id_column.not_in(sub)
+        return true()  # everyone holds this level by default; grants only ever add to it
     sub = grant_subquery(principal, resource_type, level)
     if int_ids:
         sub = sub.with_only_columns(cast(Permission.resource_id, Integer))
-    return id_column.in_(sub)
+    everything = exists().where(
+        grantee_clause(principal.id),
+        Permission.resource_type == resource_type,
+        Permission.level.in_(_levels_at_least(level)),
+        Permission.resource_id == ALL_RESOURCES,
+    )
+    return or_(everything, id_column.in_(sub))
 
 
-def bound_grant_level(resource_type: str, id_column: ColumnElement):  # type: ignore[no-untyped-def]
-    """The grant of the user bound as ``:uid`` on the row's resource, as a scalar subquery, for
-    statements built once and reused (check with ``effective_level`` + ``check_level``)."""
+def _best_grant(user_id: Any, resource_type: str, resource_id: Any):  # type: ignore[no-untyped-def]
     return (
         select(Permission.level)
         .where(
-            Permission.user_id == bindparam("uid"),
+            grantee_clause(user_id),
             Permission.resource_type == resource_type,
-            Permission.resource_id == cast(id_column, String),
+            or_(Permission.resource_id == resource_id, Permission.resource_id == ALL_RESOURCES),
         )
-        .scalar_subquery()
+        .order_by(_RANK_SQL.desc())
+        .limit(1)
     )
+
+
+def bound_grant_level(resource_type: str, id_column: SQLColumnExpression[Any]) -> ScalarSelect[str]:
+    """The highest grant reaching the user bound as ``:uid`` on the row's resource, as a scalar
+    subquery, for statements built once and reused (check with ``effective_level`` + ``check_level``)."""
+    return _best_grant(bindparam("uid"), resource_type, cast(id_column, String)).scalar_subquery()
 
 
 def effective_level(principal: Principal, granted: str | None) -> str:
@@ -99,13 +133,7 @@ def check_level(have: str, level: str, resource_type: str, what: str) -> None:
 def level_on(session: Session, principal: Principal, resource_type: str, resource_id: str | int) -> str:
     if principal.is_admin:
         return "MANAGE"
-    granted = session.scalar(
-        select(Permission.level).where(
-            Permission.user_id == principal.id,
-            Permission.resource_type == resource_type,
-            Permission.resource_id == str(resource_id),
-        )
-    )
+    granted = session.scalar(_best_grant(principal.id, resource_type, str(resource_id)))
     return effective_level(principal, granted)
 
 
@@ -115,33 +143,98 @@ def require(
     check_level(level_on(session, principal, resource_type, resource_id), level, resource_type, what)
 
 
+def resolve_resource(
+    session: Session,
+    resource_type: str,
+    resource_id: str | int | None = None,
+    resource_name: str | None = None,
+) -> str:
+    """The stored resource id for an id, a name, or "*" (every resource of the type)."""
+    if resource_type not in RESOURCE_TYPES:
+        raise InvalidArgument(f"resource_type must be one of {list(RESOURCE_TYPES)}")
+    if (resource_id is None) == (resource_name is None):
+        raise InvalidArgument('Give exactly one of resource_id (or "*" for all) and resource_name')
+    if resource_name is None:
+        return str(resource_id)
+    table = Experiment if resource_type == "experiment" else RegisteredModel
+    found = session.scalar(select(table.id).where(table.name == resource_name))
+    if found is None:
+        raise NotFound(f"{resource_type.capitalize()} {resource_name!r} not found")
+    return str(found)
+
+
+def resolve_target(
+    session: Session,
+    *,
+    resource_type: str,
+    user_id: int | None = None,
+    user: str | None = None,
+    group_id: int | None = None,
+    group: str | None = None,
+    resource_id: str | None = None,
+    resource_name: str | None = None,
+) -> dict[str, Any]:
+    """Grantee and resource given by id or by name -> ``user_id, group_id, resource_type, resource_id``."""
+    from . import groups, users
+
+    if sum(x is not None for x in (user_id, user, group_id, group)) != 1:
+        raise InvalidArgument("Name exactly one grantee: user_id, user, group_id or group")
+    if user is not None:
+        user_id = users.get_user_by_name(session, user).id
+    if group is not None:
+        group_id = groups.get_group(session, group).id
+    rid = resolve_resource(session, resource_type, resource_id, resource_name)
+    return {"user_id": user_id, "group_id": group_id, "resource_type": resource_type, "resource_id": rid}
+
+
+def _grantee(session: Session, user_id: int | None, group_id: int | None) -> tuple[Any, dict[str, Any]]:
+    """(WHERE clause on Permission, audit details naming who receives the grant)."""
+    if (user_id is None) == (group_id is None):
+        raise InvalidArgument("Name exactly one grantee: a user or a group")
+    if user_id is not None:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"User {user_id} not found")
+        return (Permission.user_id == user_id), {"user_id": user_id, "user": user.name}
+    group = session.get(Group, group_id)
+    if group is None:
+        raise NotFound(f"Group {group_id} not found")
+    return (Permission.group_id == group_id), {"group_id": group_id, "group": group.name}
+
+
+def _check_all(actor: Principal | None, resource_id: str) -> None:
+    if resource_id == ALL_RESOURCES and actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only admins grant a level on every experiment or model")
+
+
 def set_grant(
     session: Session,
     actor: Principal | None,
-    user_id: int,
+    user_id: int | None,
     resource_type: str,
     resource_id: str | int,
     level: str,
     *,
+    group_id: int | None = None,
     quiet: bool = False,
 ) -> Permission:
+    """Grant (or change) a user's or a group's level on one resource, or on "*" (admins only)."""
     if resource_type not in RESOURCE_TYPES:
         raise InvalidArgument(f"resource_type must be one of {list(RESOURCE_TYPES)}")
     if level not in LEVELS:
         raise InvalidArgument(f"level must be one of {list(LEVELS)}")
-    if session.get(User, user_id) is None:
-        raise NotFound(f"User {user_id} not found")
-    perm = session.scalar(
-        select(Permission).where(
-            Permission.user_id == user_id,
-            Permission.resource_type == resource_type,
-            Permission.resource_id == str(resource_id),
-        )
-    )
+    _check_all(actor, str(resource_id))
+    who, details = _grantee(session, user_id, group_id)
+    where = (who, Permission.resource_type == resource_type, Permission.resource_id == str(resource_id))
+    perm = session.scalar(select(Permission).where(*where))
     before = perm.level if perm else None
     if perm is None:
         perm = Permission(
-            user_id=user_id, resource_type=resource_type, resource_id=str(resource_id), level=level
+            user_id=user_id,
+            group_id=group_id,
+            resource_type=resource_type,
+            resource_id=str(resource_id),
+            level=level,
         )
         session.add(perm)
     else:
@@ -154,7 +247,7 @@ def set_grant(
                 actor=actor,
                 on_type=resource_type,
                 on_id=resource_id,
-                user_id=user_id,
+                grantee=details,
                 before=before,
                 level=level,
             ),
@@ -163,19 +256,30 @@ def set_grant(
 
 
 def revoke_grant(
-    session: Session, actor: Principal, user_id: int, resource_type: str, resource_id: str | int
+    session: Session,
+    actor: Principal,
+    user_id: int | None,
+    resource_type: str,
+    resource_id: str | int,
+    *,
+    group_id: int | None = None,
 ) -> None:
-    res = session.execute(
-        delete(Permission).where(
-            Permission.user_id == user_id,
-            Permission.resource_type == resource_type,
-            Permission.resource_id == str(resource_id),
+    _check_all(actor, str(resource_id))
+    who, details = _grantee(session, user_id, group_id)
+    perm = session.scalar(
+        select(Permission).where(
+            who, Permission.resource_type == resource_type, Permission.resource_id == str(resource_id)
         )
     )
-    if not res.rowcount:  # type: ignore[attr-defined]
+    if perm is None:
         raise NotFound("No such grant")
+    session.delete(perm)
+    session.flush()
     publish(
-        session, ev.PermissionRevoked(actor=actor, on_type=resource_type, on_id=resource_id, user_id=user_id)
+        session,
+        ev.PermissionRevoked(
+            actor=actor, on_type=resource_type, on_id=resource_id, grantee=details, before=perm.level
+        ),
     )
 
 
@@ -183,17 +287,50 @@ def list_grants(
     session: Session,
     *,
     user_id: int | None = None,
+    group_id: int | None = None,
     resource_type: str | None = None,
     resource_id: str | None = None,
 ) -> list[Permission]:
     q = select(Permission).order_by(Permission.id)
     if user_id is not None:
         q = q.where(Permission.user_id == user_id)
+    if group_id is not None:
+        q = q.where(Permission.group_id == group_id)
     if resource_type:
         q = q.where(Permission.resource_type == resource_type)
     if resource_id:
         q = q.where(Permission.resource_id == resource_id)
     return list(session.scalars(q))
+
+
+def describe(session: Session, grants: list[Permission]) -> list[dict[str, Any]]:
+    """Grants with the names of their grantee and resource, for people (CLI, admin page)."""
+    users = dict(
+        session.execute(select(User.id, User.name).where(User.id.in_({g.user_id for g in grants}))).all()
+    )
+    groups = dict(
+        session.execute(select(Group.id, Group.name).where(Group.id.in_({g.group_id for g in grants}))).all()
+    )
+    names: dict[tuple[str, str], str] = {}
+    for rtype, table in (("experiment", Experiment), ("model", RegisteredModel)):
+        ids = {int(g.resource_id) for g in grants if g.resource_type == rtype and g.resource_id.isdigit()}
+        for rid, name in session.execute(select(table.id, table.name).where(table.id.in_(ids))):
+            names[(rtype, str(rid))] = name
+    out = []
+    for g in grants:
+        if g.resource_id == ALL_RESOURCES:
+            resource = f"all {g.resource_type}s"
+        else:
+            resource = names.get(
+                (g.resource_type, g.resource_id), f"{g.resource_type} {g.resource_id} (deleted)"
+            )
+        if g.user_id is not None:
+            grantee = f"user {users.get(g.user_id)}"
+        else:
+            assert g.group_id is not None  # the one_grantee CHECK: a grant names a user or a group
+            grantee = f"group {groups.get(g.group_id)}"
+        out.append({"grant": g, "grantee": grantee, "resource": resource})
+    return out
 
 
 def ensure(cond: bool, message: str) -> None:

@@ -277,7 +277,7 @@ class StagedFiles:
 
 
 def stage_files(
-    session: Session, actor: Principal, store: Any, name: str, run_id: str, artifact_path: str
+    session: Session, actor: Principal, store: Any, name: str, run_id: str, artifact_path: str | None
 ) -> StagedFiles:
     """Check access and copy a run's artifacts under ``artifact_path`` for a new version.
 

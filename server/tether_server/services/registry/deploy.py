@@ -63,7 +63,7 @@ def resolve(
         kind, what, params["alias"] = "alias", f"alias {alias!r}", alias
     else:
         stage = reg.canonical_stage(stage)
-        kind, what, params["stage"] = "stage", f"a version in {stage}", stage
+        kind, what, params["stage"] = "stage", f"version in {stage}", stage
     if not actor.is_admin:
         params["uid"] = actor.id
     row = session.execute(_resolve_stmt(kind, not actor.is_admin), params).first()

@@ -246,10 +246,17 @@ def _check_decision(session: Session, actor: Principal, req: TransitionRequest, 
 
 
 def approve(
-    session: Session, actor: Principal, transition_id: int, comment: str = "", request_id: str = ""
+    session: Session,
+    actor: Principal,
+    transition_id: int,
+    comment: str = "",
+    request_id: str = "",
+    *,
+    require_comment: bool = True,
 ) -> TransitionRequest:
     model, req = _locked_request(session, actor, transition_id)
     _check_decision(session, actor, req, "approve")
+    check_decision_comment(comment, require_comment)
     session.add(
         TransitionApproval(
             transition_id=req.id, user_id=actor.id, user_name=actor.name, comment=comment or ""
@@ -312,10 +319,17 @@ def _complete(
 
 
 def reject(
-    session: Session, actor: Principal, transition_id: int, comment: str = "", request_id: str = ""
+    session: Session,
+    actor: Principal,
+    transition_id: int,
+    comment: str = "",
+    request_id: str = "",
+    *,
+    require_comment: bool = True,
 ) -> TransitionRequest:
     model, req = _locked_request(session, actor, transition_id)
     _check_decision(session, actor, req, "reject")
+    check_decision_comment(comment, require_comment)
     return _close(session, actor, model, req, "rejected", comment, request_id)
 
 
@@ -424,3 +438,13 @@ def describe(session: Session, reqs: list[TransitionRequest]) -> list[dict[str, 
         }
         for r in reqs
     ]
+
+
+def check_decision_comment(comment: str | None, required: bool) -> None:
+    """One rule for the review page and the API: approving or rejecting needs a comment that is not
+    blank after trimming whitespace (policy ``TETHER_REQUIRE_DECISION_COMMENT``, on by default)."""
+    if required and not (comment or "").strip():
+        raise InvalidArgument(
+            "A comment is required to approve or reject (TETHER_REQUIRE_DECISION_COMMENT)",
+            {"field": "comment"},
+        )

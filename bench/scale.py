@@ -1,0 +1,169 @@
+"""Scale on PostgreSQL: search at many runs, ingest and history reads over a large metrics table.
+
+    python -m bench.scale [--runs 1000000] [--points 50000000] [--pg-url URL]
+
+Data is generated with bulk SQL (``generate_series``), never through the API; the measured calls go
+through a real ``tether server``. Prints a table with the host's load average. Sizes are parameters:
+the issue's targets are 1,000,000 runs (search p50 <= 50 ms) and 50,000,000 points (ingest within 20%
+of the empty-table speed, a 10,000-step history read p50 <= 20 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import uuid
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench._server import Server, new_admin_token
+from tether_server.db import Database
+from tether_server.migrate import upgrade
+
+FILTER = "metrics.auc > 0.9 and params.depth = '6'"
+
+
+def p50(fn, n: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def bulk_runs(url: str, n: int) -> float:
+    t0 = time.perf_counter()
+    eng = create_engine(url)
+    with eng.begin() as c:
+        exp = c.execute(
+            text(
+                "INSERT INTO experiments (name, description, lifecycle, created_at, updated_at) VALUES ('scale', '', 'active', 0, 0) RETURNING id"
+            )
+        ).scalar()
+        c.execute(
+            text(
+                "INSERT INTO runs (id, experiment_id, name, status, lifecycle, start_time) "
+                "SELECT md5(g::text), :e, 'r' || g, 'FINISHED', 'active', g FROM generate_series(1, :n) g"
+            ),
+            {"e": exp, "n": n},
+        )
+        c.execute(
+            text(
+                "INSERT INTO params (run_id, key, value) SELECT md5(g::text), 'depth', (g % 10)::text FROM generate_series(1, :n) g"
+            ),
+            {"n": n},
+        )
+        c.execute(
+            text(
+                "INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) "
+                "SELECT md5(g::text), 'auc', 0, 0, (g % 1000) / 1000.0, false FROM generate_series(1, :n) g"
+            ),
+            {"n": n},
+        )
+        c.execute(text("ANALYZE"))
+    eng.dispose()
+    return time.perf_counter() - t0
+
+
+def bulk_points(url: str, n: int) -> float:
+    t0 = time.perf_counter()
+    eng = create_engine(url)
+    with eng.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
+                "SELECT md5((1 + g % 1000)::text), 'bulk', g, g, g * 0.001, false FROM generate_series(1, :n) g"
+            ),
+            {"n": n},
+        )
+        c.execute(text("ANALYZE metrics"))
+    eng.dispose()
+    return time.perf_counter() - t0
+
+
+def ingest_rate(base: str, h: dict[str, str], exp: int, batches: int = 10) -> float:
+    run = requests.post(f"{base}/runs", json={"experiment_id": exp}, headers=h, timeout=60).json()["id"]
+    t0 = time.perf_counter()
+    for b in range(batches):
+        metrics = [{"key": "loss", "value": 1.0, "step": s} for s in range(b * 10_000, (b + 1) * 10_000)]
+        r = requests.post(f"{base}/runs/{run}/batch", json={"metrics": metrics}, headers=h, timeout=120)
+        assert r.ok, r.text
+    return batches * 10_000 / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=1_000_000)
+    ap.add_argument("--points", type=int, default=50_000_000)
+    ap.add_argument(
+        "--pg-url", default=os.environ.get("TETHER_BENCH_PG_URL") or os.environ.get("TETHER_TEST_PG_URL")
+    )
+    args = ap.parse_args()
+    admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+    name = f"tether_scale_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    upgrade(db.engine)
+    db.dispose()
+    rows: list[tuple[str, str]] = []
+    token = new_admin_token()
+    srv = Server(tempfile.mkdtemp(prefix="scale-"), token, database_url=url)
+    try:
+        gen_runs = bulk_runs(url, args.runs)
+        srv.start()
+        base, h = srv.base_url + "/api/v1", {"Authorization": f"Bearer {token}"}
+        exp = requests.post(f"{base}/experiments", json={"name": "ingest"}, headers=h, timeout=30).json()[
+            "id"
+        ]
+        body = {"filter": FILTER, "order_by": ["metrics.auc DESC"], "max_results": 100}
+        search = p50(
+            lambda: requests.post(f"{base}/runs/search", json=body, headers=h, timeout=60).raise_for_status(),
+            30,
+        )
+        rows.append((f"search p50 at {args.runs:,} runs (target <= 50 ms)", f"{search:.1f} ms"))
+        empty = ingest_rate(base, h, exp)
+        rows.append(("ingest, small metrics table", f"{empty:,.0f} points/s"))
+        gen_points = bulk_points(url, args.points)
+        full = ingest_rate(base, h, exp)
+        rows.append(
+            (
+                f"ingest at {args.points:,} points (target >= 80%)",
+                f"{full:,.0f} points/s ({full / empty:.0%})",
+            )
+        )
+        hist_run = requests.post(f"{base}/runs", json={"experiment_id": exp}, headers=h, timeout=30).json()[
+            "id"
+        ]
+        pts = [{"key": "h", "value": 0.5, "step": s} for s in range(10_000)]
+        requests.post(
+            f"{base}/runs/{hist_run}/batch", json={"metrics": pts}, headers=h, timeout=120
+        ).raise_for_status()
+        hist = p50(
+            lambda: requests.get(
+                f"{base}/runs/{hist_run}/metrics/h", params={"max_results": 10_000}, headers=h, timeout=60
+            ).raise_for_status(),
+            30,
+        )
+        rows.append(("10,000-step history read p50 (target <= 20 ms)", f"{hist:.1f} ms"))
+        rows.append(("bulk generation (runs / points)", f"{gen_runs:.0f} s / {gen_points:.0f} s"))
+    finally:
+        srv.stop()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    rows.append(("host load average (1/5/15 min), cores", f"{os.getloadavg()} / {os.cpu_count()}"))
+    width = max(len(r[0]) for r in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+
+
+if __name__ == "__main__":
+    main()
