@@ -612,8 +612,6 @@ CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_PUBLIC_URL": check_public_url,
     "TETHER_TRUSTED_PROXIES": check_trusted_proxies,
     "TETHER_RETRIES": check_retries,
-
-
     "TETHER_METRICS": check_metrics,
     "TETHER_METRICS_TOKEN": check_metrics_token,
     "TETHER_SPOOL_DIR": check_spool_dir,

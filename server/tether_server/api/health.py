@@ -6,8 +6,8 @@ from flask import Response, jsonify, send_from_directory
 
 from .. import __version__, context
 from ..access import access
-from ..telemetry import check_dependencies
 from ..schemas.health import HealthSchema, ReadySchema
+from ..telemetry import check_dependencies
 from . import Blueprint, raw_responses
 
 blp = Blueprint("health", __name__, description="Liveness, readiness and API docs")

@@ -81,7 +81,7 @@ def db_current() -> None:
         database.dispose()
 
 
-from . import gc, ops, registry, server, sync, teams, users  # noqa: E402,F401  (register commands)
+from . import gc, ops, registry, server, teams, users  # noqa: E402,F401  (register commands)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

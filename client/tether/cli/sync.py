@@ -1,4 +1,4 @@
-"""``tether sync [PATH]``: send what training runs spooled while the server was away (SDK side)."""
+"""``tether sync [PATH]``: send what training runs spooled while the server was away."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from . import main
 @main.command("sync")
 @click.argument("path", required=False, type=click.Path(exists=True))
 def sync(path: str | None) -> None:
-    """Send spooled run data (a spool file, or every file in a folder; default: the SDK's spool folder,
-    TETHER_SPOOL_DIR or ~/.cache/tether/spool). Sending a file twice stores it once."""
-    from tether._spool import sync as send_spooled
+    """Send spooled run data (a spool file, or every file in a folder; default: the SDK's spool
+    folder, TETHER_SPOOL_DIR or ~/.cache/tether/spool). Sending a file twice stores it once.
+    Exit 1 when the server is still away (the files are kept)."""
+    from .._spool import sync as send_spooled
 
     result = send_spooled(path, echo=lambda m: click.echo(m, err=True))
     click.echo(
