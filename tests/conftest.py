@@ -33,6 +33,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if k.startswith("TETHER_") and not k.startswith("TETHER_TEST_"):
             monkeypatch.delenv(k)
     monkeypatch.setenv("TETHER_CREDENTIALS_FILE", str(tmp_path / "credentials.json"))
+    monkeypatch.setenv("TETHER_SPOOL_DIR", str(tmp_path / "spool"))  # never the user's cache
 
 
 # ---------------------------------------------------------------- databases

@@ -549,6 +549,59 @@ def check_retries(env: Env, mp: pytest.MonkeyPatch) -> None:
         srv.shutdown()
 
 
+def check_metrics(env: Env, mp: pytest.MonkeyPatch) -> None:
+    assert env.app({}).test_client().get("/metrics").status_code == 404  # off by default
+    c = env.app({"TETHER_METRICS": "open"}).test_client()
+    c.get("/api/v1/health")
+    body = c.get("/metrics").get_data(as_text=True)
+    assert 'tether_http_requests_total{method="GET",route="/api/v1/health",status="200"} 1.0' in body
+
+
+def check_metrics_token(env: Env, mp: pytest.MonkeyPatch) -> None:
+    scrape = "scrape-token-" + "x" * 16
+    c = env.app({"TETHER_METRICS": "token", "TETHER_METRICS_TOKEN": scrape}).test_client()
+    assert c.get("/metrics").status_code == 401
+    assert c.get("/metrics", headers=bearer("scrape-token-wrong")).status_code == 401
+    assert c.get("/metrics", headers=bearer(scrape)).status_code == 200
+
+
+def _outage_run(env: Env, mp: pytest.MonkeyPatch, spool_env: dict[str, str], capsys: Any = None) -> Path:
+    """Start a run, take the server away, log and end: returns the spool folder the SDK used."""
+    import tether
+
+    app = env.app({})
+    _, tok = env.user(app, "w", "writer")
+    for k, v in spool_env.items():
+        mp.setenv(k, v)
+    live = _live(app)
+    url = next(live)
+    client = tether.Client(url, token=tok, max_retries=0)
+    run = tether.start_run("spool", client=client)
+    next(live, None)  # the server goes away
+    run.log_metric("loss", 1.0, step=1)
+    run.end()
+    return client.spool_dir
+
+
+def check_spool_dir(env: Env, mp: pytest.MonkeyPatch) -> None:
+    where = env.tmp / "my-spool"
+    assert _outage_run(env, mp, {"TETHER_SPOOL_DIR": str(where), "TETHER_SPOOL_WAIT_SECONDS": "0"}) == where
+    assert len(list(where.glob("*.jsonl"))) == 1
+
+
+def check_spool_wait_seconds(env: Env, mp: pytest.MonkeyPatch) -> None:
+    import tether
+
+    mp.setenv("TETHER_SPOOL_WAIT_SECONDS", "2.5")
+    assert tether.Client("http://127.0.0.1:1", token="t").spool_wait == 2.5
+    mp.setenv("TETHER_SPOOL_WAIT_SECONDS", "soon")
+    with pytest.raises(ValueError, match="TETHER_SPOOL_WAIT_SECONDS"):
+        tether.Client("http://127.0.0.1:1", token="t")
+    where = _outage_run(env, mp, {"TETHER_SPOOL_DIR": str(env.tmp / "w"), "TETHER_SPOOL_WAIT_SECONDS": "0"})
+    entries = (next(where.glob("*.jsonl"))).read_text().splitlines()
+    assert '"status":"FINISHED"' in entries[-1]  # with no wait, the end was spooled, not waited for
+
+
 CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_URL": check_url,
     "TETHER_TOKEN": check_token,
@@ -585,6 +638,10 @@ CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_PUBLIC_URL": check_public_url,
     "TETHER_TRUSTED_PROXIES": check_trusted_proxies,
     "TETHER_RETRIES": check_retries,
+    "TETHER_METRICS": check_metrics,
+    "TETHER_METRICS_TOKEN": check_metrics_token,
+    "TETHER_SPOOL_DIR": check_spool_dir,
+    "TETHER_SPOOL_WAIT_SECONDS": check_spool_wait_seconds,
 }
 
 

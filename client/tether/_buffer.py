@@ -8,6 +8,8 @@
   lost answer cannot log a point twice. Failures the client's ``RetryPolicy`` calls retryable (no
   connection, 429, 502/503/504) are retried, with that policy's backoff and the server's Retry-After,
   for up to ``retry_window`` seconds on top of the client's own retries.
+* With a spool (``Run`` always passes one), a batch the server cannot take now goes to the spool file
+  instead of being retried here (``_spool.py``): the thread never waits out an outage.
 * Any other failure (e.g. 409 because the run is no longer RUNNING) is stored and raised once to the
   caller by the next ``put``/``flush``/``close``. The failed batch is lost; later points are still sent.
 """
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 Point = tuple[str, "float | str", int, int]  # key, encoded value, step, timestamp (ms)
 SendFn = Callable[[Mapping[str, Any], str], Any]
+SpoolFn = Callable[[Mapping[str, Any], str], None]  # send now or keep in the spool (``_spool.Spool``)
 
 DEFAULT_CAPACITY = 100_000
 DEFAULT_BATCH_SIZE = 5_000
@@ -49,6 +52,7 @@ class MetricBuffer:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
         name: str = "tether-metrics",
+        spool: SpoolFn | None = None,
     ) -> None:
         if capacity < 1 or not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"need capacity >= 1 and 1 <= batch_size <= {MAX_BATCH_SIZE}")
@@ -61,6 +65,7 @@ class MetricBuffer:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep or self._retry.sleep
         self._name = name
+        self._spool = spool
         self._cond = threading.Condition()
         self._queue: deque[Point] = deque()
         self._enqueued = 0  # points ever accepted
@@ -188,6 +193,12 @@ class MetricBuffer:
     def _send_with_retry(self, batch: list[Point]) -> BaseException | None:
         payload = {"metrics": [{"key": k, "value": v, "step": s, "timestamp": t} for k, v, s, t in batch]}
         key = self._new_key()
+        if self._spool is not None:  # the spool decides: send now, or keep it on disk (never blocks)
+            try:
+                self._spool(payload, key)
+                return None
+            except Exception as exc:
+                return exc
         first_failure: float | None = None
         attempt = 0
         while True:

@@ -6,15 +6,18 @@ artifact transfers stream over a separate ``requests.Session`` (``Client.http_se
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._config import API_PREFIX, resolve_base_url, resolve_token
 from ._encoding import dumps, loads
 from ._retry import RetryPolicy
+from ._spool import default_spool_dir, resolve_spool_wait
 from ._transport import HTTPResponse, RequestsTransport, Transport
 from ._version import __version__
 from .errors import APIConnectionError, APIError, error_from_response
@@ -47,7 +50,9 @@ class Client:
     control the HTTP layer, e.g. in tests. ``max_retries``, ``backoff_base`` and ``backoff_max`` build
     ``client.retry``, the one ``RetryPolicy`` that API calls, the metric buffer and artifact transfers
     share (see ``tether._retry``). ``progress=False`` turns off the tqdm bars of artifact
-    transfers (also ``TETHER_PROGRESS=0``).
+    transfers (also ``TETHER_PROGRESS=0``). ``spool_dir`` (``TETHER_SPOOL_DIR``) and ``spool_wait``
+    (``TETHER_SPOOL_WAIT_SECONDS``, default 30) set where runs keep what they could not send and how
+    long a run's end waits for it (``tether._spool``).
     """
 
     def __init__(
@@ -62,6 +67,8 @@ class Client:
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         progress: bool | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_wait: float | None = None,
     ) -> None:
         if timeout is None or timeout <= 0:
             raise ValueError("timeout must be a positive number of seconds")
@@ -70,6 +77,10 @@ class Client:
         self.timeout = float(timeout)
         self.retry = RetryPolicy(max_retries, backoff_base, backoff_max, sleep=self._sleep_hook)
         self._token = resolve_token(token, self.base_url)
+        # What runs could not send goes to a spool file here; at a run's end the SDK waits at most
+        # ``spool_wait`` seconds for it to drain (``tether._spool``).
+        self.spool_dir = Path(spool_dir).expanduser() if spool_dir is not None else default_spool_dir()
+        self.spool_wait = resolve_spool_wait(spool_wait)
         self._transport: Transport | None = transport
         self._session = session
         self._sleep: Callable[[float], None] = time.sleep  # tests replace it to record the waits

@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -22,8 +23,9 @@ from ._buffer import (
 )
 from ._client import Client
 from ._encoding import encode_value
+from ._spool import Spool, batch_entry, status_entry
 from .resources.artifacts import ArtifactInfo
-from .resources.runs import now_ms
+from .resources.runs import now_ms, param_value
 
 __all__ = ["Run", "start_run"]
 
@@ -57,6 +59,7 @@ class Run:
         self._owns_client = owns_client
         self._ended = False
         self._end_lock = threading.Lock()
+        self._spool = Spool(client, info.id, client.spool_dir, retry=client.retry)
         self._buffer = MetricBuffer(
             self._send_metrics,
             capacity=buffer_size,
@@ -66,6 +69,7 @@ class Run:
             new_key=client.new_idempotency_key,
             retry=client.retry,
             name=f"tether-metrics-{info.id}",
+            spool=self._spool_batch,
         )
         _track(self)
 
@@ -101,14 +105,14 @@ class Run:
         """Send params now (values become strings with ``str()``). Params are immutable: logging a
         key again with a different value raises ``AlreadyExistsError``."""
         if params:
-            self.client.runs.log_batch(self.id, params=params)
+            self._spool_batch({"params": {str(k): param_value(v) for k, v in params.items()}})
 
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         if tags:
-            self.client.runs.log_batch(self.id, tags=tags)
+            self._spool_batch({"tags": {str(k): param_value(v) for k, v in tags.items()}})
 
     # ------------------------------------------------------------------ artifacts and datasets
 
@@ -193,14 +197,19 @@ class Run:
         except BaseException as exc:
             buffer_error = exc
         try:
-            self.info = self.client.runs.finish(self.id, status)
+            self._finish(status)
         except Exception:
             if buffer_error is None:
                 raise
             logger.exception("Could not set run %s to %s", self.id, status)
         finally:
-            if self._owns_client:
-                self.client.close()
+            try:
+                if self._spool.active:
+                    self._spool.wait_drained(self.client.spool_wait)
+                self._spool.close()  # one line on stderr if anything is left on disk
+            finally:
+                if self._owns_client:
+                    self.client.close()
         if buffer_error is not None:
             raise buffer_error
 
@@ -220,6 +229,23 @@ class Run:
 
     def _send_metrics(self, payload: Mapping[str, Any], idempotency_key: str) -> None:
         self.client.runs.send_batch(self.id, payload, idempotency_key)
+
+    def _spool_batch(self, body: Mapping[str, Any], key: str | None = None) -> None:
+        """Send a batch now, or keep it in the spool while the server is away (see ``_spool``)."""
+        key = key or self.client.new_idempotency_key()
+        self._spool.submit(batch_entry(self.client.base_url, self.id, body, key))
+
+    def _finish(self, status: str) -> None:
+        end_time = now_ms()
+        if not self._spool.active:
+            try:
+                self.info = self.client.runs.finish(self.id, status, end_time=end_time)
+                return
+            except Exception as exc:
+                if not self.client.retry.retryable_error(exc):
+                    raise
+        self._spool.submit(status_entry(self.client.base_url, self.id, status, end_time))
+        self.info = replace(self.info, status=status, end_time=end_time)
 
 
 def start_run(

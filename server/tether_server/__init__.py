@@ -39,6 +39,9 @@ def create_app(settings: Any = None) -> Flask:
     from .ui import register_web
 
     register_web(app)
+    from .api import scrape
+
+    scrape.register(app, settings.metrics)
     register_error_handlers(app)  # last: replaces flask-smorest's own handlers
     from . import proxy
 

@@ -90,6 +90,8 @@ class Settings:
     webhook_poll_seconds: float = 2.0
     monitor_eval_seconds: float = 30.0  # monitoring evaluator period per process; 0 disables the thread
     log_level: str = "INFO"
+    metrics: str = "off"  # off | token | open: GET /metrics
+    metrics_token: str = ""  # the bearer token a scraper sends when metrics = token
     credentials_file: str = ""  # default: ~/.config/tether/credentials.json
     log_format: str = "json"  # json (one object per line) or text (for development)
     public_url: str = ""  # e.g. https://ml.example.com/tether: absolute links and the path prefix
@@ -125,6 +127,8 @@ class Settings:
         "webhook_poll_seconds": "TETHER_WEBHOOK_POLL_SECONDS",
         "monitor_eval_seconds": "TETHER_MONITOR_EVAL_SECONDS",
         "log_level": "TETHER_LOG_LEVEL",
+        "metrics": "TETHER_METRICS",
+        "metrics_token": "TETHER_METRICS_TOKEN",
         "credentials_file": "TETHER_CREDENTIALS_FILE",
         "log_format": "TETHER_LOG_FORMAT",
         "public_url": "TETHER_PUBLIC_URL",
@@ -174,6 +178,10 @@ class Settings:
             raise ConfigError(
                 f"TETHER_MONITOR_EVAL_SECONDS: expected 0 (off) to 30 seconds, got {self.monitor_eval_seconds!r}"
             )
+        if self.metrics.lower() not in ("off", "token", "open"):
+            raise ConfigError(f"TETHER_METRICS: expected off, token or open, got {self.metrics!r}")
+        if self.metrics.lower() == "token" and len(self.metrics_token) < 16:
+            raise ConfigError("TETHER_METRICS=token needs TETHER_METRICS_TOKEN (at least 16 characters)")
         url = self.database_url
         if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
             raise ConfigError("TETHER_DATABASE_URL: only sqlite:// and postgresql:// URLs are supported")
@@ -198,6 +206,7 @@ class Settings:
             log_level=self.log_level.upper(),
             log_format=self.log_format.lower(),
             public_url=public,
+            metrics=self.metrics.lower(),
         )
 
     @classmethod

@@ -134,9 +134,13 @@ def end_request(resp: Response) -> Response:
     for k, v in SECURITY_HEADERS.items():
         resp.headers.setdefault(k, v)
     resp.headers["X-Request-Id"] = g.get("request_id", "")
+    seconds = time.perf_counter() - g.get("t0", time.perf_counter())
+    rule = request.url_rule
+    context.runtime().metrics.observe_request(
+        rule.rule if rule is not None else "<unmatched>", request.method, resp.status_code, seconds
+    )
     if current_app.config.get("TETHER_ACCESS_LOG", True):
-        ms = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
-        logconfig.log_request(resp, ms)
+        logconfig.log_request(resp, seconds * 1000)
     return resp
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Settings
 from .db import Database
 from .services.identity.users import CREDENTIALS_CHANGED, TokenCache
+from .telemetry import Metrics
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -33,6 +34,7 @@ class Runtime:
     store: ArtifactStore
     token_cache: TokenCache
     workers: WorkerSet = field(init=False)
+    metrics: Metrics = field(default_factory=Metrics)  # Prometheus instruments (telemetry.py)
     api: Any = None  # the flask-smorest Api (its OpenAPI spec), set by register_api
 
     @classmethod
@@ -48,6 +50,7 @@ class Runtime:
             token_cache=TokenCache(ttl=settings.auth_cache_seconds),
         )
         rt.database.on_commit(CREDENTIALS_CHANGED, rt.token_cache.clear)
+        rt.metrics.watch_pool(rt.database)
         rt.workers = WorkerSet([w(rt) for w in WORKERS if w.enabled(settings)])
         return rt
 

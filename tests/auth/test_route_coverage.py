@@ -9,6 +9,7 @@ from tether_server.access import policy_of
 PUBLIC_ALLOWED = {
     "health.health",
     "health.ready",
+    "scrape.metrics",
     "health.docs",
     "health.docs_assets",
     "health.docs_init",

@@ -77,6 +77,7 @@ def upload(run_id: str, path: str) -> Any:
     target = _read_target(run_id, svc.check_path(path))
     request.max_content_length = MAX_BODY
     size, sha = svc.stream_in(_store(), target, request.stream, request.content_length, _sha_header())
+    context.runtime().metrics.artifact_in(size)
     return svc.record(
         context.db(),
         context.principal(),
@@ -119,6 +120,7 @@ def download(run_id: str, path: str) -> Response:
     if request.method == "HEAD" or art.size == 0:  # no body; the Content-Length above stays the object's
         return Response(status=status, headers=headers)
     body = svc.byte_iter(_store(), art.storage_key, start, end)
+    context.runtime().metrics.artifact_out(end - start + 1)
     return Response(
         zerocopy.serve(body, request.environ, end - start + 1),
         status=status,
@@ -203,6 +205,7 @@ def put_part(run_id: str, upload_id: str, part_number: int) -> Any:
         raise InvalidArgument(f"Part {part_number} must be {want} bytes", {"expected": want})
     request.max_content_length = MAX_BODY
     _store().multipart_put_part(up.storage_key, up.s3_upload_id or "", part_number, request.stream, want)
+    context.runtime().metrics.artifact_in(want)
     return {"upload_id": up.id, "status": up.status, "parts_done": [part_number]}
 
 

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, send_from_directory
-from sqlalchemy import text
+from flask import Response, jsonify, send_from_directory
 
 from .. import __version__, context
 from ..access import access
 from ..schemas.health import HealthSchema, ReadySchema
+from ..telemetry import check_dependencies
 from . import Blueprint, raw_responses
 
 blp = Blueprint("health", __name__, description="Liveness, readiness and API docs")
@@ -25,11 +25,29 @@ def health() -> Any:
 @access("public")
 @blp.response(200, ReadySchema)
 def ready() -> Any:
-    """Readiness: the database answers."""
-    with context.separate() as s:
-        s.execute(text("SELECT 1"))
-    store = context.store()
-    return {"status": "ok", "database": "ok", "artifact_store": store.kind}
+    """Readiness: each dependency (database, artifact store) answers; 503 with ``Retry-After`` naming the
+    failing ones when not, so a load balancer stops sending traffic here."""
+    rt = context.runtime()
+    probes = check_dependencies(rt)
+    checks = {
+        p.name: {"status": "ok" if p.ok else "down", "detail": p.detail, "ms": round(p.ms, 1)} for p in probes
+    }
+    down = [p.name for p in probes if not p.ok]
+    if down:
+        body = {
+            "status": "unavailable",
+            "checks": checks,
+            "error": {
+                "code": "UNAVAILABLE",
+                "message": f"Not ready: {', '.join(down)} unavailable",
+                "details": {"failing": down},
+            },
+        }
+        resp = jsonify(body)
+        resp.status_code = 503
+        resp.headers["Retry-After"] = "5"
+        return resp
+    return {"status": "ok", "database": "ok", "artifact_store": rt.store.kind, "checks": checks}
 
 
 @blp.route("/docs", methods=["GET"])

@@ -7,6 +7,7 @@ from flask import Response, request
 
 from .. import context
 from ..access import access
+from ..db import after_commit
 from ..errors import InvalidArgument
 from ..jsonutil import dumps
 from ..schemas.dump import Pair
@@ -117,6 +118,8 @@ def log_batch(run_id: str) -> Any:
     )
     if key is not None:
         idempotency.remember(session, key, scope, context.principal().id, 200, dumps(result).decode())
+    n, metrics = len(body.get("metrics") or ()), context.runtime().metrics
+    after_commit(session, lambda: metrics.ingested(n, batches=1))
     return result
 
 
@@ -130,7 +133,9 @@ def log_metric(run_id: str) -> Any:
     # PostgreSQL: the write is one atomic statement in an autocommit session (the writer decides).
     writer = context.database().metric_writer
     session = context.autocommit_db() if writer.autocommit_points else context.db()
-    return svc.log_points(session, context.principal(), run_id, [body])
+    result = svc.log_points(session, context.principal(), run_id, [body])
+    context.runtime().metrics.ingested(1)
+    return result
 
 
 _BATCH, _RESULT = BatchSchema(), BatchResultSchema()

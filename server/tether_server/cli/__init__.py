@@ -81,7 +81,7 @@ def db_current() -> None:
         database.dispose()
 
 
-from . import abtests, gc, monitors, registry, server, teams, users  # noqa: E402,F401  (register commands)
+from . import abtests, gc, monitors, ops, registry, server, teams, users  # noqa: E402,F401  (register commands)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -3,9 +3,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import click
 
+from ..config import Settings
 from . import load_settings, main
 
 
@@ -57,8 +59,12 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
     if gunicorn is None:
         raise click.ClickException("gunicorn is not installed")
+    if settings.metrics != "off":
+        prepare_metrics_dir(settings, port)
     args = [
         gunicorn,
+        "--config",
+        "python:tether_server.gunicorn_conf",
         "--bind",
         f"{host}:{port}",
         "--workers",
@@ -83,3 +89,17 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
     listening = f"Tether listening on http://{host}:{port} (data: {settings.data_path})"
     click.echo(emit(settings.log_format, listening), err=True)
     os.execv(gunicorn, args)
+
+
+def prepare_metrics_dir(settings: Settings, port: int) -> Path:
+    """The one process-wide setting: prometheus_client's multiprocess mode reads
+    ``PROMETHEUS_MULTIPROC_DIR`` at import, so it is set here, before gunicorn forks the workers, and
+    emptied (a previous server's values must not be summed into this one's)."""
+    from ..telemetry import MULTIPROC_ENV
+
+    path = Path(os.environ.get(MULTIPROC_ENV) or settings.data_path / "run" / f"metrics-{port}")
+    path.mkdir(parents=True, exist_ok=True)
+    for f in path.glob("*.db"):
+        f.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    return path

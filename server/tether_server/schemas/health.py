@@ -14,3 +14,8 @@ class ReadySchema(Base):
     status = fields.String()
     database = fields.String()
     artifact_store = fields.String(metadata={"description": "the store's kind: local or s3"})
+    checks = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(),
+        metadata={"description": "per dependency: status (ok/down), detail, ms"},
+    )

@@ -73,10 +73,19 @@ class LocalStore:
         )
 
     def check(self) -> None:
-        if not os.access(self.root, os.W_OK):
+        """A real write probe (``os.access`` says yes to root on a read-only or removed folder's parent)."""
+        probe = self.root / f".ready-{uuid.uuid4().hex}"
+        try:
+            with open(probe, "wb") as fh:
+                fh.write(b"1")
+            probe.unlink()
+        except OSError as exc:
             from ..errors import Unavailable
 
-            raise Unavailable("The artifact store is not writable", headers={"Retry-After": "5"})
+            raise Unavailable(
+                f"The artifact store is not writable ({exc.strerror or exc.__class__.__name__})",
+                headers={"Retry-After": "5"},
+            ) from None
 
     def put_stream(self, key: str, stream: IO[bytes], length: int | None = None) -> StoredObject:
         dst = self._path(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from ..models import now_ms
@@ -28,15 +29,25 @@ def attempt(
         return svc.record_attempt(s, delivery_id, code, err, settings, retry=retry)
 
 
-def deliver_due(database: Database, settings: Settings, *, limit: int = 100, now: int | None = None) -> int:
-    """Claim and send due deliveries one at a time; returns the number of attempts made."""
+def deliver_due(
+    database: Database,
+    settings: Settings,
+    *,
+    limit: int = 100,
+    now: int | None = None,
+    on_attempt: Callable[[bool], None] | None = None,
+) -> int:
+    """Claim and send due deliveries one at a time; returns the number of attempts made.
+    ``on_attempt(delivered)`` is told each outcome (the runtime's metrics)."""
     done = 0
     while done < limit:
         with database.transaction() as s:
             claimed = svc.claim_due(s, now if now is not None else now_ms(), limit=1)
         if not claimed:
             break
-        attempt(database, settings, claimed[0])
+        delivery = attempt(database, settings, claimed[0])
+        if on_attempt is not None:
+            on_attempt(delivery.status == "delivered")
         done += 1
     return done
 
@@ -67,4 +78,5 @@ class WebhookDeliveryWorker(PollingWorker):
         return self.runtime.settings.webhook_poll_seconds
 
     def run_once(self, limit: int = 100) -> int:
-        return deliver_due(self.runtime.database, self.runtime.settings, limit=limit)
+        rt = self.runtime
+        return deliver_due(rt.database, rt.settings, limit=limit, on_attempt=rt.metrics.webhook_attempt)
