@@ -504,6 +504,8 @@ def _user_name(v: Any) -> str | None:
     if isinstance(v, Mapping):
         return v.get("name") or v.get("username")
     return v
+
+
 @dataclass(frozen=True, slots=True)
 class Explanation(_ItemAccess):
     """A global explanation: importance per feature (largest |importance| first) and its method."""

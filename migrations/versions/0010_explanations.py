@@ -1,7 +1,7 @@
 """explanations (global importances per run or model version, local sample) and model card text
 
 Revision ID: 0010
-Revises: 0007 (the wave-2 chain is 0009; main's head was 0007 when this was merged)
+Revises: 0009
 Create Date: 2026-12-01 00:50:00
 """
 

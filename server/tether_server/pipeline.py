@@ -102,7 +102,7 @@ def begin_request() -> Response | None:
     scopes = g.principal.scopes
     if scopes:
         view = current_app.view_functions.get(request.endpoint)
-        allowed = getattr(view, "_tether_scopes", frozenset())
+        allowed: frozenset[str] = getattr(view, "_tether_scopes", frozenset())
         if not allowed & set(scopes):
             raise PermissionDenied(f"This token is limited to the {', '.join(scopes)} routes")
     if policy in ROLE_RANK and not g.principal.has_role(policy):

@@ -43,7 +43,7 @@ def evidence_for(transition_id: int) -> dict[str, Any] | None:
         return None
     arm, dec = next(((k, v) for k, v in (test.decisions or {}).items() if v.get("state") == "treatment_better"),
                     (None, None))  # fmt: skip
-    if dec is None:
+    if dec is None or arm is None:
         return None
     return {"id": test.id, "name": test.name, "metric": test.metric, "metric_type": test.metric_type,
             "arm": arm, "decision": dec, "text": svc.explain.evidence(test, arm, dec)}  # fmt: skip

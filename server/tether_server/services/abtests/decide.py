@@ -70,7 +70,7 @@ class Evaluation:
 
 def compute(session: Session, test: ABTest) -> Evaluation:
     """Everything the results page shows, and the decisions this look would take (not applied)."""
-    kw = {"alpha": test.alpha, "n_treatments": len(test.arms) - 1, "tuning_n": test.tuning_n,
+    kw: dict[str, Any] = {"alpha": test.alpha, "n_treatments": len(test.arms) - 1, "tuning_n": test.tuning_n,
           "min_units": test.min_units, "min_events": test.min_events}  # fmt: skip
     primary = arm_stats(session, test, test.metric, test.metric_type)
     guard_stats = [arm_stats(session, test, g["metric"], g["metric_type"]) for g in test.guardrails]
@@ -96,7 +96,7 @@ def compute(session: Session, test: ABTest) -> Evaluation:
         d = seq.decide(
             primary[0],
             a,
-            metric_type=test.metric_type,
+            metric_type=test.metric_type,  # type: ignore[arg-type]
             direction=test.direction,  # type: ignore[arg-type]
             stopped=test.status == "stopped",
             srm_flagged=flagged,
@@ -157,8 +157,8 @@ def _history(session: Session, test: ABTest, kw: dict[str, Any]) -> list[dict[st
     for i in range(1, len(test.arms)):
         e, lo, hi, _se = seq.difference_cs(
             cum[:, 0, 0], cum[:, 0, 1], cum[:, 0, 2], cum[:, i, 0], cum[:, i, 1], cum[:, i, 2],
-            metric_type=test.metric_type, alpha=kw["alpha"], n_treatments=kw["n_treatments"],
-            tuning_n=kw["tuning_n"],
+            metric_type=test.metric_type,  # type: ignore[arg-type]
+            alpha=kw["alpha"], n_treatments=kw["n_treatments"], tuning_n=kw["tuning_n"],
         )  # fmt: skip
         for j, p in enumerate(out):
             p["arms"][test.arms[i]["name"]] = {"n": int(cum[j, i, 0]), "n_control": int(cum[j, 0, 0]),

@@ -292,6 +292,7 @@ def _request_retrain(
 
 
 def evaluate_monitor(session: Session, monitor: Monitor, now: int) -> int:
+    ref: MonitorReference | None
     try:
         ref = references.current_reference(session, monitor)
     except FailedPrecondition:

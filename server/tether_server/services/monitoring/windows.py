@@ -49,11 +49,9 @@ SCOPE = "monitoring"
 
 
 def _insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def monitor_for_posting(session: Session, actor: Principal, monitor_id: int) -> Monitor:
@@ -298,12 +296,14 @@ def joined_summary(
     if metric in ("rmse", "mae"):
         pairs = [(_as_float(p.label), p.score) for p in preds]
         pairs = [(y, s) for y, s in pairs if y is not None and s is not None]
-        return regression_summary([y for y, _ in pairs], [s for _, s in pairs]) if pairs else None
+        return regression_summary([y for y, _ in pairs], [s for _, s in pairs]) if pairs else None  # type: ignore[misc]
     binary = all(lbl in ("0", "1") for lbl in labels) and all(p.score is not None for p in preds)
     if binary:
         return binary_summary(
-            [int(lbl) for lbl in labels], [p.score for p in preds], threshold=score_threshold
-        )  # type: ignore[misc]
+            [int(lbl) for lbl in labels],  # type: ignore[arg-type]
+            [p.score for p in preds],  # type: ignore[misc]
+            threshold=score_threshold,
+        )
     if metric != "accuracy":
         return None
     return multiclass_summary(labels, [p.predicted for p in preds])
