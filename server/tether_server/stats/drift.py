@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import chi2
+from scipy.special import chdtri  # scipy.special, not scipy.stats: the server starts seconds faster
 
 EPSILON = 1e-4
 Floats = NDArray[np.float64]
@@ -48,7 +48,7 @@ def psi_noise_floor(buckets: ArrayLike, n: ArrayLike, m: ArrayLike, quantile: fl
     b = np.asarray(buckets, dtype=np.float64)
     with np.errstate(divide="ignore"):
         scale = 1.0 / np.asarray(n, dtype=np.float64) + 1.0 / np.asarray(m, dtype=np.float64)
-    return np.where(b > 1, chi2.ppf(quantile, np.maximum(b - 1, 1)), 0.0) * scale
+    return np.where(b > 1, chdtri(np.maximum(b - 1, 1), 1.0 - quantile), 0.0) * scale
 
 
 def js_distance(reference: ArrayLike, current: ArrayLike) -> Floats:
