@@ -10,15 +10,16 @@ from typing import Any
 
 import orjson
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from .. import context
 from ..access import access
 from ..errors import InvalidArgument
 from ..jsonutil import dumps
 from ..schemas import ListArgs
+from ..schemas.monitoring import ABTestPageSchema, ABTestSchema
 from ..services import abtests as svc
 from ..services.tracking import idempotency
+from . import Blueprint
 
 blp = Blueprint(
     "abtests", __name__, description="A/B tests of model versions: assignment, outcomes, decisions"
@@ -55,8 +56,8 @@ def _one(test: Any) -> Response:
 
 @blp.route("/ab-tests", methods=["POST"])
 @access("writer")
-@blp.doc(requestBody={"content": {"application/json": {"schema": {"type": "object"}}}},
-         responses={"201": {"description": "the test, with its id"}})  # fmt: skip
+@blp.doc(requestBody={"content": {"application/json": {"schema": {"type": "object"}}}})
+@blp.response(201, ABTestSchema)
 def create() -> Any:
     """Create a test (running at once unless ``draft``); needs EDIT on the model."""
     test = svc.create_test(context.db(), context.principal(), _body(), request_id=context.request_id())
@@ -66,6 +67,7 @@ def create() -> Any:
 @blp.route("/ab-tests", methods=["GET"])
 @access("viewer")
 @blp.arguments(ABTestListArgs, location="query")
+@blp.response(200, ABTestPageSchema)
 def list_(args: dict[str, Any]) -> Any:
     rows, nxt = svc.list_tests(context.db(), context.principal(), **args)
     return _json({"items": svc.describe(context.db(), rows), "next_page_token": nxt})
@@ -73,6 +75,7 @@ def list_(args: dict[str, Any]) -> Any:
 
 @blp.route("/ab-tests/<int:test_id>", methods=["GET"])
 @access("viewer")
+@blp.response(200, ABTestSchema)
 def get(test_id: int) -> Any:
     return _one(svc.get_test(context.db(), context.principal(), test_id))
 
@@ -80,6 +83,7 @@ def get(test_id: int) -> Any:
 @blp.route("/ab-tests/<int:test_id>", methods=["PATCH"])
 @access("writer")
 @blp.doc(requestBody={"content": {"application/json": {"schema": {"type": "object"}}}})
+@blp.response(200, ABTestSchema)
 def update(test_id: int) -> Any:
     """``{"status": "running" | "stopped"}``: start a draft or stop a test."""
     body = _body()

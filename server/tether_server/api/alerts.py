@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from .. import context
 from ..access import access
 from ..jsonutil import dumps
-from ..schemas.monitoring import AlertDecisionSchema, AlertListArgs
+from ..schemas.monitoring import AlertDecisionSchema, AlertListArgs, AlertPageSchema, AlertSchema
 from ..services.monitoring import alerts as svc
+from . import Blueprint
 
 blp = Blueprint("alerts", __name__, description="Alerts from monitors and A/B tests")
 
@@ -23,6 +23,7 @@ def _json(body: Any) -> Response:
 @blp.route("/alerts", methods=["GET"])
 @access("viewer")
 @blp.arguments(AlertListArgs, location="query")
+@blp.response(200, AlertPageSchema)
 def list_(args: dict[str, Any]) -> Any:
     items, nxt = svc.list_alerts(
         context.db(),
@@ -39,6 +40,7 @@ def list_(args: dict[str, Any]) -> Any:
 
 @blp.route("/alerts/<int:alert_id>", methods=["GET"])
 @access("viewer")
+@blp.response(200, AlertSchema)
 def get(alert_id: int) -> Any:
     return _json(svc.alert_json(svc.get_alert(context.db(), context.principal(), alert_id)))
 
@@ -46,6 +48,7 @@ def get(alert_id: int) -> Any:
 @blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
 @access("reviewer")
 @blp.arguments(AlertDecisionSchema)
+@blp.response(200, AlertSchema)
 def acknowledge(body: dict[str, Any], alert_id: int) -> Any:
     a = svc.acknowledge(context.db(), context.principal(), alert_id, body["comment"], context.request_id())
     return _json(svc.alert_json(a))
@@ -54,6 +57,7 @@ def acknowledge(body: dict[str, Any], alert_id: int) -> Any:
 @blp.route("/alerts/<int:alert_id>/resolve", methods=["POST"])
 @access("reviewer")
 @blp.arguments(AlertDecisionSchema)
+@blp.response(200, AlertSchema)
 def resolve(body: dict[str, Any], alert_id: int) -> Any:
     a = svc.resolve(context.db(), context.principal(), alert_id, body["comment"], context.request_id())
     return _json(svc.alert_json(a))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from .. import context
 from ..access import access
@@ -21,6 +20,7 @@ from ..services.explain import card as cards
 from ..services.explain import card_md, local
 from ..services.explain import explanations as svc
 from ..services.explain.validate import parse_json
+from . import Blueprint
 
 blp = Blueprint("explanations", __name__, description="Explanations (global, local sample) and model cards")
 
@@ -106,6 +106,17 @@ def get_local(name: str, version: int) -> Response:
 @blp.route("/models/<name>/versions/<int:version>/card", methods=["GET"])
 @access("viewer")
 @blp.arguments(CardArgs, location="query")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "the model card",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/markdown": {"schema": {"type": "string"}},
+            },
+        }
+    }
+)
 def get_card(args: dict[str, Any], name: str, version: int) -> Response:
     """The model card as JSON (``format=json``, default) or Markdown (``format=md``)."""
     card = cards.build_card(context.db(), context.principal(), name, version)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import context
 from ..access import access
 from ..errors import NotFound
@@ -14,6 +12,7 @@ from ..schemas import page_of
 from ..schemas.groups import GroupCreateSchema, GroupSchema
 from ..services.identity import groups as svc
 from ..services.identity import users
+from . import Blueprint
 
 blp = Blueprint("groups", __name__, description="User groups; a grant to a group reaches every member")
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from .. import context
 from ..access import access, scoped
@@ -17,12 +16,15 @@ from ..schemas.monitoring import (
     HistogramArgs,
     MonitorCreateSchema,
     MonitorListArgs,
+    MonitorPageSchema,
+    MonitorSchema,
     MonitorUpdateSchema,
     RangeArgs,
 )
 from ..services.monitoring import monitors as svc
 from ..services.monitoring import references, results, windows
 from ..services.tracking import idempotency
+from . import Blueprint
 
 blp = Blueprint("monitors", __name__, description="Production monitoring: drift, decay and their data")
 
@@ -51,6 +53,7 @@ def _monitor(m: Any) -> dict[str, Any]:
 @blp.route("/monitors", methods=["POST"])
 @access("writer")
 @blp.arguments(MonitorCreateSchema)
+@blp.response(201, MonitorSchema)
 def create(body: dict[str, Any]) -> Any:
     """Create a monitor on a model's stage or alias (EDIT on the model)."""
     m = svc.create_monitor(context.db(), context.principal(), body, context.request_id())
@@ -60,6 +63,7 @@ def create(body: dict[str, Any]) -> Any:
 @blp.route("/monitors", methods=["GET"])
 @access("viewer")
 @blp.arguments(MonitorListArgs, location="query")
+@blp.response(200, MonitorPageSchema)
 def list_(args: dict[str, Any]) -> Any:
     items, nxt = svc.list_monitors(
         context.db(),
@@ -73,6 +77,7 @@ def list_(args: dict[str, Any]) -> Any:
 
 @blp.route("/monitors/<int:monitor_id>", methods=["GET"])
 @access("viewer")
+@blp.response(200, MonitorSchema)
 def get(monitor_id: int) -> Any:
     return _json(_monitor(svc.get_monitor(context.db(), context.principal(), monitor_id)))
 
@@ -80,6 +85,7 @@ def get(monitor_id: int) -> Any:
 @blp.route("/monitors/<int:monitor_id>", methods=["PATCH"])
 @access("writer")
 @blp.arguments(MonitorUpdateSchema)
+@blp.response(200, MonitorSchema)
 def patch(body: dict[str, Any], monitor_id: int) -> Any:
     m = svc.update_monitor(context.db(), context.principal(), monitor_id, body, context.request_id())
     return _json(_monitor(m))
