@@ -221,12 +221,14 @@ def aggregates_query(tid: int, types: dict[str, str]) -> Any:
 Row = tuple[int, str, int, int, float, float, float, float]
 
 
-def read_aggregates(session: Session, tid: int, types: dict[str, str]) -> tuple[Row, ...]:
-    """The rows of ``aggregates_query``, normalised and sorted (they are the data version: equal
-    rows mean equal results for an unchanged test)."""
+def read_aggregates(session: Session, tid: int, types: dict[str, str], stmt: Any = None) -> tuple[Row, ...]:
+    """The rows of ``aggregates_query`` (or of ``stmt``, the same query built earlier), normalised and
+    sorted (they are the data version: equal rows mean equal results for an unchanged test). Core on
+    the session's connection: the rows are plain tuples."""
+    query = aggregates_query(tid, types) if stmt is None else stmt
     rows = (
         (int(k), str(m), int(t or 0), int(a), float(n or 0), float(sm or 0), float(q or 0), float(e or 0))
-        for k, m, t, a, n, sm, q, e in session.execute(aggregates_query(tid, types))
+        for k, m, t, a, n, sm, q, e in session.connection().execute(query)
     )
     return tuple(sorted(rows))
 

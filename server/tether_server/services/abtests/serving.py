@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, String, exists, literal, select, union_all
+from sqlalchemy import BigInteger, Float, Integer, String, bindparam, exists, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -52,6 +52,7 @@ class Entry:
     arm_index: dict[str, int]  # arm name -> index (window posts)
     types: dict[str, str]  # metric -> type (window posts)
     postable: bool  # not a draft
+    aggregates: Any  # outcomes.aggregates_query of this test, built once
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def build_entry(test: ABTest) -> Entry:
         arm_index={a["name"]: i for i, a in enumerate(test.arms)},
         types=outcomes.metric_types(test),
         postable=test.status != "draft",
+        aggregates=outcomes.aggregates_query(test.id, outcomes.metric_types(test)),
     )
 
 
@@ -91,6 +93,7 @@ class ServingCache:
     def __init__(self) -> None:
         self._entries: dict[int, Entry] = {}
         self._results: dict[int, CachedResults] = {}
+        self.statements: dict[tuple[Any, ...], Any] = {}  # stamp statements per principal shape
         self._lock = threading.Lock()
 
     def get(self, test_id: int) -> Entry | None:
@@ -121,15 +124,27 @@ class ServingCache:
         self._results.clear()
 
 
-def _stamp_query(actor: Principal, test_id: int, level: str) -> Any:
-    return select(ABTest.updated_at, ABTest.created_at, ABTest.status, ABTest.state).where(
-        ABTest.id == test_id, permissions.filter_clause(actor, "model", ABTest.model_id, level)
-    )
+def _stamp_query(cache: ServingCache, actor: Principal, level: str) -> Any:
+    """The stamp statement for this principal's shape (the test id is a bound parameter). Built once:
+    the permission clause depends only on the principal's id, role and default level; group
+    memberships and grants are read by the statement itself when it runs."""
+    key = (actor.id, actor.role, actor.is_admin, actor.default_level, level)
+    stmt = cache.statements.get(key)
+    if stmt is None:
+        stmt = select(ABTest.updated_at, ABTest.created_at, ABTest.status, ABTest.state).where(
+            ABTest.id == bindparam("test_id", type_=Integer),
+            permissions.filter_clause(actor, "model", ABTest.model_id, level),
+        )
+        if len(cache.statements) >= MAX_TESTS:
+            cache.statements.clear()
+        cache.statements[key] = stmt
+    return stmt
 
 
 def _fresh(session: Session, cache: ServingCache, actor: Principal, test_id: int, level: str) -> Entry:
-    """The test's entry, checked against its stamp in one permission-filtered statement."""
-    row = session.execute(_stamp_query(actor, test_id, level)).first()
+    """The test's entry, checked against its stamp in one permission-filtered statement (Core,
+    on the session's connection: no ORM layer for a four-column row)."""
+    row = session.connection().execute(_stamp_query(cache, actor, level), {"test_id": test_id}).first()
     entry = cache.get(test_id)
     if row is not None and entry is not None and entry.stamp == tuple(row):
         return entry
@@ -154,7 +169,7 @@ def results(session: Session, cache: ServingCache, actor: Principal, test_id: in
     from .decide import compute  # decide imports catalog, which this module's importers load first
 
     entry = _fresh(session, cache, actor, test_id, "READ")
-    rows = outcomes.read_aggregates(session, test_id, entry.types)
+    rows = outcomes.read_aggregates(session, test_id, entry.types, entry.aggregates)
     key = (entry.stamp, rows)
     hit = cache.results(test_id)
     if hit is not None and hit.key == key:
