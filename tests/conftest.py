@@ -160,7 +160,12 @@ def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, An
         artifact_uri=str(tmp_path / "artifacts"),
         secret_key="test-secret",
         testing=True,
-        **{"webhook_worker": False, "monitor_eval_seconds": 0, **settings_overrides},
+        **{
+            "webhook_worker": False,
+            "monitor_eval_seconds": 0,
+            "abtest_eval_seconds": 0,
+            **settings_overrides,
+        },
     ).validated()
 
 

@@ -56,7 +56,11 @@ class Env:
         self.tmp, self.template, self.apps = tmp, template, []
 
     def app(self, env: dict[str, str], *, base: bool = True) -> Any:
-        defaults: dict[str, str] = {"TETHER_WEBHOOK_WORKER": "false", "TETHER_MONITOR_EVAL_SECONDS": "0"}
+        defaults: dict[str, str] = {
+            "TETHER_WEBHOOK_WORKER": "false",
+            "TETHER_MONITOR_EVAL_SECONDS": "0",
+            "TETHER_ABTEST_EVAL_SECONDS": "0",
+        }
         if base:
             db = self.tmp / f"t{len(self.apps)}.db"
             shutil.copy(self.template, db)
@@ -435,6 +439,31 @@ def check_monitor_eval_seconds(env: Env, mp: pytest.MonkeyPatch) -> None:
     assert len(passes) == 1 and abs(passes[0] - now_ms()) < 600_000 and waits == [12.5]
 
 
+def check_abtest_eval_seconds(env: Env, mp: pytest.MonkeyPatch) -> None:
+    assert Runtime.of(env.app({"TETHER_ABTEST_EVAL_SECONDS": "0"})).workers.get("abtests") is None
+    worker = Runtime.of(env.app({"TETHER_ABTEST_EVAL_SECONDS": "45"})).workers.get("abtests")
+    assert worker is not None and worker.running
+    worker.stop()
+    passes: list[object] = []
+    waits: list[float | None] = []
+    mp.setattr(
+        "tether_server.workers.abtests.evaluate_all",
+        lambda database, limit=1000: passes.append(database) or 0,
+    )
+
+    class Recorder(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(timeout)
+            worker._stopping.set()  # type: ignore[attr-defined]
+            return True
+
+    worker._wake = Recorder()  # type: ignore[attr-defined]
+    worker.start()
+    worker.stop()
+    # one decision pass over this app's database ran, then the loop sleeps the configured period
+    assert passes == [worker.runtime.database] and waits == [45.0]  # type: ignore[attr-defined]
+
+
 def check_log_level(env: Env, mp: pytest.MonkeyPatch) -> None:
     code = "import logging, tether_server.wsgi; print(logging.getLogger().getEffectiveLevel())"
     for level, number in (("WARNING", 30), ("DEBUG", 10)):
@@ -632,6 +661,7 @@ CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_WEBHOOK_RETRY_BASE_SECONDS": check_webhook_retry_base_seconds,
     "TETHER_WEBHOOK_POLL_SECONDS": check_webhook_poll_seconds,
     "TETHER_MONITOR_EVAL_SECONDS": check_monitor_eval_seconds,
+    "TETHER_ABTEST_EVAL_SECONDS": check_abtest_eval_seconds,
     "TETHER_LOG_LEVEL": check_log_level,
     "TETHER_LOG_FORMAT": check_log_format,
     "TETHER_REQUIRE_DECISION_COMMENT": check_require_decision_comment,
@@ -672,6 +702,8 @@ def test_bad_values_fail_at_startup_with_the_variable_name() -> None:
         ("TETHER_TRUSTED_PROXIES", "-1"),
         ("TETHER_MONITOR_EVAL_SECONDS", "31"),
         ("TETHER_MONITOR_EVAL_SECONDS", "-1"),
+        ("TETHER_ABTEST_EVAL_SECONDS", "3601"),
+        ("TETHER_ABTEST_EVAL_SECONDS", "-1"),
     ):
         with pytest.raises(ConfigError, match=var):
             Settings.from_env({var: bad})

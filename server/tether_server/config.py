@@ -89,6 +89,7 @@ class Settings:
     webhook_retry_base_seconds: float = 10.0
     webhook_poll_seconds: float = 2.0
     monitor_eval_seconds: float = 30.0  # monitoring evaluator period per process; 0 disables the thread
+    abtest_eval_seconds: float = 60.0  # A/B test decision pass period per process; 0 disables the thread
     log_level: str = "INFO"
     metrics: str = "off"  # off | token | open: GET /metrics
     metrics_token: str = ""  # the bearer token a scraper sends when metrics = token
@@ -126,6 +127,7 @@ class Settings:
         "webhook_retry_base_seconds": "TETHER_WEBHOOK_RETRY_BASE_SECONDS",
         "webhook_poll_seconds": "TETHER_WEBHOOK_POLL_SECONDS",
         "monitor_eval_seconds": "TETHER_MONITOR_EVAL_SECONDS",
+        "abtest_eval_seconds": "TETHER_ABTEST_EVAL_SECONDS",
         "log_level": "TETHER_LOG_LEVEL",
         "metrics": "TETHER_METRICS",
         "metrics_token": "TETHER_METRICS_TOKEN",
@@ -177,6 +179,10 @@ class Settings:
         if not 0 <= self.monitor_eval_seconds <= 30:
             raise ConfigError(
                 f"TETHER_MONITOR_EVAL_SECONDS: expected 0 (off) to 30 seconds, got {self.monitor_eval_seconds!r}"
+            )
+        if not 0 <= self.abtest_eval_seconds <= 3600:
+            raise ConfigError(
+                f"TETHER_ABTEST_EVAL_SECONDS: expected 0 (off) to 3600 seconds, got {self.abtest_eval_seconds!r}"
             )
         if self.metrics.lower() not in ("off", "token", "open"):
             raise ConfigError(f"TETHER_METRICS: expected off, token or open, got {self.metrics!r}")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .db import Database
+from .services.abtests.serving import ServingCache
 from .services.identity.users import CREDENTIALS_CHANGED, TokenCache
 from .telemetry import Metrics
 
@@ -35,6 +36,7 @@ class Runtime:
     token_cache: TokenCache
     workers: WorkerSet = field(init=False)
     metrics: Metrics = field(default_factory=Metrics)  # Prometheus instruments (telemetry.py)
+    abtests: ServingCache = field(default_factory=ServingCache)  # A/B hot paths (services/abtests/serving)
     api: Any = None  # the flask-smorest Api (its OpenAPI spec), set by register_api
 
     @classmethod

@@ -17,7 +17,7 @@ runs, the control once it stopped or that arm was stopped (lost or broke a guard
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +122,12 @@ class ABTestResults:
 class ABTest:
     """One test: local assignment, buffered outcomes, results."""
 
+    assign: Callable[[object], Arm]
+    """``test.assign(unit)``: the arm to serve ``unit``, computed locally with the documented
+    assignment (no network call; the test's state is as of the last refresh, and a treatment that
+    lost serves the control). An attribute holding one closure, rebuilt on refresh, so a call is one
+    hash and one lookup (at least a million per second on one core)."""
+
     def __init__(self, client: Client, data: Mapping[str, Any]) -> None:
         self._client = client
         self._lock = threading.Lock()
@@ -140,7 +146,11 @@ class ABTest:
         self.transition_id: int | None = data.get("transition_id")
         stopped = set(data.get("stopped_arms") or ())
         self._live = [self.status == "running" and a.name not in stopped for a in self.arms]
-        self._arm_of = Assigner(self.id, self.traffic).as_function()
+        assigner = Assigner(self.id, self.traffic)
+        self._arm_of = assigner.as_function()
+        self.assign = assigner.mapper(
+            [a if live else self.arms[0] for a, live in zip(self.arms, self._live, strict=True)]
+        )
 
     def __repr__(self) -> str:
         return f"ABTest(id={self.id}, name={self.name!r}, status={self.status!r}, state={self.state!r})"
@@ -149,11 +159,6 @@ class ABTest:
 
     def assigned_arm(self, unit: object) -> Arm:
         return self.arms[self._arm_of(unit)]
-
-    def assign(self, unit: object) -> Arm:
-        """The arm to serve ``unit`` (no network call; the test's state is as of the last refresh)."""
-        i = self._arm_of(unit)
-        return self.arms[i if self._live[i] else 0]
 
     # -------------------------------------------------------------- outcomes (buffered)
 

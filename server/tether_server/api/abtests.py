@@ -90,6 +90,7 @@ def update(test_id: int) -> Any:
     if set(body) != {"status"}:
         raise InvalidArgument('PATCH takes {"status": "running" | "stopped"}', {"field": "status"})
     test = svc.update_status(context.db(), context.principal(), test_id, body["status"], context.request_id())
+    context.runtime().abtests.invalidate(test_id)  # other processes see the new version stamp
     return _one(test)
 
 
@@ -98,7 +99,9 @@ def update(test_id: int) -> Any:
 @blp.doc(parameters=[{"in": "query", "name": "unit", "required": True, "schema": {"type": "string"}}])
 def assign(test_id: int) -> Any:
     """The arm and version to serve ``unit`` (the documented assignment the SDK computes locally)."""
-    return _json(svc.assign(context.db(), context.principal(), test_id, request.args.get("unit")))
+    body = svc.serving.assign(context.db(), context.runtime().abtests, context.principal(), test_id,
+                              request.args.get("unit"))  # fmt: skip
+    return Response(body, status=200, mimetype="application/json")
 
 
 @blp.route("/ab-tests/<int:test_id>/outcomes", methods=["POST"])
@@ -110,8 +113,14 @@ def assign(test_id: int) -> Any:
 def outcomes(test_id: int) -> Any:
     """``{"windows": [...]}`` (replaced per arm/metric/window/source) and/or ``{"rows": [...]}``
     (raw unit outcomes, summed per unit; send an Idempotency-Key to make retries safe)."""
-    session = context.db()
     key = request.headers.get("Idempotency-Key")
+    body = _body()
+    if key is None and set(body) == {"windows"}:  # one guarded upsert; PostgreSQL: autocommit
+        done = svc.serving.post_windows(context.autocommit_db(), context.runtime().abtests,
+                                        context.principal(), test_id, body["windows"])  # fmt: skip
+        if done is not None:
+            return _json({"accepted": {"windows": done, "rows": 0}})
+    session = context.db()
     scope = f"abtest-outcomes:{test_id}"
     if key is not None:
         idempotency.check_key(key)
@@ -121,7 +130,8 @@ def outcomes(test_id: int) -> Any:
             resp.headers["Idempotent-Replayed"] = "true"
             return resp
     test = svc.get_test(session, context.principal(), test_id, "EDIT")
-    text = dumps({"accepted": svc.post_outcomes(session, test, _body())}).decode()
+    context.runtime().abtests.put(test_id, svc.serving.build_entry(test))  # the next post is one statement
+    text = dumps({"accepted": svc.post_outcomes(session, test, body)}).decode()
     if key is not None:
         idempotency.remember(session, key, scope, context.principal().id, 200, text)
     return Response(text, status=200, mimetype="application/json")
@@ -132,8 +142,8 @@ def outcomes(test_id: int) -> Any:
 def results(test_id: int) -> Any:
     """Per arm n, mean, effect vs control with its always-valid interval, guardrails, SRM, state and
     a sentence per number. A look that reaches a new decision acts on it (in its own transaction)."""
-    look = svc.decide.compute(context.db(), svc.get_test(context.db(), context.principal(), test_id))
-    if not look.pending:
-        return _json(look.results)
+    body = svc.serving.results(context.db(), context.runtime().abtests, context.principal(), test_id)
+    if body is not None:
+        return Response(body, status=200, mimetype="application/json")
     with context.separate(write=True) as unit_of_work:  # the decision commits on its own
         return _json(svc.evaluate(unit_of_work, test_id))

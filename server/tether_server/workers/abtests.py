@@ -1,4 +1,5 @@
-"""A/B test decisions: the periodic pass over running tests (results reads also decide)."""
+"""A/B test decisions: a pass over running tests every ``TETHER_ABTEST_EVAL_SECONDS`` (0 turns it
+off; results reads also decide, and ``tether ab-tests evaluate`` runs one pass)."""
 
 from __future__ import annotations
 
@@ -29,17 +30,17 @@ def evaluate_all(database: Database, limit: int = 1000) -> int:
 
 
 class ABTestEvaluator(PollingWorker):
-    """Evaluates running A/B tests every minute (off in tests: they run ``evaluate_all`` themselves)."""
+    """Evaluates running A/B tests every ``abtest_eval_seconds`` (default 60; on when above 0)."""
 
     name: ClassVar[str] = "abtests"
 
     @classmethod
     def enabled(cls, settings: Settings) -> bool:
-        return not settings.testing
+        return settings.abtest_eval_seconds > 0
 
     @property
     def poll_seconds(self) -> float:
-        return 60.0
+        return self.runtime.settings.abtest_eval_seconds
 
     def run_once(self) -> int:
         return evaluate_all(self.runtime.database)

@@ -1,7 +1,9 @@
 """A/B tests of champion vs challenger (issue 12): services take a Session, never commit, never
 import Flask.
 
-- ``catalog``: create/get/list tests, start/stop (``update_status``), sticky assignment
+- ``catalog``: create/get/list tests, start/stop (``update_status``), the assigner
+- ``serving``: the hot paths from a per-process cache checked in one statement: ``/assign`` and
+  window posts
 - ``outcomes``: sufficient-statistics windows (idempotent per arm/metric/window/source) and raw
   per-unit outcomes (arm recomputed by the server), per-arm statistics
 - ``decide``: results (every number with a plain sentence), ``evaluate`` (acts on the first
@@ -10,13 +12,12 @@ import Flask.
 - ``explain``: the sentences
 """
 
-from . import catalog, decide, explain, outcomes
-from .catalog import assign, create_test, describe, get_test, list_tests, update_status
+from . import catalog, decide, explain, outcomes, serving
+from .catalog import create_test, describe, get_test, list_tests, update_status
 from .decide import compute, evaluate, results
 from .outcomes import post_outcomes
 
 __all__ = [
-    "assign",
     "catalog",
     "compute",
     "create_test",
@@ -29,5 +30,6 @@ __all__ = [
     "outcomes",
     "post_outcomes",
     "results",
+    "serving",
     "update_status",
 ]

@@ -234,7 +234,8 @@ def create_test(session: Session, actor: Principal, body: dict[str, Any], reques
 
 def _start(session: Session, actor: Principal, model: RegisteredModel, test: ABTest, request_id: str) -> None:
     test.arms = _resolve_arms(session, model, test.arms)
-    test.status, test.started_at, test.updated_at = "running", now_ms(), now_ms()
+    test.status, test.started_at = "running", now_ms()
+    touch(test)
 
 
 def _publish_started(
@@ -307,7 +308,8 @@ def update_status(
 
 def stop(session: Session, actor: Principal | None, model: RegisteredModel, test: ABTest, reason: str,
          request_id: str = "") -> None:  # fmt: skip
-    test.status, test.stopped_at, test.updated_at = "stopped", now_ms(), now_ms()
+    test.status, test.stopped_at = "stopped", now_ms()
+    touch(test)
     if test.state == "running":
         test.state = "inconclusive"
     publish(
@@ -319,7 +321,15 @@ def stop(session: Session, actor: Principal | None, model: RegisteredModel, test
     )  # fmt: skip
 
 
-# ---------------------------------------------------------------- assignment
+# ---------------------------------------------------------------- version stamp and assignment
+
+
+def touch(test: ABTest) -> None:
+    """Move ``updated_at`` strictly forward: every change of a test's arms, status, state or
+    decisions calls this, so ``(updated_at, created_at, status, state)`` identifies its version
+    (``serving`` caches by it)."""
+    test.updated_at = max(now_ms(), (test.updated_at or 0) + 1)
+
 
 _ASSIGNERS: dict[tuple[int, tuple[float, ...]], Assigner] = {}
 
@@ -338,29 +348,6 @@ def stopped_arms(test: ABTest) -> set[int]:
     """Treatment arms that lost or broke a guardrail: their units are routed back to control."""
     names = {name for name, d in (test.decisions or {}).items() if d.get("stop")}
     return {i for i, a in enumerate(test.arms) if a["name"] in names}
-
-
-def serving_arm(test: ABTest, unit: str) -> int:
-    """The arm to serve: the assigned arm while the test runs and that arm is live, else control."""
-    arm = assigner(test)(unit)
-    if test.status != "running" or arm in stopped_arms(test):
-        return 0
-    return arm
-
-
-def assign(session: Session, actor: Principal, test_id: int, unit: Any) -> dict[str, Any]:
-    if not isinstance(unit, str) or not 1 <= len(unit) <= 250:
-        raise _bad("unit must be 1-250 characters", "unit")
-    test = get_test(session, actor, test_id)
-    assigned = assigner(test)(unit)
-    served = serving_arm(test, unit)
-    arm = test.arms[served]
-    return {
-        "arm": arm["name"],
-        "version": arm.get("version"),
-        "assigned_arm": test.arms[assigned]["name"],
-        "active": test.status == "running",
-    }
 
 
 def test_json(test: ABTest, model_name: str) -> dict[str, Any]:

@@ -42,8 +42,8 @@ from ..events import types as ev
 from ..monitoring import alerts
 from ..registry import transitions
 from . import explain
-from .catalog import stop
-from .outcomes import arm_stats, history
+from .catalog import stop, touch
+from .outcomes import Row, arm_stats, history, metric_types, read_aggregates
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +68,15 @@ class Evaluation:
         return self.new_srm is not None or bool(self.new_decisions)
 
 
-def compute(session: Session, test: ABTest) -> Evaluation:
-    """Everything the results page shows, and the decisions this look would take (not applied)."""
+def compute(session: Session, test: ABTest, rows: tuple[Row, ...] | None = None) -> Evaluation:
+    """Everything the results page shows, and the decisions this look would take (not applied).
+    ``rows`` are the test's ``read_aggregates`` when the caller has them (one statement reads all)."""
+    if rows is None:
+        rows = read_aggregates(session, test.id, metric_types(test))
     kw: dict[str, Any] = {"alpha": test.alpha, "n_treatments": len(test.arms) - 1, "tuning_n": test.tuning_n,
           "min_units": test.min_units, "min_events": test.min_events}  # fmt: skip
-    primary = arm_stats(session, test, test.metric, test.metric_type)
-    guard_stats = [arm_stats(session, test, g["metric"], g["metric_type"]) for g in test.guardrails]
+    primary = arm_stats(test, rows, test.metric)
+    guard_stats = [arm_stats(test, rows, g["metric"]) for g in test.guardrails]
     srm = srm_check([a.n for a in primary], test.traffic)
     kept_srm = test.srm if test.srm and test.srm.get("flagged") else None
     flagged = bool(kept_srm) or srm.flagged
@@ -132,7 +135,7 @@ def compute(session: Session, test: ABTest) -> Evaluation:
                    "metric": test.metric, "metric_type": test.metric_type, "direction": test.direction,
                    "alpha": test.alpha, "min_units": test.min_units, "min_events": test.min_events,
                    "arms": arms, "srm": srm_json, "transition_id": test.transition_id,
-                   "recommendation": test.recommendation, "history": _history(session, test, kw)}  # fmt: skip
+                   "recommendation": test.recommendation, "history": _history(test, rows, kw)}  # fmt: skip
     out.results["explain"] = explain.state(test)
     return out
 
@@ -148,8 +151,8 @@ def _new_decision(d: seq.Decision, guards: list[dict[str, Any]]) -> dict[str, An
     return None  # no decision yet (a winner waits until its guardrails have the minimum sample)
 
 
-def _history(session: Session, test: ABTest, kw: dict[str, Any]) -> list[dict[str, Any]]:
-    points = history(session, test)
+def _history(test: ABTest, rows: tuple[Row, ...], kw: dict[str, Any]) -> list[dict[str, Any]]:
+    points = history(test, rows)
     if not points or len(test.arms) < 2:
         return []
     cum = np.stack([p[1] for p in points])  # (t, arm, [n, sum, sum_sq])
@@ -188,7 +191,7 @@ def evaluate(session: Session, test_id: int) -> dict[str, Any]:
         for arm_name, dec in e.new_decisions.items():
             _record(session, model, test, arm_name, dec)
         _close_if_all_lost(session, model, test)
-    test.updated_at = now_ms()
+    touch(test)
     session.flush()
     return compute(session, test).results
 

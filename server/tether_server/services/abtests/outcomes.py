@@ -22,7 +22,7 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from sqlalchemy import case, func, select
+from sqlalchemy import BigInteger, case, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -62,13 +62,15 @@ def _count(v: Any, field: str) -> int:
     return v
 
 
-def _window_row(test: ABTest, w: Any, i: int, arms: dict[str, int], types: dict[str, str]) -> dict[str, Any]:
+def window_row(w: Any, i: int, arms: dict[str, int], types: dict[str, str]) -> dict[str, Any]:
+    """One validated window; ``arms`` maps arm names to indices, ``types`` is ``metric_types``
+    (primary metric first: the default)."""
     f = f"windows[{i}]"
     if not isinstance(w, dict) or set(w) - _WINDOW_KEYS:
         raise _bad(f"{f} takes {sorted(_WINDOW_KEYS)}", f)
     if w.get("arm") not in arms:
         raise _bad(f"{f}.arm must be one of {list(arms)}", f"{f}.arm")
-    metric = w.get("metric", test.metric)
+    metric = w.get("metric", next(iter(types)))
     if metric not in types:
         raise _bad(f"{f}.metric must be one of {list(types)}", f"{f}.metric")
     source = w.get("source", "")
@@ -93,7 +95,8 @@ def _window_row(test: ABTest, w: Any, i: int, arms: dict[str, int], types: dict[
             "n": stats.n, "sum": stats.sum, "sum_sq": stats.sum_sq, "events": stats.events}  # fmt: skip
 
 
-def _insert(session: Session, model: Any) -> Any:
+def insert_for(session: Session, model: Any) -> Any:
+    """The dialect's INSERT (both have ``on_conflict_do_update``)."""
     return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
 
 
@@ -102,11 +105,11 @@ def post_windows(session: Session, test: ABTest, windows: Any) -> int:
         raise _bad(f"windows must be a list of at most {MAX_WINDOWS}", "windows")
     arms = {a["name"]: i for i, a in enumerate(test.arms)}
     types = metric_types(test)
-    rows = [_window_row(test, w, i, arms, types) for i, w in enumerate(windows)]
+    rows = [window_row(w, i, arms, types) for i, w in enumerate(windows)]
     if not rows:
         return 0
     now = now_ms()
-    stmt = _insert(session, ABOutcomeWindow).values(
+    stmt = insert_for(session, ABOutcomeWindow).values(
         [{**r, "test_id": test.id, "updated_at": now} for r in rows]
     )
     stmt = stmt.on_conflict_do_update(
@@ -143,7 +146,7 @@ def post_rows(session: Session, test: ABTest, rows: Any) -> int:
         {"test_id": test.id, "metric": m, "unit": u, "arm": arm_of(u), "value": v, "first_seen": now}
         for (m, u), v in totals.items()
     ]
-    stmt = _insert(session, ABUnitOutcome).values(values)
+    stmt = insert_for(session, ABUnitOutcome).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["test_id", "metric", "unit"],
         set_={"value": ABUnitOutcome.value + stmt.excluded.value},
@@ -167,6 +170,9 @@ def post_outcomes(session: Session, test: ABTest, body: Any) -> dict[str, int]:
 
 # ---------------------------------------------------------------- statistics for the decision
 
+TOTALS_WINDOWS, TOTALS_UNITS, HISTORY_WINDOWS, HISTORY_UNITS = 0, 1, 2, 3
+HOUR_MS = 3_600_000
+
 
 def _unit_columns(metric_type: str) -> tuple[Any, Any, Any]:
     if metric_type == "proportion":  # a unit converted if its summed outcome is positive
@@ -176,50 +182,74 @@ def _unit_columns(metric_type: str) -> tuple[Any, Any, Any]:
     return func.sum(ABUnitOutcome.value), func.sum(ABUnitOutcome.value * ABUnitOutcome.value), func.sum(nz)
 
 
-def arm_stats(session: Session, test: ABTest, metric: str, metric_type: str) -> list[ArmStats]:
+def aggregates_query(tid: int, types: dict[str, str]) -> Any:
+    """ONE statement: per (metric, arm) totals of the window rows and of the raw unit totals, and
+    per (time, arm) sums of the primary metric for the history chart. Rows are ``(kind, metric,
+    t, arm, n, sum, sum_sq, events)`` with ``kind`` one of the four constants above. ``types`` is
+    ``metric_types(test)`` (primary metric first)."""
+    w, u = ABOutcomeWindow, ABUnitOutcome
+    metric, metric_type = next(iter(types.items()))
+    parts: list[Any] = [
+        select(literal(TOTALS_WINDOWS), w.metric, literal(0, BigInteger), w.arm, func.sum(w.n), func.sum(w.sum),
+               func.sum(w.sum_sq), func.sum(w.events))
+        .where(w.test_id == tid).group_by(w.metric, w.arm),
+    ]  # fmt: skip
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for m, t in types.items():
+        by_type[t].append(m)
+    for metric_type, metrics in by_type.items():
+        s, sq, ev = _unit_columns(metric_type)
+        parts.append(
+            select(literal(TOTALS_UNITS), u.metric, literal(0, BigInteger), u.arm, func.count(), s, sq, ev)
+            .where(u.test_id == tid, u.metric.in_(metrics)).group_by(u.metric, u.arm)
+        )  # fmt: skip
+    primary = literal(metric)
+    parts.append(
+        select(literal(HISTORY_WINDOWS), primary, w.window_start, w.arm, func.sum(w.n), func.sum(w.sum),
+               func.sum(w.sum_sq), literal(0, BigInteger))
+        .where(w.test_id == tid, w.metric == metric).group_by(w.window_start, w.arm)
+    )  # fmt: skip
+    hour = (u.first_seen // HOUR_MS) * HOUR_MS  # raw outcomes enter at the hour they were first seen
+    s, sq, _ev = _unit_columns(metric_type)
+    parts.append(
+        select(literal(HISTORY_UNITS), primary, hour, u.arm, func.count(), s, sq, literal(0, BigInteger))
+        .where(u.test_id == tid, u.metric == metric).group_by(hour, u.arm)
+    )  # fmt: skip
+    return union_all(*parts)
+
+
+Row = tuple[int, str, int, int, float, float, float, float]
+
+
+def read_aggregates(session: Session, tid: int, types: dict[str, str], stmt: Any = None) -> tuple[Row, ...]:
+    """The rows of ``aggregates_query`` (or of ``stmt``, the same query built earlier), normalised and
+    sorted (they are the data version: equal rows mean equal results for an unchanged test). Core on
+    the session's connection: the rows are plain tuples."""
+    query = aggregates_query(tid, types) if stmt is None else stmt
+    rows = (
+        (int(k), str(m), int(t or 0), int(a), float(n or 0), float(sm or 0), float(q or 0), float(e or 0))
+        for k, m, t, a, n, sm, q, e in session.connection().execute(query)
+    )
+    return tuple(sorted(rows))
+
+
+def arm_stats(test: ABTest, rows: tuple[Row, ...], metric: str) -> list[ArmStats]:
     """Per-arm statistics of ``metric``: window rows plus raw unit totals, control first."""
     acc = np.zeros((len(test.arms), 4))
-    q = (
-        select(ABOutcomeWindow.arm, func.sum(ABOutcomeWindow.n), func.sum(ABOutcomeWindow.sum),
-               func.sum(ABOutcomeWindow.sum_sq), func.sum(ABOutcomeWindow.events))
-        .where(ABOutcomeWindow.test_id == test.id, ABOutcomeWindow.metric == metric)
-        .group_by(ABOutcomeWindow.arm)
-    )  # fmt: skip
-    s, sq, ev = _unit_columns(metric_type)
-    u = (
-        select(ABUnitOutcome.arm, func.count(), s, sq, ev)
-        .where(ABUnitOutcome.test_id == test.id, ABUnitOutcome.metric == metric)
-        .group_by(ABUnitOutcome.arm)
-    )
-    for stmt in (q, u):
-        for arm, *vals in session.execute(stmt):
-            if 0 <= arm < len(test.arms):
-                acc[arm] += [float(v or 0) for v in vals]
+    for kind, m, _t, arm, *vals in rows:
+        if kind <= TOTALS_UNITS and m == metric and 0 <= arm < len(test.arms):
+            acc[arm] += vals
     return [ArmStats(int(n), float(sm), max(float(q2), 0.0), min(int(e), int(n))) for n, sm, q2, e in acc]
 
 
-def history(session: Session, test: ABTest, max_points: int = 120) -> list[tuple[int, np.ndarray]]:
+def history(test: ABTest, rows: tuple[Row, ...], max_points: int = 120) -> list[tuple[int, np.ndarray]]:
     """Cumulative per-arm [n, sum, sum_sq] of the primary metric at each window start (raw unit
     outcomes enter at the hour they were first seen), for the interval-over-time chart."""
     k = len(test.arms)
     steps: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((k, 3)))
-    q = (
-        select(ABOutcomeWindow.window_start, ABOutcomeWindow.arm, func.sum(ABOutcomeWindow.n),
-               func.sum(ABOutcomeWindow.sum), func.sum(ABOutcomeWindow.sum_sq))
-        .where(ABOutcomeWindow.test_id == test.id, ABOutcomeWindow.metric == test.metric)
-        .group_by(ABOutcomeWindow.window_start, ABOutcomeWindow.arm)
-    )  # fmt: skip
-    hour = (ABUnitOutcome.first_seen // 3_600_000) * 3_600_000
-    s, sq, _ev = _unit_columns(test.metric_type)
-    u = (
-        select(hour, ABUnitOutcome.arm, func.count(), s, sq)
-        .where(ABUnitOutcome.test_id == test.id, ABUnitOutcome.metric == test.metric)
-        .group_by(hour, ABUnitOutcome.arm)
-    )
-    for stmt in (q, u):
-        for ts, arm, *vals in session.execute(stmt):
-            if 0 <= arm < k:
-                steps[int(ts)][arm] += [float(v or 0) for v in vals]
+    for kind, _m, ts, arm, n, sm, q, _e in rows:
+        if kind >= HISTORY_WINDOWS and 0 <= arm < k:
+            steps[ts][arm] += (n, sm, q)
     times = sorted(steps)
     if not times:
         return []
