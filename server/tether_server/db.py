@@ -175,8 +175,11 @@ class Database:
             read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         from .services.tracking import writer  # the one metric writer, chosen here once
 
+        from .services.monitoring.references import ReferenceCache
+
         self.metric_writer = writer.for_dialect(self.dialect)
-        info = {"metric_writer": self.metric_writer}
+        # shared by every session of this Database (session.info is a shallow copy of this dict)
+        info = {"metric_writer": self.metric_writer, "monitor_references": ReferenceCache()}
         self.read_session = sessionmaker(bind=read_engine, expire_on_commit=False, autoflush=False, info=info)
         self.write_session = sessionmaker(
             bind=write_engine, expire_on_commit=False, autoflush=False, info=info

@@ -107,6 +107,9 @@ def _commit_reference(monitor_id: int) -> None:
     gets names a reference that exists (the post's own transaction rolls back)."""
     from ..errors import FailedPrecondition
 
+    with context.separate(write=False) as s:  # not the request session: it would take the write lock
+        if windows.reference_in_force(s, context.principal(), monitor_id):
+            return  # the usual case: nothing to record
     with context.separate(write=True) as s:
         m = svc.get_monitor(s, context.principal(), monitor_id)
         try:
@@ -116,7 +119,8 @@ def _commit_reference(monitor_id: int) -> None:
 
 
 def _idempotent(monitor_id: int, what: str, fn: Any) -> Response:
-    _commit_reference(monitor_id)
+    if what == "windows":  # only a summary post can be stale (rows are binned on what is in force)
+        _commit_reference(monitor_id)
     session, key = context.db(), request.headers.get("Idempotency-Key")
     scope = f"monitor:{monitor_id}:{what}"
     if key is not None:
