@@ -173,9 +173,8 @@ class Database:
             # A 304 revalidation is then one round trip; multi-query reads see committed data
             # per statement, which the immutable registry and append-only logs make harmless.
             read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        from .services.tracking import writer  # the one metric writer, chosen here once
-
         from .services.monitoring.references import ReferenceCache
+        from .services.tracking import writer  # the one metric writer, chosen here once
 
         self.metric_writer = writer.for_dialect(self.dialect)
         # shared by every session of this Database (session.info is a shallow copy of this dict)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Response, request
+from flask import Response, g, request
 from flask_smorest import Blueprint
 
 from .. import context
@@ -34,6 +34,11 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def _body() -> dict[str, Any]:
+    if "json_body" in g:  # parsed and checked by the bodyguard
+        body = g.json_body
+        if not isinstance(body, dict):
+            raise InvalidArgument("Request body must be a JSON object")
+        return body
     raw = request.get_data(cache=False)
     try:
         body = orjson.loads(raw) if raw else {}
