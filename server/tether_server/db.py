@@ -16,6 +16,7 @@ with ``Database.on_commit``. A rolled-back transaction drops its signals.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import threading
@@ -137,7 +138,14 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     event.listen(engine, "close", lambda dbapi_conn, _rec: lock.release(dbapi_conn))
 
 
+def _compact_json(value: Any) -> str:
+    """JSON columns are stored without the spaces of ``json.dumps``' defaults (the monitoring
+    results are read back as text and spliced into answers; NaN handling stays the stdlib's)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs.setdefault("json_serializer", _compact_json)
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs.setdefault("poolclass", StaticPool)

@@ -112,9 +112,10 @@ def _commit_reference(monitor_id: int) -> None:
     gets names a reference that exists (the post's own transaction rolls back)."""
     from ..errors import FailedPrecondition
 
-    with context.separate(write=False) as s:  # not the request session: it would take the write lock
-        if windows.reference_in_force(s, context.principal(), monitor_id):
-            return  # the usual case: nothing to record
+    session = context.db()
+    if windows.reference_in_force(session, context.principal(), monitor_id):
+        return  # the usual case: nothing to record (the query's answer is kept for the post)
+    session.rollback()  # nothing written yet; frees SQLite's write lock for the unit of work below
     with context.separate(write=True) as s:
         m = svc.get_monitor(s, context.principal(), monitor_id)
         try:
