@@ -158,7 +158,7 @@ def _raw_rows(ctx: Context, tok: str, mid: int) -> Row:
     for k in range(4):  # four windows' worth of rows, reused round-robin
         x = rng.normal(np.arange(RAW_COLUMNS), 1.0, (10_000, RAW_COLUMNS))
         ts = T0 + k * HOUR + np.sort(rng.integers(0, HOUR, 10_000))
-        rows = [{**{f"c{j}": v for j, v in enumerate(r)}, "timestamp": int(t)} for r, t in zip(x.tolist(), ts)]
+        rows = [{**{f"c{j}": v for j, v in enumerate(r)}, "timestamp": int(t)} for r, t in zip(x.tolist(), ts, strict=True)]
         bodies.append(orjson.dumps({"rows": rows}))
     warm = ctx.http(tok)
     _ok(warm.post(url, data=bodies[0]))
