@@ -16,6 +16,7 @@ with ``Database.on_commit``. A rolled-back transaction drops its signals.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import threading
@@ -137,7 +138,14 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     event.listen(engine, "close", lambda dbapi_conn, _rec: lock.release(dbapi_conn))
 
 
+def _compact_json(value: Any) -> str:
+    """JSON columns are stored without the spaces of ``json.dumps``' defaults (the monitoring
+    results are read back as text and spliced into answers; NaN handling stays the stdlib's)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs.setdefault("json_serializer", _compact_json)
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs.setdefault("poolclass", StaticPool)
@@ -173,10 +181,12 @@ class Database:
             # A 304 revalidation is then one round trip; multi-query reads see committed data
             # per statement, which the immutable registry and append-only logs make harmless.
             read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        from .services.monitoring.references import ReferenceCache
         from .services.tracking import writer  # the one metric writer, chosen here once
 
         self.metric_writer = writer.for_dialect(self.dialect)
-        info = {"metric_writer": self.metric_writer}
+        # shared by every session of this Database (session.info is a shallow copy of this dict)
+        info = {"metric_writer": self.metric_writer, "monitor_references": ReferenceCache()}
         self.read_session = sessionmaker(bind=read_engine, expire_on_commit=False, autoflush=False, info=info)
         self.write_session = sessionmaker(
             bind=write_engine, expire_on_commit=False, autoflush=False, info=info

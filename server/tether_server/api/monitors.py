@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Response, request
+from flask import Response, g, request
 
 from .. import context
 from ..access import access, scoped
@@ -36,6 +36,11 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def _body() -> dict[str, Any]:
+    if "json_body" in g:  # parsed and checked by the bodyguard
+        body = g.json_body
+        if not isinstance(body, dict):
+            raise InvalidArgument("Request body must be a JSON object")
+        return body
     raw = request.get_data(cache=False)
     try:
         body = orjson.loads(raw) if raw else {}
@@ -113,6 +118,10 @@ def _commit_reference(monitor_id: int) -> None:
     gets names a reference that exists (the post's own transaction rolls back)."""
     from ..errors import FailedPrecondition
 
+    session = context.db()
+    if windows.reference_in_force(session, context.principal(), monitor_id):
+        return  # the usual case: nothing to record (the query's answer is kept for the post)
+    session.rollback()  # nothing written yet; frees SQLite's write lock for the unit of work below
     with context.separate(write=True) as s:
         m = svc.get_monitor(s, context.principal(), monitor_id)
         try:
@@ -122,7 +131,8 @@ def _commit_reference(monitor_id: int) -> None:
 
 
 def _idempotent(monitor_id: int, what: str, fn: Any) -> Response:
-    _commit_reference(monitor_id)
+    if what == "windows":  # only a summary post can be stale (rows are binned on what is in force)
+        _commit_reference(monitor_id)
     session, key = context.db(), request.headers.get("Idempotency-Key")
     scope = f"monitor:{monitor_id}:{what}"
     if key is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 
 from ..access import access
 from ..errors import InvalidArgument
@@ -50,14 +50,3 @@ def monitor_page(monitor_id: int) -> Any:
         },
     }
     return page("monitor.html", data)
-
-
-@bp.app_context_processor
-def _monitoring_flag() -> dict[str, Any]:
-    """``monitoring_api``: the model and review pages show monitor panels only when the monitoring
-    REST routes are served (``TETHER_UI_MONITORING`` in the app config overrides the check)."""
-    flag = current_app.config.get("TETHER_UI_MONITORING")
-    if flag is None:
-        flag = any(r.rule.startswith("/api/v1/monitors") for r in current_app.url_map.iter_rules())
-        current_app.config["TETHER_UI_MONITORING"] = flag
-    return {"monitoring_api": bool(flag)}

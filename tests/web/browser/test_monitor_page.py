@@ -242,7 +242,6 @@ def test_monitor_page_shows_api_errors(app, people, tab):
 
 
 def test_model_page_lists_monitors_with_status(app, client, people, tab):
-    app.config["TETHER_UI_MONITORING"] = True  # the routes are answered by page.route (see above)
     model_with_production(app, client, people["writer"], people["reviewer"])
     FakeMonitoringAPI(scenario(0)).install(tab.page)
     tab.login("rita", "correct-horse-battery")
@@ -257,7 +256,6 @@ def test_model_page_lists_monitors_with_status(app, client, people, tab):
 
 
 def test_review_page_shows_production_drift_and_performance(app, client, people, tab):
-    app.config["TETHER_UI_MONITORING"] = True
     model_with_production(app, client, people["writer"], people["reviewer"])
     r = client.post(
         "/api/v1/models/churn/versions/2/transition-requests",

@@ -15,12 +15,16 @@ out of the top 50 go to ``other``.
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ...errors import FailedPrecondition
@@ -220,7 +224,114 @@ def current_reference(session: Session, monitor: Monitor) -> MonitorReference:
     return ref
 
 
-def reference_json(monitor: Monitor, ref: MonitorReference) -> dict[str, Any]:
+# ---------------------------------------------------------------- the posting fast path
+
+
+@dataclass(frozen=True)
+class ReferenceView:
+    """An immutable copy of a ``monitor_references`` row (the rows are never updated), shared by
+    the requests of one process through :class:`ReferenceCache`."""
+
+    id: int
+    model_version_id: int | None
+    model_version: int | None
+    dataset_version_ids: list[int]
+    datasets: list[dict[str, Any]]
+    profile: dict[str, Any]
+    baseline: float | None
+    created_at: int
+
+    @classmethod
+    def of(cls, ref: MonitorReference) -> ReferenceView:
+        return cls(
+            ref.id,
+            ref.model_version_id,
+            ref.model_version,
+            list(ref.dataset_version_ids or []),
+            list(ref.datasets or []),
+            ref.profile,
+            ref.baseline,
+            ref.created_at,
+        )
+
+
+class ReferenceCache:
+    """Reference rows by id (bounded, least recently used out). Entries never go stale: a promotion
+    adds a new reference row, and :func:`posting_reference` checks on every post, in the same query
+    that loads the monitor, that the cached reference is still the one in force."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[int, ReferenceView] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, ref_id: int) -> ReferenceView | None:
+        with self._lock:
+            hit = self._items.get(ref_id)
+            if hit is not None:
+                self._items.move_to_end(ref_id)
+                return hit
+        row = session.get(MonitorReference, ref_id)
+        if row is None:
+            return None
+        view = ReferenceView.of(row)
+        with self._lock:
+            self._items[ref_id] = view
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return view
+
+
+def cache_of(session: Session) -> ReferenceCache:
+    """The process's reference cache, kept in the session factory's ``info`` (one per Database)."""
+    cache = session.info.get("monitor_references")
+    if cache is None:  # a session made outside Database (tests): a private, short-lived cache
+        cache = session.info["monitor_references"] = ReferenceCache()
+    return cache  # type: ignore[no-any-return]
+
+
+@functools.cache
+def posting_statement(with_grant: bool) -> Any:
+    """The monitor, the caller's grant on its model, the live version of its stage and of its
+    alias, and its newest reference id: one round trip per post (built once)."""
+    from ..identity import permissions
+
+    live_stage = (
+        select(ModelVersion.id)
+        .where(ModelVersion.model_id == Monitor.model_id, ModelVersion.stage == Monitor.stage)
+        .order_by(ModelVersion.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    live_alias = (
+        select(ModelAlias.version_id)
+        .where(ModelAlias.model_id == Monitor.model_id, ModelAlias.alias == Monitor.alias)
+        .scalar_subquery()
+    )
+    newest = (
+        select(MonitorReference.id)
+        .where(MonitorReference.monitor_id == Monitor.id)
+        .order_by(MonitorReference.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    cols: list[Any] = [Monitor, live_stage, live_alias, newest]
+    if with_grant:
+        cols.append(permissions.bound_grant_level("model", Monitor.model_id))
+    return select(*cols).where(Monitor.id == bindparam("mid"))
+
+
+def in_force(monitor: Monitor, view: ReferenceView, live_version_id: int | None) -> bool:
+    """Whether the newest reference still describes the live version (what current_reference
+    would conclude without adding a row). A version's training inputs never change after it
+    is registered, so the version id and the monitor's named dataset decide it."""
+    if live_version_id is None or view.model_version_id != live_version_id:
+        return False
+    named = monitor.reference_dataset_version_id
+    return named is None or view.dataset_version_ids == [named]
+
+
+def reference_json(monitor: Monitor, ref: MonitorReference | ReferenceView) -> dict[str, Any]:
     return {
         "reference_id": ref.id,
         "model_version": ref.model_version,

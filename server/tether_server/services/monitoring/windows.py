@@ -9,11 +9,16 @@ result dirty; merging and drift are computed on read (open windows) or by the ev
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
+import operator
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select, update
+import numpy as np
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tether.monitoring import (
@@ -27,19 +32,17 @@ from tether.monitoring import (
 )
 
 from ...access import Principal
-from ...errors import FailedPrecondition, InvalidArgument
+from ...errors import FailedPrecondition, InvalidArgument, NotFound
 from ...models import now_ms
 from ...models.monitoring import (
     Monitor,
     MonitorPerformance,
     MonitorPrediction,
-    MonitorReference,
     MonitorWindow,
     MonitorWindowResult,
 )
 from ..identity import permissions
 from . import references
-from .monitors import get_monitor
 
 MAX_ROWS = 10_000
 MAX_LABELS = 10_000
@@ -54,12 +57,62 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def _posting_row(
+    session: Session, actor: Principal, monitor_id: int
+) -> tuple[Monitor, int | None, int | None]:
+    """``(monitor, live version id, newest reference id)`` in one query, after the permission
+    check: EDIT on the model, or a ``monitoring``-scoped token with READ. Kept for the rest of
+    the request in ``session.info`` (the view's stale-reference check asks first)."""
+    key = ("monitor_posting", monitor_id, actor.id)
+    if key in session.info:
+        return session.info[key]  # type: ignore[no-any-return]
+    params: dict[str, Any] = {"mid": monitor_id}
+    if not actor.is_admin:
+        params["uid"] = actor.id
+    row = session.execute(references.posting_statement(not actor.is_admin), params).first()
+    if row is None:
+        raise NotFound(f"Monitor {monitor_id} not found")
+    monitor, live_stage, live_alias, newest = row[0], row[1], row[2], row[3]
+    have = permissions.effective_level(actor, None if actor.is_admin else row[4])
+    what = f"Monitor {monitor_id}"
+    permissions.check_level(have, "READ", "model", what)
+    if SCOPE not in getattr(actor, "scopes", ()):
+        permissions.check_level(have, "EDIT", "model", what)
+    out = (monitor, live_alias if monitor.alias else live_stage, newest)
+    session.info[key] = out
+    return out
+
+
 def monitor_for_posting(session: Session, actor: Principal, monitor_id: int) -> Monitor:
     """Posting data needs EDIT on the model, or a ``monitoring``-scoped token with READ."""
-    monitor = get_monitor(session, actor, monitor_id, "READ")
-    if SCOPE not in getattr(actor, "scopes", ()):
-        permissions.require(session, actor, "model", monitor.model_id, "EDIT", f"Monitor {monitor_id}")
-    return monitor
+    return _posting_row(session, actor, monitor_id)[0]
+
+
+def _cached_in_force(
+    session: Session, actor: Principal, monitor_id: int
+) -> tuple[Monitor, references.ReferenceView | None]:
+    monitor, live, newest = _posting_row(session, actor, monitor_id)
+    if newest is not None:
+        view = references.cache_of(session).get(session, newest)
+        if view is not None and references.in_force(monitor, view, live):
+            return monitor, view
+    return monitor, None
+
+
+def reference_in_force(session: Session, actor: Principal, monitor_id: int) -> bool:
+    """Whether the newest reference row still describes the live version (no row to add)."""
+    return _cached_in_force(session, actor, monitor_id)[1] is not None
+
+
+def posting_target(
+    session: Session, actor: Principal, monitor_id: int
+) -> tuple[Monitor, references.ReferenceView]:
+    """The monitor and the reference in force, checked for posting. One query when the cached
+    reference is still in force; otherwise ``current_reference`` (which may add a row)."""
+    monitor, view = _cached_in_force(session, actor, monitor_id)
+    if view is not None:
+        return monitor, view
+    return monitor, references.ReferenceView.of(references.current_reference(session, monitor))
 
 
 def window_ms(monitor: Monitor) -> int:
@@ -86,29 +139,52 @@ def _check_source(source: Any) -> str:
     return source
 
 
+@functools.cache
+def _dirty_statement(dialect: str) -> Any:
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = ins(MonitorWindowResult).values(
+        monitor_id=bindparam("monitor_id"),
+        window_start=bindparam("ws"),
+        n=0,
+        sources=0,
+        status="ok",
+        closed=False,
+        dirty=True,
+        alerts_done=False,
+        updated_at=bindparam("now"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["monitor_id", "window_start"],
+        set_={"dirty": True, "alerts_done": False, "updated_at": stmt.excluded.updated_at},
+    )
+
+
 def mark_dirty(session: Session, monitor_id: int, window_starts: list[int]) -> None:
+    """Mark the windows' results for recomputation: one statement (built once, executemany)."""
     now = now_ms()
-    ins = _insert(session)
-    for ws in sorted(set(window_starts)):
-        stmt = ins(MonitorWindowResult).values(
-            monitor_id=monitor_id,
-            window_start=ws,
-            n=0,
-            sources=0,
-            status="ok",
-            closed=False,
-            dirty=True,
-            alerts_done=False,
-            updated_at=now,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["monitor_id", "window_start"],
-            set_={"dirty": True, "alerts_done": False, "updated_at": now},
-        )
-        session.execute(stmt)
+    params = [{"monitor_id": monitor_id, "ws": ws, "now": now} for ws in sorted(set(window_starts))]
+    if params:
+        session.execute(_dirty_statement(session.get_bind().dialect.name), params)
 
 
-def _stale(monitor: Monitor, ref: MonitorReference, given: Any) -> None:
+@functools.cache
+def _window_statement(dialect: str) -> Any:
+    """Upsert one source's summary of one window (a re-post replaces it), built once."""
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = ins(MonitorWindow)
+    ex = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["monitor_id", "window_start", "source"],
+        set_={
+            "reference_id": ex.reference_id,
+            "n": ex.n,
+            "summary": ex.summary,
+            "received_at": ex.received_at,
+        },
+    )
+
+
+def _stale(monitor: Monitor, ref: references.ReferenceView, given: Any) -> None:
     if given != ref.id:
         raise FailedPrecondition(
             "The reference changed (the live version changed); fetch it again and re-bin",
@@ -120,8 +196,7 @@ def post_window(
     session: Session, actor: Principal, monitor_id: int, body: dict[str, Any], now: int | None = None
 ) -> dict[str, Any]:
     now = now if now is not None else now_ms()
-    monitor = monitor_for_posting(session, actor, monitor_id)
-    ref = references.current_reference(session, monitor)
+    monitor, ref = posting_target(session, actor, monitor_id)
     _stale(monitor, ref, body.get("reference_id"))
     ws = check_window_start(monitor, body.get("window_start"), now)
     source = _check_source(body.get("source"))
@@ -130,11 +205,9 @@ def post_window(
     except ValueError as e:
         raise InvalidArgument(f"summary: {e}", {"field": "summary"}) from None
     values = {"reference_id": ref.id, "n": summary["n"], "summary": summary, "received_at": now}
-    stmt = _insert(session)(MonitorWindow).values(
-        monitor_id=monitor.id, window_start=ws, source=source, **values
-    )
     session.execute(
-        stmt.on_conflict_do_update(index_elements=["monitor_id", "window_start", "source"], set_=values)
+        _window_statement(session.get_bind().dialect.name),
+        {"monitor_id": monitor.id, "window_start": ws, "source": source, **values},
     )
     mark_dirty(session, monitor.id, [ws])
     return {
@@ -170,7 +243,12 @@ def _group_rows(monitor: Monitor, rows: Any, now: int) -> dict[int, list[dict[st
 
 
 def _add_rows_summary(
-    session: Session, monitor: Monitor, ref: MonitorReference, ws: int, summary: dict[str, Any], now: int
+    session: Session,
+    monitor: Monitor,
+    ref: references.ReferenceView,
+    ws: int,
+    summary: dict[str, Any],
+    now: int,
 ) -> None:
     source = f"rows@{ref.id}"
     ins = _insert(session)
@@ -234,18 +312,74 @@ def _keep_predictions(
     return len(records)
 
 
-def post_rows(
-    session: Session, actor: Principal, monitor_id: int, body: dict[str, Any], now: int | None = None
-) -> dict[str, Any]:
-    now = now if now is not None else now_ms()
-    monitor = monitor_for_posting(session, actor, monitor_id)
-    ref = references.current_reference(session, monitor)
-    groups = _group_rows(monitor, body.get("rows"), now)
+def _columnar(
+    monitor: Monitor, ref: references.ReferenceView, rows: Any, now: int
+) -> dict[int, tuple[int, dict[str, Any]]] | None:
+    """``{window_start: (rows, {column: float64 array})}`` for the common shape, vectorised with
+    numpy: every row an object with the same keys in the same order, every value a JSON number,
+    every posted reference column numeric, timestamps valid, no label column. ``None`` sends the
+    post down the general path (which also words any error)."""
+    if monitor.label_column or not isinstance(rows, list) or not rows or len(rows) > MAX_ROWS:
+        return None
+    first = rows[0]
+    if type(first) is not dict or not first:
+        return None
+    k0 = first.keys()
+    if not all(type(r) is dict and r.keys() == k0 for r in rows):
+        return None
+    keys = tuple(k0)
+    get = operator.itemgetter(*keys)
+    values = list(map(get, rows)) if len(keys) > 1 else [(v,) for v in map(get, rows)]
+    if not set(map(type, itertools.chain.from_iterable(values))) <= {float, int}:
+        return None
+    ref_cols = ref.profile["columns"]
+    if any(ref_cols[k].get("kind") != "numeric" for k in keys if k in ref_cols):
+        return None
+    size = window_ms(monitor)
+    if "timestamp" in keys:
+        stamps = list(map(operator.itemgetter("timestamp"), rows))
+        if set(map(type, stamps)) != {int}:
+            return None
+        if min(stamps) < 0 or max(stamps) > now + size:
+            return None
+        ts = np.array(stamps, dtype=np.int64)
+    else:
+        ts = np.full(len(rows), now, dtype=np.int64)
+    try:
+        x = np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond the float range: the general path counts it as inf
+        return None
+    cols = [(j, k) for j, k in enumerate(keys) if k in ref_cols]
+    starts = ts - ts % size
+    order = np.argsort(starts, kind="stable")
+    cuts = np.flatnonzero(np.diff(starts[order])) + 1
+    out = {}
+    for idx in np.split(order, cuts):
+        out[int(starts[idx[0]])] = (len(idx), {k: x[idx, j] for j, k in cols})
+    return out
+
+
+def _summaries(
+    monitor: Monitor, ref: references.ReferenceView, rows: Any, now: int
+) -> tuple[dict[int, int], dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """``(rows per window, summary per window, row groups)``; the groups only on the general path
+    (the prediction ids are kept from them)."""
     names = list(ref.profile["columns"])
+    fast = _columnar(monitor, ref, rows, now)
+    if fast is not None:
+        ref_cols = ref.profile["columns"]
+        extra = [k for k in rows[0] if k not in ref_cols and k not in META_KEYS]
+        summaries = {}
+        for ws, (count, data) in fast.items():
+            s = build_summary(ref.profile, data if data else {"": np.empty(count)}, names)
+            s["unexpected_columns"] = dict.fromkeys(extra, count)
+            summaries[ws] = s
+        return {ws: c for ws, (c, _) in fast.items()}, summaries, {}
+    groups = _group_rows(monitor, rows, now)
     summaries = {}
-    for ws, rows in groups.items():
+    for ws, group in groups.items():
         try:
-            s = build_summary(ref.profile, rows, names)
+            s = build_summary(ref.profile, group, names)
         except (ValueError, TypeError) as e:
             raise InvalidArgument(f"rows: {e}", {"field": "rows"}) from None
         for k in META_KEYS:
@@ -253,6 +387,15 @@ def post_rows(
         if monitor.label_column:
             s["unexpected_columns"].pop(monitor.label_column, None)
         summaries[ws] = s
+    return {ws: len(g) for ws, g in groups.items()}, summaries, groups
+
+
+def post_rows(
+    session: Session, actor: Principal, monitor_id: int, body: dict[str, Any], now: int | None = None
+) -> dict[str, Any]:
+    now = now if now is not None else now_ms()
+    monitor, ref = posting_target(session, actor, monitor_id)
+    counts, summaries, groups = _summaries(monitor, ref, body.get("rows"), now)
     for ws in sorted(summaries):
         _add_rows_summary(session, monitor, ref, ws, summaries[ws], now)
     kept = _keep_predictions(session, monitor, groups, now) if monitor.label_column else 0
@@ -260,8 +403,8 @@ def post_rows(
     return {
         "monitor_id": monitor.id,
         "reference_id": ref.id,
-        "rows": sum(len(r) for r in groups.values()),
-        "windows": [{"window_start": ws, "rows": len(groups[ws])} for ws in sorted(groups)],
+        "rows": sum(counts.values()),
+        "windows": [{"window_start": ws, "rows": counts[ws]} for ws in sorted(counts)],
         "predictions_kept": kept,
     }
 
