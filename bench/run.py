@@ -39,6 +39,7 @@ MODULES: dict[str, str] = {
     "registry": "bench.registry:run",
     "ui": "bench.ui:run",
     "abtests": "bench.abtests:run",
+    "hotpaths": "bench.hotpaths:run",
 }
 
 
