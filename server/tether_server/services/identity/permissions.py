@@ -21,6 +21,7 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    func,
     or_,
     select,
     true,
@@ -110,6 +111,20 @@ def bound_grant_level(resource_type: str, id_column: SQLColumnExpression[Any]) -
     """The highest grant reaching the user bound as ``:uid`` on the row's resource, as a scalar
     subquery, for statements built once and reused (check with ``effective_level`` + ``check_level``)."""
     return _best_grant(bindparam("uid"), resource_type, cast(id_column, String)).scalar_subquery()
+
+
+def bound_level_at_least(
+    resource_type: str, id_column: SQLColumnExpression[Any], level: str
+) -> ColumnElement[bool]:
+    """``effective_level`` >= ``level`` as SQL, for the non-admin user bound as ``:uid`` whose default
+    level is bound as ``:default_level`` and whose role allows ``level`` (``role_allows``): the check
+    folded into a write statement, so that checking and writing take one round trip."""
+    granted = bound_grant_level(resource_type, id_column)
+    return func.coalesce(granted, bindparam("default_level")).in_(_levels_at_least(level))
+
+
+def role_allows(principal: Principal, level: str) -> bool:
+    return LEVEL_RANK[role_cap(principal)] >= LEVEL_RANK[level]
 
 
 def effective_level(principal: Principal, granted: str | None) -> str:
