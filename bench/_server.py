@@ -67,7 +67,7 @@ class Server:
             env["TETHER_DATABASE_URL"] = self.database_url
         return env
 
-    def start(self, timeout: float = 60.0) -> float:
+    def start(self, timeout: float = 180.0) -> float:
         """Start and wait for /api/v1/health; returns (and records) the start→healthy seconds."""
         self.port = free_port()
         self.log_path = str(Path(self.data_dir) / f"server-{self.port}.log")
