@@ -20,7 +20,17 @@ _COLUMNS = MetricColumnsSchema()
 @access("viewer")
 @blp.arguments(MetricHistoryArgs, location="query")
 @blp.response(200, MetricHistorySchema)
-@blp.doc(responses={"200": {"content": {COLUMNAR: {"schema": MetricColumnsSchema}}}})
+@blp.doc(  # both representations of a history (the manual doc replaces the generated content map)
+    responses={
+        "200": {
+            "description": "OK",
+            "content": {
+                "application/json": {"schema": MetricHistorySchema},
+                COLUMNAR: {"schema": MetricColumnsSchema},
+            },
+        }
+    }
+)
 def history(args: dict[str, Any], run_id: str, key: str) -> Any:
     """Full history in pages, or ``max_points`` downsampled (extremes and last point kept).
 
