@@ -104,7 +104,7 @@ class Server:
                     + Path(self.log_path).read_text()[-2000:]
                 )
             try:
-                if requests.get(url, timeout=0.5).status_code == 200:
+                if requests.get(url, timeout=5).status_code == 200:
                     return
             except requests.RequestException:
                 pass

@@ -40,6 +40,7 @@ MODULES: dict[str, str] = {
     "ui": "bench.ui:run",
     "abtests": "bench.abtests:run",
     "monitoring": "bench.monitoring:run",
+    "hotpaths": "bench.hotpaths:run",
 }
 
 

@@ -118,9 +118,17 @@ class MetricHistory:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MetricHistory:
+        """From the row form (``items``) or the columnar form (``steps``, ``values``, ``timestamps``)."""
+        if "steps" in d:
+            items = [
+                MetricPoint(step, decode_value(value), ts)
+                for step, value, ts in zip(d["steps"], d["values"], d["timestamps"], strict=True)
+            ]
+        else:
+            items = [MetricPoint.from_dict(p) for p in d.get("items") or []]
         return cls(
             key=d.get("key", ""),
-            items=[MetricPoint.from_dict(p) for p in d.get("items") or []],
+            items=items,
             next_page_token=d.get("next_page_token"),
             downsampled=bool(d.get("downsampled", False)),
         )

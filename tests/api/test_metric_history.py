@@ -90,3 +90,67 @@ def test_downsample_properties(values, n):
     kept = [p[1] for p in out if p[1] == p[1]]
     if finite and len(points) > n >= 4:
         assert min(finite) in kept and max(finite) in kept
+
+
+COLUMNAR = "application/vnd.tether.columnar+json"
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [
+        ("?format=columnar", {}),
+        ("", {"Accept": COLUMNAR}),
+        ("", {"Accept": f"application/json;q=0.5, {COLUMNAR}"}),
+    ],
+)
+def test_columnar_form_holds_the_same_points(client, auth, run_id, query, headers):
+    values = [1.0 / (i + 1) for i in range(300)]
+    values[7:10] = ["NaN", "Infinity", "-Infinity"]  # how non-finite values travel
+    _log(client, auth, run_id, "loss", values)
+    rows = client.get(f"/api/v1/runs/{run_id}/metrics/loss", headers=auth)
+    cols = client.get(f"/api/v1/runs/{run_id}/metrics/loss{query}", headers={**auth, **headers})
+    assert rows.status_code == cols.status_code == 200
+    assert rows.mimetype == "application/json" and cols.mimetype == COLUMNAR
+    assert "Accept" in cols.headers["Vary"] and "Accept" in rows.headers["Vary"]
+    c = cols.json
+    assert set(c) == {"key", "steps", "values", "timestamps", "next_page_token", "downsampled"}
+    items = rows.json["items"]
+    assert c["steps"] == [p["step"] for p in items] == list(range(300))
+    assert c["timestamps"] == [p["timestamp"] for p in items]
+    assert (
+        c["values"]
+        == [p["value"] for p in items][:7]
+        + ["NaN", "Infinity", "-Infinity"]
+        + [p["value"] for p in items][10:]
+    )
+    assert c["key"] == "loss" and c["next_page_token"] is None and c["downsampled"] is False
+
+
+def test_columnar_pages_and_downsamples_like_rows(client, auth, run_id):
+    _log(client, auth, run_id, "acc", [math.sin(i / 30) for i in range(2500)])
+    got, token = [], None
+    while True:
+        url = f"/api/v1/runs/{run_id}/metrics/acc?format=columnar&max_results=1000" + (
+            f"&page_token={token}" if token else ""
+        )
+        page = client.get(url, headers=auth).json
+        assert len(page["steps"]) == len(page["values"]) == len(page["timestamps"])
+        got += page["steps"]
+        token = page["next_page_token"]
+        if not token:
+            break
+    assert got == list(range(2500))
+    rows = client.get(f"/api/v1/runs/{run_id}/metrics/acc?max_points=100", headers=auth).json
+    cols = client.get(f"/api/v1/runs/{run_id}/metrics/acc?max_points=100&format=columnar", headers=auth).json
+    assert cols["steps"] == [p["step"] for p in rows["items"]] and cols["downsampled"] is True
+    assert cols["values"] == [p["value"] for p in rows["items"]] and cols["total_points"] == 2500
+
+
+def test_format_rows_wins_over_accept_and_bad_format_is_400(client, auth, run_id):
+    _log(client, auth, run_id, "loss", [0.5])
+    r = client.get(f"/api/v1/runs/{run_id}/metrics/loss?format=rows", headers={**auth, "Accept": COLUMNAR})
+    assert r.mimetype == "application/json" and r.json["items"][0]["value"] == 0.5
+    r = client.get(f"/api/v1/runs/{run_id}/metrics/loss?format=arrow", headers=auth)
+    assert_error(r, 400, "INVALID_ARGUMENT")
+    empty = client.get(f"/api/v1/runs/{run_id}/metrics/nothing?format=columnar", headers=auth).json
+    assert empty["steps"] == empty["values"] == empty["timestamps"] == []

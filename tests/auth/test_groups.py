@@ -264,3 +264,47 @@ def test_cli_groups_and_grants(app, client, users, settings, monkeypatch, backen
     assert client.get("/api/v1/transition-requests", headers=rev).json["items"] == []
     assert cli("groups", "remove", "reviewers", "rita") == "rita: removed from reviewers\n"
     assert cli("groups", "list").startswith("reviewers\t-\t")
+
+
+def test_run_creation_checks_edit_inside_the_insert(client, users, admin_token, two_teams, backend):
+    """Creating a run checks EDIT (own or group grant, capped by role) and an active experiment in the
+    INSERT itself; a refused insert answers the same errors as before, and writes nothing."""
+    admin = bearer(admin_token)
+    a, exp_a, _run_a = two_teams["a"]
+    _cid, c = users.create("cal", "writer")
+    cal = bearer(c)
+    body = {
+        "experiment_id": exp_a,
+        "name": "by-cal",
+        "params": {"p": "1"},
+        "metrics": [{"key": "m", "value": 1}],
+    }
+    assert_error(client.post("/api/v1/runs", json=body, headers=cal), 404, "NOT_FOUND")
+    _group(client, admin, "readers", "cal")
+    assert (
+        _grant(
+            client, bearer(a), "READ", group="readers", resource_type="experiment", resource_name="team-a"
+        ).status_code
+        == 200
+    )
+    assert_error(client.post("/api/v1/runs", json=body, headers=cal), 403, "PERMISSION_DENIED")
+    assert (
+        _grant(
+            client, bearer(a), "EDIT", group="readers", resource_type="experiment", resource_name="team-a"
+        ).status_code
+        == 200
+    )
+    r = client.post("/api/v1/runs", json=body, headers=cal)
+    assert r.status_code == 201, r.json
+    created = r.json
+    assert created["params"] == {"p": "1"} and created["metrics"]["m"]["value"] == 1
+    assert client.get(f"/api/v1/runs/{created['id']}", headers=cal).json == created  # as stored
+    assert client.delete(f"/api/v1/experiments/{exp_a}", headers=bearer(a)).status_code in (200, 204)
+    assert_error(client.post("/api/v1/runs", json=body, headers=cal), 409, "FAILED_PRECONDITION")
+    names = {
+        x["name"]
+        for x in client.post(
+            "/api/v1/runs/search", json={"experiment_ids": [exp_a], "lifecycle": "all"}, headers=admin
+        ).json["items"]
+    }
+    assert names == {"a-run", "by-cal"}  # the refused inserts left nothing

@@ -57,10 +57,13 @@ def test_types_parse_strings_and_ignore_unknown_keys() -> None:
 
 
 def test_history_follows_pages_and_quotes_key() -> None:
+    # the SDK asks for the columnar form; a page in the row form (an older server) reads the same
     pages = {
         None: {
             "key": "a b/c",
-            "items": [{"step": 0, "value": "Infinity", "timestamp": 1}],
+            "steps": [0],
+            "values": ["Infinity"],
+            "timestamps": [1],
             "next_page_token": "p2",
             "downsampled": False,
         },
@@ -71,4 +74,4 @@ def test_history_follows_pages_and_quotes_key() -> None:
     pts = client.metrics.history("r/1", "a b/c", max_points=100)
     assert [(p.step, p.value) for p in pts] == [(0, math.inf), (1, 0.5)]
     assert t.calls[0].url == "http://x/api/v1/runs/r%2F1/metrics/a%20b/c"
-    assert t.calls[0].params == {"max_points": 100}
+    assert t.calls[0].params == {"max_points": 100, "format": "columnar"}

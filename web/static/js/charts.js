@@ -5,6 +5,8 @@
   const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
     "#7f7f7f", "#bcbd22", "#17becf"];
 
+  const COLUMNAR = "application/vnd.tether.columnar+json";
+
   function num(v) {
     // Non-finite values travel as strings ("NaN", "Infinity"); uPlot gets null (a gap) for them.
     return typeof v === "number" && isFinite(v) ? v : null;
@@ -13,12 +15,12 @@
   async function history(runId, key, maxPoints) {
     const url = (document.body.dataset.root || "") + "/api/v1/runs/" + encodeURIComponent(runId) + "/metrics/" + encodeURIComponent(key) +
       "?max_points=" + maxPoints;
-    const resp = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    // The columnar form: parallel steps/values/timestamps arrays (half the bytes, no object per point).
+    const resp = await fetch(url, { credentials: "same-origin", headers: { Accept: COLUMNAR } });
     if (!resp.ok) throw new Error("history " + resp.status);
     const body = await resp.json();
-    const xs = new Float64Array(body.items.length);
-    const ys = new Array(body.items.length);
-    body.items.forEach((p, i) => { xs[i] = p.step; ys[i] = num(p.value); });
+    const xs = Float64Array.from(body.steps);
+    const ys = body.values.map(num);
     return { xs, ys, total: body.total_points, downsampled: body.downsampled };
   }
 

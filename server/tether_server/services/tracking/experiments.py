@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -59,6 +59,20 @@ def _access_stmt(with_grant: bool) -> Any:
     if with_grant:
         cols.append(permissions.bound_grant_level("experiment", Experiment.id))
     return select(*cols).where(Experiment.id == bindparam("eid"))
+
+
+def writable_clause(with_grant: bool) -> list[ColumnElement[bool]]:
+    """The SQL twin of ``check_writable`` for the experiment bound as ``:eid`` (plus, ``with_grant``
+    for a non-admin, ``:uid`` and ``:default_level``: ``grant_params``): put it in the WHERE of a
+    write, and call ``check_writable`` for the error only when the write touched no row."""
+    cond = [Experiment.id == bindparam("eid"), Experiment.lifecycle == "active"]
+    if with_grant:
+        cond.append(permissions.bound_level_at_least("experiment", Experiment.id, "EDIT"))
+    return cond
+
+
+def grant_params(actor: Principal) -> dict[str, Any]:
+    return {} if actor.is_admin else {"uid": actor.id, "default_level": actor.default_level}
 
 
 def check_writable(session: Session, actor: Principal, experiment_id: int) -> None:

@@ -60,6 +60,15 @@ def history(
     return {"key": key, "items": _points(rows), "next_page_token": nxt, "downsampled": False}
 
 
+def columns(result: dict[str, Any]) -> dict[str, Any]:
+    """A ``history()`` result as parallel arrays (``steps``, ``values``, ``timestamps``) instead of
+    ``items``: the columnar form (``MetricColumnsSchema``), same points, same order."""
+    items = result["items"]
+    out = {k: v for k, v in result.items() if k != "items"}
+    out.update(steps=[p[0] for p in items], values=[p[1] for p in items], timestamps=[p[2] for p in items])
+    return out
+
+
 def _fetch(
     session: Session,
     run_id: str,

@@ -6,13 +6,13 @@ import functools
 import math
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ...access import Principal
 from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from ...models import Experiment, LatestMetric, Metric, Param, Run, RunTag, now_ms
+from ...models import Experiment, LatestMetric, Metric, Param, Run, RunTag, new_id, now_ms
 from .. import rawsql
 from ..identity import permissions
 from ..validation import STATUSES, TERMINAL, check_int, check_key, check_tags, check_value, metric_value
@@ -75,6 +75,30 @@ def writable_run(session: Session, actor: Principal, run_id: str, lock: bool = T
     return run
 
 
+RUN_COLUMNS = (
+    "id",
+    "experiment_id",
+    "name",
+    "status",
+    "lifecycle",
+    "start_time",
+    "end_time",
+    "parent_run_id",
+    "created_by",
+)
+
+
+@functools.cache
+def _insert_run_stmt(with_grant: bool) -> Any:
+    """INSERT the run only if its experiment is active and the caller holds EDIT on it: the check
+    and the insert in one statement (``experiments.writable_clause``), built once."""
+    table: Table = Run.__table__  # type: ignore[assignment]  # Core: an ORM insert with parameters would be an ORM bulk insert
+    values: dict[str, Any] = {c: bindparam(c, type_=table.c[c].type) for c in RUN_COLUMNS}
+    values["experiment_id"] = Experiment.id
+    source = select(*(values[c] for c in RUN_COLUMNS)).where(*experiments.writable_clause(with_grant))
+    return insert(table).from_select(list(RUN_COLUMNS), source).returning(table.c.id)
+
+
 def create_run(
     session: Session,
     actor: Principal,
@@ -87,9 +111,11 @@ def create_run(
     params: Any = None,
     metrics: Any = None,
     max_metrics: int = 10_000,
-) -> Run:
-    """Create a run; initial params and metrics (optional) are logged in the same transaction."""
-    experiments.check_writable(session, actor, experiment_id)
+) -> tuple[Run, dict[str, Any]]:
+    """Create a run; initial params and metrics (optional) are logged in the same transaction.
+
+    Returns the run (not attached to the session: no unit of work on this hot path) and its
+    ``{"params", "tags", "metrics"}`` as written, which is what a new run holds."""
     tags = check_tags(tags)
     rows, params = parse_metrics(metrics, max_metrics), _check_params(params)
     if name is not None:
@@ -102,22 +128,35 @@ def create_run(
             raise InvalidArgument(
                 "A parent run must belong to the same experiment", {"field": "parent_run_id"}
             )
-    run = Run(
-        experiment_id=experiment_id,
-        name=name or "",
-        parent_run_id=parent_run_id,
-        created_by=actor.id,
-        start_time=check_int(start_time, "start_time") if start_time is not None else now_ms(),
-    )
-    session.add(run)
-    session.flush()
+    row = {
+        "id": new_id(),
+        "experiment_id": experiment_id,
+        "name": name or "",
+        "status": "RUNNING",
+        "lifecycle": "active",
+        "start_time": check_int(start_time, "start_time") if start_time is not None else now_ms(),
+        "end_time": None,
+        "parent_run_id": parent_run_id,
+        "created_by": actor.id,
+    }
+    if not permissions.role_allows(actor, "EDIT"):
+        experiments.check_writable(session, actor, experiment_id)  # raises the caller's error
+    bound = {**row, "eid": experiment_id, **experiments.grant_params(actor)}
+    if session.execute(_insert_run_stmt(not actor.is_admin), bound).first() is None:
+        experiments.check_writable(session, actor, experiment_id)  # says why nothing was inserted
+        raise NotFound(f"Experiment {experiment_id} not found")  # it changed in between
+    run_id = str(row["id"])
     if tags:
-        session.execute(insert(RunTag), [{"run_id": run.id, "key": k, "value": v} for k, v in tags.items()])
+        session.execute(insert(RunTag), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
     if params:
-        session.execute(insert(Param), [{"run_id": run.id, "key": k, "value": v} for k, v in params.items()])
+        session.execute(insert(Param), [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()])
     if rows:
-        writer.of(session).write(session, run.id, rows)
-    return run
+        writer.of(session).write(session, run_id, rows)
+    latest = {
+        k: {"value": math.nan if nan else value, "step": step, "timestamp": ts}
+        for k, step, ts, value, nan in writer.newest_per_key(rows)
+    }
+    return Run(**row), {"params": params, "tags": tags, "metrics": latest}
 
 
 def update_run(

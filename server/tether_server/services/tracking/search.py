@@ -61,13 +61,16 @@ def search_runs(
     scope = paging.scope_of("runs", experiment_ids, filter, order_by, lifecycle)
     token = paging.decode(page_token, scope)
     offset = int(token["o"]) if token else 0
-    q = select(Run).where(permissions.filter_clause(actor, "experiment", Run.experiment_id))
+    # The experiments the caller may read (and, for active runs, that are active): checked once per
+    # experiment in a subquery, not once per run.
+    visible = select(Experiment.id).where(permissions.filter_clause(actor, "experiment", Experiment.id))
+    if lifecycle == "active":
+        visible = visible.where(Experiment.lifecycle == "active")
+    q = select(Run).where(Run.experiment_id.in_(visible))
     if experiment_ids:
         q = q.where(Run.experiment_id.in_(experiment_ids))
     if lifecycle != "all":
         q = q.where(Run.lifecycle == lifecycle)
-        if lifecycle == "active":
-            q = q.where(Run.experiment_id.in_(select(Experiment.id).where(Experiment.lifecycle == "active")))
     q = apply_search(q, filter, order_by).offset(offset).limit(max_results + 1)
     # PostgreSQL plans it with the actual values each time: the engine turns off server-side
     # prepared statements (see db.make_engine), whose generic plan cannot see key and value.
