@@ -93,12 +93,17 @@ def drift(
                 "dataset": d.get("dataset"),
             }
         )
+    importances, source = references.importances_for(
+        session, monitor, references.latest_reference(session, monitor.id)
+    )
     return {
         "monitor_id": monitor.id,
         "window_seconds": monitor.window_seconds,
         "windows": windows,
         "truncated": truncated,
         "reference_changes": reference_changes(session, monitor.id),
+        "importances": importances,  # of the current reference (the page sorts columns by them)
+        "importances_from": source,
         "thresholds": {
             "psi_warn": drift_t.psi_warn,
             "psi_alert": drift_t.psi_alert,
