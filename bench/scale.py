@@ -133,7 +133,9 @@ def main() -> None:
             lambda: requests.post(f"{base}/runs/search", json=body, headers=h, timeout=60).raise_for_status(),
             30,
         )
-        rows.append((f"search p50 at {args.runs:,} runs (target <= 50 ms)", f"{search:.1f} ms  load {load()}"))
+        rows.append(
+            (f"search p50 at {args.runs:,} runs (target <= 50 ms)", f"{search:.1f} ms  load {load()}")
+        )
         empty = ingest_rate(base, h, exp)
         rows.append(("ingest, small metrics table", f"{empty:,.0f} points/s  load {load()}"))
         gen_points = bulk_points(url, args.points)
