@@ -17,7 +17,7 @@ from .config import Settings
 from .db import Database
 from .services.abtests.serving import ServingCache
 from .services.identity.users import CREDENTIALS_CHANGED, TokenCache
-from .telemetry import Metrics
+from .telemetry import Metrics, monitoring_collector
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -53,6 +53,7 @@ class Runtime:
         )
         rt.database.on_commit(CREDENTIALS_CHANGED, rt.token_cache.clear)
         rt.metrics.watch_pool(rt.database)
+        rt.metrics.add_scrape_collector(monitoring_collector)
         rt.workers = WorkerSet([w(rt) for w in WORKERS if w.enabled(settings)])
         return rt
 

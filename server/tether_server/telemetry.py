@@ -9,7 +9,8 @@ process) the values stay in this object's own registry.
 
 Values that live in the database (webhook outbox depth, failed deliveries) are read at scrape time, so
 every worker reports the same numbers. Other domains add scrape-time gauges with
-``Metrics.add_scrape_collector`` (the hook for the monitoring service's open alerts and window lag).
+``Metrics.add_scrape_collector``; ``Runtime.build`` adds ``monitoring_collector`` (open alerts, window
+lag and evaluation lag of each monitor).
 """
 
 from __future__ import annotations
@@ -171,6 +172,39 @@ def outbox_collector(s: Session) -> Iterator[Metric]:
     oldest = s.execute(select(func.min(D.created_at)).where(D.status == "pending")).scalar()
     lag = max(0.0, (now_ms() - oldest) / 1000) if oldest else 0.0
     yield _gauge("tether_webhook_outbox_oldest_seconds", "Age of the oldest pending delivery", lag)
+
+
+def monitoring_collector(s: Session) -> Iterator[Metric]:
+    """Open alerts (kind, severity, status) and, per monitor, window lag and evaluation lag
+    (``services.monitoring.status``)."""
+    from .models import now_ms
+    from .services.monitoring import status
+
+    alerts = GaugeMetricFamily(
+        "tether_alerts_open",
+        "Alerts not resolved yet (open or acknowledged), monitors and A/B tests",
+        labels=["kind", "severity", "status"],
+    )
+    for kind, severity, st, n in status.open_alert_counts(s):
+        alerts.add_metric([kind, severity, st], n)
+    yield alerts
+    window = GaugeMetricFamily(
+        "tether_monitor_window_lag_seconds",
+        "Seconds since the end of the newest window a monitor received data for",
+        labels=["monitor_id", "model"],
+    )
+    evaluation = GaugeMetricFamily(
+        "tether_monitor_evaluation_lag_seconds",
+        "Seconds the oldest window waiting for the evaluator has waited (0: nothing waits)",
+        labels=["monitor_id", "model"],
+    )
+    for lag in status.monitor_lags(s, now_ms()):
+        labels = [str(lag.monitor_id), lag.model]
+        if lag.window_lag_seconds is not None:
+            window.add_metric(labels, lag.window_lag_seconds)
+        evaluation.add_metric(labels, lag.evaluation_lag_seconds)
+    yield window
+    yield evaluation
 
 
 # ---------------------------------------------------------------------- readiness

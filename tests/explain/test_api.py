@@ -125,7 +125,9 @@ def test_explanation_needs_edit_on_the_model(client, auth, users, backend):
 )
 def test_bad_input_is_400_naming_the_field(client, auth, raw, field, backend):
     rid = training_run(client, auth)
-    for url in (f"/api/v1/runs/{rid}/explanation",):
+    create_model(client, auth)
+    register(client, auth, "churn", rid)
+    for url in (f"/api/v1/runs/{rid}/explanation", "/api/v1/models/churn/versions/1/explanation"):
         r = client.put(url, data=raw, headers={**auth, "Content-Type": "application/json"})
         err = assert_error(r, 400, "INVALID_ARGUMENT")
         if field is None:  # the body guard parses strictly before the route: it names the position
@@ -141,6 +143,12 @@ def test_too_many_features_is_400(client, auth, backend):
         client.put(f"/api/v1/runs/{rid}/explanation", json=body, headers=auth), 400, "INVALID_ARGUMENT"
     )
     assert err["details"] == {"field": "importances", "limit": 10_000}
+    create_model(client, auth)
+    register(client, auth, "churn", rid)
+    url = "/api/v1/models/churn/versions/1/explanation"
+    err = assert_error(client.put(url, json=body, headers=auth), 400, "INVALID_ARGUMENT")
+    assert err["details"] == {"field": "importances", "limit": 10_000}
+    assert_error(client.get(url, headers=auth), 404, "NOT_FOUND")  # nothing was stored
 
 
 def test_review_shows_the_comparison(client, auth, users, backend):

@@ -85,7 +85,8 @@ def test_card_json_and_markdown(app, client, auth, users, backend):
     assert actions[0] == "version_created" and "transition_approved" in actions and "card_updated" in actions
     approved = next(h for h in card["approval_history"] if h["action"] == "transition_approved")
     assert approved["actor"] == "rita"
-    assert card["monitoring"] is None
+    mon = card["monitoring"]  # in Production, but nobody set up a monitor
+    assert (mon["status"], mon["monitors"], mon["open_alerts"]) == ("not_monitored", [], [])
     assert card["open_questions"] == []
 
     r = client.get("/api/v1/models/churn/versions/1/card?format=md", headers=auth)
@@ -126,44 +127,78 @@ def test_card_lists_open_questions_and_validates_text(client, auth, backend):
     assert_error(client.get("/api/v1/models/churn/versions/9/card", headers=auth), 404, "NOT_FOUND")
 
 
-def test_card_monitoring_uses_the_alerts_contract(app, client, auth, monkeypatch, backend):
-    """Until services.monitoring lands on main, check the card against its documented contract
-    (``list_alerts(session, actor, *, status, model, max_results) -> (alerts, next)``)."""
-    import importlib.machinery
-    import importlib.util
-    import sys
-    import types
+def test_card_monitoring_comes_from_the_real_monitors_and_alerts(app, client, auth, admin_token, backend):
+    """A monitor on Production, one drifted window evaluated: the card of the live version says
+    'alert' with the monitor's latest window and the real alert; a newer version that is not live
+    says so and is not blamed for the live version's alerts."""
+    import numpy as np
 
-    import tether_server.services as services_pkg
+    from tests.monitoring.helpers import HOUR, T0, create_monitor, production_model, production_rows
+    from tests.monitoring.test_api import _evaluate
 
-    if importlib.util.find_spec("tether_server.services.monitoring") is not None:
-        pytest.skip("the real monitoring services are installed: covered by their integration test")
-    calls = []
+    production_model(app, client, auth)
+    put_version(
+        client,
+        auth,
+        "churn",
+        1,
+        {"importances": {"age": 0.9, "income": 0.05, "plan": 0.05}, "method": "permutation"},
+    )
+    m = create_monitor(client, auth)
+    rows = production_rows(np.random.default_rng(2), 1000, shift=1.0, ts=T0)
+    assert (
+        client.post(f"/api/v1/monitors/{m['id']}/rows", headers=auth, json={"rows": rows}).status_code == 200
+    )
+    _evaluate(app, T0 + 2 * HOUR)
+    real = client.get(f"/api/v1/alerts?monitor={m['id']}&status=open", headers=auth).json["items"]
+    assert {a["rule"] for a in real} >= {"drift", "dataset_drift_weighted"}
 
-    def list_alerts(session, actor, *, status=None, model=None, max_results=100, **kw):
-        calls.append((actor.name, status, model))
-        alert = types.SimpleNamespace(
-            rule="drift",
-            column="age",
-            severity="alert",
-            status=status,
-            message="age drifted (PSI 0.4)",
-            opened_at=1,
-        )
-        return ([alert] if status == "open" else []), None
+    mon = client.get("/api/v1/models/churn/versions/1/card", headers=auth).json["monitoring"]
+    assert mon["status"] == "alert" and mon["version_in_production"] is True
+    (mj,) = mon["monitors"]
+    assert (mj["id"], mj["name"], mj["follows"], mj["live_version"], mj["watches_this_version"]) == (
+        m["id"],
+        "prod",
+        "stage Production",
+        1,
+        True,
+    )
+    w = mj["latest_window"]
+    assert (w["window_start"], w["model_version"], w["dataset_drift"], w["drifted_columns"]) == (
+        T0,
+        1,
+        "alert",
+        ["age"],
+    )
+    assert w["weighted_share"] == pytest.approx(0.9)
+    assert sorted(a["id"] for a in mon["open_alerts"]) == sorted(a["id"] for a in real)
+    assert all(a["model_version"] == 1 for a in mon["open_alerts"])
 
-    fake = types.ModuleType("tether_server.services.monitoring")
-    fake.__spec__ = importlib.machinery.ModuleSpec("tether_server.services.monitoring", None)
-    fake.list_alerts = list_alerts
-    monkeypatch.setitem(sys.modules, "tether_server.services.monitoring", fake)
-    monkeypatch.setattr(services_pkg, "monitoring", fake, raising=False)
-
-    rid = training_run(client, auth)
-    create_model(client, auth)
-    register(client, auth, "churn", rid)
-    card = client.get("/api/v1/models/churn/versions/1/card", headers=auth).json
-    assert card["monitoring"]["open_alerts"][0]["message"] == "age drifted (PSI 0.4)"
-    assert card["monitoring"]["version_in_production"] is False
-    assert {c[1] for c in calls} == {"open", "acknowledged"} and all(c[2] == "churn" for c in calls)
     md = client.get("/api/v1/models/churn/versions/1/card?format=md", headers=auth).get_data(as_text=True)
-    assert "| drift | age | alert | age drifted (PSI 0.4) |" in md
+    assert "**Status: alert.**" in md
+    assert (
+        "| prod | stage Production | 1 | yes | 2026-01-01 00:00 UTC (v1) | alert (33% of columns drifted, 90% of importance) |"
+        in md
+    )
+    drift_alert = next(a for a in real if a["rule"] == "drift")
+    assert f"| drift | age | alert | open | 1 | {drift_alert['message']} |" in md
+
+    # acknowledged alerts are still unresolved: the card keeps them
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    r = client.post(
+        f"/api/v1/alerts/{drift_alert['id']}/acknowledge", headers=admin, json={"comment": "looking"}
+    )
+    assert r.status_code == 200, r.json
+    got = client.get("/api/v1/models/churn/versions/1/card", headers=auth).json["monitoring"]
+    assert {a["status"] for a in got["open_alerts"]} == {"open", "acknowledged"}
+    assert got["status"] == "alert"
+
+    # a registered version that is not live: no monitor watches it, the live version's alerts are listed
+    # for context but do not make its status 'alert'
+    rid = training_run(client, auth, exp_name="train-v2")
+    register(client, auth, "churn", rid)
+    mon2 = client.get("/api/v1/models/churn/versions/2/card", headers=auth).json["monitoring"]
+    assert mon2["status"] == "not_live" and mon2["version_in_production"] is False
+    assert mon2["monitors"][0]["watches_this_version"] is False and mon2["monitors"][0]["live_version"] == 1
+    md2 = client.get("/api/v1/models/churn/versions/2/card?format=md", headers=auth).get_data(as_text=True)
+    assert "**Status: not live.**" in md2

@@ -69,10 +69,31 @@ def populate(app: Any) -> None:
     pts = [{"key": "loss", "value": 1 / (i + 1), "step": i, "timestamp": 1000 + i} for i in range(300)]
     assert c.post(f"/api/v1/runs/{child}/batch", headers=w, json={"metrics": pts}).status_code == 200
     assert c.patch(f"/api/v1/runs/{child}", headers=w, json={"status": "FINISHED"}).status_code == 200
-    add_dataset_input(app, rid)
+    dv = add_dataset_input(app, rid)
+    # the run's explanation (computed on the dataset version) is copied to both versions
+    expl = {
+        "importances": {"age": 0.7, "plan": -0.2},
+        "method": "shap",
+        "dataset": {"dataset_version_id": dv},
+    }
+    assert c.put(f"/api/v1/runs/{rid}/explanation", headers=w, json=expl).status_code == 200
     grant(c, w, rita, create_model(c, w, "churn")["id"], "EDIT")
     register(c, w, "churn", rid)
     register(c, w, "churn", rid, description="second")
+    # version metadata: v2's own explanation, v1's local-explanation sample and model-card text
+    v2 = {"importances": {"age": 0.1, "plan": 0.6, "tenure": 0.3}, "method": "permutation"}
+    assert c.put("/api/v1/models/churn/versions/2/explanation", headers=w, json=v2).status_code == 200
+    hdr = {**w, "Content-Type": "application/vnd.apache.parquet"}
+    up = c.put("/api/v1/models/churn/versions/1/explanation/local", headers=hdr, data=LOCAL_SAMPLE())
+    assert up.status_code == 200, up.json
+    card = {"intended_use": "Rank customers by churn risk.", "limitations": "Not for pricing."}
+    assert c.put("/api/v1/models/churn/versions/1/card", headers=w, json=card).status_code == 200
+    # a monitor definition (on a fixed reference dataset, with explicit importances)
+    mon = {"name": "prod", "model": "churn", "stage": "Production", "reference": {"dataset_version_id": dv}}
+    created = c.post(
+        "/api/v1/monitors", headers=w, json={**mon, "importances": {"age": 1.0}, "window_seconds": 600}
+    )
+    assert created.status_code == 201, created.json
     request_stage(c, w, "churn", 1, "Staging")
     for v in (1, 2):
         req = request_stage(c, w, "churn", v, "Production")
@@ -84,6 +105,24 @@ def populate(app: Any) -> None:
     pol = {"required_approvals": {"Production": 1, "Staging": 0}, "archive_existing_production": True}
     c.put("/api/v1/models/churn/policy", headers=r, json=pol)
     c.post("/api/v1/experiments", headers=w, json={"name": "not-exported"})
+
+
+def LOCAL_SAMPLE() -> bytes:  # noqa: N802
+    import tempfile
+
+    from tether.explain import write_local_sample
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "local.parquet"
+        n = 20
+        write_local_sample(
+            path,
+            inputs={"age": list(range(n)), "plan": ["pro"] * n},
+            attributions={"age": [0.1] * n, "plan": [-0.05] * n},
+            predictions=[0.5] * n,
+            row_ids=[f"r{i}" for i in range(n)],
+        )
+        return path.read_bytes()
 
 
 def canonical(bundle: Path) -> dict[str, list[str]]:
@@ -104,6 +143,11 @@ def canonical(bundle: Path) -> dict[str, list[str]]:
                 if row.get(col) is not None and target in rank:
                     row[col] = users.get(row[col]) if target == "users" else rank[target][row[col]]
             row.pop("storage_key", None)
+            row.pop("local_key", None)  # the object's sha256 (local_sha256) stays
+            if name == "explanations" and (row.get("dataset") or {}).get("dataset_version_id") is not None:
+                row["dataset"]["dataset_version_id"] = rank["dataset_versions"][
+                    row["dataset"]["dataset_version_id"]
+                ]
             if name == "registry_policies":
                 row.pop("scope")
             if name == "audit_events":
@@ -135,6 +179,7 @@ def test_round_trip_sqlite_postgres_sqlite(tmp_path: Path, sqlite_template: Path
         with rt_a.database.transaction(write=False) as s:
             counts = export_bundle(s, rt_a.store, tmp_path / "b1", ["churn-exp"], ["churn"], "a")
         assert counts["metrics"] == 302 and counts["model_versions"] == 2 and counts["audit_events"] >= 6
+        assert counts["explanations"] == 3 and counts["monitors"] == 1  # the run's, v1's copy, v2's
         assert not any("not-exported" in line for line in (tmp_path / "b1/tables/experiments.jsonl").open())
         with rt_b.database.transaction() as s:
             import_bundle(s, rt_b.store, tmp_path / "b1")
@@ -174,6 +219,27 @@ def test_round_trip_sqlite_postgres_sqlite(tmp_path: Path, sqlite_template: Path
             "wendy",
         }  # the original actors, not the importer
         assert all(e["details"]["imported"]["from"] == "a" for e in audit)
+        # version metadata arrived: explanations (v1's copied from the run, pointing at the imported
+        # dataset version), the local sample byte for byte, the model card text; the monitor definition
+        h = bearer(tok)
+        e1 = c.get("/api/v1/models/churn/versions/1/explanation", headers=h).json
+        assert e1["importances"] == {"age": 0.7, "plan": -0.2} and e1["source_run_id"] is not None
+        assert e1["dataset"]["name"] == "churn-data" and e1["dataset"]["hash"] == "ab" * 32
+        e2 = c.get("/api/v1/models/churn/versions/2/explanation", headers=h).json
+        assert (e2["method"], e2["importances"]["plan"]) == ("permutation", 0.6)
+        local = c.get("/api/v1/models/churn/versions/1/explanation/local", headers=h)
+        src_sha = next(
+            r["local_sha256"] for r in read_rows(tmp_path / "b1", "explanations") if r["local_key"]
+        )
+        assert local.status_code == 200 and hashlib.sha256(local.data).hexdigest() == src_sha
+        assert e1["local_sample"]["sha256"] == src_sha and e1["local_sample"]["rows"] == 20
+        card = c.get("/api/v1/models/churn/versions/1/card", headers=h).json
+        assert (
+            card["intended_use"] == "Rank customers by churn risk."
+            and card["limitations"] == "Not for pricing."
+        )
+        (mon,) = c.get("/api/v1/monitors?model=churn", headers=h).json["items"]
+        assert (mon["name"], mon["importances"], mon["window_seconds"]) == ("prod", {"age": 1.0}, 600)
         src_audit = {json.loads(x)["ts"] for x in (tmp_path / "b1/tables/audit_events.jsonl").open()}
         assert {e["ts"] for e in audit} <= src_audit  # original times kept
     finally:

@@ -167,3 +167,52 @@ def test_gunicorn_two_workers_are_both_counted(tmp_path: Path) -> None:
         assert len(pids) == 2, pids  # both workers answered and wrote their counters
         for _ in range(4):  # whichever worker answers the scrape reports every worker's requests
             assert health_count() == before + n
+
+
+def test_open_alerts_and_window_lag(metrics_app: Any) -> None:
+    """Monitoring's scrape-time gauges: per monitor the window lag (data freshness) and the evaluation
+    lag (work waiting for the evaluator), and the unresolved alerts by kind, severity and status, all
+    equal to what the monitoring API reports."""
+    import numpy as np
+
+    from tests.conftest import Users
+    from tests.monitoring.helpers import HOUR, T0, create_monitor, production_model, production_rows
+    from tether_server.models import now_ms
+    from tether_server.workers.monitoring import evaluate_once
+
+    c = metrics_app.test_client()
+    users = Users(metrics_app)
+    w = bearer(users.create("w", "writer")[1])
+    admin = bearer(users.create("a", "admin")[1])
+    production_model(metrics_app, c, w)
+    m = create_monitor(c, w)
+    text = c.get("/metrics").get_data(as_text=True)
+    labels = {"monitor_id": str(m["id"]), "model": "churn"}
+    assert "tether_monitor_window_lag_seconds{" not in text  # no data posted yet: no lag to report
+    assert sample(text, "tether_monitor_evaluation_lag_seconds", **labels) == 0.0
+    assert "# TYPE tether_alerts_open gauge" in text and sample(text, "tether_alerts_open") == 0
+
+    rows = production_rows(np.random.default_rng(1), 1000, shift=1.0, ts=T0)
+    assert c.post(f"/api/v1/monitors/{m['id']}/rows", json={"rows": rows}, headers=w).status_code == 200
+    t0 = now_ms()
+    text = c.get("/metrics").get_data(as_text=True)
+    t1 = now_ms()
+    # the window [T0, T0 + 1 h) ended long ago; it has waited since its end + 5 min grace
+    lag = sample(text, "tether_monitor_window_lag_seconds", **labels)
+    assert (t0 - T0 - HOUR) / 1000 <= lag <= (t1 - T0 - HOUR) / 1000
+    ev = sample(text, "tether_monitor_evaluation_lag_seconds", **labels)
+    assert (t0 - T0 - HOUR - 300_000) / 1000 <= ev <= (t1 - T0 - HOUR - 300_000) / 1000
+
+    evaluate_once(Runtime.of(metrics_app).database, now_ms())
+    api = c.get(f"/api/v1/alerts?monitor={m['id']}&status=open", headers=w).json["items"]
+    assert api and {a["severity"] for a in api} == {"alert"}
+    r = c.post(f"/api/v1/alerts/{api[0]['id']}/acknowledge", json={"comment": "on it"}, headers=admin)
+    assert r.status_code == 200, r.json
+    text = c.get("/metrics").get_data(as_text=True)
+    assert sample(text, "tether_monitor_evaluation_lag_seconds", **labels) == 0.0  # nothing waits now
+    assert sample(text, "tether_monitor_window_lag_seconds", **labels) >= lag
+    assert sample(text, "tether_alerts_open", kind="monitor", severity="alert", status="open") == len(api) - 1
+    assert sample(text, "tether_alerts_open", kind="monitor", severity="alert", status="acknowledged") == 1
+    c.post(f"/api/v1/alerts/{api[0]['id']}/resolve", json={"comment": "fixed"}, headers=admin)
+    text = c.get("/metrics").get_data(as_text=True)
+    assert sample(text, "tether_alerts_open") == len(api) - 1

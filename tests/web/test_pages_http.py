@@ -210,3 +210,28 @@ def test_compact_dates_keep_the_full_time_in_a_title():
     assert fmt_short_time(ms, now_ms=ms + 400 * 86_400_000) == "2024-03-04"
     assert fmt_time(ms) == "2024-03-04 14:05:00" and fmt_iso(ms) == "2024-03-04T14:05:00Z"
     assert fmt_short_time(None) == ""
+
+
+def test_explanation_round_trip_to_the_version_page(app, client, people):
+    """API → UI on both databases: the explanation put through the API is what the version page (HTML
+    and its JSON twin) shows in the model card, ranked by |importance|."""
+    model_with_production(app, client, people["writer"], people["reviewer"])
+    imp = {"tenure": -0.5, "age": 0.25, "plan|tier": 0.75}
+    r = client.put(
+        "/api/v1/models/churn/versions/1/explanation",
+        json={"importances": imp, "method": "coefficient"},
+        headers=people["writer"]["headers"],
+    )
+    assert r.status_code == 200, r.json
+    c = login(app, "rita")
+    twin = c.get("/models/churn/versions/1", headers=JSON).json
+    top = twin["card"]["explanation"]["top_features"]
+    assert [(t["rank"], t["feature"], t["importance"]) for t in top] == [
+        (1, "plan|tier", 0.75),
+        (2, "tenure", -0.5),
+        (3, "age", 0.25),
+    ]
+    html = c.get("/models/churn/versions/1", headers=HTML).get_data(as_text=True)
+    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><td>([^<]+)</td>", html)
+    assert rows[:3] == [("1", "plan|tier"), ("2", "tenure"), ("3", "age")]
+    assert "coefficient" in html

@@ -8,19 +8,36 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
 @contextlib.contextmanager
 def cursor(session: Session) -> Iterator[tuple[Any, str]]:
-    """A DBAPI cursor and the dialect's placeholder ("?" for SQLite, "%s" for psycopg)."""
+    """A DBAPI cursor and the dialect's placeholder ("?" for SQLite, "%s" for psycopg).
+
+    A driver error raised while it is in use is translated as SQLAlchemy translates its own: into the
+    matching ``sqlalchemy.exc.DBAPIError`` subclass (so the error handlers answer 503 + Retry-After
+    for a lost connection, 409/400 for integrity/data errors, never a 500 from a raw driver class),
+    and a disconnect invalidates the connection so the pool does not hand it out again."""
     conn = session.connection()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    dialect = conn.dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    dbapi_conn = conn.connection.dbapi_connection
+    cur = dbapi_conn.cursor()  # type: ignore[union-attr]
+    base = dialect.loaded_dbapi.Error
     try:
         yield cur, mark
+    except base as exc:
+        disconnect = dialect.is_disconnect(exc, dbapi_conn, cur)
+        if disconnect:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            None, None, exc, base, connection_invalidated=disconnect, dialect=dialect
+        ) from exc
     finally:
-        cur.close()
+        with contextlib.suppress(base):
+            cur.close()
 
 
 def in_list(session: Session, column: str, values: Sequence[Any], mark: str) -> tuple[str, list[Any]]:

@@ -47,6 +47,11 @@ def test_model_card_renders_and_is_editable(app, client, people, tab):
     tab.shot("model_card")
     md = tab.page.request.get(tab.base + "/api/v1/models/churn/versions/1/card?format=md")
     assert md.status == 200 and "Rank <b>customers</b>" in md.text() and "| churn-data |" in md.text()
+    text = md.text()  # the version's metrics and approvals are in the Markdown too
+    assert "| auc |" in text and "| transition approved | rita |" in text and "ok for v1" in text
+    # in Production, no monitor: the card says so instead of claiming all is well
+    assert tab.page.get_attribute("#card-monitoring", "data-status") == "not_monitored"
+    assert "no monitor watches it" in tab.page.inner_text("#card-monitoring")
     assert tab.errors == []
 
 

@@ -330,3 +330,46 @@ def test_monitor_page_against_the_real_api(app, client, people, tab):
     assert got["status"] == "acknowledged" and "rita" in str(got["acknowledged_by"])
     tab.shot("monitor_page_real_api")
     assert tab.errors == [] and tab.dialogs == []
+
+
+def test_columns_sorted_by_importance_and_card_status(app, client, people, tab):
+    """The live version's explanation orders the heatmap (most important column first, not by name)
+    and the version page's model card shows the real monitor and its alert."""
+    import numpy as np
+
+    from tests.monitoring.helpers import HOUR, create_monitor, production_model, production_rows
+    from tests.monitoring.test_api import _evaluate
+
+    writer = people["writer"]["headers"]
+    production_model(app, client, writer)
+    imp = {"income": 0.6, "plan": 0.3, "age": 0.1}  # name order would be age, income, plan
+    r = client.put(
+        "/api/v1/models/churn/versions/1/explanation",
+        headers=writer,
+        json={"importances": imp, "method": "permutation"},
+    )
+    assert r.status_code == 200, r.json
+    m = create_monitor(client, writer)
+    now = tab.page.evaluate("() => Date.now()")
+    start = now - now % HOUR - 2 * HOUR
+    rows = production_rows(np.random.default_rng(4), 2000, shift=1.0, ts=start)
+    assert (
+        client.post(f"/api/v1/monitors/{m['id']}/rows", headers=writer, json={"rows": rows}).status_code
+        == 200
+    )
+    _evaluate(app, now)
+    tab.login("rita", "correct-horse-battery")
+    tab.go(f"/monitors/{m['id']}")
+    tab.page.wait_for_selector("#monitor[data-ready='1']")
+    labels = tab.page.locator("#heatmap .hm-label:not(.muted)").all_inner_texts()
+    assert labels == ["income", "plan", "age"]
+    assert "sorted by importance, from the explanation of version 1" in tab.page.inner_text(
+        "#monitor-summary"
+    )
+    tab.go("/models/churn/versions/1")
+    box = tab.page.locator("#card-monitoring")
+    assert box.get_attribute("data-status") == "alert"
+    assert tab.page.locator(f"#card-monitors tr[data-monitor-id='{m['id']}']").inner_text().count("yes") == 1
+    assert "age" in tab.page.inner_text("#card-alerts")
+    tab.shot("model_card_monitoring")
+    assert tab.errors == []

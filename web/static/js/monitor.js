@@ -60,10 +60,14 @@
 
   // ------------------------------------------------------------------ heatmap
 
-  function columnsOf(windows) {
+  // Columns the model relies on most come first (importances of the live version's explanation,
+  // or the monitor's own setting); columns without an importance follow, by name.
+  function columnsOf(windows, importances) {
     const names = new Set();
     windows.forEach(w => Object.keys(w.columns || {}).forEach(c => names.add(c)));
-    return Array.from(names).sort();
+    const imp = importances || {};
+    const weight = c => (typeof imp[c] === "number" ? Math.abs(imp[c]) : -1);
+    return Array.from(names).sort((a, b) => (weight(b) - weight(a)) || (a < b ? -1 : a > b ? 1 : 0));
   }
 
   function versionChanges(windows) {
@@ -293,13 +297,14 @@
     link.textContent = monitor.model;
     link.href = "/models/" + encodeURIComponent(monitor.model);
     const windows = items(drift, "windows").slice().sort((a, b) => a.window_start - b.window_start);
-    const cols = columnsOf(windows);
+    const cols = columnsOf(windows, drift.importances);
     const changes = versionChanges(windows);
     const last = windows[windows.length - 1];
     document.getElementById("monitor-summary").textContent =
       "Follows " + (monitor.stage ? "stage " + monitor.stage : "alias " + monitor.alias) + " of " + monitor.model +
       " · windows of " + Math.round((monitor.window_seconds || 3600) / 60) + " min · " + windows.length +
       " windows × " + cols.length + " columns" +
+      (drift.importances ? " (sorted by importance, from the " + drift.importances_from + ")" : "") +
       (last ? " · latest verdict: " + ((last.dataset && last.dataset.status) || "none") +
         (last.model_version !== undefined ? " (v" + last.model_version + ")" : "") : "");
     const markers = changes.map(c => c.window_start / 1000);

@@ -12,7 +12,6 @@ trusting the model (no intended use written, no explanation, no training data, n
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +25,7 @@ from ..events import publish
 from ..events import types as ev
 from ..registry import catalog as reg
 from . import records
+from .card_monitoring import monitoring_status
 
 CARD_FORMAT = "tether.model_card/1"
 TEXT_LIMIT = 20_000
@@ -147,33 +147,6 @@ def _history(session: Session, model: RegisteredModel, version: int) -> list[dic
         if (r.details or {}).get("version") == version
         or (r.action == "model.version_created" and r.to_value == str(version))
     ]
-
-
-def monitoring_status(
-    session: Session, actor: Principal, model: RegisteredModel, mv: ModelVersion
-) -> dict[str, Any] | None:
-    """The model's unresolved alerts (``services.monitoring.list_alerts``, the wave-2 contract) and
-    whether this version is the one being watched (in Production). ``None`` while the monitoring
-    services are not installed (``services.monitoring`` does not exist yet on this server)."""
-    if importlib.util.find_spec(f"{__package__.rsplit('.', 1)[0]}.monitoring") is None:
-        return None
-    from .. import monitoring  # type: ignore[attr-defined,unused-ignore]  # optional domain
-
-    alerts = []
-    for status in ("open", "acknowledged"):
-        rows, _next = monitoring.list_alerts(session, actor, status=status, model=model.name, max_results=100)
-        alerts += [
-            {
-                "rule": a.rule,
-                "column": a.column,
-                "severity": a.severity,
-                "status": a.status,
-                "message": a.message,
-                "opened_at": a.opened_at,
-            }
-            for a in rows
-        ]
-    return {"version_in_production": mv.stage == "Production", "open_alerts": alerts}
 
 
 def _open_questions(card: dict[str, Any]) -> list[str]:

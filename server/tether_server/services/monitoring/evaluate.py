@@ -96,13 +96,17 @@ def refresh(session: Session, monitor: Monitor, result: MonitorWindowResult, now
     result.summary, result.n, result.sources = summary, (summary or {}).get("n", 0), len(used)
     result.drift = None
     if summary is not None and ref is not None:
-        result.drift = compute.drift_of(
+        importances, source = references.importances_for(session, monitor, ref)
+        drift = compute.drift_of(
             ref.profile,
             summary,
             prediction_column=monitor.prediction_column,
-            importances=monitor.importances,
+            importances=importances,
             thresholds=drift_t,
         )
+        if source is not None:
+            drift["dataset"]["importances_from"] = source
+        result.drift = drift
     result.performance = perf
     result.metric = compute.metric_of(perf, monitor.metric, decay_t.confidence)
     if result.metric is not None and ref is not None:
@@ -210,8 +214,9 @@ def _apply_rules(
         hits[("dataset_drift_weighted", None)] = (
             "alert",
             (
-                f"Dataset drift weighted by feature importance: drifted columns carry {ds['weighted_share']:.0%} "
-                "of the model's importance"
+                f"Dataset drift weighted by feature importance: drifted columns "
+                f"({', '.join(ds['drifted_columns'][:10]) or 'none'}) carry {ds['weighted_share']:.0%} "
+                f"of the model's importance (importances: {ds.get('importances_from', 'monitor')})"
             ),
             ds,
         )

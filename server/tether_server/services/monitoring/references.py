@@ -31,6 +31,7 @@ from ...errors import FailedPrecondition
 from ...models import Dataset, DatasetVersion, LatestMetric
 from ...models.monitoring import Monitor, MonitorReference
 from ...models.registry import ModelAlias, ModelVersion, ModelVersionInput
+from ..explain.records import importances_for_version
 
 PROFILE_FORMAT = "tether.profile/1"
 TOP_K = 50
@@ -329,6 +330,23 @@ def in_force(monitor: Monitor, view: ReferenceView, live_version_id: int | None)
         return False
     named = monitor.reference_dataset_version_id
     return named is None or view.dataset_version_ids == [named]
+
+
+def importances_for(
+    session: Session, monitor: Monitor, ref: MonitorReference | ReferenceView | None
+) -> tuple[dict[str, float] | None, str | None]:
+    """The importances the weighted dataset-drift rule uses for windows on ``ref``, and where they
+    come from: the monitor's explicit ``importances`` setting wins; otherwise the global explanation
+    of the reference's model version (so the weights follow the live version through promotions);
+    ``(None, None)`` when neither exists (the weighted rule is then not evaluated)."""
+    if monitor.importances is not None:
+        return {k: abs(float(v)) for k, v in monitor.importances.items()}, "monitor"
+    if ref is None or ref.model_version_id is None:
+        return None, None
+    imp = importances_for_version(session, ref.model_version_id)
+    if imp is None:
+        return None, None
+    return imp, f"explanation of version {ref.model_version}"
 
 
 def reference_json(monitor: Monitor, ref: MonitorReference | ReferenceView) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ...models import now_ms
 from ...models.monitoring import Monitor, MonitorReference, MonitorWindowResult
 from ...stats import tolerance
 from ...stats.performance import HIGHER_IS_BETTER
+from . import references
 from .evaluate import refresh
 from .monitors import get_monitor, split_thresholds
 
@@ -120,12 +121,17 @@ def drift(
             "reference_id": ref_id,
         }
         windows.append(_drift_window(head, text))
+    importances, source = references.importances_for(
+        session, monitor, references.latest_reference(session, monitor.id)
+    )
     return {
         "monitor_id": monitor.id,
         "window_seconds": monitor.window_seconds,
         "windows": windows,
         "truncated": truncated,
         "reference_changes": reference_changes(session, monitor.id),
+        "importances": importances,  # of the current reference (the page sorts columns by them)
+        "importances_from": source,
         "thresholds": {
             "psi_warn": drift_t.psi_warn,
             "psi_alert": drift_t.psi_alert,

@@ -4,9 +4,16 @@ A bundle is a folder: ``manifest.json``, ``tables/<table>.jsonl`` (one JSON obje
 name) and ``objects/<sha256>`` (artifact and model files, once per content, checked on both sides).
 
 Export selects the named experiments (their tags, runs, params, tags, metric points, latest values,
-artifacts and dataset inputs), the named models (versions, file manifests, inputs, aliases, policies,
-transition requests and approvals, and the runs and experiments the versions came from) and the audit
-rows about all of these, plus the users they name (name and role only).
+artifacts, dataset inputs and run explanations), the named models (versions with their model-card text,
+file manifests, inputs, explanations with their local-explanation sample, aliases, policies, transition
+requests and approvals, monitor definitions, and the runs and experiments the versions came from) and
+the audit rows about all of these, plus the users they name (name and role only).
+
+Not exported, on purpose: a monitor's windows, predictions, references and alerts, and A/B tests with
+their outcome windows. They describe the old server's live traffic (a bundle moves a model, not its
+production deployment): the imported monitor starts a new reference from the live version when data
+arrives on the new server. What happened stays readable: the audit rows (alert opened/resolved, A/B
+decided) come along, and an A/B decision's evidence lives in its transition request, which is exported.
 
 Import inserts everything in dependency order with new ids (integer ids are remapped through every
 foreign key and the known user references; run ids are global and kept), copies each object to a key of
@@ -58,6 +65,8 @@ TABLES = [
     "registry_policies",
     "transition_requests",
     "transition_approvals",
+    "explanations",
+    "monitors",
     "audit_events",
 ]
 
@@ -67,6 +76,7 @@ EXTRA_REFS = {
     ("model_versions", "run_id"): "runs",
     ("model_version_inputs", "dataset_version_id"): "dataset_versions",
     ("transition_approvals", "user_id"): "users",
+    ("monitors", "reference_dataset_version_id"): "dataset_versions",
 }
 #: Rows the target may already hold, matched by these columns (after remapping) and reused.
 NATURAL_KEYS = {"users": ("name",), "datasets": ("name",), "dataset_versions": ("dataset_id", "root_hash")}
@@ -151,8 +161,23 @@ def select_scope(session: Session, experiments: list[str], models: list[str]) ->
     sel.dataset_versions |= _ids(
         session, table("model_version_inputs"), "version_id", sel.versions, out="dataset_version_id"
     )
+    sel.dataset_versions |= _ids(
+        session, table("monitors"), "model_id", sel.models, out="reference_dataset_version_id"
+    ) - {None}
+    sel.dataset_versions |= _explanation_datasets(session, sel)
     sel.datasets = _ids(session, table("dataset_versions"), "id", sel.dataset_versions, out="dataset_id")
     return sel
+
+
+def _explanation_datasets(session: Session, sel: Selection) -> set[int]:
+    """Dataset versions the selected explanations were computed on (a reference inside their JSON)."""
+    t = table("explanations")
+    out: set[int] = set()
+    for row in _rows(session, t, _scope_filter(t, sel, [])):
+        dv = (row.get("dataset") or {}).get("dataset_version_id")
+        if isinstance(dv, int):
+            out.add(dv)
+    return out
 
 
 def _scope_filter(t: Table, sel: Selection, model_names: list[str]) -> Any:
@@ -178,6 +203,10 @@ def _scope_filter(t: Table, sel: Selection, model_names: list[str]) -> Any:
         "transition_approvals": ("request_id", sel.requests),
         "users": ("id", sel.users),
     }
+    if t.name == "explanations":  # a run's or a version's
+        return t.c.run_id.in_(sorted(sel.runs)) | t.c.version_id.in_(sorted(sel.versions))
+    if t.name == "monitors":  # definitions only: windows, alerts and references are the old server's
+        return t.c.model_id.in_(sorted(sel.models))
     if t.name == "audit_events":
         return (
             t.c.model_name.in_(model_names)
@@ -255,6 +284,8 @@ def _export_table(
             sel.users |= {row[c] for c in user_cols if row.get(c) is not None}
             if "storage_key" in row and t.name in ("artifacts", "model_version_files"):
                 _export_object(store, out, row["storage_key"], row["sha256"])
+            if t.name == "explanations" and row.get("local_key"):
+                _export_object(store, out, row["local_key"], row["local_sha256"])
             fh.write(json.dumps(row, default=_jsonable, sort_keys=True) + "\n")
             n += 1
     return n
@@ -304,9 +335,9 @@ def check_bundle(bundle: Path) -> dict[str, Any]:
         raise InvalidArgument(
             f"{bundle}: unsupported bundle format {manifest.get('format')!r} {manifest.get('version')!r}"
         )
-    for sha in {
-        r["sha256"] for name in ("artifacts", "model_version_files") for r in read_rows(bundle, name)
-    }:
+    shas = {r["sha256"] for name in ("artifacts", "model_version_files") for r in read_rows(bundle, name)}
+    shas |= {r["local_sha256"] for r in read_rows(bundle, "explanations") if r.get("local_key")}
+    for sha in shas:
         if _sha256_file(bundle / "objects" / sha) != sha:
             raise InvalidArgument(f"{bundle}: object {sha} is missing or corrupt")
     return manifest
@@ -384,6 +415,8 @@ class Importer:
             row["scope"] = f"model:{row['model_id']}"
         if t.name in ("artifacts", "model_version_files"):
             row["storage_key"] = self._copy_object(t.name, row)
+        if t.name == "explanations":
+            self._explanation(row)
         if t.name == "audit_events":
             details = dict(row.get("details") or {})
             details.setdefault(
@@ -433,6 +466,31 @@ class Importer:
                 f"object {row['sha256']} has {obj.size} bytes, the bundle says {row['size']}"
             )
         return key
+
+    def _explanation(self, row: dict[str, Any]) -> None:
+        """Remap the dataset version named inside ``dataset`` (kept by name and hash if it is not in
+        the bundle) and copy the local-explanation sample to a key of the new model."""
+        ds = dict(row.get("dataset") or {}) or None
+        if ds is not None and ds.get("dataset_version_id") is not None:
+            new = self.maps["dataset_versions"].get(ds["dataset_version_id"])
+            if new is None:
+                ds.pop("dataset_version_id")
+            else:
+                ds["dataset_version_id"] = new
+        row["dataset"] = ds
+        if row.get("local_key"):
+            vt = table("model_versions")
+            model = self.s.scalar(select(vt.c.model_id).where(vt.c.id == row["version_id"]))
+            key = f"registry/{model}/explanations/{uuid.uuid4().hex}.parquet"
+            src = self.bundle / "objects" / row["local_sha256"]
+            with open(src, "rb") as fh:
+                obj = self.store.put_stream(key, fh, os.path.getsize(src))
+            self.copied.append(key)
+            if obj.size != row["local_size"]:
+                raise InvalidArgument(
+                    f"object {row['local_sha256']} has {obj.size} bytes, not {row['local_size']}"
+                )
+            row["local_key"] = key
 
     def _parent_runs(self) -> None:
         runs = table("runs")
