@@ -22,7 +22,8 @@ transaction                                     the request's: reads before slow
                                                 check), or a write that must persist whatever the answer
                                                 (a failed-login record). Commits at the end of the block
                                                 when ``write``. Never open it while the request's write
-                                                transaction is open (SQLite has one writer).
+                                                transaction is open (SQLite has one writer): end an
+                                                unwritten request transaction with ``release_db()``.
 ==================  ==========================  =======================================================
 
 The first of ``db``/``read_db``/``autocommit_db`` called in a request decides the request session's
@@ -86,6 +87,14 @@ def read_db() -> Session:
 def autocommit_db() -> Session:
     """PostgreSQL: each statement commits by itself. SQLite: the request transaction."""
     return _request_session(runtime().database.dialect != "postgresql")
+
+
+def release_db() -> None:
+    """End the request transaction before anything was written in it (its reads are dropped), so a
+    ``separate`` write unit can take SQLite's write lock; the next ``db()`` call begins afresh."""
+    session = g.get("_db")
+    if session is not None:
+        session.rollback()
 
 
 @contextmanager

@@ -121,7 +121,7 @@ def _commit_reference(monitor_id: int) -> None:
     session = context.db()
     if windows.reference_in_force(session, context.principal(), monitor_id):
         return  # the usual case: nothing to record (the query's answer is kept for the post)
-    session.rollback()  # nothing written yet; frees SQLite's write lock for the unit of work below
+    context.release_db()  # nothing written yet; frees SQLite's write lock for the unit of work below
     with context.separate(write=True) as s:
         m = svc.get_monitor(s, context.principal(), monitor_id)
         try:
