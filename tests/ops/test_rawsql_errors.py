@@ -22,9 +22,8 @@ def _kill(app: Any, pid: int) -> None:
         other.commit()
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # terminating a backend needs PostgreSQL
 def test_lost_connection_in_a_raw_cursor_is_a_wrapped_disconnect(app: Any, backend: str) -> None:
-    if backend != "postgres":
-        pytest.skip("terminating a backend needs PostgreSQL")
     db = Runtime.of(app).database
     with db.session() as s:
         pid = s.execute(text("SELECT pg_backend_pid()")).scalar()
