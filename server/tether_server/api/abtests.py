@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from flask import Response, request
 
 from .. import context
@@ -19,7 +18,7 @@ from ..schemas import ListArgs
 from ..schemas.monitoring import ABTestPageSchema, ABTestSchema
 from ..services import abtests as svc
 from ..services.tracking import idempotency
-from . import Blueprint
+from . import Blueprint, json_object_body, json_response
 
 blp = Blueprint(
     "abtests", __name__, description="A/B tests of model versions: assignment, outcomes, decisions"
@@ -35,23 +34,8 @@ class ABTestListArgs(ListArgs):
     status = _f.String(load_default=None)
 
 
-def _body() -> dict[str, Any]:
-    raw = request.get_data(cache=False)
-    try:
-        body = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError as e:
-        raise InvalidArgument("Request body is not valid JSON", {"position": e.pos}) from None
-    if not isinstance(body, dict):
-        raise InvalidArgument("Request body must be a JSON object")
-    return body
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(dumps(data), status=status, mimetype="application/json")
-
-
 def _one(test: Any) -> Response:
-    return _json(svc.describe(context.db(), [test])[0])
+    return json_response(dumps(svc.describe(context.db(), [test])[0]))
 
 
 @blp.route("/ab-tests", methods=["POST"])
@@ -60,8 +44,10 @@ def _one(test: Any) -> Response:
 @blp.response(201, ABTestSchema)
 def create() -> Any:
     """Create a test (running at once unless ``draft``); needs EDIT on the model."""
-    test = svc.create_test(context.db(), context.principal(), _body(), request_id=context.request_id())
-    return _json(svc.describe(context.db(), [test])[0], 201)
+    test = svc.create_test(
+        context.db(), context.principal(), json_object_body(), request_id=context.request_id()
+    )
+    return json_response(dumps(svc.describe(context.db(), [test])[0]), 201)
 
 
 @blp.route("/ab-tests", methods=["GET"])
@@ -70,7 +56,7 @@ def create() -> Any:
 @blp.response(200, ABTestPageSchema)
 def list_(args: dict[str, Any]) -> Any:
     rows, nxt = svc.list_tests(context.db(), context.principal(), **args)
-    return _json({"items": svc.describe(context.db(), rows), "next_page_token": nxt})
+    return json_response(dumps({"items": svc.describe(context.db(), rows), "next_page_token": nxt}))
 
 
 @blp.route("/ab-tests/<int:test_id>", methods=["GET"])
@@ -86,7 +72,7 @@ def get(test_id: int) -> Any:
 @blp.response(200, ABTestSchema)
 def update(test_id: int) -> Any:
     """``{"status": "running" | "stopped"}``: start a draft or stop a test."""
-    body = _body()
+    body = json_object_body()
     if set(body) != {"status"}:
         raise InvalidArgument('PATCH takes {"status": "running" | "stopped"}', {"field": "status"})
     test = svc.update_status(context.db(), context.principal(), test_id, body["status"], context.request_id())
@@ -101,7 +87,7 @@ def assign(test_id: int) -> Any:
     """The arm and version to serve ``unit`` (the documented assignment the SDK computes locally)."""
     body = svc.serving.assign(context.db(), context.runtime().abtests, context.principal(), test_id,
                               request.args.get("unit"))  # fmt: skip
-    return Response(body, status=200, mimetype="application/json")
+    return json_response(body)
 
 
 @blp.route("/ab-tests/<int:test_id>/outcomes", methods=["POST"])
@@ -114,27 +100,25 @@ def outcomes(test_id: int) -> Any:
     """``{"windows": [...]}`` (replaced per arm/metric/window/source) and/or ``{"rows": [...]}``
     (raw unit outcomes, summed per unit; send an Idempotency-Key to make retries safe)."""
     key = request.headers.get("Idempotency-Key")
-    body = _body()
+    body = json_object_body()
     if key is None and set(body) == {"windows"}:  # one guarded upsert; PostgreSQL: autocommit
         done = svc.serving.post_windows(context.autocommit_db(), context.runtime().abtests,
                                         context.principal(), test_id, body["windows"])  # fmt: skip
         if done is not None:
-            return _json({"accepted": {"windows": done, "rows": 0}})
+            return json_response(dumps({"accepted": {"windows": done, "rows": 0}}))
     session = context.db()
     scope = f"abtest-outcomes:{test_id}"
     if key is not None:
         idempotency.check_key(key)
         prior = idempotency.lookup(session, key, scope)
         if prior is not None:
-            resp = Response(prior.body, status=prior.status, mimetype="application/json")
-            resp.headers["Idempotent-Replayed"] = "true"
-            return resp
+            return json_response(prior.body, prior.status, replayed=True)
     test = svc.get_test(session, context.principal(), test_id, "EDIT")
     context.runtime().abtests.put(test_id, svc.serving.build_entry(test))  # the next post is one statement
     text = dumps({"accepted": svc.post_outcomes(session, test, body)}).decode()
     if key is not None:
         idempotency.remember(session, key, scope, context.principal().id, 200, text)
-    return Response(text, status=200, mimetype="application/json")
+    return json_response(text)
 
 
 @blp.route("/ab-tests/<int:test_id>/results", methods=["GET"])
@@ -144,6 +128,6 @@ def results(test_id: int) -> Any:
     a sentence per number. A look that reaches a new decision acts on it (in its own transaction)."""
     body = svc.serving.results(context.db(), context.runtime().abtests, context.principal(), test_id)
     if body is not None:
-        return Response(body, status=200, mimetype="application/json")
+        return json_response(body)
     with context.separate(write=True) as unit_of_work:  # the decision commits on its own
-        return _json(svc.evaluate(unit_of_work, test_id))
+        return json_response(dumps(svc.evaluate(unit_of_work, test_id)))

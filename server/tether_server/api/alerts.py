@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
-
 from .. import context
 from ..access import access
 from ..jsonutil import dumps
 from ..schemas.monitoring import AlertDecisionSchema, AlertListArgs, AlertPageSchema, AlertSchema
 from ..services.monitoring import alerts as svc
-from . import Blueprint
+from . import Blueprint, json_response
 
 blp = Blueprint("alerts", __name__, description="Alerts from monitors and A/B tests")
-
-
-def _json(body: Any) -> Response:
-    return Response(dumps(body), status=200, mimetype="application/json")
 
 
 @blp.route("/alerts", methods=["GET"])
@@ -35,14 +29,16 @@ def list_(args: dict[str, Any]) -> Any:
         page_token=args["page_token"],
         max_results=args["max_results"],
     )
-    return _json({"items": [svc.alert_json(a) for a in items], "next_page_token": str(nxt) if nxt else None})
+    return json_response(
+        dumps({"items": [svc.alert_json(a) for a in items], "next_page_token": str(nxt) if nxt else None})
+    )
 
 
 @blp.route("/alerts/<int:alert_id>", methods=["GET"])
 @access("viewer")
 @blp.response(200, AlertSchema)
 def get(alert_id: int) -> Any:
-    return _json(svc.alert_json(svc.get_alert(context.db(), context.principal(), alert_id)))
+    return json_response(dumps(svc.alert_json(svc.get_alert(context.db(), context.principal(), alert_id))))
 
 
 @blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
@@ -51,7 +47,7 @@ def get(alert_id: int) -> Any:
 @blp.response(200, AlertSchema)
 def acknowledge(body: dict[str, Any], alert_id: int) -> Any:
     a = svc.acknowledge(context.db(), context.principal(), alert_id, body["comment"], context.request_id())
-    return _json(svc.alert_json(a))
+    return json_response(dumps(svc.alert_json(a)))
 
 
 @blp.route("/alerts/<int:alert_id>/resolve", methods=["POST"])
@@ -60,4 +56,4 @@ def acknowledge(body: dict[str, Any], alert_id: int) -> Any:
 @blp.response(200, AlertSchema)
 def resolve(body: dict[str, Any], alert_id: int) -> Any:
     a = svc.resolve(context.db(), context.principal(), alert_id, body["comment"], context.request_id())
-    return _json(svc.alert_json(a))
+    return json_response(dumps(svc.alert_json(a)))

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from flask import Response, g, request
+from flask import Response, request
 
 from .. import context
 from ..access import access, scoped
@@ -24,31 +23,11 @@ from ..schemas.monitoring import (
 from ..services.monitoring import monitors as svc
 from ..services.monitoring import references, results, windows
 from ..services.tracking import idempotency
-from . import Blueprint
+from . import Blueprint, json_object_body, json_response
 
 blp = Blueprint("monitors", __name__, description="Production monitoring: drift, decay and their data")
 
 _IDEMPOTENCY = [{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}]
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(dumps(body), status=status, mimetype="application/json")
-
-
-def _body() -> dict[str, Any]:
-    if "json_body" in g:  # parsed and checked by the bodyguard
-        body = g.json_body
-        if not isinstance(body, dict):
-            raise InvalidArgument("Request body must be a JSON object")
-        return body
-    raw = request.get_data(cache=False)
-    try:
-        body = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError as e:
-        raise InvalidArgument("Request body is not valid JSON", {"position": e.pos}) from None
-    if not isinstance(body, dict):
-        raise InvalidArgument("Request body must be a JSON object")
-    return body
 
 
 def _monitor(m: Any) -> dict[str, Any]:
@@ -62,7 +41,7 @@ def _monitor(m: Any) -> dict[str, Any]:
 def create(body: dict[str, Any]) -> Any:
     """Create a monitor on a model's stage or alias (EDIT on the model)."""
     m = svc.create_monitor(context.db(), context.principal(), body, context.request_id())
-    return _json(_monitor(m), 201)
+    return json_response(dumps(_monitor(m)), 201)
 
 
 @blp.route("/monitors", methods=["GET"])
@@ -77,14 +56,16 @@ def list_(args: dict[str, Any]) -> Any:
         page_token=args["page_token"],
         max_results=args["max_results"],
     )
-    return _json({"items": [_monitor(m) for m in items], "next_page_token": str(nxt) if nxt else None})
+    return json_response(
+        dumps({"items": [_monitor(m) for m in items], "next_page_token": str(nxt) if nxt else None})
+    )
 
 
 @blp.route("/monitors/<int:monitor_id>", methods=["GET"])
 @access("viewer")
 @blp.response(200, MonitorSchema)
 def get(monitor_id: int) -> Any:
-    return _json(_monitor(svc.get_monitor(context.db(), context.principal(), monitor_id)))
+    return json_response(dumps(_monitor(svc.get_monitor(context.db(), context.principal(), monitor_id))))
 
 
 @blp.route("/monitors/<int:monitor_id>", methods=["PATCH"])
@@ -93,14 +74,14 @@ def get(monitor_id: int) -> Any:
 @blp.response(200, MonitorSchema)
 def patch(body: dict[str, Any], monitor_id: int) -> Any:
     m = svc.update_monitor(context.db(), context.principal(), monitor_id, body, context.request_id())
-    return _json(_monitor(m))
+    return json_response(dumps(_monitor(m)))
 
 
 @blp.route("/monitors/<int:monitor_id>", methods=["DELETE"])
 @access("writer")
 def delete(monitor_id: int) -> Any:
     svc.delete_monitor(context.db(), context.principal(), monitor_id, context.request_id())
-    return _json({"id": monitor_id, "deleted": True})
+    return json_response(dumps({"id": monitor_id, "deleted": True}))
 
 
 @blp.route("/monitors/<int:monitor_id>/reference", methods=["GET"])
@@ -110,7 +91,7 @@ def reference(monitor_id: int) -> Any:
     """The profile producers bin on (follows the live version; a new reference_id when it changes)."""
     session = context.db()
     m = svc.get_monitor(session, context.principal(), monitor_id)
-    return _json(references.reference_json(m, references.current_reference(session, m)))
+    return json_response(dumps(references.reference_json(m, references.current_reference(session, m))))
 
 
 def _commit_reference(monitor_id: int) -> None:
@@ -139,13 +120,11 @@ def _idempotent(monitor_id: int, what: str, fn: Any) -> Response:
         idempotency.check_key(key)
         prior = idempotency.lookup(session, key, scope)
         if prior is not None:
-            resp = Response(prior.body, status=prior.status, mimetype="application/json")
-            resp.headers["Idempotent-Replayed"] = "true"
-            return resp
-    text = dumps(fn(session, context.principal(), monitor_id, _body())).decode()
+            return json_response(prior.body, prior.status, replayed=True)
+    text = dumps(fn(session, context.principal(), monitor_id, json_object_body())).decode()
     if key is not None:
         idempotency.remember(session, key, scope, context.principal().id, 200, text)
-    return Response(text, status=200, mimetype="application/json")
+    return json_response(text)
 
 
 @blp.route("/monitors/<int:monitor_id>/windows", methods=["POST"])
@@ -179,15 +158,17 @@ def post_labels(monitor_id: int) -> Any:
 @access("viewer")
 @blp.arguments(RangeArgs, location="query")
 def drift(args: dict[str, Any], monitor_id: int) -> Any:
-    return _json(results.drift(context.db(), context.principal(), monitor_id, args["from_"], args["to"]))
+    return json_response(
+        dumps(results.drift(context.db(), context.principal(), monitor_id, args["from_"], args["to"]))
+    )
 
 
 @blp.route("/monitors/<int:monitor_id>/performance", methods=["GET"])
 @access("viewer")
 @blp.arguments(RangeArgs, location="query")
 def performance(args: dict[str, Any], monitor_id: int) -> Any:
-    return _json(
-        results.performance(context.db(), context.principal(), monitor_id, args["from_"], args["to"])
+    return json_response(
+        dumps(results.performance(context.db(), context.principal(), monitor_id, args["from_"], args["to"]))
     )
 
 
@@ -199,4 +180,6 @@ def histogram(args: dict[str, Any], monitor_id: int, window_start: str) -> Any:
     if not window_start.isdigit() or len(window_start) > 15:
         raise InvalidArgument("window_start must be epoch milliseconds", {"field": "window_start"})
     ws = int(window_start)
-    return _json(results.histogram(context.db(), context.principal(), monitor_id, ws, args["column"]))
+    return json_response(
+        dumps(results.histogram(context.db(), context.principal(), monitor_id, ws, args["column"]))
+    )

@@ -2,13 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from flask import Response, request
+from flask import request
 
 from .. import context
 from ..access import access
 from ..db import after_commit
-from ..errors import InvalidArgument
 from ..jsonutil import dumps
 from ..schemas.dump import Pair
 from ..schemas.runs import (
@@ -23,7 +21,7 @@ from ..schemas.runs import (
 )
 from ..services.tracking import idempotency, search
 from ..services.tracking import runs as svc
-from . import Blueprint
+from . import Blueprint, json_object_body, json_response
 
 blp = Blueprint("runs", __name__, description="Runs, their params, tags and metrics")
 
@@ -107,8 +105,8 @@ def log_batch(run_id: str) -> Any:
         idempotency.check_key(key)
         prior = idempotency.lookup(session, key, scope)
         if prior is not None:
-            return _raw(prior.body, prior.status, replayed=True)
-    body = _BATCH.load(_json_body())
+            return json_response(prior.body, prior.status, replayed=True)
+    body = _BATCH.load(json_object_body())
     result = _RESULT.dump(
         svc.log_batch(
             session, context.principal(), run_id, **body, max_metrics=context.settings().max_batch_metrics
@@ -127,7 +125,7 @@ def log_batch(run_id: str) -> Any:
 @blp.response(200, BatchResultSchema)
 def log_metric(run_id: str) -> Any:
     """Log one metric point (sugar over the batch route; the point is validated as in a batch)."""
-    body = _json_body()
+    body = json_object_body()
     # PostgreSQL: the write is one atomic statement in an autocommit session (the writer decides).
     writer = context.database().metric_writer
     session = context.autocommit_db() if writer.autocommit_points else context.db()
@@ -137,21 +135,3 @@ def log_metric(run_id: str) -> Any:
 
 
 _BATCH, _RESULT = BatchSchema(), BatchResultSchema()
-
-
-def _json_body() -> dict[str, Any]:
-    raw = request.get_data(cache=False)
-    try:
-        body = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError as e:
-        raise InvalidArgument("Request body is not valid JSON", {"position": e.pos}) from None
-    if not isinstance(body, dict):
-        raise InvalidArgument("Request body must be a JSON object")
-    return body
-
-
-def _raw(text: str, status: int, replayed: bool = False) -> Response:
-    resp = Response(text, status=status, mimetype="application/json")
-    if replayed:
-        resp.headers["Idempotent-Replayed"] = "true"
-    return resp
