@@ -41,6 +41,7 @@ MODULES: dict[str, str] = {
     "abtests": "bench.abtests:run",
     "monitoring": "bench.monitoring:run",
     "hotpaths": "bench.hotpaths:run",
+    "teams": "bench.teams:run",
 }
 
 
