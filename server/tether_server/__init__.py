@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask loads with create_app: gunicorn's master imports this package for its
+    from flask import Flask  # hooks and logger class, and needs none of the app
 
 __version__ = "0.1.0"
 
 
 def create_app(settings: Any = None) -> Flask:
+    from flask import Flask
+
     from . import bodyguard, pipeline, services
     from .api import register_api
     from .config import Settings

@@ -85,7 +85,9 @@ def _structure(raw: bytes) -> bytes:
     then everything but quotes and brackets: the strings left are ``"..."`` holding only
     brackets, removed by a trivial pattern. Each step is a C-level pass; a regex over the whole
     body (a 10,000-row post has 100,000 strings) costs far more."""
-    slim = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_QUOTES_OR_BRACKETS)
+    if b"\\" in raw:  # a memchr; replace() scans the whole body even when nothing matches
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    slim = raw.translate(None, _NOT_QUOTES_OR_BRACKETS)
     # most strings hold no bracket: drop the adjacent quote pairs first (an empty string, or the end
     # of one string and the start of the next: nothing outside a string lies between them)
     return _PLAIN_STRING.sub(b"", slim.replace(b'""', b"")).translate(None, _NOT_BRACKETS)

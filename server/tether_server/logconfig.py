@@ -27,12 +27,12 @@ def escape_text(text: str) -> str:
 
 
 def _request_context() -> dict[str, Any]:
-    try:
-        from flask import g, has_request_context
-    except ImportError:  # pragma: no cover - the server always has Flask
+    # A process that never loaded Flask (gunicorn's master, the CLI) has no request to describe:
+    # importing Flask here would cost that process its modules for nothing.
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_request_context():
         return {}
-    if not has_request_context():
-        return {}
+    g = flask.g
     principal = g.get("principal")
     return {"request_id": g.get("request_id"), "user_id": getattr(principal, "id", None)}
 

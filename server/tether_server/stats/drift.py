@@ -7,12 +7,22 @@ leading axes (one row per window), so a history or a simulation is one call. ``r
 
 from __future__ import annotations
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-from scipy.special import chdtri  # scipy.special, not scipy.stats: the server starts seconds faster
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
+    from scipy import special  # scipy.special, not scipy.stats: the server starts seconds faster
+
+    Floats = NDArray[np.float64]
+else:
+    np = lazy_module("numpy")
+    special = lazy_module("scipy.special")
+
 
 EPSILON = 1e-4
-Floats = NDArray[np.float64]
 
 
 def shares(counts: ArrayLike) -> Floats:
@@ -48,7 +58,7 @@ def psi_noise_floor(buckets: ArrayLike, n: ArrayLike, m: ArrayLike, quantile: fl
     b = np.asarray(buckets, dtype=np.float64)
     with np.errstate(divide="ignore"):
         scale = 1.0 / np.asarray(n, dtype=np.float64) + 1.0 / np.asarray(m, dtype=np.float64)
-    return np.where(b > 1, chdtri(np.maximum(b - 1, 1), 1.0 - quantile), 0.0) * scale
+    return np.where(b > 1, special.chdtri(np.maximum(b - 1, 1), 1.0 - quantile), 0.0) * scale
 
 
 def js_distance(reference: ArrayLike, current: ArrayLike) -> Floats:

@@ -23,11 +23,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-from scipy.special import ndtri, stdtrit  # normal and Student-t quantiles; scipy.stats loads seconds slower
+from .._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
+    from scipy import special  # normal and Student-t quantiles; scipy.stats loads seconds slower
+
+    Floats = NDArray[np.float64]
+else:
+    np = lazy_module("numpy")
+    special = lazy_module("scipy.special")
+
 
 HIGHER_IS_BETTER = {
     "accuracy": True,
@@ -38,14 +47,13 @@ HIGHER_IS_BETTER = {
     "rmse": False,
     "mae": False,
 }
-Floats = NDArray[np.float64]
 
 
 def wilson_bound(successes: ArrayLike, n: ArrayLike, confidence: float = 0.95, upper: bool = True) -> Floats:
     """One-sided Wilson score bound for a binomial proportion:
     (p̂ + z²/2n ± z·sqrt(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n), z = Φ⁻¹(confidence); NaN when n = 0."""
     k, nn = np.asarray(successes, dtype=np.float64), np.asarray(n, dtype=np.float64)
-    z = ndtri(confidence)
+    z = special.ndtri(confidence)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = k / nn
         centre = p + z * z / (2 * nn)
@@ -88,7 +96,7 @@ def mean_bound(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = s1 / nn
         var = np.maximum(s2 - s1 * s1 / nn, 0.0) / (nn - 1)
-        half = stdtrit(np.maximum(nn - 1, 1), confidence) * np.sqrt(var / nn)
+        half = special.stdtrit(np.maximum(nn - 1, 1), confidence) * np.sqrt(var / nn)
     bound = np.where(nn >= 2, mean + half if upper else mean - half, np.nan)
     return np.where(nn > 0, mean, np.nan), bound
 
@@ -108,7 +116,7 @@ def _binary(s: Mapping[str, Any], metric: str, c: float) -> tuple[float, float, 
         p, q = tp + fn, fp + tn
         a = float(auc_binned(s["pos_hist"], s["neg_hist"]))
         se = float(hanley_mcneil_se(a, p, q))
-        return a, min(1.0, a + ndtri(c) * se) if p and q else math.nan, p + q
+        return a, min(1.0, a + special.ndtri(c) * se) if p and q else math.nan, p + q
     if metric == "f1":
         k, n = tp, tp + fp + fn
         value = 2 * tp / (2 * tp + fp + fn) if n else math.nan

@@ -33,11 +33,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from scipy.special import chdtrc
-
+from .._lazy import lazy_module
 from .sequential import rho_squared
+
+if TYPE_CHECKING:
+    import numpy as np
+    from scipy import special
+else:
+    np = lazy_module("numpy")
+    special = lazy_module("scipy.special")
 
 __all__ = [
     "SrmResult",
@@ -80,7 +86,7 @@ def chi2_statistic(observed, planned):
     leaked = np.any(~live & (o > 0), axis=-1)
     x2 = np.where(leaked, np.inf, x2)
     df = np.broadcast_to(live.sum(axis=-1) - 1, x2.shape)
-    p = np.where(df > 0, chdtrc(np.maximum(df, 1), x2), 1.0)
+    p = np.where(df > 0, special.chdtrc(np.maximum(df, 1), x2), 1.0)
     p = np.where(leaked, 0.0, p)
     return x2, df, p
 

@@ -24,12 +24,12 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..._lazy import lazy_module
 from ...access import Principal
 from ...errors import TetherError
 from ...models import User, now_ms
@@ -44,6 +44,11 @@ from ..registry import transitions
 from . import explain
 from .catalog import stop, touch
 from .outcomes import Row, arm_stats, history, metric_types, read_aggregates
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 logger = logging.getLogger(__name__)
 

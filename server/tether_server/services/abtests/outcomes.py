@@ -19,19 +19,24 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import BigInteger, case, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ..._lazy import lazy_module
 from ...errors import FailedPrecondition, InvalidArgument
 from ...models import now_ms
 from ...models.abtests import ABOutcomeWindow, ABTest, ABUnitOutcome
 from ...stats.sequential import ArmStats
 from .catalog import assigner
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 MAX_WINDOWS = 1000
 MAX_ROWS = 10_000

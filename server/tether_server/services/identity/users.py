@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -23,8 +24,15 @@ from ..events import types as ev
 
 TOKEN_PREFIX = "tth_"
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@")
-# Spend the same KDF time for unknown users, so login time does not reveal who exists.
-_DUMMY_HASH = generate_password_hash("tether-dummy-password", method="scrypt")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A scrypt hash to check unknown names against, so login time does not reveal who exists (made on
+    first use: hashing costs about 0.1 s of CPU, which every worker paid at import before)."""
+    return generate_password_hash("tether-dummy-password", method="scrypt")
+
+
 # Raised by changes that can end credentials (revocation, role/active/password change): once the
 # transaction commits, the app clears its token cache (see runtime.Runtime).
 CREDENTIALS_CHANGED = "credentials_changed"
@@ -312,6 +320,6 @@ def touch_token(session: Session, token_id: int) -> None:
 def check_login(session: Session, name: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.name == name))
     if user is None or not user.password_hash or not user.active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None

@@ -21,17 +21,22 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from ..._lazy import lazy_module
 from ...errors import FailedPrecondition
 from ...models import Dataset, DatasetVersion, LatestMetric
 from ...models.monitoring import Monitor, MonitorReference
 from ...models.registry import ModelAlias, ModelVersion, ModelVersionInput
 from ..explain.records import importances_for_version
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 PROFILE_FORMAT = "tether.profile/1"
 TOP_K = 50

@@ -14,9 +14,8 @@ import itertools
 import math
 import operator
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from tether.monitoring import (
     validate_summary,
 )
 
+from ..._lazy import lazy_module
 from ...access import Principal
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
 from ...models import now_ms
@@ -43,6 +43,11 @@ from ...models.monitoring import (
 )
 from ..identity import permissions
 from . import references
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 MAX_ROWS = 10_000
 MAX_LABELS = 10_000
