@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Settings
 from .db import Database
 from .services.abtests.serving import ServingCache
+from .services.events.bus import EVENT_PUBLISHED
 from .services.identity.users import CREDENTIALS_CHANGED, TokenCache
 from .telemetry import Metrics, monitoring_collector
 
@@ -52,6 +53,11 @@ class Runtime:
             token_cache=TokenCache(ttl=settings.auth_cache_seconds),
         )
         rt.database.on_commit(CREDENTIALS_CHANGED, rt.token_cache.clear)
+        # A/B serving trusts a checked permission for the same period as a cached token; a commit
+        # here that changed credentials or published an event (grants, groups, tests) re-checks now.
+        rt.abtests.ttl = settings.auth_cache_seconds
+        rt.database.on_commit(CREDENTIALS_CHANGED, rt.abtests.expire)
+        rt.database.on_commit(EVENT_PUBLISHED, rt.abtests.expire)
         rt.metrics.watch_pool(rt.database)
         rt.metrics.add_scrape_collector(monitoring_collector)
         rt.workers = WorkerSet([w(rt) for w in WORKERS if w.enabled(settings)])

@@ -139,21 +139,45 @@ class Monitors(Resource):
             "POST", f"/monitors/{int(monitor_id)}/windows", json=body, idempotency_key=key
         )
 
-    def post_rows(self, monitor_id: int, rows: Sequence[Mapping[str, Any]]) -> builtins.list[Any]:
+    def post_rows(
+        self, monitor_id: int, rows: Sequence[Mapping[str, Any]] | Mapping[str, Any]
+    ) -> builtins.list[Any]:
         """Raw rows for the server to bin (``timestamp`` in epoch ms, ``prediction_id`` optional),
-        sent in requests of at most 10,000 rows, each with its own Idempotency-Key."""
+        sent in requests of at most 10,000 rows, each with its own Idempotency-Key.
+
+        ``rows`` is a list of row objects (sent as ``{"rows": [...]}``) or columns: a mapping of
+        column name to equal-length values (lists, tuples or numpy arrays; a pandas DataFrame's
+        ``to_dict("list")``), sent column-wise as ``{"columns": {name: [...]}}``, which the server
+        parses and bins without building a row object per value."""
+        if isinstance(rows, Mapping):
+            return self._post_columns(monitor_id, rows)
         out = []
         for i in range(0, len(rows), MAX_ROWS_PER_POST):
             chunk = [dict(r) for r in rows[i : i + MAX_ROWS_PER_POST]]
-            out.append(
-                self._client.request(
-                    "POST",
-                    f"/monitors/{int(monitor_id)}/rows",
-                    json={"rows": chunk},
-                    idempotency_key=self._client.new_idempotency_key(),
-                )
-            )
+            out.append(self._post_rows_body(monitor_id, {"rows": chunk}))
         return out
+
+    def _post_columns(self, monitor_id: int, columns: Mapping[str, Any]) -> builtins.list[Any]:
+        # numpy arrays become lists through their own tolist() (numpy itself is never imported here)
+        cols = {str(k): v.tolist() if hasattr(v, "tolist") else list(v) for k, v in columns.items()}
+        sizes = {len(v) for v in cols.values()}
+        if len(sizes) != 1:
+            raise ValueError("columns must be a non-empty mapping of equal-length sequences")
+        n = sizes.pop()
+        return [
+            self._post_rows_body(
+                monitor_id, {"columns": {k: v[i : i + MAX_ROWS_PER_POST] for k, v in cols.items()}}
+            )
+            for i in range(0, n, MAX_ROWS_PER_POST)
+        ]
+
+    def _post_rows_body(self, monitor_id: int, body: dict[str, Any]) -> Any:
+        return self._client.request(
+            "POST",
+            f"/monitors/{int(monitor_id)}/rows",
+            json=body,
+            idempotency_key=self._client.new_idempotency_key(),
+        )
 
     def post_labels(self, monitor_id: int, labels: Sequence[Mapping[str, Any]]) -> builtins.list[Any]:
         """Late ground truth ``[{"prediction_id", "label"}]``, joined by the server to rows it kept."""

@@ -85,7 +85,7 @@ def update(test_id: int) -> Any:
 @blp.doc(parameters=[{"in": "query", "name": "unit", "required": True, "schema": {"type": "string"}}])
 def assign(test_id: int) -> Any:
     """The arm and version to serve ``unit`` (the documented assignment the SDK computes locally)."""
-    body = svc.serving.assign(context.db(), context.runtime().abtests, context.principal(), test_id,
+    body = svc.serving.assign(context.db, context.runtime().abtests, context.principal(), test_id,
                               request.args.get("unit"))  # fmt: skip
     return json_response(body)
 

@@ -12,6 +12,7 @@ from ..access import access, scoped
 from ..errors import InvalidArgument
 from ..jsonutil import dumps
 from ..schemas.monitoring import (
+    DriftArgs,
     HistogramArgs,
     MonitorCreateSchema,
     MonitorListArgs,
@@ -156,10 +157,13 @@ def post_labels(monitor_id: int) -> Any:
 
 @blp.route("/monitors/<int:monitor_id>/drift", methods=["GET"])
 @access("viewer")
-@blp.arguments(RangeArgs, location="query")
+@blp.arguments(DriftArgs, location="query")
 def drift(args: dict[str, Any], monitor_id: int) -> Any:
+    """Per window and column: every statistic (``view=full``), or the heatmap's cells (status,
+    psi, n: ``view=cells``; the other statistics come with the cell's histogram)."""
+    session, who = context.db(), context.principal()
     return json_response(
-        dumps(results.drift(context.db(), context.principal(), monitor_id, args["from_"], args["to"]))
+        dumps(results.drift(session, who, monitor_id, args["from_"], args["to"], args["view"]))
     )
 
 

@@ -105,6 +105,8 @@ class MonitorWindowResult(Base):
     sources: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     drift: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"columns": {...}, "dataset": {...}}
+    # the heatmap's compact form of ``drift`` (compute.cells_of): per column status, psi and n
+    cells: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     performance: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # merged performance summary
     metric: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {value, bound, n, status, ...}
     status: Mapped[str] = mapped_column(String(8), default="ok")

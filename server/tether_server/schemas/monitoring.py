@@ -50,6 +50,10 @@ class RangeArgs(Strict):
     to = fields.Integer(load_default=None, validate=int64(0))
 
 
+class DriftArgs(RangeArgs):
+    view = fields.String(load_default="full", validate=validate.OneOf(["full", "cells"]))
+
+
 class HistogramArgs(Strict):
     column = fields.String(required=True, validate=validate.Length(1, 250))
 

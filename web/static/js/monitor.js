@@ -195,16 +195,20 @@
     const sec = document.getElementById("histogram");
     sec.hidden = false;
     document.getElementById("histogram-title").textContent = column + " · window " + when(w.window_start);
-    document.getElementById("histogram-stats").textContent = d
-      ? "PSI " + fmt(d.psi) + " · JS " + fmt(d.js) + " · KS " + fmt(d.ks) + " · Wasserstein " + fmt(d.wasserstein) +
-        " · n " + (d.n ?? "") + " · " + (d.status || "")
+    // the heatmap holds status, PSI and n per cell; the other statistics come with the histogram
+    const stats = s => s
+      ? "PSI " + fmt(s.psi) + " · JS " + fmt(s.js) + " · KS " + fmt(s.ks) + " · Wasserstein " + fmt(s.wasserstein) +
+        " · n " + (s.n ?? "") + " · " + (s.status || "")
       : "No data for this column in this window.";
+    const statsBox = document.getElementById("histogram-stats");
+    statsBox.textContent = stats(d);
     const box = document.getElementById("histogram-chart");
     box.textContent = "";
     let h;
     try {
       h = await get(API + "/monitors/" + id + "/windows/" + w.window_start + "/histogram?column=" + encodeURIComponent(column));
     } catch (e) { box.appendChild(el("p", "error", e.message)); return; }
+    if (h.stats) statsBox.textContent = stats(h.stats);
     const labels = h.buckets || h.labels || [];
     const ref = h.reference || [];
     const win = h.window || [];
@@ -289,7 +293,7 @@
     const range = "?from=" + from + "&to=" + to;
     const [monitor, drift, perf] = await Promise.all([
       get(API + "/monitors/" + id),
-      get(API + "/monitors/" + id + "/drift" + range),
+      get(API + "/monitors/" + id + "/drift" + range + "&view=cells"),
       get(API + "/monitors/" + id + "/performance" + range).catch(() => ({ windows: [] })),
     ]);
     document.getElementById("monitor-title").textContent = monitor.name;

@@ -22,7 +22,7 @@
     const to = Date.now(), from = to - 2 * 86400000;
     const range = "?from=" + from + "&to=" + to;
     const [drift, perf] = await Promise.all([
-      get("/api/v1/monitors/" + m.id + "/drift" + range).catch(() => ({ windows: [] })),
+      get("/api/v1/monitors/" + m.id + "/drift" + range + "&view=cells").catch(() => ({ windows: [] })),
       get("/api/v1/monitors/" + m.id + "/performance" + range).catch(() => ({ windows: [] })),
     ]);
     const ws = (drift.windows || drift.items || []).slice().sort((a, b) => a.window_start - b.window_start);

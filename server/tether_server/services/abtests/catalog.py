@@ -13,11 +13,12 @@ import re
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from tether.abtest import Assigner
 
 from ...access import Principal
+from ...db import after_commit
 from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from ...models import now_ms
 from ...models.abtests import ABTest
@@ -26,6 +27,7 @@ from ...stats import sequential as seq
 from .. import paging
 from ..events import publish
 from ..events import types as ev
+from ..events.bus import EVENT_PUBLISHED
 from ..identity import permissions
 from ..registry import catalog as reg
 
@@ -329,6 +331,9 @@ def touch(test: ABTest) -> None:
     decisions calls this, so ``(updated_at, created_at, status, state)`` identifies its version
     (``serving`` caches by it)."""
     test.updated_at = max(now_ms(), (test.updated_at or 0) + 1)
+    session = object_session(test)
+    if session is not None:  # the serving cache re-checks this process's verified stamps
+        after_commit(session, EVENT_PUBLISHED)
 
 
 _ASSIGNERS: dict[tuple[int, tuple[float, ...]], Assigner] = {}

@@ -5,15 +5,24 @@ such change moves ``ab_tests.updated_at`` forward (``catalog.touch``). ``Serving
 the ``Runtime``) keeps, per test, what the hot paths need: the assigner, the finished response
 bodies of ``/assign`` (one per assigned arm) and the validation tables of window posts.
 
-* ``assign`` runs ONE statement: the test's version stamp ``(updated_at, created_at, status,
-  state)``, filtered by the READ permission clause (the check stays in SQL). When the stamp matches
-  the cached entry, the answer is a hash of the unit and a tuple lookup of prebuilt bytes; when it
-  does not (another process changed the test), the entry is rebuilt from the ORM row. No row means
-  "missing or not permitted": the ordinary ``get_test`` then raises the right error.
+* ``assign`` answers from the entry WITHOUT a statement when this principal's READ on the test was
+  verified less than ``ttl`` seconds ago (``TETHER_AUTH_CACHE_SECONDS``, the token cache's period;
+  0 turns it off). Otherwise it runs ONE statement: the test's version stamp ``(updated_at,
+  created_at, status, state)``, filtered by the READ permission clause (the check stays in SQL).
+  When the stamp matches the cached entry, the answer is a hash of the unit and a tuple lookup of
+  prebuilt bytes; when it does not (another process changed the test), the entry is rebuilt from
+  the ORM row. No row means "missing or not permitted": the ordinary ``get_test`` then raises the
+  right error. The verifications are dropped (``expire``) after every commit in this process that
+  published an event or changed credentials (grants, groups, users, tokens, tests: all publish),
+  and ``invalidate`` drops a test's entry; so a change made through this process is seen at once,
+  and one made by another process (another gunicorn worker or server) within ``ttl`` seconds, the
+  same bound as a revoked token.
 * ``post_windows`` validates against the cached arm names and metric types (fixed at creation;
   the entry is keyed by the test's ``created_at`` so a reused id never matches) and writes with ONE
   ``INSERT ... SELECT ... WHERE EXISTS (test is running/stopped, same test, EDIT permitted) ON
-  CONFLICT DO UPDATE``. Zero rows inserted falls back to the ordinary path, which raises the error.
+  CONFLICT DO UPDATE``, built once per (dialect, number of windows, principal shape) with every
+  value a bound parameter. Zero rows inserted falls back to the ordinary path, which raises the
+  error.
 
 The services here take a Session and never commit, like every other service.
 """
@@ -21,11 +30,12 @@ The services here take a Session and never commit, like every other service.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, String, bindparam, exists, literal, select, union_all
+from sqlalchemy import BigInteger, Float, Integer, String, bindparam, exists, select, union_all
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -88,16 +98,44 @@ def assignment_json(test: ABTest, assigned: int) -> dict[str, Any]:
 
 
 class ServingCache:
-    """Per-process entries by test id; thread-safe (entries are immutable, replaced whole)."""
+    """Per-process entries by test id; thread-safe (entries are immutable, replaced whole).
 
-    def __init__(self) -> None:
+    ``ttl``: how long a principal's permission on a test, checked by the stamp statement, is
+    trusted without a statement (see the module docstring); ``clock`` is ``time.monotonic``."""
+
+    def __init__(self, ttl: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: dict[int, Entry] = {}
         self._results: dict[int, CachedResults] = {}
+        self._verified: dict[tuple[Any, ...], float] = {}  # (test, principal shape, level) -> when
         self.statements: dict[tuple[Any, ...], Any] = {}  # stamp statements per principal shape
+        self.ttl = ttl
+        self.clock = clock
         self._lock = threading.Lock()
 
     def get(self, test_id: int) -> Entry | None:
         return self._entries.get(test_id)
+
+    def verified(self, test_id: int, who: tuple[Any, ...]) -> Entry | None:
+        """The entry, when ``who`` (principal shape and level) was checked on it within ``ttl``."""
+        if self.ttl <= 0:
+            return None
+        at = self._verified.get((test_id, *who))
+        if at is None or self.clock() - at > self.ttl:
+            return None
+        return self._entries.get(test_id)
+
+    def mark_verified(self, test_id: int, who: tuple[Any, ...]) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._verified) >= MAX_TESTS:
+                self._verified.clear()
+            self._verified[(test_id, *who)] = self.clock()
+
+    def expire(self) -> None:
+        """Forget every verification: the next request of each runs the stamp statement again."""
+        with self._lock:
+            self._verified.clear()
 
     def put(self, test_id: int, entry: Entry) -> Entry:
         with self._lock:
@@ -122,13 +160,18 @@ class ServingCache:
     def clear(self) -> None:
         self._entries.clear()
         self._results.clear()
+        self.expire()
+
+
+def _who(actor: Principal, level: str) -> tuple[Any, ...]:
+    return (actor.id, actor.role, actor.is_admin, actor.default_level, level)
 
 
 def _stamp_query(cache: ServingCache, actor: Principal, level: str) -> Any:
     """The stamp statement for this principal's shape (the test id is a bound parameter). Built once:
     the permission clause depends only on the principal's id, role and default level; group
     memberships and grants are read by the statement itself when it runs."""
-    key = (actor.id, actor.role, actor.is_admin, actor.default_level, level)
+    key = _who(actor, level)
     stmt = cache.statements.get(key)
     if stmt is None:
         stmt = select(ABTest.updated_at, ABTest.created_at, ABTest.status, ABTest.state).where(
@@ -147,16 +190,25 @@ def _fresh(session: Session, cache: ServingCache, actor: Principal, test_id: int
     row = session.connection().execute(_stamp_query(cache, actor, level), {"test_id": test_id}).first()
     entry = cache.get(test_id)
     if row is not None and entry is not None and entry.stamp == tuple(row):
+        cache.mark_verified(test_id, _who(actor, level))
         return entry
     test = get_test(session, actor, test_id, level)  # raises NotFound / PermissionDenied
-    return cache.put(test_id, build_entry(test))
+    entry = cache.put(test_id, build_entry(test))
+    cache.mark_verified(test_id, _who(actor, level))
+    return entry
 
 
-def assign(session: Session, cache: ServingCache, actor: Principal, test_id: int, unit: Any) -> bytes:
-    """The JSON body of ``GET /ab-tests/{id}/assign?unit=`` (see ``assignment_json``)."""
+def assign(
+    session: Callable[[], Session], cache: ServingCache, actor: Principal, test_id: int, unit: Any
+) -> bytes:
+    """The JSON body of ``GET /ab-tests/{id}/assign?unit=`` (see ``assignment_json``). ``session``
+    is called only when the cache cannot answer (no statement, not even a session, otherwise)."""
     if not isinstance(unit, str) or not 1 <= len(unit) <= 250:
         raise _bad("unit must be 1-250 characters", "unit")
-    return _fresh(session, cache, actor, test_id, "READ").arm_body(unit)
+    entry = cache.verified(test_id, _who(actor, "READ"))
+    if entry is None:
+        entry = _fresh(session(), cache, actor, test_id, "READ")
+    return entry.arm_body(unit)
 
 
 def results(session: Session, cache: ServingCache, actor: Principal, test_id: int) -> bytes | None:
@@ -216,33 +268,49 @@ def post_windows(
     if not windows:
         return None
     rows = [outcomes.window_row(w, i, entry.arm_index, entry.types) for i, w in enumerate(windows)]
+    params: dict[str, Any] = {"g_test_id": test_id, "g_created": entry.stamp[1]}
     now = now_ms()
+    for i, r in enumerate(rows):
+        for c, v in zip(_COLUMNS, (test_id, *_values(r), now), strict=True):
+            params[f"{c}_{i}"] = v
+    stmt = _post_statement(session, cache, actor, len(rows))
+    # RETURNING counts the rows written (inserted or replaced); rowcount is -1 here on psycopg
+    written = len(session.connection().execute(stmt, params).all())
+    return len(rows) if written else None
+
+
+def _post_statement(session: Session, cache: ServingCache, actor: Principal, n: int) -> Any:
+    """The guarded upsert of ``n`` windows, every value a bound parameter (``<column>_<i>``, the
+    guard's ``g_test_id`` and ``g_created``): built once per (dialect, n, principal shape), so a
+    post neither builds nor compiles SQL (the compiled form is in SQLAlchemy's cache)."""
+    dialect = session.get_bind().dialect.name
+    key = ("post", dialect, n, *_who(actor, "EDIT"))
+    stmt = cache.statements.get(key)
+    if stmt is not None:
+        return stmt
     guard = exists().where(
-        ABTest.id == test_id,
-        ABTest.created_at == entry.stamp[1],
+        ABTest.id == bindparam("g_test_id", type_=Integer),
+        ABTest.created_at == bindparam("g_created", type_=BigInteger),
         ABTest.status != "draft",
         permissions.filter_clause(actor, "model", ABTest.model_id, "EDIT"),
     )
     selects: list[Any] = [
-        select(
-            *[
-                literal(v, _TYPES[c]).label(c)
-                for c, v in zip(_COLUMNS, (test_id, *_values(r), now), strict=True)
-            ]
-        ).where(guard)
-        for r in rows
+        select(*[bindparam(f"{c}_{i}", type_=_TYPES[c]).label(c) for c in _COLUMNS]).where(guard)
+        for i in range(n)
     ]
     source: Any = selects[0]
-    if len(selects) > 1:
+    if n > 1:
         source = union_all(*selects)
-    stmt = outcomes.insert_for(session, ABOutcomeWindow).from_select(list(_COLUMNS), source)
-    stmt = stmt.on_conflict_do_update(
+    ins = outcomes.insert_for(session, ABOutcomeWindow).from_select(list(_COLUMNS), source)
+    stmt = ins.on_conflict_do_update(
         index_elements=["test_id", "arm", "metric", "window_start", "source"],
-        set_={k: stmt.excluded[k] for k in ("n", "sum", "sum_sq", "events", "updated_at")},
-    )
-    # RETURNING counts the rows written (inserted or replaced); rowcount is -1 here on psycopg
-    written = len(session.execute(stmt.returning(ABOutcomeWindow.id)).all())
-    return len(rows) if written else None
+        set_={k: ins.excluded[k] for k in ("n", "sum", "sum_sq", "events", "updated_at")},
+    ).returning(ABOutcomeWindow.id)
+    with cache._lock:
+        if len(cache.statements) >= MAX_TESTS:
+            cache.statements.clear()
+        cache.statements[key] = stmt
+    return stmt
 
 
 def _values(r: dict[str, Any]) -> tuple[Any, ...]:

@@ -4,7 +4,9 @@ In the caller's transaction, so both exist exactly when the change is committed,
 
 1. appends one audit row (``event.action`` with the event's audit fields and ``details()``), and
 2. when ``event.webhook`` names a webhook event, writes one outbox row per matching subscription
-   (``outbox.emit``, which wakes the delivery worker after the commit).
+   (``outbox.emit``, which wakes the delivery worker after the commit), and
+3. raises the ``EVENT_PUBLISHED`` commit signal (the runtime drops the permission checks the A/B
+   serving cache trusts: a grant, group, user or test change made here is seen at once).
 
 Services never write audit rows or outbox rows themselves; they publish.
 """
@@ -13,9 +15,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from ...db import after_commit
 from ...models import AuditEvent
 from . import outbox
 from .base import Event
+
+EVENT_PUBLISHED = "event_published"
 
 
 def publish(session: Session, event: Event) -> AuditEvent:
@@ -35,6 +40,7 @@ def publish(session: Session, event: Event) -> AuditEvent:
         request_id=event.request_id,
     )
     session.add(row)
+    after_commit(session, EVENT_PUBLISHED)
     if event.webhook:
         payload = {"model": event.model_name, "actor": actor.name if actor else None, **event.data()}
         outbox.emit(session, event.webhook, event.model_name, payload)

@@ -109,6 +109,24 @@ def drift_of(
     return {"columns": out, "dataset": dataset, "status": status}
 
 
+CELL_KEYS = ("status", "psi", "n")
+
+
+def cells_of(drift: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The compact form of a window's drift that the monitor page's heatmap and PSI trend read:
+    per column ``status``, ``psi`` and ``n`` (the same values as the full drift's), the dataset
+    verdict's ``status`` and ``drifted_share``, and the window's ``status``. The other statistics
+    (JS, KS, Wasserstein, reasons) are served per cell by the histogram route."""
+    if drift is None:
+        return None
+    ds = drift.get("dataset") or {}
+    return {
+        "columns": {name: {k: c.get(k) for k in CELL_KEYS} for name, c in drift["columns"].items()},
+        "dataset": {"status": ds.get("status"), "drifted_share": ds.get("drifted_share")},
+        "status": drift.get("status", "ok"),
+    }
+
+
 def metric_of(perf: Mapping[str, Any] | None, metric: str | None, confidence: float) -> dict[str, Any] | None:
     """``{"value", "bound", "n"}`` of the monitor's metric, or None without labels/metric."""
     if perf is None or metric is None:

@@ -94,7 +94,7 @@ def refresh(session: Session, monitor: Monitor, result: MonitorWindowResult, now
     result.reference_id = ref.id if ref else None
     result.model_version = ref.model_version if ref else None
     result.summary, result.n, result.sources = summary, (summary or {}).get("n", 0), len(used)
-    result.drift = None
+    result.drift = result.cells = None
     if summary is not None and ref is not None:
         importances, source = references.importances_for(session, monitor, ref)
         drift = compute.drift_of(
@@ -107,6 +107,7 @@ def refresh(session: Session, monitor: Monitor, result: MonitorWindowResult, now
         if source is not None:
             drift["dataset"]["importances_from"] = source
         result.drift = drift
+    result.cells = compute.cells_of(result.drift)
     result.performance = perf
     result.metric = compute.metric_of(perf, monitor.metric, decay_t.confidence)
     if result.metric is not None and ref is not None:

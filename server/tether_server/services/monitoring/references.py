@@ -247,6 +247,13 @@ class ReferenceView:
     baseline: float | None
     created_at: int
 
+    @functools.cached_property
+    def layout(self) -> Any:
+        """Per column the kind and bins a posted summary must have (``summary_check.layout_of``)."""
+        from .summary_check import layout_of
+
+        return layout_of(self.profile)
+
     @classmethod
     def of(cls, ref: MonitorReference) -> ReferenceView:
         return cls(

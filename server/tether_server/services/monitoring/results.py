@@ -18,6 +18,7 @@ from ...models.monitoring import Monitor, MonitorReference, MonitorWindowResult
 from ...stats import tolerance
 from ...stats.performance import HIGHER_IS_BETTER
 from . import references
+from .compute import cells_of
 from .evaluate import refresh
 from .monitors import get_monitor, split_thresholds
 
@@ -97,21 +98,42 @@ def _drift_window(head: dict[str, Any], drift_text: str | None) -> orjson.Fragme
     return orjson.Fragment(orjson.dumps(head)[:-1] + b"," + raw.lstrip()[1:])
 
 
+def _legacy_cells(session: Session, monitor: Monitor, window_start: int) -> str:
+    """The cells of a window evaluated before ``cells`` was stored: derived from its drift."""
+    stored = session.scalar(
+        select(MonitorWindowResult.drift).where(
+            MonitorWindowResult.monitor_id == monitor.id, MonitorWindowResult.window_start == window_start
+        )
+    )
+    return orjson.dumps(cells_of(stored)).decode()
+
+
 def drift(
-    session: Session, actor: Principal, monitor_id: int, frm: int | None = None, to: int | None = None
+    session: Session,
+    actor: Principal,
+    monitor_id: int,
+    frm: int | None = None,
+    to: int | None = None,
+    view: str = "full",
 ) -> dict[str, Any]:
     """Drift per window and column. Closed, clean windows are read as stored by the evaluator;
-    open or dirty ones are recomputed in memory."""
+    open or dirty ones are recomputed in memory. ``view="cells"``: each column's ``status``,
+    ``psi`` and ``n`` only (``compute.cells_of``, stored at evaluation), what the page's heatmap
+    and PSI trend draw; a cell's other statistics come with its histogram."""
     monitor = get_monitor(session, actor, monitor_id)
     now = now_ms()
-    rows, truncated = _stored_rows(session, monitor, frm, to, cast(MonitorWindowResult.drift, Text), now)
+    cells = view == "cells"
+    stored = MonitorWindowResult.cells if cells else MonitorWindowResult.drift
+    rows, truncated = _stored_rows(session, monitor, frm, to, cast(stored, Text), now)
     drift_t = split_thresholds(monitor.thresholds or {})[0]
     windows = []
     for ws, closed, dirty, n, sources, version, ref_id, text in rows:
         if dirty or not closed:
             r = _recomputed(session, monitor, ws, now)
             closed, n, sources, version, ref_id = r.closed, r.n, r.sources, r.model_version, r.reference_id
-            text = orjson.dumps(r.drift).decode()
+            text = orjson.dumps(r.cells if cells else r.drift).decode()
+        elif cells and text is None:
+            text = _legacy_cells(session, monitor, ws)
         head = {
             "window_start": ws,
             "partial": not closed,

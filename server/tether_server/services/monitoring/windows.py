@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import math
 import operator
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
+import orjson
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,7 +44,7 @@ from ...models.monitoring import (
     MonitorWindowResult,
 )
 from ..identity import permissions
-from . import references
+from . import references, summary_check
 
 if TYPE_CHECKING:
     import numpy as np
@@ -172,29 +174,52 @@ def mark_dirty(session: Session, monitor_id: int, window_starts: list[int]) -> N
         session.execute(_dirty_statement(session.get_bind().dialect.name), params)
 
 
-@functools.cache
-def _window_statement(dialect: str) -> Any:
-    """Upsert one source's summary of one window (a re-post replaces it), built once."""
-    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = ins(MonitorWindow)
-    ex = stmt.excluded
-    return stmt.on_conflict_do_update(
-        index_elements=["monitor_id", "window_start", "source"],
-        set_={
-            "reference_id": ex.reference_id,
-            "n": ex.n,
-            "summary": ex.summary,
-            "received_at": ex.received_at,
-        },
-    )
-
-
 def _stale(monitor: Monitor, ref: references.ReferenceView, given: Any) -> None:
     if given != ref.id:
         raise FailedPrecondition(
             "The reference changed (the live version changed); fetch it again and re-bin",
             {"reference": references.reference_json(monitor, ref), "given_reference_id": given},
         )
+
+
+# One statement per summary post on PostgreSQL (a data-modifying CTE writes the window and marks its
+# result dirty); SQLite, in-process, runs the two parts as two statements. The summary is bound as
+# its JSON text (orjson, compact), not re-encoded by the JSON column type.
+_UPSERT_WINDOW = (
+    "INSERT INTO monitor_windows (monitor_id, window_start, source, reference_id, n, summary, received_at) "
+    "VALUES (:mid, :ws, :source, :ref, :n, {summary}, :now) "
+    "ON CONFLICT (monitor_id, window_start, source) DO UPDATE SET reference_id = excluded.reference_id, "
+    "n = excluded.n, summary = excluded.summary, received_at = excluded.received_at"
+)
+_MARK_DIRTY = (
+    "INSERT INTO monitor_window_results "
+    "(monitor_id, window_start, n, sources, status, closed, dirty, alerts_done, updated_at) "
+    "VALUES (:mid, :ws, 0, 0, 'ok', {false}, {true}, {false}, :now) "
+    "ON CONFLICT (monitor_id, window_start) DO UPDATE SET dirty = {true}, alerts_done = {false}, "
+    "updated_at = excluded.updated_at"
+)
+
+
+@functools.cache
+def _post_statements(dialect: str) -> tuple[Any, ...]:
+    if dialect == "postgresql":
+        upsert = _UPSERT_WINDOW.format(summary="CAST(:summary AS JSON)")
+        mark = _MARK_DIRTY.format(false="false", true="true")
+        return (text(f"WITH w AS ({upsert} RETURNING 1) {mark}"),)
+    return (text(_UPSERT_WINDOW.format(summary=":summary")), text(_MARK_DIRTY.format(false="0", true="1")))
+
+
+def _checked_summary(ref: references.ReferenceView, summary: Any) -> tuple[dict[str, Any], str]:
+    """The summary and its JSON text: the vectorised check accepts the usual post; anything else
+    goes through ``validate_summary``, which words the error (or accepts what the fast check
+    leaves to it, e.g. counts beyond 2**40, encoded like the JSON column type does)."""
+    if summary_check.accepts(ref.layout, summary):
+        return summary, orjson.dumps(summary).decode()
+    try:
+        checked = validate_summary(ref.profile, summary)
+    except (ValueError, OverflowError) as e:
+        raise InvalidArgument(f"summary: {e}", {"field": "summary"}) from None
+    return checked, json.dumps(checked, separators=(",", ":"))
 
 
 def post_window(
@@ -205,16 +230,12 @@ def post_window(
     _stale(monitor, ref, body.get("reference_id"))
     ws = check_window_start(monitor, body.get("window_start"), now)
     source = _check_source(body.get("source"))
-    try:
-        summary = validate_summary(ref.profile, body.get("summary"))
-    except ValueError as e:
-        raise InvalidArgument(f"summary: {e}", {"field": "summary"}) from None
-    values = {"reference_id": ref.id, "n": summary["n"], "summary": summary, "received_at": now}
-    session.execute(
-        _window_statement(session.get_bind().dialect.name),
-        {"monitor_id": monitor.id, "window_start": ws, "source": source, **values},
-    )
-    mark_dirty(session, monitor.id, [ws])
+    summary, encoded = _checked_summary(ref, body.get("summary"))
+    params = {"mid": monitor.id, "ws": ws, "source": source, "ref": ref.id, "n": summary["n"],
+              "summary": encoded, "now": now}  # fmt: skip
+    conn = session.connection()
+    for stmt in _post_statements(session.get_bind().dialect.name):
+        conn.execute(stmt, params)
     return {
         "monitor_id": monitor.id,
         "window_start": ws,
@@ -317,6 +338,20 @@ def _keep_predictions(
     return len(records)
 
 
+def _split_windows(
+    monitor: Monitor, ts: np.ndarray, data: dict[str, np.ndarray]
+) -> dict[int, tuple[int, dict[str, Any]]]:
+    """``{window_start: (rows, {column: float64 array})}``: the rows grouped by their window."""
+    size = window_ms(monitor)
+    starts = ts - ts % size
+    order = np.argsort(starts, kind="stable")
+    cuts = np.flatnonzero(np.diff(starts[order])) + 1
+    out = {}
+    for idx in np.split(order, cuts):
+        out[int(starts[idx[0]])] = (len(idx), {k: v[idx] for k, v in data.items()})
+    return out
+
+
 def _columnar(
     monitor: Monitor, ref: references.ReferenceView, rows: Any, now: int
 ) -> dict[int, tuple[int, dict[str, Any]]] | None:
@@ -354,14 +389,84 @@ def _columnar(
         x = np.array(values, dtype=np.float64)
     except OverflowError:  # an integer beyond the float range: the general path counts it as inf
         return None
-    cols = [(j, k) for j, k in enumerate(keys) if k in ref_cols]
-    starts = ts - ts % size
-    order = np.argsort(starts, kind="stable")
-    cuts = np.flatnonzero(np.diff(starts[order])) + 1
-    out = {}
-    for idx in np.split(order, cuts):
-        out[int(starts[idx[0]])] = (len(idx), {k: x[idx, j] for j, k in cols})
-    return out
+    return _split_windows(monitor, ts, {k: x[:, j] for j, k in enumerate(keys) if k in ref_cols})
+
+
+def _check_columns(columns: Any) -> int:
+    """The number of rows of a column-wise body: an object of equal-length lists (400 otherwise)."""
+    if not isinstance(columns, dict) or not columns:
+        raise InvalidArgument("columns must be a non-empty object of lists", {"field": "columns"})
+    sizes = set()
+    for k, v in columns.items():
+        if not isinstance(v, list):
+            raise InvalidArgument(f"columns.{k} must be a list", {"field": f"columns.{k}"})
+        sizes.add(len(v))
+    if len(sizes) != 1:
+        raise InvalidArgument("every column must have the same number of values", {"field": "columns"})
+    n = sizes.pop()
+    if not 1 <= n <= MAX_ROWS:
+        raise InvalidArgument(f"columns must hold 1-{MAX_ROWS} rows", {"field": "columns", "max": MAX_ROWS})
+    return n
+
+
+def _columns_fast(
+    monitor: Monitor, ref: references.ReferenceView, columns: dict[str, list[Any]], n: int, now: int
+) -> dict[int, tuple[int, dict[str, Any]]] | None:
+    """The column-wise body's vectorised path, on the same conditions as ``_columnar`` (every value
+    a JSON number, posted reference columns numeric, timestamps integers in range, no label
+    column); ``None`` when the body must take the general path as rows."""
+    ref_cols = ref.profile["columns"]
+    if monitor.label_column or any(ref_cols[k].get("kind") != "numeric" for k in columns if k in ref_cols):
+        return None
+    number = {float, int}
+    if not all(set(map(type, v)) <= number for v in columns.values()):
+        return None
+    stamps = columns.get("timestamp")
+    if stamps is not None:
+        if set(map(type, stamps)) != {int} or min(stamps) < 0 or max(stamps) > now + window_ms(monitor):
+            return None
+        ts = np.array(stamps, dtype=np.int64)
+    else:
+        ts = np.full(n, now, dtype=np.int64)
+    try:
+        data = {k: np.array(v, dtype=np.float64) for k, v in columns.items() if k in ref_cols}
+    except OverflowError:  # an integer beyond the float range: the general path counts it as inf
+        return None
+    return _split_windows(monitor, ts, data)
+
+
+def _fast_summaries(
+    ref: references.ReferenceView, fast: dict[int, tuple[int, dict[str, Any]]], keys: Any
+) -> tuple[dict[int, int], dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    ref_cols = ref.profile["columns"]
+    names = list(ref_cols)
+    extra = [k for k in keys if k not in ref_cols and k not in META_KEYS]
+    summaries = {}
+    for ws, (count, data) in fast.items():
+        s = build_summary(ref.profile, data if data else {"": np.empty(count)}, names)
+        s["unexpected_columns"] = dict.fromkeys(extra, count)
+        summaries[ws] = s
+    return {ws: c for ws, (c, _) in fast.items()}, summaries, {}
+
+
+def _body_summaries(
+    monitor: Monitor, ref: references.ReferenceView, body: dict[str, Any], now: int
+) -> tuple[dict[int, int], dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """``_summaries`` of a rows body: ``{"rows": [{column: value}]}`` or, column-wise,
+    ``{"columns": {column: [values]}}`` (the same rows: value ``i`` of every column is row ``i``).
+    A column-wise body that the vectorised path cannot take is binned as those rows."""
+    if "columns" not in body:
+        return _summaries(monitor, ref, body.get("rows"), now)
+    if "rows" in body:
+        raise InvalidArgument("Send rows or columns, not both", {"field": "columns"})
+    columns = body["columns"]
+    n = _check_columns(columns)
+    fast = _columns_fast(monitor, ref, columns, n, now)
+    if fast is not None:
+        return _fast_summaries(ref, fast, columns)
+    keys = list(columns)
+    rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    return _summaries(monitor, ref, rows, now)
 
 
 def _summaries(
@@ -369,17 +474,10 @@ def _summaries(
 ) -> tuple[dict[int, int], dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
     """``(rows per window, summary per window, row groups)``; the groups only on the general path
     (the prediction ids are kept from them)."""
-    names = list(ref.profile["columns"])
     fast = _columnar(monitor, ref, rows, now)
     if fast is not None:
-        ref_cols = ref.profile["columns"]
-        extra = [k for k in rows[0] if k not in ref_cols and k not in META_KEYS]
-        summaries = {}
-        for ws, (count, data) in fast.items():
-            s = build_summary(ref.profile, data if data else {"": np.empty(count)}, names)
-            s["unexpected_columns"] = dict.fromkeys(extra, count)
-            summaries[ws] = s
-        return {ws: c for ws, (c, _) in fast.items()}, summaries, {}
+        return _fast_summaries(ref, fast, rows[0])
+    names = list(ref.profile["columns"])
     groups = _group_rows(monitor, rows, now)
     summaries = {}
     for ws, group in groups.items():
@@ -400,7 +498,7 @@ def post_rows(
 ) -> dict[str, Any]:
     now = now if now is not None else now_ms()
     monitor, ref = posting_target(session, actor, monitor_id)
-    counts, summaries, groups = _summaries(monitor, ref, body.get("rows"), now)
+    counts, summaries, groups = _body_summaries(monitor, ref, body, now)
     for ws in sorted(summaries):
         _add_rows_summary(session, monitor, ref, ws, summaries[ws], now)
     kept = _keep_predictions(session, monitor, groups, now) if monitor.label_column else 0
