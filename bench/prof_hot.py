@@ -1,6 +1,6 @@
 """In-process CPU profile of the read hot paths (search, history) on a database of its own.
 
-    python -m bench.prof_hot [--runs 5000] [--keep URL] [--explain] [--pyinstrument search|history]
+    python -m bench.prof_hot [--runs 5000] [--keep URL] [--explain] [--profile search|history|history-rows]
 
 Builds the app with the Flask test client (no HTTP, no client decode), seeds runs like
 ``bench.core.grow`` (5 params + 5 latest metrics each) in one experiment owned by a writer, and
@@ -148,7 +148,7 @@ def main() -> None:
     ap.add_argument("--url", default="")
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--explain", action="store_true")
-    ap.add_argument("--pyinstrument", default="")
+    ap.add_argument("--profile", default="", help="cProfile of search, history or history-rows")
     ap.add_argument("--drop", action="store_true")
     ap.add_argument("--sqlite", action="store_true", help="a new SQLite file instead of PostgreSQL")
     ap.add_argument("--scale", type=int, default=0, help="bench.scale's data with this many runs (admin)")
@@ -212,16 +212,18 @@ def main() -> None:
                 cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + stmt, params)
                 print("\n".join(r[0] for r in cur.fetchall()))
                 print("-" * 40)
-    if a.pyinstrument:
-        from pyinstrument import Profiler
+    if a.profile:
+        import cProfile
+        import pstats
 
-        fn = {"search": search, "history": hist}[a.pyinstrument]
-        prof = Profiler(interval=0.0002)
-        prof.start()
+        fn = {"search": search, "history": hist, "history-rows": hist_rows}[a.profile]
+        prof = cProfile.Profile()
+        prof.enable()
         for _ in range(a.n):
             fn(client)
-        prof.stop()
-        print(prof.output_text(unicode=False, color=False, show_all=False))
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(35)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
     Runtime.of(app).close()
     if a.drop and not a.url and not a.sqlite:
         admin_eng = create_engine(os.environ["TETHER_TEST_PG_URL"], isolation_level="AUTOCOMMIT")
