@@ -29,6 +29,18 @@ def float_out(value: float | None) -> float | str | None:
     return value
 
 
+def floats_out(values: list[Any]) -> list[Any]:
+    """``float_out`` over a list: the list itself when every value is a finite number, which one
+    C-level ``sum`` proves (a NaN or an infinity makes the sum non-finite; an overflow only costs the
+    slow path), so a 10,000-value history column is not converted value by value."""
+    try:
+        if math.isfinite(sum(values)):
+            return values
+    except (TypeError, OverflowError):  # None, a string or a huge integer among them
+        pass
+    return [float_out(v) for v in values]
+
+
 def _default(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset, tuple)):
         return list(obj)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -154,3 +155,33 @@ def test_format_rows_wins_over_accept_and_bad_format_is_400(client, auth, run_id
     assert_error(r, 400, "INVALID_ARGUMENT")
     empty = client.get(f"/api/v1/runs/{run_id}/metrics/nothing?format=columnar", headers=auth).json
     assert empty["steps"] == empty["values"] == empty["timestamps"] == []
+
+
+def test_columnar_pages_split_repeated_steps_like_rows(client, auth, run_id):
+    """Points logged twice at one step (kept in arrival order) and page ends inside such a run of
+    steps: the columnar pages (arrays from the database on PostgreSQL) hold exactly the rows form's
+    points, in its order, with NaN and infinities spelled as in the rows form."""
+    pts = []
+    for i in range(120):
+        value: Any = [0.25, "NaN", "Infinity", "-Infinity", -1.5][i % 5]
+        pts.append({"key": "dup", "value": value, "step": i // 3, "timestamp": 5000 + i})
+    r = client.post(f"/api/v1/runs/{run_id}/batch", json={"metrics": pts}, headers=auth)
+    assert r.status_code == 200, r.json
+    for size in (7, 40, 119, 120, 1000):
+        rows, cols, token_r, token_c = [], [], None, None
+        while True:
+            q = f"/api/v1/runs/{run_id}/metrics/dup?max_results={size}"
+            a = client.get(q + (f"&page_token={token_r}" if token_r else ""), headers=auth).json
+            b = client.get(
+                q + "&format=columnar" + (f"&page_token={token_c}" if token_c else ""), headers=auth
+            ).json
+            assert len(b["steps"]) == len(b["values"]) == len(b["timestamps"]) == len(a["items"])
+            rows += [(p["step"], p["value"], p["timestamp"]) for p in a["items"]]
+            cols += list(zip(b["steps"], b["values"], b["timestamps"], strict=True))
+            token_r, token_c = a["next_page_token"], b["next_page_token"]
+            assert (token_r is None) == (token_c is None)
+            if token_r is None:
+                break
+        assert rows == cols
+        assert [c[2] for c in cols] == list(range(5000, 5120))  # arrival order within a step
+        assert cols[1][1] == "NaN" and cols[2][1] == "Infinity" and cols[3][1] == "-Infinity"

@@ -215,3 +215,23 @@ def test_batch_body_is_loaded_by_its_schema() -> None:
     assert loaded == {"params": {"a": 1}, "tags": None, "metrics": [{"key": "x", "value": 1}]}
     with pytest.raises(Exception, match="Unknown field"):
         BatchSchema().load({"metric": []})
+
+
+@pytest.mark.parametrize(
+    ("values", "as_is"),
+    [
+        ([], True),
+        ([0.5, -2.0, 3], True),
+        ([1e308, 1e308], False),  # finite, but the sum overflows: the slow path, same values
+        ([1.0, math.nan, math.inf, -math.inf], False),
+        ([math.inf, -math.inf], False),  # sums to NaN
+        ([None, 1.0], False),
+        ([10**400, 2.0], False),  # an integer too large for a float
+    ],
+)
+def test_floats_out_is_float_out_over_the_list(values: list[Any], as_is: bool) -> None:
+    from tether_server.jsonutil import float_out, floats_out
+
+    got = floats_out(values)
+    assert got == [float_out(v) for v in values]  # no float NaN left to compare unequal
+    assert (got is values) is as_is

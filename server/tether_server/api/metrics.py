@@ -36,11 +36,9 @@ def history(args: dict[str, Any], run_id: str, key: str) -> Any:
 
     Rows (``items``) by default; parallel ``steps``/``values``/``timestamps`` arrays with
     ``format=columnar`` or ``Accept: application/vnd.tether.columnar+json``."""
-    columnar = _columnar(args.pop("format"))
-    result = svc.history(context.db(), context.principal(), run_id, key, **args)
-    if not columnar:
-        return result, {"Vary": "Accept"}
-    body = dumps(_COLUMNS.dump(svc.columns(result)))
+    if not _columnar(args.pop("format")):
+        return svc.history(context.db(), context.principal(), run_id, key, **args), {"Vary": "Accept"}
+    body = dumps(_COLUMNS.dump(svc.history_columns(context.db(), context.principal(), run_id, key, **args)))
     return Response(body, mimetype=COLUMNAR, headers={"Vary": "Accept"})
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from ..access import Principal
@@ -63,7 +63,7 @@ def run_inputs(session: Session, run_ids: list[str]) -> dict[str, list[dict[str,
     return out
 
 
-def child_runs(session: Session, actor: Principal, run: Run, limit: int = 100) -> list[Run]:
+def child_runs(session: Session, actor: Principal, run: Run, limit: int = 100) -> list[Row[Any]]:
     rows, _ = search.search_runs(
         session,
         actor,
@@ -79,7 +79,9 @@ def child_runs(session: Session, actor: Principal, run: Run, limit: int = 100) -
 MAX_CHILDREN = 1000
 
 
-def children_of(session: Session, actor: Principal, experiment_id: int, parent_ids: list[str]) -> list[Run]:
+def children_of(
+    session: Session, actor: Principal, experiment_id: int, parent_ids: list[str]
+) -> list[Row[Any]]:
     """The child runs of the given runs (one search, oldest first, at most ``MAX_CHILDREN``)."""
     if not parent_ids:
         return []

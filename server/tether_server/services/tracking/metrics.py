@@ -37,7 +37,8 @@ def history(
             raise InvalidArgument(
                 f"max_points must be between 2 and {MAX_POINTS_CAP}", {"field": "max_points"}
             )
-        pts = _points(_fetch(session, run_id, key, order="step, id"))
+        steps, values, timestamps, _ids = _fetch_columns(session, run_id, key)
+        pts = list(zip(steps, values, timestamps, strict=True))
         sampled = downsample(pts, max_points)
         return {
             "key": key,
@@ -46,18 +47,94 @@ def history(
             "downsampled": len(sampled) < len(pts),
             "total_points": len(pts),
         }
+    page = _page(session, run_id, key, page_token, max_results)
+    items = list(zip(page.pop("steps"), page.pop("values"), page.pop("timestamps"), strict=True))
+    return {"key": key, "items": items, **page}
+
+
+def history_columns(
+    session: Session,
+    actor: Principal,
+    run_id: str,
+    key: str,
+    *,
+    max_points: int | None = None,
+    page_token: str | None = None,
+    max_results: int | None = None,
+) -> dict[str, Any]:
+    """``columns(history(...))``, the same points, pages and tokens, built without a tuple per point."""
+    if max_points is not None:
+        return columns(history(session, actor, run_id, key, max_points=max_points))
+    get_run(session, actor, run_id)
+    check_key(key, "metric key")
+    return {"key": key, **_page(session, run_id, key, page_token, max_results)}
+
+
+def _page(
+    session: Session, run_id: str, key: str, page_token: str | None, max_results: int | None
+) -> dict[str, Any]:
+    """One keyset page of the full history: ``steps``, ``values`` (NaN as a float NaN), ``timestamps``
+    and ``next_page_token`` (the (step, id) of the page's last point), ``downsampled`` False."""
     limit = PAGE_DEFAULT if max_results is None else max_results
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidArgument(f"max_results must be between 1 and {PAGE_MAX}", {"field": "max_results"})
     scope = paging.scope_of("history", run_id, key)
     tok = paging.decode(page_token, scope)
     after = (int(tok["s"]), int(tok["i"])) if tok else None
-    rows = _fetch(session, run_id, key, order="step, id", after=after, limit=limit + 1)
+    steps, values, timestamps, ids = _fetch_columns(session, run_id, key, after, limit + 1)
     nxt = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        nxt = paging.encode({"scope": scope, "s": rows[-1][0], "i": rows[-1][4]})
-    return {"key": key, "items": _points(rows), "next_page_token": nxt, "downsampled": False}
+    if len(steps) > limit:
+        del steps[limit:], values[limit:], timestamps[limit:]
+        nxt = paging.encode({"scope": scope, "s": steps[-1], "i": ids[limit - 1]})
+    return {
+        "steps": steps,
+        "values": values,
+        "timestamps": timestamps,
+        "next_page_token": nxt,
+        "downsampled": False,
+    }
+
+
+_ORDER = "ORDER BY step, id"
+# PostgreSQL: the page as one row of four arrays, read in the binary protocol, so the driver builds
+# the columns without a row tuple per point (a 10,000-point page: about a third of the CPU of rows).
+_ARRAYS = (
+    f"SELECT array_agg(step {_ORDER}), "
+    f"array_agg(CASE WHEN is_nan THEN 'NaN'::float8 ELSE value END {_ORDER}), "
+    f"array_agg(timestamp {_ORDER}), array_agg(id {_ORDER}) FROM ({{page}}) AS page"
+)
+
+
+def _fetch_columns(
+    session: Session,
+    run_id: str,
+    key: str,
+    after: tuple[int, int] | None = None,
+    limit: int | None = None,
+) -> tuple[list[int], list[float], list[int], list[int]]:
+    """The points (up to ``limit``, after ``after``) in (step, id) order as four lists: steps, values (NaN
+    points as a float NaN), timestamps and ids. Only fixed SQL text and bound parameters."""
+    arrays = session.get_bind().dialect.name == "postgresql"
+    with rawsql.cursor(session) as (cur, mark):
+        sql = f"SELECT step, value, is_nan, timestamp, id FROM metrics WHERE run_id = {mark} AND key = {mark}"
+        params: list[Any] = [run_id, key]
+        if after is not None:
+            sql += f" AND (step > {mark} OR (step = {mark} AND id > {mark}))"
+            params += [after[0], after[0], after[1]]
+        sql += f" {_ORDER}" + ("" if limit is None else f" LIMIT {int(limit)}")
+        if arrays:
+            cur.execute(_ARRAYS.format(page=sql), params, binary=True)
+            row = cur.fetchone()
+            return ([], [], [], []) if row is None or row[0] is None else row  # no points: NULL arrays
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    nan = math.nan
+    return (
+        [r[0] for r in rows],
+        [nan if r[2] else r[1] for r in rows],
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+    )
 
 
 def columns(result: dict[str, Any]) -> dict[str, Any]:
@@ -67,36 +144,6 @@ def columns(result: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in result.items() if k != "items"}
     out.update(steps=[p[0] for p in items], values=[p[1] for p in items], timestamps=[p[2] for p in items])
     return out
-
-
-def _fetch(
-    session: Session,
-    run_id: str,
-    key: str,
-    *,
-    order: str,
-    after: tuple[int, int] | None = None,
-    limit: int | None = None,
-) -> list[tuple[Any, ...]]:
-    """Rows (step, value, is_nan, timestamp, id) through the DBAPI cursor of the session's own
-    connection and transaction: SQLAlchemy's per-row result processing was most of the time
-    spent serving a 10,000-point history. Only fixed SQL text and bound parameters."""
-    with rawsql.cursor(session) as (cur, mark):
-        sql = f"SELECT step, value, is_nan, timestamp, id FROM metrics WHERE run_id = {mark} AND key = {mark}"
-        params: list[Any] = [run_id, key]
-        if after is not None:
-            sql += f" AND (step > {mark} OR (step = {mark} AND id > {mark}))"
-            params += [after[0], after[0], after[1]]
-        sql += f" ORDER BY {order}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        cur.execute(sql, params)
-        return list(cur.fetchall())
-
-
-def _points(rows: Any) -> list[Point]:
-    nan = math.nan
-    return [(r[0], nan if r[2] else r[1], r[3]) for r in rows]
 
 
 def downsample(points: list[Point], n: int) -> list[Point]:

@@ -202,8 +202,9 @@ def restore_run(session: Session, actor: Principal, run_id: str) -> Run:
 _NULLS = "CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BOOLEAN), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"
 
 
-def run_details(session: Session, runs: list[Run]) -> dict[str, dict[str, Any]]:
-    """Params, tags and latest metrics for many runs in one round trip (UNION ALL)."""
+def run_details(session: Session, runs: list[Any]) -> dict[str, dict[str, Any]]:
+    """Params, tags and latest metrics for many runs (``Run`` objects or Core rows of ``runs``) in one
+    round trip (UNION ALL)."""
     ids = [r.id for r in runs]
     out: dict[str, dict[str, Any]] = {i: {"params": {}, "tags": {}, "metrics": {}} for i in ids}
     if not ids:

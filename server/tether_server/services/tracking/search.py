@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, select
+from sqlalchemy import ColumnElement, Row, Select, and_, false, select
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -53,7 +53,9 @@ def search_runs(
     page_token: str | None = None,
     lifecycle: str = "active",
     max_cap: int = 1000,
-) -> tuple[list[Run], str | None]:
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of runs as Core rows (the run's columns as attributes, like a ``Run``): the ORM's
+    identity map and instance state cost about as much as the query for a 100-run page."""
     if not 1 <= max_results <= max_cap:
         raise InvalidArgument(
             f"max_results must be between 1 and {max_cap}", {"field": "max_results", "max": max_cap}
@@ -66,7 +68,7 @@ def search_runs(
     visible = select(Experiment.id).where(permissions.filter_clause(actor, "experiment", Experiment.id))
     if lifecycle == "active":
         visible = visible.where(Experiment.lifecycle == "active")
-    q = select(Run).where(Run.experiment_id.in_(visible))
+    q = select(Run.__table__).where(Run.experiment_id.in_(visible))
     if experiment_ids:
         q = q.where(Run.experiment_id.in_(experiment_ids))
     if lifecycle != "all":
@@ -74,7 +76,7 @@ def search_runs(
     q = apply_search(q, filter, order_by).offset(offset).limit(max_results + 1)
     # PostgreSQL plans it with the actual values each time: the engine turns off server-side
     # prepared statements (see db.make_engine), whose generic plan cannot see key and value.
-    rows = list(session.scalars(q))
+    rows = list(session.execute(q))
     return paging.trim(rows, max_results, scope, "o", lambda _r: offset + max_results)
 
 
