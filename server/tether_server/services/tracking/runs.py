@@ -302,21 +302,18 @@ def log_batch(
 def log_points(
     session: Session, actor: Principal, run_id: str, metrics: Any, max_metrics: int = 10_000
 ) -> dict[str, int]:
-    """Metrics only (the single ``log_metric`` route), written by ``MetricWriter.write_checked``.
-    ``session`` is the one the writer asks for (``autocommit_points``): on PostgreSQL an autocommit
-    read session, where the write is one statement that re-checks the run under its lock; on
-    SQLite the request's write transaction."""
+    """Metrics only (the single ``log_metric`` route), written by ``MetricWriter.write_checked``,
+    which checks the caller's EDIT grant and the run's state itself: on PostgreSQL in the write
+    statement (one round trip, in the autocommit session the writer asks for: ``autocommit_points``),
+    on SQLite at the start of the request's write transaction. Only when it wrote nothing does
+    ``writable_run`` say why (not found, permission denied, run not accepting data)."""
     rows = parse_metrics(metrics, max_metrics)
-    # Permission, lifecycle and status, with a clear error. No lock: in autocommit it would end
-    # with this statement; the write takes it itself.
-    writable_run(session, actor, run_id, lock=False)
-    if not rows:
-        return {"metrics": 0, "params": 0, "tags": 0}
-    if not writer.of(session).write_checked(session, run_id, rows):
-        # it stopped accepting data between the check and the write; nothing was written
-        writable_run(session, actor, run_id, lock=False)
-        raise FailedPrecondition(f"Run {run_id!r} no longer accepts new data")
-    return {"metrics": len(rows), "params": 0, "tags": 0}
+    if rows and writer.of(session).write_checked(session, actor, run_id, rows):
+        return {"metrics": len(rows), "params": 0, "tags": 0}
+    writable_run(session, actor, run_id, lock=False)  # raises the caller's error
+    if rows:  # it accepts data again (a restore between the two statements); nothing was written
+        raise FailedPrecondition(f"Run {run_id!r} did not accept new data; nothing was written")
+    return {"metrics": 0, "params": 0, "tags": 0}
 
 
 def _check_params(params: Any) -> dict[str, str]:
@@ -325,10 +322,26 @@ def _check_params(params: Any) -> dict[str, str]:
     return {check_key(k, "param key"): check_value(v, "param value") for k, v in (params or {}).items()}
 
 
+@functools.cache
+def _insert_params_stmt(dialect: str) -> Any:
+    table: Table = Param.__table__  # type: ignore[assignment]  # Core: an executemany with RETURNING
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return stmt.on_conflict_do_nothing(index_elements=["run_id", "key"]).returning(table.c.key)
+
+
 def _log_params(session: Session, run_id: str, params: dict[str, str]) -> None:
+    """Insert the params not logged yet; one already logged must hold the same value (params are
+    immutable). One round trip when every key is new; the caller rolls back on AlreadyExists."""
+    stmt = _insert_params_stmt(session.get_bind().dialect.name)
+    rows = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()]
+    inserted = set(session.execute(stmt, rows).scalars())
+    if len(inserted) == len(params):
+        return
     existing = dict(
         session.execute(
-            select(Param.key, Param.value).where(Param.run_id == run_id, Param.key.in_(list(params)))
+            select(Param.key, Param.value).where(
+                Param.run_id == run_id, Param.key.in_([k for k in params if k not in inserted])
+            )
         ).all()
     )
     for k, v in params.items():
@@ -337,9 +350,6 @@ def _log_params(session: Session, run_id: str, params: dict[str, str]) -> None:
                 f"Param {k!r} is already logged with a different value; params are immutable",
                 {"key": k, "existing": existing[k], "new": v},
             )
-    new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
-    if new:
-        session.execute(insert(Param), new)
 
 
 def hard_delete_run(session: Session, run_id: str) -> None:

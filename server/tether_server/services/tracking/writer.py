@@ -11,12 +11,15 @@ through the writer of the session's database, chosen once when the ``Database`` 
   at least as new): ``newest_per_key()`` within a batch, ``LATEST_UPSERT`` against the table.
 
 ``write(session, run_id, rows)`` runs inside the caller's write transaction, after the caller
-checked the run (``runs.writable_run``, which on PostgreSQL keeps a KEY SHARE lock on the run row).
-``write_checked`` is the single-point path: on PostgreSQL ONE autocommit statement that locks the
-run, re-checks the rule, inserts and moves the latest values (two round trips per request, not
-five); on SQLite the caller's write transaction began with the check and writers are serialised
-from their first statement, so it cannot change before the write. ``autocommit_points`` tells the
-view which session the single-point path wants.
+checked the run (``runs.writable_run``, which on PostgreSQL keeps a lock on the run row).
+``write_checked(session, actor, run_id, rows)`` is the single-point path and checks for itself:
+it writes only if the caller holds EDIT on the run's experiment and the run accepts data
+(``accepting_run``: one SQLAlchemy query, rendered once per dialect). On PostgreSQL that check,
+the insert and the latest-value upsert are ONE autocommit statement that locks the run row (one
+round trip per request); on SQLite the check opens the caller's write transaction (writers are
+serialised from their first statement, so the run cannot change before the write). When it
+writes nothing, the caller asks ``runs.writable_run`` why. ``autocommit_points`` tells the view
+which session the single-point path wants.
 
 Both write through the DBAPI cursor of the session's own connection (same transaction): building
 thousands of parameter dicts through SQLAlchemy was most of a batch's cost.
@@ -24,17 +27,22 @@ thousands of parameter dicts through SQLAlchemy was most of a batch's cost.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import and_
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from ...access import Principal
 from ...errors import FailedPrecondition
 from ...models import Experiment, Run
 from .. import rawsql
+from ..identity import permissions
+from . import experiments
 
 MetricRow = tuple[str, int, int, float, bool]  # key, step, timestamp, value (0 for NaN), is_nan
 
@@ -63,13 +71,6 @@ ACCEPTS_DATA: tuple[Requirement, ...] = (
     Requirement(Experiment.lifecycle, "active", "The experiment of run {run_id!r} is deleted"),  # type: ignore[arg-type]
 )
 ACCEPTS_DATA_COLUMNS = tuple(r.column for r in ACCEPTS_DATA)
-# The same rule as SQL over ``runs JOIN experiments`` (constants only, rendered once; both
-# dialects render it alike).
-ACCEPTS_DATA_SQL = str(
-    and_(*(r.column == r.value for r in ACCEPTS_DATA)).compile(
-        dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
-    )
-)
 
 
 def refusal(run_id: str, values: tuple[Any, ...]) -> FailedPrecondition | None:
@@ -89,6 +90,41 @@ def newest_per_key(rows: list[MetricRow]) -> list[MetricRow]:
         if cur is None or (r[1], r[2]) >= (cur[1], cur[2]):
             best[r[0]] = r
     return list(best.values())
+
+
+def accepting_run(for_caller: bool) -> Select[tuple[str]]:
+    """The id of the run bound as ``:run_id`` if it accepts data (``ACCEPTS_DATA``) and, when
+    ``for_caller``, the non-admin caller bound as ``:uid``/``:default_level`` (``caller_params``)
+    holds EDIT on its experiment; the run row is locked FOR KEY SHARE (PostgreSQL; SQLite renders
+    no lock clause: its writers are serialised anyway)."""
+    stmt = (
+        select(Run.id)
+        .join(Experiment, Experiment.id == Run.experiment_id)
+        .where(Run.id == bindparam("run_id"), *(r.column == r.value for r in ACCEPTS_DATA))
+    )
+    if for_caller:
+        stmt = stmt.where(permissions.bound_level_at_least("experiment", Run.experiment_id, "EDIT"))
+    return stmt.with_for_update(read=True, key_share=True, of=Run)
+
+
+def caller_params(actor: Principal, run_id: str) -> dict[str, Any] | None:
+    """The per-call values of ``accepting_run(not actor.is_admin)``; None when the caller's role
+    can never edit (nothing to ask the database)."""
+    if not permissions.role_allows(actor, "EDIT"):
+        return None
+    return {"run_id": run_id, **experiments.grant_params(actor)}
+
+
+_PER_CALL = {"run_id": "", "uid": 0, "default_level": ""}  # placeholders while rendering
+
+
+@functools.cache
+def _rendered(dialect: Dialect, for_caller: bool) -> tuple[str, dict[str, Any]]:
+    """``accepting_run`` as the dialect's SQL text with named placeholders, and the values of its
+    constant parameters (the per-call ones are added by the caller). Rendered once per process."""
+    state = accepting_run(for_caller).compile(dialect=dialect).construct_expanded_state(_PER_CALL)
+    constants = {k: v for k, v in state.parameters.items() if k not in _PER_CALL}
+    return state.statement, constants
 
 
 COLUMNS = "run_id, key, step, timestamp, value, is_nan"
@@ -111,8 +147,9 @@ class MetricWriter(Protocol):
     def write(self, session: Session, run_id: str, rows: list[MetricRow]) -> None:
         """Insert the points and move the latest values, in the caller's (checked) transaction."""
 
-    def write_checked(self, session: Session, run_id: str, rows: list[MetricRow]) -> bool:
-        """Write only if the run still accepts data; False (nothing written) if it no longer does."""
+    def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
+        """Write only if ``actor`` holds EDIT on the run and the run accepts data
+        (``accepting_run``); False, with nothing written, otherwise."""
 
 
 class SQLiteMetricWriter:
@@ -127,24 +164,44 @@ class SQLiteMetricWriter:
             cur.executemany(self._POINTS, [(run_id, *r) for r in rows])
             cur.executemany(self._LATEST, [(run_id, *r) for r in newest_per_key(rows)])
 
-    def write_checked(self, session: Session, run_id: str, rows: list[MetricRow]) -> bool:
-        # The caller's write transaction began (BEGIN IMMEDIATE, db.py) with its check of the run,
-        # and SQLite runs one write transaction at a time: the run cannot change in between.
-        self.write(session, run_id, rows)
-        return True
+    def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
+        # The check begins the caller's write transaction (BEGIN IMMEDIATE, db.py), and SQLite
+        # runs one write transaction at a time: the run cannot change before the write.
+        bound = caller_params(actor, run_id)
+        if bound is None:
+            return False
+        sql, constants = _rendered(_SQLITE, not actor.is_admin)
+        with rawsql.cursor(session) as (cur, _mark):
+            cur.execute(sql, {**constants, **bound})
+            accepting = cur.fetchone() is not None
+        if accepting:
+            self.write(session, run_id, rows)
+        return accepting
 
 
-# Five parallel arrays (key, step, timestamp, value, is_nan) as rows.
-_PG_UNNEST = "unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], %s::boolean[])"
-_PG_RUN_ACCEPTING = (
-    "SELECT runs.id FROM runs JOIN experiments ON experiments.id = runs.experiment_id "
-    f"WHERE runs.id = %s AND {ACCEPTS_DATA_SQL} FOR KEY SHARE OF runs"
-)
-_PG_RUN_GIVEN = "SELECT CAST(%s AS VARCHAR) AS id"
-_PG_POINTS = f"INSERT INTO metrics ({COLUMNS}) SELECT r.id, m.* FROM r, {_PG_UNNEST} AS m"
-_PG_LATEST = (
-    f"INSERT INTO latest_metrics ({COLUMNS}) SELECT r.id, b.* FROM r, {_PG_UNNEST} AS b {LATEST_UPSERT}"
-)
+_SQLITE = sqlite.dialect(paramstyle="named")
+_POSTGRESQL = postgresql.psycopg.dialect()  # pyformat: %(name)s
+
+
+_ARRAYS = (("keys", "varchar"), ("steps", "bigint"), ("timestamps", "bigint"), ("values", "float8"), ("nans", "boolean"))
+
+
+def _pg_rows(prefix: str) -> str:
+    """The five parallel arrays (key, step, timestamp, value, is_nan) bound as ``<prefix>_keys``,
+    ``<prefix>_steps``, ... as rows."""
+    return "unnest(" + ", ".join(f"%({prefix}_{name})s::{type_}[]" for name, type_ in _ARRAYS) + ")"
+
+
+def _pg_arrays(prefix: str, rows: list[MetricRow]) -> dict[str, list[Any]]:
+    """The values of ``_pg_rows(prefix)``."""
+    columns = zip(*rows, strict=True)
+    return {f"{prefix}_{name}": list(col) for (name, _t), col in zip(_ARRAYS, columns, strict=True)}
+
+
+_PG_RUN_GIVEN = "SELECT CAST(%(run_id)s AS VARCHAR) AS id"
+# from r (the run) and the batch: all points (p_*), each key's newest point (b_*)
+_PG_POINTS = f"INSERT INTO metrics ({COLUMNS}) SELECT r.id, p.* FROM r, {_pg_rows('p')} AS p"
+_PG_LATEST = f"INSERT INTO latest_metrics ({COLUMNS}) SELECT r.id, b.* FROM r, {_pg_rows('b')} AS b {LATEST_UPSERT}"
 
 
 class PostgresMetricWriter:
@@ -154,31 +211,35 @@ class PostgresMetricWriter:
 
     _SMALL = f"WITH r AS ({_PG_RUN_GIVEN}), ins AS ({_PG_POINTS}) {_PG_LATEST}"
     _LATEST_ONLY = f"WITH r AS ({_PG_RUN_GIVEN}) {_PG_LATEST}"
-    _CHECKED = (
-        f"WITH r AS ({_PG_RUN_ACCEPTING}), ins AS ({_PG_POINTS}), up AS ({_PG_LATEST}) SELECT count(*) FROM r"
-    )
 
     @staticmethod
-    def _arrays(rows: list[MetricRow]) -> list[list[Any]]:
-        return [list(c) for c in zip(*rows, strict=True)]
+    @functools.cache
+    def _checked(for_caller: bool) -> tuple[str, dict[str, Any]]:
+        """Check (``accepting_run``), insert and upsert in one statement; it counts the runs found."""
+        run, constants = _rendered(_POSTGRESQL, for_caller)
+        return f"WITH r AS ({run}), ins AS ({_PG_POINTS}), up AS ({_PG_LATEST}) SELECT count(*) FROM r", constants
 
     def write(self, session: Session, run_id: str, rows: list[MetricRow]) -> None:
-        best = self._arrays(newest_per_key(rows))
+        best = _pg_arrays("b", newest_per_key(rows))
         with rawsql.cursor(session) as (cur, _mark):
             if len(rows) < self.COPY_MIN_ROWS:  # one statement, one round trip
-                cur.execute(self._SMALL, (run_id, *self._arrays(rows), *best))
+                cur.execute(self._SMALL, {"run_id": run_id, **_pg_arrays("p", rows), **best})
                 return
             # many points: binary COPY (about 30% less server time than an array insert)
             with cur.copy(f"COPY metrics ({COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
                 cp.set_types(["varchar", "varchar", "int8", "int8", "float8", "bool"])
                 for r in rows:
                     cp.write_row((run_id, *r))
-            cur.execute(self._LATEST_ONLY, (run_id, *best))
+            cur.execute(self._LATEST_ONLY, {"run_id": run_id, **best})
 
-    def write_checked(self, session: Session, run_id: str, rows: list[MetricRow]) -> bool:
-        best = self._arrays(newest_per_key(rows))
+    def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
+        bound = caller_params(actor, run_id)
+        if bound is None:
+            return False
+        sql, constants = self._checked(not actor.is_admin)
+        params = {**constants, **bound, **_pg_arrays("p", rows), **_pg_arrays("b", newest_per_key(rows))}
         with rawsql.cursor(session) as (cur, _mark):
-            cur.execute(self._CHECKED, (run_id, *self._arrays(rows), *best))
+            cur.execute(sql, params)
             return bool(cur.fetchone()[0])
 
 
