@@ -279,7 +279,9 @@ def measure_gunicorn(pg_url: str, n: int) -> None:
     import requests
 
     with fresh_database(pg_url) as url:
-        srv = Server(data_dir=tempfile.mkdtemp(prefix="tether-wc-"), admin_token=new_admin_token(), database_url=url)
+        srv = Server(
+            data_dir=tempfile.mkdtemp(prefix="tether-wc-"), admin_token=new_admin_token(), database_url=url
+        )
         srv.start()
         try:
             _gunicorn_paths(srv, url, n, requests)
@@ -341,7 +343,9 @@ def _gunicorn_paths(srv: Server, url: str, n: int, requests: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pg", default=os.environ.get("TETHER_BENCH_PG_URL") or os.environ.get("TETHER_TEST_PG_URL"))
+    ap.add_argument(
+        "--pg", default=os.environ.get("TETHER_BENCH_PG_URL") or os.environ.get("TETHER_TEST_PG_URL")
+    )
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--profile", default=None, help="write a pyinstrument profile per path here")
     ap.add_argument("--gunicorn", action="store_true", help="also measure a real tether server")

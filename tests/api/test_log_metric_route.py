@@ -59,7 +59,9 @@ def test_refusals_store_nothing(client, auth, rid, users):
     assert client.get(f"/api/v1/runs/{rid}/metrics/x", headers=auth).json["items"] == []
 
 
-def test_refusal_after_a_change_between_write_and_explanation_writes_nothing(app, client, auth, rid, monkeypatch):
+def test_refusal_after_a_change_between_write_and_explanation_writes_nothing(
+    app, client, auth, rid, monkeypatch
+):
     """The write refuses a finished run; if the run accepts data again before the follow-up query that
     explains why (a restore in between), the caller still gets a 409 and nothing was written."""
     from tether_server.access import Principal
@@ -105,7 +107,9 @@ def test_default_permission_edit_lets_any_writer_log(client, auth, rid, users):
     assert _log(client, bearer(token), rid, key="y", value=1).status_code == 200
     _vid, viewer = users.create("looker", "viewer")  # the role still caps a viewer
     assert _log(client, bearer(viewer), rid, key="y", value=2).status_code == 403
-    assert [p["value"] for p in client.get(f"/api/v1/runs/{rid}/metrics/y", headers=auth).json["items"]] == [1.0]
+    assert [p["value"] for p in client.get(f"/api/v1/runs/{rid}/metrics/y", headers=auth).json["items"]] == [
+        1.0
+    ]
 
 
 @pytest.mark.parametrize(

@@ -37,9 +37,10 @@ def _with_details(run: Any) -> Pair:
 @blp.response(201, RunSchema)
 def create(body: dict[str, Any]) -> Any:
     """Create a run, optionally with its first params and metrics (one request, one transaction)."""
-    # A bare run is one INSERT, atomic by itself: on PostgreSQL it needs no BEGIN/COMMIT round trips.
-    bare = not (body["tags"] or body["params"] or body["metrics"])
-    session = context.autocommit_db() if bare else context.db()
+    # PostgreSQL: the run and its first data are one atomic statement (the writer decides), so the
+    # request needs no BEGIN/COMMIT round trips.
+    writer = context.database().metric_writer
+    session = context.autocommit_db() if writer.autocommit_points else context.db()
     # A new run holds exactly what it was created with: no need to read it back.
     return Pair(
         svc.create_run(session, context.principal(), **body, max_metrics=context.settings().max_batch_metrics)

@@ -142,16 +142,11 @@ def create_run(
     if not permissions.role_allows(actor, "EDIT"):
         experiments.check_writable(session, actor, experiment_id)  # raises the caller's error
     bound = {**row, "eid": experiment_id, **experiments.grant_params(actor)}
-    if session.execute(_insert_run_stmt(not actor.is_admin), bound).first() is None:
+    run_id = str(row["id"])
+    new = writer.NewRun(run_id, _insert_run_stmt(not actor.is_admin), bound, params, tags)
+    if not writer.of(session).write_new_run(session, new, rows):
         experiments.check_writable(session, actor, experiment_id)  # says why nothing was inserted
         raise NotFound(f"Experiment {experiment_id} not found")  # it changed in between
-    run_id = str(row["id"])
-    if tags:
-        session.execute(insert(RunTag), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
-    if params:
-        session.execute(insert(Param), [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()])
-    if rows:
-        writer.of(session).write(session, run_id, rows)
     latest = {
         k: {"value": math.nan if nan else value, "step": step, "timestamp": ts}
         for k, step, ts, value, nan in writer.newest_per_key(rows)

@@ -31,7 +31,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Executable, Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -73,6 +73,18 @@ ACCEPTS_DATA: tuple[Requirement, ...] = (
 ACCEPTS_DATA_COLUMNS = tuple(r.column for r in ACCEPTS_DATA)
 
 
+@dataclass(frozen=True)
+class NewRun:
+    """A run to create with its first data: ``insert`` (an INSERT ... SELECT ... RETURNING id built
+    once, which inserts nothing unless the caller may) bound with ``bound``."""
+
+    id: str
+    insert: Executable
+    bound: dict[str, Any]
+    params: dict[str, str]
+    tags: dict[str, str]
+
+
 def refusal(run_id: str, values: tuple[Any, ...]) -> FailedPrecondition | None:
     """The error for a run whose ``ACCEPTS_DATA_COLUMNS`` hold ``values``, or None if it accepts data."""
     for req, got in zip(ACCEPTS_DATA, values, strict=True):
@@ -92,6 +104,7 @@ def newest_per_key(rows: list[MetricRow]) -> list[MetricRow]:
     return list(best.values())
 
 
+@functools.cache
 def accepting_run(for_caller: bool) -> Select[tuple[str]]:
     """The id of the run bound as ``:run_id`` if it accepts data (``ACCEPTS_DATA``) and, when
     ``for_caller``, the non-admin caller bound as ``:uid``/``:default_level`` (``caller_params``)
@@ -115,15 +128,19 @@ def caller_params(actor: Principal, run_id: str) -> dict[str, Any] | None:
     return {"run_id": run_id, **experiments.grant_params(actor)}
 
 
-_PER_CALL = {"run_id": "", "uid": 0, "default_level": ""}  # placeholders while rendering
+_ACCEPTING_PER_CALL = frozenset({"run_id", "uid", "default_level"})
 
 
 @functools.cache
-def _rendered(dialect: Dialect, for_caller: bool) -> tuple[str, dict[str, Any]]:
-    """``accepting_run`` as the dialect's SQL text with named placeholders, and the values of its
-    constant parameters (the per-call ones are added by the caller). Rendered once per process."""
-    state = accepting_run(for_caller).compile(dialect=dialect).construct_expanded_state(_PER_CALL)
-    constants = {k: v for k, v in state.parameters.items() if k not in _PER_CALL}
+def rendered(stmt: Executable, dialect: str, per_call: frozenset[str]) -> tuple[str, dict[str, Any]]:
+    """A statement built once (``stmt`` must be the same object each time) as the dialect's SQL
+    text with named placeholders (the DBAPI's own: ``:name``, ``%(name)s``), and the values of its
+    constant parameters; the caller adds the ``per_call`` ones. Rendered once per process."""
+    compiler: Dialect = (
+        postgresql.psycopg.dialect() if dialect == "postgresql" else sqlite.dialect(paramstyle="named")
+    )
+    state = stmt.compile(dialect=compiler).construct_expanded_state(dict.fromkeys(per_call))
+    constants = {k: v for k, v in state.parameters.items() if k not in per_call}
     return state.statement, constants
 
 
@@ -151,6 +168,10 @@ class MetricWriter(Protocol):
         """Write only if ``actor`` holds EDIT on the run and the run accepts data
         (``accepting_run``); False, with nothing written, otherwise."""
 
+    def write_new_run(self, session: Session, run: NewRun, rows: list[MetricRow]) -> bool:
+        """Insert a run with its first params, tags and points; False, with nothing written, when
+        ``run.insert`` inserted no run (the caller may not)."""
+
 
 class SQLiteMetricWriter:
     dialect = "sqlite"
@@ -170,7 +191,7 @@ class SQLiteMetricWriter:
         bound = caller_params(actor, run_id)
         if bound is None:
             return False
-        sql, constants = _rendered(_SQLITE, not actor.is_admin)
+        sql, constants = rendered(accepting_run(not actor.is_admin), self.dialect, _ACCEPTING_PER_CALL)
         with rawsql.cursor(session) as (cur, _mark):
             cur.execute(sql, {**constants, **bound})
             accepting = cur.fetchone() is not None
@@ -178,12 +199,26 @@ class SQLiteMetricWriter:
             self.write(session, run_id, rows)
         return accepting
 
+    def write_new_run(self, session: Session, run: NewRun, rows: list[MetricRow]) -> bool:
+        if session.execute(run.insert, run.bound).first() is None:
+            return False
+        with rawsql.cursor(session) as (cur, _mark):
+            for table, pairs in (("params", run.params), ("run_tags", run.tags)):
+                if pairs:
+                    sql = f"INSERT INTO {table} (run_id, key, value) VALUES (?, ?, ?)"
+                    cur.executemany(sql, [(run.id, k, v) for k, v in pairs.items()])
+        if rows:
+            self.write(session, run.id, rows)
+        return True
 
-_SQLITE = sqlite.dialect(paramstyle="named")
-_POSTGRESQL = postgresql.psycopg.dialect()  # pyformat: %(name)s
 
-
-_ARRAYS = (("keys", "varchar"), ("steps", "bigint"), ("timestamps", "bigint"), ("values", "float8"), ("nans", "boolean"))
+_ARRAYS = (
+    ("keys", "varchar"),
+    ("steps", "bigint"),
+    ("timestamps", "bigint"),
+    ("values", "float8"),
+    ("nans", "boolean"),
+)
 
 
 def _pg_rows(prefix: str) -> str:
@@ -194,14 +229,21 @@ def _pg_rows(prefix: str) -> str:
 
 def _pg_arrays(prefix: str, rows: list[MetricRow]) -> dict[str, list[Any]]:
     """The values of ``_pg_rows(prefix)``."""
-    columns = zip(*rows, strict=True)
+    columns = list(zip(*rows, strict=True)) or [()] * len(_ARRAYS)
     return {f"{prefix}_{name}": list(col) for (name, _t), col in zip(_ARRAYS, columns, strict=True)}
+
+
+def _pg_pairs(prefix: str) -> str:
+    """Key/value pairs (params, tags) bound as ``<prefix>_keys`` and ``<prefix>_values``, as rows."""
+    return f"unnest(%({prefix}_keys)s::varchar[], %({prefix}_values)s::text[])"
 
 
 _PG_RUN_GIVEN = "SELECT CAST(%(run_id)s AS VARCHAR) AS id"
 # from r (the run) and the batch: all points (p_*), each key's newest point (b_*)
 _PG_POINTS = f"INSERT INTO metrics ({COLUMNS}) SELECT r.id, p.* FROM r, {_pg_rows('p')} AS p"
-_PG_LATEST = f"INSERT INTO latest_metrics ({COLUMNS}) SELECT r.id, b.* FROM r, {_pg_rows('b')} AS b {LATEST_UPSERT}"
+_PG_LATEST = (
+    f"INSERT INTO latest_metrics ({COLUMNS}) SELECT r.id, b.* FROM r, {_pg_rows('b')} AS b {LATEST_UPSERT}"
+)
 
 
 class PostgresMetricWriter:
@@ -216,8 +258,24 @@ class PostgresMetricWriter:
     @functools.cache
     def _checked(for_caller: bool) -> tuple[str, dict[str, Any]]:
         """Check (``accepting_run``), insert and upsert in one statement; it counts the runs found."""
-        run, constants = _rendered(_POSTGRESQL, for_caller)
-        return f"WITH r AS ({run}), ins AS ({_PG_POINTS}), up AS ({_PG_LATEST}) SELECT count(*) FROM r", constants
+        run, constants = rendered(accepting_run(for_caller), "postgresql", _ACCEPTING_PER_CALL)
+        return (
+            f"WITH r AS ({run}), ins AS ({_PG_POINTS}), up AS ({_PG_LATEST}) SELECT count(*) FROM r",
+            constants,
+        )
+
+    @staticmethod
+    @functools.cache
+    def _new_run(insert: Executable, per_call: frozenset[str]) -> tuple[str, dict[str, Any]]:
+        """The run's INSERT ... RETURNING id as ``r``, its params, tags and points in one statement."""
+        run, constants = rendered(insert, "postgresql", per_call)
+        pairs = "INSERT INTO {0} (run_id, key, value) SELECT r.id, x.* FROM r, {1} AS x"
+        sql = (
+            f"WITH r AS ({run}), pa AS ({pairs.format('params', _pg_pairs('np'))}), "
+            f"tg AS ({pairs.format('run_tags', _pg_pairs('nt'))}), ins AS ({_PG_POINTS}), "
+            f"up AS ({_PG_LATEST}) SELECT count(*) FROM r"
+        )
+        return sql, constants
 
     def write(self, session: Session, run_id: str, rows: list[MetricRow]) -> None:
         best = _pg_arrays("b", newest_per_key(rows))
@@ -238,6 +296,23 @@ class PostgresMetricWriter:
             return False
         sql, constants = self._checked(not actor.is_admin)
         params = {**constants, **bound, **_pg_arrays("p", rows), **_pg_arrays("b", newest_per_key(rows))}
+        with rawsql.cursor(session) as (cur, _mark):
+            cur.execute(sql, params)
+            return bool(cur.fetchone()[0])
+
+    def write_new_run(self, session: Session, run: NewRun, rows: list[MetricRow]) -> bool:
+        # One statement: atomic in the autocommit session the caller uses (``autocommit_points``).
+        sql, constants = self._new_run(run.insert, frozenset(run.bound))
+        params = {
+            **constants,
+            **run.bound,
+            "np_keys": list(run.params),
+            "np_values": list(run.params.values()),
+            "nt_keys": list(run.tags),
+            "nt_values": list(run.tags.values()),
+            **_pg_arrays("p", rows),
+            **_pg_arrays("b", newest_per_key(rows)),
+        }
         with rawsql.cursor(session) as (cur, _mark):
             cur.execute(sql, params)
             return bool(cur.fetchone()[0])
