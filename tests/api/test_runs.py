@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tests.api.helpers import assert_error, new_experiment, new_run
+from tests.conftest import bearer
 
 
 @pytest.fixture
@@ -227,3 +228,34 @@ def test_create_run_with_bad_initial_data_creates_nothing(client, auth, exp):
     assert (
         client.post("/api/v1/runs/search", json={"experiment_ids": [exp]}, headers=auth).json["items"] == []
     )
+
+
+def test_create_run_with_initial_data_is_refused_whole(client, auth, exp, users, db_session):
+    """The run and its first data are written together (one statement on PostgreSQL): a caller without
+    EDIT, or a deleted experiment, gets its error and no run, param, tag or point exists."""
+    body = {
+        "experiment_id": exp,
+        "params": {"lr": "0.1"},
+        "tags": {"t": "1"},
+        "metrics": [{"key": "auc", "value": 0.9}],
+    }
+    uid, token = users.create("outsider", "writer")
+    assert_error(client.post("/api/v1/runs", json=body, headers=bearer(token)), 404, "NOT_FOUND")
+    grant = {"user_id": uid, "resource_type": "experiment", "resource_id": str(exp), "level": "READ"}
+    assert client.put("/api/v1/permissions", json=grant, headers=auth).status_code == 200
+    assert_error(client.post("/api/v1/runs", json=body, headers=bearer(token)), 403, "PERMISSION_DENIED")
+    assert client.put("/api/v1/permissions", json={**grant, "level": "EDIT"}, headers=auth).status_code == 200
+    made = client.post("/api/v1/runs", json=body, headers=bearer(token))
+    assert made.status_code == 201, made.json
+    assert client.delete(f"/api/v1/experiments/{exp}", headers=auth).status_code in (200, 204)
+    assert_error(client.post("/api/v1/runs", json=body, headers=auth), 409, "FAILED_PRECONDITION")
+    from sqlalchemy import func, select
+
+    from tether_server.models import LatestMetric, Metric, Param, Run, RunTag
+
+    assert db_session.scalars(select(Run.id).where(Run.experiment_id == exp)).all() == [made.json["id"]]
+    for table in (Param, RunTag, Metric, LatestMetric):
+        assert db_session.scalar(select(func.count()).select_from(table)) == 1, table
+    with_data = client.get(f"/api/v1/runs/{made.json['id']}", headers=auth).json
+    assert with_data["params"] == {"lr": "0.1"} and with_data["tags"] == {"t": "1"}
+    assert with_data["metrics"]["auc"]["value"] == 0.9

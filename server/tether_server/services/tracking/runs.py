@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -18,10 +17,6 @@ from ..identity import permissions
 from ..validation import STATUSES, TERMINAL, check_int, check_key, check_tags, check_value, metric_value
 from . import experiments, writer
 from .writer import MetricRow
-
-
-def _dialect_insert(session: Session, table: Any) -> Any:
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 @functools.cache
@@ -143,7 +138,7 @@ def create_run(
         experiments.check_writable(session, actor, experiment_id)  # raises the caller's error
     bound = {**row, "eid": experiment_id, **experiments.grant_params(actor)}
     run_id = str(row["id"])
-    new = writer.NewRun(run_id, _insert_run_stmt(not actor.is_admin), bound, params, tags)
+    new = writer.NewRun(run_id, _insert_run_stmt(not actor.is_admin), bound, writer.Pairs(params, tags))
     if not writer.of(session).write_new_run(session, new, rows):
         experiments.check_writable(session, actor, experiment_id)  # says why nothing was inserted
         raise NotFound(f"Experiment {experiment_id} not found")  # it changed in between
@@ -279,18 +274,16 @@ def log_batch(
     tags: Any = None,
     max_metrics: int = 10_000,
 ) -> dict[str, int]:
+    """Params, tags and points in the caller's write transaction (the caller rolls back on an error),
+    written by ``MetricWriter.write_batch``, which checks the caller's EDIT grant and the run's state
+    itself (one statement on PostgreSQL). Only when it wrote nothing does ``writable_run`` say why."""
     rows, params, tags = parse_metrics(metrics, max_metrics), _check_params(params), check_tags(tags)
-    writable_run(session, actor, run_id)
-    if params:
-        _log_params(session, run_id, params)
-    if tags:
-        stmt = _dialect_insert(session, RunTag)
-        session.execute(
-            stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}),
-            [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
-        )
-    if rows:
-        writer.of(session).write(session, run_id, rows)
+    repeated = writer.of(session).write_batch(session, actor, run_id, writer.Pairs(params, tags), rows)
+    if repeated is None:
+        writable_run(session, actor, run_id, lock=False)  # raises the caller's error
+        raise FailedPrecondition(f"Run {run_id!r} did not accept new data; nothing was written")
+    if repeated:
+        _check_unchanged(session, run_id, {k: params[k] for k in repeated})
     return {"metrics": len(rows), "params": len(params), "tags": len(tags)}
 
 
@@ -317,30 +310,15 @@ def _check_params(params: Any) -> dict[str, str]:
     return {check_key(k, "param key"): check_value(v, "param value") for k, v in (params or {}).items()}
 
 
-@functools.cache
-def _insert_params_stmt(dialect: str) -> Any:
-    table: Table = Param.__table__  # type: ignore[assignment]  # Core: an executemany with RETURNING
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return stmt.on_conflict_do_nothing(index_elements=["run_id", "key"]).returning(table.c.key)
-
-
-def _log_params(session: Session, run_id: str, params: dict[str, str]) -> None:
-    """Insert the params not logged yet; one already logged must hold the same value (params are
-    immutable). One round trip when every key is new; the caller rolls back on AlreadyExists."""
-    stmt = _insert_params_stmt(session.get_bind().dialect.name)
-    rows = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()]
-    inserted = set(session.execute(stmt, rows).scalars())
-    if len(inserted) == len(params):
-        return
+def _check_unchanged(session: Session, run_id: str, params: dict[str, str]) -> None:
+    """Params already logged must be logged again with the same value: params are immutable."""
     existing = dict(
         session.execute(
-            select(Param.key, Param.value).where(
-                Param.run_id == run_id, Param.key.in_([k for k in params if k not in inserted])
-            )
+            select(Param.key, Param.value).where(Param.run_id == run_id, Param.key.in_(list(params)))
         ).all()
     )
     for k, v in params.items():
-        if k in existing and existing[k] != v:
+        if existing.get(k, v) != v:
             raise AlreadyExists(
                 f"Param {k!r} is already logged with a different value; params are immutable",
                 {"key": k, "existing": existing[k], "new": v},

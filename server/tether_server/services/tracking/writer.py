@@ -1,27 +1,33 @@
-"""The one way a metric point is written: ``MetricWriter``.
+"""The one way tracking data is written: ``MetricWriter``.
 
-Every metric write (a batch, a run's initial metrics, the single ``log_metric`` route) goes
-through the writer of the session's database, chosen once when the ``Database`` is built
-(``for_dialect``; ``of(session)`` finds it again). Two rules live here and nowhere else:
+Every metric write (a batch, a run's initial metrics, the single ``log_metric`` route), and the
+params and tags that travel with them, goes through the writer of the session's database, chosen
+once when the ``Database`` is built (``for_dialect``; ``of(session)`` finds it again). The rules
+live here and nowhere else:
 
 - **A run accepts data** while it is RUNNING, not deleted, and its experiment is not deleted:
-  ``ACCEPTS_DATA``. ``refusal()`` turns it into the error a caller sees; ``ACCEPTS_DATA_SQL`` is
-  the same table rendered as SQL for the PostgreSQL statement that re-checks it while writing.
+  ``ACCEPTS_DATA``. ``refusal()`` turns it into the error a caller sees; ``accepting_run()`` is
+  the same rule as one SQLAlchemy query, with the caller's EDIT grant (``permissions``) joined in.
 - **The latest value** of a key moves only forward (higher step, or the same step and a timestamp
   at least as new): ``newest_per_key()`` within a batch, ``LATEST_UPSERT`` against the table.
 
-``write(session, run_id, rows)`` runs inside the caller's write transaction, after the caller
-checked the run (``runs.writable_run``, which on PostgreSQL keeps a lock on the run row).
-``write_checked(session, actor, run_id, rows)`` is the single-point path and checks for itself:
-it writes only if the caller holds EDIT on the run's experiment and the run accepts data
-(``accepting_run``: one SQLAlchemy query, rendered once per dialect). On PostgreSQL that check,
-the insert and the latest-value upsert are ONE autocommit statement that locks the run row (one
-round trip per request); on SQLite the check opens the caller's write transaction (writers are
-serialised from their first statement, so the run cannot change before the write). When it
-writes nothing, the caller asks ``runs.writable_run`` why. ``autocommit_points`` tells the view
-which session the single-point path wants.
+The writes check for themselves and write nothing when refused; only then does the caller ask
+``runs.writable_run`` (or ``experiments.check_writable``) why, for the error:
 
-Both write through the DBAPI cursor of the session's own connection (same transaction): building
+- ``write_batch`` (params, tags, points to an existing run, in the caller's write transaction),
+- ``write_checked`` (the single-point route),
+- ``write_new_run`` (a run with its first params, tags and points; the run's INSERT carries the check).
+
+On PostgreSQL each is ONE statement: the check (or the run's INSERT ... RETURNING id) is the CTE
+``r`` the rows come from, so a refused run writes nothing, and the check locks the run row
+FOR KEY SHARE (a purge waits for writers: ``runs.hard_delete_run``). ``write_checked`` and
+``write_new_run`` are then atomic on their own, so they run in the autocommit session
+(``autocommit_points``; one round trip per request). On SQLite the check opens the caller's write
+transaction (BEGIN IMMEDIATE: writers are serialised from their first statement, so the run cannot
+change before the write). SQLAlchemy statements used inside raw SQL are rendered once per dialect
+(``rendered``). ``write(session, run_id, rows)`` writes points unchecked, for a caller that checked.
+
+All write through the DBAPI cursor of the session's own connection (same transaction): building
 thousands of parameter dicts through SQLAlchemy was most of a batch's cost.
 """
 
@@ -74,6 +80,14 @@ ACCEPTS_DATA_COLUMNS = tuple(r.column for r in ACCEPTS_DATA)
 
 
 @dataclass(frozen=True)
+class Pairs:
+    """A batch's params and tags (validated)."""
+
+    params: dict[str, str]
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
 class NewRun:
     """A run to create with its first data: ``insert`` (an INSERT ... SELECT ... RETURNING id built
     once, which inserts nothing unless the caller may) bound with ``bound``."""
@@ -81,8 +95,7 @@ class NewRun:
     id: str
     insert: Executable
     bound: dict[str, Any]
-    params: dict[str, str]
-    tags: dict[str, str]
+    pairs: Pairs
 
 
 def refusal(run_id: str, values: tuple[Any, ...]) -> FailedPrecondition | None:
@@ -168,6 +181,14 @@ class MetricWriter(Protocol):
         """Write only if ``actor`` holds EDIT on the run and the run accepts data
         (``accepting_run``); False, with nothing written, otherwise."""
 
+    def write_batch(
+        self, session: Session, actor: Principal, run_id: str, pairs: Pairs, rows: list[MetricRow]
+    ) -> list[str] | None:
+        """In the caller's write transaction, if ``actor`` holds EDIT on the run and it accepts data
+        (``accepting_run``, which keeps the run row locked): insert the params not logged yet, set
+        the tags, write the points. Returns the param keys that were already logged (the caller
+        compares their values: params are immutable), or None, with nothing written, if refused."""
+
     def write_new_run(self, session: Session, run: NewRun, rows: list[MetricRow]) -> bool:
         """Insert a run with its first params, tags and points; False, with nothing written, when
         ``run.insert`` inserted no run (the caller may not)."""
@@ -188,22 +209,47 @@ class SQLiteMetricWriter:
     def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
         # The check begins the caller's write transaction (BEGIN IMMEDIATE, db.py), and SQLite
         # runs one write transaction at a time: the run cannot change before the write.
+        accepting = self._accepting(session, actor, run_id)
+        if accepting:
+            self.write(session, run_id, rows)
+        return accepting
+
+    def _accepting(self, session: Session, actor: Principal, run_id: str) -> bool:
         bound = caller_params(actor, run_id)
         if bound is None:
             return False
         sql, constants = rendered(accepting_run(not actor.is_admin), self.dialect, _ACCEPTING_PER_CALL)
         with rawsql.cursor(session) as (cur, _mark):
             cur.execute(sql, {**constants, **bound})
-            accepting = cur.fetchone() is not None
-        if accepting:
+            return cur.fetchone() is not None
+
+    _PARAM = "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO NOTHING"
+    _TAG = (
+        "INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?) "
+        "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"
+    )
+
+    def write_batch(
+        self, session: Session, actor: Principal, run_id: str, pairs: Pairs, rows: list[MetricRow]
+    ) -> list[str] | None:
+        if not self._accepting(session, actor, run_id):
+            return None
+        repeated = []
+        with rawsql.cursor(session) as (cur, _mark):
+            for k, v in pairs.params.items():
+                cur.execute(self._PARAM, (run_id, k, v))
+                if cur.rowcount == 0:
+                    repeated.append(k)
+            cur.executemany(self._TAG, [(run_id, k, v) for k, v in pairs.tags.items()])
+        if rows:
             self.write(session, run_id, rows)
-        return accepting
+        return repeated
 
     def write_new_run(self, session: Session, run: NewRun, rows: list[MetricRow]) -> bool:
         if session.execute(run.insert, run.bound).first() is None:
             return False
         with rawsql.cursor(session) as (cur, _mark):
-            for table, pairs in (("params", run.params), ("run_tags", run.tags)):
+            for table, pairs in (("params", run.pairs.params), ("run_tags", run.pairs.tags)):
                 if pairs:
                     sql = f"INSERT INTO {table} (run_id, key, value) VALUES (?, ?, ?)"
                     cur.executemany(sql, [(run.id, k, v) for k, v in pairs.items()])
@@ -238,6 +284,13 @@ def _pg_pairs(prefix: str) -> str:
     return f"unnest(%({prefix}_keys)s::varchar[], %({prefix}_values)s::text[])"
 
 
+def _pg_pair_values(prefix: str, pairs: dict[str, str]) -> dict[str, list[str]]:
+    return {f"{prefix}_keys": list(pairs), f"{prefix}_values": list(pairs.values())}
+
+
+_PG_PAIRS = "INSERT INTO {0} (run_id, key, value) SELECT r.id, x.* FROM r, {1} AS x"  # table, rows
+
+
 _PG_RUN_GIVEN = "SELECT CAST(%(run_id)s AS VARCHAR) AS id"
 # from r (the run) and the batch: all points (p_*), each key's newest point (b_*)
 _PG_POINTS = f"INSERT INTO metrics ({COLUMNS}) SELECT r.id, p.* FROM r, {_pg_rows('p')} AS p"
@@ -269,13 +322,62 @@ class PostgresMetricWriter:
     def _new_run(insert: Executable, per_call: frozenset[str]) -> tuple[str, dict[str, Any]]:
         """The run's INSERT ... RETURNING id as ``r``, its params, tags and points in one statement."""
         run, constants = rendered(insert, "postgresql", per_call)
-        pairs = "INSERT INTO {0} (run_id, key, value) SELECT r.id, x.* FROM r, {1} AS x"
         sql = (
-            f"WITH r AS ({run}), pa AS ({pairs.format('params', _pg_pairs('np'))}), "
-            f"tg AS ({pairs.format('run_tags', _pg_pairs('nt'))}), ins AS ({_PG_POINTS}), "
+            f"WITH r AS ({run}), pa AS ({_PG_PAIRS.format('params', _pg_pairs('np'))}), "
+            f"tg AS ({_PG_PAIRS.format('run_tags', _pg_pairs('nt'))}), ins AS ({_PG_POINTS}), "
             f"up AS ({_PG_LATEST}) SELECT count(*) FROM r"
         )
         return sql, constants
+
+    @staticmethod
+    @functools.cache
+    def _batch(for_caller: bool, with_points: bool) -> tuple[str, dict[str, Any]]:
+        """Check (``accepting_run``), params, tags, latest values and (``with_points``) the points in
+        one statement; it answers the runs found and the param keys it inserted."""
+        run, constants = rendered(accepting_run(for_caller), "postgresql", _ACCEPTING_PER_CALL)
+        ctes = [
+            f"r AS ({run})",
+            f"pa AS ({_PG_PAIRS.format('params', _pg_pairs('np'))} ON CONFLICT (run_id, key) DO NOTHING "
+            "RETURNING key)",
+            f"tg AS ({_PG_PAIRS.format('run_tags', _pg_pairs('nt'))} ON CONFLICT (run_id, key) "
+            "DO UPDATE SET value = excluded.value)",
+            f"up AS ({_PG_LATEST})",
+            *([f"ins AS ({_PG_POINTS})"] if with_points else []),
+        ]
+        return f"WITH {', '.join(ctes)} SELECT count(*), ARRAY(SELECT key FROM pa) FROM r", constants
+
+    def write_batch(
+        self, session: Session, actor: Principal, run_id: str, pairs: Pairs, rows: list[MetricRow]
+    ) -> list[str] | None:
+        bound = caller_params(actor, run_id)
+        if bound is None:
+            return None
+        copy = len(rows) >= self.COPY_MIN_ROWS
+        sql, constants = self._batch(not actor.is_admin, not copy)
+        values = {
+            **constants,
+            **bound,
+            **_pg_pair_values("np", pairs.params),
+            **_pg_pair_values("nt", pairs.tags),
+            **_pg_arrays("b", newest_per_key(rows)),
+            **({} if copy else _pg_arrays("p", rows)),
+        }
+        with rawsql.cursor(session) as (cur, _mark):
+            cur.execute(sql, values)
+            found, inserted = cur.fetchone()
+            if not found:
+                return None
+            if copy:
+                self._copy(cur, run_id, rows)
+        return [k for k in pairs.params if k not in set(inserted)]
+
+    @staticmethod
+    def _copy(cur: Any, run_id: str, rows: list[MetricRow]) -> None:
+        """Binary COPY of the points (about 30% less server time than an array insert)."""
+        with cur.copy(f"COPY metrics ({COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(["varchar", "varchar", "int8", "int8", "float8", "bool"])
+            for r in rows:
+                cp.write_row((run_id, *r))
 
     def write(self, session: Session, run_id: str, rows: list[MetricRow]) -> None:
         best = _pg_arrays("b", newest_per_key(rows))
@@ -283,11 +385,7 @@ class PostgresMetricWriter:
             if len(rows) < self.COPY_MIN_ROWS:  # one statement, one round trip
                 cur.execute(self._SMALL, {"run_id": run_id, **_pg_arrays("p", rows), **best})
                 return
-            # many points: binary COPY (about 30% less server time than an array insert)
-            with cur.copy(f"COPY metrics ({COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
-                cp.set_types(["varchar", "varchar", "int8", "int8", "float8", "bool"])
-                for r in rows:
-                    cp.write_row((run_id, *r))
+            self._copy(cur, run_id, rows)  # many points
             cur.execute(self._LATEST_ONLY, {"run_id": run_id, **best})
 
     def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
@@ -306,10 +404,8 @@ class PostgresMetricWriter:
         params = {
             **constants,
             **run.bound,
-            "np_keys": list(run.params),
-            "np_values": list(run.params.values()),
-            "nt_keys": list(run.tags),
-            "nt_values": list(run.tags.values()),
+            **_pg_pair_values("np", run.pairs.params),
+            **_pg_pair_values("nt", run.pairs.tags),
             **_pg_arrays("p", rows),
             **_pg_arrays("b", newest_per_key(rows)),
         }
