@@ -101,14 +101,13 @@ def test_grants_decide_inside_the_write(client, auth, rid, users, admin_token):
     assert [p["value"] for p in items] == [3.0]
 
 
-@pytest.mark.parametrize("settings_overrides", [{"default_permission": "EDIT"}])
-def test_default_permission_edit_lets_any_writer_log(client, auth, rid, users):
+@pytest.mark.parametrize("settings_overrides", [{"default_permission": "READ"}])
+def test_default_read_permission_is_not_enough_to_log(client, auth, rid, users):
     _uid, token = users.create("anyone", "writer")
-    assert _log(client, bearer(token), rid, key="y", value=1).status_code == 200
-    _vid, viewer = users.create("looker", "viewer")  # the role still caps a viewer
-    assert _log(client, bearer(viewer), rid, key="y", value=2).status_code == 403
+    assert_error(_log(client, bearer(token), rid, key="y", value=1), 403, "PERMISSION_DENIED")
+    assert _log(client, auth, rid, key="y", value=2).status_code == 200
     assert [p["value"] for p in client.get(f"/api/v1/runs/{rid}/metrics/y", headers=auth).json["items"]] == [
-        1.0
+        2.0
     ]
 
 
