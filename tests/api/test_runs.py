@@ -230,32 +230,100 @@ def test_create_run_with_bad_initial_data_creates_nothing(client, auth, exp):
     )
 
 
-def test_create_run_with_initial_data_is_refused_whole(client, auth, exp, users, db_session):
-    """The run and its first data are written together (one statement on PostgreSQL): a caller without
-    EDIT, or a deleted experiment, gets its error and no run, param, tag or point exists."""
-    body = {
-        "experiment_id": exp,
-        "params": {"lr": "0.1"},
-        "tags": {"t": "1"},
-        "metrics": [{"key": "auc", "value": 0.9}],
-    }
-    uid, token = users.create("outsider", "writer")
-    assert_error(client.post("/api/v1/runs", json=body, headers=bearer(token)), 404, "NOT_FOUND")
-    grant = {"user_id": uid, "resource_type": "experiment", "resource_id": str(exp), "level": "READ"}
-    assert client.put("/api/v1/permissions", json=grant, headers=auth).status_code == 200
-    assert_error(client.post("/api/v1/runs", json=body, headers=bearer(token)), 403, "PERMISSION_DENIED")
-    assert client.put("/api/v1/permissions", json={**grant, "level": "EDIT"}, headers=auth).status_code == 200
-    made = client.post("/api/v1/runs", json=body, headers=bearer(token))
-    assert made.status_code == 201, made.json
-    assert client.delete(f"/api/v1/experiments/{exp}", headers=auth).status_code in (200, 204)
-    assert_error(client.post("/api/v1/runs", json=body, headers=auth), 409, "FAILED_PRECONDITION")
+FULL_CREATE = {
+    "params": {f"p{i}": str(i) for i in range(5)},
+    "tags": {"t": "1"},
+    "metrics": [{"key": f"m{i}", "value": i / 7, "step": 0} for i in range(5)],
+}
+
+
+def _stored(db_session, exp):
+    """What the database holds for the experiment's runs: run ids, and rows per data table."""
     from sqlalchemy import func, select
 
     from tether_server.models import LatestMetric, Metric, Param, Run, RunTag
 
-    assert db_session.scalars(select(Run.id).where(Run.experiment_id == exp)).all() == [made.json["id"]]
-    for table in (Param, RunTag, Metric, LatestMetric):
-        assert db_session.scalar(select(func.count()).select_from(table)) == 1, table
-    with_data = client.get(f"/api/v1/runs/{made.json['id']}", headers=auth).json
-    assert with_data["params"] == {"lr": "0.1"} and with_data["tags"] == {"t": "1"}
-    assert with_data["metrics"]["auc"]["value"] == 0.9
+    runs = db_session.scalars(select(Run.id).where(Run.experiment_id == exp)).all()
+    counts = {
+        t.__tablename__: db_session.scalar(select(func.count()).select_from(t))
+        for t in (Param, RunTag, Metric, LatestMetric)
+    }
+    return runs, counts
+
+
+NOTHING = {"params": 0, "run_tags": 0, "metrics": 0, "latest_metrics": 0}
+
+
+@pytest.mark.parametrize(
+    "refusal, status, code",
+    [
+        ("no_grant", 404, "NOT_FOUND"),
+        ("read_grant", 403, "PERMISSION_DENIED"),
+        ("group_read_grant", 403, "PERMISSION_DENIED"),
+        ("deleted_experiment", 409, "FAILED_PRECONDITION"),
+        ("unknown_experiment", 404, "NOT_FOUND"),
+    ],
+)
+def test_a_refused_full_create_stores_nothing(
+    client, auth, exp, users, admin_token, db_session, refusal, status, code
+):
+    """A run created with 5 params, a tag and 5 points is written whole or not at all (one statement
+    on PostgreSQL, in autocommit): each refusal answers its error and leaves no run, param, tag,
+    point or latest value behind."""
+    uid, token = users.create("outsider", "writer")
+    headers, target = bearer(token), exp
+    grant = {"resource_type": "experiment", "resource_id": str(exp), "level": "READ"}
+    if refusal == "read_grant":
+        assert (
+            client.put("/api/v1/permissions", json={**grant, "user_id": uid}, headers=auth).status_code == 200
+        )
+    elif refusal == "group_read_grant":
+        admin = bearer(admin_token)
+        assert client.post("/api/v1/groups", json={"name": "lookers"}, headers=admin).status_code == 201
+        assert client.put("/api/v1/groups/lookers/members/outsider", headers=admin).status_code == 200
+        assert (
+            client.put("/api/v1/permissions", json={**grant, "group": "lookers"}, headers=auth).status_code
+            == 200
+        )
+    elif refusal == "deleted_experiment":
+        assert client.delete(f"/api/v1/experiments/{exp}", headers=auth).status_code in (200, 204)
+        headers = auth  # the owner: only the experiment's state refuses
+    elif refusal == "unknown_experiment":
+        headers, target = auth, exp + 1000
+    r = client.post("/api/v1/runs", json={"experiment_id": target, **FULL_CREATE}, headers=headers)
+    assert_error(r, status, code)
+    assert _stored(db_session, exp) == ([], NOTHING)
+
+
+def test_a_create_refused_by_its_statement_stores_nothing_even_if_the_explanation_passes(
+    client, auth, exp, users, db_session, monkeypatch
+):
+    """The grant check is in the run's INSERT; if the follow-up query that explains a refusal finds
+    nothing wrong (the grant changed in between), the caller gets a 404 and nothing was written."""
+    from tether_server.services.tracking import experiments
+
+    _uid, token = users.create("outsider", "writer")
+    explained = []
+    monkeypatch.setattr(experiments, "check_writable", lambda s, actor, eid: explained.append(eid))
+    r = client.post("/api/v1/runs", json={"experiment_id": exp, **FULL_CREATE}, headers=bearer(token))
+    assert_error(r, 404, "NOT_FOUND")
+    assert explained == [exp]
+    assert _stored(db_session, exp) == ([], NOTHING)
+
+
+def test_a_group_edit_grant_creates_the_run_with_its_data(client, auth, exp, users, admin_token, db_session):
+    _uid, token = users.create("outsider", "writer")
+    admin = bearer(admin_token)
+    assert client.post("/api/v1/groups", json={"name": "trainers"}, headers=admin).status_code == 201
+    assert client.put("/api/v1/groups/trainers/members/outsider", headers=admin).status_code == 200
+    grant = {"resource_type": "experiment", "resource_id": str(exp), "level": "EDIT", "group": "trainers"}
+    assert client.put("/api/v1/permissions", json=grant, headers=auth).status_code == 200
+    made = client.post("/api/v1/runs", json={"experiment_id": exp, **FULL_CREATE}, headers=bearer(token))
+    assert made.status_code == 201, made.json
+    assert _stored(db_session, exp) == (
+        [made.json["id"]],
+        {"params": 5, "run_tags": 1, "metrics": 5, "latest_metrics": 5},
+    )
+    got = client.get(f"/api/v1/runs/{made.json['id']}", headers=auth).json
+    assert got["params"] == FULL_CREATE["params"] and got["tags"] == {"t": "1"}
+    assert {k: v["value"] for k, v in got["metrics"].items()} == {f"m{i}": i / 7 for i in range(5)}
