@@ -1,6 +1,6 @@
 """The write hot paths of issue 17, per request: CPU milliseconds and database round trips.
 
-``python -m bench.write_costs --pg URL [--n 400] [--profile DIR] [--gunicorn]``
+``python -m bench.write_costs [--pg URL] [--sqlite] [--n 400] [--profile DIR] [--gunicorn]``
 
 Wall-clock rates on a shared 2-core host swing with its load; CPU time and round trips do not.
 For each path this prints:
@@ -9,7 +9,9 @@ For each path this prints:
   its test client (the test client's own cost included), and the PostgreSQL backends' CPU
   (``/proc/<pid>/stat`` of this database's backends, when readable);
 - **round trips**: ReadyForQuery messages per request in libpq's protocol trace (every
-  statement, BEGIN and COMMIT), with the statements of one request;
+  statement, BEGIN and COMMIT), with the statements of one request; on SQLite (``--sqlite``, an
+  embedded file: no server, no PG CPU column) the statements SQLite executed, from its trace
+  callback (each row of an ``executemany`` counts);
 - with ``--gunicorn``: the CPU of a real ``tether server`` (2 workers x 4 threads) per request,
   for sequential requests sent with ``requests`` + stdlib json (the mlflow shape) or orjson;
 - with ``--profile DIR``: a pyinstrument profile of each path (``pip install pyinstrument``).
@@ -21,6 +23,7 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -68,7 +71,9 @@ def fresh_database(pg_url: str) -> Iterator[str]:
 
 
 def backend_cpu(url: str) -> float:
-    """CPU seconds used so far by the PostgreSQL backends connected to this database."""
+    """CPU seconds used so far by the PostgreSQL backends connected to this database (0 on SQLite)."""
+    if url.startswith("sqlite"):
+        return 0.0
     with _admin_engine(url).connect() as c:
         pids = [
             r[0]
@@ -92,11 +97,13 @@ def _admin_engine(url: str) -> Engine:
 
 
 class Tracer:
-    """libpq protocol traces of every connection the app opens, switched on per measurement."""
+    """libpq protocol traces of every connection the app opens, switched on per measurement;
+    SQLite connections report each statement they execute instead."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.conns: list[Any] = []
+        self.sqlite: list[str] = []
         self.on = False
         self._fd: int | None = None
 
@@ -104,10 +111,16 @@ class Tracer:
         event.listen(Engine, "connect", self._connected)
 
     def _connected(self, dbapi_conn: Any, _rec: Any) -> None:
-        if hasattr(dbapi_conn, "pgconn"):
+        if isinstance(dbapi_conn, sqlite3.Connection):
+            dbapi_conn.set_trace_callback(self._sqlite_statement)
+        elif hasattr(dbapi_conn, "pgconn"):
             self.conns.append(dbapi_conn)
             if self.on:
                 self._trace(dbapi_conn)
+
+    def _sqlite_statement(self, sql: str) -> None:
+        if self.on:
+            self.sqlite.append(sql)
 
     def _trace(self, conn: Any) -> None:
         from psycopg.pq import Trace
@@ -119,6 +132,7 @@ class Tracer:
     @contextmanager
     def tracing(self) -> Iterator[list[str]]:
         self.path.write_text("")
+        self.sqlite.clear()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         self.on = True
         lines: list[str] = []
@@ -134,6 +148,8 @@ class Tracer:
                     c.pgconn.untrace()
             os.close(self._fd)
             lines += self.path.read_text().splitlines()
+            lines += (f"B\t\tReadyForQuery\t{sql}" for sql in self.sqlite)  # one per statement
+            lines += (f"F\t\tQuery\t{sql}" for sql in self.sqlite)
 
 
 def round_trips(lines: list[str]) -> int:
@@ -149,6 +165,17 @@ def statements(lines: list[str]) -> list[str]:
             if parts[2] == "Parse":  # "" "SELECT ..." n oids
                 sql = sql.split('" "', 1)[-1]
             out.append(sql.strip('"')[:90])
+    return out
+
+
+def _runs_of(sqls: list[str]) -> list[tuple[str, int]]:
+    """Consecutive statements of the same shape (same first 40 characters) as (statement, count)."""
+    out: list[tuple[str, int]] = []
+    for sql in (" ".join(s.split()) for s in sqls):
+        if out and out[-1][0][:40] == sql[:40]:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((sql, 1))
     return out
 
 
@@ -197,7 +224,20 @@ def in_process_paths(client: Any, auth: dict[str, str], exp: int, n: int) -> dic
     }
 
 
-def measure_in_process(pg_url: str, n: int, profile_dir: str | None) -> None:
+@contextmanager
+def fresh_sqlite() -> Iterator[str]:
+    """An embedded SQLite file, migrated (as ``tether server`` with no database URL uses)."""
+    from tether_server.db import Database
+    from tether_server.migrate import upgrade
+
+    url = f"sqlite:///{tempfile.mkdtemp(prefix='tether-wc-')}/tether.db"
+    db = Database(url)
+    upgrade(db.engine)
+    db.dispose()
+    yield url
+
+
+def measure_in_process(pg_url: str | None, n: int, profile_dir: str | None) -> None:
     from tether_server import create_app
     from tether_server.config import Settings
     from tether_server.logconfig import configure_logging
@@ -206,7 +246,7 @@ def measure_in_process(pg_url: str, n: int, profile_dir: str | None) -> None:
 
     tracer = Tracer(Path(tempfile.mkdtemp(prefix="tether-wc-")) / "trace.txt")
     tracer.install()
-    with fresh_database(pg_url) as url:
+    with fresh_database(pg_url) if pg_url else fresh_sqlite() as url:
         tmp = tempfile.mkdtemp(prefix="tether-wc-")
         settings = Settings(
             data_dir=tmp,
@@ -235,6 +275,7 @@ def measure_in_process(pg_url: str, n: int, profile_dir: str | None) -> None:
         exp = r.get_json()["id"]
         warm = 30
         paths = in_process_paths(client, auth, exp, n)
+        print(f"\n{make_url(url).get_backend_name()}, in process:")
         print(f"{'path':52} {'app CPU ms':>10} {'PG CPU ms':>10} {'round trips':>11}")
         for name, (fn, per) in paths.items():
             for i in range(warm):
@@ -251,8 +292,8 @@ def measure_in_process(pg_url: str, n: int, profile_dir: str | None) -> None:
             print(f"{name:52} {cpu:10.2f} {pg:10.2f} {trips:11.1f}")
             with tracer.tracing() as one:
                 fn(warm + n + 10)
-            for sql in statements(one):
-                print(f"{'':8}- {sql}")
+            for sql, times in _runs_of(statements(one)):
+                print(f"{'':8}- {sql}" + (f"  (x{times})" if times > 1 else ""))
             if profile_dir:
                 _profile(profile_dir, name, fn, warm + n + 11, n)
         Runtime.of(app).close()
@@ -275,13 +316,13 @@ def _profile(out_dir: str, name: str, fn: Path_, start: int, n: int) -> None:
 # ---------------------------------------------------------------- under gunicorn
 
 
-def measure_gunicorn(pg_url: str, n: int) -> None:
+def measure_gunicorn(pg_url: str | None, n: int) -> None:
     import requests
 
-    with fresh_database(pg_url) as url:
-        srv = Server(
-            data_dir=tempfile.mkdtemp(prefix="tether-wc-"), admin_token=new_admin_token(), database_url=url
-        )
+    with fresh_database(pg_url) if pg_url else fresh_sqlite() as url:
+        data_dir = tempfile.mkdtemp(prefix="tether-wc-")
+        # SQLite: the server's own embedded file in its data directory (it migrates it)
+        srv = Server(data_dir=data_dir, admin_token=new_admin_token(), database_url=url if pg_url else "")
         srv.start()
         try:
             _gunicorn_paths(srv, url, n, requests)
@@ -346,17 +387,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--pg", default=os.environ.get("TETHER_BENCH_PG_URL") or os.environ.get("TETHER_TEST_PG_URL")
     )
+    ap.add_argument("--sqlite", action="store_true", help="measure on an embedded SQLite file instead")
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--profile", default=None, help="write a pyinstrument profile per path here")
     ap.add_argument("--gunicorn", action="store_true", help="also measure a real tether server")
     args = ap.parse_args(argv)
-    if not args.pg:
-        ap.error("--pg URL (or TETHER_BENCH_PG_URL / TETHER_TEST_PG_URL) is required")
+    if not args.pg and not args.sqlite:
+        ap.error("--pg URL (or TETHER_BENCH_PG_URL / TETHER_TEST_PG_URL) or --sqlite is required")
+    pg = None if args.sqlite else args.pg
     if args.profile:
         os.makedirs(args.profile, exist_ok=True)
-    measure_in_process(args.pg, args.n, args.profile)
+    measure_in_process(pg, args.n, args.profile)
     if args.gunicorn:
-        measure_gunicorn(args.pg, args.n)
+        measure_gunicorn(pg, args.n)
     return 0
 
 

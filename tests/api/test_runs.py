@@ -327,3 +327,36 @@ def test_a_group_edit_grant_creates_the_run_with_its_data(client, auth, exp, use
     got = client.get(f"/api/v1/runs/{made.json['id']}", headers=auth).json
     assert got["params"] == FULL_CREATE["params"] and got["tags"] == {"t": "1"}
     assert {k: v["value"] for k, v in got["metrics"].items()} == {f"m{i}": i / 7 for i in range(5)}
+
+
+@pytest.mark.parametrize(
+    "parts", ["", "params", "tags", "metrics", "params,tags", "params,metrics", "tags,metrics"]
+)
+def test_each_shape_of_a_create_and_a_batch_stores_what_it_carries(client, auth, exp, db_session, parts):
+    """The PostgreSQL statements carry only the parts a request has: every combination stores exactly
+    its params, tags and points, on creation and in a batch to the created run."""
+    given = {k: FULL_CREATE[k] for k in parts.split(",") if k}
+    made = client.post("/api/v1/runs", json={"experiment_id": exp, **given}, headers=auth)
+    assert made.status_code == 201, made.json
+    rid = made.json["id"]
+    n = {"params": 5 if "params" in given else 0, "run_tags": 1 if "tags" in given else 0}
+    n |= {"metrics": 5 if "metrics" in given else 0, "latest_metrics": 5 if "metrics" in given else 0}
+    assert _stored(db_session, exp) == ([rid], n)
+    again = {**given, "tags": {"t": "2"}} if "tags" in given else given  # params repeat unchanged
+    if "metrics" in given:
+        again["metrics"] = [{**m, "step": 1} for m in FULL_CREATE["metrics"]]
+    r = client.post(f"/api/v1/runs/{rid}/batch", json=again, headers=auth)
+    assert r.status_code == 200, r.json
+    assert r.json == {
+        "metrics": len(again.get("metrics", [])),
+        "params": len(given.get("params", {})),
+        "tags": len(again.get("tags", {})),
+    }
+    db_session.rollback()
+    n["metrics"] *= 2
+    assert _stored(db_session, exp) == ([rid], n)
+    got = client.get(f"/api/v1/runs/{rid}", headers=auth).json
+    assert got["params"] == given.get("params", {}) and got["tags"] == again.get("tags", {})
+    assert {k: v["step"] for k, v in got["metrics"].items()} == {
+        m["key"]: 1 for m in again.get("metrics", [])
+    }
