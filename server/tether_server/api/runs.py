@@ -33,7 +33,7 @@ def _with_details(run: Any) -> Pair:
 
 @blp.route("/runs", methods=["POST"])
 @access("writer")
-@blp.arguments(RunCreateSchema)
+@blp.arguments(RunCreateSchema())  # an instance: webargs would build a schema from a class per request
 @blp.response(201, RunSchema)
 def create(body: dict[str, Any]) -> Any:
     """Create a run, optionally with its first params and metrics (one request, one transaction)."""

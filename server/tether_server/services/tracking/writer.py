@@ -249,9 +249,11 @@ class SQLiteMetricWriter:
         return repeated
 
     def write_new_run(self, session: Session, run: NewRun, rows: list[MetricRow]) -> bool:
-        if session.execute(run.insert, run.bound).first() is None:
-            return False
+        sql, constants = rendered(run.insert, self.dialect, frozenset(run.bound))
         with rawsql.cursor(session) as (cur, _mark):
+            cur.execute(sql, {**constants, **run.bound})
+            if cur.fetchone() is None:
+                return False
             for table, pairs in (("params", run.pairs.params), ("run_tags", run.pairs.tags)):
                 if pairs:
                     sql = f"INSERT INTO {table} (run_id, key, value) VALUES (?, ?, ?)"
