@@ -14,7 +14,8 @@ read-only           ``read_db()``               The request's session for a writ
                                                 reads (``POST /runs/search``): no SQLite write lock, and
                                                 on PostgreSQL autocommit (no BEGIN/COMMIT round trips).
 autocommit          ``autocommit_db()``         PostgreSQL: the request's session in autocommit, for a
-statement                                       write that is ONE atomic statement (``log_metric``).
+statement                                       write that is ONE atomic statement (``log_metric``, a
+                                                run created with its first data).
                                                 SQLite has no such mode: it returns ``db()``.
 outside the         ``separate(write=False)``   A short unit of work of its own, before (or instead of)
 transaction                                     the request's: reads before slow work (copy files before

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tests.api.helpers import assert_error, new_experiment, new_run
+from tests.conftest import bearer
 
 
 @pytest.fixture
@@ -227,3 +228,135 @@ def test_create_run_with_bad_initial_data_creates_nothing(client, auth, exp):
     assert (
         client.post("/api/v1/runs/search", json={"experiment_ids": [exp]}, headers=auth).json["items"] == []
     )
+
+
+FULL_CREATE = {
+    "params": {f"p{i}": str(i) for i in range(5)},
+    "tags": {"t": "1"},
+    "metrics": [{"key": f"m{i}", "value": i / 7, "step": 0} for i in range(5)],
+}
+
+
+def _stored(db_session, exp):
+    """What the database holds for the experiment's runs: run ids, and rows per data table."""
+    from sqlalchemy import func, select
+
+    from tether_server.models import LatestMetric, Metric, Param, Run, RunTag
+
+    runs = db_session.scalars(select(Run.id).where(Run.experiment_id == exp)).all()
+    counts = {
+        t.__tablename__: db_session.scalar(select(func.count()).select_from(t))
+        for t in (Param, RunTag, Metric, LatestMetric)
+    }
+    return runs, counts
+
+
+NOTHING = {"params": 0, "run_tags": 0, "metrics": 0, "latest_metrics": 0}
+
+
+@pytest.mark.parametrize(
+    "refusal, status, code",
+    [
+        ("no_grant", 404, "NOT_FOUND"),
+        ("read_grant", 403, "PERMISSION_DENIED"),
+        ("group_read_grant", 403, "PERMISSION_DENIED"),
+        ("deleted_experiment", 409, "FAILED_PRECONDITION"),
+        ("unknown_experiment", 404, "NOT_FOUND"),
+    ],
+)
+def test_a_refused_full_create_stores_nothing(
+    client, auth, exp, users, admin_token, db_session, refusal, status, code
+):
+    """A run created with 5 params, a tag and 5 points is written whole or not at all (one statement
+    on PostgreSQL, in autocommit): each refusal answers its error and leaves no run, param, tag,
+    point or latest value behind."""
+    uid, token = users.create("outsider", "writer")
+    headers, target = bearer(token), exp
+    grant = {"resource_type": "experiment", "resource_id": str(exp), "level": "READ"}
+    if refusal == "read_grant":
+        assert (
+            client.put("/api/v1/permissions", json={**grant, "user_id": uid}, headers=auth).status_code == 200
+        )
+    elif refusal == "group_read_grant":
+        admin = bearer(admin_token)
+        assert client.post("/api/v1/groups", json={"name": "lookers"}, headers=admin).status_code == 201
+        assert client.put("/api/v1/groups/lookers/members/outsider", headers=admin).status_code == 200
+        assert (
+            client.put("/api/v1/permissions", json={**grant, "group": "lookers"}, headers=auth).status_code
+            == 200
+        )
+    elif refusal == "deleted_experiment":
+        assert client.delete(f"/api/v1/experiments/{exp}", headers=auth).status_code in (200, 204)
+        headers = auth  # the owner: only the experiment's state refuses
+    elif refusal == "unknown_experiment":
+        headers, target = auth, exp + 1000
+    r = client.post("/api/v1/runs", json={"experiment_id": target, **FULL_CREATE}, headers=headers)
+    assert_error(r, status, code)
+    assert _stored(db_session, exp) == ([], NOTHING)
+
+
+def test_a_create_refused_by_its_statement_stores_nothing_even_if_the_explanation_passes(
+    client, auth, exp, users, db_session, monkeypatch
+):
+    """The grant check is in the run's INSERT; if the follow-up query that explains a refusal finds
+    nothing wrong (the grant changed in between), the caller gets a 404 and nothing was written."""
+    from tether_server.services.tracking import experiments
+
+    _uid, token = users.create("outsider", "writer")
+    explained = []
+    monkeypatch.setattr(experiments, "check_writable", lambda s, actor, eid: explained.append(eid))
+    r = client.post("/api/v1/runs", json={"experiment_id": exp, **FULL_CREATE}, headers=bearer(token))
+    assert_error(r, 404, "NOT_FOUND")
+    assert explained == [exp]
+    assert _stored(db_session, exp) == ([], NOTHING)
+
+
+def test_a_group_edit_grant_creates_the_run_with_its_data(client, auth, exp, users, admin_token, db_session):
+    _uid, token = users.create("outsider", "writer")
+    admin = bearer(admin_token)
+    assert client.post("/api/v1/groups", json={"name": "trainers"}, headers=admin).status_code == 201
+    assert client.put("/api/v1/groups/trainers/members/outsider", headers=admin).status_code == 200
+    grant = {"resource_type": "experiment", "resource_id": str(exp), "level": "EDIT", "group": "trainers"}
+    assert client.put("/api/v1/permissions", json=grant, headers=auth).status_code == 200
+    made = client.post("/api/v1/runs", json={"experiment_id": exp, **FULL_CREATE}, headers=bearer(token))
+    assert made.status_code == 201, made.json
+    assert _stored(db_session, exp) == (
+        [made.json["id"]],
+        {"params": 5, "run_tags": 1, "metrics": 5, "latest_metrics": 5},
+    )
+    got = client.get(f"/api/v1/runs/{made.json['id']}", headers=auth).json
+    assert got["params"] == FULL_CREATE["params"] and got["tags"] == {"t": "1"}
+    assert {k: v["value"] for k, v in got["metrics"].items()} == {f"m{i}": i / 7 for i in range(5)}
+
+
+@pytest.mark.parametrize(
+    "parts", ["", "params", "tags", "metrics", "params,tags", "params,metrics", "tags,metrics"]
+)
+def test_each_shape_of_a_create_and_a_batch_stores_what_it_carries(client, auth, exp, db_session, parts):
+    """The PostgreSQL statements carry only the parts a request has: every combination stores exactly
+    its params, tags and points, on creation and in a batch to the created run."""
+    given = {k: FULL_CREATE[k] for k in parts.split(",") if k}
+    made = client.post("/api/v1/runs", json={"experiment_id": exp, **given}, headers=auth)
+    assert made.status_code == 201, made.json
+    rid = made.json["id"]
+    n = {"params": 5 if "params" in given else 0, "run_tags": 1 if "tags" in given else 0}
+    n |= {"metrics": 5 if "metrics" in given else 0, "latest_metrics": 5 if "metrics" in given else 0}
+    assert _stored(db_session, exp) == ([rid], n)
+    again = {**given, "tags": {"t": "2"}} if "tags" in given else given  # params repeat unchanged
+    if "metrics" in given:
+        again["metrics"] = [{**m, "step": 1} for m in FULL_CREATE["metrics"]]
+    r = client.post(f"/api/v1/runs/{rid}/batch", json=again, headers=auth)
+    assert r.status_code == 200, r.json
+    assert r.json == {
+        "metrics": len(again.get("metrics", [])),
+        "params": len(given.get("params", {})),
+        "tags": len(again.get("tags", {})),
+    }
+    db_session.rollback()
+    n["metrics"] *= 2
+    assert _stored(db_session, exp) == ([rid], n)
+    got = client.get(f"/api/v1/runs/{rid}", headers=auth).json
+    assert got["params"] == given.get("params", {}) and got["tags"] == again.get("tags", {})
+    assert {k: v["step"] for k, v in got["metrics"].items()} == {
+        m["key"]: 1 for m in again.get("metrics", [])
+    }

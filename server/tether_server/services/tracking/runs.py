@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -18,10 +17,6 @@ from ..identity import permissions
 from ..validation import STATUSES, TERMINAL, check_int, check_key, check_tags, check_value, metric_value
 from . import experiments, writer
 from .writer import MetricRow
-
-
-def _dialect_insert(session: Session, table: Any) -> Any:
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 @functools.cache
@@ -142,16 +137,11 @@ def create_run(
     if not permissions.role_allows(actor, "EDIT"):
         experiments.check_writable(session, actor, experiment_id)  # raises the caller's error
     bound = {**row, "eid": experiment_id, **experiments.grant_params(actor)}
-    if session.execute(_insert_run_stmt(not actor.is_admin), bound).first() is None:
+    run_id = str(row["id"])
+    new = writer.NewRun(run_id, _insert_run_stmt(not actor.is_admin), bound, writer.Pairs(params, tags))
+    if not writer.of(session).write_new_run(session, new, rows):
         experiments.check_writable(session, actor, experiment_id)  # says why nothing was inserted
         raise NotFound(f"Experiment {experiment_id} not found")  # it changed in between
-    run_id = str(row["id"])
-    if tags:
-        session.execute(insert(RunTag), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
-    if params:
-        session.execute(insert(Param), [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()])
-    if rows:
-        writer.of(session).write(session, run_id, rows)
     latest = {
         k: {"value": math.nan if nan else value, "step": step, "timestamp": ts}
         for k, step, ts, value, nan in writer.newest_per_key(rows)
@@ -285,39 +275,34 @@ def log_batch(
     tags: Any = None,
     max_metrics: int = 10_000,
 ) -> dict[str, int]:
+    """Params, tags and points in the caller's write transaction (the caller rolls back on an error),
+    written by ``MetricWriter.write_batch``, which checks the caller's EDIT grant and the run's state
+    itself (one statement on PostgreSQL). Only when it wrote nothing does ``writable_run`` say why."""
     rows, params, tags = parse_metrics(metrics, max_metrics), _check_params(params), check_tags(tags)
-    writable_run(session, actor, run_id)
-    if params:
-        _log_params(session, run_id, params)
-    if tags:
-        stmt = _dialect_insert(session, RunTag)
-        session.execute(
-            stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}),
-            [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
-        )
-    if rows:
-        writer.of(session).write(session, run_id, rows)
+    repeated = writer.of(session).write_batch(session, actor, run_id, writer.Pairs(params, tags), rows)
+    if repeated is None:
+        writable_run(session, actor, run_id, lock=False)  # raises the caller's error
+        raise FailedPrecondition(f"Run {run_id!r} did not accept new data; nothing was written")
+    if repeated:
+        _check_unchanged(session, run_id, {k: params[k] for k in repeated})
     return {"metrics": len(rows), "params": len(params), "tags": len(tags)}
 
 
 def log_points(
     session: Session, actor: Principal, run_id: str, metrics: Any, max_metrics: int = 10_000
 ) -> dict[str, int]:
-    """Metrics only (the single ``log_metric`` route), written by ``MetricWriter.write_checked``.
-    ``session`` is the one the writer asks for (``autocommit_points``): on PostgreSQL an autocommit
-    read session, where the write is one statement that re-checks the run under its lock; on
-    SQLite the request's write transaction."""
+    """Metrics only (the single ``log_metric`` route), written by ``MetricWriter.write_checked``,
+    which checks the caller's EDIT grant and the run's state itself: on PostgreSQL in the write
+    statement (one round trip, in the autocommit session the writer asks for: ``autocommit_points``),
+    on SQLite at the start of the request's write transaction. Only when it wrote nothing does
+    ``writable_run`` say why (not found, permission denied, run not accepting data)."""
     rows = parse_metrics(metrics, max_metrics)
-    # Permission, lifecycle and status, with a clear error. No lock: in autocommit it would end
-    # with this statement; the write takes it itself.
-    writable_run(session, actor, run_id, lock=False)
-    if not rows:
-        return {"metrics": 0, "params": 0, "tags": 0}
-    if not writer.of(session).write_checked(session, run_id, rows):
-        # it stopped accepting data between the check and the write; nothing was written
-        writable_run(session, actor, run_id, lock=False)
-        raise FailedPrecondition(f"Run {run_id!r} no longer accepts new data")
-    return {"metrics": len(rows), "params": 0, "tags": 0}
+    if rows and writer.of(session).write_checked(session, actor, run_id, rows):
+        return {"metrics": len(rows), "params": 0, "tags": 0}
+    writable_run(session, actor, run_id, lock=False)  # raises the caller's error
+    if rows:  # it accepts data again (a restore between the two statements); nothing was written
+        raise FailedPrecondition(f"Run {run_id!r} did not accept new data; nothing was written")
+    return {"metrics": 0, "params": 0, "tags": 0}
 
 
 def _check_params(params: Any) -> dict[str, str]:
@@ -326,21 +311,19 @@ def _check_params(params: Any) -> dict[str, str]:
     return {check_key(k, "param key"): check_value(v, "param value") for k, v in (params or {}).items()}
 
 
-def _log_params(session: Session, run_id: str, params: dict[str, str]) -> None:
+def _check_unchanged(session: Session, run_id: str, params: dict[str, str]) -> None:
+    """Params already logged must be logged again with the same value: params are immutable."""
     existing = dict(
         session.execute(
             select(Param.key, Param.value).where(Param.run_id == run_id, Param.key.in_(list(params)))
         ).all()
     )
     for k, v in params.items():
-        if k in existing and existing[k] != v:
+        if existing.get(k, v) != v:
             raise AlreadyExists(
                 f"Param {k!r} is already logged with a different value; params are immutable",
                 {"key": k, "existing": existing[k], "new": v},
             )
-    new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
-    if new:
-        session.execute(insert(Param), new)
 
 
 def hard_delete_run(session: Session, run_id: str) -> None:

@@ -1,40 +1,55 @@
-"""The one way a metric point is written: ``MetricWriter``.
+"""The one way tracking data is written: ``MetricWriter``.
 
-Every metric write (a batch, a run's initial metrics, the single ``log_metric`` route) goes
-through the writer of the session's database, chosen once when the ``Database`` is built
-(``for_dialect``; ``of(session)`` finds it again). Two rules live here and nowhere else:
+Every metric write (a batch, a run's initial metrics, the single ``log_metric`` route), and the
+params and tags that travel with them, goes through the writer of the session's database, chosen
+once when the ``Database`` is built (``for_dialect``; ``of(session)`` finds it again). The rules
+live here and nowhere else:
 
 - **A run accepts data** while it is RUNNING, not deleted, and its experiment is not deleted:
-  ``ACCEPTS_DATA``. ``refusal()`` turns it into the error a caller sees; ``ACCEPTS_DATA_SQL`` is
-  the same table rendered as SQL for the PostgreSQL statement that re-checks it while writing.
+  ``ACCEPTS_DATA``. ``refusal()`` turns it into the error a caller sees; ``accepting_run()`` is
+  the same rule as one SQLAlchemy query, with the caller's EDIT grant (``permissions``) joined in.
 - **The latest value** of a key moves only forward (higher step, or the same step and a timestamp
   at least as new): ``newest_per_key()`` within a batch, ``LATEST_UPSERT`` against the table.
 
-``write(session, run_id, rows)`` runs inside the caller's write transaction, after the caller
-checked the run (``runs.writable_run``, which on PostgreSQL keeps a KEY SHARE lock on the run row).
-``write_checked`` is the single-point path: on PostgreSQL ONE autocommit statement that locks the
-run, re-checks the rule, inserts and moves the latest values (two round trips per request, not
-five); on SQLite the caller's write transaction began with the check and writers are serialised
-from their first statement, so it cannot change before the write. ``autocommit_points`` tells the
-view which session the single-point path wants.
+The writes check for themselves and write nothing when refused; only then does the caller ask
+``runs.writable_run`` (or ``experiments.check_writable``) why, for the error:
 
-Both write through the DBAPI cursor of the session's own connection (same transaction): building
+- ``write_batch`` (params, tags, points to an existing run, in the caller's write transaction),
+- ``write_checked`` (the single-point route),
+- ``write_new_run`` (a run with its first params, tags and points; the run's INSERT carries the check).
+
+On PostgreSQL each is ONE statement: the check (or the run's INSERT ... RETURNING id) is the CTE
+``r`` the rows come from, so a refused run writes nothing, and the check locks the run row
+FOR KEY SHARE (a purge waits for writers: ``runs.hard_delete_run``). ``write_checked`` and
+``write_new_run`` are then atomic on their own, so they run in the autocommit session
+(``autocommit_points``; one round trip per request). On SQLite the check opens the caller's write
+transaction (BEGIN IMMEDIATE: writers are serialised from their first statement, so the run cannot
+change before the write). SQLAlchemy statements used inside raw SQL are rendered once per dialect
+(``rendered``). ``write(session, run_id, rows)`` writes points unchecked, for a caller that checked.
+
+All write through the DBAPI cursor of the session's own connection (same transaction): building
 thousands of parameter dicts through SQLAlchemy was most of a batch's cost.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import and_
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Insert, Select, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 
+from ...access import Principal
 from ...errors import FailedPrecondition
 from ...models import Experiment, Run
 from .. import rawsql
+from ..identity import permissions
+from . import experiments
 
 MetricRow = tuple[str, int, int, float, bool]  # key, step, timestamp, value (0 for NaN), is_nan
 
@@ -63,13 +78,25 @@ ACCEPTS_DATA: tuple[Requirement, ...] = (
     Requirement(Experiment.lifecycle, "active", "The experiment of run {run_id!r} is deleted"),  # type: ignore[arg-type]
 )
 ACCEPTS_DATA_COLUMNS = tuple(r.column for r in ACCEPTS_DATA)
-# The same rule as SQL over ``runs JOIN experiments`` (constants only, rendered once; both
-# dialects render it alike).
-ACCEPTS_DATA_SQL = str(
-    and_(*(r.column == r.value for r in ACCEPTS_DATA)).compile(
-        dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
-    )
-)
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """A batch's params and tags (validated)."""
+
+    params: dict[str, str]
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run to create with its first data: ``insert`` (an INSERT ... SELECT ... RETURNING id built
+    once, which inserts nothing unless the caller may) bound with ``bound``."""
+
+    id: str
+    insert: Insert
+    bound: dict[str, Any]
+    pairs: Pairs
 
 
 def refusal(run_id: str, values: tuple[Any, ...]) -> FailedPrecondition | None:
@@ -89,6 +116,48 @@ def newest_per_key(rows: list[MetricRow]) -> list[MetricRow]:
         if cur is None or (r[1], r[2]) >= (cur[1], cur[2]):
             best[r[0]] = r
     return list(best.values())
+
+
+@functools.cache
+def accepting_run(for_caller: bool) -> Select[Any]:
+    """The id of the run bound as ``:run_id`` if it accepts data (``ACCEPTS_DATA``) and, when
+    ``for_caller``, the non-admin caller bound as ``:uid``/``:default_level`` (``caller_params``)
+    holds EDIT on its experiment; the run row is locked FOR KEY SHARE (PostgreSQL; SQLite renders
+    no lock clause: its writers are serialised anyway)."""
+    stmt = (
+        select(Run.id)
+        .join(Experiment, Experiment.id == Run.experiment_id)
+        .where(Run.id == bindparam("run_id"), *(r.column == r.value for r in ACCEPTS_DATA))
+    )
+    if for_caller:
+        stmt = stmt.where(permissions.bound_level_at_least("experiment", Run.experiment_id, "EDIT"))
+    return stmt.with_for_update(read=True, key_share=True, of=Run)
+
+
+def caller_params(actor: Principal, run_id: str) -> dict[str, Any] | None:
+    """The per-call values of ``accepting_run(not actor.is_admin)``; None when the caller's role
+    can never edit (nothing to ask the database)."""
+    if not permissions.role_allows(actor, "EDIT"):
+        return None
+    return {"run_id": run_id, **experiments.grant_params(actor)}
+
+
+_ACCEPTING_PER_CALL = frozenset({"run_id", "uid", "default_level"})
+
+
+@functools.cache
+def rendered(stmt: ClauseElement, dialect: str, per_call: frozenset[str]) -> tuple[str, dict[str, Any]]:
+    """A statement built once (``stmt`` must be the same object each time) as the dialect's SQL
+    text with named placeholders (the DBAPI's own: ``:name``, ``%(name)s``), and the values of its
+    constant parameters; the caller adds the ``per_call`` ones. Rendered once per process."""
+    compiler: Dialect = (
+        postgresql.psycopg.dialect() if dialect == "postgresql" else sqlite.dialect(paramstyle="named")
+    )
+    compiled = stmt.compile(dialect=compiler)
+    assert isinstance(compiled, SQLCompiler)
+    state = compiled.construct_expanded_state(dict.fromkeys(per_call))
+    constants = {k: v for k, v in state.parameters.items() if k not in per_call}
+    return state.statement, constants
 
 
 COLUMNS = "run_id, key, step, timestamp, value, is_nan"
@@ -111,8 +180,21 @@ class MetricWriter(Protocol):
     def write(self, session: Session, run_id: str, rows: list[MetricRow]) -> None:
         """Insert the points and move the latest values, in the caller's (checked) transaction."""
 
-    def write_checked(self, session: Session, run_id: str, rows: list[MetricRow]) -> bool:
-        """Write only if the run still accepts data; False (nothing written) if it no longer does."""
+    def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
+        """Write only if ``actor`` holds EDIT on the run and the run accepts data
+        (``accepting_run``); False, with nothing written, otherwise."""
+
+    def write_batch(
+        self, session: Session, actor: Principal, run_id: str, pairs: Pairs, rows: list[MetricRow]
+    ) -> list[str] | None:
+        """In the caller's write transaction, if ``actor`` holds EDIT on the run and it accepts data
+        (``accepting_run``, which keeps the run row locked): insert the params not logged yet, set
+        the tags, write the points. Returns the param keys that were already logged (the caller
+        compares their values: params are immutable), or None, with nothing written, if refused."""
+
+    def write_new_run(self, session: Session, run: NewRun, rows: list[MetricRow]) -> bool:
+        """Insert a run with its first params, tags and points; False, with nothing written, when
+        ``run.insert`` inserted no run (the caller may not)."""
 
 
 class SQLiteMetricWriter:
@@ -127,23 +209,98 @@ class SQLiteMetricWriter:
             cur.executemany(self._POINTS, [(run_id, *r) for r in rows])
             cur.executemany(self._LATEST, [(run_id, *r) for r in newest_per_key(rows)])
 
-    def write_checked(self, session: Session, run_id: str, rows: list[MetricRow]) -> bool:
-        # The caller's write transaction began (BEGIN IMMEDIATE, db.py) with its check of the run,
-        # and SQLite runs one write transaction at a time: the run cannot change in between.
-        self.write(session, run_id, rows)
+    def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
+        # The check begins the caller's write transaction (BEGIN IMMEDIATE, db.py), and SQLite
+        # runs one write transaction at a time: the run cannot change before the write.
+        accepting = self._accepting(session, actor, run_id)
+        if accepting:
+            self.write(session, run_id, rows)
+        return accepting
+
+    def _accepting(self, session: Session, actor: Principal, run_id: str) -> bool:
+        bound = caller_params(actor, run_id)
+        if bound is None:
+            return False
+        sql, constants = rendered(accepting_run(not actor.is_admin), self.dialect, _ACCEPTING_PER_CALL)
+        with rawsql.cursor(session) as (cur, _mark):
+            cur.execute(sql, {**constants, **bound})
+            return cur.fetchone() is not None
+
+    _PARAM = "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO NOTHING"
+    _TAG = (
+        "INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?) "
+        "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"
+    )
+
+    def write_batch(
+        self, session: Session, actor: Principal, run_id: str, pairs: Pairs, rows: list[MetricRow]
+    ) -> list[str] | None:
+        if not self._accepting(session, actor, run_id):
+            return None
+        repeated = []
+        with rawsql.cursor(session) as (cur, _mark):
+            for k, v in pairs.params.items():
+                cur.execute(self._PARAM, (run_id, k, v))
+                if cur.rowcount == 0:
+                    repeated.append(k)
+            cur.executemany(self._TAG, [(run_id, k, v) for k, v in pairs.tags.items()])
+        if rows:
+            self.write(session, run_id, rows)
+        return repeated
+
+    def write_new_run(self, session: Session, run: NewRun, rows: list[MetricRow]) -> bool:
+        sql, constants = rendered(run.insert, self.dialect, frozenset(run.bound))
+        with rawsql.cursor(session) as (cur, _mark):
+            cur.execute(sql, {**constants, **run.bound})
+            if cur.fetchone() is None:
+                return False
+            for table, pairs in (("params", run.pairs.params), ("run_tags", run.pairs.tags)):
+                if pairs:
+                    sql = f"INSERT INTO {table} (run_id, key, value) VALUES (?, ?, ?)"
+                    cur.executemany(sql, [(run.id, k, v) for k, v in pairs.items()])
+        if rows:
+            self.write(session, run.id, rows)
         return True
 
 
-# Five parallel arrays (key, step, timestamp, value, is_nan) as rows.
-_PG_UNNEST = "unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], %s::boolean[])"
-_PG_RUN_ACCEPTING = (
-    "SELECT runs.id FROM runs JOIN experiments ON experiments.id = runs.experiment_id "
-    f"WHERE runs.id = %s AND {ACCEPTS_DATA_SQL} FOR KEY SHARE OF runs"
+_ARRAYS = (
+    ("keys", "varchar"),
+    ("steps", "bigint"),
+    ("timestamps", "bigint"),
+    ("values", "float8"),
+    ("nans", "boolean"),
 )
-_PG_RUN_GIVEN = "SELECT CAST(%s AS VARCHAR) AS id"
-_PG_POINTS = f"INSERT INTO metrics ({COLUMNS}) SELECT r.id, m.* FROM r, {_PG_UNNEST} AS m"
+
+
+def _pg_rows(prefix: str) -> str:
+    """The five parallel arrays (key, step, timestamp, value, is_nan) bound as ``<prefix>_keys``,
+    ``<prefix>_steps``, ... as rows."""
+    return "unnest(" + ", ".join(f"%({prefix}_{name})s::{type_}[]" for name, type_ in _ARRAYS) + ")"
+
+
+def _pg_arrays(prefix: str, rows: list[MetricRow]) -> dict[str, list[Any]]:
+    """The values of ``_pg_rows(prefix)``."""
+    columns = list(zip(*rows, strict=True)) or [()] * len(_ARRAYS)
+    return {f"{prefix}_{name}": list(col) for (name, _t), col in zip(_ARRAYS, columns, strict=True)}
+
+
+def _pg_pairs(prefix: str) -> str:
+    """Key/value pairs (params, tags) bound as ``<prefix>_keys`` and ``<prefix>_values``, as rows."""
+    return f"unnest(%({prefix}_keys)s::varchar[], %({prefix}_values)s::text[])"
+
+
+def _pg_pair_values(prefix: str, pairs: dict[str, str]) -> dict[str, list[str]]:
+    return {f"{prefix}_keys": list(pairs), f"{prefix}_values": list(pairs.values())}
+
+
+_PG_PAIRS = "INSERT INTO {0} (run_id, key, value) SELECT r.id, x.* FROM r, {1} AS x"  # table, rows
+
+
+_PG_RUN_GIVEN = "SELECT CAST(%(run_id)s AS VARCHAR) AS id"
+# from r (the run) and the batch: all points (p_*), each key's newest point (b_*)
+_PG_POINTS = f"INSERT INTO metrics ({COLUMNS}) SELECT r.id, p.* FROM r, {_pg_rows('p')} AS p"
 _PG_LATEST = (
-    f"INSERT INTO latest_metrics ({COLUMNS}) SELECT r.id, b.* FROM r, {_PG_UNNEST} AS b {LATEST_UPSERT}"
+    f"INSERT INTO latest_metrics ({COLUMNS}) SELECT r.id, b.* FROM r, {_pg_rows('b')} AS b {LATEST_UPSERT}"
 )
 
 
@@ -154,31 +311,135 @@ class PostgresMetricWriter:
 
     _SMALL = f"WITH r AS ({_PG_RUN_GIVEN}), ins AS ({_PG_POINTS}) {_PG_LATEST}"
     _LATEST_ONLY = f"WITH r AS ({_PG_RUN_GIVEN}) {_PG_LATEST}"
-    _CHECKED = (
-        f"WITH r AS ({_PG_RUN_ACCEPTING}), ins AS ({_PG_POINTS}), up AS ({_PG_LATEST}) SELECT count(*) FROM r"
-    )
 
     @staticmethod
-    def _arrays(rows: list[MetricRow]) -> list[list[Any]]:
-        return [list(c) for c in zip(*rows, strict=True)]
+    @functools.cache
+    def _checked(for_caller: bool) -> tuple[str, dict[str, Any]]:
+        """Check (``accepting_run``), insert and upsert in one statement; it counts the runs found."""
+        run, constants = rendered(accepting_run(for_caller), "postgresql", _ACCEPTING_PER_CALL)
+        return (
+            f"WITH r AS ({run}), ins AS ({_PG_POINTS}), up AS ({_PG_LATEST}) SELECT count(*) FROM r",
+            constants,
+        )
+
+    @staticmethod
+    @functools.cache
+    def _new_run(
+        insert: Insert, per_call: frozenset[str], params: bool, tags: bool, points: bool
+    ) -> tuple[str, dict[str, Any]]:
+        """The run's INSERT ... RETURNING id as ``r``, and its params, tags and points (those it has:
+        a bare run is its INSERT alone, which PostgreSQL plans in about half the time) in one
+        statement."""
+        run, constants = rendered(insert, "postgresql", per_call)
+        ctes = [
+            f"r AS ({run})",
+            *([f"pa AS ({_PG_PAIRS.format('params', _pg_pairs('np'))})"] if params else []),
+            *([f"tg AS ({_PG_PAIRS.format('run_tags', _pg_pairs('nt'))})"] if tags else []),
+            *([f"ins AS ({_PG_POINTS})", f"up AS ({_PG_LATEST})"] if points else []),
+        ]
+        return f"WITH {', '.join(ctes)} SELECT count(*) FROM r", constants
+
+    @staticmethod
+    @functools.cache
+    def _batch(
+        for_caller: bool, params: bool, tags: bool, latest: bool, points: bool
+    ) -> tuple[str, dict[str, Any]]:
+        """Check (``accepting_run``), then the params, tags, latest values and points (those the
+        batch has; ``points`` False when they are copied afterwards) in one statement; it answers
+        the runs found and the param keys it inserted."""
+        run, constants = rendered(accepting_run(for_caller), "postgresql", _ACCEPTING_PER_CALL)
+        ctes = [
+            f"r AS ({run})",
+            *(
+                [
+                    f"pa AS ({_PG_PAIRS.format('params', _pg_pairs('np'))} "
+                    "ON CONFLICT (run_id, key) DO NOTHING RETURNING key)"
+                ]
+                if params
+                else []
+            ),
+            *(
+                [
+                    f"tg AS ({_PG_PAIRS.format('run_tags', _pg_pairs('nt'))} ON CONFLICT (run_id, key) "
+                    "DO UPDATE SET value = excluded.value)"
+                ]
+                if tags
+                else []
+            ),
+            *([f"up AS ({_PG_LATEST})"] if latest else []),
+            *([f"ins AS ({_PG_POINTS})"] if points else []),
+        ]
+        inserted = "ARRAY(SELECT key FROM pa)" if params else "ARRAY[]::varchar[]"
+        return f"WITH {', '.join(ctes)} SELECT count(*), {inserted} FROM r", constants
+
+    def write_batch(
+        self, session: Session, actor: Principal, run_id: str, pairs: Pairs, rows: list[MetricRow]
+    ) -> list[str] | None:
+        bound = caller_params(actor, run_id)
+        if bound is None:
+            return None
+        copy = len(rows) >= self.COPY_MIN_ROWS
+        sql, constants = self._batch(
+            not actor.is_admin, bool(pairs.params), bool(pairs.tags), bool(rows), bool(rows) and not copy
+        )
+        values = {**constants, **bound}
+        if pairs.params:
+            values |= _pg_pair_values("np", pairs.params)
+        if pairs.tags:
+            values |= _pg_pair_values("nt", pairs.tags)
+        if rows:
+            values |= _pg_arrays("b", newest_per_key(rows))
+        if rows and not copy:
+            values |= _pg_arrays("p", rows)
+        with rawsql.cursor(session) as (cur, _mark):
+            cur.execute(sql, values)
+            found, inserted = cur.fetchone()
+            if not found:
+                return None
+            if copy:
+                self._copy(cur, run_id, rows)
+        return [k for k in pairs.params if k not in set(inserted)]
+
+    @staticmethod
+    def _copy(cur: Any, run_id: str, rows: list[MetricRow]) -> None:
+        """Binary COPY of the points (about 30% less server time than an array insert)."""
+        with cur.copy(f"COPY metrics ({COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(["varchar", "varchar", "int8", "int8", "float8", "bool"])
+            for r in rows:
+                cp.write_row((run_id, *r))
 
     def write(self, session: Session, run_id: str, rows: list[MetricRow]) -> None:
-        best = self._arrays(newest_per_key(rows))
+        best = _pg_arrays("b", newest_per_key(rows))
         with rawsql.cursor(session) as (cur, _mark):
             if len(rows) < self.COPY_MIN_ROWS:  # one statement, one round trip
-                cur.execute(self._SMALL, (run_id, *self._arrays(rows), *best))
+                cur.execute(self._SMALL, {"run_id": run_id, **_pg_arrays("p", rows), **best})
                 return
-            # many points: binary COPY (about 30% less server time than an array insert)
-            with cur.copy(f"COPY metrics ({COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
-                cp.set_types(["varchar", "varchar", "int8", "int8", "float8", "bool"])
-                for r in rows:
-                    cp.write_row((run_id, *r))
-            cur.execute(self._LATEST_ONLY, (run_id, *best))
+            self._copy(cur, run_id, rows)  # many points
+            cur.execute(self._LATEST_ONLY, {"run_id": run_id, **best})
 
-    def write_checked(self, session: Session, run_id: str, rows: list[MetricRow]) -> bool:
-        best = self._arrays(newest_per_key(rows))
+    def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
+        bound = caller_params(actor, run_id)
+        if bound is None:
+            return False
+        sql, constants = self._checked(not actor.is_admin)
+        params = {**constants, **bound, **_pg_arrays("p", rows), **_pg_arrays("b", newest_per_key(rows))}
         with rawsql.cursor(session) as (cur, _mark):
-            cur.execute(self._CHECKED, (run_id, *self._arrays(rows), *best))
+            cur.execute(sql, params)
+            return bool(cur.fetchone()[0])
+
+    def write_new_run(self, session: Session, run: NewRun, rows: list[MetricRow]) -> bool:
+        # One statement: atomic in the autocommit session the caller uses (``autocommit_points``).
+        params, tags = run.pairs.params, run.pairs.tags
+        sql, constants = self._new_run(run.insert, frozenset(run.bound), bool(params), bool(tags), bool(rows))
+        values = {**constants, **run.bound}
+        if params:
+            values |= _pg_pair_values("np", params)
+        if tags:
+            values |= _pg_pair_values("nt", tags)
+        if rows:
+            values |= {**_pg_arrays("p", rows), **_pg_arrays("b", newest_per_key(rows))}
+        with rawsql.cursor(session) as (cur, _mark):
+            cur.execute(sql, values)
             return bool(cur.fetchone()[0])
 
 
