@@ -1,0 +1,27 @@
+"""MLflow compatibility: the REST surface the stock MLflow client calls, as a translation layer.
+
+``MLFLOW_TRACKING_URI=http://tether:5055`` and ``MLFLOW_TRACKING_TOKEN=tth_...`` (sent as a bearer
+token) make an unchanged MLflow script log into Tether. Every route here translates MLflow's request
+into a call of Tether's own services (same tables, permission filters, audit rows and validation) and
+the answer back into MLflow's JSON; nothing is stored twice. Errors on these paths are MLflow-shaped
+(``errors.MLFLOW_PREFIXES``).
+
+- ``tracking``: experiments, runs, params, metrics, tags, search and metric history
+- ``artifacts``: the proxied artifact routes (``mlflow-artifacts:/<experiment>/<run>/artifacts``)
+- ``registry``: registered models, versions, aliases and the governed ``transition-stage``
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+PREFIX = "/api/2.0/mlflow"
+ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+def register(app: Flask) -> None:
+    from . import artifacts, registry, tracking
+
+    app.register_blueprint(tracking.bp, url_prefix=PREFIX)
+    app.register_blueprint(registry.bp, url_prefix=PREFIX)
+    app.register_blueprint(artifacts.bp, url_prefix=ARTIFACTS_PREFIX)

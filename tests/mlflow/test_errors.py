@@ -1,0 +1,135 @@
+"""The MLflow routes' contract without the MLflow client: MLflow-shaped errors (the client reads
+``error_code``), MLflow's limits, protobuf JSON values, and Tether's permissions and error shape
+elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Users, bearer
+
+P = "/api/2.0/mlflow"
+
+
+def _code(resp: Any) -> tuple[int, str]:
+    body = resp.get_json()
+    assert set(body) == {"error_code", "message"} and body["message"], body
+    return resp.status_code, body["error_code"]
+
+
+def _run(client: Any, auth: dict[str, str], name: str = "errs") -> tuple[str, str]:
+    exp = client.post(f"{P}/experiments/create", json={"name": name}, headers=auth).get_json()[
+        "experiment_id"
+    ]
+    run = client.post(f"{P}/runs/create", json={"experiment_id": exp, "run_name": "r"}, headers=auth)
+    assert run.status_code == 200, run.get_json()
+    return exp, run.get_json()["run"]["info"]["run_id"]
+
+
+def test_error_codes_the_client_depends_on(client: Any, auth: dict[str, str]) -> None:
+    missing = client.get(
+        f"{P}/experiments/get-by-name", query_string={"experiment_name": "nope"}, headers=auth
+    )
+    assert _code(missing) == (404, "RESOURCE_DOES_NOT_EXIST")
+    assert client.post(f"{P}/experiments/create", json={"name": "dup"}, headers=auth).status_code == 200
+    again = client.post(f"{P}/experiments/create", json={"name": "dup"}, headers=auth)
+    assert _code(again) == (409, "RESOURCE_ALREADY_EXISTS")
+    assert _code(client.post(f"{P}/no/such/endpoint", json={}, headers=auth)) == (404, "ENDPOINT_NOT_FOUND")
+    assert _code(client.get(f"{P}/runs/create", headers=auth))[1] == "ENDPOINT_NOT_FOUND"
+    assert _code(client.get(f"{P}/runs/get", query_string={"run_id": "0" * 32}, headers=auth)) == (
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
+    assert _code(client.get(f"{P}/runs/get", headers=auth)) == (400, "INVALID_PARAMETER_VALUE")
+    assert _code(client.post(f"{P}/experiments/create", json={"name": "x"})) == (401, "UNAUTHENTICATED")
+    # Tether's own API keeps its shape.
+    v1 = client.get("/api/v1/experiments/999", headers=auth)
+    assert v1.status_code == 404 and v1.get_json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_log_batch_limits_are_mlflows(client: Any, auth: dict[str, str]) -> None:
+    _exp, run_id = _run(client, auth)
+    metric = {"key": "m", "value": 1.0, "timestamp": 1, "step": 0}
+    cases = {
+        "metrics": [dict(metric, step=i) for i in range(1001)],
+        "params": [{"key": f"p{i}", "value": "v"} for i in range(101)],
+        "tags": [{"key": f"t{i}", "value": "v"} for i in range(101)],
+    }
+    for field, items in cases.items():
+        resp = client.post(f"{P}/runs/log-batch", json={"run_id": run_id, field: items}, headers=auth)
+        assert _code(resp) == (400, "INVALID_PARAMETER_VALUE"), field
+    over = {
+        "run_id": run_id,
+        "metrics": [dict(metric, step=i) for i in range(1000)],
+        "params": [{"key": "p", "value": "v"}],
+    }
+    assert _code(client.post(f"{P}/runs/log-batch", json=over, headers=auth)) == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    at_limit = {**over, "params": []}
+    assert client.post(f"{P}/runs/log-batch", json=at_limit, headers=auth).get_json() == {}
+    hist = client.get(
+        f"{P}/metrics/get-history", query_string={"run_id": run_id, "metric_key": "m"}, headers=auth
+    )
+    assert len(hist.get_json()["metrics"]) == 1000
+
+
+def test_values_in_protobuf_json(client: Any, auth: dict[str, str]) -> None:
+    _exp, run_id = _run(client, auth)
+    for key, value in [("n", "NaN"), ("p", "Infinity"), ("m", "-Infinity"), ("f", 0.25)]:
+        body = {"run_id": run_id, "key": key, "value": value, "timestamp": 5, "step": 2}
+        assert client.post(f"{P}/runs/log-metric", json=body, headers=auth).get_json() == {}
+    run = client.get(f"{P}/runs/get", query_string={"run_id": run_id}, headers=auth).get_json()["run"]
+    metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
+    assert metrics == {"n": "NaN", "p": "Infinity", "m": "-Infinity", "f": 0.25}
+    assert run["info"]["experiment_id"] == str(run["info"]["experiment_id"])
+    assert (
+        client.get(
+            f"{P}/metrics/get-history", query_string={"run_id": run_id, "metric_key": "absent"}, headers=auth
+        ).get_json()
+        == {}
+    )
+    listing = client.get(
+        "/api/2.0/mlflow-artifacts/artifacts",
+        query_string={"path": f"{run['info']['experiment_id']}/{run_id}/artifacts/none"},
+        headers=auth,
+    )
+    assert listing.status_code == 200 and listing.get_json() == {}
+
+
+def test_permissions_filter_mlflow_reads(client: Any, users: Users, auth: dict[str, str]) -> None:
+    """Another writer's experiment and runs are invisible (TETHER_DEFAULT_PERMISSION=NONE), as in
+    /api/v1; a viewer cannot create."""
+    exp, run_id = _run(client, auth, "private")
+    _other_id, other = users.create("olga", "writer")
+    _viewer_id, viewer = users.create("vic", "viewer")
+    other_auth = bearer(other)
+    by_name = client.get(
+        f"{P}/experiments/get-by-name", query_string={"experiment_name": "private"}, headers=other_auth
+    )
+    assert _code(by_name) == (404, "RESOURCE_DOES_NOT_EXIST")
+    found = client.post(f"{P}/runs/search", json={"experiment_ids": [exp]}, headers=other_auth).get_json()
+    assert found == {"runs": []}
+    log = client.post(
+        f"{P}/runs/log-metric",
+        json={"run_id": run_id, "key": "k", "value": 1, "timestamp": 1},
+        headers=other_auth,
+    )
+    assert _code(log) == (404, "RESOURCE_DOES_NOT_EXIST")  # not even readable: Tether hides it
+    create = client.post(f"{P}/experiments/create", json={"name": "v"}, headers=bearer(viewer))
+    assert _code(create) == (403, "PERMISSION_DENIED")
+    mine = client.post(f"{P}/runs/search", json={"experiment_ids": [exp]}, headers=auth).get_json()
+    assert [r["info"]["run_id"] for r in mine["runs"]] == [run_id]
+
+
+def test_finished_run_refuses_metrics_with_invalid_state(client: Any, auth: dict[str, str]) -> None:
+    """Tether's rule (documented difference): only RUNNING runs accept new data."""
+    _exp, run_id = _run(client, auth)
+    done = client.post(f"{P}/runs/update", json={"run_id": run_id, "status": "FINISHED"}, headers=auth)
+    info = done.get_json()["run_info"]
+    assert info["status"] == "FINISHED" and info["end_time"] >= info["start_time"]
+    late = client.post(
+        f"{P}/runs/log-metric", json={"run_id": run_id, "key": "k", "value": 1, "timestamp": 1}, headers=auth
+    )
+    assert _code(late) == (409, "INVALID_STATE")
