@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import Users, bearer
@@ -247,3 +248,45 @@ except mlflow.exceptions.MlflowException as e:
         "import mlflow\nOUT['stage'] = mlflow.MlflowClient().get_model_version('governed', '1').current_stage"
     )
     assert run_mlflow(mlflow_python, live_server, token, check) == {"stage": "Production"}
+
+
+SKLEARN = """
+import numpy as np
+from sklearn.linear_model import LinearRegression
+import mlflow
+import mlflow.sklearn
+from mlflow import MlflowClient
+
+X = np.arange(20, dtype=float).reshape(10, 2)
+y = X @ np.array([1.0, 2.0]) + 3.0
+mlflow.set_experiment("compat-sklearn")
+with mlflow.start_run() as run:
+    info = mlflow.sklearn.log_model(LinearRegression().fit(X, y), name="model", registered_model_name="sk")
+OUT["run_id"] = run.info.run_id
+OUT["model_id"] = info.model_id
+client = MlflowClient()
+OUT["logged"] = [m.model_id for m in client.search_logged_models(experiment_ids=[run.info.experiment_id])]
+client.set_registered_model_alias("sk", "champion", "1")
+OUT["by_alias"] = mlflow.pyfunc.load_model("models:/sk@champion").predict(X[:3]).tolist()
+OUT["by_model_uri"] = mlflow.pyfunc.load_model(info.model_uri).predict(X[:3]).tolist()
+OUT["by_run_uri"] = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(X[:3]).tolist()
+"""
+
+
+def test_sklearn_log_model_register_and_load(mlflow_python: Path, live_server: str, users: Users) -> None:
+    """MLflow 3's flavor log_model (a logged model) + registered_model_name, then pyfunc loads by
+    alias, by model URI and by run URI: every prediction equals the fitted line."""
+    _uid, token = users.create("mara", "writer")
+    out = run_mlflow(mlflow_python, live_server, token, SKLEARN)
+    expected = [3.0 + 1.0 * (2 * i) + 2.0 * (2 * i + 1) for i in range(3)]
+    for key in ("by_alias", "by_model_uri", "by_run_uri"):
+        assert out[key] == pytest.approx(expected), key
+    assert out["logged"] == [out["model_id"]]
+    api = requests.Session()
+    api.headers.update(bearer(token))
+    run_files = api.get(
+        f"{live_server}/api/v1/runs/{out['run_id']}/artifacts", params={"prefix": "model/"}
+    ).json()
+    assert "model/MLmodel" in {a["path"] for a in run_files["items"]}
+    version = api.get(f"{live_server}/api/v1/models/sk/versions/1").json()
+    assert version["run_id"] == out["run_id"] and "MLmodel" in {f["path"] for f in version["files"]}

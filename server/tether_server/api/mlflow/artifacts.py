@@ -25,6 +25,7 @@ from ...services.registry import deploy
 from ...services.tracking import runs as runs_svc
 from ...storage import zerocopy
 from . import convert as cv
+from . import logged_models
 
 bp = Blueprint("mlflow_artifacts", __name__)
 MAX_BODY = 5 * 1024**4
@@ -32,8 +33,14 @@ _LIST_PAGE = 1000
 
 
 def _split(raw: str) -> tuple[int, str, str]:
-    """``<experiment>/<run>/artifacts[/<path>]`` → (experiment id, run id, artifact path or "")."""
+    """``<experiment>/<run>/artifacts[/<path>]`` → (experiment id, run id, artifact path or ""); a
+    logged model's ``<experiment>/models/<model id>/artifacts[/<path>]`` is its run's folder."""
     parts = raw.strip("/").split("/", 3)
+    if len(parts) >= 3 and parts[1] == "models" and parts[0].isdigit():
+        model = raw.strip("/").split("/", 4)
+        if len(model) >= 4 and model[3] == "artifacts":
+            run_id, name = logged_models.parse_id(model[2])
+            return int(parts[0]), run_id, f"{name}/{model[4]}" if len(model) == 5 else name
     if len(parts) < 3 or parts[2] != "artifacts" or not parts[0].isdigit():
         raise NotFound(f"No run artifacts at {raw[:200]!r} (expected <experiment>/<run>/artifacts/<path>)")
     return int(parts[0]), parts[1], parts[3] if len(parts) == 4 else ""

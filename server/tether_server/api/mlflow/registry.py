@@ -24,6 +24,7 @@ from ...services.artifacts.files import check_path, experiment_of
 from ...services.registry import catalog as svc
 from ...services.registry import deploy, transitions, versions
 from . import convert as cv
+from . import logged_models
 
 bp = Blueprint("mlflow_registry", __name__)
 
@@ -157,7 +158,7 @@ def model_search() -> Any:
     rows, nxt = svc.list_models(
         session,
         context.principal(),
-        name_like=None,
+        name_like=name.get("name"),  # LIKE on the exact name narrows it; the check below is exact
         max_results=max(1, min(cv.integer(body, "max_results", 100) or 100, _MAX_SEARCH)),
         page_token=body.get("page_token") or None,
     )
@@ -258,6 +259,8 @@ def parse_source(session: Session, actor: Principal, source: Any, run_id: str | 
         raise InvalidArgument("Missing value for required parameter 'source'", {"field": "source"})
     if source.startswith("runs:/"):
         rid, _, path = source[len("runs:/") :].strip("/").partition("/")
+    elif source.startswith("models:/m-"):  # a logged model: its run's folder
+        rid, path = logged_models.parse_id(source[len("models:/") :].strip("/"))
     else:
         m = _SOURCE_HTTP.match(source)
         tail = (
@@ -277,6 +280,8 @@ def parse_source(session: Session, actor: Principal, source: Any, run_id: str | 
         rid, path = parts[1], parts[3] if len(parts) == 4 else ""
         if experiment_of(session, rid) != int(parts[0]):
             raise InvalidArgument(f"Run {rid!r} is not in experiment {parts[0]}", {"field": "source"})
+    if not rid:
+        raise InvalidArgument("The source names no run", {"field": "source"})
     if run_id and run_id != rid:
         raise InvalidArgument("run_id does not match the run named by source", {"field": "run_id"})
     return rid, check_path(path, allow_empty=True)
@@ -399,7 +404,7 @@ def version_transition() -> Any:
         raise PermissionDenied(
             f"Moving version {number} of {name!r} to {stage} needs {need} approval(s): Tether opened "
             f"transition request {req_id}; review it at {request.host_url.rstrip('/')}/reviews/{req_id} "
-            f"(or POST /api/v1/transitions/{req_id}/approve). A stage whose policy needs 0 approvals "
+            f"(or POST /api/v1/transition-requests/{req_id}/approve). A stage whose policy needs 0 approvals "
             "moves at once."
         )
     session = context.db()

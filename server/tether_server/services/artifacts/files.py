@@ -24,9 +24,10 @@ from tether import _pathrules as pathrules
 
 from ...access import Principal
 from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from ...models import Artifact, Experiment, Upload, now_ms
+from ...models import Artifact, Experiment, Run, Upload, now_ms
 from ...storage import ArtifactStore, ObjectBody
 from .. import paging
+from ..identity import permissions
 from ..tracking import runs
 
 MAX_PATH = pathrules.MAX_PATH
@@ -390,8 +391,6 @@ SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def experiment_of(session: Session, run_id: str) -> int:
-    from ...models import Run
-
     exp = session.scalar(select(Run.experiment_id).where(Run.id == run_id))
     if exp is None:
         raise NotFound(f"Run {run_id!r} not found")
@@ -402,3 +401,29 @@ def mark_upload(session: Session, upload_id: str, status: str) -> None:
     up = session.get(Upload, upload_id)
     if up is not None:
         up.status = status
+
+
+def logged_model_folders(
+    session: Session, actor: Principal, experiment_ids: list[int], limit: int
+) -> list[tuple[Any, str]]:
+    """(run, folder) for each top-level artifact folder holding an ``MLmodel`` file, in active runs of
+    the given experiments that the caller reads (an MLflow "logged model"), newest runs first."""
+    q = (
+        select(Run, Artifact.path)
+        .join(Artifact, Artifact.run_id == Run.id)
+        .where(
+            Run.experiment_id.in_(experiment_ids),
+            Run.lifecycle == "active",
+            Artifact.path.like("%/MLmodel"),
+            permissions.filter_clause(actor, "experiment", Run.experiment_id),
+        )
+        .order_by(Run.start_time.desc(), Artifact.path)
+    )
+    out = []
+    for run, path in session.execute(q):
+        folder = path[: -len("/MLmodel")]
+        if "/" not in folder:
+            out.append((run, folder))
+            if len(out) >= limit:
+                break
+    return out
