@@ -135,3 +135,24 @@ def test_finished_run_refuses_metrics_with_invalid_state(client: Any, auth: dict
         f"{P}/runs/log-metric", json={"run_id": run_id, "key": "k", "value": 1, "timestamp": 1}, headers=auth
     )
     assert _code(late) == (409, "INVALID_STATE")
+
+
+def test_malformed_bodies_on_every_mlflow_json_route(app: Any, client: Any, users: Users) -> None:
+    """The body checks every JSON route has (depth, media type) answer in MLflow's shape here."""
+    from tests.hardening.test_malformed_bodies import _deep_array, json_routes
+    from tether_server.bodyguard import MAX_JSON_DEPTH
+    from tether_server.errors import MLFLOW_PREFIXES
+
+    admin = bearer(users.create("root", "admin")[1])
+    routes = json_routes(app, MLFLOW_PREFIXES)
+    assert ("POST", f"{P}/runs/log-batch") in routes and ("PATCH", f"{P}/registered-models/update") in routes
+    for method, url in routes:
+        deep = client.open(
+            url,
+            method=method,
+            data=_deep_array(MAX_JSON_DEPTH + 1),
+            headers={**admin, "Content-Type": "application/json"},
+        )
+        assert _code(deep) == (400, "INVALID_PARAMETER_VALUE"), (method, url)
+        text = client.open(url, method=method, data=b"{}", headers={**admin, "Content-Type": "text/plain"})
+        assert _code(text) == (415, "INVALID_PARAMETER_VALUE"), (method, url)
