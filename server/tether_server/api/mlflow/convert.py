@@ -124,4 +124,5 @@ def run(run: Run, details: dict[str, Any]) -> dict[str, Any]:
         "info": run_info(run, tags),
         "data": {"metrics": metrics, "params": pairs(details.get("params") or {}), "tags": pairs(tags)},
         "inputs": {},
+        "outputs": {},
     }
