@@ -150,3 +150,13 @@ def log_outputs() -> Any:
                 "A run's model outputs must be models logged in that run", {"field": "models"}
             )
     return jsonify({})
+
+
+@bp.route("/runs/log-model", methods=["POST"])
+@access("writer")
+def log_model_history() -> Any:
+    """MLflow's per-run model history (``mlflow.log-model.history``): the model folder in the run's
+    artifacts is the record here; the run must accept data, nothing more is stored."""
+    body = cv.args()
+    runs_svc.writable_run(context.db(), context.principal(), cv.run_id_of(body), lock=False)
+    return jsonify({})
