@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import request
+from flask import g, request
 
 from ...errors import InvalidArgument
 from ...models import Experiment, Run
@@ -22,7 +22,8 @@ def args() -> dict[str, Any]:
     """The request's fields: the JSON body of a POST/PATCH/DELETE, the query of a GET."""
     if request.method == "GET":
         return {k: v if len(v) > 1 else v[0] for k, v in request.args.lists()}
-    return json_object_body()
+    parsed = g.get("json_body")  # bodyguard already parsed a JSON body once
+    return parsed if isinstance(parsed, dict) else json_object_body()
 
 
 def text(body: dict[str, Any], field: str, *, required: bool = True) -> str | None:
