@@ -396,7 +396,8 @@ def version_transition() -> Any:
             number,
             stage,
             comment=body.get("comment") or "requested through the MLflow client",
-            archive_existing=None if archive is None else bool(archive),
+            # Tether keeps one Production version: MLflow's default False leaves it to the policy
+            archive_existing=True if archive is True or str(archive).lower() == "true" else None,
             **_kw(),
         )
         pending, req_id, need = req.status == "pending", req.id, req.required_approvals
