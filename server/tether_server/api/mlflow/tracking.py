@@ -151,6 +151,17 @@ def experiment_restore() -> Any:
     return _ok()
 
 
+@bp.route("/experiments/update", methods=["POST"])
+@access("writer")
+def experiment_update() -> Any:
+    """Rename (MLflow's only experiment update)."""
+    body = cv.args()
+    session, actor = context.db(), context.principal()
+    eid = experiment_id_of(session, actor, cv.text(body, "experiment_id"))
+    experiments_svc.update_experiment(session, actor, eid, name=cv.text(body, "new_name"))
+    return _ok()
+
+
 @bp.route("/experiments/set-experiment-tag", methods=["POST"])
 @access("writer")
 def experiment_set_tag() -> Any:
