@@ -109,7 +109,7 @@ def test_tracking_round_trip(mlflow_python: Path, live_server: str, users: Users
     assert run["tags"]["team"] == "growth" and run["tags"]["stage"] == "dev"
     assert api.get(f"{live_server}/api/v1/runs/{child}").json()["parent_run_id"] == parent
     loss = api.get(f"{live_server}/api/v1/runs/{parent}/metrics/loss").json()["items"]
-    assert [p[0] for p in loss] == list(range(20))
+    assert [p["step"] for p in loss] == list(range(20))
     batch = api.get(f"{live_server}/api/v1/runs/{parent}/metrics/batch", params={"max_results": 5000}).json()
     assert len(batch["items"]) == 1000
     found = api.post(

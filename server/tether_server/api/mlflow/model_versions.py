@@ -17,7 +17,7 @@ from ...services.registry import catalog as svc
 from ...services.registry import transitions, versions
 from . import convert as cv
 from . import logged_models
-from .registry import kw, matches, model_version, name_of, search_filter, version_number
+from .registry import kw, model_version, name_of, search_filter, version_number
 
 bp = Blueprint("mlflow_model_versions", __name__)
 
@@ -124,19 +124,19 @@ def version_delete() -> Any:
 def version_search() -> Any:
     body = cv.args()
     session, actor = context.db(), context.principal()
-    equal, like = search_filter(body.get("filter"), ("name", "run_id"))
+    wanted = search_filter(body.get("filter"), ("name", "run_id"))
     limit = max(1, min(cv.integer(body, "max_results", _MAX_SEARCH) or _MAX_SEARCH, _MAX_SEARCH))
     found = versions.search_versions(
         session,
         actor,
-        name=equal.get("name"),
-        run_id=equal.get("run_id"),
-        limit=limit if not like else 50_000,
+        name=wanted.equal("name"),
+        run_id=wanted.equal("run_id"),
+        limit=50_000 if wanted.narrows_after_sql else limit,
     )
     rows = [
         (mv, n)
         for mv, n in found
-        if matches(n, None, like.get("name")) and matches(mv.run_id, None, like.get("run_id"))
+        if wanted.matches({"name": n, "run_id": mv.run_id}, versions.version_tags(mv))
     ][:limit]
     aliases = svc.aliases_of(session, [mv.id for mv, _ in rows])
     return jsonify({"model_versions": [model_version(session, n, mv, aliases[mv.id]) for mv, n in rows]})

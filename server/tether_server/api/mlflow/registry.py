@@ -11,6 +11,7 @@ PERMISSION_DENIED naming it; version tags live in the version's metadata (``extr
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, jsonify
@@ -27,7 +28,8 @@ from . import convert as cv
 bp = Blueprint("mlflow_registry", __name__)
 
 _SEARCH_TERM = re.compile(
-    r"""^\s*(?:attributes\.)?(name|run_id)\s*(=|LIKE|ILIKE)\s*(['"])(.*?)\3\s*$""", re.I | re.S
+    r"""^\s*(?:(attributes?|tags?)\.)?(`[^`]+`|"[^"]+"|[\w.]+)\s*(=|!=|LIKE|ILIKE)\s*(['"])(.*?)\4\s*$""",
+    re.I | re.S,
 )
 _MAX_SEARCH = 1000
 
@@ -151,47 +153,90 @@ def model_set_tag() -> Any:
 def model_search() -> Any:
     body = cv.args()
     session = context.db()
-    name, like = search_filter(body.get("filter"), ("name",))
+    found = search_filter(body.get("filter"), ("name",))
     rows, nxt = svc.list_models(
         session,
         context.principal(),
-        name_like=name.get("name"),  # LIKE on the exact name narrows it; the check below is exact
+        name_like=found.equal("name"),  # LIKE on the exact name narrows it; the check below is exact
         max_results=max(1, min(cv.integer(body, "max_results", 100) or 100, _MAX_SEARCH)),
         page_token=body.get("page_token") or None,
     )
-    rows = [m for m in rows if matches(m.name, name.get("name"), like.get("name"))]
+    rows = [m for m in rows if found.matches({"name": m.name}, m.tags or {})]
     out: dict[str, Any] = {"registered_models": [registered_model(session, m) for m in rows]}
     if nxt:
         out["next_page_token"] = nxt
     return jsonify(out)
 
 
-def search_filter(raw: Any, fields: tuple[str, ...]) -> tuple[dict[str, str], dict[str, re.Pattern[str]]]:
-    """The registry-search filter subset: ``field = '...'`` / ``field [I]LIKE '...'`` terms joined by AND."""
-    equal: dict[str, str] = {}
-    like: dict[str, re.Pattern[str]] = {}
+@dataclass(frozen=True)
+class Term:
+    """One ``field op 'value'`` term; ``key`` names the tag of a ``tags.<key>`` term."""
+
+    field: str
+    key: str | None
+    op: str
+    value: str
+
+    def test(self, value: str | None) -> bool:
+        if self.op == "=":
+            return value == self.value
+        if self.op == "!=":
+            return value != self.value  # a missing tag differs (MLflow's prompt filter relies on it)
+        if value is None:
+            return False
+        pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in self.value)
+        return re.fullmatch(pattern, value, re.S | (re.I if self.op == "ILIKE" else 0)) is not None
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """The registry-search filter subset: ``<field> <op> '...'`` terms joined by AND, where a field is
+    one of the search's attributes or ``tags.<key>`` (``tag.``, backquoted keys), and op is ``=``,
+    ``!=``, ``LIKE`` or ``ILIKE``."""
+
+    terms: tuple[Term, ...] = ()
+
+    def equal(self, field: str) -> str | None:
+        """The value an ``=`` term pins ``field`` to (a narrowing the query can do in SQL)."""
+        return next((t.value for t in self.terms if t.field == field and t.op == "="), None)
+
+    @property
+    def narrows_after_sql(self) -> bool:
+        return any(t.op != "=" or t.field == "tag" for t in self.terms)
+
+    def matches(self, attributes: dict[str, str | None], tags: dict[str, str]) -> bool:
+        return all(
+            t.test(tags.get(t.key or "") if t.field == "tag" else attributes.get(t.field)) for t in self.terms
+        )
+
+
+def search_filter(raw: Any, fields: tuple[str, ...]) -> SearchFilter:
     if not raw:
-        return equal, like
+        return SearchFilter()
+    terms = []
     for term in re.split(r"\s+AND\s+", str(raw), flags=re.I):
         m = _SEARCH_TERM.match(term)
-        if m is None or m.group(1).lower() not in fields:
+        field = (m.group(1) or "").lower() if m else ""
+        name = m.group(2).strip('`"') if m else ""
+        if (
+            m is None
+            or (field.startswith("tag") and not name)
+            or (not field.startswith("tag") and name not in fields)
+        ):
             raise InvalidArgument(
-                f"Supported filters: {', '.join(fields)} with =, LIKE or ILIKE, joined by AND",
+                f"Supported filters: {', '.join(fields)} and tags.<key> with =, !=, LIKE or ILIKE, joined by AND",
                 {"field": "filter"},
             )
-        field, op, value = m.group(1).lower(), m.group(2).upper(), m.group(4)
-        if op == "=":
-            equal[field] = value
-        else:
-            pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value)
-            like[field] = re.compile(pattern, re.S | (re.I if op == "ILIKE" else 0))
-    return equal, like
-
-
-def matches(value: str | None, equal: str | None, like: re.Pattern[str] | None) -> bool:
-    if equal is not None and value != equal:
-        return False
-    return like is None or (value is not None and like.fullmatch(value) is not None)
+        op = m.group(3).upper()
+        terms.append(
+            Term(
+                "tag" if field.startswith("tag") else name,
+                name if field.startswith("tag") else None,
+                op,
+                m.group(5),
+            )
+        )
+    return SearchFilter(tuple(terms))
 
 
 @bp.route("/registered-models/get-latest-versions", methods=["POST", "GET"])
