@@ -156,3 +156,30 @@ def test_malformed_bodies_on_every_mlflow_json_route(app: Any, client: Any, user
         assert _code(deep) == (400, "INVALID_PARAMETER_VALUE"), (method, url)
         text = client.open(url, method=method, data=b"{}", headers={**admin, "Content-Type": "text/plain"})
         assert _code(text) == (415, "INVALID_PARAMETER_VALUE"), (method, url)
+
+
+def test_log_inputs_contexts_and_permissions(client: Any, users: Users, auth: dict[str, str]) -> None:
+    """runs/log-inputs: MLflow's context names map onto Tether's, others are refused; the same MLflow
+    dataset twice is one Tether version; another writer's run is hidden."""
+    _exp, run_id = _run(client, auth)
+    ds = {"name": "churn", "digest": "1a2b3c4d", "source_type": "local", "source": '{"uri": "/d.csv"}'}
+
+    def log(context: str | None, headers: dict[str, str] = auth, **extra: Any) -> Any:
+        tags = [] if context is None else [{"key": "mlflow.data.context", "value": context}]
+        body = {"run_id": run_id, "datasets": [{"tags": tags, "dataset": {**ds, **extra}}]}
+        return client.post(f"{P}/runs/log-inputs", json=body, headers=headers)
+
+    assert log("train").get_json() == {} and log("test").get_json() == {} and log(None).get_json() == {}
+    assert _code(log("holdout")) == (400, "INVALID_PARAMETER_VALUE")
+    assert _code(log("train", schema="[1]")) == (400, "INVALID_PARAMETER_VALUE")
+    other = bearer(users.create("olga", "writer")[1])
+    assert _code(log("train", other)) == (404, "RESOURCE_DOES_NOT_EXIST")
+    inputs = client.get(f"/api/v1/runs/{run_id}/inputs", headers=auth).get_json()["items"]
+    assert sorted(i["context"] for i in inputs) == ["evaluation", "training"]
+    assert len({i["root_hash"] for i in inputs}) == 1
+    run = client.get(f"{P}/runs/get", query_string={"run_id": run_id}, headers=auth).get_json()["run"]
+    got = run["inputs"]["dataset_inputs"]
+    assert {(d["dataset"]["name"], d["dataset"]["digest"], d["dataset"]["source_type"]) for d in got} == {
+        ("churn", "1a2b3c4d", "local")
+    }
+    assert got[0]["dataset"]["source"] == ds["source"]

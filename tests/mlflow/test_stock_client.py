@@ -251,6 +251,7 @@ except mlflow.exceptions.MlflowException as e:
 
 
 SKLEARN = """
+import json
 import numpy as np
 from sklearn.linear_model import LinearRegression
 import mlflow
@@ -259,12 +260,28 @@ from mlflow import MlflowClient
 
 X = np.arange(20, dtype=float).reshape(10, 2)
 y = X @ np.array([1.0, 2.0]) + 3.0
+import pandas as pd
+data = mlflow.data.from_pandas(pd.DataFrame(X, columns=["a", "b"]), source="/data/churn.csv", name="churn-data")
+OUT["digest"] = data.digest
 mlflow.set_experiment("compat-sklearn")
 with mlflow.start_run() as run:
+    mlflow.log_input(data, context="training")
+    mlflow.log_input(data, context="eval")
     info = mlflow.sklearn.log_model(LinearRegression().fit(X, y), name="model", registered_model_name="sk")
 OUT["run_id"] = run.info.run_id
 OUT["model_id"] = info.model_id
 client = MlflowClient()
+got = client.get_run(run.info.run_id).inputs.dataset_inputs
+OUT["inputs"] = sorted(
+    [d.dataset.name, d.dataset.digest, d.dataset.source_type, [t.value for t in d.tags]] for d in got
+)
+OUT["schema"] = [c["name"] for c in json.loads(got[0].dataset.schema)["mlflow_colspec"]]
+OUT["profile"] = json.loads(got[0].dataset.profile)
+OUT["searched_inputs"] = len(client.search_runs([run.info.experiment_id])[0].inputs.dataset_inputs)
+OUT["model_files"] = [(a.path, a.is_dir) for a in client.list_artifacts(run.info.run_id, "model")]
+OUT["root_files"] = [a.path for a in client.list_artifacts(run.info.run_id)]
+OUT["by_name"] = [m.name for m in client.search_logged_models(experiment_ids=[run.info.experiment_id], filter_string="name = 'model'")]
+OUT["other_name"] = len(client.search_logged_models(experiment_ids=[run.info.experiment_id], filter_string="name = 'nope'"))
 OUT["logged"] = [m.model_id for m in client.search_logged_models(experiment_ids=[run.info.experiment_id])]
 client.set_registered_model_alias("sk", "champion", "1")
 OUT["by_alias"] = mlflow.pyfunc.load_model("models:/sk@champion").predict(X[:3]).tolist()
@@ -282,6 +299,20 @@ def test_sklearn_log_model_register_and_load(mlflow_python: Path, live_server: s
     for key in ("by_alias", "by_model_uri", "by_run_uri"):
         assert out[key] == pytest.approx(expected), key
     assert out["logged"] == [out["model_id"]]
+    assert out["by_name"] == ["model"] and out["other_name"] == 0
+    # Each file of the logged model is listed once (through the logged model, as MLflow's server
+    # keeps it outside the run), and a run folder uploaded with log_artifacts stays a plain folder.
+    paths = [p for p, _is_dir in out["model_files"]]
+    assert "model/MLmodel" in paths and len(paths) == len(set(paths))
+    assert "model" not in out["root_files"]
+    # log_input: one Tether dataset version (content-keyed on MLflow's digest), two run inputs.
+    digest = out["digest"]
+    assert out["inputs"] == [
+        ["churn-data", digest, "local", ["evaluation"]],
+        ["churn-data", digest, "local", ["training"]],
+    ]
+    assert out["schema"] == ["a", "b"] and out["profile"]["num_rows"] == 10
+    assert out["searched_inputs"] == 2
     api = requests.Session()
     api.headers.update(bearer(token))
     run_files = api.get(
@@ -290,3 +321,9 @@ def test_sklearn_log_model_register_and_load(mlflow_python: Path, live_server: s
     assert "model/MLmodel" in {a["path"] for a in run_files["items"]}
     version = api.get(f"{live_server}/api/v1/models/sk/versions/1").json()
     assert version["run_id"] == out["run_id"] and "MLmodel" in {f["path"] for f in version["files"]}
+    inputs = api.get(f"{live_server}/api/v1/runs/{out['run_id']}/inputs").json()["items"]
+    assert sorted((i["name"], i["context"]) for i in inputs) == [
+        ("churn-data", "evaluation"),
+        ("churn-data", "training"),
+    ]
+    assert len({i["root_hash"] for i in inputs}) == 1

@@ -141,12 +141,17 @@ def list_() -> Any:
     run = runs_svc.get_run(session, actor, run_id)
     _run_in(experiment_id, run.experiment_id, run_id)
     prefix = svc.check_path(rel, allow_empty=True)
+    hidden: set[str] = set()
+    if raw.strip("/").split("/")[1] != "models":  # the run's own listing leaves its logged models out
+        hidden = logged_models.logged_names(runs_svc.run_details(session, [run])[run.id]["tags"])
+        if prefix.split("/", 1)[0] in hidden:
+            return jsonify({})
     prefix = prefix + "/" if prefix else ""
     paths: list[tuple[str, int]] = []
     token: str | None = None
     while True:
         items, token = svc.list_artifacts(session, actor, run_id, prefix, _LIST_PAGE, token)
-        paths += [(a.path, a.size) for a in items]
+        paths += [(a.path, a.size) for a in items if a.path.split("/", 1)[0] not in hidden]
         if not token:
             break
     return jsonify(_entries(paths, prefix))

@@ -110,8 +110,9 @@ def run_info(run: Run, tags: dict[str, str] | None = None) -> dict[str, Any]:
     return info
 
 
-def run(run: Run, details: dict[str, Any]) -> dict[str, Any]:
-    """A run with its params, tags and latest metrics (``runs.run_details``)."""
+def run(run: Run, details: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run with its params, tags and latest metrics (``runs.run_details``) and its dataset inputs
+    (``inputs.run_inputs``)."""
     tags = dict(details.get("tags") or {})
     if run.name:
         tags[RUN_NAME_TAG] = run.name  # MLflow keeps the name in this tag as well
@@ -124,6 +125,6 @@ def run(run: Run, details: dict[str, Any]) -> dict[str, Any]:
     return {
         "info": run_info(run, tags),
         "data": {"metrics": metrics, "params": pairs(details.get("params") or {}), "tags": pairs(tags)},
-        "inputs": {},
+        "inputs": inputs or {},
         "outputs": {},
     }

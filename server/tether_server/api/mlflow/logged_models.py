@@ -2,10 +2,14 @@
 
 A logged model is the folder ``<name>/`` in its source run's artifacts, where MLflow 2 kept it and
 where Tether's UI, lineage and registration already look. Its id names that folder:
-``m-<run id><name as hex>``, so nothing is stored beyond the files. Its ``artifact_uri``
-``mlflow-artifacts:/<experiment>/models/<model id>/artifacts`` is served by the artifact routes,
-which map it onto the run's folder. A logged model needs a source run (log it inside a run); it is
-READY once its ``MLmodel`` file is stored. Model params and tags sent with it are not stored.
+``m-<run id><name as hex>``; the run tag ``mlflow.loggedModel.<name>`` (value: the id) records that
+the folder is a logged model, so a folder uploaded with ``log_artifacts`` stays a plain folder. Its
+``artifact_uri`` ``mlflow-artifacts:/<experiment>/models/<model id>/artifacts`` is served by the
+artifact routes, which map it onto the run's folder; the run's own MLflow listing leaves the folder
+out, as MLflow's server keeps a logged model outside its run (the client lists and downloads
+``runs:/<run>/<name>`` through the logged model, so it sees each file once). A logged model needs a
+source run that accepts data (log it inside a run); it is READY once its ``MLmodel`` file is stored.
+Model params and tags sent with it are not stored.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from . import convert as cv
 bp = Blueprint("mlflow_logged_models", __name__)
 _ID = re.compile(r"^m-([0-9a-f]{32})((?:[0-9a-f]{2}){1,250})$")
 READY, PENDING = "LOGGED_MODEL_READY", "LOGGED_MODEL_PENDING"
+#: Run tag prefix marking a run folder as a logged model (``<prefix><name>`` = model id).
+MARK = "mlflow.loggedModel."
+_NAME_FILTER = re.compile(r"""^\s*(?:attributes\.)?name\s*=\s*(['"])(.*)\1\s*$""", re.S)
 
 
 def model_id(run_id: str, name: str) -> str:
@@ -49,6 +56,11 @@ def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not name or "/" in name:
         raise InvalidArgument("A logged model's name is one artifact path segment", {"field": "name"})
     return files_svc.check_path(name)
+
+
+def logged_names(tags: dict[str, str]) -> set[str]:
+    """The folders of a run that are logged models, from its tags."""
+    return {k[len(MARK) :] for k in tags if k.startswith(MARK)}
 
 
 def describe(session: Session, run: Run, name: str) -> dict[str, Any]:
@@ -89,6 +101,7 @@ def create() -> Any:
     if str(run.experiment_id) != str(body.get("experiment_id", run.experiment_id)):
         raise InvalidArgument("The source run is in another experiment", {"field": "experiment_id"})
     name = _check_name(body.get("name") or "model")
+    runs_svc.log_batch(session, actor, run.id, tags={MARK + name: model_id(run.id, name)})
     return jsonify({"model": describe(session, run, name)})
 
 
@@ -121,8 +134,8 @@ def set_tags(model_id: str) -> Any:
 @bp.route("/logged-models/search", methods=["POST"])
 @access("viewer")
 def search() -> Any:
-    """The logged models (folders holding an ``MLmodel``) of the runs the caller reads in the given
-    experiments, newest runs first."""
+    """The logged models of the runs the caller reads in the given experiments, newest runs first;
+    the filter subset is ``name = '...'``."""
     from .tracking import experiment_id_of
 
     body = cv.args()
@@ -130,10 +143,19 @@ def search() -> Any:
     ids = [experiment_id_of(session, actor, e) for e in body.get("experiment_ids") or []]
     if not ids:
         raise InvalidArgument("experiment_ids is required", {"field": "experiment_ids"})
+    wanted = None
+    if body.get("filter"):
+        m = _NAME_FILTER.match(str(body["filter"]))
+        if m is None:
+            raise InvalidArgument("Logged-model search supports the filter name = '...'", {"field": "filter"})
+        wanted = m.group(2)
     limit = max(1, min(cv.integer(body, "max_results", 100) or 100, 1000))
+    prefix = MARK + (wanted if wanted is not None else "")
     out: list[dict[str, Any]] = []
-    for run, name in files_svc.logged_model_folders(session, actor, ids, limit):
-        out.append(describe(session, run, name))
+    for run, key, _value in runs_svc.tagged_runs(session, actor, ids, prefix, limit):
+        name = key[len(MARK) :]
+        if wanted is None or name == wanted:
+            out.append(describe(session, run, name))
     return jsonify({"models": out})
 
 

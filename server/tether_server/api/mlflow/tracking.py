@@ -18,6 +18,7 @@ from ...services.tracking import metrics as metrics_svc
 from ...services.tracking import runs as runs_svc
 from ...services.tracking import search as search_svc
 from . import convert as cv
+from . import inputs
 
 bp = Blueprint("mlflow_tracking", __name__)
 
@@ -202,7 +203,8 @@ def run_create() -> Any:
 def run_get() -> Any:
     session = context.db()
     run = runs_svc.get_run(session, context.principal(), cv.run_id_of(cv.args()))
-    return _ok({"run": cv.run(run, runs_svc.run_details(session, [run])[run.id])})
+    details = runs_svc.run_details(session, [run])[run.id]
+    return _ok({"run": cv.run(run, details, inputs.run_inputs(session, [run.id])[run.id])})
 
 
 @bp.route("/runs/update", methods=["POST"])
@@ -356,7 +358,8 @@ def run_search() -> Any:
         max_cap=cap,
     )
     details = runs_svc.run_details(session, runs)
-    out: dict[str, Any] = {"runs": [cv.run(r, details[r.id]) for r in runs]}
+    used = inputs.run_inputs(session, [r.id for r in runs])
+    out: dict[str, Any] = {"runs": [cv.run(r, details[r.id], used[r.id]) for r in runs]}
     if nxt:
         out["next_page_token"] = nxt
     return _ok(out)

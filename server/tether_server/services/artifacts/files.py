@@ -27,7 +27,6 @@ from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFou
 from ...models import Artifact, Experiment, Run, Upload, now_ms
 from ...storage import ArtifactStore, ObjectBody
 from .. import paging
-from ..identity import permissions
 from ..tracking import runs
 
 MAX_PATH = pathrules.MAX_PATH
@@ -401,29 +400,3 @@ def mark_upload(session: Session, upload_id: str, status: str) -> None:
     up = session.get(Upload, upload_id)
     if up is not None:
         up.status = status
-
-
-def logged_model_folders(
-    session: Session, actor: Principal, experiment_ids: list[int], limit: int
-) -> list[tuple[Any, str]]:
-    """(run, folder) for each top-level artifact folder holding an ``MLmodel`` file, in active runs of
-    the given experiments that the caller reads (an MLflow "logged model"), newest runs first."""
-    q = (
-        select(Run, Artifact.path)
-        .join(Artifact, Artifact.run_id == Run.id)
-        .where(
-            Run.experiment_id.in_(experiment_ids),
-            Run.lifecycle == "active",
-            Artifact.path.like("%/MLmodel"),
-            permissions.filter_clause(actor, "experiment", Run.experiment_id),
-        )
-        .order_by(Run.start_time.desc(), Artifact.path)
-    )
-    out = []
-    for run, path in session.execute(q):
-        folder = path[: -len("/MLmodel")]
-        if "/" not in folder:
-            out.append((run, folder))
-            if len(out) >= limit:
-                break
-    return out
