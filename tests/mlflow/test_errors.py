@@ -183,3 +183,18 @@ def test_log_inputs_contexts_and_permissions(client: Any, users: Users, auth: di
         ("churn", "1a2b3c4d", "local")
     }
     assert got[0]["dataset"]["source"] == ds["source"]
+
+
+def test_artifact_listing_of_a_file_path_is_empty(client: Any, auth: dict[str, str]) -> None:
+    """MLflow's server answers 200 {} when ?path= names a file (the client then treats it as a file)."""
+    exp, run_id = _run(client, auth)
+    a = "/api/2.0/mlflow-artifacts/artifacts"
+    put = client.put(f"{a}/{exp}/{run_id}/artifacts/dir/f.txt", data=b"abc", headers=auth)
+    assert put.status_code == 200 and put.get_json() == {}
+    listing = client.get(a, query_string={"path": f"{exp}/{run_id}/artifacts/dir/f.txt"}, headers=auth)
+    assert listing.status_code == 200 and listing.get_json() == {}
+    folder = client.get(a, query_string={"path": f"{exp}/{run_id}/artifacts/dir"}, headers=auth).get_json()
+    assert folder == {"files": [{"path": "f.txt", "is_dir": False, "file_size": 3}]}
+    assert client.get(f"{a}/{exp}/{run_id}/artifacts/dir/f.txt", headers=auth).data == b"abc"
+    wrong = client.get(a, query_string={"path": f"{int(exp) + 1}/{run_id}/artifacts"}, headers=auth)
+    assert _code(wrong) == (404, "RESOURCE_DOES_NOT_EXIST")

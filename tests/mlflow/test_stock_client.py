@@ -327,3 +327,88 @@ def test_sklearn_log_model_register_and_load(mlflow_python: Path, live_server: s
         ("churn-data", "training"),
     ]
     assert len({i["root_hash"] for i in inputs}) == 1
+
+
+REGISTRY = """
+import os, tempfile
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+d = tempfile.mkdtemp()
+open(os.path.join(d, "MLmodel"), "w").write("flavors: {}\\n")
+mlflow.set_experiment("compat-registry")
+with mlflow.start_run() as run:
+    mlflow.log_param("alpha", 0.5)  # runs/log-parameter
+    mlflow.set_tag("owner", "mara")  # runs/set-tag
+    mlflow.log_artifact(os.path.join(d, "MLmodel"), "model")
+client = MlflowClient()
+OUT["run_id"] = run.info.run_id
+client.create_registered_model("reg", tags={"team": "growth"}, description="first")
+client.set_registered_model_tag("reg", "tier", "gold")
+src = f"runs:/{run.info.run_id}/model"
+v1 = client.create_model_version("reg", src, run_id=run.info.run_id, tags={"k": "v"})
+v2 = client.create_model_version("reg", src, run_id=run.info.run_id)
+OUT["versions"] = [v1.version, v2.version]
+client.update_model_version("reg", v1.version, description="v1 notes")
+client.set_model_version_tag("reg", v1.version, "gone", "soon")
+client.delete_model_version_tag("reg", v1.version, "gone")
+got = client.get_model_version("reg", v1.version)
+OUT["v1"] = [got.description, got.tags, got.run_id, got.source]
+OUT["uri"] = client.get_model_version_download_uri("reg", v2.version)
+client.set_registered_model_alias("reg", "candidate", v2.version)
+OUT["alias"] = client.get_model_version_by_alias("reg", "candidate").version
+client.delete_registered_model_alias("reg", "candidate")
+try:
+    client.get_model_version_by_alias("reg", "candidate")
+except MlflowException as e:
+    OUT["alias_gone"] = e.error_code
+client.transition_model_version_stage("reg", v2.version, "Staging")
+OUT["latest_all"] = sorted((v.version, v.current_stage) for v in client.get_latest_versions("reg"))
+model = client.get_registered_model("reg")
+OUT["model"] = [model.description, model.tags]
+OUT["tag_search"] = [m.name for m in client.search_registered_models("tags.tier = 'gold'")]
+OUT["like_search"] = [m.name for m in client.search_registered_models("name LIKE 're%'")]
+OUT["version_search"] = sorted(v.version for v in client.search_model_versions("name = 'reg'"))
+client.delete_model_version("reg", v1.version)
+OUT["after_delete"] = sorted(v.version for v in client.search_model_versions("name = 'reg'"))
+try:
+    client.get_model_version("reg", v1.version)
+except MlflowException as e:
+    OUT["v1_gone"] = e.error_code
+try:
+    client.create_model_version("reg", "s3://elsewhere/model")
+except MlflowException as e:
+    OUT["foreign_source"] = e.error_code
+client.create_registered_model("scratch")
+client.delete_registered_model("scratch")
+OUT["scratch"] = [m.name for m in client.search_registered_models("name = 'scratch'")]
+"""
+
+
+def test_registry_calls(mlflow_python: Path, live_server: str, users: Users) -> None:
+    """The registry calls beyond register_model (tags, version update/delete, aliases, latest
+    versions, searches, deletes) through the stock client, checked through /api/v1 too."""
+    _uid, token = users.create("mara", "writer")
+    out = run_mlflow(mlflow_python, live_server, token, REGISTRY)
+    run_id = out["run_id"]
+    assert out["versions"] == ["1", "2"]
+    assert out["v1"] == ["v1 notes", {"k": "v"}, run_id, f"runs:/{run_id}/model"]
+    assert out["uri"] == "mlflow-artifacts:/registry/reg/2"
+    assert out["alias"] == "2" and out["alias_gone"] == "RESOURCE_DOES_NOT_EXIST"
+    assert out["latest_all"] == [["1", "None"], ["2", "Staging"]]
+    assert out["model"] == ["first", {"team": "growth", "tier": "gold"}]
+    assert out["tag_search"] == ["reg"] and out["like_search"] == ["reg"]
+    assert out["version_search"] == ["1", "2"] and out["after_delete"] == ["2"]
+    assert out["v1_gone"] == "RESOURCE_DOES_NOT_EXIST"
+    assert out["foreign_source"] == "INVALID_PARAMETER_VALUE"
+    assert out["scratch"] == []
+
+    api = requests.Session()
+    api.headers.update(bearer(token))
+    run = api.get(f"{live_server}/api/v1/runs/{run_id}").json()
+    assert run["params"] == {"alpha": "0.5"} and run["tags"]["owner"] == "mara"
+    model = api.get(f"{live_server}/api/v1/models/reg").json()
+    assert model["tags"] == {"team": "growth", "tier": "gold"} and model["description"] == "first"
+    assert api.get(f"{live_server}/api/v1/models/reg/versions/1").status_code == 404
+    assert api.get(f"{live_server}/api/v1/models/reg/versions/2").json()["stage"] == "Staging"
