@@ -386,9 +386,10 @@ OUT["scratch"] = [m.name for m in client.search_registered_models("name = 'scrat
 """
 
 
-def test_registry_calls(mlflow_python: Path, live_server: str, users: Users) -> None:
+def test_registry_calls(mlflow_python: Path, live_server: str, users: Users, admin_token: str) -> None:
     """The registry calls beyond register_model (tags, version update/delete, aliases, latest
-    versions, searches, deletes) through the stock client, checked through /api/v1 too."""
+    versions, searches, deletes) through the stock client, checked through /api/v1 and the audit
+    trail too."""
     _uid, token = users.create("mara", "writer")
     out = run_mlflow(mlflow_python, live_server, token, REGISTRY)
     run_id = out["run_id"]
@@ -412,3 +413,18 @@ def test_registry_calls(mlflow_python: Path, live_server: str, users: Users) -> 
     assert model["tags"] == {"team": "growth", "tier": "gold"} and model["description"] == "first"
     assert api.get(f"{live_server}/api/v1/models/reg/versions/1").status_code == 404
     assert api.get(f"{live_server}/api/v1/models/reg/versions/2").json()["stage"] == "Staging"
+    audit = requests.get(
+        f"{live_server}/api/v1/audit",
+        params={"model": "reg", "max_results": 100},
+        headers=bearer(admin_token),
+    ).json()["items"]
+    actions = {e["action"] for e in audit}
+    assert {
+        "model.created",
+        "model.updated",
+        "model.version_created",
+        "model.version_updated",
+        "model.version_deleted",
+        "model.alias_changed",
+        "model.stage_changed",
+    } <= actions, actions
