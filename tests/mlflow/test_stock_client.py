@@ -327,6 +327,11 @@ def test_sklearn_log_model_register_and_load(mlflow_python: Path, live_server: s
         ("churn-data", "training"),
     ]
     assert len({i["root_hash"] for i in inputs}) == 1
+    # A deployment system fetches the alias MLflow set through Tether's own route, with its lineage.
+    deployed = api.get(f"{live_server}/api/v1/models/sk/aliases/champion").json()
+    assert deployed["version"] == 1 and deployed["run_id"] == out["run_id"]
+    assert {d["name"] for d in deployed["datasets"]} == {"churn-data"}
+    assert api.get(deployed["archive_url"]).status_code == 200
 
 
 REGISTRY = """
