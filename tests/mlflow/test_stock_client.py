@@ -433,3 +433,41 @@ def test_registry_calls(mlflow_python: Path, live_server: str, users: Users, adm
         "model.alias_changed",
         "model.stage_changed",
     } <= actions, actions
+
+
+def test_stage_without_required_approvals_moves_at_once(
+    mlflow_python: Path, live_server: str, users: Users, admin_token: str
+) -> None:
+    """A team that wants MLflow's direct behaviour sets Production's required approvals to 0: the
+    stock client's transition then moves the version at once, archiving the previous one on request."""
+    _uid, token = users.create("mara", "writer")
+    setup = """
+import os, tempfile
+import mlflow
+d = tempfile.mkdtemp()
+open(os.path.join(d, "MLmodel"), "w").write("x")
+with mlflow.start_run() as run:
+    mlflow.log_artifact(os.path.join(d, "MLmodel"), "model")
+for _ in range(2):
+    mlflow.register_model(f"runs:/{run.info.run_id}/model", "direct")
+"""
+    run_mlflow(mlflow_python, live_server, token, setup)
+    policy = requests.put(
+        f"{live_server}/api/v1/models/direct/policy",
+        json={"required_approvals": {"Production": 0}},
+        headers=bearer(admin_token),
+    )
+    assert policy.status_code == 200, policy.text
+    move = """
+from mlflow import MlflowClient
+c = MlflowClient()
+OUT["first"] = c.transition_model_version_stage("direct", "1", "Production").current_stage
+OUT["second"] = c.transition_model_version_stage("direct", "2", "Production", archive_existing_versions=True).current_stage
+OUT["stages"] = [c.get_model_version("direct", v).current_stage for v in ("1", "2")]
+"""
+    out = run_mlflow(mlflow_python, live_server, token, move)
+    assert out == {"first": "Production", "second": "Production", "stages": ["Archived", "Production"]}
+    pending = requests.get(
+        f"{live_server}/api/v1/transition-requests", params={"model": "direct"}, headers=bearer(token)
+    ).json()
+    assert [r["status"] for r in pending["items"] if r["status"] == "pending"] == []
