@@ -5,9 +5,10 @@ Reported per phase: the server tree's CPU milliseconds (``Server.cpu``, the numb
 swing with the shared host's load) and the client's wall milliseconds. A baseline script (experiment,
 run, end) is subtracted so each phase counts only its own requests. MLflow's own server is measured
 the same way when ``TETHER_BENCH_MLFLOW_SERVER`` names its ``mlflow`` executable (the full ``mlflow``
-package, which this repository does not install).
+package, which this repository does not install; its best configuration is 4 workers on PostgreSQL:
+``--mlflow-backend postgresql://...`` with psycopg2 in its environment).
 
-    python -m bench.mlflow_compat [--postgres URL]
+    python -m bench.mlflow_compat [--postgres URL] [--mlflow-backend URL]
 """
 
 from __future__ import annotations
@@ -69,12 +70,22 @@ def measure(url: str, token: str, cpu: Callable[[], float]) -> dict[str, float]:
     return results
 
 
-def _mlflow_server(executable: str, data: Path) -> tuple[str, subprocess.Popen[bytes]]:
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (``mlflow server`` starts uvicorn, which starts the workers)."""
+    out, todo = [pid], [pid]
+    while todo:
+        kids = children_of(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+def _mlflow_server(executable: str, data: Path, backend: str) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
-    cmd = [executable, "server", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [executable, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "4"]
     cmd += [
         "--backend-store-uri",
-        f"sqlite:///{data}/mlflow.db",
+        backend or f"sqlite:///{data}/mlflow.db",
         "--artifacts-destination",
         str(data / "art"),
     ]
@@ -94,6 +105,11 @@ def _mlflow_server(executable: str, data: Path) -> tuple[str, subprocess.Popen[b
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", default="", help="a PostgreSQL URL for Tether (default: SQLite)")
+    parser.add_argument(
+        "--mlflow-backend",
+        default="",
+        help="MLflow's --backend-store-uri, e.g. postgresql://... of an empty database (default: SQLite)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
         server = Server(data_dir=data, admin_token=new_admin_token(), database_url=args.postgres)
@@ -105,9 +121,9 @@ def main() -> None:
         print(f"tether: {json.dumps({k: round(v, 1) for k, v in tether.items()})}")
         executable = os.environ.get("TETHER_BENCH_MLFLOW_SERVER")
         if executable:
-            url, proc = _mlflow_server(executable, Path(data))
+            url, proc = _mlflow_server(executable, Path(data), args.mlflow_backend)
             try:
-                mlflow = measure(url, "unused", lambda: cpu_seconds([proc.pid, *children_of(proc.pid)]))
+                mlflow = measure(url, "unused", lambda: cpu_seconds(_tree(proc.pid)))
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)
             print(f"mlflow: {json.dumps({k: round(v, 1) for k, v in mlflow.items()})}")
