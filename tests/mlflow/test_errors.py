@@ -198,3 +198,25 @@ def test_artifact_listing_of_a_file_path_is_empty(client: Any, auth: dict[str, s
     assert client.get(f"{a}/{exp}/{run_id}/artifacts/dir/f.txt", headers=auth).data == b"abc"
     wrong = client.get(a, query_string={"path": f"{int(exp) + 1}/{run_id}/artifacts"}, headers=auth)
     assert _code(wrong) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_latest_versions_answers_get_as_well(client: Any, auth: dict[str, str]) -> None:
+    """The client POSTs get-latest-versions and falls back to GET on ENDPOINT_NOT_FOUND; both work,
+    and an unknown stage is refused in MLflow's shape."""
+    assert client.post(f"{P}/registered-models/create", json={"name": "lv"}, headers=auth).status_code == 200
+    got = client.get(
+        f"{P}/registered-models/get-latest-versions",
+        query_string={"name": "lv", "stages": "Staging"},
+        headers=auth,
+    )
+    assert got.status_code == 200 and got.get_json() == {"model_versions": []}
+    posted = client.post(f"{P}/registered-models/get-latest-versions", json={"name": "lv"}, headers=auth)
+    assert posted.get_json() == {"model_versions": []}
+    bad = client.post(
+        f"{P}/registered-models/get-latest-versions", json={"name": "lv", "stages": ["Nowhere"]}, headers=auth
+    )
+    assert _code(bad) == (400, "INVALID_PARAMETER_VALUE")
+    missing = client.get(
+        f"{P}/registered-models/get-latest-versions", query_string={"name": "no"}, headers=auth
+    )
+    assert _code(missing) == (404, "RESOURCE_DOES_NOT_EXIST")
