@@ -54,6 +54,14 @@ OUT["missing_points"] = len(client.get_metric_history(OUT["parent"], "no-such-me
 OUT["search_acc"] = [r.info.run_id for r in client.search_runs([exp_id], "metrics.acc > 0.5")]
 OUT["search_param"] = [r.info.run_id for r in client.search_runs([exp_id], "params.depth = '6'")]
 OUT["by_name"] = [r.info.run_id for r in client.search_runs([exp_id], "attributes.run_name = 'child'")]
+OUT["by_name_tag"] = [r.info.run_id for r in client.search_runs([exp_id], "tags.`mlflow.runName` = 'child'")]
+OUT["by_parent_tag"] = [
+    r.info.run_id for r in client.search_runs([exp_id], f"tags.mlflow.parentRunId = '{OUT['parent']}'")
+]
+OUT["by_status"] = len(client.search_runs([exp_id], "attributes.status = 'FINISHED' AND metrics.acc >= 0.9"))
+OUT["ordered_by_tag"] = [
+    r.info.run_name for r in client.search_runs([exp_id], order_by=["tags.mlflow.runName ASC"])
+]
 OUT["ordered"] = [r.info.run_name for r in client.search_runs([exp_id], order_by=["attributes.run_name DESC"])]
 page1 = client.search_runs([exp_id], max_results=1)
 page2 = client.search_runs([exp_id], max_results=1, page_token=page1.token)
@@ -94,6 +102,9 @@ def test_tracking_round_trip(mlflow_python: Path, live_server: str, users: Users
     assert out["batch_points"] == 1000 and out["missing_points"] == 0
     assert out["search_acc"] == [child] and out["search_param"] == [parent] and out["by_name"] == [child]
     assert out["ordered"] == ["parent", "child"]
+    # MLflow keeps the name in the mlflow.runName tag; Tether searches it as the name attribute.
+    assert out["by_name_tag"] == [child] and out["by_parent_tag"] == [child] and out["by_status"] == 1
+    assert out["ordered_by_tag"] == ["child", "parent"]
     assert {out["pages"][0], out["pages"][1]} == {parent, child} and out["pages"][2] is None
     assert out["bad_filter"] == "INVALID_PARAMETER_VALUE"
     assert out["deleted_stage"] == "deleted" and out["after_delete"] == [parent]

@@ -31,6 +31,15 @@ _NAME_FILTER = re.compile(
     r"""^\s*(?:attributes\.|attribute\.)?name\s*(=|LIKE|ILIKE)\s*(['"])(.*)\2\s*$""", re.I
 )
 _HISTORY_MAX = 25_000
+#: ``tags.mlflow.runName`` (any quoting) outside string literals: Tether keeps the name as the run's
+#: name attribute, not as a tag, so searches on the tag are searches on ``attributes.run_name``.
+_RUN_NAME_TAG_REF = re.compile(
+    r"""('(?:[^'\\]|\\.)*')|\btags?\.(?:`mlflow\.runName`|"mlflow\.runName"|mlflow\.runName)(?![\w.])"""
+)
+
+
+def _run_name_tag_as_attribute(text: str) -> str:
+    return _RUN_NAME_TAG_REF.sub(lambda m: m.group(1) or "attributes.run_name", text)
 
 
 def _ok(body: dict[str, Any] | None = None) -> Any:
@@ -346,12 +355,14 @@ def run_search() -> Any:
     # Pages are capped at TETHER_MAX_SEARCH_RESULTS; the client follows next_page_token for the rest.
     max_results = max(1, min(cv.integer(body, "max_results", 1000) or 1000, cap))
     order_by = body.get("order_by") or ["start_time DESC"]
+    order_by = order_by if isinstance(order_by, list) else [order_by]
+    raw_filter = body.get("filter") or None
     runs, nxt = search_svc.search_runs(
         session,
         actor,
         experiment_ids=ids or None,
-        filter=body.get("filter") or None,
-        order_by=order_by if isinstance(order_by, list) else [order_by],
+        filter=_run_name_tag_as_attribute(raw_filter) if isinstance(raw_filter, str) else raw_filter,
+        order_by=[_run_name_tag_as_attribute(o) if isinstance(o, str) else o for o in order_by],
         max_results=max_results,
         page_token=body.get("page_token") or None,
         lifecycle=lifecycle,
