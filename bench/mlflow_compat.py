@@ -98,8 +98,22 @@ def _mlflow_server(executable: str, data: Path, backend: str) -> tuple[str, subp
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGTERM)
+    _stop(proc)
     raise RuntimeError("MLflow server did not start")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop MLflow's server and everything it started (its job consumers outlive a plain SIGTERM
+    of the server): SIGTERM to its process group, SIGKILL to what is left after 10 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def main() -> None:
@@ -125,7 +139,7 @@ def main() -> None:
             try:
                 mlflow = measure(url, "unused", lambda: cpu_seconds(_tree(proc.pid)))
             finally:
-                os.killpg(proc.pid, signal.SIGTERM)
+                _stop(proc)
             print(f"mlflow: {json.dumps({k: round(v, 1) for k, v in mlflow.items()})}")
 
 
