@@ -220,3 +220,26 @@ def test_latest_versions_answers_get_as_well(client: Any, auth: dict[str, str]) 
         f"{P}/registered-models/get-latest-versions", query_string={"name": "no"}, headers=auth
     )
     assert _code(missing) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_run_search_takes_mlflows_spellings(client: Any, auth: dict[str, str]) -> None:
+    """MLflow's alternate identifiers (parameter(s)., run., created, the mlflow.runName tag) mean
+    what they mean to MLflow; text inside string literals is left alone."""
+    exp, first = _run(client, auth, "spellings")
+    second = client.post(f"{P}/runs/create", json={"experiment_id": exp, "run_name": "s"}, headers=auth)
+    second_id = second.get_json()["run"]["info"]["run_id"]
+    for rid, value in ((first, "1"), (second_id, "parameter.x")):
+        body = {"run_id": rid, "key": "my param", "value": value}
+        assert client.post(f"{P}/runs/log-parameter", json=body, headers=auth).status_code == 200
+
+    def found(filter: str, order_by: list[str] | None = None) -> list[str]:
+        body = {"experiment_ids": [exp], "filter": filter, "order_by": order_by or []}
+        resp = client.post(f"{P}/runs/search", json=body, headers=auth)
+        assert resp.status_code == 200, (filter, resp.get_json())
+        return [r["info"]["run_id"] for r in resp.get_json()["runs"]]
+
+    assert found("parameters.`my param` = '1'") == [first] == found("parameter.`my param` = '1'")
+    assert found("run.run_name = 'r'") == [first] == found("tags.`mlflow.runName` = 'r'")
+    assert found("params.`my param` = 'parameter.x'") == [second_id]
+    assert found("attributes.created > 0", ["run.created ASC"]) == [first, second_id]
+    assert found("", ["tags.mlflow.runName DESC"]) == [second_id, first]

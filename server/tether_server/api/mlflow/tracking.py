@@ -31,15 +31,30 @@ _NAME_FILTER = re.compile(
     r"""^\s*(?:attributes\.|attribute\.)?name\s*(=|LIKE|ILIKE)\s*(['"])(.*)\2\s*$""", re.I
 )
 _HISTORY_MAX = 25_000
-#: ``tags.mlflow.runName`` (any quoting) outside string literals: Tether keeps the name as the run's
-#: name attribute, not as a tag, so searches on the tag are searches on ``attributes.run_name``.
-_RUN_NAME_TAG_REF = re.compile(
-    r"""('(?:[^'\\]|\\.)*')|\btags?\.(?:`mlflow\.runName`|"mlflow\.runName"|mlflow\.runName)(?![\w.])"""
-)
+_LITERAL = re.compile(r"""('(?:[^'\\]|\\.)*')""")
+_NOT_AFTER = r"""(?<![\w.`"])"""
+#: MLflow's search spellings that Tether's filter language names otherwise, rewritten outside string
+#: literals: the ``mlflow.runName`` tag is the run's name attribute in Tether, ``parameter(s).`` is
+#: ``params.``, ``run.`` is ``attributes.`` and ``created`` is ``start_time``.
+_REWRITES = [
+    (
+        re.compile(
+            _NOT_AFTER + r"""tags?\.(?:`mlflow\.runName`|"mlflow\.runName"|mlflow\.runName)(?![\w.])"""
+        ),
+        "attributes.run_name",
+    ),
+    (re.compile(_NOT_AFTER + r"parameters?\."), "params."),
+    (re.compile(_NOT_AFTER + r"(?:run|attr|attributes?)\.[Cc]reated\b"), "attributes.start_time"),
+    (re.compile(_NOT_AFTER + r"run\.(?=[\w`\"])"), "attributes."),
+]
 
 
-def _run_name_tag_as_attribute(text: str) -> str:
-    return _RUN_NAME_TAG_REF.sub(lambda m: m.group(1) or "attributes.run_name", text)
+def mlflow_search_terms(text: str) -> str:
+    parts = _LITERAL.split(text)
+    for i in range(0, len(parts), 2):  # even parts are outside string literals
+        for pattern, replacement in _REWRITES:
+            parts[i] = pattern.sub(replacement, parts[i])
+    return "".join(parts)
 
 
 def _ok(body: dict[str, Any] | None = None) -> Any:
@@ -361,8 +376,8 @@ def run_search() -> Any:
         session,
         actor,
         experiment_ids=ids or None,
-        filter=_run_name_tag_as_attribute(raw_filter) if isinstance(raw_filter, str) else raw_filter,
-        order_by=[_run_name_tag_as_attribute(o) if isinstance(o, str) else o for o in order_by],
+        filter=mlflow_search_terms(raw_filter) if isinstance(raw_filter, str) else raw_filter,
+        order_by=[mlflow_search_terms(o) if isinstance(o, str) else o for o in order_by],
         max_results=max_results,
         page_token=body.get("page_token") or None,
         lifecycle=lifecycle,
