@@ -39,6 +39,9 @@ def create_app(settings: Any = None) -> Flask:
     pipeline.install(app)
     bodyguard.install(app)
     register_api(app)
+    from .api import mlflow
+
+    mlflow.register(app)  # the MLflow client's REST surface, translated onto the same services
     from .ui import register_web
 
     register_web(app)

@@ -34,7 +34,9 @@ LINGER_LIMIT = 64 * 1024 * 1024
 LINGER_SECONDS = 2.0
 CHUNK = 64 * 1024
 API_PREFIX = "/api/"
-RAW_BODY_ENDPOINTS = frozenset({"artifacts.upload", "artifacts.put_part", "explanations.put_local"})
+RAW_BODY_ENDPOINTS = frozenset(
+    {"artifacts.upload", "artifacts.put_part", "explanations.put_local", "mlflow_artifacts.upload"}
+)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON_TYPE = re.compile(r"^application/(?:[\w.!#$&^-]+\+)?json$")
 _INNERMOST = re.compile(rb"\[\]|\{\}")

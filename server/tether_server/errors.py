@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, g, has_request_context, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
@@ -105,6 +105,24 @@ _HTTP_CODES = {
 }
 
 
+#: Paths served by the MLflow translation layer (``api/mlflow``), whose errors are MLflow-shaped:
+#: ``{"error_code": ..., "message": ...}`` with the code translated by ``MLFLOW_CODES``.
+MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/", "/api/3.0/mlflow/")
+MLFLOW_CODES = {
+    "INVALID_ARGUMENT": "INVALID_PARAMETER_VALUE",
+    "NOT_FOUND": "RESOURCE_DOES_NOT_EXIST",
+    "ALREADY_EXISTS": "RESOURCE_ALREADY_EXISTS",
+    "FAILED_PRECONDITION": "INVALID_STATE",
+    "METHOD_NOT_ALLOWED": "ENDPOINT_NOT_FOUND",
+    "PAYLOAD_TOO_LARGE": "INVALID_PARAMETER_VALUE",
+    "UNSUPPORTED_MEDIA_TYPE": "INVALID_PARAMETER_VALUE",
+    "RESOURCE_EXHAUSTED": "REQUEST_LIMIT_EXCEEDED",
+    "UNAVAILABLE": "TEMPORARILY_UNAVAILABLE",
+    "INSUFFICIENT_STORAGE": "TEMPORARILY_UNAVAILABLE",
+    "INTERNAL": "INTERNAL_ERROR",
+}
+
+
 def error_response(
     status: int,
     code: str,
@@ -112,11 +130,15 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"code": code, "message": message, "details": details or {}}
     rid = g.get("request_id") if g else None
-    if rid:
-        body["request_id"] = rid
-    resp = jsonify({"error": body})
+    if has_request_context() and request.path.startswith(MLFLOW_PREFIXES):
+        # The MLflow-compatible routes answer in MLflow's shape: its client reads ``error_code``.
+        resp = jsonify({"error_code": MLFLOW_CODES.get(code, code), "message": message})
+    else:
+        body: dict[str, Any] = {"code": code, "message": message, "details": details or {}}
+        if rid:
+            body["request_id"] = rid
+        resp = jsonify({"error": body})
     resp.status_code = status
     for k, v in (headers or {}).items():
         resp.headers[k] = v
@@ -150,6 +172,8 @@ def register_error_handlers(app: Flask) -> None:
             details["max_bytes"] = app.config.get("MAX_CONTENT_LENGTH")
         else:
             message = e.description or e.name
+        if status in (404, 405) and request.path.startswith(MLFLOW_PREFIXES):
+            code = "ENDPOINT_NOT_FOUND"  # no such route (the client falls back on it); not a missing row
         headers = {}
         if status == 405 and e.get_response().headers.get("Allow"):
             headers["Allow"] = e.get_response().headers["Allow"]

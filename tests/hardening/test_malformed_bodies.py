@@ -15,20 +15,26 @@ from hypothesis import strategies as st
 from tests.api.helpers import assert_error, new_experiment, new_run
 from tests.conftest import bearer
 from tether_server.bodyguard import MAX_JSON_DEPTH, RAW_BODY_ENDPOINTS, json_depth_exceeds
+from tether_server.errors import MLFLOW_PREFIXES
 
 JSON_METHODS = ("POST", "PUT", "PATCH")
 
 
-def json_routes(app: Any) -> list[tuple[str, str]]:
-    """(method, url) for every API route that takes a JSON body, path parameters filled in."""
+def json_routes(app: Any, prefixes: tuple[str, ...] = ("/api/",)) -> list[tuple[str, str]]:
+    """(method, url) for every API route under ``prefixes`` that takes a JSON body, path parameters
+    filled in. The MLflow routes answer in MLflow's error shape: ``tests/mlflow`` checks them."""
     out = []
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/") or rule.endpoint in RAW_BODY_ENDPOINTS:
+        if (
+            not rule.rule.startswith(prefixes)
+            or rule.rule.startswith(MLFLOW_PREFIXES) != (prefixes == MLFLOW_PREFIXES)
+            or rule.endpoint in RAW_BODY_ENDPOINTS
+        ):
             continue
         url = re.sub(r"<int:[^>]+>", "1", rule.rule)
         url = re.sub(r"<[^>]+>", "x", url)
         out += [(m, url) for m in sorted(rule.methods or ()) if m in JSON_METHODS]
-    assert len(out) > 30, out  # the whole API, not a handful
+    assert len(out) > (30 if prefixes == ("/api/",) else 20), out  # the whole API, not a handful
     return out
 
 

@@ -255,3 +255,20 @@ def diff_versions(session: Session, actor: Principal, name: str, a: str, b: str)
             if fa[p]["sha256"] != fb[p]["sha256"]
         ],
     }
+
+
+def inputs_of_runs(session: Session, run_ids: list[str]) -> dict[str, list[tuple[str, str, DatasetVersion]]]:
+    """(context, dataset name, version) per run, in one query, for runs the caller already read."""
+    out: dict[str, list[tuple[str, str, DatasetVersion]]] = {rid: [] for rid in run_ids}
+    if not run_ids:
+        return out
+    q = (
+        select(RunInput.run_id, RunInput.context, Dataset.name, DatasetVersion)
+        .join(DatasetVersion, DatasetVersion.id == RunInput.dataset_version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(RunInput.run_id.in_(run_ids))
+        .order_by(RunInput.created_at, Dataset.name, RunInput.context)
+    )
+    for rid, ctx, name, version in session.execute(q):
+        out[rid].append((ctx, name, version))
+    return out

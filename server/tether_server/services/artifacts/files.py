@@ -24,7 +24,7 @@ from tether import _pathrules as pathrules
 
 from ...access import Principal
 from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from ...models import Artifact, Experiment, Upload, now_ms
+from ...models import Artifact, Experiment, Run, Upload, now_ms
 from ...storage import ArtifactStore, ObjectBody
 from .. import paging
 from ..tracking import runs
@@ -390,8 +390,6 @@ SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def experiment_of(session: Session, run_id: str) -> int:
-    from ...models import Run
-
     exp = session.scalar(select(Run.experiment_id).where(Run.id == run_id))
     if exp is None:
         raise NotFound(f"Run {run_id!r} not found")

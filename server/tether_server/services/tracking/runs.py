@@ -337,3 +337,23 @@ def hard_delete_run(session: Session, run_id: str) -> None:
     for model in (Metric, LatestMetric, Param, RunTag):
         session.execute(delete(model).where(model.run_id == run_id))
     session.execute(delete(Run).where(Run.id == run_id))
+
+
+def tagged_runs(
+    session: Session, actor: Principal, experiment_ids: list[int], key_prefix: str, limit: int
+) -> list[tuple[Run, str, str]]:
+    """(run, tag key, tag value) for tags whose key starts with ``key_prefix``, on active runs of the
+    given experiments that the caller reads, newest runs first."""
+    q = (
+        select(Run, RunTag.key, RunTag.value)
+        .join(RunTag, RunTag.run_id == Run.id)
+        .where(
+            Run.experiment_id.in_(experiment_ids),
+            Run.lifecycle == "active",
+            RunTag.key.startswith(key_prefix, autoescape=True),
+            permissions.filter_clause(actor, "experiment", Run.experiment_id),
+        )
+        .order_by(Run.start_time.desc(), Run.id, RunTag.key)
+        .limit(limit)
+    )
+    return [(run, key, value) for run, key, value in session.execute(q)]

@@ -1,0 +1,291 @@
+"""MLflow model-registry routes (``registered-models/*``, ``model-versions/*``) over
+``services.registry``: the same rows, grants, audit events and stage governance as ``/api/v1/models``.
+
+Differences from MLflow's server, kept for Tether's governance and data safety (README, "MLflow
+compatibility"): a version's files are COPIED from the run's artifacts when it is registered (so its
+``source`` must be a run artifact URI, and its download URI serves the registry's copy);
+``transition-stage`` to a stage whose policy needs approvals opens a transition request and answers
+PERMISSION_DENIED naming it; version tags live in the version's metadata (``extra.mlflow_tags``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, jsonify
+from sqlalchemy.orm import Session
+
+from ... import context
+from ...access import access
+from ...errors import InvalidArgument
+from ...models.registry import ModelVersion, RegisteredModel
+from ...services.registry import catalog as svc
+from ...services.registry import deploy, versions
+from . import convert as cv
+
+bp = Blueprint("mlflow_registry", __name__)
+
+_SEARCH_TERM = re.compile(
+    r"""^\s*(?:(attributes?|tags?)\.)?(`[^`]+`|"[^"]+"|[\w.]+)\s*(=|!=|LIKE|ILIKE)\s*(['"])(.*?)\4\s*$""",
+    re.I | re.S,
+)
+_MAX_SEARCH = 1000
+
+
+def kw() -> dict[str, Any]:
+    return {"request_id": context.request_id()}
+
+
+def name_of(body: dict[str, Any]) -> str:
+    name = cv.text(body, "name")
+    assert name is not None
+    return name
+
+
+def version_number(body: dict[str, Any]) -> int:
+    number = cv.integer(body, "version")
+    if number is None or not 0 < number < 2**31:
+        raise InvalidArgument("Parameter 'version' must be a positive integer", {"field": "version"})
+    return number
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def model_version(
+    session: Session, name: str, mv: ModelVersion, aliases: list[str] | None = None
+) -> dict[str, Any]:
+    if aliases is None:
+        aliases = svc.aliases_of(session, [mv.id])[mv.id]
+    tags = versions.version_tags(mv)
+    out: dict[str, Any] = {
+        "name": name,
+        "version": str(mv.version),
+        "creation_timestamp": mv.created_at,
+        "last_updated_timestamp": mv.updated_at,
+        "current_stage": mv.stage,
+        "description": mv.description,
+        "source": f"runs:/{mv.run_id}/{mv.artifact_path}" if mv.run_id else "",
+        "status": "READY",
+        "tags": cv.pairs(tags),
+        "aliases": aliases,
+    }
+    if mv.run_id:
+        out["run_id"] = mv.run_id
+    return out
+
+
+def registered_model(session: Session, model: RegisteredModel) -> dict[str, Any]:
+    summary = svc.model_summaries(session, [model])[0]
+    latest = [model_version(session, model.name, mv) for mv in versions.latest_per_stage(session, model.id)]
+    return {
+        "name": model.name,
+        "creation_timestamp": model.created_at,
+        "last_updated_timestamp": model.updated_at,
+        "description": model.description,
+        "tags": cv.pairs(model.tags or {}),
+        "aliases": [{"alias": a, "version": str(v)} for a, v in sorted(summary["aliases"].items())],
+        "latest_versions": latest,
+    }
+
+
+# ---------------------------------------------------------------- registered models
+
+
+@bp.route("/registered-models/create", methods=["POST"])
+@access("writer")
+def model_create() -> Any:
+    body = cv.args()
+    session = context.db()
+    model = svc.create_model(
+        session,
+        context.principal(),
+        name_of(body),
+        description=body.get("description") or "",
+        tags=cv.key_values(body.get("tags"), "tags"),
+        **kw(),
+    )
+    return jsonify({"registered_model": registered_model(session, model)})
+
+
+@bp.route("/registered-models/get", methods=["GET"])
+@access("viewer")
+def model_get() -> Any:
+    session = context.db()
+    model = svc.get_model(session, context.principal(), name_of(cv.args()))
+    return jsonify({"registered_model": registered_model(session, model)})
+
+
+@bp.route("/registered-models/update", methods=["PATCH", "POST"])
+@access("writer")
+def model_update() -> Any:
+    body = cv.args()
+    session = context.db()
+    model = svc.update_model(
+        session, context.principal(), name_of(body), description=body.get("description"), **kw()
+    )
+    return jsonify({"registered_model": registered_model(session, model)})
+
+
+@bp.route("/registered-models/delete", methods=["DELETE"])
+@access("writer")
+def model_delete() -> Any:
+    svc.delete_model(context.db(), context.principal(), context.store(), name_of(cv.args()), **kw())
+    return jsonify({})
+
+
+@bp.route("/registered-models/set-tag", methods=["POST"])
+@access("writer")
+def model_set_tag() -> Any:
+    body = cv.args()
+    key = cv.text(body, "key")
+    assert key is not None
+    svc.update_model(
+        context.db(), context.principal(), name_of(body), tags={key: body.get("value", "")}, **kw()
+    )
+    return jsonify({})
+
+
+@bp.route("/registered-models/search", methods=["GET", "POST"])
+@access("viewer")
+def model_search() -> Any:
+    body = cv.args()
+    session = context.db()
+    found = search_filter(body.get("filter"), ("name",))
+    rows, nxt = svc.list_models(
+        session,
+        context.principal(),
+        name_like=found.equal("name"),  # LIKE on the exact name narrows it; the check below is exact
+        max_results=max(1, min(cv.integer(body, "max_results", 100) or 100, _MAX_SEARCH)),
+        page_token=body.get("page_token") or None,
+    )
+    rows = [m for m in rows if found.matches({"name": m.name}, m.tags or {})]
+    out: dict[str, Any] = {"registered_models": [registered_model(session, m) for m in rows]}
+    if nxt:
+        out["next_page_token"] = nxt
+    return jsonify(out)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One ``field op 'value'`` term; ``key`` names the tag of a ``tags.<key>`` term."""
+
+    field: str
+    key: str | None
+    op: str
+    value: str
+
+    def test(self, value: str | None) -> bool:
+        if self.op == "=":
+            return value == self.value
+        if self.op == "!=":
+            return value != self.value  # a missing tag differs (MLflow's prompt filter relies on it)
+        if value is None:
+            return False
+        pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in self.value)
+        return re.fullmatch(pattern, value, re.S | (re.I if self.op == "ILIKE" else 0)) is not None
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """The registry-search filter subset: ``<field> <op> '...'`` terms joined by AND, where a field is
+    one of the search's attributes or ``tags.<key>`` (``tag.``, backquoted keys), and op is ``=``,
+    ``!=``, ``LIKE`` or ``ILIKE``."""
+
+    terms: tuple[Term, ...] = ()
+
+    def equal(self, field: str) -> str | None:
+        """The value an ``=`` term pins ``field`` to (a narrowing the query can do in SQL)."""
+        return next((t.value for t in self.terms if t.field == field and t.op == "="), None)
+
+    @property
+    def narrows_after_sql(self) -> bool:
+        return any(t.op != "=" or t.field == "tag" for t in self.terms)
+
+    def matches(self, attributes: dict[str, str | None], tags: dict[str, str]) -> bool:
+        return all(
+            t.test(tags.get(t.key or "") if t.field == "tag" else attributes.get(t.field)) for t in self.terms
+        )
+
+
+def search_filter(raw: Any, fields: tuple[str, ...]) -> SearchFilter:
+    if not raw:
+        return SearchFilter()
+    terms = []
+    for term in re.split(r"\s+AND\s+", str(raw), flags=re.I):
+        m = _SEARCH_TERM.match(term)
+        field = (m.group(1) or "").lower() if m else ""
+        name = m.group(2).strip('`"') if m else ""
+        if (
+            m is None
+            or (field.startswith("tag") and not name)
+            or (not field.startswith("tag") and name not in fields)
+        ):
+            raise InvalidArgument(
+                f"Supported filters: {', '.join(fields)} and tags.<key> with =, !=, LIKE or ILIKE, joined by AND",
+                {"field": "filter"},
+            )
+        op = m.group(3).upper()
+        terms.append(
+            Term(
+                "tag" if field.startswith("tag") else name,
+                name if field.startswith("tag") else None,
+                op,
+                m.group(5),
+            )
+        )
+    return SearchFilter(tuple(terms))
+
+
+@bp.route("/registered-models/get-latest-versions", methods=["POST", "GET"])
+@access("viewer")
+def latest_versions() -> Any:
+    body = cv.args()
+    session = context.db()
+    model = svc.get_model(session, context.principal(), name_of(body))
+    stages = body.get("stages") or []
+    if isinstance(stages, str):
+        stages = [stages]
+    wanted = {svc.canonical_stage(s) for s in stages}
+    out = [
+        v
+        for v in registered_model(session, model)["latest_versions"]
+        if not wanted or v["current_stage"] in wanted
+    ]
+    return jsonify({"model_versions": out})
+
+
+# ---------------------------------------------------------------- aliases
+
+
+@bp.route("/registered-models/alias", methods=["POST"])
+@access("writer")
+def alias_set() -> Any:
+    body = cv.args()
+    alias = cv.text(body, "alias")
+    assert alias is not None
+    svc.set_alias(context.db(), context.principal(), name_of(body), alias, version_number(body), **kw())
+    return jsonify({})
+
+
+@bp.route("/registered-models/alias", methods=["DELETE"])
+@access("writer")
+def alias_delete() -> Any:
+    body = cv.args()
+    alias = cv.text(body, "alias")
+    assert alias is not None
+    svc.delete_alias(context.db(), context.principal(), name_of(body), alias, **kw())
+    return jsonify({})
+
+
+@bp.route("/registered-models/alias", methods=["GET"])
+@access("viewer")
+def alias_get() -> Any:
+    body = cv.args()
+    session, actor, name = context.db(), context.principal(), name_of(body)
+    alias = cv.text(body, "alias")
+    _model_id, _vid, number, _etag = deploy.resolve(session, actor, name, alias=alias)
+    _model, mv = svc.get_version(session, actor, name, number)
+    return jsonify({"model_version": model_version(session, name, mv)})

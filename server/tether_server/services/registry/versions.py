@@ -1,0 +1,88 @@
+"""Version reads and writes the MLflow translation layer (``api/mlflow/registry``) needs beyond
+``catalog``: the newest version per stage, a permission-filtered version search, and version tags
+(kept in the version's metadata under ``extra.mlflow_tags``; the files and the rest of the metadata
+stay immutable)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...access import Principal
+from ...models import now_ms
+from ...models.registry import STAGES, ModelVersion, RegisteredModel
+from ..events import publish
+from ..events import types as ev
+from ..identity import permissions
+from ..validation import check_key, check_value
+from .catalog import get_version
+
+TAGS_KEY = "mlflow_tags"
+
+
+def latest_per_stage(session: Session, model_id: int) -> list[ModelVersion]:
+    """The newest version in each stage (MLflow's ``latest_versions``), in stage order."""
+    out = []
+    for stage in STAGES:
+        mv = session.scalar(
+            select(ModelVersion)
+            .where(ModelVersion.model_id == model_id, ModelVersion.stage == stage)
+            .order_by(ModelVersion.version.desc())
+            .limit(1)
+        )
+        if mv is not None:
+            out.append(mv)
+    return out
+
+
+def search_versions(
+    session: Session, actor: Principal, *, name: str | None, run_id: str | None, limit: int
+) -> list[tuple[ModelVersion, str]]:
+    """(version, model name) on models the caller reads, newest first per model name."""
+    q = (
+        select(ModelVersion, RegisteredModel.name)
+        .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
+        .where(permissions.filter_clause(actor, "model", RegisteredModel.id))
+    )
+    if name is not None:
+        q = q.where(RegisteredModel.name == name)
+    if run_id is not None:
+        q = q.where(ModelVersion.run_id == run_id)
+    q = q.order_by(RegisteredModel.name, ModelVersion.version.desc()).limit(limit)
+    return [(mv, n) for mv, n in session.execute(q)]
+
+
+def version_tags(mv: ModelVersion) -> dict[str, str]:
+    extra = (mv.meta or {}).get("extra") or {}
+    tags = extra.get(TAGS_KEY) if isinstance(extra, dict) else None
+    return dict(tags) if isinstance(tags, dict) else {}
+
+
+def set_version_tags(
+    session: Session,
+    actor: Principal,
+    name: str,
+    version: int,
+    tags: dict[str, str | None],
+    request_id: str = "",
+) -> ModelVersion:
+    """Set (or, with a None value, remove) version tags; EDIT on the model, audited as an update."""
+    model, mv = get_version(session, actor, name, version, "EDIT")
+    current = version_tags(mv)
+    for key, value in tags.items():
+        check_key(key, "tag key")
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = check_value(value, "tag value")
+    meta = dict(mv.meta or {})
+    meta["extra"] = {**(meta.get("extra") or {}), TAGS_KEY: current}
+    mv.meta = meta  # a new dict: the JSON column sees the change
+    mv.updated_at = now_ms()
+    publish(
+        session,
+        ev.ModelVersionUpdated(
+            actor=actor, request_id=request_id, model_id=model.id, model=name, version=version
+        ),
+    )
+    return mv
