@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from flask import g, request
+from sqlalchemy import Row
 
 from ...errors import InvalidArgument
 from ...models import Experiment, Run
@@ -89,11 +90,11 @@ def experiment(exp: Experiment) -> dict[str, Any]:
     }
 
 
-def artifact_uri(run: Run) -> str:
+def artifact_uri(run: Run | Row[Any]) -> str:
     return f"mlflow-artifacts:/{run.experiment_id}/{run.id}/artifacts"
 
 
-def run_info(run: Run, tags: dict[str, str] | None = None) -> dict[str, Any]:
+def run_info(run: Run | Row[Any], tags: dict[str, str] | None = None) -> dict[str, Any]:
     info: dict[str, Any] = {
         "run_id": run.id,
         "run_uuid": run.id,
@@ -110,8 +111,8 @@ def run_info(run: Run, tags: dict[str, str] | None = None) -> dict[str, Any]:
     return info
 
 
-def run(run: Run, details: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A run with its params, tags and latest metrics (``runs.run_details``) and its dataset inputs
+def run(run: Run | Row[Any], details: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run (ORM object or Core row of ``runs``, as search returns) with its params, tags and latest metrics (``runs.run_details``) and its dataset inputs
     (``inputs.run_inputs``)."""
     tags = dict(details.get("tags") or {})
     if run.name:
