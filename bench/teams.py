@@ -133,7 +133,7 @@ def _search(ctx: Context, token: str, exp_id: int, who: str) -> Row:
         "info",
         fmt_ms(percentile(lat, 50)),
         None,
-        f"p95 {fmt_ms(percentile(lat, 95))}; 100 runs/page",
+        f"p95 {fmt_ms(percentile(lat, 95))}, min {fmt_ms(min(lat))}; 100 runs/page",
     )
 
 
@@ -153,5 +153,5 @@ def _list(ctx: Context, token: str, who: str) -> Row:
         "info",
         fmt_ms(percentile(lat, 50)),
         None,
-        f"p95 {fmt_ms(percentile(lat, 95))}; first page of 100 (201 visible)",
+        f"p95 {fmt_ms(percentile(lat, 95))}, min {fmt_ms(min(lat))}; first page of 100 (201 visible)",
     )
