@@ -396,12 +396,25 @@ def _check_search(items: list[dict[str, Any]]) -> None:
         raise RuntimeError("search returned runs that do not match the filter/order")
 
 
+def insert_runs(engine: Any, exp_id: int, uid: int, n: int) -> None:
+    """``n`` runs (5 params + 5 latest metrics each, seeded values) in ``exp_id``, owned by ``uid``,
+    by SQLAlchemy Core executemany in chunks of 5,000 (no requests, no ORM)."""
+    from tether_server.models import LatestMetric, Param, Run
+
+    rng, ts = random.Random(42), int(time.time() * 1000)
+    for start in range(0, n, 5_000):
+        runs, params, latest = _bulk_rows(rng, exp_id, uid, ts, min(5_000, n - start))
+        with engine.begin() as c:
+            c.execute(Run.__table__.insert(), runs)
+            c.execute(Param.__table__.insert(), params)
+            c.execute(LatestMetric.__table__.insert(), latest)
+
+
 def grow(ctx: Context, exp_id: int, total: int) -> Row:
     """Bulk-insert runs (5 params + 5 latest metrics each) straight into the database."""
     from sqlalchemy import text
 
     from tether_server.db import make_engine
-    from tether_server.models import LatestMetric, Param, Run
 
     engine = make_engine(_db_url(ctx))
     uid, _ = ctx.user("writer")
@@ -409,13 +422,8 @@ def grow(ctx: Context, exp_id: int, total: int) -> Row:
         have = (
             c.execute(text("SELECT count(*) FROM runs WHERE experiment_id = :e"), {"e": exp_id}).scalar() or 0
         )
-    rng, ts, todo, t0 = random.Random(42), int(time.time() * 1000), total - have, time.perf_counter()
-    for start in range(0, todo, 5_000):
-        runs, params, latest = _bulk_rows(rng, exp_id, uid, ts, min(5_000, todo - start))
-        with engine.begin() as c:
-            c.execute(Run.__table__.insert(), runs)
-            c.execute(Param.__table__.insert(), params)
-            c.execute(LatestMetric.__table__.insert(), latest)
+    todo, t0 = total - have, time.perf_counter()
+    insert_runs(engine, exp_id, uid, todo)
     engine.dispose()
     _analyze(ctx)
     took = time.perf_counter() - t0

@@ -26,17 +26,13 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
 
-from tether_server import create_app
-from tether_server.config import Settings
-from tether_server.db import Database
-from tether_server.migrate import upgrade
 from tether_server.runtime import Runtime
 
 from . import abtests as ab_bench
 from . import monitoring as mon_bench
+from ._inproc import fresh_database, make_app, new_user
 
 
 class _Resp:
@@ -114,22 +110,8 @@ class _Ctx:
 
 
 def _app(url: str, tmp: Path) -> tuple[Any, str]:
-    from tether_server.services.identity import users as svc
-
-    db = Database(url)
-    upgrade(db.engine)
-    db.dispose()
-    settings = Settings(
-        data_dir=str(tmp / "data"), database_url=url, artifact_uri=str(tmp / "artifacts"), secret_key="x",
-        testing=True, webhook_worker=False, monitor_eval_seconds=0, abtest_eval_seconds=0,
-    ).validated()  # fmt: skip
-    app = create_app(settings)
-    app.config["TETHER_ACCESS_LOG"] = False
-    with Runtime.of(app).database.session() as s:
-        user = svc.create_user(s, None, "root", "admin", None)
-        _t, plain = svc.create_token(s, None, user, "hot")
-        s.commit()
-    return app, plain
+    app = make_app(url, tmp, testing=True)
+    return app, new_user(app, "admin", "root")[1]
 
 
 def _measure(app: Any, fn: Callable[[int], Any], n: int) -> tuple[float, float]:
@@ -261,17 +243,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hotcpu-"))
-    pg_db = None
-    if args.pg:
-        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        pg_db = f"hotcpu_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{pg_db}"'))
-        url = make_url(args.pg).set(database=pg_db).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite:///{tmp / 'hot.db'}"
     try:
-        app, admin_token = _app(url, tmp)
+        with fresh_database(args.pg) as url:
+            _run(url, tmp, args)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
+    app, admin_token = _app(url, tmp)
+    try:
         paths = _paths(app, admin_token)
         paths.pop("_results_setup")()  # type: ignore[operator]
         counts = {"rows_columns": 20, "rows_rowwise": 20, "page_cells": 10, "page_full": 5, "drift_full": 5}
@@ -291,12 +272,8 @@ def main() -> None:
             print(
                 f"{name:14s} {cpu:8.2f} ms CPU/request  {stmts:5.2f} statements/request  (n={n})", flush=True
             )
-        Runtime.of(app).close()
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if pg_db:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)'))
+        Runtime.of(app).close()
 
 
 if __name__ == "__main__":

@@ -14,86 +14,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import random
 import statistics
-import tempfile
 import time
 import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, text
 
-from tether_server import create_app
-from tether_server.config import Settings
-from tether_server.db import Database
-from tether_server.migrate import upgrade
-from tether_server.models import LatestMetric, Param, Run
 from tether_server.runtime import Runtime
 from tether_server.services import rawsql
 
-from .core import _bulk_rows
+from ._inproc import drop_database, make_app, new_database, new_user
+from .core import insert_runs
 
 FILTER = "metrics.auc > 0.9 and params.depth = '6'"
 COLUMNAR = "application/vnd.tether.columnar+json"
 
 
-def new_pg_db(admin_url: str) -> str:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"tether_hotr_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    upgrade(db.engine)
-    db.dispose()
-    return url
-
-
-def new_sqlite_db() -> str:
-    url = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="hotr-db-"), "tether.db")
-    db = Database(url)
-    upgrade(db.engine)
-    db.dispose()
-    return url
-
-
-def make_app(url: str) -> Any:
-    s = Settings(
-        data_dir=tempfile.mkdtemp(prefix="hotr-"),
-        database_url=url,
-        artifact_uri=tempfile.mkdtemp(prefix="hotr-art-"),
-        secret_key="x",
-        webhook_worker=False,
-        monitor_eval_seconds=0,
-        abtest_eval_seconds=0,
-    ).validated()
-    app = create_app(s)
-    app.config["TETHER_ACCESS_LOG"] = False
-    return app
-
-
-def user(app: Any, role: str) -> tuple[int, str]:
-    from tether_server.services.identity import users as svc
-
-    with Runtime.of(app).database.session() as s:
-        u = svc.create_user(s, None, f"u-{role}-{uuid.uuid4().hex[:6]}", role, None)
-        _t, plain = svc.create_token(s, None, u, "t")
-        s.commit()
-        return u.id, plain
-
-
 def seed(app: Any, uid: int, exp: int, n: int) -> None:
     eng = Runtime.of(app).database.engine
-    rng, ts = random.Random(42), int(time.time() * 1000)
-    for start in range(0, n, 5000):
-        runs, params, latest = _bulk_rows(rng, exp, uid, ts, min(5000, n - start))
-        with eng.begin() as c:
-            c.execute(Run.__table__.insert(), runs)
-            c.execute(Param.__table__.insert(), params)
-            c.execute(LatestMetric.__table__.insert(), latest)
+    insert_runs(eng, exp, uid, n)
     if eng.dialect.name == "postgresql":
         with eng.begin() as c:
             c.execute(text("ANALYZE runs; ANALYZE params; ANALYZE latest_metrics; ANALYZE run_tags"))
@@ -155,12 +96,12 @@ def main() -> None:
     a = ap.parse_args()
     if a.scale:
         return scale(a)
-    url = a.url or (new_sqlite_db() if a.sqlite else new_pg_db(os.environ["TETHER_TEST_PG_URL"]))
+    url = a.url or new_database(None if a.sqlite else os.environ["TETHER_TEST_PG_URL"])
     print("database:", url.rsplit("/", 1)[-1])
     app = make_app(url)
     client = app.test_client()
-    _, admin = user(app, "admin")
-    uid, tok = user(app, "writer")
+    _, admin = new_user(app, "admin")
+    uid, tok = new_user(app, "writer")
     h = {"Authorization": f"Bearer {tok}"}
     exp = client.post("/api/v1/experiments", json={"name": f"e-{uuid.uuid4().hex[:6]}"}, headers=h).json["id"]
     seed(app, uid, exp, a.runs)
@@ -225,10 +166,8 @@ def main() -> None:
         pstats.Stats(prof).sort_stats("tottime").print_stats(35)
         pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
     Runtime.of(app).close()
-    if a.drop and not a.url and not a.sqlite:
-        admin_eng = create_engine(os.environ["TETHER_TEST_PG_URL"], isolation_level="AUTOCOMMIT")
-        with admin_eng.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    if a.drop and not a.url:
+        drop_database(url)
 
 
 def scale(a: Any) -> None:
@@ -237,12 +176,12 @@ def scale(a: Any) -> None:
 
     url = a.url
     if not url:
-        url = new_pg_db(os.environ["TETHER_TEST_PG_URL"])
+        url = new_database(os.environ["TETHER_TEST_PG_URL"])
         print("generated in", round(bulk_runs(url, a.scale)), "s")
     print("database:", url.rsplit("/", 1)[-1])
     app = make_app(url)
     client = app.test_client()
-    _, admin = user(app, "admin")
+    _, admin = new_user(app, "admin")
     hj = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
     body = orjson.dumps({"filter": FILTER, "order_by": ["metrics.auc DESC"], "max_results": 100})
 

@@ -26,7 +26,6 @@ import os
 import sqlite3
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +35,7 @@ import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from ._inproc import fresh_database, make_app, new_user
 from ._server import Server, cpu_seconds, new_admin_token
 
 PARAMS = {f"p{i}": str(i) for i in range(5)}
@@ -47,27 +47,6 @@ def _metrics(i: int) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- database
-
-
-@contextmanager
-def fresh_database(pg_url: str) -> Iterator[str]:
-    from tether_server.db import Database
-    from tether_server.migrate import upgrade
-
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    name = f"tether_wc_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    upgrade(db.engine)
-    db.dispose()
-    try:
-        yield url
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def backend_cpu(url: str) -> float:
@@ -224,50 +203,20 @@ def in_process_paths(client: Any, auth: dict[str, str], exp: int, n: int) -> dic
     }
 
 
-@contextmanager
-def fresh_sqlite() -> Iterator[str]:
-    """An embedded SQLite file, migrated (as ``tether server`` with no database URL uses)."""
-    from tether_server.db import Database
-    from tether_server.migrate import upgrade
-
-    url = f"sqlite:///{tempfile.mkdtemp(prefix='tether-wc-')}/tether.db"
-    db = Database(url)
-    upgrade(db.engine)
-    db.dispose()
-    yield url
-
-
 def measure_in_process(pg_url: str | None, n: int, profile_dir: str | None) -> None:
-    from tether_server import create_app
-    from tether_server.config import Settings
     from tether_server.logconfig import configure_logging
     from tether_server.runtime import Runtime
-    from tether_server.services.identity import users as users_svc
 
     tracer = Tracer(Path(tempfile.mkdtemp(prefix="tether-wc-")) / "trace.txt")
     tracer.install()
-    with fresh_database(pg_url) if pg_url else fresh_sqlite() as url:
-        tmp = tempfile.mkdtemp(prefix="tether-wc-")
-        settings = Settings(
-            data_dir=tmp,
-            database_url=url,
-            artifact_uri=tmp + "/artifacts",
-            secret_key="bench",
-            webhook_worker=False,
-            monitor_eval_seconds=0,
-            abtest_eval_seconds=0,
-        ).validated()
-        app = create_app(settings)
+    with fresh_database(pg_url) as url:
+        app = make_app(url, access_log=True)
         configure_logging("INFO", "text")  # as the server does: one access line per request
         devnull = open(os.devnull, "w")  # noqa: SIM115
         for h in logging.getLogger().handlers:
             if isinstance(h, logging.StreamHandler):
                 h.setStream(devnull)
-        db = Runtime.of(app).database
-        with db.session() as s:
-            user = users_svc.create_user(s, None, "bench-writer", "writer", None)
-            _t, token = users_svc.create_token(s, None, user, "bench")
-            s.commit()
+        _uid, token = new_user(app, "writer", "bench-writer")
         auth = {"Authorization": f"Bearer {token}"}
         client = app.test_client()
         r = client.post("/api/v1/experiments", json={"name": "write-costs"}, headers=auth)
@@ -319,7 +268,7 @@ def _profile(out_dir: str, name: str, fn: Path_, start: int, n: int) -> None:
 def measure_gunicorn(pg_url: str | None, n: int) -> None:
     import requests
 
-    with fresh_database(pg_url) if pg_url else fresh_sqlite() as url:
+    with fresh_database(pg_url) as url:
         data_dir = tempfile.mkdtemp(prefix="tether-wc-")
         # SQLite: the server's own embedded file in its data directory (it migrates it)
         srv = Server(data_dir=data_dir, admin_token=new_admin_token(), database_url=url if pg_url else "")
