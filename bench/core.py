@@ -350,16 +350,19 @@ def create_runs(
 # ---------------------------------------------------------------- search
 
 
+def search_request(exp_id: int) -> dict[str, Any]:
+    """The standard search: ``SEARCH_FILTER`` in one experiment, best auc first, 100 full runs."""
+    return {
+        "experiment_ids": [exp_id],
+        "filter": SEARCH_FILTER,
+        "order_by": ["metrics.auc DESC"],
+        "max_results": 100,
+    }
+
+
 def search(ctx: Context, token: str, exp_id: int, label: str, target_s: float) -> Row:
     s = ctx.http(token)
-    body = orjson.dumps(
-        {
-            "experiment_ids": [exp_id],
-            "filter": SEARCH_FILTER,
-            "order_by": ["metrics.auc DESC"],
-            "max_results": 100,
-        }
-    )
+    body = orjson.dumps(search_request(exp_id))
     lat: list[float] = []
     n_items = 0
     for i in range(105):

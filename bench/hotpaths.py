@@ -31,9 +31,8 @@ import orjson
 import requests
 
 from . import Context, Row, fmt_ms, percentile
-from .core import _analyze, _check_search, _run_data, _threads, grow
+from .core import _analyze, _check_search, _run_data, _threads, grow, search_request
 
-SEARCH_FILTER = "metrics.auc > 0.9 and params.depth = '6'"
 SEARCH_RUNS = 5_000
 COLUMNAR = "application/vnd.tether.columnar+json"
 MiB = 1024 * 1024
@@ -177,12 +176,7 @@ def single(ctx: Context, token: str, shape: str) -> list[Row]:
 def search(ctx: Context, token: str, exp: int, shape: str) -> Row:
     """The standard filter over 5,000 runs, 100 full runs per answer, request + client decode."""
     s = _session(ctx, token)
-    body = {
-        "experiment_ids": [exp],
-        "filter": SEARCH_FILTER,
-        "order_by": ["metrics.auc DESC"],
-        "max_results": 100,
-    }
+    body = search_request(exp)
     mlflow = shape == "mlflow"
     pre = orjson.dumps(body)
     if not mlflow:

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from . import Context, Row, fmt_ms, percentile
-from .core import SEARCH_FILTER, _analyze, _check_search, grow
+from .core import _analyze, _check_search, grow, search_request
 
 EXPERIMENTS = 200  # besides the searched one
 LOOPS = 105  # the first 5 are warm-up
@@ -108,16 +108,14 @@ def _timed(fn: Any) -> list[float]:
     return lat
 
 
+def _latency_row(metric: str, lat: list[float], what: str) -> Row:
+    p50, p95 = fmt_ms(percentile(lat, 50)), fmt_ms(percentile(lat, 95))
+    return Row(metric, "info", p50, None, f"p95 {p95}, min {fmt_ms(min(lat))}; {what}")
+
+
 def _search(ctx: Context, token: str, exp_id: int, who: str) -> Row:
     s = ctx.http(token)
-    body = orjson.dumps(
-        {
-            "experiment_ids": [exp_id],
-            "filter": SEARCH_FILTER,
-            "order_by": ["metrics.auc DESC"],
-            "max_results": 100,
-        }
-    )
+    body = orjson.dumps(search_request(exp_id))
 
     def one(i: int) -> None:
         r = s.post(ctx.url("/runs/search"), data=body)
@@ -127,14 +125,7 @@ def _search(ctx: Context, token: str, exp_id: int, who: str) -> Row:
         if i == 0:
             _check_search(items)
 
-    lat = _timed(one)
-    return Row(
-        f"search @ 5,000 runs, {who}",
-        "info",
-        fmt_ms(percentile(lat, 50)),
-        None,
-        f"p95 {fmt_ms(percentile(lat, 95))}, min {fmt_ms(min(lat))}; 100 runs/page",
-    )
+    return _latency_row(f"search @ 5,000 runs, {who}", _timed(one), "100 runs/page")
 
 
 def _list(ctx: Context, token: str, who: str) -> Row:
@@ -147,11 +138,4 @@ def _list(ctx: Context, token: str, who: str) -> Row:
         if i == 0 and len(orjson.loads(r.content)["items"]) != 100:
             raise RuntimeError(f"list as {who} did not see 100 experiments")
 
-    lat = _timed(one)
-    return Row(
-        f"list experiments, {who}",
-        "info",
-        fmt_ms(percentile(lat, 50)),
-        None,
-        f"p95 {fmt_ms(percentile(lat, 95))}, min {fmt_ms(min(lat))}; first page of 100 (201 visible)",
-    )
+    return _latency_row(f"list experiments, {who}", _timed(one), "first page of 100 (201 visible)")
