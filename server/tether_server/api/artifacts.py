@@ -63,6 +63,16 @@ def _sha_header() -> str | None:
     return value.lower() if value else None
 
 
+def receive_body(target: svc.Target, expected_sha256: str | None) -> Any:
+    """Stream the request body to ``target`` in the store, count it, then record the artifact row
+    (the single-request upload of this API and of the MLflow artifact proxy)."""
+    request.max_content_length = MAX_BODY
+    size, sha = svc.stream_in(_store(), target, request.stream, request.content_length, expected_sha256)
+    context.runtime().metrics.artifact_in(size)
+    content_type = svc.record_content_type(request.content_type)
+    return svc.record(context.db(), context.principal(), target, size, sha, content_type, _store())
+
+
 # Paths that belong to the multipart part route (``uploads/<id>/parts/<n>``) are never artifact names.
 _PART_PATH = re.compile(r"uploads/[^/]+/parts/[^/]+")
 
@@ -74,19 +84,7 @@ def upload(run_id: str, path: str) -> Any:
     """Stream the body into the store (multipart when the length is unknown); then record it."""
     if _PART_PATH.fullmatch(path):  # the upload-part route's space, e.g. a part number out of range
         raise NotFound(f"No upload part at {path[:200]!r}", {"path": path[:200]})
-    target = _read_target(run_id, svc.check_path(path))
-    request.max_content_length = MAX_BODY
-    size, sha = svc.stream_in(_store(), target, request.stream, request.content_length, _sha_header())
-    context.runtime().metrics.artifact_in(size)
-    return svc.record(
-        context.db(),
-        context.principal(),
-        target,
-        size,
-        sha,
-        svc.record_content_type(request.content_type),
-        _store(),
-    )
+    return receive_body(_read_target(run_id, svc.check_path(path)), _sha_header())
 
 
 @blp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=["GET"], merge_slashes=False)

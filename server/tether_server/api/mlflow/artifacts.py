@@ -24,11 +24,11 @@ from ...services.registry import catalog as registry_svc
 from ...services.registry import deploy
 from ...services.tracking import runs as runs_svc
 from ...storage import zerocopy
+from ..artifacts import receive_body
 from . import convert as cv
 from . import logged_models
 
 bp = Blueprint("mlflow_artifacts", __name__)
-MAX_BODY = 5 * 1024**4
 _LIST_PAGE = 1000
 
 
@@ -90,18 +90,7 @@ def upload(path: str) -> Any:
     with context.separate() as s:
         target = svc.new_upload_target(s, context.principal(), run_id, svc.check_path(rel))
     _run_in(experiment_id, target.experiment_id, run_id)
-    request.max_content_length = MAX_BODY
-    size, sha = svc.stream_in(context.store(), target, request.stream, request.content_length, None)
-    context.runtime().metrics.artifact_in(size)
-    svc.record(
-        context.db(),
-        context.principal(),
-        target,
-        size,
-        sha,
-        svc.record_content_type(request.content_type),
-        context.store(),
-    )
+    receive_body(target, None)
     return jsonify({})
 
 
