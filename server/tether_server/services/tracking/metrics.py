@@ -30,9 +30,9 @@ def history(
     page_token: str | None = None,
     max_results: int | None = None,
 ) -> dict[str, Any]:
-    get_run(session, actor, run_id)
-    check_key(key, "metric key")
     if max_points is not None:
+        get_run(session, actor, run_id)
+        check_key(key, "metric key")
         if not 2 <= max_points <= MAX_POINTS_CAP:
             raise InvalidArgument(
                 f"max_points must be between 2 and {MAX_POINTS_CAP}", {"field": "max_points"}
@@ -47,9 +47,9 @@ def history(
             "downsampled": len(sampled) < len(pts),
             "total_points": len(pts),
         }
-    page = _page(session, run_id, key, page_token, max_results)
+    page = history_columns(session, actor, run_id, key, page_token=page_token, max_results=max_results)
     items = list(zip(page.pop("steps"), page.pop("values"), page.pop("timestamps"), strict=True))
-    return {"key": key, "items": items, **page}
+    return {"key": page.pop("key"), "items": items, **page}
 
 
 def history_columns(
