@@ -116,7 +116,6 @@ def list_() -> Any:
     """The folder's direct children as ``{"files": [{path, is_dir, file_size}]}`` (names relative to
     the folder); ``{}`` for a missing folder or a file path, as MLflow's server answers."""
     raw = cv.text(cv.args(), "path")
-    assert raw is not None
     session, actor = context.db(), context.principal()
     version = _registry(raw)
     if version is not None:

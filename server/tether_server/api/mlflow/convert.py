@@ -4,7 +4,7 @@ strings) and MLflow request fields → Tether's arguments."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, overload
 
 from flask import g, request
 from sqlalchemy import Row
@@ -27,7 +27,12 @@ def args() -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else json_object_body()
 
 
+@overload
+def text(body: dict[str, Any], field: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def text(body: dict[str, Any], field: str, *, required: bool) -> str | None: ...
 def text(body: dict[str, Any], field: str, *, required: bool = True) -> str | None:
+    """A string field; a required one that is missing or empty is a 400, so it is typed ``str``."""
     value = body.get(field)
     if value is None or value == "":
         if required:

@@ -99,7 +99,6 @@ def log_inputs() -> Any:
         if not isinstance(ds, dict):
             raise InvalidArgument("Each dataset input needs a 'dataset' object", {"field": "datasets"})
         name, digest = cv.text(ds, "name"), cv.text(ds, "digest")
-        assert name is not None and digest is not None
         source_type = cv.text(ds, "source_type", required=False) or ""
         source = ds.get("source") or ""
         if not isinstance(source, str) or len(source) > 1000:

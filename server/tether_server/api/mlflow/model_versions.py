@@ -191,7 +191,6 @@ def version_transition() -> Any:
 def version_set_tag() -> Any:
     body = cv.args()
     key = cv.text(body, "key")
-    assert key is not None
     versions.set_version_tags(
         context.db(),
         context.principal(),
@@ -208,7 +207,6 @@ def version_set_tag() -> Any:
 def version_delete_tag() -> Any:
     body = cv.args()
     key = cv.text(body, "key")
-    assert key is not None
     versions.set_version_tags(
         context.db(), context.principal(), name_of(body), version_number(body), {key: None}, **kw()
     )

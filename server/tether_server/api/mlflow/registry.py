@@ -40,7 +40,6 @@ def kw() -> dict[str, Any]:
 
 def name_of(body: dict[str, Any]) -> str:
     name = cv.text(body, "name")
-    assert name is not None
     return name
 
 
@@ -141,7 +140,6 @@ def model_delete() -> Any:
 def model_set_tag() -> Any:
     body = cv.args()
     key = cv.text(body, "key")
-    assert key is not None
     svc.update_model(
         context.db(), context.principal(), name_of(body), tags={key: body.get("value", "")}, **kw()
     )
@@ -265,7 +263,6 @@ def latest_versions() -> Any:
 def alias_set() -> Any:
     body = cv.args()
     alias = cv.text(body, "alias")
-    assert alias is not None
     svc.set_alias(context.db(), context.principal(), name_of(body), alias, version_number(body), **kw())
     return jsonify({})
 
@@ -275,7 +272,6 @@ def alias_set() -> Any:
 def alias_delete() -> Any:
     body = cv.args()
     alias = cv.text(body, "alias")
-    assert alias is not None
     svc.delete_alias(context.db(), context.principal(), name_of(body), alias, **kw())
     return jsonify({})
 

@@ -94,7 +94,6 @@ def experiment_id_of(session: Session, actor: Principal, raw: Any, *, create: bo
 @access("viewer")
 def experiment_by_name() -> Any:
     name = cv.text(cv.args(), "experiment_name")
-    assert name is not None
     return _ok({"experiment": cv.experiment(_experiment_by_name(context.db(), context.principal(), name))})
 
 
@@ -111,7 +110,6 @@ def experiment_get() -> Any:
 def experiment_create() -> Any:
     body = cv.args()
     name = cv.text(body, "name")
-    assert name is not None
     tags = cv.key_values(body.get("tags"), "tags")
     exp = experiments_svc.create_experiment(context.db(), context.principal(), name, tags=tags)
     return _ok({"experiment_id": str(exp.id)})
@@ -194,7 +192,6 @@ def experiment_set_tag() -> Any:
     session, actor = context.db(), context.principal()
     eid = experiment_id_of(session, actor, cv.text(body, "experiment_id"))
     key = cv.text(body, "key")
-    assert key is not None
     experiments_svc.update_experiment(session, actor, eid, tags={key: body.get("value", "")})
     return _ok()
 
@@ -267,7 +264,6 @@ def run_restore() -> Any:
 def run_log_param() -> Any:
     body = cv.args()
     key = cv.text(body, "key")
-    assert key is not None
     runs_svc.log_batch(
         context.db(), context.principal(), cv.run_id_of(body), params={key: body.get("value", "")}
     )
@@ -279,7 +275,6 @@ def run_log_param() -> Any:
 def run_set_tag() -> Any:
     body = cv.args()
     key = cv.text(body, "key")
-    assert key is not None
     session, actor, run_id = context.db(), context.principal(), cv.run_id_of(body)
     if key == cv.RUN_NAME_TAG:  # MLflow renames the run through this tag
         runs_svc.update_run(session, actor, run_id, name=str(body.get("value", "")))
@@ -396,7 +391,6 @@ def run_search() -> Any:
 def metric_history() -> Any:
     body = cv.args()
     key = cv.text(body, "metric_key")
-    assert key is not None
     max_results = cv.integer(body, "max_results", _HISTORY_MAX) or _HISTORY_MAX
     result = metrics_svc.history(
         context.db(),
