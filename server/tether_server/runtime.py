@@ -18,7 +18,7 @@ from .db import Database
 from .services.abtests.serving import ServingCache
 from .services.events.bus import EVENT_PUBLISHED
 from .services.identity.users import CREDENTIALS_CHANGED, TokenCache
-from .telemetry import Metrics, monitoring_collector
+from .telemetry import Instruments, instruments_for
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -36,7 +36,7 @@ class Runtime:
     store: ArtifactStore
     token_cache: TokenCache
     workers: WorkerSet = field(init=False)
-    metrics: Metrics = field(default_factory=Metrics)  # Prometheus instruments (telemetry.py)
+    metrics: Instruments = field(default_factory=Instruments)  # no-op unless TETHER_METRICS is on (telemetry)
     abtests: ServingCache = field(default_factory=ServingCache)  # A/B hot paths (services/abtests/serving)
     api: Any = None  # the flask-smorest Api (its OpenAPI spec), set by register_api
 
@@ -51,6 +51,7 @@ class Runtime:
             database=Database(settings.resolved_database_url),
             store=store_from_settings(settings),
             token_cache=TokenCache(ttl=settings.auth_cache_seconds),
+            metrics=instruments_for(settings.metrics),
         )
         rt.database.on_commit(CREDENTIALS_CHANGED, rt.token_cache.clear)
         # A/B serving trusts a checked permission for the same period as a cached token; a commit
@@ -59,7 +60,6 @@ class Runtime:
         rt.database.on_commit(CREDENTIALS_CHANGED, rt.abtests.expire)
         rt.database.on_commit(EVENT_PUBLISHED, rt.abtests.expire)
         rt.metrics.watch_pool(rt.database)
-        rt.metrics.add_scrape_collector(monitoring_collector)
         rt.workers = WorkerSet([w(rt) for w in WORKERS if w.enabled(settings)])
         return rt
 

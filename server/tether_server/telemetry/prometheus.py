@@ -1,4 +1,4 @@
-"""Prometheus metrics (``GET /metrics``) and the dependency probes behind ``/api/v1/ready``.
+"""Prometheus instruments: what ``GET /metrics`` exposes when ``TETHER_METRICS`` is ``token`` or ``open``.
 
 Counters and histograms live in one ``Metrics`` object per runtime. Under gunicorn, ``tether server``
 sets ``PROMETHEUS_MULTIPROC_DIR`` (an empty folder, before the workers fork: the one process-wide
@@ -7,45 +7,34 @@ and a scrape answered by any worker sums them all; gunicorn's ``child_exit`` hoo
 (``gunicorn_conf.child_exit``) marks a dead worker's live gauges. Without the variable (tests, a single
 process) the values stay in this object's own registry.
 
-Values that live in the database (webhook outbox depth, failed deliveries) are read at scrape time, so
-every worker reports the same numbers. Other domains add scrape-time gauges with
-``Metrics.add_scrape_collector``; ``Runtime.build`` adds ``monitoring_collector`` (open alerts, window
-lag and evaluation lag of each monitor).
+Values that live in the database (webhook outbox depth, failed deliveries, open alerts, window lag) are
+read at scrape time by the scrape collectors, so every worker reports the same numbers.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from . import LATENCY_BUCKETS, Instruments, check_dependencies, multiprocess_dir
+
 if TYPE_CHECKING:
-    from .db import Database
-    from .runtime import Runtime
+    from ..db import Database
+    from ..runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 #: A scrape-time collector: given a read session, yields metric families (see ``add_scrape_collector``).
 ScrapeCollector = Callable[[Session], Iterable[Metric]]
 
 
-def multiprocess_dir() -> str | None:
-    return os.environ.get(MULTIPROC_ENV) or None
-
-
-class Metrics:
+class Metrics(Instruments):
     """The process's instruments. Label values are bounded: routes are URL templates (``<unmatched>``
     for 404s), never raw paths."""
 
@@ -81,7 +70,7 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
-        self._scrape_collectors: list[ScrapeCollector] = [outbox_collector]
+        self._scrape_collectors: list[ScrapeCollector] = [outbox_collector, monitoring_collector]
 
     # ------------------------------------------------------------------ recording
 
@@ -161,8 +150,8 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 
 def outbox_collector(s: Session) -> Iterator[Metric]:
-    from .models import now_ms
-    from .models.registry import WebhookDelivery as D
+    from ..models import now_ms
+    from ..models.registry import WebhookDelivery as D
 
     rows = dict(s.execute(select(D.status, func.count()).group_by(D.status)).all())
     yield _gauge(
@@ -177,8 +166,8 @@ def outbox_collector(s: Session) -> Iterator[Metric]:
 def monitoring_collector(s: Session) -> Iterator[Metric]:
     """Open alerts (kind, severity, status) and, per monitor, window lag and evaluation lag
     (``services.monitoring.status``)."""
-    from .models import now_ms
-    from .services.monitoring import status
+    from ..models import now_ms
+    from ..services.monitoring import status
 
     alerts = GaugeMetricFamily(
         "tether_alerts_open",
@@ -205,39 +194,3 @@ def monitoring_collector(s: Session) -> Iterator[Metric]:
         evaluation.add_metric(labels, lag.evaluation_lag_seconds)
     yield window
     yield evaluation
-
-
-# ---------------------------------------------------------------------- readiness
-
-
-@dataclass(frozen=True)
-class Probe:
-    name: str
-    ok: bool
-    detail: str
-    ms: float
-
-
-def _probe(name: str, check: Callable[[], Any]) -> Probe:
-    t0 = time.perf_counter()
-    try:
-        check()
-    except Exception as exc:  # noqa: BLE001  (readiness reports any failure, by class name only)
-        return Probe(name, False, _short(exc), (time.perf_counter() - t0) * 1000)
-    return Probe(name, True, "ok", (time.perf_counter() - t0) * 1000)
-
-
-def _short(exc: BaseException) -> str:
-    msg = getattr(exc, "message", None) or exc.__class__.__name__
-    return str(msg)[:200]
-
-
-def check_dependencies(runtime: Runtime) -> list[Probe]:
-    """Each dependency the server needs to take traffic: the database answers a query, the artifact
-    store is reachable and writable."""
-
-    def database() -> None:
-        with runtime.database.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    return [_probe("database", database), _probe("artifact_store", runtime.store.check)]
