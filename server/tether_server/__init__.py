@@ -17,7 +17,7 @@ def create_app(settings: Any = None) -> Flask:
     from .api import register_api
     from .config import Settings
     from .errors import register_error_handlers
-    from .jsonutil import OrjsonProvider
+    from .flaskjson import OrjsonProvider
     from .runtime import Runtime
     from .secrets_store import load_secret_key
 

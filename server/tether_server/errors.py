@@ -1,18 +1,20 @@
 """The error hierarchy and the single place where error handlers are registered.
 
-Every non-2xx body is ``{"error": {"code": ..., "message": ..., "details": {...}}}``.
+Every non-2xx body is ``{"error": {"code": ..., "message": ..., "details": {...}}}``. Flask and
+marshmallow are imported where a response is built, so command-line code (``tether server`` before it
+starts gunicorn, the admin commands) raises these errors without loading the web stack.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, has_request_context, jsonify, request
-from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
-from werkzeug.exceptions import HTTPException
+
+if TYPE_CHECKING:
+    from flask import Flask, Response
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +132,8 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    from flask import g, has_request_context, jsonify, request
+
     rid = g.get("request_id") if g else None
     if has_request_context() and request.path.startswith(MLFLOW_PREFIXES):
         # The MLflow-compatible routes answer in MLflow's shape: its client reads ``error_code``.
@@ -146,6 +150,10 @@ def error_response(
 
 
 def register_error_handlers(app: Flask) -> None:
+    from flask import request
+    from marshmallow import ValidationError
+    from werkzeug.exceptions import HTTPException
+
     @app.errorhandler(TetherError)
     def _tether(e: TetherError) -> Response:
         return error_response(e.status, e.code, e.message, e.details, e.headers)

@@ -5,17 +5,16 @@ protobuf's JSON mapping, which MLflow's client reads). On the way out that is ``
 ``MetricValue`` schema field (``schemas.dump``) to every metric value a response carries. ``dumps`` itself
 cannot do it: orjson writes a bare NaN or infinity as ``null``, so a float that may be non-finite must go
 through ``float_out`` (a ``MetricValue`` field) before it gets here. On the way in, see
-``services.validation.metric_value``.
+``services.validation.metric_value``. Flask's JSON provider built on ``dumps`` is ``flaskjson.OrjsonProvider``
+(this module stays free of Flask: services and the command line use it).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from flask import Response
-from flask.json.provider import JSONProvider
 
 NONFINITE_OUT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -51,18 +50,3 @@ def _default(obj: Any) -> Any:
 
 def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS)
-
-
-class OrjsonProvider(JSONProvider):
-    def dumps(self, obj: Any, **kwargs: Any) -> str:
-        return dumps(obj).decode()
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return orjson.loads(s)
-
-    def response(self, *args: Any, **kwargs: Any) -> Response:
-        obj = self._prepare_response_obj(args, kwargs)
-        # JSONProvider types its app as the sansio App, whose response_class takes no body; the app this
-        # provider is installed on is a Flask app, whose response_class is a flask Response.
-        response_class = cast("type[Response]", self._app.response_class)
-        return response_class(dumps(obj), mimetype="application/json")

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import click
 
-from ..models import now_ms
 from . import load_settings, main, session_scope
 
 
@@ -83,6 +82,8 @@ def tokens_create(user_name: str, name: str, expires_days: int | None) -> None:
 
     with session_scope(load_settings()) as s:
         user = svc.get_user_by_name(s, user_name)
+        from ..models import now_ms
+
         expires = now_ms() + expires_days * 86_400_000 if expires_days else None
         _t, plain = svc.create_token(s, _cli_actor(), user, name, expires)
     click.echo(plain)
