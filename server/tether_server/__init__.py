@@ -20,9 +20,11 @@ def create_app(settings: Any = None) -> Flask:
     from .flaskjson import OrjsonProvider
     from .runtime import Runtime
     from .secrets_store import load_secret_key
+    from .urlrules import LazyBuildRule
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)
+    app.url_rule_class = LazyBuildRule  # URL builders compiled when url_for first needs them
     app.json = OrjsonProvider(app)
     app.config.update(
         SECRET_KEY=load_secret_key(settings),
