@@ -227,3 +227,16 @@ def test_registry_filters_page_in_sql(client: Any, auth: dict[str, str]) -> None
     assert by_run == [["Keep-3"]]
     bad = client.post(f"{P}/registered-models/search", json={"filter": "tags.`bad\"key` = 'x'"}, headers=auth)
     assert _code(bad) == (400, "INVALID_PARAMETER_VALUE")
+
+
+def test_basic_auth_is_refused_in_mlflows_shape(client: Any, users: Any) -> None:
+    """Only the bearer token is accepted: MLFLOW_TRACKING_USERNAME/PASSWORD (HTTP basic auth) gets
+    401 UNAUTHENTICATED, even with a real user's name and password, and no request runs."""
+    import base64
+
+    users.create("bea", "writer")
+    basic = base64.b64encode(b"bea:whatever-password").decode()
+    resp = client.post(
+        f"{P}/experiments/create", json={"name": "basic"}, headers={"Authorization": f"Basic {basic}"}
+    )
+    assert _code(resp) == (401, "UNAUTHENTICATED")

@@ -19,7 +19,7 @@ from ...services.tracking import runs as runs_svc
 from ...services.tracking import search as search_svc
 from ...services.tracking import search_filter
 from . import convert as cv
-from . import inputs
+from . import inputs, logged_models
 
 bp = Blueprint("mlflow_tracking", __name__)
 
@@ -347,6 +347,22 @@ def run_log_batch() -> Any:
         raise InvalidArgument("'metrics' must be a list of objects", {"field": "metrics"})
     session, actor = context.db(), context.principal()
     run_id = cv.run_id_of(body)
+    # A flavor's log_model sends copies of the run's own points tagged with the new model's id
+    # (MLflow's per-model metrics). Tether keeps no per-model metrics and the points are already in
+    # the run, so the copies are checked (a model of this run) and not written again.
+    linked = {m.get("model_id") for m in body.get("metrics") or [] if m.get("model_id")}
+    if linked:
+        for mid in linked:
+            if logged_models.parse_id(mid)[0] != run_id:
+                raise InvalidArgument(
+                    "A metric's model_id must name a model logged in the run", {"field": "metrics"}
+                )
+        metrics = [
+            m for m, raw in zip(metrics, body.get("metrics") or [], strict=True) if not raw.get("model_id")
+        ]
+        if not metrics and not body.get("params") and not body.get("tags"):
+            runs_svc.get_run(session, actor, run_id, "EDIT")
+            return _ok()
     tags = cv.key_values(body.get("tags"), "tags")
     name = tags.pop(cv.RUN_NAME_TAG, None)
     runs_svc.log_batch(
