@@ -58,6 +58,12 @@ OUT["late_search"] = sorted(
     m.name for m in client.search_logged_models(experiment_ids=[exp_id])
 )
 
+# Inside a running run, log_model's copies of the run's step-0 points are not stored twice.
+with mlflow.start_run(run_name="live") as live:
+    mlflow.log_metric("live_m", 2.0)
+    mlflow.sklearn.log_model(fitted, name="inrun")
+OUT["live_points"] = len(client.get_metric_history(live.info.run_id, "live_m"))
+
 # search_runs on the run's dataset inputs.
 OUT["by_dataset"] = [r.info.run_id for r in client.search_runs([exp_id], "datasets.name = 'gaps-data'")]
 OUT["by_context"] = [r.info.run_id for r in client.search_runs([exp_id], "datasets.context = 'train'")]
@@ -76,6 +82,7 @@ def test_logged_model_without_run_and_on_finished_run(
     assert "READY" in out["free_status"] and out["free_version"] == "1"
     assert out["done_status"] == "FINISHED" and out["late_run"] == out["done_run"]
     assert out["late_search"] == ["free", "late"]
+    assert out["live_points"] == 1
     assert out["tags_after_delete"] == ["keep-me"] and out["delete_again"] == "RESOURCE_DOES_NOT_EXIST"
     assert out["by_dataset"] == [out["done_run"]] == out["by_context"] and out["by_other"] == []
     # In Tether the model logged outside a run is held by a finished run of its own, named after it.
