@@ -81,12 +81,13 @@ def _tree(pid: int) -> list[int]:
 
 
 def mlflow_backend_uri(backend: str) -> str:
-    """MLflow's environment has psycopg2 (not psycopg 3): a ``postgresql+psycopg://`` URL (Tether's
-    spelling) is given to MLflow as plain ``postgresql://``, which SQLAlchemy drives with psycopg2.
-    Passed unchanged, MLflow's server died at start with ``No module named 'psycopg'``."""
+    """MLflow's environment has psycopg2 (not psycopg 3), so a PostgreSQL URL reaches MLflow as
+    ``postgresql+psycopg2://``: given Tether's ``postgresql+psycopg://``, or plain ``postgresql://``
+    (which SQLAlchemy 2.1, what MLflow installs, drives with psycopg 3), MLflow's server died at
+    start with ``No module named 'psycopg'``."""
     scheme, sep, rest = backend.partition("://")
-    if sep and scheme.lower() == "postgresql+psycopg":
-        return f"postgresql://{rest}"
+    if sep and scheme.lower() in ("postgresql", "postgres", "postgresql+psycopg"):
+        return f"postgresql+psycopg2://{rest}"
     return backend
 
 
