@@ -103,8 +103,9 @@ def test_delete_tag(client: Any, auth: dict[str, str], users: Any) -> None:
     assert "drop" not in (v1.get("tags") or v1.get("run", {}).get("tags") or {})
     again = client.post(f"{P}/runs/delete-tag", json={"run_id": run_id, "key": "drop"}, headers=auth)
     assert _code(again) == (404, "RESOURCE_DOES_NOT_EXIST")
-    name = client.post(f"{P}/runs/delete-tag", json={"run_id": run_id, "key": "mlflow.runName"}, headers=auth)
-    assert _code(name) == (400, "INVALID_PARAMETER_VALUE")
+    for key in ("mlflow.runName", "mlflow.parentRunId", "mlflow.loggedModel.model"):
+        kept = client.post(f"{P}/runs/delete-tag", json={"run_id": run_id, "key": key}, headers=auth)
+        assert _code(kept) == (400, "INVALID_PARAMETER_VALUE"), key
     assert _code(client.post(f"{P}/runs/delete-tag", json={"run_id": run_id}, headers=auth)) == (
         400,
         "INVALID_PARAMETER_VALUE",

@@ -295,6 +295,11 @@ def run_delete_tag() -> Any:
             f"Tether keeps {key} as an attribute of the run, not as a tag: it cannot be deleted",
             {"field": "key"},
         )
+    if key.startswith(logged_models.MARK) or key == logged_models.CARRIER_TAG:
+        raise InvalidArgument(
+            f"{key} records a logged model of the run (the server's own tag): it cannot be deleted",
+            {"field": "key"},
+        )
     runs_svc.delete_tag(context.db(), context.principal(), cv.run_id_of(body), key)
     return _ok()
 
