@@ -80,18 +80,33 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
+def mlflow_backend_uri(backend: str) -> str:
+    """MLflow's environment has psycopg2 (not psycopg 3), so a PostgreSQL URL reaches MLflow as
+    ``postgresql+psycopg2://``: given Tether's ``postgresql+psycopg://``, or plain ``postgresql://``
+    (which SQLAlchemy 2.1, what MLflow installs, drives with psycopg 3), MLflow's server died at
+    start with ``No module named 'psycopg'``."""
+    scheme, sep, rest = backend.partition("://")
+    if sep and scheme.lower() in ("postgresql", "postgres", "postgresql+psycopg"):
+        return f"postgresql+psycopg2://{rest}"
+    return backend
+
+
 def _mlflow_server(executable: str, data: Path, backend: str) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
     cmd = [executable, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "4"]
     cmd += [
         "--backend-store-uri",
-        backend or f"sqlite:///{data}/mlflow.db",
+        mlflow_backend_uri(backend) or f"sqlite:///{data}/mlflow.db",
         "--artifacts-destination",
         str(data / "art"),
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = data / "mlflow-server.log"  # its output, so a failed start says why
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
+        if proc.poll() is not None:
+            break
         try:
             if requests.get(url + "/health", timeout=2).ok:
                 return url, proc
@@ -99,13 +114,17 @@ def _mlflow_server(executable: str, data: Path, backend: str) -> tuple[str, subp
             pass
         time.sleep(0.2)
     _stop(proc)
-    raise RuntimeError("MLflow server did not start")
+    tail = log.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"MLflow server did not start; the end of its log:\n{tail}")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """Stop MLflow's server and everything it started (its job consumers outlive a plain SIGTERM
     of the server): SIGTERM to its process group, SIGKILL to what is left after 10 s."""
-    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:  # it exited (a failed start) and left nothing behind
+        pass
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)

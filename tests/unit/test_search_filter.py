@@ -67,6 +67,13 @@ M, P, T, A = (
         ("attributes.run_name = 'a'", Comparison(A("name"), "=", "a")),
         ("attr.ID = 'abc'", Comparison(A("run_id"), "=", "abc")),
         ("experiment_id = 3", Comparison(A("experiment_id"), "=", Number(3, "3"))),
+        ("datasets.Name = 'iris'", Comparison(Field("dataset", "name"), "=", "iris")),
+        ("dataset.digest LIKE 'ab%'", Comparison(Field("dataset", "digest"), "LIKE", "ab%")),
+        (
+            "datasets.context IN ('train', 'Eval', 'x')",
+            Comparison(Field("dataset", "context"), "IN", ("training", "evaluation", "x")),
+        ),
+        ("datasets.context LIKE 'train%'", Comparison(Field("dataset", "context"), "LIKE", "train%")),
         (
             "metrics.a = 1 OR metrics.b = 2 AND metrics.c = 3",
             BoolOp(
@@ -111,6 +118,9 @@ _TOO_MANY = " AND ".join(["metrics.a = 1"] * 51)
         ("start_time > 'yesterday'", 13, "compares numerically"),
         ("foo.bar = 1", 0, "Unknown identifier prefix 'foo'"),
         ("bogus = 1", 0, "Unknown attribute 'bogus'"),
+        ("datasets.size = 'x'", 0, "Unknown dataset field"),
+        ("datasets.name > 'x'", 14, "does not apply"),
+        ("datasets.digest IS NULL", 16, "does not apply"),
         ("metrics. = 1", 0, "Missing key"),
         ("AND metrics.a = 1", 0, "Expected an identifier"),
         ("metrics.auc > 1 AND", 19, "found the end of the filter"),

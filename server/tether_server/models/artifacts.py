@@ -69,6 +69,23 @@ class DatasetVersion(Base):
     )
 
 
+#: A run input's context names as other tools spell them → Tether's three contexts (no context:
+#: training). The MLflow layer maps ``mlflow.data.context`` through it, and run search maps a
+#: ``datasets.context`` value through it, so a filter finds what was logged under that name.
+CONTEXT_ALIASES = {
+    "": "training",
+    "train": "training",
+    "training": "training",
+    "val": "validation",
+    "valid": "validation",
+    "validation": "validation",
+    "eval": "evaluation",
+    "evaluation": "evaluation",
+    "test": "evaluation",
+    "testing": "evaluation",
+}
+
+
 class RunInput(Base):
     __tablename__ = "run_inputs"
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)

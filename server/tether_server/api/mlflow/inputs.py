@@ -21,8 +21,10 @@ from ... import context
 from ...access import access
 from ...errors import InvalidArgument
 from ...models import DatasetVersion
+from ...models.artifacts import CONTEXT_ALIASES
 from ...services.artifacts import datasets as datasets_svc
 from ...services.tracking import runs as runs_svc
+from ...services.tracking.search_filter import MLFLOW_DATASET_PREFIX
 from . import convert as cv
 from . import logged_models
 
@@ -30,20 +32,9 @@ bp = Blueprint("mlflow_inputs", __name__)
 
 CONTEXT_TAG = "mlflow.data.context"
 #: MLflow's free-form context names → Tether's three contexts (no tag: training).
-CONTEXTS = {
-    "": "training",
-    "train": "training",
-    "training": "training",
-    "val": "validation",
-    "valid": "validation",
-    "validation": "validation",
-    "eval": "evaluation",
-    "evaluation": "evaluation",
-    "test": "evaluation",
-    "testing": "evaluation",
-}
+CONTEXTS = CONTEXT_ALIASES
 MAX_DATASETS = 100
-_PREFIX = "mlflow/"
+_PREFIX = MLFLOW_DATASET_PREFIX
 
 
 def tether_context(raw: Any) -> str:

@@ -7,9 +7,13 @@ the folder is a logged model, so a folder uploaded with ``log_artifacts`` stays 
 ``artifact_uri`` ``mlflow-artifacts:/<experiment>/models/<model id>/artifacts`` is served by the
 artifact routes, which map it onto the run's folder; the run's own MLflow listing leaves the folder
 out, as MLflow's server keeps a logged model outside its run (the client lists and downloads
-``runs:/<run>/<name>`` through the logged model, so it sees each file once). A logged model needs a
-source run that accepts data (log it inside a run); it is READY once its ``MLmodel`` file is stored.
-Model params and tags sent with it are not stored.
+``runs:/<run>/<name>`` through the logged model, so it sees each file once).
+
+As on MLflow's server, the source run may have finished (like other artifacts, a model can be added
+to a finished run; the run must not be deleted), and a model may be logged outside any run: it then
+gets a run of its own in the experiment (named after the model, tagged ``CARRIER_TAG``, FINISHED at
+once), which holds its folder. It is READY once its ``MLmodel`` file is stored. Model params and
+tags sent with it are not stored.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ _ID = re.compile(r"^m-([0-9a-f]{32})((?:[0-9a-f]{2}){1,250})$")
 READY, PENDING = "LOGGED_MODEL_READY", "LOGGED_MODEL_PENDING"
 #: Run tag prefix marking a run folder as a logged model (``<prefix><name>`` = model id).
 MARK = "mlflow.loggedModel."
+#: Tag of a run created to hold a model logged outside any run.
+CARRIER_TAG = "tether.loggedModelRun"
 _NAME_FILTER = re.compile(r"""^\s*(?:attributes\.)?name\s*=\s*(['"])(.*)\1\s*$""", re.S)
 
 
@@ -89,19 +95,21 @@ def load(session: Session, actor: Principal, raw_id: Any) -> tuple[Run, str]:
 @bp.route("/logged-models", methods=["POST"])
 @access("writer")
 def create() -> Any:
+    from .tracking import experiment_id_of
+
     body = cv.args()
-    run_id = body.get("source_run_id")
-    if not run_id:
-        raise InvalidArgument(
-            "Tether keeps a logged model in its run's artifacts: log the model inside a run",
-            {"field": "source_run_id"},
-        )
     session, actor = context.db(), context.principal()
-    run = runs_svc.get_run(session, actor, str(run_id), "EDIT")
-    if str(run.experiment_id) != str(body.get("experiment_id", run.experiment_id)):
-        raise InvalidArgument("The source run is in another experiment", {"field": "experiment_id"})
     name = _check_name(body.get("name") or "model")
-    runs_svc.log_batch(session, actor, run.id, tags={MARK + name: model_id(run.id, name)})
+    run_id = body.get("source_run_id")
+    if run_id:
+        run = runs_svc.get_run(session, actor, str(run_id), "EDIT")
+        if str(run.experiment_id) != str(body.get("experiment_id") or run.experiment_id):
+            raise InvalidArgument("The source run is in another experiment", {"field": "experiment_id"})
+    else:  # logged outside a run: a finished run of its own holds the model's folder
+        eid = experiment_id_of(session, actor, cv.text(body, "experiment_id"), create=True)
+        carrier, _details = runs_svc.create_run(session, actor, eid, name=name, tags={CARRIER_TAG: "true"})
+        run = runs_svc.update_run(session, actor, carrier.id, status="FINISHED")
+    run = runs_svc.set_system_tags(session, actor, run.id, {MARK + name: model_id(run.id, name)})
     return jsonify({"model": describe(session, run, name)})
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ... import context
 from ...access import Principal, access
 from ...errors import InvalidArgument, PermissionDenied
+from ...models.registry import ModelVersion, RegisteredModel
 from ...services.artifacts.files import check_path, experiment_of
 from ...services.registry import catalog as svc
 from ...services.registry import transitions, versions
@@ -125,21 +126,24 @@ def version_search() -> Any:
     body = cv.args()
     session, actor = context.db(), context.principal()
     wanted = search_filter(body.get("filter"), ("name", "run_id"))
-    limit = max(1, min(cv.integer(body, "max_results", _MAX_SEARCH) or _MAX_SEARCH, _MAX_SEARCH))
-    found = versions.search_versions(
+    rows, nxt = versions.search_versions(
         session,
         actor,
-        name=wanted.equal("name"),
-        run_id=wanted.equal("run_id"),
-        limit=50_000 if wanted.narrows_after_sql else limit,
+        where=wanted.where(
+            {"name": RegisteredModel.name, "run_id": ModelVersion.run_id},
+            lambda key: ModelVersion.meta[("extra", versions.TAGS_KEY, key)],
+        ),
+        where_key=wanted.scope,
+        max_results=max(1, min(cv.integer(body, "max_results", _MAX_SEARCH) or _MAX_SEARCH, _MAX_SEARCH)),
+        page_token=body.get("page_token") or None,
     )
-    rows = [
-        (mv, n)
-        for mv, n in found
-        if wanted.matches({"name": n, "run_id": mv.run_id}, versions.version_tags(mv))
-    ][:limit]
     aliases = svc.aliases_of(session, [mv.id for mv, _ in rows])
-    return jsonify({"model_versions": [model_version(session, n, mv, aliases[mv.id]) for mv, n in rows]})
+    out: dict[str, Any] = {
+        "model_versions": [model_version(session, n, mv, aliases[mv.id]) for mv, n in rows]
+    }
+    if nxt:
+        out["next_page_token"] = nxt
+    return jsonify(out)
 
 
 @bp.route("/model-versions/get-download-uri", methods=["GET"])

@@ -11,10 +11,12 @@ PERMISSION_DENIED naming it; version tags live in the version's metadata (``extr
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, jsonify
+from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import Session
 
 from ... import context
@@ -23,6 +25,8 @@ from ...errors import InvalidArgument
 from ...models.registry import ModelVersion, RegisteredModel
 from ...services.registry import catalog as svc
 from ...services.registry import deploy, versions
+from ...services.tracking.search_filter import compare, ends_in_escape
+from ...services.validation import check_key
 from . import convert as cv
 
 bp = Blueprint("mlflow_registry", __name__)
@@ -155,11 +159,11 @@ def model_search() -> Any:
     rows, nxt = svc.list_models(
         session,
         context.principal(),
-        name_like=found.equal("name"),  # LIKE on the exact name narrows it; the check below is exact
         max_results=max(1, min(cv.integer(body, "max_results", 100) or 100, _MAX_SEARCH)),
         page_token=body.get("page_token") or None,
+        where=found.where({"name": RegisteredModel.name}, lambda key: RegisteredModel.tags[key]),
+        where_key=found.scope,
     )
-    rows = [m for m in rows if found.matches({"name": m.name}, m.tags or {})]
     out: dict[str, Any] = {"registered_models": [registered_model(session, m) for m in rows]}
     if nxt:
         out["next_page_token"] = nxt
@@ -175,15 +179,12 @@ class Term:
     op: str
     value: str
 
-    def test(self, value: str | None) -> bool:
+    def clause(self, col: Any) -> ColumnElement[bool]:
         if self.op == "=":
-            return value == self.value
-        if self.op == "!=":
-            return value != self.value  # a missing tag differs (MLflow's prompt filter relies on it)
-        if value is None:
-            return False
-        pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in self.value)
-        return re.fullmatch(pattern, value, re.S | (re.I if self.op == "ILIKE" else 0)) is not None
+            return col == self.value  # type: ignore[no-any-return]
+        if self.op == "!=":  # a missing tag differs (MLflow's prompt filter relies on it)
+            return or_(col.is_(None), col != self.value)
+        return and_(col.is_not(None), compare(col, self.op, self.value))
 
 
 @dataclass(frozen=True)
@@ -194,18 +195,18 @@ class SearchFilter:
 
     terms: tuple[Term, ...] = ()
 
-    def equal(self, field: str) -> str | None:
-        """The value an ``=`` term pins ``field`` to (a narrowing the query can do in SQL)."""
-        return next((t.value for t in self.terms if t.field == field and t.op == "="), None)
-
     @property
-    def narrows_after_sql(self) -> bool:
-        return any(t.op != "=" or t.field == "tag" for t in self.terms)
+    def scope(self) -> str:
+        """The terms, for a page token's scope (a token only continues the search it came from)."""
+        return repr(self.terms)
 
-    def matches(self, attributes: dict[str, str | None], tags: dict[str, str]) -> bool:
-        return all(
-            t.test(tags.get(t.key or "") if t.field == "tag" else attributes.get(t.field)) for t in self.terms
-        )
+    def where(self, columns: dict[str, Any], tag: Callable[[str], Any]) -> list[ColumnElement[bool]]:
+        """The terms as SQL conditions, matched in the query before paging: ``columns`` maps the
+        search's attributes to columns, ``tag(key)`` is the JSON value holding tag ``key``."""
+        return [
+            t.clause(tag(t.key or "").as_string() if t.field == "tag" else columns[t.field])
+            for t in self.terms
+        ]
 
 
 def search_filter(raw: Any, fields: tuple[str, ...]) -> SearchFilter:
@@ -226,6 +227,12 @@ def search_filter(raw: Any, fields: tuple[str, ...]) -> SearchFilter:
                 {"field": "filter"},
             )
         op = m.group(3).upper()
+        if field.startswith("tag"):
+            check_key(name, "tag key")
+        if op in ("LIKE", "ILIKE") and ends_in_escape(m.group(5)):
+            raise InvalidArgument(
+                "A LIKE pattern cannot end with an unescaped backslash", {"field": "filter"}
+            )
         terms.append(
             Term(
                 "tag" if field.startswith("tag") else name,

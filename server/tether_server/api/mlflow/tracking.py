@@ -17,8 +17,9 @@ from ...services.tracking import experiments as experiments_svc
 from ...services.tracking import metrics as metrics_svc
 from ...services.tracking import runs as runs_svc
 from ...services.tracking import search as search_svc
+from ...services.tracking import search_filter
 from . import convert as cv
-from . import inputs
+from . import inputs, logged_models
 
 bp = Blueprint("mlflow_tracking", __name__)
 
@@ -123,7 +124,7 @@ def experiment_search() -> Any:
     if lifecycle is None:
         raise InvalidArgument("view_type must be ACTIVE_ONLY, DELETED_ONLY or ALL", {"field": "view_type"})
     max_results = min(cv.integer(body, "max_results", 1000) or 1000, 1000)
-    name, like = _name_filter(body.get("filter"))
+    name, pattern = _name_filter(body.get("filter"))
     items, nxt = experiments_svc.list_experiments(
         context.read_db(),
         context.principal(),
@@ -131,17 +132,17 @@ def experiment_search() -> Any:
         lifecycle=lifecycle,
         max_results=max_results,
         page_token=body.get("page_token") or None,
+        name_pattern=pattern,
     )
-    if like is not None:
-        items = [e for e in items if like.fullmatch(e.name)]
     out: dict[str, Any] = {"experiments": [cv.experiment(e) for e in items]}
     if nxt:
         out["next_page_token"] = nxt
     return _ok(out)
 
 
-def _name_filter(raw: Any) -> tuple[str | None, re.Pattern[str] | None]:
-    """The experiment-search filter subset: ``name = '...'`` or ``name [I]LIKE '...'``."""
+def _name_filter(raw: Any) -> tuple[str | None, tuple[str, str] | None]:
+    """The experiment-search filter subset: ``name = '...'`` or ``name [I]LIKE '...'`` (as
+    ``(op, pattern)``, matched in the query)."""
     if not raw:
         return None, None
     m = _NAME_FILTER.match(str(raw))
@@ -152,8 +153,9 @@ def _name_filter(raw: Any) -> tuple[str | None, re.Pattern[str] | None]:
     op, value = m.group(1).upper(), m.group(3)
     if op == "=":
         return value, None
-    pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value)
-    return None, re.compile(pattern, re.S | (re.I if op == "ILIKE" else 0))
+    if search_filter.ends_in_escape(value):
+        raise InvalidArgument("A LIKE pattern cannot end with an unescaped backslash", {"field": "filter"})
+    return None, (op, value)
 
 
 @bp.route("/experiments/delete", methods=["POST"])
@@ -283,6 +285,25 @@ def run_set_tag() -> Any:
     return _ok()
 
 
+@bp.route("/runs/delete-tag", methods=["POST"])
+@access("writer")
+def run_delete_tag() -> Any:
+    body = cv.args()
+    key = cv.text(body, "key")
+    if key in (cv.RUN_NAME_TAG, cv.PARENT_TAG):
+        raise InvalidArgument(
+            f"Tether keeps {key} as an attribute of the run, not as a tag: it cannot be deleted",
+            {"field": "key"},
+        )
+    if key.startswith(logged_models.MARK) or key == logged_models.CARRIER_TAG:
+        raise InvalidArgument(
+            f"{key} records a logged model of the run (the server's own tag): it cannot be deleted",
+            {"field": "key"},
+        )
+    runs_svc.delete_tag(context.db(), context.principal(), cv.run_id_of(body), key)
+    return _ok()
+
+
 @bp.route("/runs/log-metric", methods=["POST"])
 @access("writer")
 def run_log_metric() -> Any:
@@ -331,6 +352,22 @@ def run_log_batch() -> Any:
         raise InvalidArgument("'metrics' must be a list of objects", {"field": "metrics"})
     session, actor = context.db(), context.principal()
     run_id = cv.run_id_of(body)
+    # A flavor's log_model sends copies of the run's own points tagged with the new model's id
+    # (MLflow's per-model metrics). Tether keeps no per-model metrics and the points are already in
+    # the run, so the copies are checked (a model of this run) and not written again.
+    linked = {m.get("model_id") for m in body.get("metrics") or [] if m.get("model_id")}
+    if linked:
+        for mid in linked:
+            if logged_models.parse_id(mid)[0] != run_id:
+                raise InvalidArgument(
+                    "A metric's model_id must name a model logged in the run", {"field": "metrics"}
+                )
+        metrics = [
+            m for m, raw in zip(metrics, body.get("metrics") or [], strict=True) if not raw.get("model_id")
+        ]
+        if not metrics and not body.get("params") and not body.get("tags"):
+            runs_svc.get_run(session, actor, run_id, "EDIT")
+            return _ok()
     tags = cv.key_values(body.get("tags"), "tags")
     name = tags.pop(cv.RUN_NAME_TAG, None)
     runs_svc.log_batch(

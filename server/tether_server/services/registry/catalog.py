@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -127,10 +128,14 @@ def list_models(
     name_like: str | None = None,
     max_results: int = 100,
     page_token: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+    where_key: str = "",
 ) -> tuple[list[RegisteredModel], str | None]:
-    scope = paging.scope_of("models", name_like)
+    """A page of the models the caller reads, by id; ``where`` adds conditions on
+    ``RegisteredModel`` (matched before paging), ``where_key`` names them in the page token's scope."""
+    scope = paging.scope_of("models", name_like, where_key)
     tok = paging.decode(page_token, scope)
-    q = select(RegisteredModel).where(permissions.filter_clause(actor, "model", RegisteredModel.id))
+    q = select(RegisteredModel).where(permissions.filter_clause(actor, "model", RegisteredModel.id), *where)
     if name_like:
         q = q.where(RegisteredModel.name.like(name_like.replace("*", "%")))
     if tok:

@@ -5,12 +5,15 @@ stay immutable)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from ...access import Principal
 from ...models import now_ms
 from ...models.registry import STAGES, ModelVersion, RegisteredModel
+from .. import paging
 from ..events import publish
 from ..events import types as ev
 from ..identity import permissions
@@ -36,20 +39,30 @@ def latest_per_stage(session: Session, model_id: int) -> list[ModelVersion]:
 
 
 def search_versions(
-    session: Session, actor: Principal, *, name: str | None, run_id: str | None, limit: int
-) -> list[tuple[ModelVersion, str]]:
-    """(version, model name) on models the caller reads, newest first per model name."""
+    session: Session,
+    actor: Principal,
+    *,
+    where: Sequence[ColumnElement[bool]] = (),
+    where_key: str = "",
+    max_results: int = 100,
+    page_token: str | None = None,
+) -> tuple[list[tuple[ModelVersion, str]], str | None]:
+    """A page of (version, model name) on models the caller reads, by model name then newest
+    version first. ``where`` adds conditions on ``ModelVersion``/``RegisteredModel`` (matched before
+    paging); ``where_key`` names them in the page token's scope."""
+    scope = paging.scope_of("versions", where_key)
+    token = paging.decode(page_token, scope)
+    offset = int(token["o"]) if token else 0
     q = (
         select(ModelVersion, RegisteredModel.name)
         .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
-        .where(permissions.filter_clause(actor, "model", RegisteredModel.id))
+        .where(permissions.filter_clause(actor, "model", RegisteredModel.id), *where)
+        .order_by(RegisteredModel.name, ModelVersion.version.desc(), ModelVersion.id)
+        .offset(offset)
+        .limit(max_results + 1)
     )
-    if name is not None:
-        q = q.where(RegisteredModel.name == name)
-    if run_id is not None:
-        q = q.where(ModelVersion.run_id == run_id)
-    q = q.order_by(RegisteredModel.name, ModelVersion.version.desc()).limit(limit)
-    return [(mv, n) for mv, n in session.execute(q)]
+    rows = [(mv, n) for mv, n in session.execute(q)]
+    return paging.trim(rows, max_results, scope, "o", lambda _r: offset + max_results)
 
 
 def version_tags(mv: ModelVersion) -> dict[str, str]:

@@ -14,6 +14,7 @@ from ...models import Experiment, ExperimentTag, now_ms
 from .. import paging
 from ..identity import permissions
 from ..validation import check_key, check_tags
+from . import search_filter
 
 LIFECYCLES = ("active", "deleted")
 
@@ -99,10 +100,15 @@ def list_experiments(
     lifecycle: str | None = "active",
     max_results: int = 100,
     page_token: str | None = None,
+    name_pattern: tuple[str, str] | None = None,
 ) -> tuple[list[Experiment], str | None]:
-    scope = paging.scope_of("experiments", name, lifecycle)
+    """A page of the experiments the caller reads, by id. ``name_pattern`` is ``(op, pattern)`` with
+    op LIKE (case-sensitive) or ILIKE, matched in the query (before paging)."""
+    scope = paging.scope_of("experiments", name, lifecycle, name_pattern)
     token = paging.decode(page_token, scope)
     q = select(Experiment).where(permissions.filter_clause(actor, "experiment", Experiment.id))
+    if name_pattern is not None:
+        q = q.where(search_filter.compare(Experiment.name, *name_pattern))
     if name:
         q = q.where(Experiment.name == name)
     if lifecycle and lifecycle != "all":

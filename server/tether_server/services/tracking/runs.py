@@ -188,6 +188,32 @@ def restore_run(session: Session, actor: Principal, run_id: str) -> Run:
     return run
 
 
+def delete_tag(session: Session, actor: Principal, run_id: str, key: str) -> None:
+    """Remove one tag of a run that accepts data (EDIT; RUNNING, active run and experiment);
+    NotFound when the run has no such tag."""
+    writable_run(session, actor, run_id)
+    gone = session.execute(delete(RunTag).where(RunTag.run_id == run_id, RunTag.key == key))
+    if not gone.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(f"No tag with name: {key!r} in run with id {run_id!r}", {"key": key})
+
+
+def set_system_tags(session: Session, actor: Principal, run_id: str, tags: dict[str, str]) -> Run:
+    """Tags the server records about a run's artifacts (a logged model's marker), which like the
+    artifacts themselves may still be added once the run has finished: EDIT on an active run in an
+    active experiment, any status. Existing keys keep their first value."""
+    run, state = _load_run(session, actor, run_id, "EDIT")
+    for req, got in zip(writer.ACCEPTS_DATA, state, strict=True):
+        if req.column is not Run.status and got != req.value:
+            raise FailedPrecondition(req.message.format(run_id=run_id, got=got))
+    tags = check_tags(tags)
+    have = set(session.scalars(select(RunTag.key).where(RunTag.run_id == run.id, RunTag.key.in_(list(tags)))))
+    for k, v in tags.items():
+        if k not in have:
+            session.add(RunTag(run_id=run.id, key=k, value=v))
+    session.flush()
+    return run
+
+
 # typed NULLs: PostgreSQL resolves UNION column types branch by branch
 _NULLS = "CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BOOLEAN), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"
 

@@ -102,7 +102,7 @@ def _conjuncts(node: Node) -> list[Node]:
 
 def _required(c: Comparison) -> bool:
     """True when only a run with a (for metrics: non-NaN) row for the key can satisfy ``c``."""
-    if c.field.kind == "attribute" or c.op == "IS NULL":
+    if c.field.kind in ("attribute", "dataset") or c.op == "IS NULL":
         return False
     return c.field.kind != "metric" or c.op != "IS NOT NULL"  # IS NOT NULL also matches NaN
 

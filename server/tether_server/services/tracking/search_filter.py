@@ -9,7 +9,8 @@ Grammar (keywords are case-insensitive; AND binds tighter than OR)::
     comparison := identifier operator [value | "(" value ("," value)* ")"]
     operator   := = | != | <> | < | <= | > | >= | [NOT] LIKE | [NOT] ILIKE | [NOT] IN | IS [NOT] NULL
 
-Identifiers are ``metrics.<key>`` (the latest value), ``params.<key>``, ``tags.<key>`` or an attribute
+Identifiers are ``metrics.<key>`` (the latest value), ``params.<key>``, ``tags.<key>``,
+``datasets.name`` / ``datasets.digest`` / ``datasets.context`` (the run's dataset inputs) or an attribute
 (``status``, ``name``/``run_name``, ``start_time``, ``end_time``, ``run_id``/``id``, ``experiment_id``,
 ``parent_run_id``), optionally prefixed ``attributes.``/``attribute.``/``attr.``. ``metric.``, ``param.``
 and ``tag.`` are accepted too. A key with other characters is quoted: ``metrics.`train loss```.
@@ -25,6 +26,11 @@ Semantics:
 - ``LIKE`` is case-sensitive on every backend, ``ILIKE`` is not; ``%`` and ``_`` are wildcards and a
   backslash escapes them (write ``'\\\\%'`` in a filter, since the string literal eats one backslash).
 - ``IS NULL`` on a metric, param or tag means the run has no such key.
+- A ``datasets.`` term (``=``, ``!=``, ``[NOT] [I]LIKE``, ``[NOT] IN``) matches a run that has a
+  dataset input satisfying it (``datasets.name != 'a'``: some input not named a). ``digest`` is the
+  digest an MLflow dataset was logged with, else the version's root hash; ``context`` is Tether's
+  context (training, validation, evaluation), and an ``=``/``!=``/``IN`` value is read through
+  ``CONTEXT_ALIASES`` (``'train'`` is training). Datasets cannot be sorted on.
 """
 
 from __future__ import annotations
@@ -42,8 +48,10 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    String,
     and_,
     bindparam,
+    case,
     exists,
     false,
     not_,
@@ -56,7 +64,8 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from ...errors import InvalidArgument
-from ...models import LatestMetric, Param, Run, RunTag
+from ...models import Dataset, DatasetVersion, LatestMetric, Param, Run, RunInput, RunTag
+from ...models.artifacts import CONTEXT_ALIASES
 from .search_lexer import Token, syntax_error, tokenize
 
 MAX_FILTER_CHARS = 4000
@@ -77,7 +86,11 @@ _PREFIXES = {
     "attributes": "attribute",
     "attribute": "attribute",
     "attr": "attribute",
+    "datasets": "dataset",
+    "dataset": "dataset",
 }
+_DATASET_KEYS = frozenset({"name", "digest", "context"})
+_DATASET_OPS = frozenset({"=", "!=", "IN", "NOT IN", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"})
 _ATTR_ALIASES = {"run_name": "name", "id": "run_id"}
 _COLUMNS: dict[str, Any] = {
     "status": Run.status,
@@ -107,7 +120,7 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # "metric" | "param" | "tag" | "attribute" (key is then the canonical attribute name)
+    kind: str  # "metric" | "param" | "tag" | "dataset" | "attribute" (key: the canonical attribute name)
     key: str
 
     @property
@@ -248,6 +261,11 @@ class _Parser:
             raise self.error(f"The filter has more than {MAX_COMPARISONS} comparisons", ident)
         op_tok = self.peek()
         op = self.operator(ident)
+        if fld.kind == "dataset" and op not in _DATASET_OPS:
+            raise self.error(
+                f"{op} does not apply to {self.source(ident)} (use =, !=, [NOT] LIKE, [NOT] ILIKE or [NOT] IN)",
+                op_tok,
+            )
         if op in _LIKE_OPS and fld.numeric:
             raise self.error(f"{op} applies to strings only, but {self.source(ident)} is numeric", op_tok)
         if op in ("IS NULL", "IS NOT NULL"):
@@ -271,11 +289,19 @@ class _Parser:
         kind = _PREFIXES.get(prefix.lower())
         if kind is None:
             raise self.error(
-                f"Unknown identifier prefix '{prefix}' (expected metrics., params., tags. or attributes.)",
+                f"Unknown identifier prefix '{prefix}' "
+                "(expected metrics., params., tags., datasets. or attributes.)",
                 tok,
             )
         if not key:
             raise self.error(f"Missing key after '{prefix}.'", tok)
+        if kind == "dataset":
+            key = key.lower()
+            if key not in _DATASET_KEYS:
+                raise self.error(
+                    f"Unknown dataset field {self.source(tok)} (expected one of {', '.join(sorted(_DATASET_KEYS))})",
+                    tok,
+                )
         if kind == "attribute":
             key = _ATTR_ALIASES.get(key.lower(), key.lower())
             if key not in _COLUMNS:
@@ -337,7 +363,7 @@ class _Parser:
                 )
             return _number(tok.text)
         if op in _LIKE_OPS:
-            if (len(tok.text) - len(tok.text.rstrip("\\"))) % 2:
+            if ends_in_escape(tok.text):
                 raise self.error("A LIKE pattern cannot end with an unescaped backslash", tok)
             return tok.text
         if fld == Field("attribute", "status"):
@@ -346,7 +372,14 @@ class _Parser:
                     f"Invalid status {self.source(tok)} (expected one of {', '.join(STATUSES)})", tok
                 )
             return tok.text.upper()
+        if fld == Field("dataset", "context"):
+            return CONTEXT_ALIASES.get(tok.text.strip().lower(), tok.text)
         return tok.text
+
+
+def ends_in_escape(pattern: str) -> bool:
+    """True when a LIKE pattern ends with an unescaped backslash (which no database accepts)."""
+    return (len(pattern) - len(pattern.rstrip("\\"))) % 2 == 1
 
 
 def _number(text: str) -> Number:
@@ -375,6 +408,8 @@ def compile_node(node: Node) -> ColumnElement[bool]:
 
 
 def _compile_comparison(c: Comparison) -> ColumnElement[bool]:
+    if c.field.kind == "dataset":
+        return _dataset_inputs(c)
     if c.field.kind == "attribute":
         col = _COLUMNS[c.field.key]
         expr = compare(col, c.op, c.value)
@@ -389,6 +424,60 @@ def _compile_comparison(c: Comparison) -> ColumnElement[bool]:
     if c.field.kind == "metric":
         where.append(LatestMetric.is_nan == false())
     return exists().where(*where, compare(model.value, c.op, c.value))
+
+
+def _dataset_inputs(c: Comparison) -> ColumnElement[bool]:
+    """Some dataset input of the run satisfies ``c``."""
+    value: Any = {
+        "name": Dataset.name,
+        "context": RunInput.context,
+        "digest": dataset_digest(),
+    }[c.field.key]
+    return exists().where(
+        RunInput.run_id == Run.id,
+        DatasetVersion.id == RunInput.dataset_version_id,
+        Dataset.id == DatasetVersion.dataset_id,
+        compare(value, c.op, c.value),
+    )
+
+
+#: The manifest entry an MLflow dataset is stored as: ``mlflow/<source type>/<digest>``.
+MLFLOW_DATASET_PREFIX = "mlflow/"
+
+
+def dataset_digest() -> ColumnElement[str]:
+    """A dataset version's digest in SQL: for an MLflow dataset (a one-entry manifest
+    ``mlflow/<source type>/<digest>``) the digest it was logged with, else the root hash."""
+    path = DatasetVersion.manifest[(0, "path")].as_string()
+    is_mlflow = and_(
+        DatasetVersion.file_count == 1,
+        compare(path, "LIKE", MLFLOW_DATASET_PREFIX + "%/%"),
+    )
+    return case((is_mlflow, _AfterSecondSlash(path)), else_=DatasetVersion.root_hash)
+
+
+class _AfterSecondSlash(ColumnElement[str]):
+    """The part of a string after its second ``/`` (the manifest path's digest)."""
+
+    inherit_cache = True
+    type = String()
+    _traverse_internals = [("text", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, text: Any) -> None:
+        self.text = text
+
+
+@compiles(_AfterSecondSlash)
+def _compile_after_second_slash(element: _AfterSecondSlash, compiler: SQLCompiler, **kw: Any) -> str:
+    text = compiler.process(element.text, **kw)
+    return f"substring({text} from '^[^/]*/[^/]*/(.*)$')"
+
+
+@compiles(_AfterSecondSlash, "sqlite")
+def _compile_after_second_slash_sqlite(element: _AfterSecondSlash, compiler: SQLCompiler, **kw: Any) -> str:
+    text = compiler.process(element.text, **kw)
+    rest = f"substr({text}, instr({text}, '/') + 1)"
+    return f"substr({rest}, instr({rest}, '/') + 1)"
 
 
 KEY_MODELS: dict[str, Any] = {"metric": LatestMetric, "param": Param, "tag": RunTag}
@@ -514,6 +603,8 @@ def parse_order_item(item: str) -> tuple[Field, bool]:
         if direction in ("ASC", "DESC"):
             parser.next()
         parser.expect_end("Expected ASC, DESC or the end of the order_by item")
+        if fld.kind == "dataset":
+            raise parser.error("Runs cannot be ordered by a dataset field", parser.tokens[0])
     except InvalidArgument as e:
         raise InvalidArgument(
             f"Invalid order_by {item!r}: {e.message}", {**e.details, "field": "order_by", "order_by": item}
