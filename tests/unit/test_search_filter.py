@@ -768,3 +768,14 @@ def prop_engine() -> Iterator[Engine]:
         with engine.begin() as conn:
             conn.execute(insert(Experiment), [{"id": 1, "name": "e1"}])
         yield engine
+
+
+def test_small_tables_keep_the_one_statement_search(engine: Engine) -> None:
+    """Head + edge is for large PostgreSQL key tables with many ties; these few rows are neither."""
+    from sqlalchemy.orm import Session
+
+    from tether_server.services.tracking import search
+
+    with Session(engine) as session:
+        for table in ("latest_metrics", "params", "run_tags"):
+            assert search._tie_heavy(session, table) is False
