@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from tether_server.errors import InvalidArgument
 from tether_server.models import Base, Experiment, LatestMetric, Param, Run, RunTag
-from tether_server.services.tracking.search import apply_search
+from tether_server.services.tracking.search import apply_search, limited_search
 from tether_server.services.tracking.search_filter import (
     BoolOp,
     Comparison,
@@ -429,6 +429,32 @@ def test_planned_search_orders_the_same(engine: Engine, order_by: list[str] | No
     assert _planned_ids(engine, order_by=order_by) == expected.split()
 
 
+_PAGED = [
+    ("metrics.auc >= 0.5", ["metrics.auc DESC"]),
+    ("metrics.auc >= 0.5", ["metrics.auc ASC", "params.depth DESC"]),
+    ("metrics.auc IS NOT NULL", ["metrics.auc DESC"]),  # IS NOT NULL keeps NaN: not a required key
+    ("params.lr IS NOT NULL", ["params.lr ASC"]),  # r1 and r4 tie on lr: the tiebreak orders them
+    ("params.lr IS NOT NULL", ["params.lr DESC", "metrics.auc DESC"]),
+    ("params.lr IS NOT NULL and metrics.auc > 0", ["metrics.auc DESC"]),
+    ("tags.team IS NOT NULL", ["tags.team DESC"]),
+    (None, ["metrics.auc DESC"]),
+    ("params.lr IS NOT NULL", ["start_time ASC"]),
+]
+
+
+@pytest.mark.parametrize(("where", "order_by"), _PAGED)
+def test_limited_search_pages_are_slices_of_the_full_order(
+    engine: Engine, where: str | None, order_by: list[str]
+) -> None:
+    """``limited_search`` (head + edge for a sort led by a required key) gives each page of the order."""
+    full = _ids(engine, where, order_by)
+    with engine.connect() as conn:
+        for offset in range(len(full) + 1):
+            for limit in (1, 2, 3, 10):
+                page = list(conn.scalars(limited_search(select(Run.id), where, order_by, offset, limit)))
+                assert page == full[offset : offset + limit], (offset, limit)
+
+
 @pytest.mark.parametrize(
     ("text", "order_by", "expected"),
     [
@@ -736,8 +762,14 @@ def test_metric_filters_match_python(
                 .order_by(*compile_order_by(order))
             )
         )
+        pages = {
+            (offset, limit): list(conn.scalars(limited_search(select(Run.id), text, order, offset, limit)))
+            for offset, limit in ((0, 1), (0, 2), (1, 2), (2, 3), (0, 10))
+        }
     assert got == {f"r{i}" for i, m in enumerate(runs) if predicate(m)}, text
     assert planned == reference, (text, order)
+    for (offset, limit), page in pages.items():
+        assert page == reference[offset : offset + limit], (text, order, offset, limit)
 
 
 @pytest.fixture(scope="module")
@@ -746,3 +778,14 @@ def prop_engine() -> Iterator[Engine]:
         with engine.begin() as conn:
             conn.execute(insert(Experiment), [{"id": 1, "name": "e1"}])
         yield engine
+
+
+def test_small_tables_keep_the_one_statement_search(engine: Engine) -> None:
+    """Head + edge is for large PostgreSQL key tables with many ties; these few rows are neither."""
+    from sqlalchemy.orm import Session
+
+    from tether_server.services.tracking import search
+
+    with Session(engine) as session:
+        for table in ("latest_metrics", "params", "run_tags"):
+            assert search._tie_heavy(session, table) is False

@@ -572,12 +572,22 @@ def sort_direction(expr: Any, descending: bool, nullable: bool = True) -> Column
 
 def attribute_order(fld: Field, descending: bool) -> ColumnElement[Any]:
     """ORDER BY element for an attribute; only nullable columns get NULLS LAST (keeps indexes usable)."""
-    return sort_direction(_COLUMNS[fld.key], descending, nullable=fld.key in _NULLABLE_ATTRS)
+    return sort_direction(*attribute_sort(fld, descending))
+
+
+def attribute_sort(fld: Field, descending: bool) -> tuple[Any, bool, bool]:
+    """``(column, descending, nullable)`` for sorting on an attribute (see ``attribute_order``)."""
+    return _COLUMNS[fld.key], descending, fld.key in _NULLABLE_ATTRS
 
 
 def tiebreak() -> list[ColumnElement[Any]]:
     """What every search ends its ORDER BY with, so pages are stable: newest first, then id."""
-    return [Run.start_time.desc(), Run.id.asc()]
+    return [sort_direction(*item) for item in tiebreak_sort()]
+
+
+def tiebreak_sort() -> list[tuple[Any, bool, bool]]:
+    """``tiebreak`` as ``(column, descending, nullable)`` items."""
+    return [(Run.start_time, True, False), (Run.id, False, False)]
 
 
 def parse_order_by(items: list[str] | None) -> list[tuple[Field, bool]]:
