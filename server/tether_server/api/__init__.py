@@ -8,7 +8,7 @@ from typing import Any
 
 import flask_smorest
 import orjson
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from webargs.flaskparser import FlaskParser
 
 from ..errors import InvalidArgument
@@ -16,6 +16,7 @@ from ..runtime import Runtime
 from ..schemas import ErrorSchema
 
 API_PREFIX = "/api/v1"
+_UNPARSED = object()
 
 # One module per resource; each exposes ``blp`` (a flask_smorest.Blueprint).
 BLUEPRINT_MODULES = [
@@ -96,12 +97,15 @@ class Api(flask_smorest.Api):
 
 def json_object_body() -> dict[str, Any]:
     """The request body parsed with orjson, for routes that validate it in their service; 400 unless
-    it is a JSON object (an empty body is ``{}``)."""
-    raw = request.get_data(cache=False)
-    try:
-        body = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError as e:
-        raise InvalidArgument("Request body is not valid JSON", {"position": e.pos}) from None
+    it is a JSON object (an empty body is ``{}``). A body the bodyguard already parsed (every JSON
+    API body it checked) is not parsed again."""
+    body = g.get("json_body", _UNPARSED)
+    if body is _UNPARSED:
+        raw = request.get_data(cache=False)
+        try:
+            body = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError as e:
+            raise InvalidArgument("Request body is not valid JSON", {"position": e.pos}) from None
     if not isinstance(body, dict):
         raise InvalidArgument("Request body must be a JSON object")
     return body

@@ -113,9 +113,12 @@ def _commit_reference(monitor_id: int) -> None:
 
 
 def _idempotent(monitor_id: int, what: str, fn: Any) -> Response:
+    key = request.headers.get("Idempotency-Key")
     if what == "windows":  # only a summary post can be stale (rows are binned on what is in force)
+        if key is None:  # the post writes with ONE statement: on PostgreSQL no BEGIN/COMMIT round trips
+            context.autocommit_db()
         _commit_reference(monitor_id)
-    session, key = context.db(), request.headers.get("Idempotency-Key")
+    session = context.db()
     scope = f"monitor:{monitor_id}:{what}"
     if key is not None:
         idempotency.check_key(key)

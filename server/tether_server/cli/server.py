@@ -76,8 +76,6 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
         "--no-control-socket",
         "--logger-class",
         "tether_server.logconfig.GunicornLogger",
-        "--access-logfile",
-        "-" if False else "/dev/null",
         "--graceful-timeout",
         "20",
         "--timeout",

@@ -331,7 +331,8 @@ def posting_statement(with_grant: bool) -> Any:
     cols: list[Any] = [Monitor, live_stage, live_alias, newest]
     if with_grant:
         cols.append(permissions.bound_grant_level("model", Monitor.model_id))
-    return select(*cols).where(Monitor.id == bindparam("mid"))
+    # PostgreSQL: a prepared statement of each connection (key lookups only: one plan fits all)
+    return select(*cols).where(Monitor.id == bindparam("mid")).execution_options(tether_prepare=True)
 
 
 def in_force(monitor: Monitor, view: ReferenceView, live_version_id: int | None) -> bool:

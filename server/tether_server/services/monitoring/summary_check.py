@@ -12,6 +12,7 @@ exactly the validator's.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ BIG = 2**40  # counts above this go to the exact (Python int) validator: no int6
 _TOP_KEYS = frozenset({"format", "n", "columns", "unexpected_columns"})
 _NUMERIC = ("n", "nulls", "absent", "nan", "invalid", "below", "above", "count")
 _CATEGORICAL = ("n", "nulls", "absent", "other")
+_NUMERIC_VALUES = operator.itemgetter(*_NUMERIC)  # one C call per column (KeyError when one is missing)
+_CATEGORICAL_VALUES = operator.itemgetter(*_CATEGORICAL)
 _INT = {int}
 _NUMBER = {int, float}
 
@@ -134,12 +137,12 @@ def accepts(layout: Layout, summary: Any) -> bool:
             if type(counts) is not list or len(counts) != bins:
                 return False
             if kind == "numeric":
-                numeric.setdefault(bins, []).append([*counts, *(col[k] for k in _NUMERIC)])
+                numeric.setdefault(bins, []).append([*counts, *_NUMERIC_VALUES(col)])
                 moments.setdefault(bins, []).append(
                     (col.get("mean"), col.get("m2"), col.get("min"), col.get("max"))
                 )
             elif kind == "categorical":
-                categorical.setdefault(bins, []).append([*counts, *(col[k] for k in _CATEGORICAL)])
+                categorical.setdefault(bins, []).append([*counts, *_CATEGORICAL_VALUES(col)])
             else:
                 return False
     except KeyError:  # a column not in the reference, or a missing count

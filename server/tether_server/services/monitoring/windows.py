@@ -205,7 +205,7 @@ def _post_statements(dialect: str) -> tuple[Any, ...]:
     if dialect == "postgresql":
         upsert = _UPSERT_WINDOW.format(summary="CAST(:summary AS JSON)")
         mark = _MARK_DIRTY.format(false="false", true="true")
-        return (text(f"WITH w AS ({upsert} RETURNING 1) {mark}"),)
+        return (text(f"WITH w AS ({upsert} RETURNING 1) {mark}").execution_options(tether_prepare=True),)
     return (text(_UPSERT_WINDOW.format(summary=":summary")), text(_MARK_DIRTY.format(false="0", true="1")))
 
 
