@@ -11,6 +11,14 @@ import threading
 from tether_server._lazy import LazyModule
 
 
+def _runs_ok_in_a_fresh_interpreter(code: str, data_dir) -> None:
+    """``code`` runs in a new Python (nothing imported yet) on an empty data folder and prints ok."""
+    env = {"TETHER_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "TETHER_WEBHOOK_WORKER": "false"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")
+
+
 def test_an_app_that_computed_nothing_has_not_loaded_numpy_or_scipy(tmp_path):
     code = textwrap.dedent(
         """
@@ -28,10 +36,7 @@ def test_an_app_that_computed_nothing_has_not_loaded_numpy_or_scipy(tmp_path):
         print("ok")
         """
     )
-    env = {"TETHER_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "TETHER_WEBHOOK_WORKER": "false"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().endswith("ok")
+    _runs_ok_in_a_fresh_interpreter(code, tmp_path)
 
 
 def test_lazy_module_loads_once_and_caches_attributes_under_concurrent_first_use():
@@ -71,10 +76,7 @@ def test_an_app_with_metrics_off_and_the_cli_before_fork_load_only_what_they_use
         print("ok")
         """
     )
-    env = {"TETHER_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "TETHER_WEBHOOK_WORKER": "false"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().endswith("ok")
+    _runs_ok_in_a_fresh_interpreter(code, tmp_path)
 
 
 def test_tether_names_resolve_lazily_to_the_objects_their_modules_define():
