@@ -47,7 +47,8 @@ def in_list(
 
     PostgreSQL: one named array parameter (``= ANY``) that every use shares, so psycopg dumps it once,
     in binary (a text array escapes each element with a regex: ~0.1 ms per dump of 100 run ids, ten
-    times the binary form). SQLite: placeholders, the values repeated per use."""
+    times the binary form); the statement can then have no other (positional) placeholder. SQLite:
+    placeholders, the values repeated per use."""
     if session.get_bind().dialect.name == "postgresql":
         return f"{column} = ANY(%(in_list)b)", {"in_list": list(values)}
     return f"{column} IN ({', '.join([mark] * len(values))})", list(values) * uses
