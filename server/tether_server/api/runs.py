@@ -78,7 +78,7 @@ def restore(run_id: str) -> Any:
 
 @blp.route("/runs/search", methods=["POST"])
 @access("viewer")
-@blp.arguments(RunSearchSchema)
+@blp.arguments(RunSearchSchema())  # an instance (see create)
 @blp.response(200, RunPageSchema)
 def search_runs(body: dict[str, Any]) -> Any:
     session = context.read_db()  # a POST only for its body: reads never take the write lock

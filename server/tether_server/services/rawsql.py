@@ -40,8 +40,15 @@ def cursor(session: Session) -> Iterator[tuple[Any, str]]:
             cur.close()
 
 
-def in_list(session: Session, column: str, values: Sequence[Any], mark: str) -> tuple[str, list[Any]]:
-    """``column IN (...)``: one array parameter on PostgreSQL (``= ANY(%s)``), placeholders on SQLite."""
+def in_list(
+    session: Session, column: str, values: Sequence[Any], mark: str, uses: int = 1
+) -> tuple[str, Any]:
+    """``column IN (...)`` and its parameters, for a statement that tests it ``uses`` times.
+
+    PostgreSQL: one named array parameter (``= ANY``) that every use shares, so psycopg dumps it once,
+    in binary (a text array escapes each element with a regex: ~0.1 ms per dump of 100 run ids, ten
+    times the binary form); the statement can then have no other (positional) placeholder. SQLite:
+    placeholders, the values repeated per use."""
     if session.get_bind().dialect.name == "postgresql":
-        return f"{column} = ANY({mark})", [list(values)]
-    return f"{column} IN ({', '.join([mark] * len(values))})", list(values)
+        return f"{column} = ANY(%(in_list)b)", {"in_list": list(values)}
+    return f"{column} IN ({', '.join([mark] * len(values))})", list(values) * uses

@@ -226,12 +226,12 @@ def run_details(session: Session, runs: list[Any]) -> dict[str, dict[str, Any]]:
     if not ids:
         return out
     with rawsql.cursor(session) as (cur, mark):
-        where, args = rawsql.in_list(session, "run_id", ids, mark)
+        where, args = rawsql.in_list(session, "run_id", ids, mark, uses=3)
         cur.execute(
             f"SELECT 'p', run_id, key, value, {_NULLS} FROM params WHERE {where} UNION ALL "
             f"SELECT 't', run_id, key, value, {_NULLS} FROM run_tags WHERE {where} UNION ALL "
             f"SELECT 'm', run_id, key, NULL, value, is_nan, step, timestamp FROM latest_metrics WHERE {where}",
-            args * 3,
+            args,
         )
         for kind, rid, k, text_value, value, nan, step, ts in cur.fetchall():
             if kind == "m":
