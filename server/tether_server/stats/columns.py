@@ -262,19 +262,127 @@ def column_status(d: ColumnDrift, t: DriftThresholds = DriftThresholds()) -> Col
     return d
 
 
-def compare_column(
-    name: str, reference: Mapping[str, Any], window: Mapping[str, Any], t: DriftThresholds = DriftThresholds()
-) -> ColumnDrift:
-    """Statistics and status of one window column against its reference column (dicts as in
-    ``tether.profile/1`` and ``tether.window/1``)."""
+def _validate_kinds(name: str, reference: Mapping[str, Any], window: Mapping[str, Any]) -> None:
     if reference.get("kind") != window.get("kind"):
         raise ValueError(
             f"columns.{name}: reference is {reference.get('kind')}, window is {window.get('kind')}"
         )
+
+
+def compare_column(
+    name: str, reference: Mapping[str, Any], window: Mapping[str, Any], t: DriftThresholds = DriftThresholds()
+) -> ColumnDrift:
+    """Statistics and status of one window column against its reference column (dicts as in
+    ``tether.profile/1`` and ``tether.window/1``). ``compare_columns`` computes many at once."""
+    _validate_kinds(name, reference, window)
     compare = compare_numeric if window["kind"] == "numeric" else compare_categorical
     d = compare(name, reference, window, t)
     d.missing = window["n"] > 0 and window.get("absent", 0) == window["n"]
     return column_status(d, t)
+
+
+def _groups(keys: Sequence[int]) -> list[list[int]]:
+    by: dict[int, list[int]] = {}
+    for i, k in enumerate(keys):
+        by.setdefault(k, []).append(i)
+    return list(by.values())
+
+
+def compare_columns(
+    items: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]], t: DriftThresholds = DriftThresholds()
+) -> list[ColumnDrift]:
+    """``compare_column`` of many ``(name, reference column, window column)`` at once, with the same
+    results: the bucket counts of the columns (of one window or of many) are stacked into 2-D
+    arrays, one per bucket count (no padding, so no statistic sees a bucket it does not have), and
+    every ``drift`` kernel runs once per stack inside a single ``np.errstate``."""
+    rows: list[tuple[list[int], list[int]]] = []
+    numeric: list[int] = []
+    categorical: list[int] = []
+    mids: dict[int, list[float]] = {}
+    scales: dict[int, float] = {}
+    out: list[ColumnDrift] = []
+    for i, (name, ref, win) in enumerate(items):
+        _validate_kinds(name, ref, win)
+        if win["kind"] == "numeric":
+            r, w = _numeric_buckets(ref, win)
+            count = ref.get("count") or 0
+            std = math.sqrt(ref["m2"] / (count - 1)) if count > 1 else 0.0
+            mids[i], scales[i] = _midpoints(ref, win), max(std, 1e-3)
+            numeric.append(i)
+            kind = "numeric"
+        else:
+            r = [*(c for _, c in ref["top"]), ref.get("other", 0), ref.get("nulls", 0)]
+            w = [*win["counts"], win["other"], win["nulls"]]
+            categorical.append(i)
+            kind = "categorical"
+        rows.append((r, w))
+        n, m = int(win["n"]), sum(r)
+        null_at = -1 if kind == "categorical" else -2
+        out.append(
+            ColumnDrift(
+                column=name,
+                kind=kind,
+                n=n,
+                m=m,
+                psi=math.nan,
+                noise_floor=math.nan,
+                buckets=sum(1 for c in r if c > 0),
+                js=math.nan,
+                ks=math.nan,
+                wasserstein=None,
+                null_share_change=_share(w[null_at], n) - _share(r[null_at], m),
+                unseen_share=None,
+                other_share_change=None,
+                out_of_range_share=None,
+                invalid_share=None,
+                missing=False,
+                insufficient_data=n < t.min_rows,
+            )
+        )
+    if not out:
+        return out
+    psi = np.full(len(out), np.nan)
+    js = np.full(len(out), np.nan)
+    ks = np.full(len(out), np.nan)
+    wass = np.full(len(out), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for idx in _groups([len(rows[i][0]) for i in range(len(rows))]):
+            ref_c = np.array([rows[i][0] for i in idx], dtype=np.float64)
+            win_c = np.array([rows[i][1] for i in idx], dtype=np.float64)
+            psi[idx] = drift._psi(ref_c, win_c, t.epsilon)
+            js[idx] = drift._js_distance(ref_c, win_c)
+            cat = [j for j, i in enumerate(idx) if out[i].kind == "categorical"]
+            if cat:
+                ks[[idx[j] for j in cat]] = drift._linf_distance(ref_c[cat], win_c[cat])
+        for idx in _groups([len(rows[i][0]) for i in numeric]):
+            sel = [numeric[j] for j in idx]
+            ref_v = np.array([rows[i][0][:-2] for i in sel], dtype=np.float64)
+            win_v = np.array([rows[i][1][:-2] for i in sel], dtype=np.float64)
+            mid = np.array([mids[i] for i in sel], dtype=np.float64)
+            scale = np.array([scales[i] for i in sel], dtype=np.float64)
+            wass[sel] = drift._wasserstein_binned(ref_v, win_v, mid, scale)
+            ks[sel] = drift._ks_binned(ref_v, win_v)
+        n_arr = np.array([max(d.n, 1) for d in out], dtype=np.float64)
+        m_arr = np.array([max(d.m, 1) for d in out], dtype=np.float64)
+        floor = drift._psi_noise_floor([d.buckets for d in out], n_arr, m_arr, t.noise_quantile)
+    for i, d in enumerate(out):
+        _, ref, win = items[i]
+        if d.n:
+            d.psi, d.js = float(psi[i]), float(js[i])
+        d.noise_floor, d.ks = float(floor[i]), float(ks[i])
+        if d.kind == "numeric":
+            d.wasserstein = float(wass[i])
+            d.out_of_range_share = _share(win["below"] + win["above"], d.n)
+            d.invalid_share = _share(win["invalid"], d.n)
+        else:
+            nonnull_w, nonnull_r = d.n - win["nulls"], d.m - ref.get("nulls", 0)
+            if ref.get("other", 0) == 0:
+                d.unseen_share = _share(win["other"], nonnull_w)
+            else:
+                d.other_share_change = _share(win["other"], nonnull_w) - _share(ref["other"], nonnull_r)
+        d.missing = win["n"] > 0 and win.get("absent", 0) == win["n"]
+        column_status(d, t)
+    return out
 
 
 @dataclass
@@ -333,13 +441,41 @@ def compare_window(
     columns: Sequence[str] | None = None,
 ) -> tuple[dict[str, ColumnDrift], DatasetDrift]:
     """Every (selected) column of a window summary against the reference, and the dataset verdict."""
-    ref_cols = reference_profile["columns"]
-    names = [c for c in (columns or window["columns"]) if c in window["columns"]]
-    result = {c: compare_column(c, ref_cols[c], window["columns"][c], thresholds) for c in names}
-    verdict = dataset_drift(
-        {c: d.drifted for c, d in result.items()},
+    return compare_windows(
+        [(reference_profile, window)],
         prediction_column=prediction_column,
         importances=importances,
         thresholds=thresholds,
-    )
-    return result, verdict
+        columns=columns,
+    )[0]
+
+
+def compare_windows(
+    pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+    *,
+    prediction_column: str | None = None,
+    importances: Mapping[str, float] | None = None,
+    thresholds: DriftThresholds = DriftThresholds(),
+    columns: Sequence[str] | None = None,
+) -> list[tuple[dict[str, ColumnDrift], DatasetDrift]]:
+    """``compare_window`` of many ``(reference profile, window summary)`` pairs of one monitor, every
+    column of every window in one ``compare_columns`` batch."""
+    items: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
+    spans: list[tuple[int, list[str]]] = []
+    for profile, window in pairs:
+        ref_cols = profile["columns"]
+        names = [c for c in (columns or window["columns"]) if c in window["columns"]]
+        spans.append((len(items), names))
+        items.extend((c, ref_cols[c], window["columns"][c]) for c in names)
+    compared = compare_columns(items, thresholds)
+    out: list[tuple[dict[str, ColumnDrift], DatasetDrift]] = []
+    for start, names in spans:
+        result = dict(zip(names, compared[start : start + len(names)], strict=True))
+        verdict = dataset_drift(
+            {c: d.drifted for c, d in result.items()},
+            prediction_column=prediction_column,
+            importances=importances,
+            thresholds=thresholds,
+        )
+        out.append((result, verdict))
+    return out
