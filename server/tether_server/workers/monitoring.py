@@ -1,17 +1,26 @@
 """The monitoring evaluator: ``evaluate_due`` every ``TETHER_MONITOR_EVAL_SECONDS`` (0 turns it off).
 
-Each pass is one short write transaction of the worker's own. On PostgreSQL the due monitors are
-claimed with ``FOR UPDATE SKIP LOCKED``, so every server process may run the worker and they share the
-work; on SQLite the write transaction is the single writer. ``tether monitors evaluate`` runs one pass
-from the command line (cron, or no server running).
+Each pass is a series of short transactions of the worker's own (``evaluate_staged``): per monitor
+and batch of windows, the inputs are read, the drift statistics computed with no transaction open,
+and the results written in a short write transaction that skips windows posted to meanwhile (they
+stay dirty for the next pass); the alert rules run in short write transactions that lock the
+monitor row. So a pass over hundreds of windows never holds the SQLite write lock (or PostgreSQL row
+locks) for its whole computation, and every server process may run the worker: on PostgreSQL the
+monitor row lock (``FOR UPDATE``, ``SKIP LOCKED`` when a pass starts on it) keeps two processes from
+storing or alerting the same window twice. ``tether monitors evaluate`` runs one pass from the
+command line (cron, or no server running).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from sqlalchemy import select
+
 from ..models import now_ms
-from ..services.monitoring import evaluate_due
+from ..models.monitoring import Monitor, MonitorWindowResult
+from ..services.monitoring import evaluate as ev
+from ..services.monitoring.references import latest_reference
 from .base import PollingWorker
 
 if TYPE_CHECKING:
@@ -20,9 +29,84 @@ if TYPE_CHECKING:
 
 
 def evaluate_once(database: Database, now: int | None = None, monitor_ids: list[int] | None = None) -> int:
-    """One evaluator pass in its own transaction; returns the number of windows evaluated."""
+    """One evaluator pass in short transactions of its own; returns the number of windows evaluated."""
+    return evaluate_staged(database, now if now is not None else now_ms(), monitor_ids)
+
+
+def evaluate_monitor_staged(database: Database, monitor_id: int, now: int) -> int:
+    """One monitor's pass in short transactions of its own (see above); the windows stored."""
     with database.transaction() as s:
-        return evaluate_due(s, now if now is not None else now_ms(), monitor_ids)
+        monitor = ev.lock_monitor(s, monitor_id, skip_locked=True)
+        if monitor is None:
+            return 0  # deleted, or another process is in a write step of this monitor
+        ev.reference_in_force(s, monitor)
+        due = [
+            (ws, ua)
+            for ws, ua in s.execute(
+                ev.due_query(monitor, now).with_only_columns(
+                    MonitorWindowResult.window_start, MonitorWindowResult.updated_at
+                )
+            )
+        ]
+    stored = 0
+    for i in range(0, len(due), ev.WINDOW_BATCH):
+        starts = [ws for ws, _ in due[i : i + ev.WINDOW_BATCH]]
+        with database.transaction(write=False) as s:
+            monitor = s.get(Monitor, monitor_id)
+            if monitor is None:
+                return stored
+            results = list(
+                s.scalars(
+                    select(MonitorWindowResult)
+                    .where(
+                        MonitorWindowResult.monitor_id == monitor_id,
+                        MonitorWindowResult.window_start.in_(starts),
+                    )
+                    .order_by(MonitorWindowResult.window_start)
+                )
+            )
+            inputs = ev.gather(s, monitor, results)
+            s.expunge(monitor)
+        computed = ev.compute_windows(monitor, inputs, now)  # no transaction open
+        with database.transaction() as s:
+            locked = ev.lock_monitor(s, monitor_id)
+            if locked is None:
+                return stored
+            stored += ev.store_batch(s, locked, inputs, computed, now)
+    first = True
+    while True:
+        with database.transaction() as s:
+            monitor = ev.lock_monitor(s, monitor_id)
+            if monitor is None:
+                return stored
+            ref = latest_reference(s, monitor_id)
+            if ref is None:
+                break
+            if first:
+                ev.decay_history(s, monitor, ref)
+                s.flush()
+                first = False
+            pending = ev.pending_alerts(s, monitor, ev.ALERT_BATCH)
+            ev.apply_alerts(s, monitor, ref, pending)
+            if len(pending) < ev.ALERT_BATCH:
+                ev.prune_predictions(s, monitor, now)
+                return stored
+    with database.transaction() as s:
+        monitor = ev.lock_monitor(s, monitor_id)
+        if monitor is not None:
+            ev.prune_predictions(s, monitor, now)
+    return stored
+
+
+def evaluate_staged(database: Database, now: int, monitor_ids: list[int] | None = None) -> int:
+    """One evaluator pass in short transactions (``evaluate_monitor_staged`` per monitor); returns
+    the number of windows (re)computed and stored."""
+    with database.transaction(write=False) as s:
+        q = select(Monitor.id).order_by(Monitor.id)
+        if monitor_ids is not None:
+            q = q.where(Monitor.id.in_(monitor_ids))
+        ids = list(s.scalars(q))
+    return sum(evaluate_monitor_staged(database, mid, now) for mid in ids)
 
 
 class MonitorEvaluatorWorker(PollingWorker):
