@@ -132,6 +132,12 @@ def _numeric_buckets(ref: Mapping[str, Any], win: Mapping[str, Any]) -> tuple[li
 
 
 def _midpoints(ref: Mapping[str, Any], win: Mapping[str, Any]) -> list[float]:
+    return _window_midpoints(_ref_midpoints(ref), win)
+
+
+def _ref_midpoints(ref: Mapping[str, Any]) -> tuple[float, float, list[float]]:
+    """(reference min, max, the decile bins' midpoints): the part of the midpoints that depends on
+    the reference only (computed once per reference column in a batch)."""
     lo, hi = float(ref["min"]), float(ref["max"])
     edges = [float(x) for x in ref["bin_edges"]]
     inner = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
@@ -141,7 +147,11 @@ def _midpoints(ref: Mapping[str, Any], win: Mapping[str, Any]) -> list[float]:
         first = max(first, edges[0] - (edges[1] - edges[0]) / 2)
     if len(edges) > 1 and edges[-1] > edges[-2]:
         last = min(last, edges[-1] + (edges[-1] - edges[-2]) / 2)
-    inner = [first, *inner, last]
+    return lo, hi, [first, *inner, last]
+
+
+def _window_midpoints(ref_part: tuple[float, float, list[float]], win: Mapping[str, Any]) -> list[float]:
+    lo, hi, inner = ref_part
     wlo = lo if win.get("min") is None else min(float(win["min"]), lo)
     whi = hi if win.get("max") is None else max(float(win["max"]), hi)
     return [(wlo + lo) / 2, *inner, (hi + whi) / 2]
@@ -206,7 +216,9 @@ def _common(
     )
 
 
-def column_status(d: ColumnDrift, t: DriftThresholds = DriftThresholds()) -> ColumnDrift:
+def column_status(
+    d: ColumnDrift, t: DriftThresholds = DriftThresholds(), psi_level: int | None = None
+) -> ColumnDrift:
     """Apply the rules to a compared column, filling ``status``, ``drifted`` and ``reasons``.
 
     - ``psi``: PSI > noise floor and n >= min_rows, then alert at psi_alert / warn at psi_warn;
@@ -214,11 +226,16 @@ def column_status(d: ColumnDrift, t: DriftThresholds = DriftThresholds()) -> Col
     - ``null_rate``: missing share up by more than null_rise_alert (n >= min_rows) -> alert;
     - ``type``: share of non-numeric values in a numeric column >= invalid_alert / invalid_warn;
     - ``missing_column``: the column is absent from the data -> alert.
+
+    ``psi_level``: the ``psi_levels`` value when the caller computed it for many columns at once.
     """
     reasons: list[dict[str, Any]] = []
     if d.missing:
         reasons.append({"rule": "missing_column", "status": "alert", "value": 1.0, "threshold": 1.0})
-    level = int(psi_levels(d.psi, d.noise_floor, d.n, t)) if d.n else 0
+    if psi_level is not None:
+        level = psi_level
+    else:
+        level = int(psi_levels(d.psi, d.noise_floor, d.n, t)) if d.n else 0
     if level:
         reasons.append(
             {
@@ -299,6 +316,7 @@ def compare_columns(
     numeric: list[int] = []
     categorical: list[int] = []
     mids: dict[int, list[float]] = {}
+    ref_mids: dict[int, tuple[float, float, list[float]]] = {}  # by id() of the reference column
     scales: dict[int, float] = {}
     out: list[ColumnDrift] = []
     for i, (name, ref, win) in enumerate(items):
@@ -307,7 +325,9 @@ def compare_columns(
             r, w = _numeric_buckets(ref, win)
             count = ref.get("count") or 0
             std = math.sqrt(ref["m2"] / (count - 1)) if count > 1 else 0.0
-            mids[i], scales[i] = _midpoints(ref, win), max(std, 1e-3)
+            if id(ref) not in ref_mids:
+                ref_mids[id(ref)] = _ref_midpoints(ref)
+            mids[i], scales[i] = _window_midpoints(ref_mids[id(ref)], win), max(std, 1e-3)
             numeric.append(i)
             kind = "numeric"
         else:
@@ -365,13 +385,18 @@ def compare_columns(
         n_arr = np.array([max(d.n, 1) for d in out], dtype=np.float64)
         m_arr = np.array([max(d.m, 1) for d in out], dtype=np.float64)
         floor = drift._psi_noise_floor([d.buckets for d in out], n_arr, m_arr, t.noise_quantile)
+        n_raw = np.array([d.n for d in out], dtype=np.float64)
+        levels = np.where(
+            n_raw > 0, psi_levels(np.where(n_raw > 0, psi, np.nan), floor, n_raw, t), 0
+        ).tolist()
+    psi_l, js_l, ks_l, wass_l, floor_l = psi.tolist(), js.tolist(), ks.tolist(), wass.tolist(), floor.tolist()
     for i, d in enumerate(out):
         _, ref, win = items[i]
         if d.n:
-            d.psi, d.js = float(psi[i]), float(js[i])
-        d.noise_floor, d.ks = float(floor[i]), float(ks[i])
+            d.psi, d.js = psi_l[i], js_l[i]
+        d.noise_floor, d.ks = floor_l[i], ks_l[i]
         if d.kind == "numeric":
-            d.wasserstein = float(wass[i])
+            d.wasserstein = wass_l[i]
             d.out_of_range_share = _share(win["below"] + win["above"], d.n)
             d.invalid_share = _share(win["invalid"], d.n)
         else:
@@ -381,7 +406,7 @@ def compare_columns(
             else:
                 d.other_share_change = _share(win["other"], nonnull_w) - _share(ref["other"], nonnull_r)
         d.missing = win["n"] > 0 and win.get("absent", 0) == win["n"]
-        column_status(d, t)
+        column_status(d, t, levels[i])
     return out
 
 

@@ -50,22 +50,11 @@ def evaluate_monitor_staged(database: Database, monitor_id: int, now: int) -> in
         ]
     stored = 0
     for i in range(0, len(due), ev.WINDOW_BATCH):
-        starts = [ws for ws, _ in due[i : i + ev.WINDOW_BATCH]]
         with database.transaction(write=False) as s:
             monitor = s.get(Monitor, monitor_id)
             if monitor is None:
                 return stored
-            results = list(
-                s.scalars(
-                    select(MonitorWindowResult)
-                    .where(
-                        MonitorWindowResult.monitor_id == monitor_id,
-                        MonitorWindowResult.window_start.in_(starts),
-                    )
-                    .order_by(MonitorWindowResult.window_start)
-                )
-            )
-            inputs = ev.gather(s, monitor, results)
+            inputs = ev.gather(s, monitor, due[i : i + ev.WINDOW_BATCH])
             s.expunge(monitor)
         computed = ev.compute_windows(monitor, inputs, now)  # no transaction open
         with database.transaction() as s:

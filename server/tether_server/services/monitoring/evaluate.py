@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, load_only
 
 from ...errors import FailedPrecondition
 from ...models.monitoring import (
@@ -51,6 +51,21 @@ COLUMN_RULES = {
     "type": "type_change",
 }
 HISTORY = 200  # windows of the current version fed to the decay rules
+# what the alert and decay steps read of a result (not its merged summary, performance, cells) ...
+NO_INPUTS = (
+    defer(MonitorWindowResult.summary),
+    defer(MonitorWindowResult.performance),
+    defer(MonitorWindowResult.cells),
+)
+# ... and what a recomputation needs to know before it overwrites the computed fields
+STATE_ONLY = (
+    load_only(
+        MonitorWindowResult.window_start,
+        MonitorWindowResult.updated_at,
+        MonitorWindowResult.dirty,
+        MonitorWindowResult.closed,
+    ),
+)
 
 
 def when(ms: int | None) -> str:
@@ -93,13 +108,13 @@ def _ref_inputs(session: Session, monitor: Monitor, ref: MonitorReference | None
 def gather(
     session: Session,
     monitor: Monitor,
-    results: list[MonitorWindowResult],
+    windows: list[tuple[int, int]],
     refs: dict[int | None, dict[str, Any] | None] | None = None,
 ) -> list[WindowInputs]:
-    """The inputs of the windows of ``results``: their sources binned on each window's newest
-    reference, the performance summaries, and that reference."""
+    """The inputs of the ``(window_start, updated_at)`` windows: their sources binned on each
+    window's newest reference, the performance summaries, and that reference."""
     refs = {} if refs is None else refs
-    starts = [r.window_start for r in results]
+    starts = [ws for ws, _ in windows]
     by_ws: dict[int, list[MonitorWindow]] = {ws: [] for ws in starts}
     perf: dict[int, list[Mapping[str, Any]]] = {ws: [] for ws in starts}
     for i in range(0, len(starts), 500):
@@ -117,8 +132,8 @@ def gather(
         ):
             perf[ws].append(summary)
     out = []
-    for r in results:
-        rows = [w for w in by_ws[r.window_start] if w.summary]
+    for ws, updated_at in windows:
+        rows = [w for w in by_ws[ws] if w.summary]
         ref_id = max((w.reference_id for w in rows), default=None)
         if ref_id not in refs:
             ref = (
@@ -129,10 +144,10 @@ def gather(
             refs[ref_id] = _ref_inputs(session, monitor, ref)
         out.append(
             WindowInputs(
-                window_start=r.window_start,
-                updated_at=r.updated_at,
+                window_start=ws,
+                updated_at=updated_at,
                 summaries=[w.summary for w in rows if w.reference_id == ref_id],
-                performances=perf[r.window_start],
+                performances=perf[ws],
                 ref=refs[ref_id],
             )
         )
@@ -196,7 +211,8 @@ def store(result: MonitorWindowResult, fields: dict[str, Any]) -> None:
 
 def refresh(session: Session, monitor: Monitor, result: MonitorWindowResult, now: int) -> None:
     """Merge the window's sources (those binned on its newest reference) and recompute it."""
-    store(result, compute_windows(monitor, gather(session, monitor, [result]), now)[0])
+    inputs = gather(session, monitor, [(result.window_start, result.updated_at)])
+    store(result, compute_windows(monitor, inputs, now)[0])
 
 
 # ---------------------------------------------------------------- decay over the history
@@ -217,6 +233,7 @@ def decay_history(session: Session, monitor: Monitor, ref: MonitorReference) -> 
             )
             .order_by(MonitorWindowResult.window_start.desc())
             .limit(HISTORY)
+            .options(*NO_INPUTS)
         )
     )[::-1]
     values = [_num((h.metric or {}).get("value")) for h in hist]
@@ -410,6 +427,7 @@ def pending_alerts(session: Session, monitor: Monitor, limit: int | None = None)
             MonitorWindowResult.alerts_done.is_(False),
         )
         .order_by(MonitorWindowResult.window_start)
+        .options(*NO_INPUTS)
     )
     return list(session.scalars(q if limit is None else q.limit(limit)))
 
@@ -500,7 +518,8 @@ def store_batch(
     )
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
-    rows = {r.window_start: r for r in session.scalars(q.execution_options(populate_existing=True))}
+    q = q.options(*STATE_ONLY).execution_options(populate_existing=True)
+    rows = {r.window_start: r for r in session.scalars(q)}
     stored = 0
     for w, fields in zip(inputs, computed, strict=True):
         r = rows.get(w.window_start)
