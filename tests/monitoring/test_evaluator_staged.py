@@ -4,6 +4,8 @@ inside the first one's computation (another process) neither duplicates an alert
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -14,6 +16,7 @@ from tether_server.models import AuditEvent
 from tether_server.models.monitoring import MonitorWindowResult
 from tether_server.runtime import Runtime
 from tether_server.services.monitoring import evaluate as ev
+from tether_server.workers import monitoring as worker
 
 from .helpers import HOUR, T0, create_monitor, production_model, production_rows
 from .test_api import _evaluate
@@ -60,9 +63,19 @@ def test_a_window_posted_during_the_computation_is_reevaluated_by_the_next_pass(
     assert _evaluate(app, T0 + 3 * HOUR) == 0  # nothing due any more
 
 
+@pytest.mark.parametrize("claimed", [True, False])
 def test_a_concurrent_pass_during_the_computation_neither_duplicates_nor_loses_alerts(
-    app: Any, client: Any, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    app: Any, client: Any, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch, claimed: bool
 ) -> None:
+    """``claimed``: the rival finds the monitor claimed (advisory lock / flock) and skips it; without
+    the claim (as if it were lost) both compute the same windows: the second store is skipped."""
+    if not claimed:
+
+        @contextlib.contextmanager
+        def no_claim(database: Any, monitor_id: Any, wait: bool = False) -> Iterator[bool]:
+            yield True
+
+        monkeypatch.setattr(worker, "claim", no_claim)
     production_model(app, client, auth)
     mid = create_monitor(client, auth)["id"]
     for k in range(3):
@@ -78,8 +91,10 @@ def test_a_concurrent_pass_during_the_computation_neither_duplicates_nor_loses_a
         return out
 
     monkeypatch.setattr(ev, "compute_windows", compute_with_a_rival)
-    assert _evaluate(app, T0 + 5 * HOUR) == 0  # the rival stored them first
-    assert inner == [3]
+    if claimed:
+        assert _evaluate(app, T0 + 5 * HOUR) == 3 and inner == [0]  # the rival skipped the monitor
+    else:
+        assert _evaluate(app, T0 + 5 * HOUR) == 0 and inner == [3]  # the rival stored them first
     results = _results(app, mid)
     assert all(not r.dirty and r.closed and r.alerts_done for r in results.values())
     alerts = client.get(f"/api/v1/alerts?monitor={mid}", headers=auth).json["items"]

@@ -492,18 +492,19 @@ def evaluate_due(session: Session, now_ms: int, monitor_ids: list[int] | None = 
 # ``updated_at`` changed: it stays dirty and the next pass recomputes it) or that another process
 # evaluated meanwhile; (3) the alert rules run in short write transactions of ALERT_BATCH windows,
 # each locking the monitor row (PostgreSQL ``FOR UPDATE``) so two processes never apply the rules to
-# the same window; ``alerts_done`` is set in the same transaction. Two processes may compute the
-# same window at the same time (the claim of a monitor lasts one short transaction, not the whole
-# computation): the second store is skipped or writes identical values, never a second alert.
+# the same window; ``alerts_done`` is set in the same transaction. The worker claims a monitor for
+# the whole pass without a transaction (``workers.monitoring.claim``) so processes do not compute
+# the same windows twice; should two ever do (a claim lost), the second store is skipped or writes
+# identical values, never a second alert.
 
 WINDOW_BATCH = 100  # windows gathered, computed and stored together
 ALERT_BATCH = 100  # windows whose alert rules are applied in one transaction
 
 
-def lock_monitor(session: Session, monitor_id: int, skip_locked: bool = False) -> Monitor | None:
+def lock_monitor(session: Session, monitor_id: int) -> Monitor | None:
     q = select(Monitor).where(Monitor.id == monitor_id)
     if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=skip_locked)
+        q = q.with_for_update()
     return session.scalar(q.execution_options(populate_existing=True))
 
 
