@@ -122,3 +122,18 @@ def test_compare_windows_equals_compare_window_on_real_summaries() -> None:
         for name in cols:
             assert _same(cols[name].to_dict(), single_cols[name].to_dict()), name
         assert verdict == single_verdict
+
+
+def test_noise_floor_of_many_columns_equals_the_one_column_floor_and_scipy() -> None:
+    from scipy.stats import chi2
+
+    from tether_server.stats import psi_noise_floor
+
+    rng = np.random.default_rng(3)
+    b = rng.integers(0, 15, 200)  # few distinct B: the batched quantile is taken once per B
+    n, m = rng.integers(1, 5000, 200), rng.integers(1, 5000, 200)
+    many = psi_noise_floor(b, n, m, 0.99)
+    one = [float(psi_noise_floor(int(x), int(y), int(z), 0.99)) for x, y, z in zip(b, n, m, strict=True)]
+    assert many.tolist() == one
+    expect = np.where(b > 1, chi2.ppf(0.99, np.maximum(b - 1, 1)), 0.0) * (1 / n + 1 / m)
+    assert np.allclose(many, expect, rtol=1e-9)

@@ -1,5 +1,7 @@
-"""The evaluator: one pass over the monitors (``evaluate_due``), run by the background worker
-every ``monitor_eval_seconds`` and by ``tether monitors evaluate``.
+"""The evaluator: one pass over the monitors. ``evaluate_due(session, now)`` runs it in the
+caller's session (tests, scripts); the background worker (every ``monitor_eval_seconds``) and
+``tether monitors evaluate`` run the same steps in short transactions of their own
+(``workers.monitoring.evaluate_staged``: no transaction is open while the drift is computed).
 
 For each monitor it (1) makes sure the reference follows the live version, (2) recomputes every
 dirty window (merged summary, drift, metric) and closes windows whose end + grace has passed,
@@ -10,7 +12,8 @@ level, the dataset verdict (and its importance-weighted variant), decay (alert) 
 warning (severity warn). A rule that holds opens or updates the deduplicated alert; a rule that
 no longer holds counts a clean window and resolves after 2. A newly opened decay alert on a
 monitor with ``retrain_on_decay`` publishes ``retrain.requested``. Finally it prunes prediction
-ids older than the retention period.
+ids older than the retention period. The drift statistics of a batch of windows (every column of
+every window) are computed at once (``compute.drifts_of``).
 """
 
 from __future__ import annotations
