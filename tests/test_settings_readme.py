@@ -422,8 +422,8 @@ def check_monitor_eval_seconds(env: Env, mp: pytest.MonkeyPatch) -> None:
     passes: list[int] = []
     waits: list[float | None] = []
     mp.setattr(
-        "tether_server.workers.monitoring.evaluate_due",
-        lambda session, now, monitor_ids=None: passes.append(now) or 0,
+        "tether_server.workers.monitoring.evaluate_staged",
+        lambda database, now, monitor_ids=None, wait=False: passes.append(now) or 0,
     )
 
     class Recorder(threading.Event):

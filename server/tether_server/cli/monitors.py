@@ -25,7 +25,7 @@ def evaluate(now: int | None, monitor_ids: tuple[int, ...]) -> None:
     try:
         if not is_up_to_date(runtime.database.engine):
             raise click.ClickException("The database schema is out of date; run `tether db upgrade` first.")
-        n = evaluate_once(runtime.database, now, list(monitor_ids) or None)
+        n = evaluate_once(runtime.database, now, list(monitor_ids) or None, wait=True)
     finally:
         runtime.close()
     click.echo(f"{n} window(s) evaluated")

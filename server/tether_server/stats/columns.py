@@ -132,6 +132,12 @@ def _numeric_buckets(ref: Mapping[str, Any], win: Mapping[str, Any]) -> tuple[li
 
 
 def _midpoints(ref: Mapping[str, Any], win: Mapping[str, Any]) -> list[float]:
+    return _window_midpoints(_ref_midpoints(ref), win)
+
+
+def _ref_midpoints(ref: Mapping[str, Any]) -> tuple[float, float, list[float]]:
+    """(reference min, max, the decile bins' midpoints): the part of the midpoints that depends on
+    the reference only (computed once per reference column in a batch)."""
     lo, hi = float(ref["min"]), float(ref["max"])
     edges = [float(x) for x in ref["bin_edges"]]
     inner = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
@@ -141,7 +147,11 @@ def _midpoints(ref: Mapping[str, Any], win: Mapping[str, Any]) -> list[float]:
         first = max(first, edges[0] - (edges[1] - edges[0]) / 2)
     if len(edges) > 1 and edges[-1] > edges[-2]:
         last = min(last, edges[-1] + (edges[-1] - edges[-2]) / 2)
-    inner = [first, *inner, last]
+    return lo, hi, [first, *inner, last]
+
+
+def _window_midpoints(ref_part: tuple[float, float, list[float]], win: Mapping[str, Any]) -> list[float]:
+    lo, hi, inner = ref_part
     wlo = lo if win.get("min") is None else min(float(win["min"]), lo)
     whi = hi if win.get("max") is None else max(float(win["max"]), hi)
     return [(wlo + lo) / 2, *inner, (hi + whi) / 2]
@@ -206,7 +216,9 @@ def _common(
     )
 
 
-def column_status(d: ColumnDrift, t: DriftThresholds = DriftThresholds()) -> ColumnDrift:
+def column_status(
+    d: ColumnDrift, t: DriftThresholds = DriftThresholds(), psi_level: int | None = None
+) -> ColumnDrift:
     """Apply the rules to a compared column, filling ``status``, ``drifted`` and ``reasons``.
 
     - ``psi``: PSI > noise floor and n >= min_rows, then alert at psi_alert / warn at psi_warn;
@@ -214,11 +226,16 @@ def column_status(d: ColumnDrift, t: DriftThresholds = DriftThresholds()) -> Col
     - ``null_rate``: missing share up by more than null_rise_alert (n >= min_rows) -> alert;
     - ``type``: share of non-numeric values in a numeric column >= invalid_alert / invalid_warn;
     - ``missing_column``: the column is absent from the data -> alert.
+
+    ``psi_level``: the ``psi_levels`` value when the caller computed it for many columns at once.
     """
     reasons: list[dict[str, Any]] = []
     if d.missing:
         reasons.append({"rule": "missing_column", "status": "alert", "value": 1.0, "threshold": 1.0})
-    level = int(psi_levels(d.psi, d.noise_floor, d.n, t)) if d.n else 0
+    if psi_level is not None:
+        level = psi_level
+    else:
+        level = int(psi_levels(d.psi, d.noise_floor, d.n, t)) if d.n else 0
     if level:
         reasons.append(
             {
@@ -262,19 +279,135 @@ def column_status(d: ColumnDrift, t: DriftThresholds = DriftThresholds()) -> Col
     return d
 
 
-def compare_column(
-    name: str, reference: Mapping[str, Any], window: Mapping[str, Any], t: DriftThresholds = DriftThresholds()
-) -> ColumnDrift:
-    """Statistics and status of one window column against its reference column (dicts as in
-    ``tether.profile/1`` and ``tether.window/1``)."""
+def _validate_kinds(name: str, reference: Mapping[str, Any], window: Mapping[str, Any]) -> None:
     if reference.get("kind") != window.get("kind"):
         raise ValueError(
             f"columns.{name}: reference is {reference.get('kind')}, window is {window.get('kind')}"
         )
+
+
+def compare_column(
+    name: str, reference: Mapping[str, Any], window: Mapping[str, Any], t: DriftThresholds = DriftThresholds()
+) -> ColumnDrift:
+    """Statistics and status of one window column against its reference column (dicts as in
+    ``tether.profile/1`` and ``tether.window/1``). ``compare_columns`` computes many at once."""
+    _validate_kinds(name, reference, window)
     compare = compare_numeric if window["kind"] == "numeric" else compare_categorical
     d = compare(name, reference, window, t)
     d.missing = window["n"] > 0 and window.get("absent", 0) == window["n"]
     return column_status(d, t)
+
+
+def _groups(keys: Sequence[int]) -> list[list[int]]:
+    by: dict[int, list[int]] = {}
+    for i, k in enumerate(keys):
+        by.setdefault(k, []).append(i)
+    return list(by.values())
+
+
+def compare_columns(
+    items: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]], t: DriftThresholds = DriftThresholds()
+) -> list[ColumnDrift]:
+    """``compare_column`` of many ``(name, reference column, window column)`` at once, with the same
+    results: the bucket counts of the columns (of one window or of many) are stacked into 2-D
+    arrays, one per bucket count (no padding, so no statistic sees a bucket it does not have), and
+    every ``drift`` kernel runs once per stack inside a single ``np.errstate``."""
+    rows: list[tuple[list[int], list[int]]] = []
+    numeric: list[int] = []
+    categorical: list[int] = []
+    mids: dict[int, list[float]] = {}
+    ref_mids: dict[int, tuple[float, float, list[float]]] = {}  # by id() of the reference column
+    scales: dict[int, float] = {}
+    out: list[ColumnDrift] = []
+    for i, (name, ref, win) in enumerate(items):
+        _validate_kinds(name, ref, win)
+        if win["kind"] == "numeric":
+            r, w = _numeric_buckets(ref, win)
+            count = ref.get("count") or 0
+            std = math.sqrt(ref["m2"] / (count - 1)) if count > 1 else 0.0
+            if id(ref) not in ref_mids:
+                ref_mids[id(ref)] = _ref_midpoints(ref)
+            mids[i], scales[i] = _window_midpoints(ref_mids[id(ref)], win), max(std, 1e-3)
+            numeric.append(i)
+            kind = "numeric"
+        else:
+            r = [*(c for _, c in ref["top"]), ref.get("other", 0), ref.get("nulls", 0)]
+            w = [*win["counts"], win["other"], win["nulls"]]
+            categorical.append(i)
+            kind = "categorical"
+        rows.append((r, w))
+        n, m = int(win["n"]), sum(r)
+        null_at = -1 if kind == "categorical" else -2
+        out.append(
+            ColumnDrift(
+                column=name,
+                kind=kind,
+                n=n,
+                m=m,
+                psi=math.nan,
+                noise_floor=math.nan,
+                buckets=sum(1 for c in r if c > 0),
+                js=math.nan,
+                ks=math.nan,
+                wasserstein=None,
+                null_share_change=_share(w[null_at], n) - _share(r[null_at], m),
+                unseen_share=None,
+                other_share_change=None,
+                out_of_range_share=None,
+                invalid_share=None,
+                missing=False,
+                insufficient_data=n < t.min_rows,
+            )
+        )
+    if not out:
+        return out
+    psi = np.full(len(out), np.nan)
+    js = np.full(len(out), np.nan)
+    ks = np.full(len(out), np.nan)
+    wass = np.full(len(out), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for idx in _groups([len(rows[i][0]) for i in range(len(rows))]):
+            ref_c = np.array([rows[i][0] for i in idx], dtype=np.float64)
+            win_c = np.array([rows[i][1] for i in idx], dtype=np.float64)
+            psi[idx] = drift._psi(ref_c, win_c, t.epsilon)
+            js[idx] = drift._js_distance(ref_c, win_c)
+            cat = [j for j, i in enumerate(idx) if out[i].kind == "categorical"]
+            if cat:
+                ks[[idx[j] for j in cat]] = drift._linf_distance(ref_c[cat], win_c[cat])
+        for idx in _groups([len(rows[i][0]) for i in numeric]):
+            sel = [numeric[j] for j in idx]
+            ref_v = np.array([rows[i][0][:-2] for i in sel], dtype=np.float64)
+            win_v = np.array([rows[i][1][:-2] for i in sel], dtype=np.float64)
+            mid = np.array([mids[i] for i in sel], dtype=np.float64)
+            scale = np.array([scales[i] for i in sel], dtype=np.float64)
+            wass[sel] = drift._wasserstein_binned(ref_v, win_v, mid, scale)
+            ks[sel] = drift._ks_binned(ref_v, win_v)
+        n_arr = np.array([max(d.n, 1) for d in out], dtype=np.float64)
+        m_arr = np.array([max(d.m, 1) for d in out], dtype=np.float64)
+        floor = drift._psi_noise_floor([d.buckets for d in out], n_arr, m_arr, t.noise_quantile)
+        n_raw = np.array([d.n for d in out], dtype=np.float64)
+        levels = np.where(
+            n_raw > 0, psi_levels(np.where(n_raw > 0, psi, np.nan), floor, n_raw, t), 0
+        ).tolist()
+    psi_l, js_l, ks_l, wass_l, floor_l = psi.tolist(), js.tolist(), ks.tolist(), wass.tolist(), floor.tolist()
+    for i, d in enumerate(out):
+        _, ref, win = items[i]
+        if d.n:
+            d.psi, d.js = psi_l[i], js_l[i]
+        d.noise_floor, d.ks = floor_l[i], ks_l[i]
+        if d.kind == "numeric":
+            d.wasserstein = wass_l[i]
+            d.out_of_range_share = _share(win["below"] + win["above"], d.n)
+            d.invalid_share = _share(win["invalid"], d.n)
+        else:
+            nonnull_w, nonnull_r = d.n - win["nulls"], d.m - ref.get("nulls", 0)
+            if ref.get("other", 0) == 0:
+                d.unseen_share = _share(win["other"], nonnull_w)
+            else:
+                d.other_share_change = _share(win["other"], nonnull_w) - _share(ref["other"], nonnull_r)
+        d.missing = win["n"] > 0 and win.get("absent", 0) == win["n"]
+        column_status(d, t, levels[i])
+    return out
 
 
 @dataclass
@@ -333,13 +466,41 @@ def compare_window(
     columns: Sequence[str] | None = None,
 ) -> tuple[dict[str, ColumnDrift], DatasetDrift]:
     """Every (selected) column of a window summary against the reference, and the dataset verdict."""
-    ref_cols = reference_profile["columns"]
-    names = [c for c in (columns or window["columns"]) if c in window["columns"]]
-    result = {c: compare_column(c, ref_cols[c], window["columns"][c], thresholds) for c in names}
-    verdict = dataset_drift(
-        {c: d.drifted for c, d in result.items()},
+    return compare_windows(
+        [(reference_profile, window)],
         prediction_column=prediction_column,
         importances=importances,
         thresholds=thresholds,
-    )
-    return result, verdict
+        columns=columns,
+    )[0]
+
+
+def compare_windows(
+    pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+    *,
+    prediction_column: str | None = None,
+    importances: Mapping[str, float] | None = None,
+    thresholds: DriftThresholds = DriftThresholds(),
+    columns: Sequence[str] | None = None,
+) -> list[tuple[dict[str, ColumnDrift], DatasetDrift]]:
+    """``compare_window`` of many ``(reference profile, window summary)`` pairs of one monitor, every
+    column of every window in one ``compare_columns`` batch."""
+    items: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
+    spans: list[tuple[int, list[str]]] = []
+    for profile, window in pairs:
+        ref_cols = profile["columns"]
+        names = [c for c in (columns or window["columns"]) if c in window["columns"]]
+        spans.append((len(items), names))
+        items.extend((c, ref_cols[c], window["columns"][c]) for c in names)
+    compared = compare_columns(items, thresholds)
+    out: list[tuple[dict[str, ColumnDrift], DatasetDrift]] = []
+    for start, names in spans:
+        result = dict(zip(names, compared[start : start + len(names)], strict=True))
+        verdict = dataset_drift(
+            {c: d.drifted for c, d in result.items()},
+            prediction_column=prediction_column,
+            importances=importances,
+            thresholds=thresholds,
+        )
+        out.append((result, verdict))
+    return out

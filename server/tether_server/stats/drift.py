@@ -27,10 +27,18 @@ EPSILON = 1e-4
 
 def shares(counts: ArrayLike) -> Floats:
     """Counts divided by their total along the last axis (NaN where the total is 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _shares(counts)
+
+
+def _shares(counts: ArrayLike) -> Floats:
     c = np.asarray(counts, dtype=np.float64)
     total = c.sum(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, c / np.where(total > 0, total, 1.0), np.nan)
+    return np.where(total > 0, c / np.where(total > 0, total, 1.0), np.nan)
+
+
+# The public functions enter ``np.errstate`` once each; the ``_``-prefixed kernels do not, so a batch
+# (``columns.compare_columns``: every column of many windows, stacked by bucket count) enters it once.
 
 
 def psi(reference: ArrayLike, current: ArrayLike, eps: float = EPSILON) -> Floats:
@@ -42,7 +50,12 @@ def psi(reference: ArrayLike, current: ArrayLike, eps: float = EPSILON) -> Float
     before the sum (Evidently switches to min_nonzero/1e6 when a share is <= 1e-4; we keep ε fixed
     so the statistic depends on the counts only). A bucket empty on both sides contributes 0.
     """
-    p, q = shares(reference), shares(current)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _psi(reference, current, eps)
+
+
+def _psi(reference: ArrayLike, current: ArrayLike, eps: float = EPSILON) -> Floats:
+    p, q = _shares(reference), _shares(current)
     p, q = np.where(p == 0, eps, p), np.where(q == 0, eps, q)
     return np.sum((q - p) * np.log(q / p), axis=-1)
 
@@ -55,22 +68,35 @@ def psi_noise_floor(buckets: ArrayLike, n: ArrayLike, m: ArrayLike, quantile: fl
     al., arXiv 2307.11878). ``buckets`` = B, the buckets with positive reference probability;
     ``n`` the current and ``m`` the reference total. B <= 1 gives a floor of 0.
     """
-    b = np.asarray(buckets, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        scale = 1.0 / np.asarray(n, dtype=np.float64) + 1.0 / np.asarray(m, dtype=np.float64)
-    return np.where(b > 1, special.chdtri(np.maximum(b - 1, 1), 1.0 - quantile), 0.0) * scale
+        return _psi_noise_floor(buckets, n, m, quantile)
+
+
+def _psi_noise_floor(buckets: ArrayLike, n: ArrayLike, m: ArrayLike, quantile: float = 0.99) -> Floats:
+    b = np.asarray(buckets, dtype=np.float64)
+    scale = 1.0 / np.asarray(n, dtype=np.float64) + 1.0 / np.asarray(m, dtype=np.float64)
+    if b.ndim == 1 and b.size > 16:  # many columns, few distinct B: the quantile once per B
+        distinct, at = np.unique(b, return_inverse=True)
+        q = special.chdtri(np.maximum(distinct - 1, 1), 1.0 - quantile)[at.reshape(b.shape)]
+    else:
+        q = special.chdtri(np.maximum(b - 1, 1), 1.0 - quantile)
+    return np.where(b > 1, q, 0.0) * scale
 
 
 def js_distance(reference: ArrayLike, current: ArrayLike) -> Floats:
     """Jensen–Shannon distance in base 2 (0..1): sqrt((KL(p||m) + KL(q||m)) / 2), m = (p + q)/2,
     with 0·log 0 = 0 and no smoothing; equals ``scipy.spatial.distance.jensenshannon(p, q, base=2)``
     (NannyML's default drift method uses the same base)."""
-    p, q = shares(reference), shares(current)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _js_distance(reference, current)
+
+
+def _js_distance(reference: ArrayLike, current: ArrayLike) -> Floats:
+    p, q = _shares(reference), _shares(current)
     mid = (p + q) / 2
 
     def kl(a: Floats) -> Floats:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.sum(np.where(a > 0, a * np.log2(a / np.where(mid > 0, mid, 1.0)), 0.0), axis=-1)
+        return np.sum(np.where(a > 0, a * np.log2(a / np.where(mid > 0, mid, 1.0)), 0.0), axis=-1)
 
     return np.sqrt(np.maximum((kl(p) + kl(q)) / 2, 0.0))
 
@@ -79,14 +105,24 @@ def ks_binned(reference: ArrayLike, current: ArrayLike) -> Floats:
     """Binned Kolmogorov–Smirnov statistic: D = max_k |F_ref(k) - F_cur(k)| over the bucket
     boundaries of **ordered** buckets (the empirical CDFs evaluated at the bin edges, as NannyML and
     whylogs do from histograms). It is a lower bound of the exact two-sample D."""
-    f, g = np.cumsum(shares(reference), axis=-1), np.cumsum(shares(current), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _ks_binned(reference, current)
+
+
+def _ks_binned(reference: ArrayLike, current: ArrayLike) -> Floats:
+    f, g = np.cumsum(_shares(reference), axis=-1), np.cumsum(_shares(current), axis=-1)
     return np.max(np.abs(f - g), axis=-1)
 
 
 def linf_distance(reference: ArrayLike, current: ArrayLike) -> Floats:
     """L-infinity distance of the shares, max_i |p_i - q_i| (SageMaker and Vertex AI use it for
     categorical drift): the categorical stand-in for KS, whose CDF would depend on the bucket order."""
-    return np.max(np.abs(shares(reference) - shares(current)), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _linf_distance(reference, current)
+
+
+def _linf_distance(reference: ArrayLike, current: ArrayLike) -> Floats:
+    return np.max(np.abs(_shares(reference) - _shares(current)), axis=-1)
 
 
 def wasserstein_binned(
@@ -98,7 +134,14 @@ def wasserstein_binned(
     W1 = sum_k |F_ref(k) - F_cur(k)| * (x_(k+1) - x_k) for sorted midpoints x (the CDF form of
     ``scipy.stats.wasserstein_distance`` with weights). ``midpoints`` must be non-decreasing.
     """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _wasserstein_binned(reference, current, midpoints, scale)
+
+
+def _wasserstein_binned(
+    reference: ArrayLike, current: ArrayLike, midpoints: ArrayLike, scale: ArrayLike
+) -> Floats:
     x = np.asarray(midpoints, dtype=np.float64)
-    f, g = np.cumsum(shares(reference), axis=-1), np.cumsum(shares(current), axis=-1)
+    f, g = np.cumsum(_shares(reference), axis=-1), np.cumsum(_shares(current), axis=-1)
     w = np.sum(np.abs(f - g)[..., :-1] * np.diff(x, axis=-1), axis=-1)
     return w / np.asarray(scale, dtype=np.float64)

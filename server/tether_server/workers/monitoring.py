@@ -1,17 +1,32 @@
 """The monitoring evaluator: ``evaluate_due`` every ``TETHER_MONITOR_EVAL_SECONDS`` (0 turns it off).
 
-Each pass is one short write transaction of the worker's own. On PostgreSQL the due monitors are
-claimed with ``FOR UPDATE SKIP LOCKED``, so every server process may run the worker and they share the
-work; on SQLite the write transaction is the single writer. ``tether monitors evaluate`` runs one pass
-from the command line (cron, or no server running).
+Each pass is a series of short transactions of the worker's own (``evaluate_staged``): per monitor
+and batch of windows, the inputs are read, the drift statistics computed with no transaction open,
+and the results written in a short write transaction that skips windows posted to meanwhile (they
+stay dirty for the next pass); the alert rules run in short write transactions that lock the
+monitor row. So a pass over hundreds of windows never holds the SQLite write lock (or PostgreSQL row
+locks) for its whole computation, and every server process may run the worker: a monitor is
+claimed for the pass without a transaction (``claim``: a PostgreSQL advisory lock; on SQLite a
+``flock`` for the whole pass), so processes skip each other's monitors instead of computing them
+twice, and the monitor row lock in the write steps (PostgreSQL ``FOR UPDATE``) keeps two processes
+from storing or alerting the same window twice even without the claim. ``tether monitors evaluate`` runs one pass from the
+command line (cron, or no server running).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar
 
+from sqlalchemy import select, text
+
 from ..models import now_ms
-from ..services.monitoring import evaluate_due
+from ..models.monitoring import Monitor, MonitorWindowResult
+from ..services.monitoring import evaluate as ev
+from ..services.monitoring.references import latest_reference
 from .base import PollingWorker
 
 if TYPE_CHECKING:
@@ -19,10 +34,139 @@ if TYPE_CHECKING:
     from ..db import Database
 
 
-def evaluate_once(database: Database, now: int | None = None, monitor_ids: list[int] | None = None) -> int:
-    """One evaluator pass in its own transaction; returns the number of windows evaluated."""
+def evaluate_once(
+    database: Database, now: int | None = None, monitor_ids: list[int] | None = None, wait: bool = False
+) -> int:
+    """One evaluator pass in short transactions of its own; returns the number of windows evaluated.
+    ``wait``: wait for another process's pass over a monitor instead of skipping it (the CLI)."""
+    return evaluate_staged(database, now if now is not None else now_ms(), monitor_ids, wait)
+
+
+_PG_CLAIM = 727_274_002  # advisory lock class of "a process is evaluating monitor <id>"
+
+
+@contextlib.contextmanager
+def claim(database: Database, monitor_id: int | None, wait: bool = False) -> Iterator[bool]:
+    """Whether this process may evaluate the monitor now, held for the ``with`` block without any
+    transaction open, so two processes do not compute the same windows (CPU only: correctness does
+    not depend on it, see ``evaluate_monitor_staged``). PostgreSQL: a session-level advisory lock on
+    a connection of its own, idle between its two statements (released by the server if the
+    process dies); ``monitor_id=None`` claims nothing there. SQLite (one host): a non-blocking
+    ``flock`` on ``<database>.evaluator.lock`` for the whole pass (``monitor_id=None``). ``wait``:
+    wait for the other process instead (the CLI's pass: it then finds what that one did done)."""
+    engine = database.engine
+    if engine.dialect.name == "postgresql":
+        if monitor_id is None:
+            yield True
+            return
+        key = {"k": _PG_CLAIM, "m": monitor_id}
+        with engine.connect() as conn:
+            if wait:
+                conn.execute(text("SELECT pg_advisory_lock(:k, :m)"), key)
+                got = True
+            else:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k, :m)"), key).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k, :m)"), key)
+                    conn.commit()
+        return
+    path = engine.url.database
+    if monitor_id is not None or not path or path == ":memory:":
+        yield True
+        return
+    fd = os.open(path + ".evaluator.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def evaluate_monitor_staged(database: Database, monitor_id: int, now: int, wait: bool = False) -> int:
+    """One monitor's pass in short transactions of its own (see above); the windows stored. 0 when
+    another process is evaluating the monitor (``claim``)."""
+    with claim(database, monitor_id, wait) as mine:
+        return _evaluate_monitor_staged(database, monitor_id, now) if mine else 0
+
+
+def _evaluate_monitor_staged(database: Database, monitor_id: int, now: int) -> int:
     with database.transaction() as s:
-        return evaluate_due(s, now if now is not None else now_ms(), monitor_ids)
+        monitor = ev.lock_monitor(s, monitor_id)
+        if monitor is None:
+            return 0  # deleted meanwhile
+        ev.reference_in_force(s, monitor)
+        due = [
+            (ws, ua)
+            for ws, ua in s.execute(
+                ev.due_query(monitor, now).with_only_columns(
+                    MonitorWindowResult.window_start, MonitorWindowResult.updated_at
+                )
+            )
+        ]
+    stored = 0
+    for i in range(0, len(due), ev.WINDOW_BATCH):
+        with database.transaction(write=False) as s:
+            monitor = s.get(Monitor, monitor_id)
+            if monitor is None:
+                return stored
+            inputs = ev.gather(s, monitor, due[i : i + ev.WINDOW_BATCH])
+            s.expunge(monitor)
+        computed = ev.compute_windows(monitor, inputs, now)  # no transaction open
+        with database.transaction() as s:
+            locked = ev.lock_monitor(s, monitor_id)
+            if locked is None:
+                return stored
+            stored += ev.store_batch(s, locked, inputs, computed, now)
+    first = True
+    while True:
+        with database.transaction() as s:
+            monitor = ev.lock_monitor(s, monitor_id)
+            if monitor is None:
+                return stored
+            ref = latest_reference(s, monitor_id)
+            if ref is None:
+                break
+            if first:
+                ev.decay_history(s, monitor, ref)
+                s.flush()
+                first = False
+            pending = ev.pending_alerts(s, monitor, ev.ALERT_BATCH)
+            ev.apply_alerts(s, monitor, ref, pending)
+            if len(pending) < ev.ALERT_BATCH:
+                ev.prune_predictions(s, monitor, now)
+                return stored
+    with database.transaction() as s:
+        monitor = ev.lock_monitor(s, monitor_id)
+        if monitor is not None:
+            ev.prune_predictions(s, monitor, now)
+    return stored
+
+
+def evaluate_staged(
+    database: Database, now: int, monitor_ids: list[int] | None = None, wait: bool = False
+) -> int:
+    """One evaluator pass in short transactions (``evaluate_monitor_staged`` per monitor); returns
+    the number of windows (re)computed and stored."""
+    with claim(database, None, wait) as mine:
+        if not mine:
+            return 0  # SQLite: another process of this host is running a pass
+        with database.transaction(write=False) as s:
+            q = select(Monitor.id).order_by(Monitor.id)
+            if monitor_ids is not None:
+                q = q.where(Monitor.id.in_(monitor_ids))
+            ids = list(s.scalars(q))
+        return sum(evaluate_monitor_staged(database, mid, now, wait) for mid in ids)
 
 
 class MonitorEvaluatorWorker(PollingWorker):

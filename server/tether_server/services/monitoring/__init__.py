@@ -4,7 +4,8 @@
 - ``references``: the reference in force (follows the live version), profile merge
 - ``windows``: post summaries, raw rows, labels; prediction-id retention
 - ``results``: drift, performance, histogram reads for the API and UI
-- ``evaluate``: ``evaluate_due(session, now_ms)``, the evaluator pass
+- ``evaluate``: ``evaluate_due(session, now_ms)``, the evaluator pass, and its steps (gather, compute,
+  store) that ``workers.monitoring`` runs in short transactions
 - ``alerts``: the shared alert service (monitors and A/B tests)
 """
 

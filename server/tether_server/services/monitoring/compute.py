@@ -12,7 +12,7 @@ from typing import Any
 
 from tether.monitoring import merge, merge_performance
 
-from ...stats import DriftThresholds, compare_window, metric_estimate
+from ...stats import ColumnDrift, DatasetDrift, DriftThresholds, compare_windows, metric_estimate
 
 STATUS_RANK = {"ok": 0, "warn": 1, "alert": 2}
 
@@ -51,9 +51,38 @@ def drift_of(
 ) -> dict[str, Any]:
     """``{"columns": {name: {...}}, "dataset": {...}, "status"}`` for one merged window summary.
     Reference columns the summary does not carry at all are reported as missing (alert)."""
-    cols, verdict = compare_window(
-        profile, summary, prediction_column=prediction_column, importances=importances, thresholds=thresholds
+    return drifts_of(
+        [(profile, summary)],
+        prediction_column=prediction_column,
+        importances=importances,
+        thresholds=thresholds,
+    )[0]
+
+
+def drifts_of(
+    pairs: list[tuple[Mapping[str, Any], Mapping[str, Any]]],
+    *,
+    prediction_column: str | None,
+    importances: Mapping[str, float] | None,
+    thresholds: DriftThresholds,
+) -> list[dict[str, Any]]:
+    """``drift_of`` of many ``(profile, summary)`` pairs (windows of one monitor): the statistics of
+    every column of every window are computed in one batch (``stats.compare_windows``)."""
+    compared = compare_windows(
+        pairs, prediction_column=prediction_column, importances=importances, thresholds=thresholds
     )
+    return [
+        _drift_dict(profile, summary, cols, verdict)
+        for (profile, summary), (cols, verdict) in zip(pairs, compared, strict=True)
+    ]
+
+
+def _drift_dict(
+    profile: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    cols: Mapping[str, ColumnDrift],
+    verdict: DatasetDrift,
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, d in cols.items():
         out[name] = {

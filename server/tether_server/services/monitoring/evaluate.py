@@ -1,5 +1,7 @@
-"""The evaluator: one pass over the monitors (``evaluate_due``), run by the background worker
-every ``monitor_eval_seconds`` and by ``tether monitors evaluate``.
+"""The evaluator: one pass over the monitors. ``evaluate_due(session, now)`` runs it in the
+caller's session (tests, scripts); the background worker (every ``monitor_eval_seconds``) and
+``tether monitors evaluate`` run the same steps in short transactions of their own
+(``workers.monitoring.evaluate_staged``: no transaction is open while the drift is computed).
 
 For each monitor it (1) makes sure the reference follows the live version, (2) recomputes every
 dirty window (merged summary, drift, metric) and closes windows whose end + grace has passed,
@@ -10,18 +12,21 @@ level, the dataset verdict (and its importance-weighted variant), decay (alert) 
 warning (severity warn). A rule that holds opens or updates the deduplicated alert; a rule that
 no longer holds counts a clean window and resolves after 2. A newly opened decay alert on a
 monitor with ``retrain_on_decay`` publishes ``retrain.requested``. Finally it prunes prediction
-ids older than the retention period.
+ids older than the retention period. The drift statistics of a batch of windows (every column of
+every window) are computed at once (``compute.drifts_of``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, load_only
 
 from ...errors import FailedPrecondition
 from ...models.monitoring import (
@@ -49,6 +54,21 @@ COLUMN_RULES = {
     "type": "type_change",
 }
 HISTORY = 200  # windows of the current version fed to the decay rules
+# what the alert and decay steps read of a result (not its merged summary, performance, cells) ...
+NO_INPUTS = (
+    defer(MonitorWindowResult.summary),
+    defer(MonitorWindowResult.performance),
+    defer(MonitorWindowResult.cells),
+)
+# ... and what a recomputation needs to know before it overwrites the computed fields
+STATE_ONLY = (
+    load_only(
+        MonitorWindowResult.window_start,
+        MonitorWindowResult.updated_at,
+        MonitorWindowResult.dirty,
+        MonitorWindowResult.closed,
+    ),
+)
 
 
 def when(ms: int | None) -> str:
@@ -57,64 +77,145 @@ def when(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-# ---------------------------------------------------------------- one window
+# ---------------------------------------------------------------- windows: read, compute, store
+#
+# A window's recomputation is split in three so the evaluator can run the costly middle part outside
+# any transaction (``evaluate_monitor_staged``): ``gather`` reads its inputs (plain values, no ORM
+# object escapes), ``compute_windows`` computes many windows at once with no session, ``store``
+# writes the result. ``refresh`` does all three for one window in one session.
+
+
+@dataclass
+class WindowInputs:
+    window_start: int
+    updated_at: int  # of the result row when read: a post since then changes it
+    summaries: list[Mapping[str, Any]]
+    performances: list[Mapping[str, Any]]
+    ref: dict[str, Any] | None  # {id, model_version, baseline, profile, importances, importances_from}
+
+
+def _ref_inputs(session: Session, monitor: Monitor, ref: MonitorReference | None) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    importances, source = references.importances_for(session, monitor, ref)
+    return {
+        "id": ref.id,
+        "model_version": ref.model_version,
+        "baseline": ref.baseline,
+        "profile": ref.profile,
+        "importances": importances,
+        "importances_from": source,
+    }
+
+
+def gather(
+    session: Session,
+    monitor: Monitor,
+    windows: list[tuple[int, int]],
+    refs: dict[int | None, dict[str, Any] | None] | None = None,
+) -> list[WindowInputs]:
+    """The inputs of the ``(window_start, updated_at)`` windows: their sources binned on each
+    window's newest reference, the performance summaries, and that reference."""
+    refs = {} if refs is None else refs
+    starts = [ws for ws, _ in windows]
+    by_ws: dict[int, list[MonitorWindow]] = {ws: [] for ws in starts}
+    perf: dict[int, list[Mapping[str, Any]]] = {ws: [] for ws in starts}
+    for i in range(0, len(starts), 500):
+        part = starts[i : i + 500]
+        for w in session.scalars(
+            select(MonitorWindow)
+            .where(MonitorWindow.monitor_id == monitor.id, MonitorWindow.window_start.in_(part))
+            .order_by(MonitorWindow.window_start, MonitorWindow.source)
+        ):
+            by_ws[w.window_start].append(w)
+        for ws, summary in session.execute(
+            select(MonitorPerformance.window_start, MonitorPerformance.summary)
+            .where(MonitorPerformance.monitor_id == monitor.id, MonitorPerformance.window_start.in_(part))
+            .order_by(MonitorPerformance.window_start, MonitorPerformance.source)
+        ):
+            perf[ws].append(summary)
+    out = []
+    for ws, updated_at in windows:
+        rows = [w for w in by_ws[ws] if w.summary]
+        ref_id = max((w.reference_id for w in rows), default=None)
+        if ref_id not in refs:
+            ref = (
+                session.get(MonitorReference, ref_id)
+                if ref_id is not None
+                else references.latest_reference(session, monitor.id)
+            )
+            refs[ref_id] = _ref_inputs(session, monitor, ref)
+        out.append(
+            WindowInputs(
+                window_start=ws,
+                updated_at=updated_at,
+                summaries=[w.summary for w in rows if w.reference_id == ref_id],
+                performances=perf[ws],
+                ref=refs[ref_id],
+            )
+        )
+    return out
+
+
+def compute_windows(monitor: Monitor, inputs: list[WindowInputs], now: int) -> list[dict[str, Any]]:
+    """The stored fields of each window (no session: the drift statistics of all windows sharing a
+    reference are one batch)."""
+    drift_t, decay_t, _ = split_thresholds(monitor.thresholds or {})
+    width = window_ms(monitor) + monitor.grace_seconds * 1000
+    out: list[dict[str, Any]] = []
+    batches: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    for k, w in enumerate(inputs):
+        summary = compute.merge_all(w.summaries)
+        perf = compute.merge_performances(w.performances)
+        ref = w.ref
+        metric = compute.metric_of(perf, monitor.metric, decay_t.confidence)
+        if metric is not None and ref is not None:
+            metric["baseline"] = ref["baseline"]
+        out.append(
+            {
+                "reference_id": ref["id"] if ref else None,
+                "model_version": ref["model_version"] if ref else None,
+                "summary": summary,
+                "n": (summary or {}).get("n", 0),
+                "sources": len(w.summaries),
+                "drift": None,
+                "performance": perf,
+                "metric": metric,
+                "closed": w.window_start + width <= now,
+                "evaluated_at": now,
+            }
+        )
+        if summary is not None and ref is not None:
+            batches.setdefault(ref["id"], []).append((k, summary))
+    for items in batches.values():
+        ref = inputs[items[0][0]].ref
+        assert ref is not None
+        drifts = compute.drifts_of(
+            [(ref["profile"], summary) for _, summary in items],
+            prediction_column=monitor.prediction_column,
+            importances=ref["importances"],
+            thresholds=drift_t,
+        )
+        for (k, _), drift in zip(items, drifts, strict=True):
+            if ref["importances_from"] is not None:
+                drift["dataset"]["importances_from"] = ref["importances_from"]
+            out[k]["drift"] = drift
+    for fields in out:
+        fields["cells"] = compute.cells_of(fields["drift"])
+        fields["status"] = (fields["drift"] or {}).get("status", "ok")
+    return out
+
+
+def store(result: MonitorWindowResult, fields: dict[str, Any]) -> None:
+    for k, v in fields.items():
+        setattr(result, k, v)
+    result.dirty = False
 
 
 def refresh(session: Session, monitor: Monitor, result: MonitorWindowResult, now: int) -> None:
     """Merge the window's sources (those binned on its newest reference) and recompute it."""
-    drift_t, decay_t, _ = split_thresholds(monitor.thresholds or {})
-    rows = list(
-        session.scalars(
-            select(MonitorWindow)
-            .where(MonitorWindow.monitor_id == monitor.id, MonitorWindow.window_start == result.window_start)
-            .order_by(MonitorWindow.source)
-        )
-    )
-    rows = [r for r in rows if r.summary]
-    ref_id = max((r.reference_id for r in rows), default=None)
-    ref = (
-        session.get(MonitorReference, ref_id)
-        if ref_id is not None
-        else references.latest_reference(session, monitor.id)
-    )
-    used = [r for r in rows if r.reference_id == ref_id]
-    summary = compute.merge_all([r.summary for r in used])
-    perf = compute.merge_performances(
-        list(
-            session.scalars(
-                select(MonitorPerformance.summary)
-                .where(
-                    MonitorPerformance.monitor_id == monitor.id,
-                    MonitorPerformance.window_start == result.window_start,
-                )
-                .order_by(MonitorPerformance.source)
-            )
-        )
-    )
-    result.reference_id = ref.id if ref else None
-    result.model_version = ref.model_version if ref else None
-    result.summary, result.n, result.sources = summary, (summary or {}).get("n", 0), len(used)
-    result.drift = result.cells = None
-    if summary is not None and ref is not None:
-        importances, source = references.importances_for(session, monitor, ref)
-        drift = compute.drift_of(
-            ref.profile,
-            summary,
-            prediction_column=monitor.prediction_column,
-            importances=importances,
-            thresholds=drift_t,
-        )
-        if source is not None:
-            drift["dataset"]["importances_from"] = source
-        result.drift = drift
-    result.cells = compute.cells_of(result.drift)
-    result.performance = perf
-    result.metric = compute.metric_of(perf, monitor.metric, decay_t.confidence)
-    if result.metric is not None and ref is not None:
-        result.metric["baseline"] = ref.baseline
-    result.status = (result.drift or {}).get("status", "ok")
-    result.closed = result.window_start + window_ms(monitor) + monitor.grace_seconds * 1000 <= now
-    result.dirty, result.evaluated_at = False, now
+    inputs = gather(session, monitor, [(result.window_start, result.updated_at)])
+    store(result, compute_windows(monitor, inputs, now)[0])
 
 
 # ---------------------------------------------------------------- decay over the history
@@ -135,6 +236,7 @@ def decay_history(session: Session, monitor: Monitor, ref: MonitorReference) -> 
             )
             .order_by(MonitorWindowResult.window_start.desc())
             .limit(HISTORY)
+            .options(*NO_INPUTS)
         )
     )[::-1]
     values = [_num((h.metric or {}).get("value")) for h in hist]
@@ -297,61 +399,81 @@ def _request_retrain(
 # ---------------------------------------------------------------- the pass
 
 
-def evaluate_monitor(session: Session, monitor: Monitor, now: int) -> int:
-    ref: MonitorReference | None
+def reference_in_force(session: Session, monitor: Monitor) -> MonitorReference | None:
     try:
-        ref = references.current_reference(session, monitor)
+        return references.current_reference(session, monitor)
     except FailedPrecondition:
-        ref = references.latest_reference(session, monitor.id)
+        return references.latest_reference(session, monitor.id)
+
+
+def due_query(monitor: Monitor, now: int) -> Any:
     horizon = now - window_ms(monitor) - monitor.grace_seconds * 1000
-    due = list(
-        session.scalars(
-            select(MonitorWindowResult)
-            .where(
-                MonitorWindowResult.monitor_id == monitor.id,
-                or_(
-                    MonitorWindowResult.dirty.is_(True),
-                    (MonitorWindowResult.closed.is_(False)) & (MonitorWindowResult.window_start <= horizon),
-                ),
-            )
-            .order_by(MonitorWindowResult.window_start)
+    return (
+        select(MonitorWindowResult)
+        .where(
+            MonitorWindowResult.monitor_id == monitor.id,
+            or_(
+                MonitorWindowResult.dirty.is_(True),
+                (MonitorWindowResult.closed.is_(False)) & (MonitorWindowResult.window_start <= horizon),
+            ),
         )
+        .order_by(MonitorWindowResult.window_start)
     )
-    for r in due:
-        refresh(session, monitor, r, now)
+
+
+def pending_alerts(session: Session, monitor: Monitor, limit: int | None = None) -> list[MonitorWindowResult]:
+    q = (
+        select(MonitorWindowResult)
+        .where(
+            MonitorWindowResult.monitor_id == monitor.id,
+            MonitorWindowResult.closed.is_(True),
+            MonitorWindowResult.alerts_done.is_(False),
+        )
+        .order_by(MonitorWindowResult.window_start)
+        .options(*NO_INPUTS)
+    )
+    return list(session.scalars(q if limit is None else q.limit(limit)))
+
+
+def apply_alerts(
+    session: Session, monitor: Monitor, ref: MonitorReference, pending: list[MonitorWindowResult]
+) -> None:
+    open_keys = {a.dedup_key for a in alerts.unresolved_for(session, kind="monitor", subject_id=monitor.id)}
+    for r in pending:
+        r_ref = (
+            ref
+            if r.reference_id in (None, ref.id)
+            else (session.get(MonitorReference, r.reference_id) or ref)
+        )
+        _apply_rules(session, monitor, r_ref, r, open_keys)
+
+
+def evaluate_monitor(session: Session, monitor: Monitor, now: int) -> int:
+    """One monitor's pass in the caller's session (the CLI's and the tests' single transaction);
+    ``workers.monitoring.evaluate_monitor_staged`` is the same work in short transactions."""
+    ref = reference_in_force(session, monitor)
+    due = list(session.scalars(due_query(monitor, now)))
+    for i in range(0, len(due), WINDOW_BATCH):
+        part = due[i : i + WINDOW_BATCH]
+        for r, fields in zip(
+            part, compute_windows(monitor, gather(session, monitor, part), now), strict=True
+        ):
+            store(r, fields)
     session.flush()  # the sessions do not autoflush: the queries below must see the refreshed rows
     if ref is not None:
         decay_history(session, monitor, ref)
         session.flush()
-        pending = list(
-            session.scalars(
-                select(MonitorWindowResult)
-                .where(
-                    MonitorWindowResult.monitor_id == monitor.id,
-                    MonitorWindowResult.closed.is_(True),
-                    MonitorWindowResult.alerts_done.is_(False),
-                )
-                .order_by(MonitorWindowResult.window_start)
-            )
-        )
-        open_keys = {
-            a.dedup_key for a in alerts.unresolved_for(session, kind="monitor", subject_id=monitor.id)
-        }
-        for r in pending:
-            r_ref = (
-                ref
-                if r.reference_id in (None, ref.id)
-                else (session.get(MonitorReference, r.reference_id) or ref)
-            )
-            _apply_rules(session, monitor, r_ref, r, open_keys)
+        apply_alerts(session, monitor, ref, pending_alerts(session, monitor))
     prune_predictions(session, monitor, now)
     session.flush()
     return len(due)
 
 
 def evaluate_due(session: Session, now_ms: int, monitor_ids: list[int] | None = None) -> int:
-    """One evaluator pass; returns the number of windows (re)computed. Never commits. Monitors are
-    claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several processes share the work."""
+    """One evaluator pass in the caller's session; returns the number of windows (re)computed.
+    Never commits. Monitors are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+    processes share the work. The background worker and ``tether monitors evaluate`` run
+    ``workers.monitoring.evaluate_staged`` instead, which holds no transaction while it computes."""
     q = select(Monitor).order_by(Monitor.id)
     if monitor_ids is not None:
         q = q.where(Monitor.id.in_(monitor_ids))
@@ -361,3 +483,54 @@ def evaluate_due(session: Session, now_ms: int, monitor_ids: list[int] | None = 
     for monitor in session.scalars(q).all():
         total += evaluate_monitor(session, monitor, now_ms)
     return total
+
+
+# ---------------------------------------------------------------- steps of the pass in short transactions
+#
+# ``workers.monitoring.evaluate_staged`` runs the pass with these steps. Per monitor: (1) a short write transaction makes sure the reference follows the live version and
+# lists the due windows with their ``updated_at``; (2) per batch of WINDOW_BATCH windows, a read
+# transaction gathers the inputs, the drift statistics are computed with no transaction open, and a
+# short write transaction stores the results -- locking the result rows (PostgreSQL ``FOR UPDATE``;
+# SQLite has one writer) and skipping every window that was posted to since it was read (its
+# ``updated_at`` changed: it stays dirty and the next pass recomputes it) or that another process
+# evaluated meanwhile; (3) the alert rules run in short write transactions of ALERT_BATCH windows,
+# each locking the monitor row (PostgreSQL ``FOR UPDATE``) so two processes never apply the rules to
+# the same window; ``alerts_done`` is set in the same transaction. The worker claims a monitor for
+# the whole pass without a transaction (``workers.monitoring.claim``) so processes do not compute
+# the same windows twice; should two ever do (a claim lost), the second store is skipped or writes
+# identical values, never a second alert.
+
+WINDOW_BATCH = 100  # windows gathered, computed and stored together
+ALERT_BATCH = 100  # windows whose alert rules are applied in one transaction
+
+
+def lock_monitor(session: Session, monitor_id: int) -> Monitor | None:
+    q = select(Monitor).where(Monitor.id == monitor_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    return session.scalar(q.execution_options(populate_existing=True))
+
+
+def store_batch(
+    session: Session, monitor: Monitor, inputs: list[WindowInputs], computed: list[dict[str, Any]], now: int
+) -> int:
+    """Store the computed windows still due and unchanged since they were read; the number stored."""
+    horizon = now - window_ms(monitor) - monitor.grace_seconds * 1000
+    q = select(MonitorWindowResult).where(
+        MonitorWindowResult.monitor_id == monitor.id,
+        MonitorWindowResult.window_start.in_([w.window_start for w in inputs]),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    q = q.options(*STATE_ONLY).execution_options(populate_existing=True)
+    rows = {r.window_start: r for r in session.scalars(q)}
+    stored = 0
+    for w, fields in zip(inputs, computed, strict=True):
+        r = rows.get(w.window_start)
+        if r is None or r.updated_at != w.updated_at:
+            continue  # re-posted since it was read: still dirty, the next pass recomputes it
+        if not r.dirty and (r.closed or r.window_start > horizon):
+            continue  # another process evaluated it meanwhile
+        store(r, fields)
+        stored += 1
+    return stored

@@ -19,7 +19,7 @@ from ...stats import tolerance
 from ...stats.performance import HIGHER_IS_BETTER
 from . import references
 from .compute import cells_of
-from .evaluate import refresh
+from .evaluate import WINDOW_BATCH, compute_windows, gather, refresh
 from .monitors import get_monitor, split_thresholds
 
 MAX_WINDOWS = 2000
@@ -78,13 +78,17 @@ def _stored_rows(
     return list(rows[:MAX_WINDOWS])[::-1], len(rows) > MAX_WINDOWS
 
 
-def _recomputed(session: Session, monitor: Monitor, window_start: int, now: int) -> MonitorWindowResult:
-    """An open or dirty window merged and computed in memory (a read never writes)."""
-    r = session.get(MonitorWindowResult, (monitor.id, window_start))
-    assert r is not None
-    session.expunge(r)
-    refresh(session, monitor, r, now)
-    return r
+def _recomputed_many(
+    session: Session, monitor: Monitor, starts: list[int], now: int
+) -> dict[int, dict[str, Any]]:
+    """Open or dirty windows merged and computed in memory (a read never writes), the drift of a
+    batch of windows at once: ``{window_start: the fields the evaluator would store}``."""
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(starts), WINDOW_BATCH):
+        inputs = gather(session, monitor, [(ws, 0) for ws in starts[i : i + WINDOW_BATCH]])
+        for w, fields in zip(inputs, compute_windows(monitor, inputs, now), strict=True):
+            out[w.window_start] = fields
+    return out
 
 
 def _drift_window(head: dict[str, Any], drift_text: str | None) -> orjson.Fragment:
@@ -127,11 +131,18 @@ def drift(
     rows, truncated = _stored_rows(session, monitor, frm, to, cast(stored, Text), now)
     drift_t = split_thresholds(monitor.thresholds or {})[0]
     windows = []
+    fresh = _recomputed_many(session, monitor, [row[0] for row in rows if row[2] or not row[1]], now)
     for ws, closed, dirty, n, sources, version, ref_id, text in rows:
         if dirty or not closed:
-            r = _recomputed(session, monitor, ws, now)
-            closed, n, sources, version, ref_id = r.closed, r.n, r.sources, r.model_version, r.reference_id
-            text = orjson.dumps(r.cells if cells else r.drift).decode()
+            f = fresh[ws]
+            closed, n, sources, version, ref_id = (
+                f["closed"],
+                f["n"],
+                f["sources"],
+                f["model_version"],
+                f["reference_id"],
+            )
+            text = orjson.dumps(f["cells"] if cells else f["drift"]).decode()
         elif cells and text is None:
             text = _legacy_cells(session, monitor, ws)
         head = {
@@ -170,10 +181,11 @@ def performance(
     rows, truncated = _stored_rows(session, monitor, frm, to, MonitorWindowResult.metric, now)
     _, decay_t, _ = split_thresholds(monitor.thresholds or {})
     windows = []
+    fresh = _recomputed_many(session, monitor, [row[0] for row in rows if row[2] or not row[1]], now)
     for ws, closed, dirty, _n, _sources, version, _ref, m in rows:
         if dirty or not closed:
-            r = _recomputed(session, monitor, ws, now)
-            closed, version, m = r.closed, r.model_version, r.metric
+            f = fresh[ws]
+            closed, version, m = f["closed"], f["model_version"], f["metric"]
         if m is None:
             continue
         base = m.get("baseline")
