@@ -18,7 +18,7 @@ _COLUMNS = MetricColumnsSchema()
 
 @blp.route("/runs/<run_id>/metrics/<path:key>", methods=["GET"])
 @access("viewer")
-@blp.arguments(MetricHistoryArgs, location="query")
+@blp.arguments(MetricHistoryArgs(), location="query")  # one instance: webargs would build one per request
 @blp.response(200, MetricHistorySchema)
 @blp.doc(  # both representations of a history (the manual doc replaces the generated content map)
     responses={

@@ -193,20 +193,33 @@ def compare_categorical(
 def _common(
     name: str, kind: str, r: list[int], w: list[int], n: int, m: int, t: DriftThresholds
 ) -> ColumnDrift:
-    b = sum(1 for c in r if c > 0)
+    d = _unscored(name, kind, r, w, n, m, t)
+    if n:
+        d.psi = float(drift.psi(r, w, t.epsilon))
+        d.js = float(drift.js_distance(r, w))
+    d.noise_floor = float(drift.psi_noise_floor(d.buckets, max(n, 1), max(m, 1), t.noise_quantile))
+    return d
+
+
+def _unscored(
+    name: str, kind: str, r: list[int], w: list[int], n: int, m: int, t: DriftThresholds
+) -> ColumnDrift:
+    """A compared column before its statistics: counts, null share change, the minimum-rows flag;
+    PSI, noise floor, JS and KS are NaN until filled in (one column here, or a batch in
+    ``compare_columns``)."""
+    null_at = -1 if kind == "categorical" else -2
     return ColumnDrift(
         column=name,
         kind=kind,
         n=n,
         m=m,
-        psi=float(drift.psi(r, w, t.epsilon)) if n else math.nan,
-        noise_floor=float(drift.psi_noise_floor(b, max(n, 1), max(m, 1), t.noise_quantile)),
-        buckets=b,
-        js=float(drift.js_distance(r, w)) if n else math.nan,
+        psi=math.nan,
+        noise_floor=math.nan,
+        buckets=sum(1 for c in r if c > 0),
+        js=math.nan,
         ks=math.nan,
         wasserstein=None,
-        null_share_change=_share(w[-1 if kind == "categorical" else -2], n)
-        - _share(r[-1 if kind == "categorical" else -2], m),
+        null_share_change=_share(w[null_at], n) - _share(r[null_at], m),
         unseen_share=None,
         other_share_change=None,
         out_of_range_share=None,
@@ -336,29 +349,7 @@ def compare_columns(
             categorical.append(i)
             kind = "categorical"
         rows.append((r, w))
-        n, m = int(win["n"]), sum(r)
-        null_at = -1 if kind == "categorical" else -2
-        out.append(
-            ColumnDrift(
-                column=name,
-                kind=kind,
-                n=n,
-                m=m,
-                psi=math.nan,
-                noise_floor=math.nan,
-                buckets=sum(1 for c in r if c > 0),
-                js=math.nan,
-                ks=math.nan,
-                wasserstein=None,
-                null_share_change=_share(w[null_at], n) - _share(r[null_at], m),
-                unseen_share=None,
-                other_share_change=None,
-                out_of_range_share=None,
-                invalid_share=None,
-                missing=False,
-                insufficient_data=n < t.min_rows,
-            )
-        )
+        out.append(_unscored(name, kind, r, w, int(win["n"]), sum(r), t))
     if not out:
         return out
     psi = np.full(len(out), np.nan)
