@@ -105,3 +105,26 @@ def test_a_concurrent_pass_during_the_computation_neither_duplicates_nor_loses_a
     with Runtime.of(app).database.session(write=False) as s:
         opened = s.scalars(select(AuditEvent.action).where(AuditEvent.action == "alert.opened")).all()
     assert len(opened) == len(alerts)  # each alert opened once
+
+
+def test_the_in_session_pass_stores_what_the_staged_pass_stores(
+    app: Any, client: Any, auth: dict[str, str]
+) -> None:
+    """``evaluate_due`` (one pass in the caller's session) and the worker's staged pass compute the
+    same windows: two monitors on the same rows, one evaluated each way."""
+    production_model(app, client, auth)
+    staged = create_monitor(client, auth, name="staged")["id"]
+    in_session = create_monitor(client, auth, name="in-session")["id"]
+    for mid in (staged, in_session):
+        _rows(client, auth, mid, T0, 0.0, 1)
+        _rows(client, auth, mid, T0 + HOUR, 0.6, 2)
+    now = T0 + 4 * HOUR
+    assert worker.evaluate_staged(Runtime.of(app).database, now, monitor_ids=[staged]) == 2
+    with Runtime.of(app).database.transaction() as s:
+        assert ev.evaluate_due(s, now, monitor_ids=[in_session]) == 2
+    a, b = _results(app, staged), _results(app, in_session)
+    assert sorted(a) == sorted(b) == [T0, T0 + HOUR]
+    fields = ("n", "sources", "drift", "cells", "status", "closed", "dirty", "alerts_done")
+    for ws in a:
+        assert {f: getattr(a[ws], f) for f in fields} == {f: getattr(b[ws], f) for f in fields}
+    assert a[T0 + HOUR].status != "ok" and not a[T0].dirty

@@ -455,9 +455,8 @@ def evaluate_monitor(session: Session, monitor: Monitor, now: int) -> int:
     due = list(session.scalars(due_query(monitor, now)))
     for i in range(0, len(due), WINDOW_BATCH):
         part = due[i : i + WINDOW_BATCH]
-        for r, fields in zip(
-            part, compute_windows(monitor, gather(session, monitor, part), now), strict=True
-        ):
+        inputs = gather(session, monitor, [(r.window_start, r.updated_at) for r in part])
+        for r, fields in zip(part, compute_windows(monitor, inputs, now), strict=True):
             store(r, fields)
     session.flush()  # the sessions do not autoflush: the queries below must see the refreshed rows
     if ref is not None:
