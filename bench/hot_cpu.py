@@ -19,7 +19,6 @@ import random
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from sqlalchemy import event
 
 from tether_server.runtime import Runtime
 
+from . import Context
 from . import abtests as ab_bench
 from . import monitoring as mon_bench
 from ._inproc import fresh_database, make_app, new_user
@@ -77,36 +77,15 @@ class _Http:
         return self._call("PUT", url, **kw)
 
 
-class _Ctx:
+class _Ctx(Context):
+    """The bench ``Context`` (users, experiments, runs) over Flask's test client instead of HTTP."""
+
     def __init__(self, app: Any, admin_token: str) -> None:
+        super().__init__(backend="", base_url="", admin_token=admin_token, database_url="", data_dir="")
         self.client = app.test_client()
-        self.admin_token = admin_token
-        self._users: dict[str, tuple[int, str]] = {}
 
-    def url(self, path: str) -> str:
-        return "/api/v1" + path
-
-    def http(self, token: str | None = None) -> _Http:
+    def http(self, token: str | None = None) -> _Http:  # type: ignore[override]
         return _Http(self.client, token or self.admin_token)
-
-    def user(self, role: str = "writer") -> tuple[int, str]:
-        if role not in self._users:
-            r = self.http().post(
-                self.url("/users"), json={"name": f"hot-{role}", "role": role, "token_name": "x"}
-            )
-            r.raise_for_status()
-            self._users[role] = (r.json()["id"], r.json()["token"])
-        return self._users[role]
-
-    def experiment(self, prefix: str, token: str) -> int:
-        r = self.http(token).post(self.url("/experiments"), json={"name": f"{prefix}-{uuid.uuid4().hex[:8]}"})
-        r.raise_for_status()
-        return int(r.json()["id"])
-
-    def create_run(self, session: _Http, experiment_id: int, name: str = "") -> str:
-        r = session.post(self.url("/runs"), json={"experiment_id": experiment_id, "name": name})
-        r.raise_for_status()
-        return str(r.json()["id"])
 
 
 def _app(url: str, tmp: Path) -> tuple[Any, str]:
