@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -58,3 +59,16 @@ def test_missing_optional_driver_is_one_line(monkeypatch, command):
         "Error: TETHER_DATABASE_URL needs the Python package 'psycopg', which is not installed: "
         "pip install 'tether-server[postgres]'\n"
     )
+
+
+def test_reading_settings_does_not_import_the_driver():
+    """gunicorn's master reads the settings (for the log format) and never opens a connection: the
+    driver check looks the package up without importing it (psycopg alone is ~12 MiB of RSS)."""
+    code = (
+        "import sys; from tether_server.config import Settings; "
+        "s = Settings.from_env({'TETHER_DATABASE_URL': 'postgresql://u@127.0.0.1:1/x'}); "
+        "assert s.resolved_database_url.startswith('postgresql+psycopg://'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'sqlalchemy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 from collections.abc import Mapping
@@ -251,10 +252,15 @@ class Settings:
 
 
 def _needs(module: str, setting: str, install: str) -> None:
-    """Fail at startup, in one line, when a setting needs an optional dependency that is missing."""
+    """Fail at startup, in one line, when a setting needs an optional dependency that is missing.
+
+    The package is looked up, not imported: settings are read in processes that never use the driver
+    (gunicorn's master reads the log format through them), and importing psycopg costs ~12 MiB."""
     try:
-        importlib.import_module(module)
-    except ImportError:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
         raise ConfigError(
             f"{setting} needs the Python package {module!r}, which is not installed: pip install {install}"
         ) from None
