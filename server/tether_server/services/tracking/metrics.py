@@ -47,9 +47,9 @@ def history(
             "downsampled": len(sampled) < len(pts),
             "total_points": len(pts),
         }
-    page = history_columns(session, actor, run_id, key, page_token=page_token, max_results=max_results)
-    items = list(zip(page.pop("steps"), page.pop("values"), page.pop("timestamps"), strict=True))
-    return {"key": page.pop("key"), "items": items, **page}
+    get_run(session, actor, run_id)
+    check_key(key, "metric key")
+    return {"key": key, **_page(session, run_id, key, page_token, max_results, rows=True)}
 
 
 def history_columns(
@@ -67,20 +67,37 @@ def history_columns(
         return columns(history(session, actor, run_id, key, max_points=max_points))
     get_run(session, actor, run_id)
     check_key(key, "metric key")
-    return {"key": key, **_page(session, run_id, key, page_token, max_results)}
+    return {"key": key, **_page(session, run_id, key, page_token, max_results, rows=False)}
 
 
 def _page(
-    session: Session, run_id: str, key: str, page_token: str | None, max_results: int | None
+    session: Session,
+    run_id: str,
+    key: str,
+    page_token: str | None,
+    max_results: int | None,
+    *,
+    rows: bool,
 ) -> dict[str, Any]:
-    """One keyset page of the full history: ``steps``, ``values`` (NaN as a float NaN), ``timestamps``
-    and ``next_page_token`` (the (step, id) of the page's last point), ``downsampled`` False."""
+    """One keyset page of the full history: ``items`` (``rows``) or ``steps``, ``values`` and
+    ``timestamps`` (NaN as a float NaN), ``next_page_token`` (the (step, id) of the page's last point),
+    ``downsampled`` False. Both forms read the same points with the same SQL page."""
     limit = PAGE_DEFAULT if max_results is None else max_results
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidArgument(f"max_results must be between 1 and {PAGE_MAX}", {"field": "max_results"})
     scope = paging.scope_of("history", run_id, key)
     tok = paging.decode(page_token, scope)
     after = (int(tok["s"]), int(tok["i"])) if tok else None
+    if rows:
+        points = _fetch_rows(session, run_id, key, after, limit + 1)
+        nxt = None
+        if len(points) > limit:
+            last = points[limit - 1]
+            del points[limit:]
+            nxt = paging.encode({"scope": scope, "s": last[0], "i": last[4]})
+        nan = math.nan
+        items = [(s, nan if n else v, t) for s, v, n, t, _ in points]
+        return {"items": items, "next_page_token": nxt, "downsampled": False}
     steps, values, timestamps, ids = _fetch_columns(session, run_id, key, after, limit + 1)
     nxt = None
     if len(steps) > limit:
@@ -105,6 +122,32 @@ _ARRAYS = (
 )
 
 
+def _page_sql(
+    mark: str, run_id: str, key: str, after: tuple[int, int] | None, limit: int | None
+) -> tuple[str, list[Any]]:
+    """The page's SELECT (``step, value, is_nan, timestamp, id`` in (step, id) order) and its parameters."""
+    sql = f"SELECT step, value, is_nan, timestamp, id FROM metrics WHERE run_id = {mark} AND key = {mark}"
+    params: list[Any] = [run_id, key]
+    if after is not None:
+        sql += f" AND (step > {mark} OR (step = {mark} AND id > {mark}))"
+        params += [after[0], after[0], after[1]]
+    return sql + f" {_ORDER}" + ("" if limit is None else f" LIMIT {int(limit)}"), params
+
+
+def _fetch_rows(
+    session: Session,
+    run_id: str,
+    key: str,
+    after: tuple[int, int] | None = None,
+    limit: int | None = None,
+) -> list[Any]:
+    """The page's rows, ``(step, value, is_nan, timestamp, id)``, as the driver returns them (the row
+    form is built from these directly: aggregating into arrays costs PostgreSQL a sort per array)."""
+    with rawsql.cursor(session) as (cur, mark):
+        cur.execute(*_page_sql(mark, run_id, key, after, limit))
+        return cur.fetchall()  # type: ignore[no-any-return]
+
+
 def _fetch_columns(
     session: Session,
     run_id: str,
@@ -114,20 +157,13 @@ def _fetch_columns(
 ) -> tuple[list[int], list[float], list[int], list[int]]:
     """The points (up to ``limit``, after ``after``) in (step, id) order as four lists: steps, values (NaN
     points as a float NaN), timestamps and ids. Only fixed SQL text and bound parameters."""
-    arrays = session.get_bind().dialect.name == "postgresql"
-    with rawsql.cursor(session) as (cur, mark):
-        sql = f"SELECT step, value, is_nan, timestamp, id FROM metrics WHERE run_id = {mark} AND key = {mark}"
-        params: list[Any] = [run_id, key]
-        if after is not None:
-            sql += f" AND (step > {mark} OR (step = {mark} AND id > {mark}))"
-            params += [after[0], after[0], after[1]]
-        sql += f" {_ORDER}" + ("" if limit is None else f" LIMIT {int(limit)}")
-        if arrays:
+    if session.get_bind().dialect.name == "postgresql":
+        with rawsql.cursor(session) as (cur, mark):
+            sql, params = _page_sql(mark, run_id, key, after, limit)
             cur.execute(_ARRAYS.format(page=sql), params, binary=True)
             row = cur.fetchone()
-            return ([], [], [], []) if row is None or row[0] is None else row  # no points: NULL arrays
-        cur.execute(sql, params)
-        rows = cur.fetchall()
+        return ([], [], [], []) if row is None or row[0] is None else row  # no points: NULL arrays
+    rows = _fetch_rows(session, run_id, key, after, limit)
     nan = math.nan
     return (
         [r[0] for r in rows],
