@@ -89,6 +89,39 @@ def test_runs_search_filters_on_datasets(client: Any, auth: dict[str, str]) -> N
     assert _code(order) == (400, "INVALID_PARAMETER_VALUE")
 
 
+def test_the_servers_logged_model_tags_cannot_be_set_by_clients(client: Any, auth: dict[str, str]) -> None:
+    """``mlflow.loggedModel.<name>`` and the carrier tag record logged models (the server writes
+    them); set-tag, log-batch and runs/create refuse them as delete-tag does, and store nothing."""
+    exp, run_id = _run(client, auth, "marker-tags")
+    for key in ("mlflow.loggedModel.model", "tether.loggedModelRun"):
+        one = client.post(
+            f"{P}/runs/set-tag", json={"run_id": run_id, "key": key, "value": "x"}, headers=auth
+        )
+        assert _code(one) == (400, "INVALID_PARAMETER_VALUE"), key
+        assert key in one.json["message"]
+        batch = client.post(
+            f"{P}/runs/log-batch",
+            json={"run_id": run_id, "tags": [{"key": "fine", "value": "1"}, {"key": key, "value": "x"}]},
+            headers=auth,
+        )
+        assert _code(batch) == (400, "INVALID_PARAMETER_VALUE"), key
+        created = client.post(
+            f"{P}/runs/create",
+            json={"experiment_id": exp, "tags": [{"key": key, "value": "x"}]},
+            headers=auth,
+        )
+        assert _code(created) == (400, "INVALID_PARAMETER_VALUE"), key
+    tags = _ok(client.get(f"{P}/runs/get", query_string={"run_id": run_id}, headers=auth))["run"]["data"][
+        "tags"
+    ]
+    assert not {t["key"] for t in tags} & {"fine", "mlflow.loggedModel.model", "tether.loggedModelRun"}
+    _ok(
+        client.post(
+            f"{P}/runs/set-tag", json={"run_id": run_id, "key": "mlflow.note", "value": "ok"}, headers=auth
+        )
+    )
+
+
 def test_delete_tag(client: Any, auth: dict[str, str], users: Any) -> None:
     exp, run_id = _run(client, auth, "del-tag")
     for key in ("keep", "drop"):
