@@ -1,6 +1,6 @@
 """The base of every domain event (``Event``).
 
-Event types are in ``types.py``; ``bus.publish`` records them. To run something once a transaction
+Event types are in ``types/``; ``bus.publish`` records them. To run something once a transaction
 has committed (purging a deleted version's files, waking the webhook delivery worker), use the one
 post-commit hook, ``db.after_commit``.
 """

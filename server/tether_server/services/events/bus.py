@@ -1,4 +1,4 @@
-"""The one ``publish(session, event)`` for domain events (``Event`` subclasses, ``types.py``).
+"""The one ``publish(session, event)`` for domain events (``Event`` subclasses, ``types/``).
 
 In the caller's transaction, so both exist exactly when the change is committed, it
 

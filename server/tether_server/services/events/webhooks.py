@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Every webhook event name, in definition order: an ``Event`` type with ``webhook = "..."`` (types.py)
+# Every webhook event name, in definition order: an ``Event`` type with ``webhook = "..."`` (types/)
 # is subscribable by being defined.
 EVENTS = base.WEBHOOK_EVENTS
 LEASE_MS = 120_000

@@ -1,0 +1,51 @@
+"""Webhook subscription events: a subscription was created, updated or deleted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..base import Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookEvent(Event):
+    resource_type = "webhook"
+    subscription_id: int
+
+    @property
+    def resource_id(self) -> str | int:
+        return self.subscription_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookCreated(WebhookEvent):
+    action = "webhook.created"
+    url: str
+    events: list[str]
+    model: str | None
+
+    @property
+    def model_name(self) -> str | None:
+        return self.model
+
+    def details(self) -> dict[str, Any]:
+        return {"url": self.url, "events": self.events}
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookUpdated(WebhookEvent):
+    action = "webhook.updated"
+    fields: list[str]
+
+    def details(self) -> dict[str, Any]:
+        return {"fields": self.fields}
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookDeleted(WebhookEvent):
+    action = "webhook.deleted"
+    url: str
+
+    def details(self) -> dict[str, Any]:
+        return {"url": self.url}
