@@ -163,35 +163,36 @@ def test_webhook_event_names_keep_their_public_order():
 
 def test_a_new_event_type_is_one_class(app, client, admin_token, backend):
     known = list(WEBHOOK_EVENTS)
+    assert "canary.raised" not in known
 
     @dataclass(frozen=True, kw_only=True)
-    class AlertOpened(Event):
-        action = "alert.opened"
-        webhook = "alert.opened"
-        alert_id: int
+    class CanaryRaised(Event):
+        action = "canary.raised"
+        webhook = "canary.raised"
+        canary_id: int
 
         @property
         def resource_id(self) -> str | int:
-            return self.alert_id
+            return self.canary_id
 
         def details(self) -> dict[str, Any]:
-            return {"alert_id": self.alert_id}
+            return {"canary_id": self.canary_id}
 
         def data(self) -> dict[str, Any]:
-            return {"alert_id": self.alert_id}
+            return {"canary_id": self.canary_id}
 
     try:
-        assert "alert.opened" in webhooks.EVENTS  # subscribable by being defined
-        _subscribe(client, bearer(admin_token), ["alert.opened"])
+        assert "canary.raised" in webhooks.EVENTS  # subscribable by being defined
+        _subscribe(client, bearer(admin_token), ["canary.raised"])
         with Runtime.of(app).database.session() as s:
-            row = publish(s, AlertOpened(actor=None, alert_id=5))
+            row = publish(s, CanaryRaised(actor=None, canary_id=5))
             s.commit()
-            assert (row.action, row.resource_id, row.details) == ("alert.opened", "5", {"alert_id": 5})
+            assert (row.action, row.resource_id, row.details) == ("canary.raised", "5", {"canary_id": 5})
         (sent,) = _payloads(app)
-        assert sent["event"] == "alert.opened" and sent["data"] == {
+        assert sent["event"] == "canary.raised" and sent["data"] == {
             "model": None,
             "actor": None,
-            "alert_id": 5,
+            "canary_id": 5,
         }
     finally:
-        WEBHOOK_EVENTS[:] = known  # "alert.opened" is also a real type's name: keep it
+        WEBHOOK_EVENTS[:] = known  # the test type must not stay subscribable
