@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response, g, request
 
 from .. import context
 from ..access import access, scoped
@@ -115,8 +115,10 @@ def _commit_reference(monitor_id: int) -> None:
 def _idempotent(monitor_id: int, what: str, fn: Any) -> Response:
     key = request.headers.get("Idempotency-Key")
     if what == "windows":  # only a summary post can be stale (rows are binned on what is in force)
-        if key is None:  # the post writes with ONE statement: on PostgreSQL no BEGIN/COMMIT round trips
-            context.autocommit_db()
+        # the post writes with ONE statement: on PostgreSQL no BEGIN/COMMIT round trips
+        early = context.autocommit_db() if key is None else context.db()
+        # the summary checked before any statement: SQLite holds its write lock from the first one
+        windows.precheck_summary(early, g.get("json_body"))
         _commit_reference(monitor_id)
     session = context.db()
     scope = f"monitor:{monitor_id}:{what}"

@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -278,6 +278,14 @@ class ReferenceCache:
         self._size = size
         self._lock = threading.Lock()
 
+    def peek(self, ref_id: int) -> ReferenceView | None:
+        """The cached view, or None; never a query (so never a transaction begun)."""
+        with self._lock:
+            hit = self._items.get(ref_id)
+            if hit is not None:
+                self._items.move_to_end(ref_id)
+            return hit
+
     def get(self, session: Session, ref_id: int) -> ReferenceView | None:
         with self._lock:
             hit = self._items.get(ref_id)
@@ -303,10 +311,28 @@ def cache_of(session: Session) -> ReferenceCache:
     return cache  # type: ignore[no-any-return]
 
 
+class PostingMonitor(NamedTuple):
+    """The columns of a ``monitors`` row a data post needs (read as plain values by the posting
+    statement: no ORM object, none of the monitor's JSON settings decoded)."""
+
+    id: int
+    model_id: int
+    stage: str | None
+    alias: str | None
+    reference_dataset_version_id: int | None
+    window_seconds: int
+    prediction_column: str | None
+    label_column: str | None
+
+
+_POSTING_COLUMNS = [getattr(Monitor, name) for name in PostingMonitor._fields]
+
+
 @functools.cache
 def posting_statement(with_grant: bool) -> Any:
-    """The monitor, the caller's grant on its model, the live version of its stage and of its
-    alias, and its newest reference id: one round trip per post (built once)."""
+    """The monitor's ``PostingMonitor`` columns, then the live version of its stage and of its
+    alias, its newest reference id and (``with_grant``) the caller's grant on its model: one
+    round trip per post (built once)."""
     from ..identity import permissions
 
     live_stage = (
@@ -328,14 +354,14 @@ def posting_statement(with_grant: bool) -> Any:
         .limit(1)
         .scalar_subquery()
     )
-    cols: list[Any] = [Monitor, live_stage, live_alias, newest]
+    cols: list[Any] = [*_POSTING_COLUMNS, live_stage, live_alias, newest]
     if with_grant:
         cols.append(permissions.bound_grant_level("model", Monitor.model_id))
     # PostgreSQL: a prepared statement of each connection (key lookups only: one plan fits all)
     return select(*cols).where(Monitor.id == bindparam("mid")).execution_options(tether_prepare=True)
 
 
-def in_force(monitor: Monitor, view: ReferenceView, live_version_id: int | None) -> bool:
+def in_force(monitor: Monitor | PostingMonitor, view: ReferenceView, live_version_id: int | None) -> bool:
     """Whether the newest reference still describes the live version (what current_reference
     would conclude without adding a row). A version's training inputs never change after it
     is registered, so the version id and the monitor's named dataset decide it."""
@@ -362,7 +388,9 @@ def importances_for(
     return imp, f"explanation of version {ref.model_version}"
 
 
-def reference_json(monitor: Monitor, ref: MonitorReference | ReferenceView) -> dict[str, Any]:
+def reference_json(
+    monitor: Monitor | PostingMonitor, ref: MonitorReference | ReferenceView
+) -> dict[str, Any]:
     return {
         "reference_id": ref.id,
         "model_version": ref.model_version,

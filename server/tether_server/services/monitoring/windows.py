@@ -45,6 +45,7 @@ from ...models.monitoring import (
 )
 from ..identity import permissions
 from . import references, summary_check
+from .references import PostingMonitor
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,23 +65,29 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+_PRECHECKED = "window_summary_prechecked"
+
+
 def _posting_row(
     session: Session, actor: Principal, monitor_id: int
-) -> tuple[Monitor, int | None, int | None]:
-    """``(monitor, live version id, newest reference id)`` in one query, after the permission
-    check: EDIT on the model, or a ``monitoring``-scoped token with READ. Kept for the rest of
-    the request in ``session.info`` (the view's stale-reference check asks first)."""
+) -> tuple[PostingMonitor, int | None, int | None]:
+    """``(monitor's posting columns, live version id, newest reference id)`` in one query, after
+    the permission check: EDIT on the model, or a ``monitoring``-scoped token with READ. Kept for
+    the rest of the request in ``session.info`` (the view's stale-reference check asks first)."""
     key = ("monitor_posting", monitor_id, actor.id)
     if key in session.info:
         return session.info[key]  # type: ignore[no-any-return]
     params: dict[str, Any] = {"mid": monitor_id}
     if not actor.is_admin:
         params["uid"] = actor.id
-    row = session.execute(references.posting_statement(not actor.is_admin), params).first()
+    stmt = references.posting_statement(not actor.is_admin)
+    row = session.connection().execute(stmt, params).first()  # Core: plain values, no ORM object
     if row is None:
         raise NotFound(f"Monitor {monitor_id} not found")
-    monitor, live_stage, live_alias, newest = row[0], row[1], row[2], row[3]
-    have = permissions.effective_level(actor, None if actor.is_admin else row[4])
+    width = len(PostingMonitor._fields)
+    monitor = PostingMonitor(*row[:width])
+    live_stage, live_alias, newest = row[width], row[width + 1], row[width + 2]
+    have = permissions.effective_level(actor, None if actor.is_admin else row[width + 3])
     what = f"Monitor {monitor_id}"
     permissions.check_level(have, "READ", "model", what)
     if SCOPE not in getattr(actor, "scopes", ()):
@@ -90,14 +97,21 @@ def _posting_row(
     return out
 
 
+def _full_monitor(session: Session, monitor_id: int) -> Monitor:
+    monitor = session.get(Monitor, monitor_id)
+    if monitor is None:  # deleted since the posting query (PostgreSQL, another transaction)
+        raise NotFound(f"Monitor {monitor_id} not found")
+    return monitor
+
+
 def monitor_for_posting(session: Session, actor: Principal, monitor_id: int) -> Monitor:
     """Posting data needs EDIT on the model, or a ``monitoring``-scoped token with READ."""
-    return _posting_row(session, actor, monitor_id)[0]
+    return _full_monitor(session, _posting_row(session, actor, monitor_id)[0].id)
 
 
 def _cached_in_force(
     session: Session, actor: Principal, monitor_id: int
-) -> tuple[Monitor, references.ReferenceView | None]:
+) -> tuple[PostingMonitor, references.ReferenceView | None]:
     monitor, live, newest = _posting_row(session, actor, monitor_id)
     if newest is not None:
         view = references.cache_of(session).get(session, newest)
@@ -113,20 +127,38 @@ def reference_in_force(session: Session, actor: Principal, monitor_id: int) -> b
 
 def posting_target(
     session: Session, actor: Principal, monitor_id: int
-) -> tuple[Monitor, references.ReferenceView]:
+) -> tuple[PostingMonitor, references.ReferenceView]:
     """The monitor and the reference in force, checked for posting. One query when the cached
     reference is still in force; otherwise ``current_reference`` (which may add a row)."""
     monitor, view = _cached_in_force(session, actor, monitor_id)
     if view is not None:
         return monitor, view
-    return monitor, references.ReferenceView.of(references.current_reference(session, monitor))
+    ref = references.current_reference(session, _full_monitor(session, monitor.id))
+    return monitor, references.ReferenceView.of(ref)
 
 
-def window_ms(monitor: Monitor) -> int:
+def precheck_summary(session: Session, body: Any) -> None:
+    """Check a window post's summary before the request's first statement (on SQLite the first
+    statement takes the write lock, which is then held to the COMMIT), against the cached
+    reference the body names. Never raises: a post it cannot vouch for (a reference not cached,
+    a summary the fast check does not accept) is checked in ``post_window`` as before, after the
+    stale-reference check, so every answer stays what it was. References never change, so the
+    result stands when ``post_window`` finds that reference in force."""
+    if type(body) is not dict:
+        return
+    ref_id, summary = body.get("reference_id"), body.get("summary")
+    if type(ref_id) is not int:
+        return
+    view = references.cache_of(session).peek(ref_id)
+    if view is not None and summary_check.accepts(view.layout, summary):
+        session.info[_PRECHECKED] = (ref_id, summary, orjson.dumps(summary).decode())
+
+
+def window_ms(monitor: Monitor | PostingMonitor) -> int:
     return monitor.window_seconds * 1000
 
 
-def check_window_start(monitor: Monitor, window_start: Any, now: int) -> int:
+def check_window_start(monitor: Monitor | PostingMonitor, window_start: Any, now: int) -> int:
     size = window_ms(monitor)
     if isinstance(window_start, bool) or not isinstance(window_start, int) or window_start < 0:
         raise InvalidArgument("window_start must be epoch milliseconds", {"field": "window_start"})
@@ -174,7 +206,7 @@ def mark_dirty(session: Session, monitor_id: int, window_starts: list[int]) -> N
         session.execute(_dirty_statement(session.get_bind().dialect.name), params)
 
 
-def _stale(monitor: Monitor, ref: references.ReferenceView, given: Any) -> None:
+def _stale(monitor: PostingMonitor, ref: references.ReferenceView, given: Any) -> None:
     if given != ref.id:
         raise FailedPrecondition(
             "The reference changed (the live version changed); fetch it again and re-bin",
@@ -209,10 +241,16 @@ def _post_statements(dialect: str) -> tuple[Any, ...]:
     return (text(_UPSERT_WINDOW.format(summary=":summary")), text(_MARK_DIRTY.format(false="0", true="1")))
 
 
-def _checked_summary(ref: references.ReferenceView, summary: Any) -> tuple[dict[str, Any], str]:
-    """The summary and its JSON text: the vectorised check accepts the usual post; anything else
-    goes through ``validate_summary``, which words the error (or accepts what the fast check
-    leaves to it, e.g. counts beyond 2**40, encoded like the JSON column type does)."""
+def _checked_summary(
+    session: Session, ref: references.ReferenceView, summary: Any
+) -> tuple[dict[str, Any], str]:
+    """The summary and its JSON text: the vectorised check accepts the usual post (usually already
+    in ``precheck_summary``); anything else goes through ``validate_summary``, which words the
+    error (or accepts what the fast check leaves to it, e.g. counts beyond 2**40, encoded like the
+    JSON column type does)."""
+    pre = session.info.pop(_PRECHECKED, None)
+    if pre is not None and pre[0] == ref.id and pre[1] is summary:
+        return summary, pre[2]
     if summary_check.accepts(ref.layout, summary):
         return summary, orjson.dumps(summary).decode()
     try:
@@ -230,7 +268,7 @@ def post_window(
     _stale(monitor, ref, body.get("reference_id"))
     ws = check_window_start(monitor, body.get("window_start"), now)
     source = _check_source(body.get("source"))
-    summary, encoded = _checked_summary(ref, body.get("summary"))
+    summary, encoded = _checked_summary(session, ref, body.get("summary"))
     params = {"mid": monitor.id, "ws": ws, "source": source, "ref": ref.id, "n": summary["n"],
               "summary": encoded, "now": now}  # fmt: skip
     conn = session.connection()
@@ -248,7 +286,7 @@ def post_window(
 # ---------------------------------------------------------------- raw rows
 
 
-def _group_rows(monitor: Monitor, rows: Any, now: int) -> dict[int, list[dict[str, Any]]]:
+def _group_rows(monitor: Monitor | PostingMonitor, rows: Any, now: int) -> dict[int, list[dict[str, Any]]]:
     if not isinstance(rows, list) or not rows:
         raise InvalidArgument("rows must be a non-empty list of objects", {"field": "rows"})
     if len(rows) > MAX_ROWS:
@@ -270,7 +308,7 @@ def _group_rows(monitor: Monitor, rows: Any, now: int) -> dict[int, list[dict[st
 
 def _add_rows_summary(
     session: Session,
-    monitor: Monitor,
+    monitor: Monitor | PostingMonitor,
     ref: references.ReferenceView,
     ws: int,
     summary: dict[str, Any],
@@ -297,7 +335,9 @@ def _add_rows_summary(
     row.summary, row.n, row.received_at = merged, merged["n"], now
 
 
-def _prediction_values(monitor: Monitor, row: dict[str, Any]) -> tuple[float | None, str | None]:
+def _prediction_values(
+    monitor: Monitor | PostingMonitor, row: dict[str, Any]
+) -> tuple[float | None, str | None]:
     v = row.get(monitor.prediction_column) if monitor.prediction_column else None
     if isinstance(v, bool):
         return float(v), str(int(v))
@@ -307,7 +347,7 @@ def _prediction_values(monitor: Monitor, row: dict[str, Any]) -> tuple[float | N
 
 
 def _keep_predictions(
-    session: Session, monitor: Monitor, groups: dict[int, list[dict[str, Any]]], now: int
+    session: Session, monitor: Monitor | PostingMonitor, groups: dict[int, list[dict[str, Any]]], now: int
 ) -> int:
     records = []
     for ws, rows in groups.items():
@@ -339,7 +379,7 @@ def _keep_predictions(
 
 
 def _split_windows(
-    monitor: Monitor, ts: np.ndarray, data: dict[str, np.ndarray]
+    monitor: Monitor | PostingMonitor, ts: np.ndarray, data: dict[str, np.ndarray]
 ) -> dict[int, tuple[int, dict[str, Any]]]:
     """``{window_start: (rows, {column: float64 array})}``: the rows grouped by their window."""
     size = window_ms(monitor)
@@ -353,7 +393,7 @@ def _split_windows(
 
 
 def _columnar(
-    monitor: Monitor, ref: references.ReferenceView, rows: Any, now: int
+    monitor: Monitor | PostingMonitor, ref: references.ReferenceView, rows: Any, now: int
 ) -> dict[int, tuple[int, dict[str, Any]]] | None:
     """``{window_start: (rows, {column: float64 array})}`` for the common shape, vectorised with
     numpy: every row an object with the same keys in the same order, every value a JSON number,
@@ -410,7 +450,11 @@ def _check_columns(columns: Any) -> int:
 
 
 def _columns_fast(
-    monitor: Monitor, ref: references.ReferenceView, columns: dict[str, list[Any]], n: int, now: int
+    monitor: Monitor | PostingMonitor,
+    ref: references.ReferenceView,
+    columns: dict[str, list[Any]],
+    n: int,
+    now: int,
 ) -> dict[int, tuple[int, dict[str, Any]]] | None:
     """The column-wise body's vectorised path, on the same conditions as ``_columnar`` (every value
     a JSON number, posted reference columns numeric, timestamps integers in range, no label
@@ -450,7 +494,7 @@ def _fast_summaries(
 
 
 def _body_summaries(
-    monitor: Monitor, ref: references.ReferenceView, body: dict[str, Any], now: int
+    monitor: Monitor | PostingMonitor, ref: references.ReferenceView, body: dict[str, Any], now: int
 ) -> tuple[dict[int, int], dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
     """``_summaries`` of a rows body: ``{"rows": [{column: value}]}`` or, column-wise,
     ``{"columns": {column: [values]}}`` (the same rows: value ``i`` of every column is row ``i``).
@@ -470,7 +514,7 @@ def _body_summaries(
 
 
 def _summaries(
-    monitor: Monitor, ref: references.ReferenceView, rows: Any, now: int
+    monitor: Monitor | PostingMonitor, ref: references.ReferenceView, rows: Any, now: int
 ) -> tuple[dict[int, int], dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
     """``(rows per window, summary per window, row groups)``; the groups only on the general path
     (the prediction ids are kept from them)."""
