@@ -23,6 +23,7 @@ from sqlalchemy import (
     column,
     exists,
     func,
+    literal,
     or_,
     select,
     text,
@@ -139,7 +140,9 @@ def bound_level_at_least(
     level is bound as ``:default_level`` and whose role allows ``level`` (``role_allows``): the check
     folded into a write statement, so that checking and writing take one round trip."""
     granted = bound_grant_level(resource_type, id_column)
-    return func.coalesce(granted, bindparam("default_level")).in_(_levels_at_least(level))
+    # the levels as plain bound literals, not an expanding IN: no per-execution rewrite of the SQL
+    levels = [literal(lv, String) for lv in _levels_at_least(level)]
+    return func.coalesce(granted, bindparam("default_level")).in_(levels)
 
 
 def role_allows(principal: Principal, level: str) -> bool:
