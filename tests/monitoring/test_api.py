@@ -186,6 +186,39 @@ def test_version_change_new_reference_and_stale_409(app: Any, client: Any, auth:
     assert d["windows"][0]["model_version"] == v2
 
 
+def test_reference_read_records_a_new_reference_while_others_write(
+    app: Any, client: Any, auth: dict[str, str], monkeypatch: Any
+) -> None:
+    """After a version change, ``GET /reference`` adds the new reference row. Another connection
+    commits between the GET's first read and that row (a busy server): SQLite cannot turn a read
+    transaction into a write once another writer committed, so the row is written in a unit of its
+    own, and the GET answers 200 with the new reference (it answered 503 "database unavailable")."""
+    from sqlalchemy import text
+
+    from tether_server.api import monitors as api
+
+    production_model(app, client, auth)
+    m = create_monitor(client, auth)
+    ref1 = client.get(f"/api/v1/monitors/{m['id']}/reference", headers=auth).json
+    v2 = new_version(app, client, auth, "churn", seed=7)
+    original, calls = api.svc.get_monitor, []
+
+    def get_then_someone_writes(session: Any, actor: Any, monitor_id: int) -> Any:
+        got = original(session, actor, monitor_id)
+        if not calls:
+            with Runtime.of(app).database.transaction() as other:
+                other.execute(text("UPDATE monitors SET name = name WHERE id = :id"), {"id": monitor_id})
+        calls.append(monitor_id)
+        return got
+
+    monkeypatch.setattr(api.svc, "get_monitor", get_then_someone_writes)
+    r = client.get(f"/api/v1/monitors/{m['id']}/reference", headers=auth)
+    assert r.status_code == 200, r.json
+    assert r.json["model_version"] == v2 and r.json["reference_id"] != ref1["reference_id"]
+    again = client.get(f"/api/v1/monitors/{m['id']}/reference", headers=auth).json
+    assert again["reference_id"] == r.json["reference_id"]  # recorded once, then read
+
+
 def test_permissions_and_scoped_token(app: Any, client: Any, auth: dict[str, str], users: Any) -> None:
     setup = production_model(app, client, auth)
     m = create_monitor(client, auth)

@@ -90,9 +90,16 @@ def delete(monitor_id: int) -> Any:
 @scoped("monitoring")
 def reference(monitor_id: int) -> Any:
     """The profile producers bin on (follows the live version; a new reference_id when it changes)."""
-    session = context.db()
-    m = svc.get_monitor(session, context.principal(), monitor_id)
-    return json_response(dumps(references.reference_json(m, references.current_reference(session, m))))
+    session, actor = context.db(), context.principal()
+    m = svc.get_monitor(session, actor, monitor_id)
+    ref = references.recorded_reference(session, m)
+    if ref is None:  # the live version changed: its reference is recorded in a write unit of its own
+        context.release_db()  # (SQLite cannot turn this read transaction into a write once others wrote)
+        with context.separate(write=True) as s:
+            m = svc.get_monitor(s, actor, monitor_id)
+            body = references.reference_json(m, references.current_reference(s, m))
+        return json_response(dumps(body))
+    return json_response(dumps(references.reference_json(m, ref)))
 
 
 def _commit_reference(monitor_id: int) -> None:

@@ -195,9 +195,11 @@ def latest_reference(session: Session, monitor_id: int) -> MonitorReference | No
     )
 
 
-def current_reference(session: Session, monitor: Monitor) -> MonitorReference:
-    """The reference in force for the live version, adding a row when it changed.
-    FailedPrecondition (409) when there is no live version or no profiled dataset."""
+def _live_state(
+    session: Session, monitor: Monitor
+) -> tuple[ModelVersion, MonitorReference | None, list[Any], str]:
+    """(live version, the newest reference if it is still in force else None, the live version's
+    training dataset versions, what the monitor follows). FailedPrecondition without a live version."""
     where = f"alias {monitor.alias!r}" if monitor.alias else f"stage {monitor.stage!r}"
     mv = live_version(session, monitor)
     if mv is None:
@@ -208,7 +210,23 @@ def current_reference(session: Session, monitor: Monitor) -> MonitorReference:
     dvs = _dataset_versions(session, monitor, mv)
     ids = [dv[0] for dv in dvs]
     if latest is not None and latest.model_version_id == mv.id and latest.dataset_version_ids == ids:
+        return mv, latest, dvs, where
+    return mv, None, dvs, where
+
+
+def recorded_reference(session: Session, monitor: Monitor) -> MonitorReference | None:
+    """The reference in force when it is already recorded; None (nothing written) when the live
+    version changed and ``current_reference`` would add a row."""
+    return _live_state(session, monitor)[1]
+
+
+def current_reference(session: Session, monitor: Monitor) -> MonitorReference:
+    """The reference in force for the live version, adding a row when it changed.
+    FailedPrecondition (409) when there is no live version or no profiled dataset."""
+    mv, latest, dvs, where = _live_state(session, monitor)
+    if latest is not None:
         return latest
+    ids = [dv[0] for dv in dvs]
     profiles = _profiles(session, ids)
     if not profiles:
         raise FailedPrecondition(
