@@ -169,12 +169,41 @@ def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, An
     ).validated()
 
 
+def _refuse_writes_in_reads(database: Any) -> list[str]:
+    """Record every write a request makes through a read session (a GET's transaction). SQLite cannot
+    upgrade a read transaction once another connection has committed, so such a write fails on a busy
+    server; it belongs in ``db()`` of a writing method or in ``context.separate(write=True)``. SQLite
+    only: on PostgreSQL the read session is also ``autocommit_db()``'s, whose one-statement writes are
+    meant; tests' own ``db_session`` writes happen outside any request and are not counted."""
+    from flask import has_request_context
+    from sqlalchemy import event
+
+    found: list[str] = []
+    if database.dialect != "sqlite":
+        return found
+
+    def flush(session: Any, _ctx: Any, _instances: Any) -> None:
+        changed = [*session.new, *session.dirty, *session.deleted]
+        if changed and has_request_context():
+            found.append(f"flush of {sorted({type(o).__name__ for o in changed})}")
+
+    def execute(state: Any) -> None:
+        if (state.is_insert or state.is_update or state.is_delete) and has_request_context():
+            found.append(f"statement {str(state.statement)[:80]}")
+
+    event.listen(database.read_session, "before_flush", flush)
+    event.listen(database.read_session, "do_orm_execute", execute)
+    return found
+
+
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Any]:
     application = create_app(settings)
     application.config["TETHER_ACCESS_LOG"] = False
+    writes = _refuse_writes_in_reads(Runtime.of(application).database)
     yield application
     Runtime.of(application).close()
+    assert not writes, f"writes through a read session: {writes}"
 
 
 @pytest.fixture
