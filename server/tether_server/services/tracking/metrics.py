@@ -88,28 +88,22 @@ def _page(
     scope = paging.scope_of("history", run_id, key)
     tok = paging.decode(page_token, scope)
     after = (int(tok["s"]), int(tok["i"])) if tok else None
+    page: dict[str, Any]
     if rows:
         points = _fetch_rows(session, run_id, key, after, limit + 1)
-        nxt = None
-        if len(points) > limit:
-            last = points[limit - 1]
-            del points[limit:]
-            nxt = paging.encode({"scope": scope, "s": last[0], "i": last[4]})
+        more = len(points) > limit
+        del points[limit:]
+        last = (points[-1][0], points[-1][4]) if more else None
         nan = math.nan
-        items = [(s, nan if n else v, t) for s, v, n, t, _ in points]
-        return {"items": items, "next_page_token": nxt, "downsampled": False}
-    steps, values, timestamps, ids = _fetch_columns(session, run_id, key, after, limit + 1)
-    nxt = None
-    if len(steps) > limit:
+        page = {"items": [(s, nan if n else v, t) for s, v, n, t, _ in points]}
+    else:
+        steps, values, timestamps, ids = _fetch_columns(session, run_id, key, after, limit + 1)
+        more = len(steps) > limit
         del steps[limit:], values[limit:], timestamps[limit:]
-        nxt = paging.encode({"scope": scope, "s": steps[-1], "i": ids[limit - 1]})
-    return {
-        "steps": steps,
-        "values": values,
-        "timestamps": timestamps,
-        "next_page_token": nxt,
-        "downsampled": False,
-    }
+        last = (steps[-1], ids[limit - 1]) if more else None
+        page = {"steps": steps, "values": values, "timestamps": timestamps}
+    nxt = None if last is None else paging.encode({"scope": scope, "s": last[0], "i": last[1]})
+    return {**page, "next_page_token": nxt, "downsampled": False}
 
 
 _ORDER = "ORDER BY step, id"
