@@ -201,17 +201,16 @@ def experiment_set_tag() -> Any:
 # ---------------------------------------------------------------- runs
 
 
-def _client_tags(tags: dict[str, Any]) -> dict[str, Any]:
-    """Tags a client may write: not the server's own logged-model records (``mlflow.loggedModel.*``,
-    the carrier run's tag), which set-tag could otherwise overwrite and delete-tag refuses to delete."""
-    for key in tags:
+def _refuse_server_tags(keys: Any, field: str) -> None:
+    """Clients may not write the server's own logged-model records (``mlflow.loggedModel.*``, the
+    carrier run's tag): set-tag could otherwise overwrite the tag that maps a folder to a model."""
+    for key in keys:
         if key.startswith(logged_models.MARK) or key == logged_models.CARRIER_TAG:
             raise InvalidArgument(
                 f"{key} records a logged model of the run (the server's own tag): clients cannot set or "
                 "delete it",
-                {"field": "key" if len(tags) == 1 else "tags"},
+                {"field": field},
             )
-    return tags
 
 
 @bp.route("/runs/create", methods=["POST"])
@@ -220,7 +219,8 @@ def run_create() -> Any:
     body = cv.args()
     session, actor = context.db(), context.principal()
     eid = experiment_id_of(session, actor, body.get("experiment_id") or DEFAULT_EXPERIMENT_ID, create=True)
-    tags = _client_tags(cv.key_values(body.get("tags"), "tags"))
+    tags = cv.key_values(body.get("tags"), "tags")
+    _refuse_server_tags(tags, "tags")
     name = body.get("run_name") or tags.get(cv.RUN_NAME_TAG) or None
     run, details = runs_svc.create_run(
         session,
@@ -294,7 +294,8 @@ def run_set_tag() -> Any:
     if key == cv.RUN_NAME_TAG:  # MLflow renames the run through this tag
         runs_svc.update_run(session, actor, run_id, name=str(body.get("value", "")))
     else:
-        runs_svc.log_batch(session, actor, run_id, tags=_client_tags({key: body.get("value", "")}))
+        _refuse_server_tags([key], "key")
+        runs_svc.log_batch(session, actor, run_id, tags={key: body.get("value", "")})
     return _ok()
 
 
@@ -308,7 +309,7 @@ def run_delete_tag() -> Any:
             f"Tether keeps {key} as an attribute of the run, not as a tag: it cannot be deleted",
             {"field": "key"},
         )
-    _client_tags({key: None})
+    _refuse_server_tags([key], "key")
     runs_svc.delete_tag(context.db(), context.principal(), cv.run_id_of(body), key)
     return _ok()
 
@@ -377,7 +378,8 @@ def run_log_batch() -> Any:
         if not metrics and not body.get("params") and not body.get("tags"):
             runs_svc.get_run(session, actor, run_id, "EDIT")
             return _ok()
-    tags = _client_tags(cv.key_values(body.get("tags"), "tags"))
+    tags = cv.key_values(body.get("tags"), "tags")
+    _refuse_server_tags(tags, "tags")
     name = tags.pop(cv.RUN_NAME_TAG, None)
     runs_svc.log_batch(
         session, actor, run_id, params=cv.key_values(body.get("params"), "params"), metrics=metrics, tags=tags
