@@ -90,33 +90,35 @@ def delete(monitor_id: int) -> Any:
 @scoped("monitoring")
 def reference(monitor_id: int) -> Any:
     """The profile producers bin on (follows the live version; a new reference_id when it changes)."""
-    session, actor = context.db(), context.principal()
-    m = svc.get_monitor(session, actor, monitor_id)
+    session = context.db()
+    m = svc.get_monitor(session, context.principal(), monitor_id)
     ref = references.recorded_reference(session, m)
-    if ref is None:  # the live version changed: its reference is recorded in a write unit of its own
-        context.release_db()  # (SQLite cannot turn this read transaction into a write once others wrote)
-        with context.separate(write=True) as s:
-            m = svc.get_monitor(s, actor, monitor_id)
-            body = references.reference_json(m, references.current_reference(s, m))
-        return json_response(dumps(body))
+    if ref is None:  # the live version changed
+        return json_response(dumps(_record_reference(monitor_id)))
     return json_response(dumps(references.reference_json(m, ref)))
 
 
-def _commit_reference(monitor_id: int) -> None:
-    """Record a changed reference in its own committed transaction first, so the 409 a stale post
-    gets names a reference that exists (the post's own transaction rolls back)."""
-    from ..errors import FailedPrecondition
-
-    session = context.db()
-    if windows.reference_in_force(session, context.principal(), monitor_id):
-        return  # the usual case: nothing to record (the query's answer is kept for the post)
-    context.release_db()  # nothing written yet; frees SQLite's write lock for the unit of work below
+def _record_reference(monitor_id: int) -> dict[str, Any]:
+    """Record the reference in force in a committed unit of work of its own and return its JSON.
+    The request's transaction is ended first (nothing was written in it): SQLite cannot turn a read
+    transaction into a write once another connection has committed, and a post's own transaction
+    may roll back while the 409 it answers must name a reference that exists."""
+    context.release_db()
     with context.separate(write=True) as s:
         m = svc.get_monitor(s, context.principal(), monitor_id)
-        try:
-            references.current_reference(s, m)
-        except FailedPrecondition:
-            return  # the post answers it
+        return references.reference_json(m, references.current_reference(s, m))
+
+
+def _commit_reference(monitor_id: int) -> None:
+    """Before a data post: record a changed reference first (see ``_record_reference``)."""
+    from ..errors import FailedPrecondition
+
+    if windows.reference_in_force(context.db(), context.principal(), monitor_id):
+        return  # the usual case: nothing to record (the query's answer is kept for the post)
+    try:
+        _record_reference(monitor_id)
+    except FailedPrecondition:
+        return  # the post answers it
 
 
 def _idempotent(monitor_id: int, what: str, fn: Any) -> Response:
