@@ -127,3 +127,12 @@ def production_rows(
         {"age": float(a), "income": float(i), "plan": str(p), "timestamp": ts}
         for a, i, p in zip(age, income, plan, strict=True)
     ]
+
+
+def post_rows(
+    client: Any, headers: dict[str, str], mid: int, ws: int, shift: float, seed: int, n: int = 1000
+) -> None:
+    """``n`` seeded production rows in the window starting at ``ws``, posted to monitor ``mid``."""
+    rows = production_rows(np.random.default_rng(seed), n, shift=shift, ts=ws)
+    r = client.post(f"/api/v1/monitors/{mid}/rows", headers=headers, json={"rows": rows})
+    assert r.status_code == 200, r.json

@@ -11,14 +11,13 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 
 from tether_server.models import AuditEvent
 from tether_server.models.monitoring import MonitorWindowResult
 from tether_server.runtime import Runtime
 
-from .helpers import HOUR, T0, create_monitor, production_model, production_rows
+from .helpers import HOUR, T0, create_monitor, post_rows, production_model
 
 # each process imports first, then sleeps until the shared start time
 _PASS = """
@@ -39,12 +38,6 @@ main()
 """
 
 
-def _post(client: Any, auth: dict[str, str], mid: int, ws: int, shift: float, seed: int) -> None:
-    rows = production_rows(np.random.default_rng(seed), 500, shift=shift, ts=ws)
-    r = client.post(f"/api/v1/monitors/{mid}/rows", headers=auth, json={"rows": rows})
-    assert r.status_code == 200, r.json
-
-
 def test_concurrent_passes_in_separate_processes_store_each_window_and_alert_once(
     app: Any, client: Any, auth: dict[str, str]
 ) -> None:
@@ -52,7 +45,7 @@ def test_concurrent_passes_in_separate_processes_store_each_window_and_alert_onc
     monitors = [create_monitor(client, auth, name=f"m{i}")["id"] for i in range(3)]
     for i, mid in enumerate(monitors):
         for k, shift in enumerate((0.0, 0.8, 0.8)):  # the last two windows drift on `age`
-            _post(client, auth, mid, T0 + k * HOUR, shift, 10 * i + k)
+            post_rows(client, auth, mid, T0 + k * HOUR, shift, 10 * i + k, n=500)
     settings = Runtime.of(app).settings
     url = settings.resolved_database_url
     now = T0 + 5 * HOUR

@@ -8,7 +8,6 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -18,14 +17,8 @@ from tether_server.runtime import Runtime
 from tether_server.services.monitoring import evaluate as ev
 from tether_server.workers import monitoring as worker
 
-from .helpers import HOUR, T0, create_monitor, production_model, production_rows
+from .helpers import HOUR, T0, create_monitor, post_rows, production_model
 from .test_api import _evaluate
-
-
-def _rows(client: Any, auth: dict[str, str], mid: int, ws: int, shift: float, seed: int) -> None:
-    rows = production_rows(np.random.default_rng(seed), 1000, shift=shift, ts=ws)
-    r = client.post(f"/api/v1/monitors/{mid}/rows", headers=auth, json={"rows": rows})
-    assert r.status_code == 200, r.json
 
 
 def _results(app: Any, mid: int) -> dict[int, MonitorWindowResult]:
@@ -41,14 +34,14 @@ def test_a_window_posted_during_the_computation_is_reevaluated_by_the_next_pass(
 ) -> None:
     production_model(app, client, auth)
     mid = create_monitor(client, auth)["id"]
-    _rows(client, auth, mid, T0, 0.0, 1)
+    post_rows(client, auth, mid, T0, 0.0, 1)
     original = ev.compute_windows
     calls = []
 
     def compute_then_post(monitor: Any, inputs: Any, now: int) -> Any:
         out = original(monitor, inputs, now)
         if not calls:  # a post arrives while the pass computes (it must not wait for a lock)
-            _rows(client, auth, mid, T0, 0.0, 2)
+            post_rows(client, auth, mid, T0, 0.0, 2)
         calls.append(len(inputs))
         return out
 
@@ -79,7 +72,7 @@ def test_a_concurrent_pass_during_the_computation_neither_duplicates_nor_loses_a
     production_model(app, client, auth)
     mid = create_monitor(client, auth)["id"]
     for k in range(3):
-        _rows(client, auth, mid, T0 + k * HOUR, 0.8, k)  # drifted: alerts open
+        post_rows(client, auth, mid, T0 + k * HOUR, 0.8, k)  # drifted: alerts open
     original = ev.compute_windows
     inner: list[int] = []
 
@@ -116,8 +109,8 @@ def test_the_in_session_pass_stores_what_the_staged_pass_stores(
     staged = create_monitor(client, auth, name="staged")["id"]
     in_session = create_monitor(client, auth, name="in-session")["id"]
     for mid in (staged, in_session):
-        _rows(client, auth, mid, T0, 0.0, 1)
-        _rows(client, auth, mid, T0 + HOUR, 0.6, 2)
+        post_rows(client, auth, mid, T0, 0.0, 1)
+        post_rows(client, auth, mid, T0 + HOUR, 0.6, 2)
     now = T0 + 4 * HOUR
     assert worker.evaluate_staged(Runtime.of(app).database, now, monitor_ids=[staged]) == 2
     with Runtime.of(app).database.transaction() as s:
