@@ -135,22 +135,17 @@ def _evaluate_monitor_staged(database: Database, monitor_id: int, now: int) -> i
             if monitor is None:
                 return stored
             ref = latest_reference(s, monitor_id)
-            if ref is None:
-                break
-            if first:
-                ev.decay_history(s, monitor, ref)
-                s.flush()
-                first = False
-            pending = ev.pending_alerts(s, monitor, ev.ALERT_BATCH)
-            ev.apply_alerts(s, monitor, ref, pending)
-            if len(pending) < ev.ALERT_BATCH:
+            pending = []
+            if ref is not None:
+                if first:
+                    ev.decay_history(s, monitor, ref)
+                    s.flush()
+                    first = False
+                pending = ev.pending_alerts(s, monitor, ev.ALERT_BATCH)
+                ev.apply_alerts(s, monitor, ref, pending)
+            if len(pending) < ev.ALERT_BATCH:  # the last batch (or no reference): prune and stop
                 ev.prune_predictions(s, monitor, now)
                 return stored
-    with database.transaction() as s:
-        monitor = ev.lock_monitor(s, monitor_id)
-        if monitor is not None:
-            ev.prune_predictions(s, monitor, now)
-    return stored
 
 
 def evaluate_staged(
