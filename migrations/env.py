@@ -6,10 +6,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from tether_server.models import Base
+from tether_server.models import load_all
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = load_all()  # every table, the lazily loaded areas' included
 
 
 def run_migrations_online() -> None:

@@ -108,7 +108,7 @@ def drop_pg_database(url: str) -> None:
 
 
 def _truncate_all(url: str) -> None:
-    from tether_server.models import Base
+    from tether_server.models import load_all
 
     eng = create_engine(url)
     with eng.begin() as c:
@@ -116,7 +116,7 @@ def _truncate_all(url: str) -> None:
         # the audit table refuses DELETE by trigger (append-only); the test owner lifts it briefly.
         # DELETE beats TRUNCATE here: the tables are tiny and TRUNCATE rewrites files.
         c.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(load_all().sorted_tables):
             c.exec_driver_sql(f'DELETE FROM "{table.name}"')
         c.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER USER")
     eng.dispose()

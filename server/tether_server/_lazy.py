@@ -1,11 +1,23 @@
-"""Heavy numerical modules load on first use, not when the app is imported.
+"""What a server may never need loads on first use, not when the app is imported.
 
-numpy and scipy.special cost about 30 MiB and a few hundred milliseconds per gunicorn worker, and
-only the monitoring, A/B-test and explanation features need them. Those modules bind
-``np = lazy_module("numpy")`` (with the real import under ``TYPE_CHECKING`` for mypy), so a
-server that never computes a statistic never loads them. The first attribute access imports the
-module (``importlib`` serialises concurrent first imports) and copies the attribute onto the
-proxy, so later accesses are plain attribute lookups.
+Two kinds of code, one mechanism (``lazy_module``):
+
+- **Heavy numerical modules.** numpy and scipy.special cost about 30 MiB and a few hundred
+  milliseconds per gunicorn worker, and only the monitoring, A/B-test and explanation features
+  need them.
+- **Areas: monitoring and A/B tests** (``services/monitoring``, ``services/abtests`` and their
+  tables in ``models.monitoring``, ``models.abtests``): about 4 MiB per worker that a server whose
+  team monitors nothing would carry for nothing. Their routes, schemas and OpenAPI entries are
+  registered with the app as usual; the modules that reach into an area from outside it (its API
+  and UI views, the model card, its background worker) bind the area's modules lazily, and its
+  worker waits for the area's first row (``workers.base.PollingWorker.area_table``). Code that needs
+  every table calls ``models.load_all()``. ``tests/test_lazy_imports.py`` pins which areas an idle
+  server has loaded.
+
+A module binds ``np = lazy_module("numpy")`` (with the real import under ``TYPE_CHECKING`` for
+mypy). The first attribute access imports the module (``importlib`` serialises concurrent first
+imports); every access reads the module's attribute then (about 0.2 µs), and a write goes to the
+module, so the proxy and the module always agree (a name rebound later, a test's patch).
 """
 
 from __future__ import annotations
@@ -18,19 +30,29 @@ from typing import Any
 class LazyModule:
     """Stands in for a module until one of its attributes is read."""
 
-    __slots__ = ("_lazy_name", "_lazy_module", "__dict__")
+    __slots__ = ("_lazy_name", "_lazy_module")
 
     def __init__(self, name: str) -> None:
         self._lazy_name = name
         self._lazy_module: ModuleType | None = None
 
-    def __getattr__(self, attr: str) -> Any:  # only called when the attribute is not cached yet
+    def _load(self) -> ModuleType:
         module = self._lazy_module
         if module is None:
             module = self._lazy_module = importlib.import_module(self._lazy_name)
-        value = getattr(module, attr)
-        self.__dict__[attr] = value
-        return value
+        return module
+
+    def __getattr__(self, attr: str) -> Any:  # every read of a module attribute comes here
+        return getattr(self._load(), attr)
+
+    def __setattr__(self, attr: str, value: Any) -> None:  # writes go to the module (tests patch)
+        if attr in LazyModule.__slots__:
+            object.__setattr__(self, attr, value)
+        else:
+            setattr(self._load(), attr, value)
+
+    def __delattr__(self, attr: str) -> None:
+        delattr(self._load(), attr)
 
     def __repr__(self) -> str:
         state = "loaded" if self._lazy_module is not None else "not loaded yet"

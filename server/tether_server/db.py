@@ -198,12 +198,13 @@ class Database:
             # A 304 revalidation is then one round trip; multi-query reads see committed data
             # per statement, which the immutable registry and append-only logs make harmless.
             read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        from .services.monitoring.references import ReferenceCache
         from .services.tracking import writer  # the one metric writer, chosen here once
 
         self.metric_writer = writer.for_dialect(self.dialect)
-        # shared by every session of this Database (session.info is a shallow copy of this dict)
-        info = {"metric_writer": self.metric_writer, "monitor_references": ReferenceCache()}
+        # shared by every session of this Database (session.info is a shallow copy of this dict);
+        # ``caches``: per-Database caches that an area loaded on first use adds when it first needs
+        # one (monitoring's reference cache, ``services.monitoring.references.cache_of``)
+        info = {"metric_writer": self.metric_writer, "caches": {}}
         self.read_session = sessionmaker(bind=read_engine, expire_on_commit=False, autoflush=False, info=info)
         self.write_session = sessionmaker(
             bind=write_engine, expire_on_commit=False, autoflush=False, info=info

@@ -9,13 +9,13 @@ embedding two configurations) share no settings, cache, permission default or wo
 from __future__ import annotations
 
 import atexit
+import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .db import Database
-from .services.abtests.serving import ServingCache
 from .services.events.bus import EVENT_PUBLISHED
 from .services.identity.users import CREDENTIALS_CHANGED, TokenCache
 from .telemetry import Instruments, instruments_for
@@ -23,6 +23,7 @@ from .telemetry import Instruments, instruments_for
 if TYPE_CHECKING:
     from flask import Flask
 
+    from .services.abtests.serving import ServingCache
     from .storage import ArtifactStore
     from .workers import WorkerSet
 
@@ -37,7 +38,8 @@ class Runtime:
     token_cache: TokenCache
     workers: WorkerSet = field(init=False)
     metrics: Instruments = field(default_factory=Instruments)  # no-op unless TETHER_METRICS is on (telemetry)
-    abtests: ServingCache = field(default_factory=ServingCache)  # A/B hot paths (services/abtests/serving)
+    _abtests: ServingCache | None = field(default=None, init=False, repr=False)  # see ``abtests``
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     api: Any = None  # the flask-smorest Api (its OpenAPI spec), set by register_api
 
     @classmethod
@@ -54,14 +56,29 @@ class Runtime:
             metrics=instruments_for(settings.metrics),
         )
         rt.database.on_commit(CREDENTIALS_CHANGED, rt.token_cache.clear)
-        # A/B serving trusts a checked permission for the same period as a cached token; a commit
-        # here that changed credentials or published an event (grants, groups, tests) re-checks now.
-        rt.abtests.ttl = settings.auth_cache_seconds
-        rt.database.on_commit(CREDENTIALS_CHANGED, rt.abtests.expire)
-        rt.database.on_commit(EVENT_PUBLISHED, rt.abtests.expire)
         rt.metrics.watch_pool(rt.database)
         rt.workers = WorkerSet([w(rt) for w in WORKERS if w.enabled(settings)])
         return rt
+
+    @property
+    def abtests(self) -> ServingCache:
+        """The A/B hot paths' cache (``services/abtests/serving``), built by the first A/B request:
+        the A/B area loads on first use (see ``_lazy``), so a server that runs no test never loads it."""
+        cache = self._abtests
+        if cache is None:
+            with self._lock:
+                if self._abtests is None:
+                    from .services.abtests.serving import ServingCache
+
+                    # A/B serving trusts a checked permission for the same period as a cached token;
+                    # a commit that changed credentials or published an event (grants, groups,
+                    # tests) re-checks now.
+                    built = ServingCache(ttl=self.settings.auth_cache_seconds)
+                    self.database.on_commit(CREDENTIALS_CHANGED, built.expire)
+                    self.database.on_commit(EVENT_PUBLISHED, built.expire)
+                    self._abtests = built
+                cache = self._abtests
+        return cache
 
     @property
     def default_permission(self) -> str:

@@ -39,7 +39,7 @@ def test_an_app_that_computed_nothing_has_not_loaded_numpy_or_scipy(tmp_path):
     _runs_ok_in_a_fresh_interpreter(code, tmp_path)
 
 
-def test_lazy_module_loads_once_and_caches_attributes_under_concurrent_first_use():
+def test_lazy_module_loads_once_under_concurrent_first_use_and_sees_later_rebinding(monkeypatch):
     lazy = LazyModule("json")
     assert "not loaded" in repr(lazy)
     got: list[object] = []
@@ -51,9 +51,16 @@ def test_lazy_module_loads_once_and_caches_attributes_under_concurrent_first_use
     import json
 
     assert got == [json.dumps] * 8
-    assert lazy.__dict__["dumps"] is json.dumps  # later reads are plain attribute lookups
     assert "loaded" in repr(lazy) and "not" not in repr(lazy)
     assert lazy.loads('{"a": 1}') == {"a": 1}
+    monkeypatch.setattr(json, "dumps", lambda obj: "patched")  # as a test patches an area's function
+    assert lazy.dumps({}) == "patched"
+    monkeypatch.undo()
+    assert lazy.dumps({}) == "{}"
+    monkeypatch.setattr(lazy, "dumps", lambda obj: "through the proxy")  # writes reach the module
+    assert json.dumps({}) == "through the proxy"
+    monkeypatch.undo()
+    assert json.dumps({}) == "{}" and "dumps" not in vars(type(lazy))
 
 
 def test_an_app_with_metrics_off_and_the_cli_before_fork_load_only_what_they_use(tmp_path):
@@ -109,3 +116,95 @@ def test_tether_names_resolve_lazily_to_the_objects_their_modules_define():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
+
+
+_AREAS = (
+    "tether_server.services.monitoring",
+    "tether_server.services.abtests",
+    "tether_server.models.monitoring",
+    "tether_server.models.abtests",
+)
+
+
+def test_the_monitoring_and_ab_areas_load_on_first_use(tmp_path):
+    """A server that serves tracking and registry calls, and runs its workers, maps neither area's
+    tables nor loads its code; the routes are still there (and documented), and the first call
+    loads the area and answers as usual."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from tether_server import create_app
+        from tether_server.config import Settings
+        from tether_server.runtime import Runtime
+        from tether_server.services.identity import users
+        app = create_app(Settings.from_env())  # migrated by another process, as `tether server` does
+        rt = Runtime.of(app)
+        with rt.database.transaction() as s:
+            _t, token = users.create_token(s, None, users.create_user(s, None, "root", "admin"), "t")
+        c = app.test_client()
+        h = {{"Authorization": "Bearer " + token}}
+        assert c.get("/api/v1/health").status_code == 200
+        assert c.post("/api/v1/experiments", json={{"name": "e"}}, headers=h).status_code == 201
+        assert c.get("/api/v1/models", headers=h).status_code == 200
+        gated = [w for w in rt.workers if w.area_table]
+        assert sorted(w.area_table for w in gated) == ["ab_tests", "monitors"], gated
+        assert [w.in_use() for w in gated] == [False, False]  # empty tables: a pass is one probe
+        loaded = sorted(m for m in {_AREAS!r} if m in sys.modules)
+        assert not loaded, loaded
+        spec = c.get("/api/v1/openapi.json").get_json()
+        assert "/api/v1/monitors" in spec["paths"] and "/api/v1/ab-tests" in spec["paths"]
+        assert not sorted(m for m in {_AREAS!r} if m in sys.modules)  # documenting loads nothing
+        r = c.get("/api/v1/monitors", headers=h)
+        assert r.status_code == 200 and r.get_json()["items"] == [], r.get_json()
+        r = c.get("/api/v1/ab-tests", headers=h)
+        assert r.status_code == 200, r.get_json()
+        assert all(m in sys.modules for m in {_AREAS!r})
+        rt.close()
+        print("ok")
+        """
+    )
+    migrate = (
+        "from tether_server.cli import main; main(['db', 'upgrade'], standalone_mode=False); print('ok')"
+    )
+    _runs_ok_in_a_fresh_interpreter(migrate, tmp_path)
+    _runs_ok_in_a_fresh_interpreter(code, tmp_path)
+
+
+def test_a_gated_worker_runs_its_passes_from_its_areas_first_row_on(app, client, admin_token):
+    """``area_table``: while the table is empty a pass is only the probe (``run_once`` is not called);
+    from its first row on every pass runs, and the answer is kept (no probe any more)."""
+    import time
+
+    from tether_server.runtime import Runtime
+    from tether_server.workers.base import PollingWorker
+
+    passes: list[float] = []
+
+    class Gated(PollingWorker):
+        name = "gated"
+        area_table = "runs"
+
+        @property
+        def poll_seconds(self) -> float:
+            return 0.01
+
+        def run_once(self) -> int:
+            passes.append(time.monotonic())
+            return 0
+
+    worker = Gated(Runtime.of(app))
+    assert worker.in_use() is False
+    worker.start()
+    try:
+        time.sleep(0.3)
+        assert passes == []  # several probes, no pass
+        h = {"Authorization": f"Bearer {admin_token}"}
+        exp = client.post("/api/v1/experiments", json={"name": "gated"}, headers=h).get_json()["id"]
+        assert client.post("/api/v1/runs", json={"experiment_id": exp}, headers=h).status_code == 201
+        deadline = time.monotonic() + 10
+        while len(passes) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(passes) >= 3
+    finally:
+        worker.stop()
+    assert worker.in_use() is True

@@ -6,19 +6,24 @@ validated by the services (``services.abtests``), which answer 400 with the offe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, request
 
 from .. import context
+from .._lazy import lazy_module
 from ..access import access
 from ..errors import InvalidArgument
 from ..jsonutil import dumps
 from ..schemas import ListArgs
 from ..schemas.monitoring import ABTestPageSchema, ABTestSchema
-from ..services import abtests as svc
 from ..services.tracking import idempotency
 from . import Blueprint, json_object_body, json_response
+
+if TYPE_CHECKING:  # the area loads on first use (tether_server._lazy)
+    from ..services import abtests as svc
+else:
+    svc = lazy_module("tether_server.services.abtests")
 
 blp = Blueprint(
     "abtests", __name__, description="A/B tests of model versions: assignment, outcomes, decisions"

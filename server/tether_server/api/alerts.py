@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import context
+from .._lazy import lazy_module
 from ..access import access
 from ..jsonutil import dumps
 from ..schemas.monitoring import AlertDecisionSchema, AlertListArgs, AlertPageSchema, AlertSchema
-from ..services.monitoring import alerts as svc
 from . import Blueprint, json_response
+
+if TYPE_CHECKING:  # the area loads on first use (tether_server._lazy)
+    from ..services.monitoring import alerts as svc
+else:
+    svc = lazy_module("tether_server.services.monitoring.alerts")
 
 blp = Blueprint("alerts", __name__, description="Alerts from monitors and A/B tests")
 

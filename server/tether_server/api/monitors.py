@@ -3,11 +3,12 @@ performance and the histogram for the UI. Data routes accept ``monitoring``-scop
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, g, request
 
 from .. import context
+from .._lazy import lazy_module
 from ..access import access, scoped
 from ..errors import InvalidArgument
 from ..jsonutil import dumps
@@ -21,10 +22,17 @@ from ..schemas.monitoring import (
     MonitorUpdateSchema,
     RangeArgs,
 )
-from ..services.monitoring import monitors as svc
-from ..services.monitoring import references, results, windows
 from ..services.tracking import idempotency
 from . import Blueprint, json_object_body, json_response
+
+if TYPE_CHECKING:  # the area loads on first use (tether_server._lazy)
+    from ..services.monitoring import monitors as svc
+    from ..services.monitoring import references, results, windows
+else:
+    svc = lazy_module("tether_server.services.monitoring.monitors")
+    references = lazy_module("tether_server.services.monitoring.references")
+    results = lazy_module("tether_server.services.monitoring.results")
+    windows = lazy_module("tether_server.services.monitoring.windows")
 
 blp = Blueprint("monitors", __name__, description="Production monitoring: drift, decay and their data")
 

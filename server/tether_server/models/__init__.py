@@ -1,8 +1,18 @@
-"""ORM models. Import from here so every table is registered on ``Base.metadata``."""
+"""ORM models. Importing this package registers the core tables on ``Base.metadata``.
+
+The monitoring and A/B-test tables (``models.monitoring``, ``models.abtests``) belong to areas that
+load on first use (see ``tether_server._lazy``): their services import them, and a server that never
+monitors a model or runs a test never maps them. Code that needs every table (migrations, export and
+import bundles, test cleanup) calls ``load_all()``.
+"""
 
 from __future__ import annotations
 
-from . import abtests, explain, monitoring, registry  # noqa: F401  (registers the registry, monitoring, A/B test and explanation tables)
+import importlib
+
+from sqlalchemy import MetaData
+
+from . import explain, registry  # noqa: F401  (registers the registry and explanation tables)
 from .artifacts import Artifact, Dataset, DatasetVersion, RunInput, Upload
 from .audit import AuditEvent
 from .auth import ALL_RESOURCES, LEVELS, RESOURCE_TYPES, ROLES, ApiToken, Group, GroupMember, Permission, User
@@ -18,8 +28,20 @@ from .tracking import (
     RunTag,
 )
 
+#: Model modules of the areas that load on first use; ``load_all`` imports them.
+LAZY_MODULES = ("monitoring", "abtests")
+
+
+def load_all() -> MetaData:
+    """``Base.metadata`` with every table registered, the lazily loaded areas' included."""
+    for name in LAZY_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
+    return Base.metadata
+
+
 __all__ = [
     "ALL_RESOURCES",
+    "LAZY_MODULES",
     "Group",
     "GroupMember",
     "ApiToken",
@@ -43,6 +65,7 @@ __all__ = [
     "Run",
     "RunTag",
     "User",
+    "load_all",
     "new_id",
     "now_ms",
 ]

@@ -4,12 +4,17 @@ request a winner opened, and one plain sentence per number. JSON twin: the resul
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import context
+from .._lazy import lazy_module
 from ..access import access
-from ..services import abtests as svc
 from .common import page, ui_blueprint
+
+if TYPE_CHECKING:  # the area loads on first use (tether_server._lazy)
+    from ..services import abtests as svc
+else:
+    svc = lazy_module("tether_server.services.abtests")
 
 bp = ui_blueprint("ui_abtests", __name__)
 

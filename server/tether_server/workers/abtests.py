@@ -7,13 +7,17 @@ from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import select
 
-from ..models.abtests import ABTest
-from ..services.abtests import decide
+from .._lazy import lazy_module
 from .base import PollingWorker
 
 if TYPE_CHECKING:
     from ..config import Settings
     from ..db import Database
+    from ..models import abtests as am
+    from ..services.abtests import decide
+else:  # the A/B area loads on first use (tether_server._lazy; see ``area_table`` below)
+    am = lazy_module("tether_server.models.abtests")
+    decide = lazy_module("tether_server.services.abtests.decide")
 
 
 def evaluate_all(database: Database, limit: int = 1000) -> int:
@@ -21,7 +25,9 @@ def evaluate_all(database: Database, limit: int = 1000) -> int:
     locked on PostgreSQL, so two processes never act twice on one decision). Returns tests seen."""
     with database.transaction(write=False) as s:
         ids = list(
-            s.scalars(select(ABTest.id).where(ABTest.status == "running").order_by(ABTest.id).limit(limit))
+            s.scalars(
+                select(am.ABTest.id).where(am.ABTest.status == "running").order_by(am.ABTest.id).limit(limit)
+            )
         )
     for test_id in ids:
         with database.transaction() as s:
@@ -33,6 +39,7 @@ class ABTestEvaluator(PollingWorker):
     """Evaluates running A/B tests every ``abtest_eval_seconds`` (default 60; on when above 0)."""
 
     name: ClassVar[str] = "abtests"
+    area_table: ClassVar[str | None] = "ab_tests"
 
     @classmethod
     def enabled(cls, settings: Settings) -> bool:

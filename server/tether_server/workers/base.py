@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from sqlalchemy import Select, literal_column, select, table
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import is_connection_error
@@ -41,15 +42,22 @@ class PollingWorker:
 
     Subclasses set ``name`` and implement ``enabled``, ``poll_seconds`` and ``run_once`` (one pass that
     claims its rows as the ``workers`` package docstring describes and commits its own transactions).
-    An exception in a pass is logged and the loop goes on: the database keeps the work."""
+    An exception in a pass is logged and the loop goes on: the database keeps the work.
+
+    ``area_table``: set by the worker of an area that loads on first use (monitoring, A/B tests; see
+    ``tether_server._lazy``). Until that table has a row, a pass is one ``SELECT 1 ... LIMIT 1`` and
+    the area's code and tables stay unloaded in this process; from the first row on, every pass runs.
+    """
 
     name: ClassVar[str] = "worker"
+    area_table: ClassVar[str | None] = None
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._in_use = self.area_table is None
 
     @classmethod
     def enabled(cls, settings: Settings) -> bool:
@@ -79,6 +87,14 @@ class PollingWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    def in_use(self) -> bool:
+        """Whether the worker's area has anything to work on yet (always, without ``area_table``)."""
+        if not self._in_use:
+            probe: Select[Any] = select(literal_column("1")).select_from(table(str(self.area_table))).limit(1)
+            with self.runtime.database.transaction(write=False) as s:
+                self._in_use = s.execute(probe).first() is not None
+        return self._in_use
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -87,7 +103,8 @@ class PollingWorker:
         down_since: float | None = None  # the database is unreachable: one warning per outage
         while not self._stopping.is_set():
             try:
-                self.run_once()
+                if self.in_use():
+                    self.run_once()
                 if down_since is not None:
                     logger.warning(
                         "%s: database reachable again after %.0fs", self.name, time.monotonic() - down_since

@@ -23,15 +23,20 @@ from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import select, text
 
+from .._lazy import lazy_module
 from ..models import now_ms
-from ..models.monitoring import Monitor, MonitorWindowResult
-from ..services.monitoring import evaluate as ev
-from ..services.monitoring.references import latest_reference
 from .base import PollingWorker
 
 if TYPE_CHECKING:
     from ..config import Settings
     from ..db import Database
+    from ..models import monitoring as mm
+    from ..services.monitoring import evaluate as ev
+    from ..services.monitoring import references
+else:  # the monitoring area loads on first use (tether_server._lazy; see ``area_table`` below)
+    mm = lazy_module("tether_server.models.monitoring")
+    ev = lazy_module("tether_server.services.monitoring.evaluate")
+    references = lazy_module("tether_server.services.monitoring.references")
 
 
 def evaluate_once(
@@ -110,14 +115,14 @@ def _evaluate_monitor_staged(database: Database, monitor_id: int, now: int) -> i
             (ws, ua)
             for ws, ua in s.execute(
                 ev.due_query(monitor, now).with_only_columns(
-                    MonitorWindowResult.window_start, MonitorWindowResult.updated_at
+                    mm.MonitorWindowResult.window_start, mm.MonitorWindowResult.updated_at
                 )
             )
         ]
     stored = 0
     for i in range(0, len(due), ev.WINDOW_BATCH):
         with database.transaction(write=False) as s:
-            monitor = s.get(Monitor, monitor_id)
+            monitor = s.get(mm.Monitor, monitor_id)
             if monitor is None:
                 return stored
             inputs = ev.gather(s, monitor, due[i : i + ev.WINDOW_BATCH])
@@ -134,7 +139,7 @@ def _evaluate_monitor_staged(database: Database, monitor_id: int, now: int) -> i
             monitor = ev.lock_monitor(s, monitor_id)
             if monitor is None:
                 return stored
-            ref = latest_reference(s, monitor_id)
+            ref = references.latest_reference(s, monitor_id)
             pending = []
             if ref is not None:
                 if first:
@@ -157,9 +162,9 @@ def evaluate_staged(
         if not mine:
             return 0  # SQLite: another process of this host is running a pass
         with database.transaction(write=False) as s:
-            q = select(Monitor.id).order_by(Monitor.id)
+            q = select(mm.Monitor.id).order_by(mm.Monitor.id)
             if monitor_ids is not None:
-                q = q.where(Monitor.id.in_(monitor_ids))
+                q = q.where(mm.Monitor.id.in_(monitor_ids))
             ids = list(s.scalars(q))
         return sum(evaluate_monitor_staged(database, mid, now, wait) for mid in ids)
 
@@ -169,6 +174,7 @@ class MonitorEvaluatorWorker(PollingWorker):
     prediction ids. On when ``TETHER_MONITOR_EVAL_SECONDS`` is above 0."""
 
     name: ClassVar[str] = "monitor-evaluator"
+    area_table: ClassVar[str | None] = "monitors"
 
     @classmethod
     def enabled(cls, settings: Settings) -> bool:

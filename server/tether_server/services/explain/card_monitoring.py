@@ -13,17 +13,25 @@ and A/B), each marked with the version it was raised on. ``status`` sums it up i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..._lazy import lazy_module
 from ...access import Principal
-from ...models.monitoring import Alert, MonitorWindowResult
 from ...models.registry import ModelVersion, RegisteredModel
-from ..monitoring import alerts as alert_service
-from ..monitoring import monitors as monitor_service
-from ..monitoring import references
+
+if TYPE_CHECKING:  # the monitoring area loads on first use (tether_server._lazy): a card loads it
+    from ...models import monitoring as mm
+    from ..monitoring import alerts as alert_service
+    from ..monitoring import monitors as monitor_service
+    from ..monitoring import references
+else:
+    mm = lazy_module("tether_server.models.monitoring")
+    alert_service = lazy_module("tether_server.services.monitoring.alerts")
+    monitor_service = lazy_module("tether_server.services.monitoring.monitors")
+    references = lazy_module("tether_server.services.monitoring.references")
 
 SUMMARY = {
     "alert": "Monitoring raised alerts on this version; see below.",
@@ -36,9 +44,9 @@ SUMMARY = {
 
 def _latest_window(session: Session, monitor_id: int) -> dict[str, Any] | None:
     r = session.scalar(
-        select(MonitorWindowResult)
-        .where(MonitorWindowResult.monitor_id == monitor_id, MonitorWindowResult.closed.is_(True))
-        .order_by(MonitorWindowResult.window_start.desc())
+        select(mm.MonitorWindowResult)
+        .where(mm.MonitorWindowResult.monitor_id == monitor_id, mm.MonitorWindowResult.closed.is_(True))
+        .order_by(mm.MonitorWindowResult.window_start.desc())
         .limit(1)
     )
     if r is None:
@@ -58,7 +66,7 @@ def _latest_window(session: Session, monitor_id: int) -> dict[str, Any] | None:
     }
 
 
-def _alert(a: Alert) -> dict[str, Any]:
+def _alert(a: mm.Alert) -> dict[str, Any]:
     return {
         "id": a.id,
         "kind": a.kind,

@@ -322,10 +322,12 @@ class ReferenceCache:
 
 
 def cache_of(session: Session) -> ReferenceCache:
-    """The process's reference cache, kept in the session factory's ``info`` (one per Database)."""
-    cache = session.info.get("monitor_references")
-    if cache is None:  # a session made outside Database (tests): a private, short-lived cache
-        cache = session.info["monitor_references"] = ReferenceCache()
+    """The process's reference cache, kept in the session factory's ``info["caches"]`` (one per
+    Database, added by the first monitoring call: the area loads on first use)."""
+    caches = session.info.setdefault("caches", {})  # a session made outside Database (tests): private
+    cache = caches.get("monitor_references")
+    if cache is None:
+        cache = caches.setdefault("monitor_references", ReferenceCache())  # one winner if two race
     return cache  # type: ignore[no-any-return]
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from ...errors import AlreadyExists, InvalidArgument, NotFound
-from ...models import Base, now_ms
+from ...models import load_all, now_ms
 from ...storage import ArtifactStore
 
 FORMAT = "tether-bundle"
@@ -86,7 +86,7 @@ CHUNK = 5000
 
 
 def table(name: str) -> Table:
-    return Base.metadata.tables[name]
+    return load_all().tables[name]  # monitor definitions live in a lazily loaded area's table
 
 
 def refs_of(t: Table) -> dict[str, str]:
