@@ -6,13 +6,16 @@ Two kinds of code, one mechanism (``lazy_module``):
   milliseconds per gunicorn worker, and only the monitoring, A/B-test and explanation features
   need them.
 - **Areas: monitoring and A/B tests** (``services/monitoring``, ``services/abtests`` and their
-  tables in ``models.monitoring``, ``models.abtests``): about 4 MiB per worker that a server whose
-  team monitors nothing would carry for nothing. Their routes, schemas and OpenAPI entries are
+  tables in ``models.monitoring``, ``models.abtests``), and the explanation services beyond the
+  rows the registry copies (``services.explain.records``): about 3 MiB per worker that a server whose
+  team monitors and explains nothing would carry for nothing. Their routes, schemas and OpenAPI entries are
   registered with the app as usual; the modules that reach into an area from outside it (its API
   and UI views, the model card, its background worker) bind the area's modules lazily, and its
   worker waits for the area's first row (``workers.base.PollingWorker.area_table``). Code that needs
-  every table calls ``models.load_all()``. ``tests/test_lazy_imports.py`` pins which areas an idle
-  server has loaded.
+  every table calls ``models.load_all()``. ``tests/unit/test_lazy_imports.py`` pins which areas
+  an idle server has loaded.
+- **Surfaces: the MLflow layer and the web UI** load their view modules by route table instead
+  (``urlrules.LazyView``).
 
 A module binds ``np = lazy_module("numpy")`` (with the real import under ``TYPE_CHECKING`` for
 mypy). The first attribute access imports the module (``importlib`` serialises concurrent first

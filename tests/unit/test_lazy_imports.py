@@ -123,13 +123,17 @@ _AREAS = (
     "tether_server.services.abtests",
     "tether_server.models.monitoring",
     "tether_server.models.abtests",
+    "tether_server.services.explain.card",
+    "tether_server.services.explain.explanations",
+    "tether_server.api.mlflow.tracking",
+    "tether_server.ui.pages_tracking",
 )
 
 
 def test_the_monitoring_and_ab_areas_load_on_first_use(tmp_path):
     """A server that serves tracking and registry calls, and runs its workers, maps neither area's
-    tables nor loads its code; the routes are still there (and documented), and the first call
-    loads the area and answers as usual."""
+    tables nor loads their code, nor the MLflow layer's or the UI's views; the routes are still
+    there (and documented), and the first call loads what it needs and answers as usual."""
     code = textwrap.dedent(
         f"""
         import sys
@@ -158,7 +162,14 @@ def test_the_monitoring_and_ab_areas_load_on_first_use(tmp_path):
         assert r.status_code == 200 and r.get_json()["items"] == [], r.get_json()
         r = c.get("/api/v1/ab-tests", headers=h)
         assert r.status_code == 200, r.get_json()
-        assert all(m in sys.modules for m in {_AREAS!r})
+        for part in ("card", "explanation"):
+            r = c.get("/api/v1/models/none/versions/1/" + part, headers=h)
+            assert r.status_code == 404, r.get_json()
+        r = c.get("/api/2.0/mlflow/experiments/get-by-name?experiment_name=e", headers=h)
+        assert r.status_code == 200 and r.get_json()["experiment"]["name"] == "e", r.get_json()
+        assert c.get("/", headers=h).status_code in (200, 302)  # a UI page
+        missing = [m for m in {_AREAS!r} if m not in sys.modules]
+        assert not missing, missing
         rt.close()
         print("ok")
         """

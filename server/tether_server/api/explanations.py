@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, request
 
 from .. import context
+from .._lazy import lazy_module
 from ..access import access
 from ..jsonutil import dumps
 from ..schemas.explain import (
@@ -16,11 +17,18 @@ from ..schemas.explain import (
     ExplanationSchema,
     ModelCardTextSchema,
 )
-from ..services.explain import card as cards
-from ..services.explain import card_md, local
-from ..services.explain import explanations as svc
 from ..services.explain.validate import parse_json
 from . import Blueprint
+
+if TYPE_CHECKING:  # loaded on first use (tether_server._lazy); the registry needs only ``records``
+    from ..services.explain import card as cards
+    from ..services.explain import card_md, local
+    from ..services.explain import explanations as svc
+else:
+    cards = lazy_module("tether_server.services.explain.card")
+    card_md = lazy_module("tether_server.services.explain.card_md")
+    local = lazy_module("tether_server.services.explain.local")
+    svc = lazy_module("tether_server.services.explain.explanations")
 
 blp = Blueprint("explanations", __name__, description="Explanations (global, local sample) and model cards")
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import context
+from .._lazy import lazy_module
 from ..access import access
 from ..schemas.registry import (
     DecisionSchema,
@@ -15,9 +16,13 @@ from ..schemas.registry import (
     TransitionRequestPageSchema,
     TransitionRequestSchema,
 )
-from ..services.explain import explanations as explain
 from ..services.registry import transitions as svc
 from . import Blueprint
+
+if TYPE_CHECKING:  # loaded on first use (tether_server._lazy): a request's explanation comparison
+    from ..services.explain import explanations as explain
+else:
+    explain = lazy_module("tether_server.services.explain.explanations")
 
 blp = Blueprint("transitions", __name__, description="Stage transition requests, approvals and policies")
 

@@ -9,17 +9,14 @@ from typing import TYPE_CHECKING, Any
 from .. import context
 from .._lazy import lazy_module
 from ..access import access
-from .common import page, ui_blueprint
+from .common import page
 
 if TYPE_CHECKING:  # the area loads on first use (tether_server._lazy)
     from ..services import abtests as svc
 else:
     svc = lazy_module("tether_server.services.abtests")
 
-bp = ui_blueprint("ui_abtests", __name__)
 
-
-@bp.route("/ab-tests/<int:test_id>", methods=["GET"])
 @access("viewer")
 def abtest_page(test_id: int) -> Any:
     s = context.db()

@@ -15,9 +15,7 @@ from ..access import access
 from ..services.events import webhooks
 from ..services.identity import groups, permissions, users
 from ..workers import webhooks as deliver
-from .common import page, ui_blueprint
-
-bp = ui_blueprint("ui_admin", __name__)
+from .common import page
 
 ROLES = ("viewer", "writer", "reviewer", "admin")
 
@@ -33,7 +31,6 @@ def _user(u: Any) -> dict[str, Any]:
     }
 
 
-@bp.route("/admin/users", methods=["GET"])
 @access("admin")
 def users_page() -> Any:
     return page(
@@ -41,7 +38,6 @@ def users_page() -> Any:
     )
 
 
-@bp.route("/admin/users", methods=["POST"])
 @access("admin")
 def create_user() -> Any:
     f = request.form
@@ -55,7 +51,6 @@ def create_user() -> Any:
     return redirect(url_for("ui_admin.users_page"), 303)
 
 
-@bp.route("/admin/users/<int:user_id>", methods=["POST"])
 @access("admin")
 def update_user(user_id: int) -> Any:
     s = context.db()
@@ -69,7 +64,6 @@ def update_user(user_id: int) -> Any:
     return redirect(url_for("ui_admin.users_page"), 303)
 
 
-@bp.route("/admin/tokens", methods=["GET"])
 @access("admin")
 def tokens_page() -> Any:
     s = context.db()
@@ -90,7 +84,6 @@ def tokens_page() -> Any:
     return page("admin_tokens.html", {"items": items})
 
 
-@bp.route("/admin/tokens/<int:token_id>/revoke", methods=["POST"])
 @access("admin")
 def revoke_token(token_id: int) -> Any:
     s = context.db()
@@ -98,7 +91,6 @@ def revoke_token(token_id: int) -> Any:
     return redirect(url_for("ui_admin.tokens_page"), 303)
 
 
-@bp.route("/admin/permissions", methods=["GET"])
 @access("admin")
 def permissions_page() -> Any:
     s = context.db()
@@ -128,7 +120,6 @@ def permissions_page() -> Any:
     )
 
 
-@bp.route("/admin/permissions", methods=["POST"])
 @access("admin")
 def change_permission() -> Any:
     f, s, me = request.form, context.db(), context.principal()
@@ -157,14 +148,12 @@ def _sub(w: Any) -> dict[str, Any]:
     }
 
 
-@bp.route("/admin/webhooks", methods=["GET"])
 @access("admin")
 def webhooks_page() -> Any:
     items = [_sub(w) for w in webhooks.list_subscriptions(context.db())]
     return page("admin_webhooks.html", {"items": items, "created_secret": None}, events=webhooks.EVENTS)
 
 
-@bp.route("/admin/webhooks", methods=["POST"])
 @access("admin")
 def create_webhook() -> Any:
     f, s = request.form, context.db()
@@ -188,7 +177,6 @@ def create_webhook() -> Any:
     )
 
 
-@bp.route("/admin/webhooks/<int:webhook_id>", methods=["GET"])
 @access("admin")
 def webhook_detail(webhook_id: int) -> Any:
     s = context.db()
@@ -216,7 +204,6 @@ def webhook_detail(webhook_id: int) -> Any:
     )
 
 
-@bp.route("/admin/webhooks/<int:webhook_id>/ping", methods=["POST"])
 @access("admin")
 def ping_webhook(webhook_id: int) -> Any:
     deliver.ping(context.database(), context.settings(), context.principal(), webhook_id)

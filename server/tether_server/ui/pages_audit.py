@@ -16,9 +16,7 @@ from ..access import access
 from ..errors import InvalidArgument
 from ..services import paging
 from ..services.events import audit
-from .common import page, ui_blueprint
-
-bp = ui_blueprint("ui_audit", __name__)
+from .common import page
 
 PAGE = 100
 
@@ -33,7 +31,6 @@ def _since(raw: str) -> int | None:
     return int(day.timestamp() * 1000)
 
 
-@bp.route("/audit", methods=["GET"])
 @access("reviewer")
 def audit_trail() -> Any:
     filters = {k: request.args.get(k, "").strip()[:200] for k in ("model", "action", "actor", "since")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,8 +15,6 @@ from ..pipeline import _session_version
 from ..services.events import publish
 from ..services.events import types as ev
 from ..services.identity import users as users_svc
-
-bp = Blueprint("ui_auth", __name__)
 
 
 def _recent_failures(s: Session, name: str, ip: str) -> int:
@@ -35,7 +33,6 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-@bp.route("/login", methods=["GET", "POST"])
 @access("public")
 def login() -> Any:
     error, status = None, 200
@@ -71,7 +68,6 @@ def login() -> Any:
     return render_template("login.html", error=error), status
 
 
-@bp.route("/logout", methods=["POST"])
 @access("public")
 def logout() -> Any:
     session.clear()

@@ -12,9 +12,7 @@ from urllib.parse import quote
 from .. import context
 from ..access import access
 from ..services.registry import lineage
-from .common import page, ui_blueprint
-
-bp = ui_blueprint("ui_lineage", __name__)
+from .common import page
 
 
 def node_href(node: dict[str, Any]) -> str | None:
@@ -36,14 +34,12 @@ def _with_links(graph: dict[str, Any]) -> dict[str, Any]:
     return graph
 
 
-@bp.route("/lineage/models/<name>/<int:version>", methods=["GET"])
 @access("viewer")
 def model_version(name: str, version: int) -> Any:
     graph = lineage.model_version_graph(context.db(), context.principal(), name, version)
     return page("lineage.html", _with_links(graph), title=f"{name} v{version}")
 
 
-@bp.route("/lineage/datasets/<int:dataset_version_id>", methods=["GET"])
 @access("viewer")
 def dataset_version(dataset_version_id: int) -> Any:
     graph = lineage.dataset_version_graph(context.db(), context.principal(), dataset_version_id)

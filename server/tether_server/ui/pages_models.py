@@ -17,12 +17,9 @@ from ..services.explain import card as cards
 from ..services.registry import catalog as registry
 from ..services.registry import deploy, lineage, transitions
 from . import queries
-from .common import page, ui_blueprint
-
-bp = ui_blueprint("ui_models", __name__)
+from .common import page
 
 
-@bp.route("/models", methods=["GET"])
 @access("viewer")
 def models_list() -> Any:
     s, me = context.db(), context.principal()
@@ -39,7 +36,6 @@ def models_list() -> Any:
     )
 
 
-@bp.route("/models/<name>", methods=["GET"])
 @access("viewer")
 def model_detail(name: str) -> Any:
     s, me = context.db(), context.principal()
@@ -58,7 +54,6 @@ def model_detail(name: str) -> Any:
     return page("model_detail.html", data)
 
 
-@bp.route("/models/<name>/versions/<int:version>", methods=["GET"])
 @access("viewer")
 def version_detail(name: str, version: int) -> Any:
     s, me = context.db(), context.principal()
@@ -75,7 +70,6 @@ def version_detail(name: str, version: int) -> Any:
     return page("version_detail.html", data, stages=("Staging", "Production", "Archived"))
 
 
-@bp.route("/models/<name>/versions/<int:version>/request", methods=["POST"])
 @access("writer")
 def request_transition(name: str, version: int) -> Any:
     """The form twin of ``POST /api/v1/models/<name>/versions/<v>/transition-requests``."""
@@ -96,7 +90,6 @@ def request_transition(name: str, version: int) -> Any:
     return redirect(url_for("ui_models.version_detail", name=name, version=version), 303)
 
 
-@bp.route("/models/<name>/versions/<int:version>/card", methods=["POST"])
 @access("writer")
 def edit_card(name: str, version: int) -> Any:
     """Form twin of ``PUT /api/v1/models/<name>/versions/<v>/card`` (intended use, limitations)."""

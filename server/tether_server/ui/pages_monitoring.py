@@ -16,9 +16,7 @@ from flask import request
 
 from ..access import access
 from ..errors import InvalidArgument
-from .common import page, ui_blueprint
-
-bp = ui_blueprint("ui_monitoring", __name__)
+from .common import page
 
 DEFAULT_DAYS = 7
 
@@ -34,7 +32,6 @@ def _range_days() -> int:
     return days
 
 
-@bp.route("/monitors/<int:monitor_id>", methods=["GET"])
 @access("viewer")
 def monitor_page(monitor_id: int) -> Any:
     api = f"/api/v1/monitors/{monitor_id}"

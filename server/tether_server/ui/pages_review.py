@@ -19,15 +19,12 @@ from ..models.registry import ModelVersion, TransitionRequest
 from ..services.events import audit
 from ..services.explain import explanations as explain
 from ..services.registry import deploy, transitions
-from .common import page, ui_blueprint
+from .common import page
 from .pages_abtests import evidence_for
-
-bp = ui_blueprint("ui_review", __name__)
 
 STATUSES = ("pending", "approved", "rejected", "cancelled")
 
 
-@bp.route("/reviews", methods=["GET"])
 @access("viewer")
 def reviews_list() -> Any:
     s, me = context.db(), context.principal()
@@ -96,7 +93,6 @@ def _events(name: str, req: TransitionRequest) -> list[dict[str, Any]]:
     ]
 
 
-@bp.route("/reviews/<int:transition_id>", methods=["GET"])
 @access("viewer")
 def review(transition_id: int) -> Any:
     me = context.principal()
@@ -126,7 +122,6 @@ def review(transition_id: int) -> Any:
     return page("review.html", data)
 
 
-@bp.route("/reviews/<int:transition_id>/decision", methods=["POST"])
 @access("reviewer")
 def decide(transition_id: int) -> Any:
     """Form twin of ``POST /api/v1/transition-requests/<id>/approve`` and ``.../reject``."""

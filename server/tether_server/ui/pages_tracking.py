@@ -14,9 +14,7 @@ from ..jsonutil import dumps, float_out
 from ..services.artifacts import files as artifacts
 from ..services.tracking import experiments, runs, search
 from . import queries
-from .common import page, ui_blueprint
-
-bp = ui_blueprint("ui_tracking", __name__)
+from .common import page
 
 PAGE_SIZES = (25, 50, 100, 200)
 MAX_COMPARE = 100
@@ -41,7 +39,6 @@ def _run_dict(run: Any, details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@bp.route("/", methods=["GET"])
 @access("viewer")
 def experiments_list() -> Any:
     rows, nxt = experiments.list_experiments(
@@ -92,7 +89,6 @@ def _order_by(order: str) -> list[str] | None:
     return [f"{sort_field(column)} {direction}"]
 
 
-@bp.route("/experiments/<int:experiment_id>", methods=["GET"])
 @access("viewer")
 def runs_table(experiment_id: int) -> Any:
     s, me, args = context.db(), context.principal(), _table_args()
@@ -159,7 +155,6 @@ def runs_table(experiment_id: int) -> Any:
 # ---------------------------------------------------------------- run detail
 
 
-@bp.route("/runs/<run_id>", methods=["GET"])
 @access("viewer")
 def run_detail(run_id: str) -> Any:
     s, me = context.db(), context.principal()
@@ -203,7 +198,6 @@ def _compare_ids() -> list[str]:
     return ids
 
 
-@bp.route("/compare", methods=["GET"])
 @access("viewer")
 def compare() -> Any:
     s, me = context.db(), context.principal()
@@ -223,7 +217,6 @@ def compare() -> Any:
     return page("compare.html", data)
 
 
-@bp.route("/compare/history", methods=["GET"])
 @access("viewer")
 def compare_history() -> Any:
     """Batched twin of ``GET /api/v1/runs/<id>/metrics/<key>?max_points=`` for the compare charts."""

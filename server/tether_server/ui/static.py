@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, send_from_directory
+from flask import Response, current_app, send_from_directory
 
 from ..access import access
 
-bp = Blueprint("ui_static", __name__)
 
-
-@bp.route("/static/<path:filename>", methods=["GET"])
 @access("public")
 def asset(filename: str) -> Response:
     return send_from_directory(current_app.config["TETHER_WEB_ROOT"] + "/static", filename, max_age=300)

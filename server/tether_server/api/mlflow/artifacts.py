@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify, request
 
 from ... import context
 from ...access import access
@@ -28,7 +28,6 @@ from ..artifacts import receive_body
 from . import convert as cv
 from . import logged_models
 
-bp = Blueprint("mlflow_artifacts", __name__)
 _LIST_PAGE = 1000
 
 
@@ -82,7 +81,6 @@ def _run_in(experiment_id: int, run_experiment_id: int, run_id: str) -> None:
         raise NotFound(f"Run {run_id!r} is not in experiment {experiment_id}")
 
 
-@bp.route("/<path:path>", methods=["PUT"])
 @access("writer")
 def upload(path: str) -> Any:
     """Stream the raw body into the run's artifacts (the row is written after the bytes moved)."""
@@ -94,7 +92,6 @@ def upload(path: str) -> Any:
     return jsonify({})
 
 
-@bp.route("/<path:path>", methods=["GET"])
 @access("viewer")
 def download(path: str) -> Response:
     session, actor = context.db(), context.principal()
@@ -110,7 +107,6 @@ def download(path: str) -> Response:
     return _stream(art.path, art.content_type, art.size, art.storage_key)
 
 
-@bp.route("", methods=["GET"])
 @access("viewer")
 def list_() -> Any:
     """The folder's direct children as ``{"files": [{path, is_dir, file_size}]}`` (names relative to

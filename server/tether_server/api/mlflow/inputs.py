@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import jsonify
 from sqlalchemy.orm import Session
 
 from ... import context
@@ -27,8 +27,6 @@ from ...services.tracking import runs as runs_svc
 from ...services.tracking.search_filter import MLFLOW_DATASET_PREFIX
 from . import convert as cv
 from . import logged_models
-
-bp = Blueprint("mlflow_inputs", __name__)
 
 CONTEXT_TAG = "mlflow.data.context"
 #: MLflow's free-form context names → Tether's three contexts (no tag: training).
@@ -67,7 +65,6 @@ def _manifest(digest: str, source_type: str, source: str) -> list[dict[str, Any]
     return [{"path": path, "sha256": hashlib.sha256(identity).hexdigest(), "size": 0}]
 
 
-@bp.route("/runs/log-inputs", methods=["POST"])
 @access("writer")
 def log_inputs() -> Any:
     body = cv.args()

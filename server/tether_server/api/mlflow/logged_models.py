@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import jsonify
 from sqlalchemy.orm import Session
 
 from ... import context
@@ -32,7 +32,6 @@ from ...services.artifacts import files as files_svc
 from ...services.tracking import runs as runs_svc
 from . import convert as cv
 
-bp = Blueprint("mlflow_logged_models", __name__)
 _ID = re.compile(r"^m-([0-9a-f]{32})((?:[0-9a-f]{2}){1,250})$")
 READY, PENDING = "LOGGED_MODEL_READY", "LOGGED_MODEL_PENDING"
 #: Run tag prefix marking a run folder as a logged model (``<prefix><name>`` = model id).
@@ -92,7 +91,6 @@ def load(session: Session, actor: Principal, raw_id: Any) -> tuple[Run, str]:
     return runs_svc.get_run(session, actor, run_id), name
 
 
-@bp.route("/logged-models", methods=["POST"])
 @access("writer")
 def create() -> Any:
     from .tracking import experiment_id_of
@@ -113,7 +111,6 @@ def create() -> Any:
     return jsonify({"model": describe(session, run, name)})
 
 
-@bp.route("/logged-models/<model_id>", methods=["GET"])
 @access("viewer")
 def get(model_id: str) -> Any:
     session = context.db()
@@ -121,7 +118,6 @@ def get(model_id: str) -> Any:
     return jsonify({"model": describe(session, run, name)})
 
 
-@bp.route("/logged-models/<model_id>", methods=["PATCH"])
 @access("writer")
 def finalize(model_id: str) -> Any:
     """The client reports the upload's outcome; READY is what the stored files say."""
@@ -130,7 +126,6 @@ def finalize(model_id: str) -> Any:
     return jsonify({"model": describe(session, run, name)})
 
 
-@bp.route("/logged-models/<model_id>/tags", methods=["PATCH"])
 @access("writer")
 def set_tags(model_id: str) -> Any:
     """Accepted (EDIT on the run checked) and not stored: see the README's MLflow differences."""
@@ -139,7 +134,6 @@ def set_tags(model_id: str) -> Any:
     return jsonify({})
 
 
-@bp.route("/logged-models/search", methods=["POST"])
 @access("viewer")
 def search() -> Any:
     """The logged models of the runs the caller reads in the given experiments, newest runs first;
@@ -167,7 +161,6 @@ def search() -> Any:
     return jsonify({"models": out})
 
 
-@bp.route("/runs/outputs", methods=["POST"])
 @access("writer")
 def log_outputs() -> Any:
     """A run's model outputs: the link is the model folder in the run itself; checked, not stored."""
@@ -182,7 +175,6 @@ def log_outputs() -> Any:
     return jsonify({})
 
 
-@bp.route("/runs/log-model", methods=["POST"])
 @access("writer")
 def log_model_history() -> Any:
     """MLflow's per-run model history (``mlflow.log-model.history``): the model folder in the run's

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import jsonify, request
 from sqlalchemy.orm import Session
 
 from ... import context
@@ -19,8 +19,6 @@ from ...services.registry import transitions, versions
 from . import convert as cv
 from . import logged_models
 from .registry import kw, model_version, name_of, search_filter, version_number
-
-bp = Blueprint("mlflow_model_versions", __name__)
 
 _SOURCE_HTTP = re.compile(r"^https?://[^/]+(?:/.*)?/api/2\.0/mlflow-artifacts/artifacts/(.*)$")
 _MAX_SEARCH = 1000
@@ -61,7 +59,6 @@ def parse_source(session: Session, actor: Principal, source: Any, run_id: str | 
     return rid, check_path(path, allow_empty=True)
 
 
-@bp.route("/model-versions/create", methods=["POST"])
 @access("writer")
 def version_create() -> Any:
     body = cv.args()
@@ -85,7 +82,6 @@ def version_create() -> Any:
     return jsonify({"model_version": model_version(session, name, mv, [])})
 
 
-@bp.route("/model-versions/get", methods=["GET"])
 @access("viewer")
 def version_get() -> Any:
     body = cv.args()
@@ -94,7 +90,6 @@ def version_get() -> Any:
     return jsonify({"model_version": model_version(session, name, mv)})
 
 
-@bp.route("/model-versions/update", methods=["PATCH", "POST"])
 @access("writer")
 def version_update() -> Any:
     body = cv.args()
@@ -110,7 +105,6 @@ def version_update() -> Any:
     return jsonify({"model_version": model_version(session, name, mv)})
 
 
-@bp.route("/model-versions/delete", methods=["DELETE"])
 @access("writer")
 def version_delete() -> Any:
     body = cv.args()
@@ -120,7 +114,6 @@ def version_delete() -> Any:
     return jsonify({})
 
 
-@bp.route("/model-versions/search", methods=["GET", "POST"])
 @access("viewer")
 def version_search() -> Any:
     body = cv.args()
@@ -146,7 +139,6 @@ def version_search() -> Any:
     return jsonify(out)
 
 
-@bp.route("/model-versions/get-download-uri", methods=["GET"])
 @access("viewer")
 def version_download_uri() -> Any:
     """The registry's own copy of the version's files (``artifacts``: ``registry/<name>/<version>``)."""
@@ -156,7 +148,6 @@ def version_download_uri() -> Any:
     return jsonify({"artifact_uri": f"mlflow-artifacts:/registry/{name}/{number}"})
 
 
-@bp.route("/model-versions/transition-stage", methods=["POST"])
 @access("writer")
 def version_transition() -> Any:
     """Governed: a stage whose policy needs approvals gets a transition request (committed) and the
@@ -190,7 +181,6 @@ def version_transition() -> Any:
     return jsonify({"model_version": model_version(session, name, mv)})
 
 
-@bp.route("/model-versions/set-tag", methods=["POST"])
 @access("writer")
 def version_set_tag() -> Any:
     body = cv.args()
@@ -206,7 +196,6 @@ def version_set_tag() -> Any:
     return jsonify({})
 
 
-@bp.route("/model-versions/delete-tag", methods=["DELETE"])
 @access("writer")
 def version_delete_tag() -> Any:
     body = cv.args()

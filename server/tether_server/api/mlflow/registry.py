@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import jsonify
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import Session
 
@@ -28,8 +28,6 @@ from ...services.registry import deploy, versions
 from ...services.tracking.search_filter import compare, ends_in_escape
 from ...services.validation import check_key
 from . import convert as cv
-
-bp = Blueprint("mlflow_registry", __name__)
 
 _SEARCH_TERM = re.compile(
     r"""^\s*(?:(attributes?|tags?)\.)?(`[^`]+`|"[^"]+"|[\w.]+)\s*(=|!=|LIKE|ILIKE)\s*(['"])(.*?)\4\s*$""",
@@ -97,7 +95,6 @@ def registered_model(session: Session, model: RegisteredModel) -> dict[str, Any]
 # ---------------------------------------------------------------- registered models
 
 
-@bp.route("/registered-models/create", methods=["POST"])
 @access("writer")
 def model_create() -> Any:
     body = cv.args()
@@ -113,7 +110,6 @@ def model_create() -> Any:
     return jsonify({"registered_model": registered_model(session, model)})
 
 
-@bp.route("/registered-models/get", methods=["GET"])
 @access("viewer")
 def model_get() -> Any:
     session = context.db()
@@ -121,7 +117,6 @@ def model_get() -> Any:
     return jsonify({"registered_model": registered_model(session, model)})
 
 
-@bp.route("/registered-models/update", methods=["PATCH", "POST"])
 @access("writer")
 def model_update() -> Any:
     body = cv.args()
@@ -132,14 +127,12 @@ def model_update() -> Any:
     return jsonify({"registered_model": registered_model(session, model)})
 
 
-@bp.route("/registered-models/delete", methods=["DELETE"])
 @access("writer")
 def model_delete() -> Any:
     svc.delete_model(context.db(), context.principal(), context.store(), name_of(cv.args()), **kw())
     return jsonify({})
 
 
-@bp.route("/registered-models/set-tag", methods=["POST"])
 @access("writer")
 def model_set_tag() -> Any:
     body = cv.args()
@@ -150,7 +143,6 @@ def model_set_tag() -> Any:
     return jsonify({})
 
 
-@bp.route("/registered-models/search", methods=["GET", "POST"])
 @access("viewer")
 def model_search() -> Any:
     body = cv.args()
@@ -244,7 +236,6 @@ def search_filter(raw: Any, fields: tuple[str, ...]) -> SearchFilter:
     return SearchFilter(tuple(terms))
 
 
-@bp.route("/registered-models/get-latest-versions", methods=["POST", "GET"])
 @access("viewer")
 def latest_versions() -> Any:
     body = cv.args()
@@ -265,7 +256,6 @@ def latest_versions() -> Any:
 # ---------------------------------------------------------------- aliases
 
 
-@bp.route("/registered-models/alias", methods=["POST"])
 @access("writer")
 def alias_set() -> Any:
     body = cv.args()
@@ -274,7 +264,6 @@ def alias_set() -> Any:
     return jsonify({})
 
 
-@bp.route("/registered-models/alias", methods=["DELETE"])
 @access("writer")
 def alias_delete() -> Any:
     body = cv.args()
@@ -283,7 +272,6 @@ def alias_delete() -> Any:
     return jsonify({})
 
 
-@bp.route("/registered-models/alias", methods=["GET"])
 @access("viewer")
 def alias_get() -> Any:
     body = cv.args()

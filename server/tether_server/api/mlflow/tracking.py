@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import jsonify
 from sqlalchemy.orm import Session
 
 from ... import context
@@ -20,8 +20,6 @@ from ...services.tracking import search as search_svc
 from ...services.tracking import search_filter
 from . import convert as cv
 from . import inputs, logged_models
-
-bp = Blueprint("mlflow_tracking", __name__)
 
 #: MLflow's own limits for ``runs/log-batch``.
 BATCH_LIMITS = {"metrics": 1000, "params": 100, "tags": 100}
@@ -91,14 +89,12 @@ def experiment_id_of(session: Session, actor: Principal, raw: Any, *, create: bo
 # ---------------------------------------------------------------- experiments
 
 
-@bp.route("/experiments/get-by-name", methods=["GET"])
 @access("viewer")
 def experiment_by_name() -> Any:
     name = cv.text(cv.args(), "experiment_name")
     return _ok({"experiment": cv.experiment(_experiment_by_name(context.db(), context.principal(), name))})
 
 
-@bp.route("/experiments/get", methods=["GET"])
 @access("viewer")
 def experiment_get() -> Any:
     session, actor = context.db(), context.principal()
@@ -106,7 +102,6 @@ def experiment_get() -> Any:
     return _ok({"experiment": cv.experiment(experiments_svc.get_experiment(session, actor, eid))})
 
 
-@bp.route("/experiments/create", methods=["POST"])
 @access("writer")
 def experiment_create() -> Any:
     body = cv.args()
@@ -116,7 +111,6 @@ def experiment_create() -> Any:
     return _ok({"experiment_id": str(exp.id)})
 
 
-@bp.route("/experiments/search", methods=["POST", "GET"])
 @access("viewer")
 def experiment_search() -> Any:
     body = cv.args()
@@ -158,7 +152,6 @@ def _name_filter(raw: Any) -> tuple[str | None, tuple[str, str] | None]:
     return None, (op, value)
 
 
-@bp.route("/experiments/delete", methods=["POST"])
 @access("writer")
 def experiment_delete() -> Any:
     session, actor = context.db(), context.principal()
@@ -167,7 +160,6 @@ def experiment_delete() -> Any:
     return _ok()
 
 
-@bp.route("/experiments/restore", methods=["POST"])
 @access("writer")
 def experiment_restore() -> Any:
     session, actor = context.db(), context.principal()
@@ -176,7 +168,6 @@ def experiment_restore() -> Any:
     return _ok()
 
 
-@bp.route("/experiments/update", methods=["POST"])
 @access("writer")
 def experiment_update() -> Any:
     """Rename (MLflow's only experiment update)."""
@@ -187,7 +178,6 @@ def experiment_update() -> Any:
     return _ok()
 
 
-@bp.route("/experiments/set-experiment-tag", methods=["POST"])
 @access("writer")
 def experiment_set_tag() -> Any:
     body = cv.args()
@@ -213,7 +203,6 @@ def _refuse_server_tags(keys: Any, field: str) -> None:
             )
 
 
-@bp.route("/runs/create", methods=["POST"])
 @access("writer")
 def run_create() -> Any:
     body = cv.args()
@@ -234,7 +223,6 @@ def run_create() -> Any:
     return _ok({"run": cv.run(run, details)})
 
 
-@bp.route("/runs/get", methods=["GET"])
 @access("viewer")
 def run_get() -> Any:
     session = context.db()
@@ -243,7 +231,6 @@ def run_get() -> Any:
     return _ok({"run": cv.run(run, details, inputs.run_inputs(session, [run.id])[run.id])})
 
 
-@bp.route("/runs/update", methods=["POST"])
 @access("writer")
 def run_update() -> Any:
     body = cv.args()
@@ -260,21 +247,18 @@ def run_update() -> Any:
     return _ok({"run_info": cv.run_info(run, tags)})
 
 
-@bp.route("/runs/delete", methods=["POST"])
 @access("writer")
 def run_delete() -> Any:
     runs_svc.delete_run(context.db(), context.principal(), cv.run_id_of(cv.args()))
     return _ok()
 
 
-@bp.route("/runs/restore", methods=["POST"])
 @access("writer")
 def run_restore() -> Any:
     runs_svc.restore_run(context.db(), context.principal(), cv.run_id_of(cv.args()))
     return _ok()
 
 
-@bp.route("/runs/log-parameter", methods=["POST"])
 @access("writer")
 def run_log_param() -> Any:
     body = cv.args()
@@ -285,7 +269,6 @@ def run_log_param() -> Any:
     return _ok()
 
 
-@bp.route("/runs/set-tag", methods=["POST"])
 @access("writer")
 def run_set_tag() -> Any:
     body = cv.args()
@@ -299,7 +282,6 @@ def run_set_tag() -> Any:
     return _ok()
 
 
-@bp.route("/runs/delete-tag", methods=["POST"])
 @access("writer")
 def run_delete_tag() -> Any:
     body = cv.args()
@@ -314,7 +296,6 @@ def run_delete_tag() -> Any:
     return _ok()
 
 
-@bp.route("/runs/log-metric", methods=["POST"])
 @access("writer")
 def run_log_metric() -> Any:
     body = cv.args()
@@ -331,7 +312,6 @@ def run_log_metric() -> Any:
     return _ok()
 
 
-@bp.route("/runs/log-batch", methods=["POST"])
 @access("writer")
 def run_log_batch() -> Any:
     body = cv.args()
@@ -390,7 +370,6 @@ def run_log_batch() -> Any:
     return _ok()
 
 
-@bp.route("/runs/search", methods=["POST"])
 @access("viewer")
 def run_search() -> Any:
     body = cv.args()
@@ -434,7 +413,6 @@ def run_search() -> Any:
     return _ok(out)
 
 
-@bp.route("/metrics/get-history", methods=["GET"])
 @access("viewer")
 def metric_history() -> Any:
     body = cv.args()
