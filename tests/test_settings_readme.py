@@ -433,6 +433,7 @@ def check_monitor_eval_seconds(env: Env, mp: pytest.MonkeyPatch) -> None:
             return True
 
     worker._wake = Recorder()  # type: ignore[attr-defined]
+    mp.setattr(worker, "in_use", lambda: True)  # a monitor exists (the pass itself is patched)
     worker.start()
     worker.stop()
     # one evaluator pass ran, then the loop sleeps the configured period
@@ -458,6 +459,7 @@ def check_abtest_eval_seconds(env: Env, mp: pytest.MonkeyPatch) -> None:
             return True
 
     worker._wake = Recorder()  # type: ignore[attr-defined]
+    mp.setattr(worker, "in_use", lambda: True)  # a test exists (the pass itself is patched)
     worker.start()
     worker.stop()
     # one decision pass over this app's database ran, then the loop sleeps the configured period
