@@ -5,7 +5,6 @@ transaction; transition ids are ``transition_id``; adding an event type is one c
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -165,7 +164,6 @@ def test_a_new_event_type_is_one_class(app, client, admin_token, backend):
     known = list(WEBHOOK_EVENTS)
     assert "canary.raised" not in known
 
-    @dataclass(frozen=True, kw_only=True)
     class CanaryRaised(Event):
         action = "canary.raised"
         webhook = "canary.raised"

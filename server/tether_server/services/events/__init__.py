@@ -10,7 +10,7 @@ A domain change publishes one typed event in the caller's transaction::
 
 ``publish`` appends the audit row and, for an event with a ``webhook`` name, one outbox row per
 matching subscription; both commit or roll back with the change. Adding an event type is ONE
-dataclass in its domain's module of ``types/`` (re-exported by ``types/__init__.py``, whose
+class in its domain's module of ``types/`` (re-exported by ``types/__init__.py``, whose
 docstring says how): subclass ``Event`` (or ``ModelEvent``), set ``action`` (audit action),
 optionally ``webhook`` (it then becomes a valid subscription event), declare its fields and override
 ``details()`` / ``data()``. ``after_commit(session, fn_or_signal)`` (from ``db``, re-exported) runs work once the transaction committed.

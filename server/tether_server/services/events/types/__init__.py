@@ -1,4 +1,4 @@
-"""Every domain event type, one frozen dataclass each, in one module per domain (see ``../bus.py``
+"""Every domain event type, one frozen record class each (``base.FrozenRecord``), in one module per domain (see ``../bus.py``
 for what ``publish`` does): ``registry`` (models, versions, transitions, aliases, policies),
 ``identity`` (users, logins, tokens, grants), ``groups``, ``subscriptions`` (webhook
 subscriptions), ``monitoring`` (monitors, alerts, retrain requests) and ``abtests``.

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .registry import ModelEvent
 
 
-@dataclass(frozen=True, kw_only=True)
 class ABTestEvent(ModelEvent):
     """Something happened to an A/B test of a model (its id is ``ab_test_id``)."""
 
@@ -27,7 +25,6 @@ class ABTestEvent(ModelEvent):
         return self.details()
 
 
-@dataclass(frozen=True, kw_only=True)
 class ABTestStarted(ABTestEvent):
     action = "abtest.started"
     webhook = "abtest.started"
@@ -38,7 +35,6 @@ class ABTestStarted(ABTestEvent):
         return {**super().details(), "arms": self.arms, "traffic": self.traffic}
 
 
-@dataclass(frozen=True, kw_only=True)
 class ABTestStopped(ABTestEvent):
     """The test (or one losing arm of it) stopped: the deployment should route that traffic back."""
 
@@ -51,7 +47,6 @@ class ABTestStopped(ABTestEvent):
         return {**super().details(), "reason": self.reason, "arm": self.arm}
 
 
-@dataclass(frozen=True, kw_only=True)
 class ABTestDecided(ABTestEvent):
     action = "abtest.decided"
     webhook = "abtest.decided"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..base import Event
 
 
-@dataclass(frozen=True, kw_only=True)
 class GroupEvent(Event):
     resource_type = "group"
     group_id: int
@@ -19,7 +17,6 @@ class GroupEvent(Event):
         return self.group_id
 
 
-@dataclass(frozen=True, kw_only=True)
 class GroupCreated(GroupEvent):
     action = "group.created"
 
@@ -27,7 +24,6 @@ class GroupCreated(GroupEvent):
         return self.group
 
 
-@dataclass(frozen=True, kw_only=True)
 class GroupDeleted(GroupEvent):
     action = "group.deleted"
 
@@ -35,7 +31,6 @@ class GroupDeleted(GroupEvent):
         return self.group
 
 
-@dataclass(frozen=True, kw_only=True)
 class GroupMemberAdded(GroupEvent):
     action = "group.member_added"
     user_id: int
@@ -48,7 +43,6 @@ class GroupMemberAdded(GroupEvent):
         return {"group": self.group, "user": self.user, "user_id": self.user_id}
 
 
-@dataclass(frozen=True, kw_only=True)
 class GroupMemberRemoved(GroupMemberAdded):
     action = "group.member_removed"
 

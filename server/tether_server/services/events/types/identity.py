@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..base import Event
 
 
-@dataclass(frozen=True, kw_only=True)
 class UserEvent(Event):
     resource_type = "user"
     user_id: int
@@ -18,7 +16,6 @@ class UserEvent(Event):
         return self.user_id
 
 
-@dataclass(frozen=True, kw_only=True)
 class UserCreated(UserEvent):
     action = "user.created"
     name: str
@@ -31,7 +28,6 @@ class UserCreated(UserEvent):
         return {"name": self.name}
 
 
-@dataclass(frozen=True, kw_only=True)
 class UserRoleChanged(UserEvent):
     action = "user.role_changed"
     from_role: str
@@ -44,22 +40,18 @@ class UserRoleChanged(UserEvent):
         return self.to_role
 
 
-@dataclass(frozen=True, kw_only=True)
 class UserActivated(UserEvent):
     action = "user.activated"
 
 
-@dataclass(frozen=True, kw_only=True)
 class UserDeactivated(UserEvent):
     action = "user.deactivated"
 
 
-@dataclass(frozen=True, kw_only=True)
 class UserPasswordSet(UserEvent):
     action = "user.password_set"
 
 
-@dataclass(frozen=True, kw_only=True)
 class LoggedIn(UserEvent):
     action = "auth.login"
     ip: str
@@ -68,7 +60,6 @@ class LoggedIn(UserEvent):
         return {"ip": self.ip}
 
 
-@dataclass(frozen=True, kw_only=True)
 class LoginFailed(Event):
     """A failed login (no principal: the audit row's actor is the name that was tried)."""
 
@@ -85,7 +76,6 @@ class LoginFailed(Event):
         return {"ip": self.ip}
 
 
-@dataclass(frozen=True, kw_only=True)
 class TokenCreated(Event):
     action = "token.created"
     resource_type = "token"
@@ -103,7 +93,6 @@ class TokenCreated(Event):
         return {"user": self.user, "name": self.name, "expires_at": self.expires_at, "scopes": self.scopes}
 
 
-@dataclass(frozen=True, kw_only=True)
 class TokenRevoked(Event):
     action = "token.revoked"
     resource_type = "token"
@@ -119,7 +108,6 @@ class TokenRevoked(Event):
         return {"name": self.name, "user_id": self.user_id}
 
 
-@dataclass(frozen=True, kw_only=True)
 class GrantEvent(Event):
     """A grant on one resource (its type is the audit row's resource type)."""
 
@@ -139,7 +127,6 @@ class GrantEvent(Event):
         return dict(self.grantee)
 
 
-@dataclass(frozen=True, kw_only=True)
 class PermissionGranted(GrantEvent):
     action = "permission.granted"
     before: str | None
@@ -152,7 +139,6 @@ class PermissionGranted(GrantEvent):
         return self.level
 
 
-@dataclass(frozen=True, kw_only=True)
 class PermissionRevoked(GrantEvent):
     action = "permission.revoked"
     before: str | None = None

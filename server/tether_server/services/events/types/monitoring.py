@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar
 
 from ..base import Event
 
 
-@dataclass(frozen=True, kw_only=True)
 class MonitoringEvent(Event):
     """A monitoring change on a registered model. Changes made by the evaluator (no actor) are
     audited as ``tether-monitor``; the webhook body carries ``details()`` unless a type says otherwise."""
@@ -28,7 +27,6 @@ class MonitoringEvent(Event):
         return self.details()
 
 
-@dataclass(frozen=True, kw_only=True)
 class MonitorEvent(MonitoringEvent):
     monitor_id: int
     name: str
@@ -42,22 +40,18 @@ class MonitorEvent(MonitoringEvent):
         return {"monitor_id": self.monitor_id, "name": self.name, "changes": self.changes}
 
 
-@dataclass(frozen=True, kw_only=True)
 class MonitorCreated(MonitorEvent):
     action: ClassVar[str] = "monitor.created"
 
 
-@dataclass(frozen=True, kw_only=True)
 class MonitorUpdated(MonitorEvent):
     action: ClassVar[str] = "monitor.updated"
 
 
-@dataclass(frozen=True, kw_only=True)
 class MonitorDeleted(MonitorEvent):
     action: ClassVar[str] = "monitor.deleted"
 
 
-@dataclass(frozen=True, kw_only=True)
 class AlertEvent(MonitoringEvent):
     resource_type: ClassVar[str] = "alert"
     alert: dict[str, Any]  # the alert as the API shows it, when the event happened
@@ -74,25 +68,21 @@ class AlertEvent(MonitoringEvent):
         return {"alert": self.alert}
 
 
-@dataclass(frozen=True, kw_only=True)
 class AlertOpened(AlertEvent):
     action: ClassVar[str] = "alert.opened"
     webhook: ClassVar[str | None] = "alert.opened"
 
 
-@dataclass(frozen=True, kw_only=True)
 class AlertAcknowledged(AlertEvent):
     action: ClassVar[str] = "alert.acknowledged"
     webhook: ClassVar[str | None] = "alert.acknowledged"
 
 
-@dataclass(frozen=True, kw_only=True)
 class AlertResolved(AlertEvent):
     action: ClassVar[str] = "alert.resolved"
     webhook: ClassVar[str | None] = "alert.resolved"
 
 
-@dataclass(frozen=True, kw_only=True)
 class RetrainRequested(MonitoringEvent):
     action: ClassVar[str] = "retrain.requested"
     webhook: ClassVar[str | None] = "retrain.requested"

@@ -3,13 +3,11 @@ explanations, model cards and promotion policies."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..base import Event
 
 
-@dataclass(frozen=True, kw_only=True)
 class ModelEvent(Event):
     """A change to a registered model (audit rows carry the model's id and name)."""
 
@@ -26,7 +24,6 @@ class ModelEvent(Event):
         return self.model
 
 
-@dataclass(frozen=True, kw_only=True)
 class ModelCreated(ModelEvent):
     action = "model.created"
 
@@ -34,7 +31,6 @@ class ModelCreated(ModelEvent):
         return self.model
 
 
-@dataclass(frozen=True, kw_only=True)
 class ModelUpdated(ModelEvent):
     action = "model.updated"
     description_changed: bool
@@ -44,7 +40,6 @@ class ModelUpdated(ModelEvent):
         return {"description": self.description_changed, "tags": sorted(self.tags)}
 
 
-@dataclass(frozen=True, kw_only=True)
 class ModelDeleted(ModelEvent):
     action = "model.deleted"
 
@@ -52,7 +47,6 @@ class ModelDeleted(ModelEvent):
         return self.model
 
 
-@dataclass(frozen=True, kw_only=True)
 class ModelVersionCreated(ModelEvent):
     action = "model.version_created"
     webhook = "model_version.created"
@@ -76,7 +70,6 @@ class ModelVersionCreated(ModelEvent):
         return {"version": self.version, "run_id": self.run_id, "stage": "None"}
 
 
-@dataclass(frozen=True, kw_only=True)
 class ModelVersionUpdated(ModelEvent):
     action = "model.version_updated"
     version: int
@@ -85,7 +78,6 @@ class ModelVersionUpdated(ModelEvent):
         return {"version": self.version}
 
 
-@dataclass(frozen=True, kw_only=True)
 class ModelVersionDeleted(ModelEvent):
     action = "model.version_deleted"
     version: int
@@ -98,7 +90,6 @@ class ModelVersionDeleted(ModelEvent):
         return {"version": self.version, "run_id": self.run_id}
 
 
-@dataclass(frozen=True, kw_only=True)
 class TransitionEvent(ModelEvent):
     """Something happened to a reviewed transition (its id is ``transition_id``)."""
 
@@ -130,7 +121,6 @@ class TransitionEvent(ModelEvent):
         }
 
 
-@dataclass(frozen=True, kw_only=True)
 class TransitionRequested(TransitionEvent):
     action = "model.transition_requested"
     webhook = "transition.requested"
@@ -140,7 +130,6 @@ class TransitionRequested(TransitionEvent):
         return {**super().details(), "required_approvals": self.required_approvals}
 
 
-@dataclass(frozen=True, kw_only=True)
 class TransitionApprovalAdded(TransitionEvent):
     action = "model.transition_approval_added"
     approvals: int
@@ -150,24 +139,20 @@ class TransitionApprovalAdded(TransitionEvent):
         return {**super().details(), "approvals": self.approvals, "required": self.required}
 
 
-@dataclass(frozen=True, kw_only=True)
 class TransitionApproved(TransitionEvent):
     action = "model.transition_approved"
     webhook = "transition.approved"
 
 
-@dataclass(frozen=True, kw_only=True)
 class TransitionRejected(TransitionEvent):
     action = "model.transition_rejected"
     webhook = "transition.rejected"
 
 
-@dataclass(frozen=True, kw_only=True)
 class TransitionCancelled(TransitionEvent):
     action = "model.transition_cancelled"
 
 
-@dataclass(frozen=True, kw_only=True)
 class StageChanged(ModelEvent):
     action = "model.stage_changed"
     webhook = "stage.changed"
@@ -195,7 +180,6 @@ class StageChanged(ModelEvent):
         }
 
 
-@dataclass(frozen=True, kw_only=True)
 class AliasChanged(ModelEvent):
     """An alias was set (``version``) or deleted (``version`` None)."""
 
@@ -220,7 +204,6 @@ class AliasChanged(ModelEvent):
         return {"alias": self.alias, "version": self.version, "previous_version": self.previous_version}
 
 
-@dataclass(frozen=True, kw_only=True)
 class ExplanationSet(ModelEvent):
     """A version's global explanation was set or replaced (``replaced``), or its local sample added."""
 
@@ -246,7 +229,6 @@ class ExplanationSet(ModelEvent):
         }
 
 
-@dataclass(frozen=True, kw_only=True)
 class ModelCardUpdated(ModelEvent):
     """The person-written part of a version's model card (intended use, limitations) changed."""
 
@@ -258,7 +240,6 @@ class ModelCardUpdated(ModelEvent):
         return {"version": self.version, "fields": sorted(self.fields)}
 
 
-@dataclass(frozen=True, kw_only=True)
 class PolicyChanged(Event):
     """A promotion policy changed: a model's (``model_id`` set) or the global one."""
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..base import Event
 
 
-@dataclass(frozen=True, kw_only=True)
 class WebhookEvent(Event):
     resource_type = "webhook"
     subscription_id: int
@@ -18,7 +16,6 @@ class WebhookEvent(Event):
         return self.subscription_id
 
 
-@dataclass(frozen=True, kw_only=True)
 class WebhookCreated(WebhookEvent):
     action = "webhook.created"
     url: str
@@ -33,7 +30,6 @@ class WebhookCreated(WebhookEvent):
         return {"url": self.url, "events": self.events}
 
 
-@dataclass(frozen=True, kw_only=True)
 class WebhookUpdated(WebhookEvent):
     action = "webhook.updated"
     fields: list[str]
@@ -42,7 +38,6 @@ class WebhookUpdated(WebhookEvent):
         return {"fields": self.fields}
 
 
-@dataclass(frozen=True, kw_only=True)
 class WebhookDeleted(WebhookEvent):
     action = "webhook.deleted"
     url: str
