@@ -219,3 +219,12 @@ def test_a_gated_worker_runs_its_passes_from_its_areas_first_row_on(app, client,
     finally:
         worker.stop()
     assert worker.in_use() is True
+
+
+def test_the_gated_workers_probe_their_areas_own_tables():
+    from tether_server.models.abtests import ABTest
+    from tether_server.models.monitoring import Monitor
+    from tether_server.workers import ABTestEvaluator, MonitorEvaluatorWorker
+
+    assert MonitorEvaluatorWorker.area_table == Monitor.__tablename__
+    assert ABTestEvaluator.area_table == ABTest.__tablename__
