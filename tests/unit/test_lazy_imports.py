@@ -228,3 +228,34 @@ def test_the_gated_workers_probe_their_areas_own_tables():
 
     assert MonitorEvaluatorWorker.area_table == Monitor.__tablename__
     assert ABTestEvaluator.area_table == ABTest.__tablename__
+
+
+def test_response_schema_classes_resolve_to_one_shared_instance(monkeypatch):
+    """``api.shared_schema``: every ``response``/``alt_response`` naming a schema class gets the one
+    instance of that class (flask-smorest would build one per decorator)."""
+    import flask_smorest
+
+    from tether_server.api import Blueprint, shared_schema
+    from tether_server.schemas.runs import RunSchema
+
+    seen: list[object] = []
+    response, alt = flask_smorest.Blueprint.response, flask_smorest.Blueprint.alt_response
+
+    def record(self, code, schema=None, *a, **k):
+        seen.append(schema)
+        return response(self, code, schema, *a, **k)
+
+    def record_alt(self, code, resp=None, *a, **k):
+        seen.append(k.get("schema"))
+        return alt(self, code, resp, *a, **k)
+
+    monkeypatch.setattr(flask_smorest.Blueprint, "response", record)
+    monkeypatch.setattr(flask_smorest.Blueprint, "alt_response", record_alt)
+    bp = Blueprint("shared_schema_check", __name__)
+    bp.response(200, RunSchema)
+    bp.response(201, RunSchema)
+    bp.alt_response(202, schema=RunSchema)
+    mine = RunSchema(many=True)
+    bp.response(200, mine)  # an instance is used as given
+    assert isinstance(seen[0], RunSchema) and seen[0] is seen[1] is seen[2] is shared_schema(RunSchema)
+    assert seen[3] is mine
