@@ -23,6 +23,10 @@ class Child(Base):
     tags: list[str] = dataclasses.field(default_factory=list)
     note: str = "child default"  # a subclass may change an inherited default
 
+    def __post_init__(self) -> None:  # runs after the fields are set, as a dataclass's does
+        if self.actor is None:
+            object.__setattr__(self, "actor", "system")
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OracleBase:
@@ -38,6 +42,10 @@ class Oracle(OracleBase):
     tags: list[str] = dataclasses.field(default_factory=list)
     note: str = "child default"
 
+    def __post_init__(self) -> None:
+        if self.actor is None:
+            object.__setattr__(self, "actor", "system")
+
 
 def _shape(obj: object) -> str:
     return repr(obj).split("(", 1)[1]  # the field list, without the class name
@@ -51,6 +59,7 @@ def test_fields_defaults_and_repr_match_a_dataclass():
             dataclasses.astuple(oracle)
         )
     assert Child(actor="a", n=1).tags is not Child(actor="a", n=1).tags  # a fresh list each time
+    assert Child(actor=None, n=1).actor == Oracle(actor=None, n=1).actor == "system"  # __post_init__
     assert Child.kind == "child" and Base(actor=None).kind == "base" and Base(actor=None).note == ""
 
 

@@ -20,7 +20,8 @@ WEBHOOK_EVENTS: list[str] = []
 @dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))
 class FrozenRecord:
     """A frozen, keyword-only record: a subclass declares annotated fields (with defaults, or
-    ``field(default_factory=...)``), as a ``@dataclass(frozen=True, kw_only=True)`` would.
+    ``field(default_factory=...)``) and may define ``__post_init__``, as a
+    ``@dataclass(frozen=True, kw_only=True)`` would.
 
     What a dataclass generates per class (``__init__``, ``__repr__``, ``__eq__``, ``__hash__``,
     ``__setattr__``; ~10 KB of code and ``Field`` objects each) is written once here, driven by the
@@ -65,6 +66,9 @@ class FrozenRecord:
             object.__setattr__(self, name, value)
         if values:
             raise TypeError(f"{cls.__name__}() got unexpected keyword arguments: {', '.join(sorted(values))}")
+        post_init = getattr(self, "__post_init__", None)
+        if post_init is not None:  # as a dataclass does: a class may derive or default a field
+            post_init()
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, n) for n in type(self).__fields)
