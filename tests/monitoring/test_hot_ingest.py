@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import event, select
 
 from tests.client.test_monitoring_summary import REF, mixed_rows
-from tests.monitoring.helpers import HOUR, T0, create_monitor, production_model, production_rows
+from tests.conftest import bearer
+from tests.monitoring.helpers import HOUR, T0, create_monitor, new_version, production_model, production_rows
 from tether.monitoring import build_summary, validate_summary
 from tether_server.models.monitoring import MonitorWindow
 from tether_server.runtime import Runtime
@@ -144,10 +145,63 @@ def test_a_summary_post_is_one_statement_on_postgresql(
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert r.status_code == 200
-    # the posting query (monitor, grant, live version, newest reference) and the write
-    assert len(seen) == (2 if backend == "postgres" else 3), seen
+    # one guarded write: the checks (monitor, grant, live version, newest reference, window) are
+    # folded into it; SQLite then marks the result dirty in a second statement
+    assert len(seen) == (1 if backend == "postgres" else 2), seen
     d = client.get(f"/api/v1/monitors/{mid}/drift?from={T0 + HOUR}&to={T0 + 2 * HOUR}", headers=auth).json
     assert [w["n"] for w in d["windows"]] == [200]  # the result row was marked for the window
+
+
+def test_the_guarded_post_answers_as_the_checked_path(
+    app: Any, client: Any, auth: dict[str, str], users: Any
+) -> None:
+    """Once a reference is cached, a post is checked by its one guarded write; every post that
+    write refuses gets the checked path's answer and leaves nothing stored."""
+    setup = production_model(app, client, auth)
+    mid = create_monitor(client, auth)["id"]
+    ref = _reference(client, auth, mid)
+    summary = build_summary(ref["profile"], production_rows(np.random.default_rng(4), 100))
+    assert _window_post(client, auth, mid, ref["reference_id"], summary, source="warm").status_code == 200
+    mallory = bearer(users.create("mallory", "writer")[1])
+    uid, plain = users.create("reader", "viewer")
+    grant = {
+        "user_id": uid,
+        "resource_type": "model",
+        "resource_id": str(setup["model"]["id"]),
+        "level": "READ",
+    }
+    assert client.put("/api/v1/permissions", headers=auth, json=grant).status_code in (200, 201)
+    cases: list[tuple[dict[str, str], int, dict[str, Any], int, str]] = [
+        (auth, mid, {"ws": T0 + 1}, 400, "window_start must be aligned to the window length (3600 s) in UTC"),
+        (auth, mid, {"ws": T0 + 10**6 * HOUR}, 400, "window_start is in the future"),
+        (auth, mid, {"ws": -HOUR}, 400, "window_start must be epoch milliseconds"),
+        (auth, mid, {"source": "_x"}, 400, "source must be 1-200 characters, not starting with '_'"),
+        (auth, mid + 1000, {}, 404, f"Monitor {mid + 1000} not found"),
+        (mallory, mid, {}, 404, f"Monitor {mid} not found"),
+        (bearer(plain), mid, {}, 403, "EDIT permission on this model is required"),
+    ]
+    for headers, target, kw, code, message in cases:
+        r = _window_post(client, headers, target, ref["reference_id"], summary, **kw)
+        assert (r.status_code, r.json["error"]["message"]) == (code, message), (kw, r.json)
+    v2 = new_version(app, client, auth, "churn", seed=5)
+    r = _window_post(client, auth, mid, ref["reference_id"], summary)
+    assert r.status_code == 409 and r.json["error"]["code"] == "FAILED_PRECONDITION"
+    current = r.json["error"]["details"]["reference"]
+    assert current["model_version"] == v2 and current["reference_id"] != ref["reference_id"]
+    assert set(_stored_sources(app, mid)) == {(T0, "warm")}
+    fresh = build_summary(current["profile"], production_rows(np.random.default_rng(4), 100))
+    for _ in range(2):  # the checked path (reference not cached yet), then the guarded one
+        r = _window_post(client, auth, mid, current["reference_id"], fresh, ws=T0 + HOUR)
+        assert r.status_code == 200
+        assert r.json == {"monitor_id": mid, "window_start": T0 + HOUR, "source": "pod", "n": 100,
+                          "reference_id": current["reference_id"]}  # fmt: skip
+    assert set(_stored_sources(app, mid)) == {(T0, "warm"), (T0 + HOUR, "pod")}
+
+
+def _stored_sources(app: Any, mid: int) -> list[tuple[int, str]]:
+    with Runtime.of(app).database.session(write=False) as s:
+        rows = s.scalars(select(MonitorWindow).where(MonitorWindow.monitor_id == mid))
+        return [(w.window_start, w.source) for w in rows]
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:

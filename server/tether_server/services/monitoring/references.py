@@ -355,6 +355,17 @@ def posting_statement(with_grant: bool) -> Any:
     round trip per post (built once)."""
     from ..identity import permissions
 
+    live_stage, live_alias, newest = live_and_newest()
+    cols: list[Any] = [*_POSTING_COLUMNS, live_stage, live_alias, newest]
+    if with_grant:
+        cols.append(permissions.bound_grant_level("model", Monitor.model_id))
+    # PostgreSQL: a prepared statement of each connection (key lookups only: one plan fits all)
+    return select(*cols).where(Monitor.id == bindparam("mid")).execution_options(tether_prepare=True)
+
+
+def live_and_newest() -> tuple[Any, Any, Any]:
+    """Scalar subqueries correlated to ``monitors``: the live version id of its stage, of its
+    alias, and its newest reference id."""
     live_stage = (
         select(ModelVersion.id)
         .where(ModelVersion.model_id == Monitor.model_id, ModelVersion.stage == Monitor.stage)
@@ -374,11 +385,7 @@ def posting_statement(with_grant: bool) -> Any:
         .limit(1)
         .scalar_subquery()
     )
-    cols: list[Any] = [*_POSTING_COLUMNS, live_stage, live_alias, newest]
-    if with_grant:
-        cols.append(permissions.bound_grant_level("model", Monitor.model_id))
-    # PostgreSQL: a prepared statement of each connection (key lookups only: one plan fits all)
-    return select(*cols).where(Monitor.id == bindparam("mid")).execution_options(tether_prepare=True)
+    return live_stage, live_alias, newest
 
 
 def in_force(monitor: Monitor | PostingMonitor, view: ReferenceView, live_version_id: int | None) -> bool:

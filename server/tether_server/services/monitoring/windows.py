@@ -18,7 +18,22 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -151,7 +166,7 @@ def precheck_summary(session: Session, body: Any) -> None:
         return
     view = references.cache_of(session).peek(ref_id)
     if view is not None and summary_check.accepts(view.layout, summary):
-        session.info[_PRECHECKED] = (ref_id, summary, orjson.dumps(summary).decode())
+        session.info[_PRECHECKED] = (ref_id, summary, orjson.dumps(summary).decode(), view)
 
 
 def window_ms(monitor: Monitor | PostingMonitor) -> int:
@@ -258,6 +273,134 @@ def _checked_summary(
     except (ValueError, OverflowError) as e:
         raise InvalidArgument(f"summary: {e}", {"field": "summary"}) from None
     return checked, json.dumps(checked, separators=(",", ":"))
+
+
+@functools.cache
+def _guarded_statement(dialect: str, level: str | None) -> Any:
+    """A window post written only when every check of ``post_window`` passes, the checks folded
+    into the statement: the monitor exists, the caller holds ``level`` on its model (``None``:
+    an admin), ``:ws`` is aligned and not in the future, the newest reference is ``:ref`` and
+    still in force (the live version is ``:mv``; the monitor names no dataset or ``:named``).
+    PostgreSQL: one data-modifying statement that also marks the result dirty and returns a row
+    when it wrote; SQLite: the window upsert alone (its rowcount says whether it wrote)."""
+    live_stage, live_alias, newest = references.live_and_newest()
+    live = case((func.coalesce(Monitor.alias, "") != "", live_alias), else_=live_stage)
+    size = cast(Monitor.window_seconds, BigInteger) * 1000
+    ws = cast(bindparam("ws", type_=BigInteger), BigInteger)
+    guards = [
+        Monitor.id == bindparam("mid", type_=Integer),
+        size > 0,
+        ws % size == 0,
+        ws <= cast(bindparam("now", type_=BigInteger), BigInteger) + size,
+        newest == bindparam("ref", type_=Integer),
+        live == bindparam("mv", type_=Integer),
+        or_(
+            Monitor.reference_dataset_version_id.is_(None),
+            Monitor.reference_dataset_version_id == bindparam("named", type_=Integer),
+        ),
+    ]
+    if level is not None:
+        guards.append(permissions.bound_level_at_least("model", Monitor.model_id, level))
+    summary: Any = bindparam("summary", type_=String)
+    if dialect == "postgresql":
+        from sqlalchemy import JSON
+
+        summary = cast(summary, JSON)
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = select(
+        Monitor.id,
+        ws,
+        bindparam("source", type_=String),
+        bindparam("ref", type_=Integer),
+        bindparam("n", type_=BigInteger),
+        summary,
+        bindparam("now", type_=BigInteger),
+    ).where(*guards)
+    window = ins(MonitorWindow).from_select(
+        ["monitor_id", "window_start", "source", "reference_id", "n", "summary", "received_at"], values
+    )
+    window = window.on_conflict_do_update(
+        index_elements=["monitor_id", "window_start", "source"],
+        set_={k: window.excluded[k] for k in ("reference_id", "n", "summary", "received_at")},
+    )
+    if dialect != "postgresql":
+        return window
+    w = window.returning(MonitorWindow.monitor_id, MonitorWindow.window_start).cte("w")
+    dirty = ins(MonitorWindowResult).from_select(
+        [
+            "monitor_id",
+            "window_start",
+            "n",
+            "sources",
+            "status",
+            "closed",
+            "dirty",
+            "alerts_done",
+            "updated_at",
+        ],
+        select(
+            w.c.monitor_id,
+            w.c.window_start,
+            literal(0),
+            literal(0),
+            literal("ok"),
+            false(),
+            true(),
+            false(),
+            cast(bindparam("now", type_=BigInteger), BigInteger),
+        ),  # fmt: skip
+    )
+    dirty = dirty.on_conflict_do_update(
+        index_elements=["monitor_id", "window_start"],
+        set_={"dirty": True, "alerts_done": False, "updated_at": dirty.excluded.updated_at},
+    )
+    return dirty.returning(MonitorWindowResult.window_start).add_cte(w).execution_options(tether_prepare=True)
+
+
+def post_window_guarded(
+    session: Session, actor: Principal, monitor_id: int, body: Any, now: int | None = None
+) -> dict[str, Any] | None:
+    """``post_window``'s answer from one guarded write (two statements on SQLite) when
+    ``precheck_summary`` vouched for the summary and the body's other fields have the valid
+    types; ``None`` (nothing written) when the caller must take ``post_window``, which then
+    answers exactly as before (a missing monitor, no permission, a stale reference, a bad
+    window_start or source)."""
+    pre = session.info.get(_PRECHECKED)
+    if pre is None or type(body) is not dict or body.get("summary") is not pre[1]:
+        return None
+    ref_id, summary, encoded, view = pre
+    ws, source = body.get("window_start"), body.get("source")
+    if type(ws) is not int or ws < 0 or type(source) is not str or view.model_version_id is None:
+        return None
+    try:
+        _check_source(source)
+    except InvalidArgument:
+        return None
+    level = None
+    if not actor.is_admin:
+        level = "READ" if SCOPE in getattr(actor, "scopes", ()) else "EDIT"
+        if not permissions.role_allows(actor, level):
+            return None
+    now = now if now is not None else now_ms()
+    ids = view.dataset_version_ids
+    params: dict[str, Any] = {"mid": monitor_id, "ws": ws, "source": source, "ref": ref_id,
+                              "n": summary["n"], "summary": encoded, "now": now,
+                              "mv": view.model_version_id, "named": ids[0] if len(ids) == 1 else None}  # fmt: skip
+    if level is not None:
+        params["uid"], params["default_level"] = actor.id, actor.default_level
+    dialect = session.get_bind().dialect.name
+    conn = session.connection()
+    result = conn.execute(_guarded_statement(dialect, level), params)
+    if dialect == "postgresql":
+        if not result.all():
+            return None
+    else:
+        if result.rowcount != 1:
+            return None
+        conn.execute(_post_statements(dialect)[1], {"mid": monitor_id, "ws": ws, "now": now})
+    session.info.pop(_PRECHECKED, None)
+    return {"monitor_id": monitor_id, "window_start": ws, "source": source, "n": summary["n"],
+            "reference_id": ref_id}  # fmt: skip
 
 
 def post_window(
