@@ -102,3 +102,38 @@ def test_0005_drops_the_metrics_fk_and_downgrade_restores_it(backend, tmp_path, 
     with db.engine.connect() as c:
         assert c.execute(text("SELECT run_id, value FROM metrics")).all() == [("r1", 1.5)]
     db.dispose()
+
+
+def test_0012_window_json_compressed_with_lz4_and_downgrade_restores(backend, tmp_path, request):
+    """PostgreSQL with lz4 (Debian's 15 has it): the window JSON columns compress with lz4 from 0012
+    on, and a downgrade puts them back on the server default; SQLite has nothing to change."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from tether_server.migrate import alembic_config
+
+    db = Database(_empty_url(backend, tmp_path, request))
+    upgrade(db.engine)
+    if backend != "postgresql":
+        assert current_revision(db.engine) == head_revision()
+        db.dispose()
+        return
+    query = text(
+        "SELECT c.relname || '.' || a.attname, a.attcompression FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname IN ('monitor_windows', "
+        "'monitor_window_results') AND a.attname IN ('summary', 'drift', 'cells', 'performance')"
+    )
+    with db.engine.connect() as c:
+        assert c.execute(text("SHOW default_toast_compression")).scalar() == "pglz"
+        assert dict(c.execute(query).all()) == {
+            "monitor_windows.summary": "l",
+            "monitor_window_results.summary": "l",
+            "monitor_window_results.drift": "l",
+            "monitor_window_results.cells": "l",
+            "monitor_window_results.performance": "l",
+        }
+    with db.engine.begin() as c:
+        command.downgrade(alembic_config(c), "0011")
+    with db.engine.connect() as c:
+        assert set(dict(c.execute(query).all()).values()) == {""}  # the server default again
+    db.dispose()
