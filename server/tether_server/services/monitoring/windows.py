@@ -49,6 +49,7 @@ from tether.monitoring import (
 
 from ..._lazy import lazy_module
 from ...access import Principal
+from ...db import DriverStatement
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
 from ...models import now_ms
 from ...models.monitoring import (
@@ -324,7 +325,7 @@ def _guarded_statement(dialect: str, level: str | None) -> Any:
         set_={k: window.excluded[k] for k in ("reference_id", "n", "summary", "received_at")},
     )
     if dialect != "postgresql":
-        return window
+        return DriverStatement(window)
     w = window.returning(MonitorWindow.monitor_id, MonitorWindow.window_start).cte("w")
     dirty = ins(MonitorWindowResult).from_select(
         [
@@ -354,7 +355,8 @@ def _guarded_statement(dialect: str, level: str | None) -> Any:
         index_elements=["monitor_id", "window_start"],
         set_={"dirty": True, "alerts_done": False, "updated_at": dirty.excluded.updated_at},
     )
-    return dirty.returning(MonitorWindowResult.window_start).add_cte(w).execution_options(tether_prepare=True)
+    statement = dirty.returning(MonitorWindowResult.window_start).add_cte(w)
+    return DriverStatement(statement.execution_options(tether_prepare=True))
 
 
 def post_window_guarded(
@@ -390,7 +392,7 @@ def post_window_guarded(
         params["uid"], params["default_level"] = actor.id, actor.default_level
     dialect = session.get_bind().dialect.name
     conn = session.connection()
-    result = conn.execute(_guarded_statement(dialect, level), params)
+    result = _guarded_statement(dialect, level).execute(conn, params)
     if dialect == "postgresql":
         if not result.all():
             return None
