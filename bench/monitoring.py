@@ -1,7 +1,8 @@
 """Production monitoring speed against a real gunicorn server (issue 11 targets):
 
 - window summaries with 50 columns, ``POST /monitors/{id}/windows``: ≥ 500 posts/s into one
-  server (8 client threads, keep-alive, bodies pre-serialised, each post a new (window, source));
+  server (8 client threads, keep-alive, bodies pre-serialised, each post a new (window, source);
+  the median of 3 trials of 4 s);
 - raw rows binned by the server, ``POST /monitors/{id}/rows`` with 10,000 rows of 10 numeric
   columns per request: ≥ 100,000 rows/s (2 client threads, bodies pre-serialised);
 - the monitor page's data for 30 days of hourly windows x 50 columns (720 windows, evaluated by
@@ -38,6 +39,7 @@ COLUMNS = 50
 RAW_COLUMNS = 10
 PAGE_WINDOWS = 720  # 30 days of hourly windows
 POST_THREADS = 8
+POST_TRIALS = 3
 ROW_THREADS = 2
 
 
@@ -122,7 +124,10 @@ def _parallel(n_threads: int, work: Callable[[int, requests.Session, list[str]],
 
 
 def _window_posts(ctx: Context, tok: str, mid: int, ref: dict[str, Any], summary: dict[str, Any]) -> Row:
-    limit_s, limit_n = (2.0, 400) if ctx.quick else (5.0, 4000)
+    """``POST_TRIALS`` timed trials, the median rate reported: on this 2-core host one trial swings
+    by ±25% (an evaluator pass of the server over the windows just posted, or the host's own load,
+    can land in any one of them), and the median of several is the steadier figure."""
+    trials, limit_s, limit_n = (1, 2.0, 400) if ctx.quick else (POST_TRIALS, 4.0, 3200)
     url = ctx.url(f"/monitors/{mid}/windows")
     body = {"reference_id": ref["reference_id"], "source": "", "window_start": 0, "summary": summary}
     warm = ctx.http(tok)
@@ -131,25 +136,33 @@ def _window_posts(ctx: Context, tok: str, mid: int, ref: dict[str, Any], summary
     per = limit_n // POST_THREADS
     # pre-serialised: the summary is encoded once, only the window and source change per post
     head, tail = orjson.dumps(summary), ref["reference_id"]
+    rates, cpus, total = [], [], 0
+    for trial in range(trials):
 
-    def work(t: int, s: requests.Session, errors: list[str]) -> int:
-        deadline, k = time.perf_counter() + limit_s, 0
-        while k < per and time.perf_counter() < deadline:
-            ws = T0 + ((t * per + k) % PAGE_WINDOWS) * HOUR
-            data = b'{"reference_id":%d,"window_start":%d,"source":"pod-%d-%d","summary":%s}' % (
-                tail, ws, t, k, head)  # fmt: skip
-            resp = s.post(url, data=data)
-            if resp.status_code != 200:
-                errors.append(f"{resp.status_code} {resp.text[:200]}")
-                return k
-            k += 1
-        return k
+        def work(t: int, s: requests.Session, errors: list[str], trial: int = trial) -> int:
+            deadline, k = time.perf_counter() + limit_s, 0
+            while k < per and time.perf_counter() < deadline:
+                ws = T0 + ((t * per + k) % PAGE_WINDOWS) * HOUR
+                data = b'{"reference_id":%d,"window_start":%d,"source":"pod-%d-%d-%d","summary":%s}' % (
+                    tail, ws, trial, t, k, head)  # fmt: skip
+                resp = s.post(url, data=data)
+                if resp.status_code != 200:
+                    errors.append(f"{resp.status_code} {resp.text[:200]}")
+                    return k
+                k += 1
+            return k
 
-    n, secs = _parallel(POST_THREADS, work, tok, ctx)
-    rate = n / secs
+        cpu0 = ctx.server.cpu()
+        n, secs = _parallel(POST_THREADS, work, tok, ctx)
+        cpus.append((ctx.server.cpu() - cpu0) / max(n, 1))
+        rates.append(n / secs)
+        total += n
+    rate = percentile(rates, 50)
+    spread = f"trials {', '.join(f'{r:.0f}' for r in rates)}/s; " if trials > 1 else ""
     return Row("monitoring: window posts (50 columns)", "≥ 500/s", f"{rate:.0f}/s", rate >= 500,
-               f"{n} posts, {POST_THREADS} threads, each a new (window, source); "
-               f"{len(head) // 1024} KiB summary")  # fmt: skip
+               f"median of {trials}: {spread}{total} posts, {POST_THREADS} threads, each a new "
+               f"(window, source); {len(head) // 1024} KiB summary; server CPU "
+               f"{fmt_ms(percentile(cpus, 50))}/post")  # fmt: skip
 
 
 def _raw_bodies(rng: np.random.Generator, column_wise: bool) -> list[bytes]:
