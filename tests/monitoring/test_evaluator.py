@@ -183,7 +183,7 @@ def test_label_join_and_retention(app: Any, client: Any, auth: dict[str, str]) -
     perf = client.get(f"/api/v1/monitors/{m['id']}/performance", headers=auth).json["windows"]
     assert perf[0]["value"] == pytest.approx(0.9) and perf[0]["n"] == 10
     from tether_server.models.monitoring import Monitor
-    from tether_server.services.monitoring.windows import prune_predictions
+    from tether_server.services.monitoring.labels import prune_predictions
 
     with Runtime.of(app).database.session() as s:
         mon = s.get(Monitor, m["id"])

@@ -17,7 +17,8 @@ from tests.monitoring.helpers import HOUR, T0, create_monitor, production_model
 from tether.monitoring import build_summary
 from tether_server.bodyguard import _NOT_BRACKETS, _structure
 from tether_server.models.monitoring import Monitor
-from tether_server.services.monitoring import references, windows
+from tether_server.services.monitoring import references
+from tether_server.services.monitoring import rows as raw_rows
 
 NOW = T0 + 10 * HOUR
 
@@ -39,9 +40,9 @@ def _view(profile: dict[str, Any]) -> references.ReferenceView:
 
 
 def _both(monitor: Monitor, view: references.ReferenceView, rows: Any) -> tuple[Any, Any]:
-    fast = windows._summaries(monitor, view, rows, NOW)
-    assert windows._columnar(monitor, view, rows, NOW) is not None
-    general = windows._summaries(monitor, view, [dict(r, plan=None) for r in rows], NOW)
+    fast = raw_rows._summaries(monitor, view, rows, NOW)
+    assert raw_rows._columnar(monitor, view, rows, NOW) is not None
+    general = raw_rows._summaries(monitor, view, [dict(r, plan=None) for r in rows], NOW)
     return fast, general
 
 
@@ -82,7 +83,7 @@ def test_odd_rows_take_the_general_path() -> None:
     }
     monitor, view = Monitor(label_column=None, window_seconds=3600), _view(profile)
     ok = [{"x": 0.5, "timestamp": T0}, {"x": -0.5, "timestamp": T0}]
-    assert windows._columnar(monitor, view, ok, NOW) is not None
+    assert raw_rows._columnar(monitor, view, ok, NOW) is not None
     for odd in (
         [{"x": True, "timestamp": T0}],  # a bool is invalid, not 1.0
         [{"x": "0.5", "timestamp": T0}],  # numbers in strings are parsed value by value
@@ -93,9 +94,9 @@ def test_odd_rows_take_the_general_path() -> None:
         [{"x": 10**400, "timestamp": T0}],  # beyond the float range
         [{"c": 1.0, "timestamp": T0}],  # a categorical column
     ):
-        assert windows._columnar(monitor, view, odd, NOW) is None, odd
-    assert windows._columnar(Monitor(label_column="y", window_seconds=3600), view, ok, NOW) is None
-    counts, summaries, _ = windows._summaries(monitor, view, [{"x": True, "timestamp": T0}], NOW)
+        assert raw_rows._columnar(monitor, view, odd, NOW) is None, odd
+    assert raw_rows._columnar(Monitor(label_column="y", window_seconds=3600), view, ok, NOW) is None
+    counts, summaries, _ = raw_rows._summaries(monitor, view, [{"x": True, "timestamp": T0}], NOW)
     assert summaries[T0]["columns"]["x"]["invalid"] == 1 and counts == {T0: 1}
 
 

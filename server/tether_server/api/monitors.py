@@ -26,13 +26,15 @@ from ..services.tracking import idempotency
 from . import Blueprint, json_object_body, json_response
 
 if TYPE_CHECKING:  # the area loads on first use (tether_server._lazy)
+    from ..services.monitoring import labels, references, results, rows, windows
     from ..services.monitoring import monitors as svc
-    from ..services.monitoring import references, results, windows
 else:
     svc = lazy_module("tether_server.services.monitoring.monitors")
     references = lazy_module("tether_server.services.monitoring.references")
     results = lazy_module("tether_server.services.monitoring.results")
     windows = lazy_module("tether_server.services.monitoring.windows")
+    rows = lazy_module("tether_server.services.monitoring.rows")
+    labels = lazy_module("tether_server.services.monitoring.labels")
 
 blp = Blueprint("monitors", __name__, description="Production monitoring: drift, decay and their data")
 
@@ -169,7 +171,7 @@ def post_window(monitor_id: int) -> Any:
 @blp.doc(parameters=_IDEMPOTENCY)
 def post_rows(monitor_id: int) -> Any:
     """Raw rows (≤ 10,000), binned by the server into the windows of their timestamps."""
-    return _idempotent(monitor_id, "rows", windows.post_rows)
+    return _idempotent(monitor_id, "rows", rows.post_rows)
 
 
 @blp.route("/monitors/<int:monitor_id>/labels", methods=["POST"])
@@ -178,7 +180,7 @@ def post_rows(monitor_id: int) -> Any:
 @blp.doc(parameters=_IDEMPOTENCY)
 def post_labels(monitor_id: int) -> Any:
     """Ground truth: prediction-id joins, or a per-window performance summary."""
-    return _idempotent(monitor_id, "labels", windows.post_labels)
+    return _idempotent(monitor_id, "labels", labels.post_labels)
 
 
 @blp.route("/monitors/<int:monitor_id>/drift", methods=["GET"])

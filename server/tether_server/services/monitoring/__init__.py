@@ -2,14 +2,15 @@
 
 - ``monitors``: create/get/list/update/delete monitors (model grants apply)
 - ``references``: the reference in force (follows the live version), profile merge
-- ``windows``: post summaries, raw rows, labels; prediction-id retention
+- ``windows``: summary posts and the posting check every ingest path shares
+- ``rows``: raw rows binned by the server; ``labels``: ground truth, prediction-id retention
 - ``results``: drift, performance, histogram reads for the API and UI
 - ``evaluate``: ``evaluate_due(session, now_ms)``, the evaluator pass, and its steps (gather, compute,
   store) that ``workers.monitoring`` runs in short transactions
 - ``alerts``: the shared alert service (monitors and A/B tests)
 """
 
-from . import alerts, evaluate, monitors, references, results, windows
+from . import alerts, evaluate, labels, monitors, references, results, rows, windows
 from .alerts import acknowledge, list_alerts, open_or_update, record_clean, resolve
 from .evaluate import evaluate_due
 
@@ -18,6 +19,7 @@ __all__ = [
     "alerts",
     "evaluate",
     "evaluate_due",
+    "labels",
     "list_alerts",
     "monitors",
     "open_or_update",
@@ -25,5 +27,6 @@ __all__ = [
     "references",
     "resolve",
     "results",
+    "rows",
     "windows",
 ]

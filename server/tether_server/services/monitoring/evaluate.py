@@ -41,8 +41,9 @@ from ...stats.performance import HIGHER_IS_BETTER
 from ..events import publish
 from ..events import types as events
 from . import alerts, compute, references
+from .labels import prune_predictions
 from .monitors import model_name, split_thresholds
-from .windows import prune_predictions, window_ms
+from .windows import window_ms
 
 logger = logging.getLogger(__name__)
 
