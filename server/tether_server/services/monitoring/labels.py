@@ -7,35 +7,17 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    select,
-    update,
-)
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tether.monitoring import (
-    binary_summary,
-    multiclass_summary,
-    regression_summary,
-    validate_performance,
-)
+from tether.monitoring import binary_summary, multiclass_summary, regression_summary, validate_performance
 
 from ..._lazy import lazy_module
 from ...access import Principal
 from ...errors import FailedPrecondition, InvalidArgument
 from ...models import now_ms
-from ...models.monitoring import (
-    Monitor,
-    MonitorPerformance,
-    MonitorPrediction,
-)
-from .windows import (
-    _check_source,
-    _insert,
-    check_window_start,
-    mark_dirty,
-    monitor_for_posting,
-)
+from ...models.monitoring import Monitor, MonitorPerformance, MonitorPrediction
+from .windows import check_source, check_window_start, dialect_insert, mark_dirty, monitor_for_posting
 
 if TYPE_CHECKING:
     import numpy as np
@@ -130,7 +112,7 @@ def _upsert_performance(
     session: Session, monitor_id: int, ws: int, source: str, summary: dict[str, Any]
 ) -> None:
     values = {"summary": summary, "received_at": now_ms()}
-    stmt = _insert(session)(MonitorPerformance).values(
+    stmt = dialect_insert(session)(MonitorPerformance).values(
         monitor_id=monitor_id, window_start=ws, source=source, **values
     )
     session.execute(
@@ -152,7 +134,7 @@ def post_labels(
             **_join_labels(session, monitor, body["labels"], extra["score_threshold"]),
         }
     ws = check_window_start(monitor, body.get("window_start"), now)
-    source = _check_source(body.get("source"))
+    source = check_source(body.get("source"))
     try:
         summary = validate_performance(body.get("performance"))
     except ValueError as e:

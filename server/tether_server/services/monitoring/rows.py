@@ -12,33 +12,19 @@ import operator
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tether.monitoring import (
-    build_summary,
-    merge,
-)
+from tether.monitoring import build_summary, merge
 
 from ..._lazy import lazy_module
 from ...access import Principal
 from ...errors import InvalidArgument
 from ...models import now_ms
-from ...models.monitoring import (
-    Monitor,
-    MonitorPrediction,
-    MonitorWindow,
-)
+from ...models.monitoring import Monitor, MonitorPrediction, MonitorWindow
 from . import references
 from .references import PostingMonitor
-from .windows import (
-    _insert,
-    mark_dirty,
-    posting_target,
-    window_ms,
-)
+from .windows import dialect_insert, mark_dirty, posting_target, window_ms
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,7 +64,7 @@ def _add_rows_summary(
     now: int,
 ) -> None:
     source = f"rows@{ref.id}"
-    ins = _insert(session)
+    ins = dialect_insert(session)
     empty = {"reference_id": ref.id, "n": 0, "summary": {}, "received_at": now}
     session.execute(
         ins(MonitorWindow)
@@ -134,7 +120,7 @@ def _keep_predictions(
                 }
             )
     if records:
-        stmt = _insert(session)(MonitorPrediction).on_conflict_do_nothing(
+        stmt = dialect_insert(session)(MonitorPrediction).on_conflict_do_nothing(
             index_elements=["monitor_id", "prediction_id"]
         )
         session.execute(stmt, records)

@@ -34,20 +34,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tether.monitoring import (
-    validate_summary,
-)
+from tether.monitoring import validate_summary
 
 from ..._lazy import lazy_module
 from ...access import Principal
 from ...db import DriverStatement
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
 from ...models import now_ms
-from ...models.monitoring import (
-    Monitor,
-    MonitorWindow,
-    MonitorWindowResult,
-)
+from ...models.monitoring import Monitor, MonitorWindow, MonitorWindowResult
 from ..identity import permissions
 from . import references, summary_check
 from .references import PostingMonitor
@@ -60,7 +54,7 @@ else:
 SCOPE = "monitoring"
 
 
-def _insert(session: Session) -> Any:
+def dialect_insert(session: Session) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -173,7 +167,7 @@ def check_window_start(monitor: Monitor | PostingMonitor, window_start: Any, now
     return window_start
 
 
-def _check_source(source: Any) -> str:
+def check_source(source: Any) -> str:
     if not isinstance(source, str) or not 1 <= len(source) <= 200 or source.startswith("_"):
         raise InvalidArgument("source must be 1-200 characters, not starting with '_'", {"field": "source"})
     return source
@@ -360,7 +354,7 @@ def post_window_guarded(
     if type(ws) is not int or ws < 0 or type(source) is not str or view.model_version_id is None:
         return None
     try:
-        _check_source(source)
+        check_source(source)
     except InvalidArgument:
         return None
     level = None
@@ -397,7 +391,7 @@ def post_window(
     monitor, ref = posting_target(session, actor, monitor_id)
     _stale(monitor, ref, body.get("reference_id"))
     ws = check_window_start(monitor, body.get("window_start"), now)
-    source = _check_source(body.get("source"))
+    source = check_source(body.get("source"))
     summary, encoded = _checked_summary(session, ref, body.get("summary"))
     params = {"mid": monitor.id, "ws": ws, "source": source, "ref": ref.id, "n": summary["n"],
               "summary": encoded, "now": now}  # fmt: skip
