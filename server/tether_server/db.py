@@ -139,7 +139,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     event.listen(engine, "close", lambda dbapi_conn, _rec: lock.release(dbapi_conn))
 
 
-def _compact_json(value: Any) -> str:
+def compact_json(value: Any) -> str:
     """JSON columns are stored compact (the monitoring results are read back as text and spliced
     into answers), encoded by orjson: a monitoring evaluator pass spent ~15% of its CPU in the
     stdlib encoder. What orjson does not take (integers beyond 64 bits, float subclasses such as
@@ -161,7 +161,7 @@ def _load_json(text: str | bytes) -> Any:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    kwargs.setdefault("json_serializer", _compact_json)
+    kwargs.setdefault("json_serializer", compact_json)
     kwargs.setdefault("json_deserializer", _load_json)
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):

@@ -12,11 +12,11 @@ result dirty; merging and drift are computed on read (open windows) or by the ev
 from __future__ import annotations
 
 import functools
-import json
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Integer,
     String,
@@ -28,7 +28,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,7 +37,7 @@ from tether.monitoring import validate_summary
 
 from ..._lazy import lazy_module
 from ...access import Principal
-from ...db import DriverStatement
+from ...db import DriverStatement, compact_json
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
 from ...models import now_ms
 from ...models.monitoring import Monitor, MonitorWindow, MonitorWindowResult
@@ -54,10 +53,13 @@ else:
 SCOPE = "monitoring"
 
 
-def dialect_insert(session: Session) -> Any:
-    from sqlalchemy.dialects import postgresql, sqlite
+def insert_for(dialect: str) -> Any:
+    """The dialect's ``insert`` (``on_conflict_do_update``/``do_nothing``): PostgreSQL's or SQLite's."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+def dialect_insert(session: Session) -> Any:
+    return insert_for(session.get_bind().dialect.name)
 
 
 _PRECHECKED = "window_summary_prechecked"
@@ -175,8 +177,7 @@ def check_source(source: Any) -> str:
 
 @functools.cache
 def _dirty_statement(dialect: str) -> Any:
-    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = ins(MonitorWindowResult).values(
+    stmt = insert_for(dialect)(MonitorWindowResult).values(
         monitor_id=bindparam("monitor_id"),
         window_start=bindparam("ws"),
         n=0,
@@ -209,40 +210,13 @@ def _stale(monitor: PostingMonitor, ref: references.ReferenceView, given: Any) -
         )
 
 
-# One statement per summary post on PostgreSQL (a data-modifying CTE writes the window and marks its
-# result dirty); SQLite, in-process, runs the two parts as two statements. The summary is bound as
-# its JSON text (orjson, compact), not re-encoded by the JSON column type.
-_UPSERT_WINDOW = (
-    "INSERT INTO monitor_windows (monitor_id, window_start, source, reference_id, n, summary, received_at) "
-    "VALUES (:mid, :ws, :source, :ref, :n, {summary}, :now) "
-    "ON CONFLICT (monitor_id, window_start, source) DO UPDATE SET reference_id = excluded.reference_id, "
-    "n = excluded.n, summary = excluded.summary, received_at = excluded.received_at"
-)
-_MARK_DIRTY = (
-    "INSERT INTO monitor_window_results "
-    "(monitor_id, window_start, n, sources, status, closed, dirty, alerts_done, updated_at) "
-    "VALUES (:mid, :ws, 0, 0, 'ok', {false}, {true}, {false}, :now) "
-    "ON CONFLICT (monitor_id, window_start) DO UPDATE SET dirty = {true}, alerts_done = {false}, "
-    "updated_at = excluded.updated_at"
-)
-
-
-@functools.cache
-def _post_statements(dialect: str) -> tuple[Any, ...]:
-    if dialect == "postgresql":
-        upsert = _UPSERT_WINDOW.format(summary="CAST(:summary AS JSON)")
-        mark = _MARK_DIRTY.format(false="false", true="true")
-        return (text(f"WITH w AS ({upsert} RETURNING 1) {mark}").execution_options(tether_prepare=True),)
-    return (text(_UPSERT_WINDOW.format(summary=":summary")), text(_MARK_DIRTY.format(false="0", true="1")))
-
-
 def _checked_summary(
     session: Session, ref: references.ReferenceView, summary: Any
 ) -> tuple[dict[str, Any], str]:
     """The summary and its JSON text: the vectorised check accepts the usual post (usually already
     in ``precheck_summary``); anything else goes through ``validate_summary``, which words the
-    error (or accepts what the fast check leaves to it, e.g. counts beyond 2**40, encoded like the
-    JSON column type does)."""
+    error (or accepts what the fast check leaves to it, e.g. counts beyond 2**40, encoded as the
+    JSON column type encodes, ``db.compact_json``)."""
     pre = session.info.pop(_PRECHECKED, None)
     if pre is not None and pre[0] == ref.id and pre[1] is summary:
         return summary, pre[2]
@@ -252,50 +226,50 @@ def _checked_summary(
         checked = validate_summary(ref.profile, summary)
     except (ValueError, OverflowError) as e:
         raise InvalidArgument(f"summary: {e}", {"field": "summary"}) from None
-    return checked, json.dumps(checked, separators=(",", ":"))
+    return checked, compact_json(checked)
 
 
 @functools.cache
-def _guarded_statement(dialect: str, level: str | None) -> Any:
-    """A window post written only when every check of ``post_window`` passes, the checks folded
-    into the statement: the monitor exists, the caller holds ``level`` on its model (``None``:
-    an admin), ``:ws`` is aligned and not in the future, the newest reference is ``:ref`` and
-    still in force (the live version is ``:mv``; the monitor names no dataset or ``:named``).
-    PostgreSQL: one data-modifying statement that also marks the result dirty and returns a row
-    when it wrote; SQLite: the window upsert alone (its rowcount says whether it wrote)."""
-    live_stage, live_alias, newest = references.live_and_newest()
-    live = case((func.coalesce(Monitor.alias, "") != "", live_alias), else_=live_stage)
-    size = cast(Monitor.window_seconds, BigInteger) * 1000
+def _write_statement(dialect: str, guarded: bool, level: str | None = None) -> DriverStatement:
+    """The write of a window post: the source's summary upserted (``:mid``, ``:ws``, ``:source``,
+    ``:ref``, ``:n``, ``:summary`` as its JSON text, ``:now``) and, on PostgreSQL, the window's
+    result marked dirty in the same statement (a data-modifying CTE that returns a row when it
+    wrote); SQLite runs ``_dirty_statement`` after it.
+
+    ``guarded``: written only when every check of ``post_window`` passes, the checks folded into
+    the statement: the monitor exists, the caller holds ``level`` on its model (``None``: an
+    admin), ``:ws`` is aligned and not in the future, the newest reference is ``:ref`` and still in
+    force (the live version is ``:mv``; the monitor names no dataset or ``:named``). Unguarded: the
+    checked path's write, after those checks ran in Python."""
     ws = cast(bindparam("ws", type_=BigInteger), BigInteger)
-    guards = [
-        Monitor.id == bindparam("mid", type_=Integer),
-        size > 0,
-        ws % size == 0,
-        ws <= cast(bindparam("now", type_=BigInteger), BigInteger) + size,
-        newest == bindparam("ref", type_=Integer),
-        live == bindparam("mv", type_=Integer),
-        or_(
-            Monitor.reference_dataset_version_id.is_(None),
-            Monitor.reference_dataset_version_id == bindparam("named", type_=Integer),
-        ),
-    ]
-    if level is not None:
-        guards.append(permissions.bound_level_at_least("model", Monitor.model_id, level))
+    now = cast(bindparam("now", type_=BigInteger), BigInteger)
     summary: Any = bindparam("summary", type_=String)
     if dialect == "postgresql":
-        from sqlalchemy import JSON
-
         summary = cast(summary, JSON)
-    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = select(
-        Monitor.id,
-        ws,
-        bindparam("source", type_=String),
-        bindparam("ref", type_=Integer),
-        bindparam("n", type_=BigInteger),
-        summary,
-        bindparam("now", type_=BigInteger),
-    ).where(*guards)
+    fields = (ws, bindparam("source", type_=String), bindparam("ref", type_=Integer),
+              bindparam("n", type_=BigInteger), summary, now)  # fmt: skip
+    if guarded:
+        live_stage, live_alias, newest = references.live_and_newest()
+        live = case((func.coalesce(Monitor.alias, "") != "", live_alias), else_=live_stage)
+        size = cast(Monitor.window_seconds, BigInteger) * 1000
+        guards = [
+            Monitor.id == bindparam("mid", type_=Integer),
+            size > 0,
+            ws % size == 0,
+            ws <= now + size,
+            newest == bindparam("ref", type_=Integer),
+            live == bindparam("mv", type_=Integer),
+            or_(
+                Monitor.reference_dataset_version_id.is_(None),
+                Monitor.reference_dataset_version_id == bindparam("named", type_=Integer),
+            ),
+        ]
+        if level is not None:
+            guards.append(permissions.bound_level_at_least("model", Monitor.model_id, level))
+        values = select(Monitor.id, *fields).where(*guards)
+    else:
+        values = select(bindparam("mid", type_=Integer), *fields)
+    ins = insert_for(dialect)
     window = ins(MonitorWindow).from_select(
         ["monitor_id", "window_start", "source", "reference_id", "n", "summary", "received_at"], values
     )
@@ -307,35 +281,31 @@ def _guarded_statement(dialect: str, level: str | None) -> Any:
         return DriverStatement(window)
     w = window.returning(MonitorWindow.monitor_id, MonitorWindow.window_start).cte("w")
     dirty = ins(MonitorWindowResult).from_select(
-        [
-            "monitor_id",
-            "window_start",
-            "n",
-            "sources",
-            "status",
-            "closed",
-            "dirty",
-            "alerts_done",
-            "updated_at",
-        ],
-        select(
-            w.c.monitor_id,
-            w.c.window_start,
-            literal(0),
-            literal(0),
-            literal("ok"),
-            false(),
-            true(),
-            false(),
-            cast(bindparam("now", type_=BigInteger), BigInteger),
-        ),  # fmt: skip
-    )
+        ["monitor_id", "window_start", "n", "sources", "status", "closed", "dirty", "alerts_done", "updated_at"],
+        select(w.c.monitor_id, w.c.window_start, literal(0), literal(0), literal("ok"), false(), true(), false(),
+               now),
+    )  # fmt: skip
     dirty = dirty.on_conflict_do_update(
         index_elements=["monitor_id", "window_start"],
         set_={"dirty": True, "alerts_done": False, "updated_at": dirty.excluded.updated_at},
     )
     statement = dirty.returning(MonitorWindowResult.window_start).add_cte(w)
     return DriverStatement(statement.execution_options(tether_prepare=True))
+
+
+def _write(session: Session, guarded: bool, level: str | None, params: dict[str, Any]) -> bool:
+    """Run the post's write (``_write_statement``); whether it wrote the window."""
+    dialect = session.get_bind().dialect.name
+    conn = session.connection()
+    result = _write_statement(dialect, guarded, level).execute(conn, params)
+    if dialect == "postgresql":
+        return bool(result.all())
+    if result.rowcount != 1:
+        return False
+    conn.execute(
+        _dirty_statement(dialect), {"monitor_id": params["mid"], "ws": params["ws"], "now": params["now"]}
+    )
+    return True
 
 
 def post_window_guarded(
@@ -369,16 +339,8 @@ def post_window_guarded(
                               "mv": view.model_version_id, "named": ids[0] if len(ids) == 1 else None}  # fmt: skip
     if level is not None:
         params["uid"], params["default_level"] = actor.id, actor.default_level
-    dialect = session.get_bind().dialect.name
-    conn = session.connection()
-    result = _guarded_statement(dialect, level).execute(conn, params)
-    if dialect == "postgresql":
-        if not result.all():
-            return None
-    else:
-        if result.rowcount != 1:
-            return None
-        conn.execute(_post_statements(dialect)[1], {"mid": monitor_id, "ws": ws, "now": now})
+    if not _write(session, True, level, params):
+        return None
     session.info.pop(_PRECHECKED, None)
     return {"monitor_id": monitor_id, "window_start": ws, "source": source, "n": summary["n"],
             "reference_id": ref_id}  # fmt: skip
@@ -395,9 +357,7 @@ def post_window(
     summary, encoded = _checked_summary(session, ref, body.get("summary"))
     params = {"mid": monitor.id, "ws": ws, "source": source, "ref": ref.id, "n": summary["n"],
               "summary": encoded, "now": now}  # fmt: skip
-    conn = session.connection()
-    for stmt in _post_statements(session.get_bind().dialect.name):
-        conn.execute(stmt, params)
+    _write(session, False, None, params)
     return {
         "monitor_id": monitor.id,
         "window_start": ws,
