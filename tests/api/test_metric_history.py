@@ -185,3 +185,33 @@ def test_columnar_pages_split_repeated_steps_like_rows(client, auth, run_id):
         assert rows == cols
         assert [c[2] for c in cols] == list(range(5000, 5120))  # arrival order within a step
         assert cols[1][1] == "NaN" and cols[2][1] == "Infinity" and cols[3][1] == "-Infinity"
+
+
+def test_columnar_arrays_out_of_order_are_read_again_sorted(client, auth, run_id, monkeypatch, backend):
+    """On PostgreSQL the columnar page's arrays are aggregated in the sorted subquery's order, which
+    PostgreSQL documents as usually, not always, kept; the steps are checked and a page that does not
+    come back strictly increasing is read again with ordered aggregates. Here the unordered statement
+    is made to misorder (aggregated in reverse), and the answer must still be the rows form's order."""
+    from tether_server.services.tracking import metrics as svc
+
+    if backend != "postgres":
+        pytest.skip("the arrays are built by PostgreSQL only")
+    _log(client, auth, run_id, "loss", [float(i) for i in range(50)])
+    reverse = svc._ARRAYS.replace("array_agg(step)", "array_agg(step ORDER BY step DESC)")
+    assert reverse != svc._ARRAYS
+    for statement in (svc._ARRAYS, reverse):
+        monkeypatch.setattr(svc, "_ARRAYS", statement)
+        body = client.get(f"/api/v1/runs/{run_id}/metrics/loss?format=columnar", headers=auth).json
+        assert body["steps"] == list(range(50))
+        assert body["values"] == [float(i) for i in range(50)]
+        assert body["timestamps"] == [1000 + i for i in range(50)]
+
+
+@pytest.mark.parametrize(
+    "steps,expected",
+    [([], True), ([3], True), ([1, 2, 5], True), ([1, 1, 2], False), ([2, 1], False), ([0, 5, 4], False)],
+)
+def test_increasing_steps(steps, expected):
+    from tether_server.services.tracking.metrics import _increasing
+
+    assert _increasing(steps) is expected

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -109,7 +111,18 @@ def _page(
 _ORDER = "ORDER BY step, id"
 # PostgreSQL: the page as one row of four arrays, read in the binary protocol, so the driver builds
 # the columns without a row tuple per point (a 10,000-point page: about a third of the CPU of rows).
+# The arrays are aggregated in the order the page's subquery yields its rows, which is the page's
+# ORDER BY (PostgreSQL's documented way: "supplying the input values from a sorted subquery will
+# usually work"). Before PostgreSQL 16 an ``array_agg(x ORDER BY ...)`` sorts its input again, once
+# per array: four sorts of an already sorted page cost about 6 ms of a 10,000-point read. "Usually"
+# is not a guarantee, so the caller checks the steps it got and, when they are not strictly
+# increasing (out of order, or a step logged twice, whose order then rests on the id), reads the
+# page again with the ordered aggregates (``_ARRAYS_SORTED``).
 _ARRAYS = (
+    "SELECT array_agg(step), array_agg(CASE WHEN is_nan THEN 'NaN'::float8 ELSE value END), "
+    "array_agg(timestamp), array_agg(id) FROM ({page}) AS page"
+)
+_ARRAYS_SORTED = (
     f"SELECT array_agg(step {_ORDER}), "
     f"array_agg(CASE WHEN is_nan THEN 'NaN'::float8 ELSE value END {_ORDER}), "
     f"array_agg(timestamp {_ORDER}), array_agg(id {_ORDER}) FROM ({{page}}) AS page"
@@ -156,6 +169,9 @@ def _fetch_columns(
             sql, params = _page_sql(mark, run_id, key, after, limit)
             cur.execute(_ARRAYS.format(page=sql), params, binary=True)
             row = cur.fetchone()
+            if row is not None and row[0] is not None and not _increasing(row[0]):
+                cur.execute(_ARRAYS_SORTED.format(page=sql), params, binary=True)
+                row = cur.fetchone()
         return ([], [], [], []) if row is None or row[0] is None else row  # no points: NULL arrays
     rows = _fetch_rows(session, run_id, key, after, limit)
     nan = math.nan
@@ -165,6 +181,11 @@ def _fetch_columns(
         [r[3] for r in rows],
         [r[4] for r in rows],
     )
+
+
+def _increasing(steps: list[int]) -> bool:
+    """Whether every step is greater than the one before it (0.2 ms for 10,000 steps)."""
+    return all(map(operator.lt, steps, itertools.islice(steps, 1, None)))
 
 
 def columns(result: dict[str, Any]) -> dict[str, Any]:
