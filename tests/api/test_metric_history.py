@@ -215,3 +215,25 @@ def test_increasing_steps(steps, expected):
     from tether_server.services.tracking.metrics import _increasing
 
     assert _increasing(steps) is expected
+
+
+def test_rows_form_is_the_schema_dump_of_the_points(client, auth, run_id):
+    """The rows form of a full page is built from the columnar arrays; the schema's own dumper (the
+    ``max_points`` answer, which keeps every point when there are fewer) must give the same items,
+    value spellings (NaN, infinities) and key order, and the body the same bytes."""
+    from tether_server.jsonutil import dumps
+
+    pts = []
+    for i in range(300):
+        value: Any = [0.25, "NaN", "Infinity", "-Infinity", -1.5e300, 7][i % 6]
+        pts.append({"key": "mix", "value": value, "step": i // 2, "timestamp": 2**40 + i})
+    assert client.post(f"/api/v1/runs/{run_id}/batch", json={"metrics": pts}, headers=auth).status_code == 200
+    full = client.get(f"/api/v1/runs/{run_id}/metrics/mix?max_results=1000", headers=auth)
+    oracle = client.get(f"/api/v1/runs/{run_id}/metrics/mix?max_points=50000", headers=auth).json
+    assert full.status_code == 200 and full.mimetype == "application/json"
+    assert full.headers["Vary"] == "Accept"
+    assert oracle["downsampled"] is False and oracle["total_points"] == 300
+    expected = {"key": "mix", "items": oracle["items"], "next_page_token": None, "downsampled": False}
+    assert full.json == expected
+    assert full.data == dumps(expected)
+    assert [p["value"] for p in full.json["items"][:6]] == [0.25, "NaN", "Infinity", "-Infinity", -1.5e300, 7]

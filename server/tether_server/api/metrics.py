@@ -36,10 +36,31 @@ def history(args: dict[str, Any], run_id: str, key: str) -> Any:
 
     Rows (``items``) by default; parallel ``steps``/``values``/``timestamps`` arrays with
     ``format=columnar`` or ``Accept: application/vnd.tether.columnar+json``."""
-    if not _columnar(args.pop("format")):
-        return svc.history(context.db(), context.principal(), run_id, key, **args), {"Vary": "Accept"}
-    body = dumps(_COLUMNS.dump(svc.history_columns(context.db(), context.principal(), run_id, key, **args)))
-    return Response(body, mimetype=COLUMNAR, headers={"Vary": "Accept"})
+    columnar = _columnar(args.pop("format"))
+    session, who = context.db(), context.principal()
+    if args["max_points"] is not None and not columnar:
+        return svc.history(session, who, run_id, key, **args), {"Vary": "Accept"}
+    page = _COLUMNS.dump(svc.history_columns(session, who, run_id, key, **args))
+    if columnar:
+        return Response(dumps(page), mimetype=COLUMNAR, headers={"Vary": "Accept"})
+    return Response(dumps(_rows(page)), mimetype="application/json", headers={"Vary": "Accept"})
+
+
+def _rows(page: dict[str, Any]) -> dict[str, Any]:
+    """A dumped columnar page (values already on the wire's spelling) as ``MetricHistorySchema``
+    dumps its rows form, built from the arrays: the schema's generated dumper converted 10,000 points
+    one ``float_out`` call at a time (~5 ms of a 10,000-point read on PostgreSQL, with the per-row
+    fetch it needed). ``tests/api/test_metric_history.py`` holds the two to the same bytes."""
+    items = [
+        {"step": s, "value": v, "timestamp": t}
+        for s, v, t in zip(page["steps"], page["values"], page["timestamps"], strict=True)
+    ]
+    return {
+        "key": page["key"],
+        "items": items,
+        "next_page_token": page["next_page_token"],
+        "downsampled": False,
+    }
 
 
 def _columnar(fmt: str | None) -> bool:
