@@ -81,28 +81,24 @@ def _page(
     *,
     rows: bool,
 ) -> dict[str, Any]:
-    """One keyset page of the full history: ``items`` (``rows``) or ``steps``, ``values`` and
-    ``timestamps`` (NaN as a float NaN), ``next_page_token`` (the (step, id) of the page's last point),
-    ``downsampled`` False. Both forms read the same points with the same SQL page."""
+    """One keyset page of the full history: ``items`` of (step, value, timestamp) (``rows``) or
+    ``steps``, ``values`` and ``timestamps`` (NaN as a float NaN), ``next_page_token`` (the (step, id)
+    of the page's last point), ``downsampled`` False. Both forms read the same columns
+    (``_fetch_columns``)."""
     limit = PAGE_DEFAULT if max_results is None else max_results
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidArgument(f"max_results must be between 1 and {PAGE_MAX}", {"field": "max_results"})
     scope = paging.scope_of("history", run_id, key)
     tok = paging.decode(page_token, scope)
     after = (int(tok["s"]), int(tok["i"])) if tok else None
+    steps, values, timestamps, ids = _fetch_columns(session, run_id, key, after, limit + 1)
+    more = len(steps) > limit
+    del steps[limit:], values[limit:], timestamps[limit:]
+    last = (steps[-1], ids[limit - 1]) if more else None
     page: dict[str, Any]
     if rows:
-        points = _fetch_rows(session, run_id, key, after, limit + 1)
-        more = len(points) > limit
-        del points[limit:]
-        last = (points[-1][0], points[-1][4]) if more else None
-        nan = math.nan
-        page = {"items": [(s, nan if n else v, t) for s, v, n, t, _ in points]}
+        page = {"items": list(zip(steps, values, timestamps, strict=True))}
     else:
-        steps, values, timestamps, ids = _fetch_columns(session, run_id, key, after, limit + 1)
-        more = len(steps) > limit
-        del steps[limit:], values[limit:], timestamps[limit:]
-        last = (steps[-1], ids[limit - 1]) if more else None
         page = {"steps": steps, "values": values, "timestamps": timestamps}
     nxt = None if last is None else paging.encode({"scope": scope, "s": last[0], "i": last[1]})
     return {**page, "next_page_token": nxt, "downsampled": False}
@@ -141,20 +137,6 @@ def _page_sql(
     return sql + f" {_ORDER}" + ("" if limit is None else f" LIMIT {int(limit)}"), params
 
 
-def _fetch_rows(
-    session: Session,
-    run_id: str,
-    key: str,
-    after: tuple[int, int] | None = None,
-    limit: int | None = None,
-) -> list[Any]:
-    """The page's rows, ``(step, value, is_nan, timestamp, id)``, as the driver returns them (the row
-    form is built from these directly: aggregating into arrays costs PostgreSQL a sort per array)."""
-    with rawsql.cursor(session) as (cur, mark):
-        cur.execute(*_page_sql(mark, run_id, key, after, limit))
-        return cur.fetchall()  # type: ignore[no-any-return]
-
-
 def _fetch_columns(
     session: Session,
     run_id: str,
@@ -173,7 +155,9 @@ def _fetch_columns(
                 cur.execute(_ARRAYS_SORTED.format(page=sql), params, binary=True)
                 row = cur.fetchone()
         return ([], [], [], []) if row is None or row[0] is None else row  # no points: NULL arrays
-    rows = _fetch_rows(session, run_id, key, after, limit)
+    with rawsql.cursor(session) as (cur, mark):  # SQLite: the rows, transposed here
+        cur.execute(*_page_sql(mark, run_id, key, after, limit))
+        rows = cur.fetchall()
     nan = math.nan
     return (
         [r[0] for r in rows],
