@@ -15,6 +15,7 @@ from tether_server.models import AuditEvent
 from tether_server.models.monitoring import MonitorWindowResult
 from tether_server.runtime import Runtime
 from tether_server.services.monitoring import evaluate as ev
+from tether_server.services.monitoring import recompute
 from tether_server.workers import monitoring as worker
 
 from .helpers import HOUR, T0, create_monitor, post_rows, production_model
@@ -35,7 +36,7 @@ def test_a_window_posted_during_the_computation_is_reevaluated_by_the_next_pass(
     production_model(app, client, auth)
     mid = create_monitor(client, auth)["id"]
     post_rows(client, auth, mid, T0, 0.0, 1)
-    original = ev.compute_windows
+    original = recompute.compute_windows
     calls = []
 
     def compute_then_post(monitor: Any, inputs: Any, now: int) -> Any:
@@ -45,7 +46,7 @@ def test_a_window_posted_during_the_computation_is_reevaluated_by_the_next_pass(
         calls.append(len(inputs))
         return out
 
-    monkeypatch.setattr(ev, "compute_windows", compute_then_post)
+    monkeypatch.setattr(recompute, "compute_windows", compute_then_post)
     assert _evaluate(app, T0 + 3 * HOUR) == 0  # computed, not stored: its inputs changed
     r = _results(app, mid)[T0]
     assert r.dirty and r.n == 0 and r.evaluated_at is None
@@ -73,7 +74,7 @@ def test_a_concurrent_pass_during_the_computation_neither_duplicates_nor_loses_a
     mid = create_monitor(client, auth)["id"]
     for k in range(3):
         post_rows(client, auth, mid, T0 + k * HOUR, 0.8, k)  # drifted: alerts open
-    original = ev.compute_windows
+    original = recompute.compute_windows
     inner: list[int] = []
 
     def compute_with_a_rival(monitor: Any, inputs: Any, now: int) -> Any:
@@ -83,7 +84,7 @@ def test_a_concurrent_pass_during_the_computation_neither_duplicates_nor_loses_a
             inner[0] = _evaluate(app, now)
         return out
 
-    monkeypatch.setattr(ev, "compute_windows", compute_with_a_rival)
+    monkeypatch.setattr(recompute, "compute_windows", compute_with_a_rival)
     if claimed:
         assert _evaluate(app, T0 + 5 * HOUR) == 3 and inner == [0]  # the rival skipped the monitor
     else:

@@ -32,11 +32,14 @@ if TYPE_CHECKING:
     from ..db import Database
     from ..models import monitoring as mm
     from ..services.monitoring import evaluate as ev
-    from ..services.monitoring import references
+    from ..services.monitoring import labels, recompute, references, rules
 else:  # the monitoring area loads on first use (tether_server._lazy; see ``area_table`` below)
     mm = lazy_module("tether_server.models.monitoring")
     ev = lazy_module("tether_server.services.monitoring.evaluate")
+    labels = lazy_module("tether_server.services.monitoring.labels")
+    recompute = lazy_module("tether_server.services.monitoring.recompute")
     references = lazy_module("tether_server.services.monitoring.references")
+    rules = lazy_module("tether_server.services.monitoring.rules")
 
 
 def evaluate_once(
@@ -120,19 +123,19 @@ def _evaluate_monitor_staged(database: Database, monitor_id: int, now: int) -> i
             )
         ]
     stored = 0
-    for i in range(0, len(due), ev.WINDOW_BATCH):
+    for i in range(0, len(due), recompute.WINDOW_BATCH):
         with database.transaction(write=False) as s:
             monitor = s.get(mm.Monitor, monitor_id)
             if monitor is None:
                 return stored
-            inputs = ev.gather(s, monitor, due[i : i + ev.WINDOW_BATCH])
+            inputs = recompute.gather(s, monitor, due[i : i + recompute.WINDOW_BATCH])
             s.expunge(monitor)
-        computed = ev.compute_windows(monitor, inputs, now)  # no transaction open
+        computed = recompute.compute_windows(monitor, inputs, now)  # no transaction open
         with database.transaction() as s:
             locked = ev.lock_monitor(s, monitor_id)
             if locked is None:
                 return stored
-            stored += ev.store_batch(s, locked, inputs, computed, now)
+            stored += recompute.store_batch(s, locked, inputs, computed, now)
     first = True
     while True:
         with database.transaction() as s:
@@ -143,13 +146,13 @@ def _evaluate_monitor_staged(database: Database, monitor_id: int, now: int) -> i
             pending = []
             if ref is not None:
                 if first:
-                    ev.decay_history(s, monitor, ref)
+                    rules.decay_history(s, monitor, ref)
                     s.flush()
                     first = False
-                pending = ev.pending_alerts(s, monitor, ev.ALERT_BATCH)
-                ev.apply_alerts(s, monitor, ref, pending)
-            if len(pending) < ev.ALERT_BATCH:  # the last batch (or no reference): prune and stop
-                ev.prune_predictions(s, monitor, now)
+                pending = rules.pending_alerts(s, monitor, rules.ALERT_BATCH)
+                rules.apply_alerts(s, monitor, ref, pending)
+            if len(pending) < rules.ALERT_BATCH:  # the last batch (or no reference): prune and stop
+                labels.prune_predictions(s, monitor, now)
                 return stored
 
 

@@ -5,8 +5,9 @@
 - ``windows``: summary posts and the posting check every ingest path shares
 - ``rows``: raw rows binned by the server; ``labels``: ground truth, prediction-id retention
 - ``results``: drift, performance, histogram reads for the API and UI
-- ``evaluate``: ``evaluate_due(session, now_ms)``, the evaluator pass, and its steps (gather, compute,
-  store) that ``workers.monitoring`` runs in short transactions
+- ``evaluate``: ``evaluate_due(session, now_ms)``, the evaluator pass; its steps, which
+  ``workers.monitoring`` runs in short transactions, are in ``recompute`` (gather, compute, store
+  a batch of windows) and ``rules`` (decay over the history, the alert rules)
 - ``alerts``: the shared alert service (monitors and A/B tests)
 """
 

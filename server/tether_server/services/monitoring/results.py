@@ -19,8 +19,8 @@ from ...stats import tolerance
 from ...stats.performance import HIGHER_IS_BETTER
 from . import references
 from .compute import cells_of
-from .evaluate import WINDOW_BATCH, compute_windows, gather, refresh
 from .monitors import get_monitor, split_thresholds
+from .recompute import WINDOW_BATCH, compute_windows, gather, refresh
 
 MAX_WINDOWS = 2000
 
