@@ -22,15 +22,9 @@ from tether_server import create_app
 from tether_server.config import Settings
 from tether_server.errors import AlreadyExists, InvalidArgument
 from tether_server.runtime import Runtime
-from tether_server.services.ops.bundle import (
-    MAPPED,
-    TABLES,
-    export_bundle,
-    import_bundle,
-    read_rows,
-    refs_of,
-    table,
-)
+from tether_server.services.ops.bundle import MAPPED, TABLES, read_rows, refs_of, table
+from tether_server.services.ops.bundle_export import export_bundle
+from tether_server.services.ops.bundle_import import import_bundle
 
 from .server_proc import run_cli, server_env
 

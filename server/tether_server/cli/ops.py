@@ -30,7 +30,7 @@ def db_backup(dest: Path) -> None:
 @click.argument("out", type=click.Path(path_type=Path))
 def export(experiments: tuple[str, ...], models: tuple[str, ...], out: Path) -> None:
     """Write a self-contained bundle (JSON lines + files with sha256) of experiments and models."""
-    from ..services.ops.bundle import export_bundle
+    from ..services.ops.bundle_export import export_bundle
     from ..storage import store_from_settings
 
     settings = load_settings()
@@ -48,7 +48,7 @@ def export(experiments: tuple[str, ...], models: tuple[str, ...], out: Path) -> 
 @click.argument("bundle", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def import_(bundle: Path) -> None:
     """Load a bundle written by `tether export` (new ids; files copied and verified; all or nothing)."""
-    from ..services.ops.bundle import import_bundle
+    from ..services.ops.bundle_import import import_bundle
     from ..storage import store_from_settings
 
     settings = load_settings()
