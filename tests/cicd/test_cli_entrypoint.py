@@ -73,7 +73,8 @@ def test_client_verbs_run_without_server_packages(tether_srv, tmp_path):
     r = run_tether(["server"], env)
     assert r.returncode == 2 and "No such command" in r.stderr
     probe = (
-        "import sys, tether.cli, tether.cli.models, tether.cli.runs, tether.cli.auth; "
+        "import sys, tether.cli, tether.cli.models, tether.cli.models_transitions, tether.cli.models_fetch, "
+        "tether.cli.runs, tether.cli.auth; "
         f"bad = [m for m in sys.modules if m.partition('.')[0] in {BLOCKED!r}]; "
         "assert not bad, bad"
     )

@@ -78,7 +78,7 @@ def version() -> None:
     click.echo(f"tether {__version__}")
 
 
-from . import auth, models, runs, sync  # noqa: E402,F401  (register the built-in verbs)
+from . import auth, models, models_fetch, models_transitions, runs, sync  # noqa: E402,F401  (register the built-in verbs)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

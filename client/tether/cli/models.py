@@ -6,46 +6,33 @@
     tether models wait --request "$REQ" --timeout 2h
     tether models fetch --name churn --stage production --dst ./model
 
-Calls go through the SDK's ``Client.request`` (auth, JSON errors, retries of idempotent calls);
-downloads stream with ``requests`` and are checked against the manifest's sha256 and size.
+This module holds the ``models`` group and the steps that bring a version in: ``register`` and
+``gate``. ``request`` and ``wait`` are in ``models_transitions``, ``fetch`` in ``models_fetch``.
+Calls go through the SDK's ``Client.request`` (auth, JSON errors, retries of idempotent calls).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
-import time
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import click
 
-from .._config import resolve_token
-from ..errors import AlreadyExistsError, APIConnectionError, APIError, NotFoundError
+from ..errors import AlreadyExistsError, NotFoundError
 from . import main
 from ._common import (
-    EXIT_CANCELLED,
     EXIT_CODES_HELP,
     EXIT_NO,
-    EXIT_TIMEOUT,
-    Duration,
     Outcome,
     emit,
-    fail,
     handle_errors,
     info,
     json_option,
     make_client,
     read_json_file,
-    retries_from_env,
     with_retries,
 )
-
-MANIFEST = "tether-model.json"
-CHUNK = 1024 * 1024
 
 
 def _q(part: str | int) -> str:
@@ -281,228 +268,3 @@ def gate(
         raise Outcome(EXIT_NO, f"{what} failed the gate")
     info(f"{what} passed the gate")
     emit(as_json, payload, None)
-
-
-# ---------------------------------------------------------------- request / wait
-
-
-@models.command("request", epilog=EXIT_CODES_HELP)
-@click.option("--name", required=True)
-@click.option("--version", required=True, type=int)
-@click.option("--to", "to_stage", required=True, help="target stage: Staging, Production or Archived")
-@click.option("--comment", default="", help="why (shown to reviewers)")
-@json_option
-@handle_errors
-def request_(name: str, version: int, to_stage: str, comment: str, as_json: bool) -> None:
-    """Ask for a reviewed stage transition; prints the request id (an identical pending one is reused)."""
-    path = f"/models/{_q(name)}/versions/{int(version)}/transition-requests"
-    with make_client() as c:
-        try:
-            req = with_retries(
-                lambda: c.request("POST", path, json={"to_stage": to_stage, "comment": comment}),
-                idempotent=False,
-            )
-        except AlreadyExistsError:
-            req = _pending(c, name, version, to_stage)
-            if req is None:
-                raise
-            info(f"reusing pending request {req['id']}")
-    state = "applied at once (no approval required)" if req["status"] == "approved" else req["status"]
-    info(f"request {req['id']}: {name} v{version} -> {req['to_stage']}: {state}")
-    emit(as_json, _req_payload(req), str(req["id"]))
-
-
-def _pending(c: Any, name: str, version: int, to_stage: str) -> dict[str, Any] | None:
-    token = None
-    while True:
-        page = c.request(
-            "GET", "/transition-requests", params={"status": "pending", "model": name, "page_token": token}
-        )
-        for r in page["items"]:
-            if r["version"] == version and r["to_stage"].lower() == to_stage.lower():
-                return r
-        token = page.get("next_page_token")
-        if not token:
-            return None
-
-
-def _req_payload(req: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "id",
-        "model",
-        "version",
-        "from_stage",
-        "to_stage",
-        "status",
-        "required_approvals",
-        "requested_by",
-        "decided_by",
-        "decision_comment",
-    )
-    return {("request_id" if k == "id" else k): req.get(k) for k in keys}
-
-
-@models.command("wait", epilog=EXIT_CODES_HELP)
-@click.option("--request", "request_id", required=True, type=int, help="transition request id")
-@click.option("--timeout", type=Duration(), default="2h", show_default=True, help="e.g. 90s, 15m, 2h")
-@click.option("--interval", type=Duration(), default="10s", show_default=True, help="poll interval")
-@json_option
-@handle_errors
-def wait(request_id: int, timeout: float, interval: float, as_json: bool) -> None:
-    """Wait for a decision: exit 0 approved, 3 rejected, 4 timeout, 5 cancelled."""
-    deadline = time.monotonic() + timeout
-    last_error: str | None = None
-    with make_client() as c:
-        while True:
-            try:
-                req = c.request("GET", f"/transition-requests/{int(request_id)}")
-                last_error = None
-            except (APIConnectionError, APIError) as exc:
-                transient = isinstance(exc, APIConnectionError) or exc.status in (429, 500, 502, 503, 504)
-                if not transient:
-                    raise
-                req, last_error = None, str(exc)  # keep waiting through outages until the deadline
-                info(f"poll failed ({exc}); still waiting")
-            if req is not None and req["status"] != "pending":
-                break
-            left = deadline - time.monotonic()
-            if left <= 0:
-                payload = {
-                    "request_id": request_id,
-                    "status": "pending",
-                    "timed_out": True,
-                    "last_error": last_error,
-                }
-                emit(as_json, payload, None)
-                raise Outcome(EXIT_TIMEOUT, f"request {request_id} is still pending after {timeout:g}s")
-            time.sleep(min(interval, left))
-    payload = _req_payload(req)
-    who = f" by {req.get('decided_by')}" if req.get("decided_by") else ""
-    why = f": {req.get('decision_comment')}" if req.get("decision_comment") else ""
-    emit(as_json, payload, None)
-    if req["status"] == "approved":
-        info(f"request {request_id} approved{who}{why}")
-        return
-    if req["status"] == "rejected":
-        raise Outcome(EXIT_NO, f"request {request_id} rejected{who}{why}")
-    if req["status"] == "cancelled":
-        raise Outcome(EXIT_CANCELLED, f"request {request_id} cancelled{who}{why}")
-    fail(f"request {request_id} has an unknown status {req['status']!r}")
-
-
-# ---------------------------------------------------------------- fetch
-
-
-def _sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _download(
-    session: Any, url: str, headers: dict[str, str], target: Path, timeout: float
-) -> tuple[int, str]:
-    """Stream ``url`` into ``target`` (a .part file); returns (bytes, sha256). Retries transient failures."""
-    import requests
-
-    attempts = retries_from_env()
-    for attempt in range(attempts + 1):
-        try:
-            h, n = hashlib.sha256(), 0
-            with session.get(url, headers=headers, stream=True, timeout=timeout, allow_redirects=False) as r:
-                if r.status_code in (429, 500, 502, 503, 504) and attempt < attempts:
-                    raise requests.ConnectionError(f"HTTP {r.status_code}")
-                if r.status_code != 200:
-                    from ..errors import error_from_response
-
-                    raise error_from_response(r.status_code, r.content, r.headers)
-                with open(target, "wb") as fh:
-                    for chunk in r.iter_content(CHUNK):
-                        h.update(chunk)
-                        n += len(chunk)
-                        fh.write(chunk)
-            return n, h.hexdigest()
-        except requests.RequestException as exc:
-            if attempt >= attempts:
-                raise APIConnectionError(
-                    f"download of {urlsplit(url).path} failed: {type(exc).__name__}"
-                ) from None
-            time.sleep(min(30.0, 0.5 * 2**attempt))
-    raise AssertionError("unreachable")
-
-
-@models.command("fetch", epilog=EXIT_CODES_HELP)
-@click.option("--name", required=True)
-@click.option("--stage", default=None, help="e.g. production (default when no --alias)")
-@click.option("--alias", default=None)
-@click.option("--dst", required=True, type=click.Path(file_okay=False), help="folder to write the files into")
-@click.option("--manifest", default=None, help=f"where to write the manifest (default: DST/{MANIFEST})")
-@json_option
-@handle_errors
-def fetch(
-    name: str, stage: str | None, alias: str | None, dst: str, manifest: str | None, as_json: bool
-) -> None:
-    """Download a version, verify every file's size and sha256 (exit 1 on any mismatch) and write a
-    manifest (model, version, run, files with sha256) for the deploy step."""
-    if stage and alias:
-        raise click.UsageError("give --stage or --alias, not both")
-    import requests
-
-    root = Path(dst).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    with make_client() as c:
-        pointer = f"aliases/{_q(alias)}" if alias else f"stages/{_q(stage or 'production')}"
-        dep = c.request("GET", f"/models/{_q(name)}/{pointer}")
-        origin = urlsplit(c.base_url)
-        token = resolve_token(None, c.base_url)
-        auth = {"Authorization": f"Bearer {token}"} if token else {}
-        bad: list[str] = []
-        files = []
-        with requests.Session() as http:
-            for f in dep["files"]:
-                target = (root / f["path"]).resolve()
-                if target == root or root not in target.parents:
-                    fail(f"refusing to write outside {root}: {f['path']!r}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if (
-                    target.is_file()
-                    and target.stat().st_size == f["size"]
-                    and _sha256_of(target) == f["sha256"]
-                ):
-                    files.append({"path": f["path"], "size": f["size"], "sha256": f["sha256"]})
-                    continue  # already here and intact
-                u = urlsplit(f["download_url"])
-                same = (u.scheme, u.netloc) == (origin.scheme, origin.netloc)
-                part = target.with_name(target.name + ".part")
-                n, digest = _download(http, f["download_url"], auth if same else {}, part, c.timeout)
-                if n != f["size"] or digest != f["sha256"]:
-                    part.unlink(missing_ok=True)
-                    bad.append(
-                        f"{f['path']}: got {n} bytes sha256 {digest}, expected {f['size']} bytes sha256 {f['sha256']}"
-                    )
-                    continue
-                os.replace(part, target)
-                files.append({"path": f["path"], "size": f["size"], "sha256": f["sha256"]})
-    if bad:
-        for line in bad:
-            info(f"MISMATCH {line}")
-        fail(f"{len(bad)} of {len(dep['files'])} files failed verification; nothing was written for them")
-    doc = {
-        "format": "tether-model/1",
-        "model": name,
-        "version": dep["version"],
-        "stage": dep.get("stage"),
-        "aliases": dep.get("aliases", []),
-        "run_id": dep.get("run_id"),
-        "metadata": dep.get("metadata"),
-        "datasets": dep.get("datasets", []),
-        "server": c.base_url,
-        "fetched_at": int(time.time() * 1000),
-        "files": files,
-    }
-    mpath = Path(manifest) if manifest else root / MANIFEST
-    mpath.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    info(f"fetched {name} version {dep['version']} ({len(files)} files, sha256 verified) into {root}")
-    emit(as_json, {**doc, "dst": str(root), "manifest": str(mpath)}, str(root))
