@@ -20,16 +20,14 @@ from sqlalchemy.engine import make_url
 from tether_server.errors import InvalidArgument
 from tether_server.models import Base, Experiment, LatestMetric, Param, Run, RunTag
 from tether_server.services.tracking.search import apply_search, limited_search
-from tether_server.services.tracking.search_filter import (
+from tether_server.services.tracking.search_filter import compile_filter, compile_order_by, like_to_glob
+from tether_server.services.tracking.search_parser import (
     BoolOp,
     Comparison,
     Field,
     Node,
     Not,
     Number,
-    compile_filter,
-    compile_order_by,
-    like_to_glob,
     parse_filter,
 )
 

@@ -25,7 +25,8 @@ from ...errors import InvalidArgument
 from ...models.registry import ModelVersion, RegisteredModel
 from ...services.registry import catalog as svc
 from ...services.registry import deploy, versions
-from ...services.tracking.search_filter import compare, ends_in_escape
+from ...services.tracking.search_filter import compare
+from ...services.tracking.search_parser import ends_in_escape
 from ...services.validation import check_key
 from . import convert as cv
 

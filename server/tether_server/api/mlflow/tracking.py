@@ -17,7 +17,7 @@ from ...services.tracking import experiments as experiments_svc
 from ...services.tracking import metrics as metrics_svc
 from ...services.tracking import runs as runs_svc
 from ...services.tracking import search as search_svc
-from ...services.tracking import search_filter
+from ...services.tracking import search_parser
 from . import convert as cv
 from . import inputs, logged_models
 
@@ -147,7 +147,7 @@ def _name_filter(raw: Any) -> tuple[str | None, tuple[str, str] | None]:
     op, value = m.group(1).upper(), m.group(3)
     if op == "=":
         return value, None
-    if search_filter.ends_in_escape(value):
+    if search_parser.ends_in_escape(value):
         raise InvalidArgument("A LIKE pattern cannot end with an unescaped backslash", {"field": "filter"})
     return None, (op, value)
 

@@ -1,4 +1,4 @@
-"""Run search: the filter language (see search_filter) + permission filter, all in one SQL query.
+"""Run search: the filter language (see search_parser, search_filter) + permission filter, all in one SQL query.
 
 The query is shaped so that the database can drive it from the most selective index:
 
@@ -43,20 +43,8 @@ from ...errors import InvalidArgument
 from ...models import Experiment, Run
 from .. import paging
 from ..identity import permissions
-from .search_filter import (
-    KEY_MODELS,
-    BoolOp,
-    Comparison,
-    Field,
-    Node,
-    attribute_sort,
-    compare,
-    compile_node,
-    parse_filter,
-    parse_order_by,
-    sort_direction,
-    tiebreak_sort,
-)
+from .search_filter import KEY_MODELS, attribute_sort, compare, compile_node, sort_direction, tiebreak_sort
+from .search_parser import BoolOp, Comparison, Field, Node, parse_filter, parse_order_by
 
 
 def search_runs(

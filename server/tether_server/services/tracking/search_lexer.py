@@ -1,4 +1,4 @@
-"""Tokenizer for the run search filter language (the parser lives in ``search_filter``).
+"""Tokenizer for the run search filter language (the parser lives in ``search_parser``).
 
 Token kinds:
 
