@@ -8,7 +8,8 @@ on that PostgreSQL server, dropped afterwards), sets the data up with the same c
 and reports per request: CPU ms (``time.process_time``: this process is the server, so the
 client's share is the test client's request building, small and the same before and after) and
 SQL statements sent (``before_cursor_execute``; SQLite's BEGIN/COMMIT are not cursor statements).
-``--profile window_post`` (or any name in the table) prints a pyinstrument profile of that path.
+``--profile window_post`` (or any name in the table) prints a pyinstrument profile of that path;
+``--only window_post,assign`` measures only those paths.
 Nothing here is timed against a target: ``python -m bench.run`` is the measurement of record.
 """
 
@@ -220,6 +221,7 @@ def main() -> None:
     ap.add_argument("--pg", default=None, help="a PostgreSQL URL whose server may get a new database")
     ap.add_argument("--profile", default=None)
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--only", default=None, help="comma-separated path names (default: all)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hotcpu-"))
     try:
@@ -235,7 +237,10 @@ def _run(url: str, tmp: Path, args: argparse.Namespace) -> None:
         paths = _paths(app, admin_token)
         paths.pop("_results_setup")()  # type: ignore[operator]
         counts = {"rows_columns": 20, "rows_rowwise": 20, "page_cells": 10, "page_full": 5, "drift_full": 5}
+        only = set(args.only.split(",")) if args.only else None
         for name, fn in paths.items():
+            if only is not None and name not in only:
+                continue
             n = counts.get(name, args.n)
             try:
                 if args.profile == name:

@@ -9,8 +9,9 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g, request
 from flask import session as cookie_session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.routing import IntegerConverter
 
@@ -38,6 +39,20 @@ SECURITY_HEADERS = {
         "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
+
+
+_SECURITY_LOWER = tuple((k.lower(), k, v) for k, v in SECURITY_HEADERS.items())
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except that a request without the session cookie (every API
+    call with a bearer token) gets its empty session without Flask building a signing serializer
+    for it, which it otherwise does on every request."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _authenticate() -> None:
@@ -85,7 +100,7 @@ def begin_request() -> Response | None:
     g.t0 = time.perf_counter()
     if request.endpoint is None:
         return None  # routing error: 404/405 handlers answer
-    if any(k in request.args for k in _TOKEN_QUERY_PARAMS):
+    if request.environ.get("QUERY_STRING") and any(k in request.args for k in _TOKEN_QUERY_PARAMS):
         raise Unauthenticated("Credentials are accepted only in the Authorization header")
     policy = policy_of(request.endpoint, current_app.view_functions.get(request.endpoint))
     if policy is None:
@@ -131,8 +146,11 @@ def end_request(resp: Response) -> Response:
             resp = database_unavailable(exc)
         finally:
             session.close()
-    for k, v in SECURITY_HEADERS.items():
-        resp.headers.setdefault(k, v)
+    headers = resp.headers
+    have = set(headers.keys(lower=True))  # setdefault would raise and catch a KeyError per header
+    for lower, k, v in _SECURITY_LOWER:
+        if lower not in have:
+            headers.add(k, v)
     resp.headers["X-Request-Id"] = g.get("request_id", "")
     seconds = time.perf_counter() - g.get("t0", time.perf_counter())
     rule = request.url_rule
@@ -177,6 +195,7 @@ class IdConverter(IntegerConverter):
 
 def install(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any route is added
+    app.session_interface = CookieSessions()
     app.before_request(begin_request)
     app.after_request(end_request)
     app.teardown_request(teardown)

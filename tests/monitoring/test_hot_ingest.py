@@ -1,4 +1,4 @@
-"""The monitoring hot paths added for speed keep the contract: the vectorised summary check
+"""The monitoring hot paths added for speed keep the contract: the fast summary check
 accepts exactly what ``validate_summary`` accepts (and a refused post carries the validator's
 message), a summary post is one statement on PostgreSQL, the column-wise rows body bins to the
 same windows as the same rows posted row-wise (vectorised or not), with clear 400s for bad
@@ -56,7 +56,7 @@ def _mutations(rng: random.Random, base: dict[str, Any]) -> Any:
     return s
 
 
-def test_the_vectorised_check_accepts_exactly_what_the_validator_accepts() -> None:
+def test_the_fast_check_accepts_exactly_what_the_validator_accepts() -> None:
     rng = random.Random(7)
     bases = [build_summary(REF, mixed_rows(300, seed=k)) for k in range(4)]
     bases.append(build_summary(REF, []))  # empty columns: min/max null
@@ -107,7 +107,7 @@ def test_refused_summaries_carry_the_validators_message(app: Any, client: Any, a
     r = _window_post(client, auth, mid, ref["reference_id"], bad)
     assert r.status_code == 400 and r.json["error"]["code"] == "INVALID_ARGUMENT"
     assert r.json["error"]["message"] == f"summary: {e.value}"
-    huge = copy.deepcopy(good)  # an int the vectorised check leaves to the validator (beyond 2**40)
+    huge = copy.deepcopy(good)  # an int the fast check leaves to the validator (beyond 2**40)
     huge["unexpected_columns"] = {"z": 1}
     huge["n"] += 2**41
     for c in huge["columns"].values():

@@ -1,37 +1,32 @@
-"""The posted-summary check, vectorised: the same rules as ``tether.monitoring.validate_summary``
-(the SDK's pure-Python validator, which words every error), run as a few numpy operations over all
-columns at once instead of a Python loop per count.
+"""The posted-summary check, fast: the same rules as ``tether.monitoring.validate_summary`` (the
+SDK's validator, which words every error), with no error to word: per column one C call fetches
+every field and ``sum`` adds the counts, and the types and bounds of all the counts (and all the
+moments) are checked at the end in one pass each, instead of a check per value.
 
 ``accepts(layout, summary)`` is True only when ``validate_summary`` would accept the summary, and
 it never raises. On False the caller runs ``validate_summary``, which raises the precise
-``ValueError`` (or, for what this check leaves to it, e.g. counts beyond 2**40 or the integer
-types the check does not vectorise, accepts). So the accepted set and every error message are
+``ValueError`` (or, for what this check leaves to it, e.g. counts beyond 2**40 or int subclasses,
+accepts). So the accepted set and every error message are
 exactly the validator's.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 import operator
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tether.monitoring import WINDOW_FORMAT
 
-from ..._lazy import lazy_module
-
-if TYPE_CHECKING:
-    import numpy as np
-else:
-    np = lazy_module("numpy")
-
 MAX_UNEXPECTED = 1000  # as tether.monitoring._validate
-BIG = 2**40  # counts above this go to the exact (Python int) validator: no int64 overflow in sums
+BIG = 2**40  # counts above this are left to the validator (no real window comes near it)
 _TOP_KEYS = frozenset({"format", "n", "columns", "unexpected_columns"})
-_NUMERIC = ("n", "nulls", "absent", "nan", "invalid", "below", "above", "count")
-_CATEGORICAL = ("n", "nulls", "absent", "other")
-_NUMERIC_VALUES = operator.itemgetter(*_NUMERIC)  # one C call per column (KeyError when one is missing)
-_CATEGORICAL_VALUES = operator.itemgetter(*_CATEGORICAL)
+# one C call per column for every field the check needs but min/max (KeyError when one is missing)
+_NUMERIC = operator.itemgetter(
+    "kind", "counts", "n", "nulls", "absent", "nan", "invalid", "below", "above", "count", "mean", "m2"
+)
+_CATEGORICAL = operator.itemgetter("kind", "counts", "n", "nulls", "absent", "other")
 _INT = {int}
 _NUMBER = {int, float}
 
@@ -54,66 +49,25 @@ def layout_of(profile: Mapping[str, Any]) -> Layout:
     return out
 
 
-def _ints(rows: list[list[Any]]) -> np.ndarray | None:
-    if not rows:
-        return np.zeros((0, 0), dtype=np.int64)
-    if set(map(type, itertools.chain.from_iterable(rows))) != _INT:
-        return None
+def _counts_ok(values: list[Any]) -> bool:
+    """Every value a non-negative int no larger than ``BIG`` (so no sum can overflow anything)."""
+    return not values or (set(map(type, values)) == _INT and min(values) >= 0 and max(values) <= BIG)
+
+
+def _numbers_ok(values: list[Any]) -> bool:
+    """Every value a finite int or float (bools are not numbers here, as in the validator)."""
     try:
-        out = np.array(rows, dtype=np.int64)
-    except (OverflowError, ValueError):  # beyond int64, or ragged
-        return None
-    if out.ndim != 2 or (out < 0).any() or (out > BIG).any():
-        return None
-    return out
-
-
-def _counts_ok(rows: list[list[Any]], bins: int, extra: tuple[str, ...], n: int) -> np.ndarray | None:
-    """``rows``: per column ``[*counts, *extra values]``; every value a non-negative int, n equal
-    to the summary's, the buckets adding up to n, absent <= nulls. The array, or None."""
-    a = _ints(rows)
-    if a is None:
-        return None
-    if not len(a):
-        return a
-    k = {key: bins + i for i, key in enumerate(extra)}
-    buckets = a[:, :bins].sum(axis=1)
-    for key in extra:
-        if key not in ("n", "absent", "count"):
-            buckets = buckets + a[:, k[key]]
-    ok = (a[:, k["n"]] == n).all() and (buckets == n).all() and (a[:, k["absent"]] <= a[:, k["nulls"]]).all()
-    return a if ok else None
-
-
-def _moments_ok(moments: list[tuple[Any, ...]], a: np.ndarray, bins: int) -> bool:
-    """mean, m2 finite numbers (m2 >= 0); count <= binned values; min/max null when count is 0,
-    else finite with min <= max."""
-    count = a[:, bins + _NUMERIC.index("count")]
-    binned = (
-        a[:, :bins].sum(axis=1) + a[:, bins + _NUMERIC.index("below")] + a[:, bins + _NUMERIC.index("above")]
-    )
-    if (count > binned).any():
+        return not values or (set(map(type, values)) <= _NUMBER and all(map(math.isfinite, values)))
+    except OverflowError:  # an int too large for a float
         return False
-    empty = count == 0
-    values: list[Any] = []
-    for (mean, m2, lo, hi), e in zip(moments, empty.tolist(), strict=True):
-        if e:
-            if lo is not None or hi is not None:
-                return False
-            values += (mean, m2, 0.0, 0.0)
-        else:
-            values += (mean, m2, lo, hi)
-    if not set(map(type, values)) <= _NUMBER:
-        return False
-    try:
-        m = np.array(values, dtype=np.float64).reshape(-1, 4)
-    except OverflowError:
-        return False
-    return bool(np.isfinite(m).all() and (m[:, 1] >= 0).all() and (m[:, 2] <= m[:, 3]).all())
 
 
 def accepts(layout: Layout, summary: Any) -> bool:
-    """True when ``validate_summary`` would accept ``summary`` against the reference of ``layout``."""
+    """True when ``validate_summary`` would accept ``summary`` against the reference of ``layout``.
+
+    The sums and comparisons per column run before the types are known: a value of the wrong
+    type either raises ``TypeError`` there (a refusal) or is refused by the type checks at the
+    end, so the answer only stands once those pass."""
     if type(summary) is not dict or summary.get("format") != WINDOW_FORMAT or not summary.keys() <= _TOP_KEYS:
         return False
     n, cols = summary.get("n"), summary.get("columns")
@@ -125,30 +79,48 @@ def accepts(layout: Layout, summary: Any) -> bool:
     u = list(unexpected.values())
     if u and (set(map(type, u)) != _INT or min(u) < 0 or max(u) > n):
         return False
-    numeric: dict[int, list[list[Any]]] = {}
-    moments: dict[int, list[tuple[Any, ...]]] = {}
-    categorical: dict[int, list[list[Any]]] = {}
+    counts_seen: list[Any] = []  # every count of every column, end to end
+    numbers: list[Any] = []  # mean and m2 of every numeric column, min and max of the non-empty ones
     try:
         for name, col in cols.items():
             kind, bins = layout[name]
-            if type(col) is not dict or col.get("kind") != kind:
-                return False
-            counts = col.get("counts")
-            if type(counts) is not list or len(counts) != bins:
+            if type(col) is not dict:
                 return False
             if kind == "numeric":
-                numeric.setdefault(bins, []).append([*counts, *_NUMERIC_VALUES(col)])
-                moments.setdefault(bins, []).append(
-                    (col.get("mean"), col.get("m2"), col.get("min"), col.get("max"))
-                )
+                k, counts, cn, nulls, absent, nan, invalid, below, above, count, mean, m2 = _NUMERIC(col)
+                if k != kind or type(counts) is not list or len(counts) != bins:
+                    return False
+                binned = sum(counts)
+                if (
+                    cn != n
+                    or binned + nulls + nan + invalid + below + above != n
+                    or absent > nulls
+                    or count > binned + below + above
+                    or m2 < 0
+                ):
+                    return False
+                counts_seen += counts
+                counts_seen += (cn, nulls, absent, nan, invalid, below, above, count)
+                lo: Any = col.get("min")
+                hi: Any = col.get("max")
+                if count == 0:
+                    if lo is not None or hi is not None:
+                        return False
+                    numbers += (mean, m2)
+                elif lo > hi:
+                    return False
+                else:
+                    numbers += (mean, m2, lo, hi)
             elif kind == "categorical":
-                categorical.setdefault(bins, []).append([*counts, *_CATEGORICAL_VALUES(col)])
+                k, counts, cn, nulls, absent, other = _CATEGORICAL(col)
+                if k != kind or type(counts) is not list or len(counts) != bins:
+                    return False
+                if cn != n or sum(counts) + nulls + other != n or absent > nulls:
+                    return False
+                counts_seen += counts
+                counts_seen += (cn, nulls, absent, other)
             else:
                 return False
-    except KeyError:  # a column not in the reference, or a missing count
+    except (KeyError, TypeError):  # a column not in the reference, a missing field, a wrong type
         return False
-    for bins, rows in numeric.items():
-        a = _counts_ok(rows, bins, _NUMERIC, n)
-        if a is None or not _moments_ok(moments[bins], a, bins):
-            return False
-    return all(_counts_ok(rows, bins, _CATEGORICAL, n) is not None for bins, rows in categorical.items())
+    return _counts_ok(counts_seen) and _numbers_ok(numbers)

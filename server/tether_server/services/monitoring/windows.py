@@ -194,6 +194,12 @@ def _dirty_statement(dialect: str) -> Any:
     )
 
 
+@functools.cache
+def _dirty_one(dialect: str) -> DriverStatement:
+    """``_dirty_statement`` for one window, run through ``DriverStatement`` (a window post on SQLite)."""
+    return DriverStatement(_dirty_statement(dialect))
+
+
 def mark_dirty(session: Session, monitor_id: int, window_starts: list[int]) -> None:
     """Mark the windows' results for recomputation: one statement (built once, executemany)."""
     now = now_ms()
@@ -213,7 +219,7 @@ def _stale(monitor: PostingMonitor, ref: references.ReferenceView, given: Any) -
 def _checked_summary(
     session: Session, ref: references.ReferenceView, summary: Any
 ) -> tuple[dict[str, Any], str]:
-    """The summary and its JSON text: the vectorised check accepts the usual post (usually already
+    """The summary and its JSON text: the fast check accepts the usual post (usually already
     in ``precheck_summary``); anything else goes through ``validate_summary``, which words the
     error (or accepts what the fast check leaves to it, e.g. counts beyond 2**40, encoded as the
     JSON column type encodes, ``db.compact_json``)."""
@@ -302,9 +308,7 @@ def _write(session: Session, guarded: bool, level: str | None, params: dict[str,
         return bool(result.all())
     if result.rowcount != 1:
         return False
-    conn.execute(
-        _dirty_statement(dialect), {"monitor_id": params["mid"], "ws": params["ws"], "now": params["now"]}
-    )
+    _dirty_one(dialect).execute(conn, {"monitor_id": params["mid"], "ws": params["ws"], "now": params["now"]})
     return True
 
 
