@@ -123,46 +123,144 @@ def _parallel(n_threads: int, work: Callable[[int, requests.Session, list[str]],
     return sum(done), seconds
 
 
-def _window_posts(ctx: Context, tok: str, mid: int, ref: dict[str, Any], summary: dict[str, Any]) -> Row:
-    """``POST_TRIALS`` timed trials, the median rate reported: on this 2-core host one trial swings
-    by ±25% (an evaluator pass of the server over the windows just posted, or the host's own load,
-    can land in any one of them), and the median of several is the steadier figure."""
+class _Urllib3Session:
+    """The client for the light-harness row: urllib3 (requests' own connection layer) with the same
+    headers and bodies as ``ctx.http``; no per-request environment lookups, cookie jar or hooks."""
+
+    def __init__(self, headers: dict[str, str], pool: Any) -> None:
+        self.headers, self.pool = headers, pool
+
+    def post(self, url: str, data: bytes) -> Any:
+        r = self.pool.request("POST", url, body=data, headers=self.headers, retries=False, redirect=False)
+        r.status_code, r.text = r.status, r.data[:200].decode("utf-8", "replace")
+        return r
+
+
+def _post_trials(ctx: Context, url: str, sessions: Callable[[], Any], body: Callable[[int, int, int], bytes],
+                 cpu: Callable[[], float]) -> tuple[list[float], list[float], int]:  # fmt: skip
+    """``POST_TRIALS`` timed trials of ``POST_THREADS`` threads posting ``body(trial, thread, k)``
+    to ``url``: (rates, server CPU seconds per post, posts)."""
     trials, limit_s, limit_n = (1, 2.0, 400) if ctx.quick else (POST_TRIALS, 4.0, 3200)
+    per = limit_n // POST_THREADS
+    rates, cpus, total = [], [], 0
+    for trial in range(trials):
+        errors: list[str] = []
+        done = [0] * POST_THREADS
+
+        def work(t: int, trial: int = trial, errors: list[str] = errors, done: list[int] = done) -> None:
+            s, deadline, k = sessions(), time.perf_counter() + limit_s, 0
+            while k < per and time.perf_counter() < deadline:
+                resp = s.post(url, data=body(trial, t, k))
+                if resp.status_code != 200:
+                    errors.append(f"{resp.status_code} {resp.text[:200]}")
+                    break
+                k += 1
+            done[t] = k
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(POST_THREADS)]
+        cpu0, t0 = cpu(), time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        secs, n = time.perf_counter() - t0, sum(done)
+        if errors:
+            raise RuntimeError(f"{len(errors)} requests failed: {errors[0]}")
+        cpus.append((cpu() - cpu0) / max(n, 1))
+        rates.append(n / secs)
+        total += n
+    return rates, cpus, total
+
+
+def _trials_note(rates: list[float], cpus: list[float], total: int) -> str:
+    spread = f"trials {', '.join(f'{r:.0f}' for r in rates)}/s; " if len(rates) > 1 else ""
+    return f"median of {len(rates)}: {spread}{total} posts; server CPU {fmt_ms(percentile(cpus, 50))}/post"
+
+
+def _window_posts(
+    ctx: Context, tok: str, mid: int, ref: dict[str, Any], summary: dict[str, Any]
+) -> list[Row]:
+    """The target row (``requests`` sessions, as the SDK posts), then two calibration rows: the same
+    posts from a lighter client (urllib3), and the same bodies to a bare Flask app under the same
+    gunicorn options (``bench._echo_app``) from the target row's client. Each is the median of
+    ``POST_TRIALS`` trials: on this 2-core host one trial swings by ±25% (an evaluator pass of the
+    server over the windows just posted, or the host's own load, can land in any one of them)."""
     url = ctx.url(f"/monitors/{mid}/windows")
     body = {"reference_id": ref["reference_id"], "source": "", "window_start": 0, "summary": summary}
     warm = ctx.http(tok)
     for i in range(2 * POST_THREADS):
         _ok(warm.post(url, data=orjson.dumps({**body, "source": f"warm-{i}", "window_start": T0})))
-    per = limit_n // POST_THREADS
+    per = (400 if ctx.quick else 3200) // POST_THREADS
     # pre-serialised: the summary is encoded once, only the window and source change per post
     head, tail = orjson.dumps(summary), ref["reference_id"]
-    rates, cpus, total = [], [], 0
-    for trial in range(trials):
 
-        def work(t: int, s: requests.Session, errors: list[str], trial: int = trial) -> int:
-            deadline, k = time.perf_counter() + limit_s, 0
-            while k < per and time.perf_counter() < deadline:
-                ws = T0 + ((t * per + k) % PAGE_WINDOWS) * HOUR
-                data = b'{"reference_id":%d,"window_start":%d,"source":"pod-%d-%d-%d","summary":%s}' % (
-                    tail, ws, trial, t, k, head)  # fmt: skip
-                resp = s.post(url, data=data)
-                if resp.status_code != 200:
-                    errors.append(f"{resp.status_code} {resp.text[:200]}")
-                    return k
-                k += 1
-            return k
+    def post_body(client: str) -> Callable[[int, int, int], bytes]:
+        def make(trial: int, t: int, k: int) -> bytes:
+            ws = T0 + ((t * per + k) % PAGE_WINDOWS) * HOUR
+            return b'{"reference_id":%d,"window_start":%d,"source":"%s-%d-%d-%d","summary":%s}' % (
+                tail, ws, client.encode(), trial, t, k, head)  # fmt: skip
 
-        cpu0 = ctx.server.cpu()
-        n, secs = _parallel(POST_THREADS, work, tok, ctx)
-        cpus.append((ctx.server.cpu() - cpu0) / max(n, 1))
-        rates.append(n / secs)
-        total += n
+        return make
+
+    size = f"{len(head) // 1024} KiB summary"
+    rates, cpus, total = _post_trials(ctx, url, lambda: ctx.http(tok), post_body("pod"), ctx.server.cpu)
     rate = percentile(rates, 50)
-    spread = f"trials {', '.join(f'{r:.0f}' for r in rates)}/s; " if trials > 1 else ""
-    return Row("monitoring: window posts (50 columns)", "≥ 500/s", f"{rate:.0f}/s", rate >= 500,
-               f"median of {trials}: {spread}{total} posts, {POST_THREADS} threads, each a new "
-               f"(window, source); {len(head) // 1024} KiB summary; server CPU "
-               f"{fmt_ms(percentile(cpus, 50))}/post")  # fmt: skip
+    rows = [Row("monitoring: window posts (50 columns)", "≥ 500/s", f"{rate:.0f}/s", rate >= 500,
+                f"{_trials_note(rates, cpus, total)}; {POST_THREADS} requests sessions, each post a new "
+                f"(window, source); {size}")]  # fmt: skip
+    import urllib3
+
+    pool = urllib3.PoolManager(maxsize=POST_THREADS)
+    headers = {**ctx.http(tok).headers, "Content-Type": "application/json"}
+    light = _post_trials(ctx, url, lambda: _Urllib3Session(headers, pool), post_body("u3"), ctx.server.cpu)
+    rows.append(Row("  the same, urllib3 client (info)", "", f"{percentile(light[0], 50):.0f}/s", None,
+                    f"{_trials_note(*light)}; the same headers and bodies; what the server takes when "
+                    "the client costs less of the shared cores"))  # fmt: skip
+    rows.append(_echo_ceiling(ctx, post_body("echo")))
+    return rows
+
+
+def _echo_ceiling(ctx: Context, post_body: Callable[[int, int, int], bytes]) -> Row:
+    """The same bodies and client threads to ``bench._echo_app`` under tether's gunicorn options."""
+    import sys
+    from pathlib import Path
+
+    from ._server import children_of, cpu_seconds, free_port
+
+    port = free_port()
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    cmd = [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--worker-class",
+           "gthread", "--no-control-socket", "--keep-alive", "30", "bench._echo_app:app"]  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/echo"
+        deadline = time.perf_counter() + 60
+        while True:
+            try:
+                if requests.post(url, data=b"{}", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError("the echo app did not start")
+            time.sleep(0.05)
+
+        def session() -> requests.Session:
+            s = requests.Session()
+            s.headers["Content-Type"] = "application/json"
+            return s
+
+        rates, cpus, total = _post_trials(
+            ctx, url, session, post_body, lambda: cpu_seconds([proc.pid, *children_of(proc.pid)])
+        )
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return Row("  harness ceiling: bare Flask echo app (info)", "", f"{percentile(rates, 50):.0f}/s", None,
+               f"{_trials_note(rates, cpus, total)}; the target row's client and bodies to a Flask app that "
+               "only parses the JSON, under the same gunicorn options: no server here takes more from "
+               "this client on this host")  # fmt: skip
 
 
 def _raw_bodies(rng: np.random.Generator, column_wise: bool) -> list[bytes]:
@@ -314,7 +412,7 @@ def run(ctx: Context) -> list[Row]:
     summary = build_summary(
         ref_posts["profile"], {f"c{j}": rng.normal(j + 0.05, 1.0 + j / 50, 2000) for j in range(COLUMNS)}
     )
-    rows = [_window_posts(ctx, tok, mid_posts, ref_posts, summary)]
+    rows = _window_posts(ctx, tok, mid_posts, ref_posts, summary)
     rows.append(_raw_rows(ctx, tok, mid_rows))
     rows.append(_raw_rows(ctx, tok, mid_rows, column_wise=False))
     rows += _page(ctx, tok, mid_page, ref_page, summary)
