@@ -50,7 +50,14 @@ class Transport(Protocol):
 
 
 class RequestsTransport:
-    """``requests.Session`` with a connection pool sized for the buffer thread plus callers."""
+    """``requests.Session`` with a connection pool sized for the buffer thread plus callers.
+
+    The session it builds itself reads the environment (``HTTP(S)_PROXY``, ``NO_PROXY``,
+    ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) once per origin, the first time it talks to it,
+    as httpx reads it once per client, instead of on every request as ``requests`` does (the
+    proxy lookup alone was about a quarter of the client's CPU per call). ``~/.netrc`` is not
+    consulted: Tether authenticates with the bearer header, which a netrc entry would replace.
+    A session passed in is used as it is."""
 
     def __init__(self, session: requests.Session | None = None, *, pool_size: int = 10) -> None:
         import requests
@@ -58,12 +65,30 @@ class RequestsTransport:
 
         self._requests = requests
         self._owns_session = session is None
+        self._origins: dict[str, dict[str, Any]] = {}  # scheme://host:port -> proxies, verify, cert
         if session is None:
             session = requests.Session()
             adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
+            session.trust_env = False  # read once per origin in _environment instead
         self.session = session
+
+    def _environment(self, url: str) -> dict[str, Any]:
+        """What ``requests`` would take from the environment for ``url`` (its own
+        ``merge_environment_settings``), computed once per origin; empty for a session passed in."""
+        if not self._owns_session:
+            return {}
+        origin = "/".join(url.split("/", 3)[:3])
+        found = self._origins.get(origin)
+        if found is None:
+            probe = self._requests.Session()  # trust_env: reads the environment as requests does
+            try:
+                merged = probe.merge_environment_settings(url, {}, None, None, None)
+            finally:
+                probe.close()
+            found = self._origins[origin] = {k: merged[k] for k in ("proxies", "verify", "cert")}
+        return found
 
     def request(
         self,
@@ -85,6 +110,7 @@ class RequestsTransport:
                 data=content,
                 timeout=timeout,
                 allow_redirects=False,
+                **self._environment(url),
             )
         except req.exceptions.Timeout as exc:
             raise APITimeoutError(f"{method} {url} timed out after {timeout}s") from exc
