@@ -273,3 +273,26 @@ def live_server(app: Any) -> Iterator[str]:
     yield f"http://127.0.0.1:{srv.server_port}"
     srv.shutdown()
     thread.join(5)
+
+
+# ---------------------------------------------------------------- where the suite's time goes
+
+_AREA_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add each phase's duration (setup, call, teardown) to its area: the folder under tests/, or
+    the module for tests at the top level. A fixture's setup counts for the test that first needs it."""
+    parts = report.nodeid.split("::", 1)[0].split("/")
+    area = parts[1] if len(parts) > 2 else parts[-1]
+    _AREA_SECONDS[area] = _AREA_SECONDS.get(area, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    total = sum(_AREA_SECONDS.values())
+    if total < 60:  # a quick subset: nothing worth a table
+        return
+    terminalreporter.section("time by test area")
+    for area, seconds in sorted(_AREA_SECONDS.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {100 * seconds / total:5.1f}%  {area}")
+    terminalreporter.write_line(f"{total:8.1f} s  in tests (setup, call and teardown)")
