@@ -102,14 +102,15 @@ def _monitor(ctx: Context, tok: str, model: str, name: str, **extra: Any) -> tup
     return int(m["id"]), _ok(s.get(ctx.url(f"/monitors/{m['id']}/reference")))
 
 
-def _parallel(n_threads: int, work: Callable[[int, requests.Session, list[str]], int], tok: str,
-              ctx: Context) -> tuple[int, float]:  # fmt: skip
-    """Run ``work(thread, session, errors) -> items`` in threads; (items, seconds)."""
+def _parallel(n_threads: int, work: Callable[[int, Any, list[str]], int],
+              session: Callable[[], Any]) -> tuple[int, float]:  # fmt: skip
+    """Run ``work(thread, session, errors) -> items`` in threads, each with its own ``session()``
+    (anything with ``post(url, data=...)`` answering ``status_code`` and ``text``); (items, seconds)."""
     errors: list[str] = []
     done = [0] * n_threads
 
     def body(t: int) -> None:
-        done[t] = work(t, ctx.http(tok), errors)
+        done[t] = work(t, session(), errors)
 
     threads = [threading.Thread(target=body, args=(t,)) for t in range(n_threads)]
     t0 = time.perf_counter()
@@ -139,6 +140,8 @@ class _SdkSession:
 
 
 class _Answer:
+    """What the post loops read of an answer (``requests.Response`` has the same two)."""
+
     def __init__(self, status_code: int, text: str) -> None:
         self.status_code, self.text = status_code, text
 
@@ -152,8 +155,7 @@ class _Urllib3Session:
 
     def post(self, url: str, data: bytes) -> Any:
         r = self.pool.request("POST", url, body=data, headers=self.headers, retries=False, redirect=False)
-        r.status_code, r.text = r.status, r.data[:200].decode("utf-8", "replace")
-        return r
+        return _Answer(r.status, r.data[:200].decode("utf-8", "replace"))
 
 
 def _post_trials(ctx: Context, url: str, sessions: Callable[[], Any], body: Callable[[int, int, int], bytes],
@@ -164,28 +166,19 @@ def _post_trials(ctx: Context, url: str, sessions: Callable[[], Any], body: Call
     per = limit_n // POST_THREADS
     rates, cpus, total = [], [], 0
     for trial in range(trials):
-        errors: list[str] = []
-        done = [0] * POST_THREADS
 
-        def work(t: int, trial: int = trial, errors: list[str] = errors, done: list[int] = done) -> None:
-            s, deadline, k = sessions(), time.perf_counter() + limit_s, 0
+        def work(t: int, s: Any, errors: list[str], trial: int = trial) -> int:
+            deadline, k = time.perf_counter() + limit_s, 0
             while k < per and time.perf_counter() < deadline:
                 resp = s.post(url, data=body(trial, t, k))
                 if resp.status_code != 200:
                     errors.append(f"{resp.status_code} {resp.text[:200]}")
-                    break
+                    return k
                 k += 1
-            done[t] = k
+            return k
 
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(POST_THREADS)]
-        cpu0, t0 = cpu(), time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        secs, n = time.perf_counter() - t0, sum(done)
-        if errors:
-            raise RuntimeError(f"{len(errors)} requests failed: {errors[0]}")
+        cpu0 = cpu()
+        n, secs = _parallel(POST_THREADS, work, sessions)
         cpus.append((cpu() - cpu0) / max(n, 1))
         rates.append(n / secs)
         total += n
@@ -323,7 +316,7 @@ def _raw_rows(ctx: Context, tok: str, mid: int, column_wise: bool = True) -> Row
         return k * 10_000
 
     cpu0 = ctx.server.cpu()
-    n, secs = _parallel(ROW_THREADS, work, tok, ctx)
+    n, secs = _parallel(ROW_THREADS, work, lambda: ctx.http(tok))
     cpu = (ctx.server.cpu() - cpu0) / max(n // 10_000, 1)
     rate = n / secs
     form = 'column-wise {"columns": {...}}' if column_wise else 'row-wise {"rows": [...]}'
@@ -361,7 +354,7 @@ def _page(ctx: Context, tok: str, mid: int, ref: dict[str, Any], summary: dict[s
                 return 0
         return 1
 
-    _parallel(POST_THREADS, post, tok, ctx)
+    _parallel(POST_THREADS, post, lambda: ctx.http(tok))
     t0 = time.perf_counter()
     _evaluate(ctx, mid)
     eval_s = time.perf_counter() - t0
