@@ -151,7 +151,7 @@ def end_request(resp: Response) -> Response:
     for lower, k, v in _SECURITY_LOWER:
         if lower not in have:
             headers.add(k, v)
-    resp.headers["X-Request-Id"] = g.get("request_id", "")
+    headers["X-Request-Id"] = g.get("request_id", "")
     seconds = time.perf_counter() - g.get("t0", time.perf_counter())
     rule = request.url_rule
     context.runtime().metrics.observe_request(

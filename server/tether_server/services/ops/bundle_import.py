@@ -164,20 +164,21 @@ class Importer:
                 raise InvalidArgument(f"artifact of run {row['run_id']!r} whose run is not in the bundle")
             key = storage_key(int(exp), row["run_id"], row["path"], uuid.uuid4().hex)
         else:
-            model = self.s.scalar(
-                select(table("model_versions").c.model_id).where(
-                    table("model_versions").c.id == row["version_id"]
-                )
-            )
-            key = f"registry/{model}/{uuid.uuid4().hex}/{row['path']}"
+            key = f"registry/{self._model_of(row['version_id'])}/{uuid.uuid4().hex}/{row['path']}"
+        self._put(src, key, row["sha256"], row["size"])
+        return key
+
+    def _model_of(self, version_id: Any) -> Any:
+        vt = table("model_versions")
+        return self.s.scalar(select(vt.c.model_id).where(vt.c.id == version_id))
+
+    def _put(self, src: Path, key: str, sha256: str, size: int) -> None:
+        """Copy a bundle object to ``key`` (recorded for cleanup) and check its size."""
         with open(src, "rb") as fh:
             obj = self.store.put_stream(key, fh, os.path.getsize(src))
         self.copied.append(key)
-        if obj.size != row["size"]:
-            raise InvalidArgument(
-                f"object {row['sha256']} has {obj.size} bytes, the bundle says {row['size']}"
-            )
-        return key
+        if obj.size != size:
+            raise InvalidArgument(f"object {sha256} has {obj.size} bytes, the bundle says {size}")
 
     def _explanation(self, row: dict[str, Any]) -> None:
         """Remap the dataset version named inside ``dataset`` (kept by name and hash if it is not in
@@ -191,17 +192,10 @@ class Importer:
                 ds["dataset_version_id"] = new
         row["dataset"] = ds
         if row.get("local_key"):
-            vt = table("model_versions")
-            model = self.s.scalar(select(vt.c.model_id).where(vt.c.id == row["version_id"]))
-            key = f"registry/{model}/explanations/{uuid.uuid4().hex}.parquet"
-            src = self.bundle / "objects" / row["local_sha256"]
-            with open(src, "rb") as fh:
-                obj = self.store.put_stream(key, fh, os.path.getsize(src))
-            self.copied.append(key)
-            if obj.size != row["local_size"]:
-                raise InvalidArgument(
-                    f"object {row['local_sha256']} has {obj.size} bytes, not {row['local_size']}"
-                )
+            key = f"registry/{self._model_of(row['version_id'])}/explanations/{uuid.uuid4().hex}.parquet"
+            self._put(
+                self.bundle / "objects" / row["local_sha256"], key, row["local_sha256"], row["local_size"]
+            )
             row["local_key"] = key
 
     def _parent_runs(self) -> None:
