@@ -77,7 +77,7 @@ def accepts(layout: Layout, summary: Any) -> bool:
     if type(unexpected) is not dict or len(unexpected) > MAX_UNEXPECTED:
         return False
     u = list(unexpected.values())
-    if u and (set(map(type, u)) != _INT or min(u) < 0 or max(u) > n):
+    if u and (not _counts_ok(u) or max(u) > n):
         return False
     counts_seen: list[Any] = []  # every count of every column, end to end
     numbers: list[Any] = []  # mean and m2 of every numeric column, min and max of the non-empty ones
