@@ -94,5 +94,8 @@ head -1 "$DATA/postmaster.pid" >"$PG/pid"
     "CREATE ROLE tether LOGIN CREATEDB PASSWORD 'tether'" -c "CREATE DATABASE tether OWNER tether" >&2
 # bench.scale's CHECKPOINT after its bulk load; the role exists from PostgreSQL 15 (older: skipped)
 "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qc "GRANT pg_checkpoint TO tether" >/dev/null 2>&1 || true
+# the tests' DROP DATABASE ... WITH (FORCE) must be able to end an autovacuum worker that happens to
+# be on that database (PostgreSQL 15 asks for pg_signal_backend to terminate one)
+"$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qc "GRANT pg_signal_backend TO tether" >/dev/null 2>&1 || true
 log "PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') up on 127.0.0.1:$PORT in $((SECONDS - start))s (pid $(cat "$PG/pid"))"
 url_for "$PORT"
