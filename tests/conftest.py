@@ -6,9 +6,13 @@ the ``backend`` fixture is parametrized. On CI a missing PostgreSQL is a failure
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
+import sys
 import threading
+import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -263,16 +267,55 @@ def auth(writer: tuple[int, str]) -> dict[str, str]:
 # ---------------------------------------------------------------- live server (for the SDK)
 
 
+class RequestTrail:
+    """A WSGI wrapper that notes when each request reaches the app and when its answer is written, so
+    a test that times out waiting for a page can say whether the request arrived and where it stopped."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.events = app, collections.deque(maxlen=200)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        what = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+        self.events.append((time.monotonic(), threading.current_thread().name, "start", what))
+        try:
+            return self.app(environ, start_response)
+        finally:
+            self.events.append((time.monotonic(), threading.current_thread().name, "end", what))
+
+    def report(self) -> str:
+        """The trail, then the stack of every thread but the caller's (where a stuck request waits)."""
+        t0 = self.events[0][0] if self.events else 0.0
+        lines = [f"{t - t0:8.3f} s  {name:<12} {kind:<5} {what}" for t, name, kind, what in self.events]
+        names = {t.ident: t.name for t in threading.enumerate()}
+        for ident, frame in sys._current_frames().items():
+            if ident != threading.get_ident():
+                lines.append(f"--- thread {names.get(ident, ident)}")
+                lines.extend(line.rstrip() for line in traceback.format_stack(frame))
+        return "\n".join(lines)
+
+
 @pytest.fixture
-def live_server(app: Any) -> Iterator[str]:
+def live_server(app: Any, request: pytest.FixtureRequest) -> Iterator[str]:
     from werkzeug.serving import make_server
 
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    trail = RequestTrail(app)
+    srv = make_server("127.0.0.1", 0, trail, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{srv.server_port}"
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        request.node.add_report_section("teardown", "live server requests and threads", trail.report())
     srv.shutdown()
     thread.join(5)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test item (``item.rep_call``) for fixtures that act on failure."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 # ---------------------------------------------------------------- where the suite's time goes

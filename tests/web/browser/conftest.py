@@ -92,12 +92,21 @@ class Tab:
         self.page.screenshot(path=str(SHOTS / f"{re.sub(r'[^a-z0-9_-]', '_', name)}.png"), full_page=True)
 
 
+def new_page(context: Any) -> Any:
+    """A page whose actions (click, fill, wait for a selector) give up after 10 s, and whose navigations
+    after 30 s (Playwright's default). Speed lives in bench/, not here: the navigation limit only has to
+    outlast a loaded 2-core CI machine starting a renderer, and a request that truly hangs still fails
+    (the live server's fixture then prints where each request stopped)."""
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.set_default_navigation_timeout(30_000)
+    return page
+
+
 @pytest.fixture
 def tab(chromium: Any, live_server: str) -> Iterator[Tab]:
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    t = Tab(page, live_server)
+    t = Tab(new_page(context), live_server)
     yield t
     context.close()
 
@@ -105,7 +114,7 @@ def tab(chromium: Any, live_server: str) -> Iterator[Tab]:
 @pytest.fixture
 def second_tab(chromium: Any, live_server: str) -> Iterator[Tab]:
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    t = Tab(context.new_page(), live_server)
+    t = Tab(new_page(context), live_server)
     yield t
     context.close()
 
@@ -127,9 +136,7 @@ def people(users: Any) -> dict[str, dict[str, Any]]:
 def wide_tab(chromium: Any, live_server: str) -> Iterator[Tab]:
     """A 1440 x 900 window (a common laptop screen): the wide-layout pages must fit it."""
     context = chromium.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    t = Tab(page, live_server)
+    t = Tab(new_page(context), live_server)
     yield t
     context.close()
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.cicd.reverse_proxy import ReverseProxy, free_port
-from tests.web.browser.conftest import Tab
+from tests.web.browser.conftest import Tab, new_page
 from tests.web.seed import experiment_with_runs, model_with_production
 
 pytestmark = pytest.mark.browser
@@ -28,9 +28,7 @@ def settings_overrides() -> dict[str, Any]:
 def proxied_tab(chromium: Any, live_server: str):
     proxy = ReverseProxy(live_server, "/tether", port=PORT)
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield Tab(page, PUBLIC), proxy
+    yield Tab(new_page(context), PUBLIC), proxy
     context.close()
     proxy.close()
 
