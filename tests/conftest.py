@@ -331,11 +331,31 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _AREA_SECONDS[area] = _AREA_SECONDS.get(area, 0.0) + report.duration
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     total = sum(_AREA_SECONDS.values())
     if total < 60:  # a quick subset: nothing worth a table
         return
+    workers = getattr(config.option, "numprocesses", None) or 0
     terminalreporter.section("time by test area")
     for area, seconds in sorted(_AREA_SECONDS.items(), key=lambda kv: -kv[1]):
         terminalreporter.write_line(f"{seconds:8.1f} s  {100 * seconds / total:5.1f}%  {area}")
-    terminalreporter.write_line(f"{total:8.1f} s  in tests (setup, call and teardown)")
+    over = f", summed over {workers} worker processes" if workers else ""
+    terminalreporter.write_line(f"{total:8.1f} s  in tests (setup, call and teardown{over})")
+
+
+# Tests that share something expensive per process run in one pytest-xdist worker (``--dist
+# loadgroup``, as scripts/test runs them): the fault tests' own PostgreSQL cluster and Ceph RGW
+# (a session fixture), the kfp virtualenv that the first test needing it builds, and the wheel builds
+# of the packaging tests (setuptools writes build/ and egg-info folders into the source tree).
+_GROUPS = (
+    ("tests/faults/", "faults"),
+    ("tests/cicd/test_examples.py", "kfp"),
+    ("tests/test_packaging.py", "wheels"),
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for prefix, group in _GROUPS:
+            if item.nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
