@@ -343,10 +343,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_line(f"{total:8.1f} s  in tests (setup, call and teardown{over})")
 
 
-# Tests that share something expensive per process run in one pytest-xdist worker (``--dist
-# loadgroup``, as scripts/test runs them): the fault tests' own PostgreSQL cluster and Ceph RGW
-# (a session fixture), the kfp virtualenv that the first test needing it builds, and the wheel builds
-# of the packaging tests (setuptools writes build/ and egg-info folders into the source tree).
+# Tests that share something expensive per process run in one pytest-xdist worker (scripts/test runs
+# ``--dist loadgroup``): the fault tests' own PostgreSQL cluster and Ceph RGW (a session fixture), the
+# kfp virtualenv that the first test needing it builds, and the wheel builds of the packaging tests
+# (setuptools writes build/ and egg-info folders into the source tree). The grouping is done by the
+# scheduler, by test id: pytest 9.2 names tests by ``Node._id``, so xdist 3.8's ``xdist_group`` mark
+# (which appends ``@group`` to ``Node._nodeid``) no longer groups anything.
 _GROUPS = (
     ("tests/faults/", "faults"),
     ("tests/cicd/test_examples.py", "kfp"),
@@ -354,8 +356,16 @@ _GROUPS = (
 )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        for prefix, group in _GROUPS:
-            if item.nodeid.startswith(prefix):
-                item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None  # pytest-xdist's own scheduler for the other modes
+    from xdist.scheduler import LoadGroupScheduling
+
+    class Grouped(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            for prefix, group in _GROUPS:
+                if nodeid.startswith(prefix):
+                    return group
+            return super()._split_scope(nodeid)
+
+    return Grouped(config, log)
