@@ -268,7 +268,7 @@ def auth(writer: tuple[int, str]) -> dict[str, str]:
 
 
 class RequestTrail:
-    """A WSGI wrapper that notes when each request reaches the app and when its answer is written, so
+    """A WSGI wrapper that notes when each request reaches the app and when the app returns its answer, so
     a test that times out waiting for a page can say whether the request arrived and where it stopped."""
 
     def __init__(self, app: Any) -> None:

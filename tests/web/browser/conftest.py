@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,31 +93,33 @@ class Tab:
         self.page.screenshot(path=str(SHOTS / f"{re.sub(r'[^a-z0-9_-]', '_', name)}.png"), full_page=True)
 
 
-def new_page(context: Any) -> Any:
-    """A page whose actions (click, fill, wait for a selector) give up after 10 s, and whose navigations
-    after 30 s (Playwright's default). Speed lives in bench/, not here: the navigation limit only has to
-    outlast a loaded 2-core CI machine starting a renderer, and a request that truly hangs still fails
-    (the live server's fixture then prints where each request stopped)."""
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.set_default_navigation_timeout(30_000)
-    return page
+@contextmanager
+def open_tab(chromium: Any, base: str, width: int = 1280) -> Iterator[Tab]:
+    """A tab in a browser context of its own (a ``width`` x 900 window), closed afterwards. Its actions
+    (click, fill, wait for a selector) give up after 10 s and its navigations after 30 s (Playwright's
+    default). Speed lives in bench/, not here: the navigation limit only has to outlast a loaded 2-core
+    CI machine starting a renderer, and a request that truly hangs still fails (the live server's
+    fixture then prints where each request stopped)."""
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.set_default_navigation_timeout(30_000)
+        yield Tab(page, base)
+    finally:
+        context.close()
 
 
 @pytest.fixture
 def tab(chromium: Any, live_server: str) -> Iterator[Tab]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    t = Tab(new_page(context), live_server)
-    yield t
-    context.close()
+    with open_tab(chromium, live_server) as t:
+        yield t
 
 
 @pytest.fixture
 def second_tab(chromium: Any, live_server: str) -> Iterator[Tab]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    t = Tab(new_page(context), live_server)
-    yield t
-    context.close()
+    with open_tab(chromium, live_server) as t:
+        yield t
 
 
 PASSWORD = "correct-horse-battery"
@@ -135,10 +138,8 @@ def people(users: Any) -> dict[str, dict[str, Any]]:
 @pytest.fixture
 def wide_tab(chromium: Any, live_server: str) -> Iterator[Tab]:
     """A 1440 x 900 window (a common laptop screen): the wide-layout pages must fit it."""
-    context = chromium.new_context(viewport={"width": 1440, "height": 900})
-    t = Tab(new_page(context), live_server)
-    yield t
-    context.close()
+    with open_tab(chromium, live_server, width=1440) as t:
+        yield t
 
 
 def tab_to(tab: Tab, selector: str, limit: int = 80) -> None:

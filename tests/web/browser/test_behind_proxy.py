@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.cicd.reverse_proxy import ReverseProxy, free_port
-from tests.web.browser.conftest import Tab, new_page
+from tests.web.browser.conftest import open_tab
 from tests.web.seed import experiment_with_runs, model_with_production
 
 pytestmark = pytest.mark.browser
@@ -27,9 +27,8 @@ def settings_overrides() -> dict[str, Any]:
 @pytest.fixture
 def proxied_tab(chromium: Any, live_server: str):
     proxy = ReverseProxy(live_server, "/tether", port=PORT)
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    yield Tab(new_page(context), PUBLIC), proxy
-    context.close()
+    with open_tab(chromium, PUBLIC) as tab:
+        yield tab, proxy
     proxy.close()
 
 
