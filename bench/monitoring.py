@@ -1,8 +1,9 @@
 """Production monitoring speed against a real gunicorn server (issue 11 targets):
 
 - window summaries with 50 columns, ``POST /monitors/{id}/windows``: ≥ 500 posts/s into one
-  server (8 client threads, each with the SDK's transport, keep-alive, bodies pre-serialised,
-  each post a new (window, source); the median of 3 trials of 4 s);
+  server, driven by ``wrk`` (2 threads, 8 keep-alive connections, ``window_post.lua``: each post
+  a new (window, source) of one pre-serialised summary; the median of 3 trials of 4 s). 8 Python
+  producers with the SDK's transport on the same 2 cores are an informational row;
 - raw rows binned by the server, ``POST /monitors/{id}/rows`` with 10,000 rows of 10 numeric
   columns per request: ≥ 100,000 rows/s (2 client threads, bodies pre-serialised);
 - the monitor page's data for 30 days of hourly windows x 50 columns (720 windows, evaluated by
@@ -20,11 +21,15 @@ Run: ``.venv/bin/python -m bench.run --only monitoring`` (``--quick`` takes fewe
 from __future__ import annotations
 
 import hashlib
+import os
 import random
+import re
+import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +45,8 @@ RAW_COLUMNS = 10
 PAGE_WINDOWS = 720  # 30 days of hourly windows
 POST_THREADS = 8
 POST_TRIALS = 3
+WRK_THREADS = 2
+WRK_CONNECTIONS = 8
 ROW_THREADS = 2
 
 
@@ -125,7 +132,7 @@ def _parallel(n_threads: int, work: Callable[[int, Any, list[str]], int],
 
 
 class _SdkSession:
-    """The target row's client: the SDK's own transport (``tether._transport.RequestsTransport``,
+    """The producer row's client: the SDK's own transport (``tether._transport.RequestsTransport``,
     what ``tether.monitoring``'s producer posts through), one per thread as one per replica, with
     the bench session's headers; bodies are the pre-serialised posts."""
 
@@ -146,23 +153,16 @@ class _Answer:
         self.status_code, self.text = status_code, text
 
 
-class _Urllib3Session:
-    """The client for the light-harness row: urllib3 (requests' own connection layer) with the same
-    headers and bodies as ``ctx.http``; no per-request environment lookups, cookie jar or hooks."""
-
-    def __init__(self, headers: dict[str, str], pool: Any) -> None:
-        self.headers, self.pool = headers, pool
-
-    def post(self, url: str, data: bytes) -> Any:
-        r = self.pool.request("POST", url, body=data, headers=self.headers, retries=False, redirect=False)
-        return _Answer(r.status, r.data[:200].decode("utf-8", "replace"))
+def _trial_limits(ctx: Context) -> tuple[int, float, int]:
+    """(trials, seconds per trial, posts per trial at most)."""
+    return (1, 2.0, 400) if ctx.quick else (POST_TRIALS, 4.0, 3200)
 
 
 def _post_trials(ctx: Context, url: str, sessions: Callable[[], Any], body: Callable[[int, int, int], bytes],
                  cpu: Callable[[], float]) -> tuple[list[float], list[float], int]:  # fmt: skip
-    """``POST_TRIALS`` timed trials of ``POST_THREADS`` threads posting ``body(trial, thread, k)``
-    to ``url``: (rates, server CPU seconds per post, posts)."""
-    trials, limit_s, limit_n = (1, 2.0, 400) if ctx.quick else (POST_TRIALS, 4.0, 3200)
+    """Timed trials of ``POST_THREADS`` Python threads posting ``body(trial, thread, k)`` to
+    ``url``: (rates, server CPU seconds per post, posts)."""
+    trials, limit_s, limit_n = _trial_limits(ctx)
     per = limit_n // POST_THREADS
     rates, cpus, total = [], [], 0
     for trial in range(trials):
@@ -185,6 +185,36 @@ def _post_trials(ctx: Context, url: str, sessions: Callable[[], Any], body: Call
     return rates, cpus, total
 
 
+_WRK_SCRIPT = Path(__file__).with_name("window_post.lua")
+_WRK_RATE = re.compile(r"^\s*(\d+) requests in ([\d.]+)s", re.M)
+_WRK_BAD = re.compile(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)")
+
+
+def _wrk_trials(ctx: Context, base_url: str, path: str, env: dict[str, str], cpu: Callable[[], float],
+                check: Callable[[], str]) -> tuple[list[float], list[float], int]:  # fmt: skip
+    """Timed trials of ``wrk`` (``WRK_THREADS`` threads, ``WRK_CONNECTIONS`` keep-alive
+    connections) running ``window_post.lua`` against ``path``: (rates, server CPU seconds per
+    post, posts). Any answer but 200 fails the run, with ``check()``'s account of one post."""
+    trials, limit_s, _n = _trial_limits(ctx)
+    rates, cpus, total = [], [], 0
+    for trial in range(trials):
+        cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{limit_s:.0f}s", "-s", str(_WRK_SCRIPT),
+               base_url + path]  # fmt: skip
+        trial_env = {**os.environ, **env, "POST_PATH": path, "PREFIX": f"{env['PREFIX']}-{trial}"}
+        cpu0 = cpu()
+        out = subprocess.run(cmd, env=trial_env, capture_output=True, text=True, timeout=limit_s + 60)
+        used = cpu() - cpu0
+        m = _WRK_RATE.search(out.stdout)
+        bad = _WRK_BAD.search(out.stdout)
+        if out.returncode != 0 or m is None or bad is not None:
+            raise RuntimeError(f"wrk: {out.stdout[-600:]} {out.stderr[-300:]}; one post answers: {check()}")
+        n, secs = int(m.group(1)), float(m.group(2))
+        rates.append(n / secs)
+        cpus.append(used / max(n, 1))
+        total += n
+    return rates, cpus, total
+
+
 def _trials_note(rates: list[float], cpus: list[float], total: int) -> str:
     spread = f"trials {', '.join(f'{r:.0f}' for r in rates)}/s; " if len(rates) > 1 else ""
     return f"median of {len(rates)}: {spread}{total} posts; server CPU {fmt_ms(percentile(cpus, 50))}/post"
@@ -193,52 +223,62 @@ def _trials_note(rates: list[float], cpus: list[float], total: int) -> str:
 def _window_posts(
     ctx: Context, tok: str, mid: int, ref: dict[str, Any], summary: dict[str, Any]
 ) -> list[Row]:
-    """The target row (the SDK's transport, as a producer posts), then two calibration rows: the same
-    posts from a lighter client (urllib3), and the same bodies to a bare Flask app under the same
-    gunicorn options (``bench._echo_app``) from the target row's client. Each is the median of
-    ``POST_TRIALS`` trials: on this 2-core host one trial swings by ±25% (an evaluator pass of the
-    server over the windows just posted, or the host's own load, can land in any one of them)."""
-    url = ctx.url(f"/monitors/{mid}/windows")
+    """The target row: the server's intake, driven by ``wrk`` (a native load generator, so the
+    client takes little of the two cores the server runs on). Then two informational rows: the
+    same posts from 8 Python producers with the SDK's transport on the same cores, and the
+    harness ceiling (``wrk`` and the same bodies against a bare Flask app under the same gunicorn
+    options, ``bench._echo_app``). Each is the median of ``POST_TRIALS`` trials: on this shared
+    2-core host one trial swings by ±25% (an evaluator pass of the server over the windows just
+    posted, or the host's own load, can land in any one of them)."""
+    path = f"/api/v1/monitors/{mid}/windows"
+    url = ctx.base_url + path
     body = {"reference_id": ref["reference_id"], "source": "", "window_start": 0, "summary": summary}
     warm = ctx.http(tok)
     for i in range(2 * POST_THREADS):
         _ok(warm.post(url, data=orjson.dumps({**body, "source": f"warm-{i}", "window_start": T0})))
-    per = (400 if ctx.quick else 3200) // POST_THREADS
     # pre-serialised: the summary is encoded once, only the window and source change per post
     head, tail = orjson.dumps(summary), ref["reference_id"]
-
-    def post_body(client: str) -> Callable[[int, int, int], bytes]:
-        def make(trial: int, t: int, k: int) -> bytes:
-            ws = T0 + ((t * per + k) % PAGE_WINDOWS) * HOUR
-            return b'{"reference_id":%d,"window_start":%d,"source":"%s-%d-%d-%d","summary":%s}' % (
-                tail, ws, client.encode(), trial, t, k, head)  # fmt: skip
-
-        return make
-
     size = f"{len(head) // 1024} KiB summary"
-    headers = {**ctx.http(tok).headers, "Content-Type": "application/json"}
-    rates, cpus, total = _post_trials(
-        ctx, url, lambda: _SdkSession(headers), post_body("pod"), ctx.server.cpu
-    )
-    rate = percentile(rates, 50)
-    rows = [Row("monitoring: window posts (50 columns)", "≥ 500/s", f"{rate:.0f}/s", rate >= 500,
-                f"{_trials_note(rates, cpus, total)}; {POST_THREADS} threads, each with the SDK's transport, each post a new "
-                f"(window, source); {size}")]  # fmt: skip
-    import urllib3
+    summary_file = Path(ctx.data_dir) / "bench-window-summary.json"
+    summary_file.write_bytes(head)
+    env = {"BODY_FILE": str(summary_file), "REF_ID": str(tail), "TOKEN": tok, "POST_PATH": path,
+           "T0": str(T0), "WINDOWS": str(PAGE_WINDOWS), "PREFIX": "wrk"}  # fmt: skip
 
-    pool = urllib3.PoolManager(maxsize=POST_THREADS)
-    light = _post_trials(ctx, url, lambda: _Urllib3Session(headers, pool), post_body("u3"), ctx.server.cpu)
-    rows.append(Row("  the same, urllib3 client (info)", "", f"{percentile(light[0], 50):.0f}/s", None,
-                    f"{_trials_note(*light)}; the same headers and bodies; what the server takes when "
-                    "the client costs less of the shared cores"))  # fmt: skip
-    rows.append(_echo_ceiling(ctx, post_body("echo"), {"Content-Type": "application/json"}))
+    def check() -> str:
+        one = orjson.dumps({**body, "source": "check", "window_start": T0})
+        r = warm.post(url, data=one)
+        return f"{r.status_code} {r.text[:300]}"
+
+    rows = []
+    if shutil.which("wrk") is None:
+        rows.append(Row("monitoring: window posts (50 columns)", "≥ 500/s", "not measured", False,
+                        "needs wrk (Debian package wrk; scripts/test installs it)"))  # fmt: skip
+    else:
+        rates, cpus, total = _wrk_trials(ctx, ctx.base_url, path, env, ctx.server.cpu, check)
+        rate = percentile(rates, 50)
+        rows.append(Row("monitoring: window posts (50 columns)", "≥ 500/s", f"{rate:.0f}/s", rate >= 500,
+                        f"{_trials_note(rates, cpus, total)}; wrk, {WRK_THREADS} threads, {WRK_CONNECTIONS} "
+                        f"keep-alive connections, each post a new (window, source); {size}"))  # fmt: skip
+    per = _trial_limits(ctx)[2] // POST_THREADS
+
+    def post_body(trial: int, t: int, k: int) -> bytes:
+        ws = T0 + ((t * per + k) % PAGE_WINDOWS) * HOUR
+        return b'{"reference_id":%d,"window_start":%d,"source":"pod-%d-%d-%d","summary":%s}' % (
+            tail, ws, trial, t, k, head)  # fmt: skip
+
+    headers = {**ctx.http(tok).headers, "Content-Type": "application/json"}
+    sdk = _post_trials(ctx, url, lambda: _SdkSession(headers), post_body, ctx.server.cpu)
+    rows.append(Row("  8 Python producers on the same cores (info)", "", f"{percentile(sdk[0], 50):.0f}/s", None,
+                    f"{_trials_note(*sdk)}; {POST_THREADS} threads, each with the SDK's transport; the "
+                    "producers' own CPU comes out of the server's two cores"))  # fmt: skip
+    if shutil.which("wrk") is not None:
+        rows.append(_echo_ceiling(ctx, env))
     return rows
 
 
-def _echo_ceiling(ctx: Context, post_body: Callable[[int, int, int], bytes], headers: dict[str, str]) -> Row:
-    """The same bodies and client threads to ``bench._echo_app`` under tether's gunicorn options."""
+def _echo_ceiling(ctx: Context, env: dict[str, str]) -> Row:
+    """wrk and the same bodies to ``bench._echo_app`` under tether's gunicorn options."""
     import sys
-    from pathlib import Path
 
     from ._server import children_of, cpu_seconds, free_port
 
@@ -249,32 +289,27 @@ def _echo_ceiling(ctx: Context, post_body: Callable[[int, int, int], bytes], hea
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        url = f"http://127.0.0.1:{port}/echo"
+        base = f"http://127.0.0.1:{port}"
         deadline = time.perf_counter() + 60
         while True:
             try:
-                if requests.post(url, data=b"{}", timeout=5).status_code == 200:
+                if requests.post(base + "/echo", data=b"{}", timeout=5).status_code == 200:
                     break
             except requests.RequestException:
                 pass
             if proc.poll() is not None or time.perf_counter() > deadline:
                 raise RuntimeError("the echo app did not start")
             time.sleep(0.05)
-
-        rates, cpus, total = _post_trials(
-            ctx,
-            url,
-            lambda: _SdkSession(headers),
-            post_body,
-            lambda: cpu_seconds([proc.pid, *children_of(proc.pid)]),
-        )
+        rates, cpus, total = _wrk_trials(
+            ctx, base, "/echo", {**env, "PREFIX": "echo"},
+            lambda: cpu_seconds([proc.pid, *children_of(proc.pid)]), lambda: "(echo app)",
+        )  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(30)
     return Row("  harness ceiling: bare Flask echo app (info)", "", f"{percentile(rates, 50):.0f}/s", None,
-               f"{_trials_note(rates, cpus, total)}; the target row's client and bodies to a Flask app that "
-               "only parses the JSON, under the same gunicorn options: no server here takes more from "
-               "this client on this host")  # fmt: skip
+               f"{_trials_note(rates, cpus, total)}; the target row's wrk and bodies to a Flask app that only "
+               "parses the JSON, under the same gunicorn options: what the HTTP stack and harness carry here")  # fmt: skip
 
 
 def _raw_bodies(rng: np.random.Generator, column_wise: bool) -> list[bytes]:

@@ -27,6 +27,11 @@ transaction                                     the request's: reads before slow
                                                 unwritten request transaction with ``release_db()``.
 ==================  ==========================  =======================================================
 
+One write runs outside every session: a guarded window post (its checks folded into the statement)
+takes ``database().statement()``, a Connection that commits by itself (PostgreSQL autocommit;
+SQLite BEGIN IMMEDIATE … COMMIT around the block, so the write lock is held for the statement
+only). It must be the request's only write: SQLite's lock is not re-entrant.
+
 The first of ``db``/``read_db``/``autocommit_db`` called in a request decides the request session's
 mode; the others then return that same session. Background work owns its sessions: see ``workers``.
 """

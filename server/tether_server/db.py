@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 
@@ -255,6 +255,7 @@ class Database:
         # ``caches``: per-Database caches that an area loaded on first use adds when it first needs
         # one (monitoring's reference cache, ``services.monitoring.references.cache_of``)
         info = {"metric_writer": self.metric_writer, "caches": {}}
+        self._statement_engine = read_engine if self.dialect == "postgresql" else write_engine
         self.read_session = sessionmaker(bind=read_engine, expire_on_commit=False, autoflush=False, info=info)
         self.write_session = sessionmaker(
             bind=write_engine, expire_on_commit=False, autoflush=False, info=info
@@ -278,6 +279,20 @@ class Database:
             except BaseException:
                 s.rollback()
                 raise
+
+    @contextmanager
+    def statement(self) -> Iterator[Connection]:
+        """A Connection for ONE atomic write that commits by itself, outside any Session: on
+        PostgreSQL in autocommit (no BEGIN/COMMIT round trips), on SQLite inside BEGIN IMMEDIATE …
+        COMMIT around the block (so the write lock is held for the statement only, not until the
+        request ends). For guarded writes whose checks are folded into the statement: no ORM
+        unit of work, and nothing else of the request may write in it."""
+        with self._statement_engine.connect() as conn:
+            if self.dialect == "postgresql":
+                yield conn
+            else:
+                with conn.begin():
+                    yield conn
 
     def on_commit(self, signal: str, handler: Callable[[], None]) -> None:
         """Call ``handler`` after every commit of a transaction that raised ``signal`` (see ``after_commit``)."""

@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any
 
+import orjson
+
 FORMATS = ("json", "text")
 ACCESS_FIELDS = ("request_id", "user_id", "method", "route", "path", "status", "duration_ms", "bytes")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
@@ -40,21 +42,40 @@ def _request_context() -> dict[str, Any]:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": _stamp(record.created, record.msecs),
             "level": record.levelname,
             "logger": record.name,
             "pid": record.process,
             "message": record.getMessage(),
         }
-        out.update({k: v for k, v in _request_context().items() if v is not None})
-        out.update({k: getattr(record, k) for k in ACCESS_FIELDS if hasattr(record, k)})
+        access = getattr(record, "request_id", _NOT_ACCESS)
+        if access is _NOT_ACCESS:  # the access line carries its request's fields itself
+            out.update({k: v for k, v in _request_context().items() if v is not None})
+        else:
+            out.update({k: getattr(record, k) for k in ACCESS_FIELDS if hasattr(record, k)})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             out["stack"] = self.formatStack(record.stack_info)
-        # ensure_ascii: U+2028/U+0085 and friends are escaped too, so no reader splits the line
-        return json.dumps(out, ensure_ascii=True, default=str)
+        return _json_line(out)
+
+
+_NOT_ACCESS = object()
+
+
+def _stamp(created: float, msecs: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(msecs):03d}Z"
+
+
+def _json_line(out: dict[str, Any]) -> str:
+    """``out`` as one line of ASCII JSON. orjson escapes every control character below U+0020; a
+    line that is not pure ASCII (U+2028, U+0085 and friends, which some readers take for line
+    ends) or that orjson cannot encode is written by the standard encoder with ``ensure_ascii``."""
+    try:
+        line = orjson.dumps(out, default=str).decode()
+    except TypeError:  # e.g. an integer beyond 64 bits
+        line = ""
+    return line if line and line.isascii() else json.dumps(out, ensure_ascii=True, default=str)
 
 
 class TextFormatter(logging.Formatter):
@@ -88,30 +109,31 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
 
 
 def log_request(resp: Any, duration_ms: float) -> None:
-    """The one access line of a request (called from the pipeline's after_request)."""
+    """The one access line of a request (called from the pipeline's after_request). The record is
+    made here and handed to the logger's handlers: ``Logger.info`` would also walk the stack for a
+    caller the formatters never print."""
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
     from flask import g, request
 
-    rule = request.url_rule.rule if request.url_rule is not None else None
+    rule = request.url_rule
     principal = g.get("principal")
+    method, path, status, rid = request.method, request.path, resp.status_code, g.get("request_id")
     fields = {
-        "request_id": g.get("request_id"),
+        "request_id": rid,
         "user_id": getattr(principal, "id", None),
-        "method": request.method,
-        "route": rule,
-        "path": request.path,
-        "status": resp.status_code,
+        "method": method,
+        "route": rule.rule if rule is not None else None,
+        "path": path,
+        "status": status,
         "duration_ms": round(duration_ms, 1),
         "bytes": resp.calculate_content_length(),
     }
-    access_logger.info(
-        "%s %s %s %.1fms rid=%s",
-        request.method,
-        request.path,
-        resp.status_code,
-        duration_ms,
-        fields["request_id"],
-        extra=fields,
+    args = (method, path, status, duration_ms, rid)
+    record = access_logger.makeRecord(
+        access_logger.name, logging.INFO, __file__, 0, "%s %s %s %.1fms rid=%s", args, None, extra=fields
     )
+    access_logger.handle(record)
 
 
 def emit(fmt: str, message: str, level: str = "INFO", **fields: Any) -> str:

@@ -139,7 +139,9 @@ def _idempotent(monitor_id: int, what: str, fn: Any) -> Response:
         # the summary checked before any statement: SQLite holds its write lock from the first one
         windows.precheck_summary(early, g.get("json_body"))
         if key is None:  # the usual post: checked and written by one guarded statement
-            done = windows.post_window_guarded(early, context.principal(), monitor_id, g.get("json_body"))
+            done = windows.post_window_guarded(
+                context.database(), early, context.principal(), monitor_id, g.get("json_body")
+            )
             if done is not None:
                 return json_response(dumps(done).decode())
         _commit_reference(monitor_id)

@@ -31,13 +31,14 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tether.monitoring import validate_summary
 
 from ..._lazy import lazy_module
 from ...access import Principal
-from ...db import DriverStatement, compact_json
+from ...db import Database, DriverStatement, compact_json
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
 from ...models import now_ms
 from ...models.monitoring import Monitor, MonitorWindow, MonitorWindowResult
@@ -299,10 +300,9 @@ def _write_statement(dialect: str, guarded: bool, level: str | None = None) -> D
     return DriverStatement(statement.execution_options(tether_prepare=True))
 
 
-def _write(session: Session, guarded: bool, level: str | None, params: dict[str, Any]) -> bool:
-    """Run the post's write (``_write_statement``); whether it wrote the window."""
-    dialect = session.get_bind().dialect.name
-    conn = session.connection()
+def _write(conn: Connection, guarded: bool, level: str | None, params: dict[str, Any]) -> bool:
+    """Run the post's write (``_write_statement``) on ``conn``; whether it wrote the window."""
+    dialect = conn.dialect.name
     result = _write_statement(dialect, guarded, level).execute(conn, params)
     if dialect == "postgresql":
         return bool(result.all())
@@ -313,7 +313,7 @@ def _write(session: Session, guarded: bool, level: str | None, params: dict[str,
 
 
 def post_window_guarded(
-    session: Session, actor: Principal, monitor_id: int, body: Any, now: int | None = None
+    database: Database, session: Session, actor: Principal, monitor_id: int, body: Any, now: int | None = None
 ) -> dict[str, Any] | None:
     """``post_window``'s answer from one guarded write (two statements on SQLite) when
     ``precheck_summary`` vouched for the summary and the body's other fields have the valid
@@ -343,8 +343,9 @@ def post_window_guarded(
                               "mv": view.model_version_id, "named": ids[0] if len(ids) == 1 else None}  # fmt: skip
     if level is not None:
         params["uid"], params["default_level"] = actor.id, actor.default_level
-    if not _write(session, True, level, params):
-        return None
+    with database.statement() as conn:
+        if not _write(conn, True, level, params):
+            return None  # nothing written: the block ends the (empty) transaction
     session.info.pop(_PRECHECKED, None)
     return {"monitor_id": monitor_id, "window_start": ws, "source": source, "n": summary["n"],
             "reference_id": ref_id}  # fmt: skip
@@ -361,7 +362,7 @@ def post_window(
     summary, encoded = _checked_summary(session, ref, body.get("summary"))
     params = {"mid": monitor.id, "ws": ws, "source": source, "ref": ref.id, "n": summary["n"],
               "summary": encoded, "now": now}  # fmt: skip
-    _write(session, False, None, params)
+    _write(session.connection(), False, None, params)
     return {
         "monitor_id": monitor.id,
         "window_start": ws,
