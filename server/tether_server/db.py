@@ -254,7 +254,8 @@ class Database:
         # shared by every session of this Database (session.info is a shallow copy of this dict);
         # ``caches``: per-Database caches that an area loaded on first use adds when it first needs
         # one (monitoring's reference cache, ``services.monitoring.references.cache_of``)
-        info = {"metric_writer": self.metric_writer, "caches": {}}
+        self.caches: dict[str, Any] = {}
+        info = {"metric_writer": self.metric_writer, "caches": self.caches}
         self._statement_engine = read_engine if self.dialect == "postgresql" else write_engine
         self.read_session = sessionmaker(bind=read_engine, expire_on_commit=False, autoflush=False, info=info)
         self.write_session = sessionmaker(

@@ -134,16 +134,14 @@ def _commit_reference(monitor_id: int) -> None:
 def _idempotent(monitor_id: int, what: str, fn: Any) -> Response:
     key = request.headers.get("Idempotency-Key")
     if what == "windows":  # only a summary post can be stale (rows are binned on what is in force)
-        # the post writes with ONE statement: on PostgreSQL no BEGIN/COMMIT round trips
-        early = context.autocommit_db() if key is None else context.db()
+        body, database = g.get("json_body"), context.database()
         # the summary checked before any statement: SQLite holds its write lock from the first one
-        windows.precheck_summary(early, g.get("json_body"))
-        if key is None:  # the usual post: checked and written by one guarded statement
-            done = windows.post_window_guarded(
-                context.database(), early, context.principal(), monitor_id, g.get("json_body")
-            )
+        pre = windows.precheck_summary(database, body)
+        if key is None:  # the usual post: checked and written by ONE guarded statement, no session
+            done = windows.post_window_guarded(database, pre, context.principal(), monitor_id, body)
             if done is not None:
                 return json_response(dumps(done).decode())
+        windows.keep_precheck(context.db(), pre)
         _commit_reference(monitor_id)
     session = context.db()
     scope = f"monitor:{monitor_id}:{what}"

@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..._lazy import lazy_module
+from ...db import Database
 from ...errors import FailedPrecondition
 from ...models import Dataset, DatasetVersion, LatestMetric
 from ...models.monitoring import Monitor, MonitorReference
@@ -321,10 +322,13 @@ class ReferenceCache:
         return view
 
 
-def cache_of(session: Session) -> ReferenceCache:
-    """The process's reference cache, kept in the session factory's ``info["caches"]`` (one per
-    Database, added by the first monitoring call: the area loads on first use)."""
-    caches = session.info.setdefault("caches", {})  # a session made outside Database (tests): private
+def cache_of(owner: Session | Database) -> ReferenceCache:
+    """The process's reference cache, kept in the Database's ``caches`` (its sessions'
+    ``info["caches"]``; added by the first monitoring call: the area loads on first use)."""
+    if isinstance(owner, Database):
+        caches = owner.caches
+    else:  # a session made outside Database (tests) gets a private one
+        caches = owner.info.setdefault("caches", {})
     cache = caches.get("monitor_references")
     if cache is None:
         cache = caches.setdefault("monitor_references", ReferenceCache())  # one winner if two race

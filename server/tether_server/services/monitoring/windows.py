@@ -12,7 +12,7 @@ result dirty; merging and drift are computed on read (open windows) or by the ev
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -135,21 +135,38 @@ def posting_target(
     return monitor, references.ReferenceView.of(ref)
 
 
-def precheck_summary(session: Session, body: Any) -> None:
-    """Check a window post's summary before the request's first statement (on SQLite the first
-    statement takes the write lock, which is then held to the COMMIT), against the cached
-    reference the body names. Never raises: a post it cannot vouch for (a reference not cached,
-    a summary the fast check does not accept) is checked in ``post_window`` as before, after the
-    stale-reference check, so every answer stays what it was. References never change, so the
-    result stands when ``post_window`` finds that reference in force."""
+class Prechecked(NamedTuple):
+    """A summary ``precheck_summary`` vouched for: the reference it names, the summary itself, its
+    JSON text as stored, and the cached reference."""
+
+    ref_id: int
+    summary: Any
+    encoded: str
+    view: references.ReferenceView
+
+
+def precheck_summary(database: Database, body: Any) -> Prechecked | None:
+    """Check a window post's summary before any statement (on SQLite the first statement of a
+    write takes the write lock, which is then held to the COMMIT), against the cached reference
+    the body names. Never raises: ``None`` for a post it cannot vouch for (a reference not cached,
+    a summary the fast check does not accept), which ``post_window`` then checks as before, after
+    the stale-reference check, so every answer stays what it was. References never change, so
+    the result stands when ``post_window`` finds that reference in force."""
     if type(body) is not dict:
-        return
+        return None
     ref_id, summary = body.get("reference_id"), body.get("summary")
     if type(ref_id) is not int:
-        return
-    view = references.cache_of(session).peek(ref_id)
-    if view is not None and summary_check.accepts(view.layout, summary):
-        session.info[_PRECHECKED] = (ref_id, summary, orjson.dumps(summary).decode(), view)
+        return None
+    view = references.cache_of(database).peek(ref_id)
+    if view is None or not summary_check.accepts(view.layout, summary):
+        return None
+    return Prechecked(ref_id, summary, orjson.dumps(summary).decode(), view)
+
+
+def keep_precheck(session: Session, pre: Prechecked | None) -> None:
+    """Hand a precheck to ``post_window`` on ``session`` (it then skips checking that summary again)."""
+    if pre is not None:
+        session.info[_PRECHECKED] = pre
 
 
 def window_ms(monitor: Monitor | PostingMonitor) -> int:
@@ -225,8 +242,8 @@ def _checked_summary(
     error (or accepts what the fast check leaves to it, e.g. counts beyond 2**40, encoded as the
     JSON column type encodes, ``db.compact_json``)."""
     pre = session.info.pop(_PRECHECKED, None)
-    if pre is not None and pre[0] == ref.id and pre[1] is summary:
-        return summary, pre[2]
+    if pre is not None and pre.ref_id == ref.id and pre.summary is summary:
+        return summary, pre.encoded
     if summary_check.accepts(ref.layout, summary):
         return summary, orjson.dumps(summary).decode()
     try:
@@ -313,15 +330,19 @@ def _write(conn: Connection, guarded: bool, level: str | None, params: dict[str,
 
 
 def post_window_guarded(
-    database: Database, session: Session, actor: Principal, monitor_id: int, body: Any, now: int | None = None
+    database: Database,
+    pre: Prechecked | None,
+    actor: Principal,
+    monitor_id: int,
+    body: Any,
+    now: int | None = None,
 ) -> dict[str, Any] | None:
     """``post_window``'s answer from one guarded write (two statements on SQLite) when
     ``precheck_summary`` vouched for the summary and the body's other fields have the valid
     types; ``None`` (nothing written) when the caller must take ``post_window``, which then
     answers exactly as before (a missing monitor, no permission, a stale reference, a bad
     window_start or source)."""
-    pre = session.info.get(_PRECHECKED)
-    if pre is None or type(body) is not dict or body.get("summary") is not pre[1]:
+    if pre is None or type(body) is not dict or body.get("summary") is not pre.summary:
         return None
     ref_id, summary, encoded, view = pre
     ws, source = body.get("window_start"), body.get("source")
@@ -346,7 +367,6 @@ def post_window_guarded(
     with database.statement() as conn:
         if not _write(conn, True, level, params):
             return None  # nothing written: the block ends the (empty) transaction
-    session.info.pop(_PRECHECKED, None)
     return {"monitor_id": monitor_id, "window_start": ws, "source": source, "n": summary["n"],
             "reference_id": ref_id}  # fmt: skip
 
