@@ -27,10 +27,13 @@ transaction                                     the request's: reads before slow
                                                 unwritten request transaction with ``release_db()``.
 ==================  ==========================  =======================================================
 
-One write runs outside every session: a guarded window post (its checks folded into the statement)
-takes ``database().statement()``, a Connection that commits by itself (PostgreSQL autocommit;
-SQLite BEGIN IMMEDIATE … COMMIT around the block, so the write lock is held for the statement
-only). It must be the request's only write: SQLite's lock is not re-entrant.
+A fifth mode is no session at all: ``statement()`` is a Connection for ONE short write whose
+checks are folded into its statements (a guarded window post, a single ``log_metric``): PostgreSQL
+autocommit; SQLite BEGIN IMMEDIATE … COMMIT around the block, so the write lock is held for the
+block only, not until the request ends. It commits when the block ends and rolls back when it
+raises. Open it before any other unit of the request, and never while the request's write
+transaction is open (SQLite's lock is not re-entrant); when it wrote nothing, the request may go
+on with ``db()`` to say why.
 
 The first of ``db``/``read_db``/``autocommit_db`` called in a request decides the request session's
 mode; the others then return that same session. Background work owns its sessions: see ``workers``.
@@ -39,10 +42,11 @@ mode; the others then return that same session. Background work owns its session
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
 from flask import current_app, g, request
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .access import Principal
@@ -93,6 +97,11 @@ def read_db() -> Session:
 def autocommit_db() -> Session:
     """PostgreSQL: each statement commits by itself. SQLite: the request transaction."""
     return _request_session(runtime().database.dialect != "postgresql")
+
+
+def statement() -> AbstractContextManager[Connection]:
+    """A Connection for one short write that commits by itself (see the modes above)."""
+    return runtime().database.statement()
 
 
 def release_db() -> None:

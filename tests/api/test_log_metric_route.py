@@ -71,8 +71,13 @@ def test_refusal_after_a_change_between_write_and_explanation_writes_nothing(
     assert client.patch(f"/api/v1/runs/{rid}", json={"status": "FINISHED"}, headers=auth).status_code == 200
     calls = []
     monkeypatch.setattr(svc, "writable_run", lambda session, actor, run_id, **kw: calls.append(run_id))
-    with Runtime.of(app).database.session() as s, pytest.raises(FailedPrecondition):
-        svc.log_points(s, Principal(id=0, name="root", role="admin"), rid, [{"key": "late", "value": 1.0}])
+    root = Principal(id=0, name="root", role="admin")
+    rows = svc.parse_metrics([{"key": "late", "value": 1.0}], 1)
+    database = Runtime.of(app).database
+    with database.statement() as unit:
+        assert svc.log_points(unit, root, rid, rows) is None  # refused by the write itself
+    with database.session() as s, pytest.raises(FailedPrecondition):
+        svc.points_refused(s, root, rid, rows)
     assert calls == [rid]
     assert client.get(f"/api/v1/runs/{rid}/metrics/late", headers=auth).json["items"] == []
     assert _latest(client, auth, rid, "late") is None

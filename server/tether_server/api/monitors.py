@@ -134,11 +134,12 @@ def _commit_reference(monitor_id: int) -> None:
 def _idempotent(monitor_id: int, what: str, fn: Any) -> Response:
     key = request.headers.get("Idempotency-Key")
     if what == "windows":  # only a summary post can be stale (rows are binned on what is in force)
-        body, database = g.get("json_body"), context.database()
+        body = g.get("json_body")
         # the summary checked before any statement: SQLite holds its write lock from the first one
-        pre = windows.precheck_summary(database, body)
-        if key is None:  # the usual post: checked and written by ONE guarded statement, no session
-            done = windows.post_window_guarded(database, pre, context.principal(), monitor_id, body)
+        pre = windows.precheck_summary(context.database(), body)
+        if key is None and pre is not None:  # the usual post: ONE guarded statement, no session
+            with context.statement() as unit:
+                done = windows.post_window_guarded(unit, pre, context.principal(), monitor_id, body)
             if done is not None:
                 return json_response(dumps(done).decode())
         windows.keep_precheck(context.db(), pre)

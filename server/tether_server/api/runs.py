@@ -127,11 +127,11 @@ def log_batch(run_id: str) -> Any:
 @blp.response(200, BatchResultSchema)
 def log_metric(run_id: str) -> Any:
     """Log one metric point (sugar over the batch route; the point is validated as in a batch)."""
-    body = json_object_body()
-    # PostgreSQL: the write is one atomic statement in an autocommit session (the writer decides).
-    writer = context.database().metric_writer
-    session = context.autocommit_db() if writer.autocommit_points else context.db()
-    result = svc.log_points(session, context.principal(), run_id, [body])
+    rows = svc.parse_metrics([json_object_body()], 1)
+    with context.statement() as unit:  # PostgreSQL: one statement in autocommit; no ORM session
+        result = svc.log_points(unit, context.principal(), run_id, rows)
+    if result is None:
+        return svc.points_refused(context.db(), context.principal(), run_id, rows)
     context.runtime().metrics.ingested(1)
     return result
 

@@ -8,19 +8,21 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
 @contextlib.contextmanager
-def cursor(session: Session) -> Iterator[tuple[Any, str]]:
-    """A DBAPI cursor and the dialect's placeholder ("?" for SQLite, "%s" for psycopg).
+def cursor(session: Session | Connection) -> Iterator[tuple[Any, str]]:
+    """A DBAPI cursor and the dialect's placeholder ("?" for SQLite, "%s" for psycopg), on the
+    session's connection or on a Connection of its own (``context.statement()``).
 
     A driver error raised while it is in use is translated as SQLAlchemy translates its own: into the
     matching ``sqlalchemy.exc.DBAPIError`` subclass (so the error handlers answer 503 + Retry-After
     for a lost connection, 409/400 for integrity/data errors, never a 500 from a raw driver class),
     and a disconnect invalidates the connection so the pool does not hand it out again."""
-    conn = session.connection()
+    conn = session.connection() if isinstance(session, Session) else session
     dialect = conn.dialect
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     dbapi_conn = conn.connection.dbapi_connection

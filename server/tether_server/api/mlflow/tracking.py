@@ -305,9 +305,11 @@ def run_log_metric() -> Any:
         "step": cv.integer(body, "step", 0),
         "timestamp": cv.integer(body, "timestamp"),
     }
-    writer = context.database().metric_writer
-    session = context.autocommit_db() if writer.autocommit_points else context.db()
-    runs_svc.log_points(session, context.principal(), cv.run_id_of(body), [point])
+    run_id, rows = cv.run_id_of(body), runs_svc.parse_metrics([point], 1)
+    with context.statement() as unit:  # PostgreSQL: one statement in autocommit; no ORM session
+        wrote = runs_svc.log_points(unit, context.principal(), run_id, rows)
+    if wrote is None:
+        runs_svc.points_refused(context.db(), context.principal(), run_id, rows)
     context.runtime().metrics.ingested(1)
     return _ok()
 

@@ -330,16 +330,16 @@ def _write(conn: Connection, guarded: bool, level: str | None, params: dict[str,
 
 
 def post_window_guarded(
-    database: Database,
+    unit: Connection,
     pre: Prechecked | None,
     actor: Principal,
     monitor_id: int,
     body: Any,
     now: int | None = None,
 ) -> dict[str, Any] | None:
-    """``post_window``'s answer from one guarded write (two statements on SQLite) when
-    ``precheck_summary`` vouched for the summary and the body's other fields have the valid
-    types; ``None`` (nothing written) when the caller must take ``post_window``, which then
+    """``post_window``'s answer from one guarded write on ``unit`` (``context.statement()``; two
+    statements on SQLite) when ``precheck_summary`` vouched for the summary and the body's other
+    fields have the valid types; ``None`` (nothing written) when the caller must take ``post_window``, which then
     answers exactly as before (a missing monitor, no permission, a stale reference, a bad
     window_start or source)."""
     if pre is None or type(body) is not dict or body.get("summary") is not pre.summary:
@@ -364,9 +364,8 @@ def post_window_guarded(
                               "mv": view.model_version_id, "named": ids[0] if len(ids) == 1 else None}  # fmt: skip
     if level is not None:
         params["uid"], params["default_level"] = actor.id, actor.default_level
-    with database.statement() as conn:
-        if not _write(conn, True, level, params):
-            return None  # nothing written: the block ends the (empty) transaction
+    if not _write(unit, True, level, params):
+        return None
     return {"monitor_id": monitor_id, "window_start": ws, "source": source, "n": summary["n"],
             "reference_id": ref_id}  # fmt: skip
 

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ...access import Principal
@@ -315,17 +316,23 @@ def log_batch(
 
 
 def log_points(
-    session: Session, actor: Principal, run_id: str, metrics: Any, max_metrics: int = 10_000
-) -> dict[str, int]:
-    """Metrics only (the single ``log_metric`` route), written by ``MetricWriter.write_checked``,
-    which checks the caller's EDIT grant and the run's state itself: on PostgreSQL in the write
-    statement (one round trip, in the autocommit session the writer asks for: ``autocommit_points``),
-    on SQLite at the start of the request's write transaction. Only when it wrote nothing does
-    ``writable_run`` say why (not found, permission denied, run not accepting data)."""
-    rows = parse_metrics(metrics, max_metrics)
-    if rows and writer.of(session).write_checked(session, actor, run_id, rows):
+    unit: Connection, actor: Principal, run_id: str, rows: list[MetricRow]
+) -> dict[str, int] | None:
+    """Metrics only (the single ``log_metric`` routes; ``rows`` from ``parse_metrics``, before the
+    unit opens), on ``unit``, a Connection that commits by itself (``context.statement()``):
+    ``MetricWriter.write_checked`` checks the caller's EDIT grant and the run's state itself, on
+    PostgreSQL in the write statement (one round trip, in autocommit), on SQLite at the start of
+    the unit's write transaction (BEGIN IMMEDIATE). None when nothing was written: then
+    ``points_refused`` says why, on a session."""
+    if rows and writer.for_dialect(unit.dialect.name).write_checked(unit, actor, run_id, rows):
         return {"metrics": len(rows), "params": 0, "tags": 0}
-    writable_run(session, actor, run_id, lock=False)  # raises the caller's error
+    return None
+
+
+def points_refused(session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> dict[str, int]:
+    """Why ``log_points`` wrote nothing: ``writable_run`` raises the caller's error (not found,
+    permission denied, run not accepting data). An empty list of points asks only that."""
+    writable_run(session, actor, run_id, lock=False)
     if rows:  # it accepts data again (a restore between the two statements); nothing was written
         raise FailedPrecondition(f"Run {run_id!r} did not accept new data; nothing was written")
     return {"metrics": 0, "params": 0, "tags": 0}

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Insert, Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement, ColumnElement
@@ -177,10 +177,12 @@ class MetricWriter(Protocol):
     dialect: str
     autocommit_points: bool
 
-    def write(self, session: Session, run_id: str, rows: list[MetricRow]) -> None:
+    def write(self, session: Session | Connection, run_id: str, rows: list[MetricRow]) -> None:
         """Insert the points and move the latest values, in the caller's (checked) transaction."""
 
-    def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
+    def write_checked(
+        self, session: Session | Connection, actor: Principal, run_id: str, rows: list[MetricRow]
+    ) -> bool:
         """Write only if ``actor`` holds EDIT on the run and the run accepts data
         (``accepting_run``); False, with nothing written, otherwise."""
 
@@ -204,12 +206,14 @@ class SQLiteMetricWriter:
     _POINTS = f"INSERT INTO metrics ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
     _LATEST = f"INSERT INTO latest_metrics ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) {LATEST_UPSERT}"
 
-    def write(self, session: Session, run_id: str, rows: list[MetricRow]) -> None:
+    def write(self, session: Session | Connection, run_id: str, rows: list[MetricRow]) -> None:
         with rawsql.cursor(session) as (cur, _mark):
             cur.executemany(self._POINTS, [(run_id, *r) for r in rows])
             cur.executemany(self._LATEST, [(run_id, *r) for r in newest_per_key(rows)])
 
-    def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
+    def write_checked(
+        self, session: Session | Connection, actor: Principal, run_id: str, rows: list[MetricRow]
+    ) -> bool:
         # The check begins the caller's write transaction (BEGIN IMMEDIATE, db.py), and SQLite
         # runs one write transaction at a time: the run cannot change before the write.
         accepting = self._accepting(session, actor, run_id)
@@ -217,7 +221,7 @@ class SQLiteMetricWriter:
             self.write(session, run_id, rows)
         return accepting
 
-    def _accepting(self, session: Session, actor: Principal, run_id: str) -> bool:
+    def _accepting(self, session: Session | Connection, actor: Principal, run_id: str) -> bool:
         bound = caller_params(actor, run_id)
         if bound is None:
             return False
@@ -416,7 +420,7 @@ class PostgresMetricWriter:
             for r in rows:
                 cp.write_row((run_id, *r))
 
-    def write(self, session: Session, run_id: str, rows: list[MetricRow]) -> None:
+    def write(self, session: Session | Connection, run_id: str, rows: list[MetricRow]) -> None:
         best = _pg_arrays("b", newest_per_key(rows))
         with rawsql.cursor(session) as (cur, _mark):
             if len(rows) < self.COPY_MIN_ROWS:  # one statement, one round trip
@@ -425,7 +429,9 @@ class PostgresMetricWriter:
             self._copy(cur, run_id, rows)  # many points
             cur.execute(self._LATEST_ONLY, {"run_id": run_id, **best}, prepare=True)
 
-    def write_checked(self, session: Session, actor: Principal, run_id: str, rows: list[MetricRow]) -> bool:
+    def write_checked(
+        self, session: Session | Connection, actor: Principal, run_id: str, rows: list[MetricRow]
+    ) -> bool:
         bound = caller_params(actor, run_id)
         if bound is None:
             return False
