@@ -152,6 +152,41 @@ def test_a_summary_post_is_one_statement_on_postgresql(
     assert [w["n"] for w in d["windows"]] == [200]  # the result row was marked for the window
 
 
+def test_an_evaluator_holding_the_monitor_lock_does_not_block_posts(
+    app: Any, client: Any, auth: dict[str, str], backend: str
+) -> None:
+    """The evaluator locks the monitor row against other evaluators (``lock_monitor``); a post
+    whose foreign-key check takes FOR KEY SHARE on that row is not held up by it. Under FOR UPDATE
+    it waited, and once the evaluator also locked the result row the post had upserted, the two
+    deadlocked (a 503 under load)."""
+    if backend != "postgres":
+        pytest.skip("SQLite has one writer: the evaluator's write transaction excludes every post")
+    import threading
+
+    from tether_server.services.monitoring.evaluate import lock_monitor
+
+    production_model(app, client, auth)
+    mid = create_monitor(client, auth)["id"]
+    ref = _reference(client, auth, mid)
+    summary = build_summary(ref["profile"], production_rows(np.random.default_rng(5), 100))
+    assert _window_post(client, auth, mid, ref["reference_id"], summary, source="warm").status_code == 200
+    answers: list[int] = []
+    with Runtime.of(app).database.transaction() as s:
+        assert lock_monitor(s, mid) is not None  # held until this block ends
+        post = threading.Thread(
+            target=lambda: answers.append(
+                _window_post(
+                    app.test_client(), auth, mid, ref["reference_id"], summary, source="p2"
+                ).status_code
+            )
+        )
+        post.start()
+        post.join(20)
+        done_while_locked = not post.is_alive()
+    post.join(20)
+    assert done_while_locked and answers == [200]
+
+
 def test_the_guarded_post_answers_as_the_checked_path(
     app: Any, client: Any, auth: dict[str, str], users: Any
 ) -> None:

@@ -202,9 +202,12 @@ def evaluate(session: Session, test_id: int) -> dict[str, Any]:
 
 
 def _locked(session: Session, test_id: int) -> ABTest:
+    """The test row, locked against other deciders (PostgreSQL ``FOR NO KEY UPDATE``, which leaves
+    the ``FOR KEY SHARE`` of an outcome post's foreign-key check free; see
+    ``monitoring.evaluate.lock_monitor``)."""
     q = select(ABTest).where(ABTest.id == test_id).execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
+        q = q.with_for_update(key_share=True)
     return session.scalars(q).one()
 
 

@@ -83,7 +83,7 @@ def evaluate_due(session: Session, now_ms: int, monitor_ids: list[int] | None = 
     if monitor_ids is not None:
         q = q.where(Monitor.id.in_(monitor_ids))
     if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
+        q = q.with_for_update(skip_locked=True, key_share=True)  # FOR NO KEY UPDATE: see lock_monitor
     total = 0
     for monitor in session.scalars(q).all():
         total += evaluate_monitor(session, monitor, now_ms)
@@ -108,7 +108,11 @@ def evaluate_due(session: Session, now_ms: int, monitor_ids: list[int] | None = 
 
 
 def lock_monitor(session: Session, monitor_id: int) -> Monitor | None:
+    """The monitor row, locked against other evaluators (PostgreSQL ``FOR NO KEY UPDATE``). Not
+    ``FOR UPDATE``: that also blocks the ``FOR KEY SHARE`` lock a data post's foreign-key check
+    takes on the monitor at the end of its statement, after it has upserted the window's result
+    row, which this transaction then locks too: a deadlock (seen under load, answered 503)."""
     q = select(Monitor).where(Monitor.id == monitor_id)
     if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
+        q = q.with_for_update(key_share=True)
     return session.scalar(q.execution_options(populate_existing=True))
