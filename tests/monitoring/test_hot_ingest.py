@@ -124,14 +124,21 @@ def test_refused_summaries_carry_the_validators_message(app: Any, client: Any, a
     assert stored["pod"].summary == good and stored["big"].summary == huge  # stored as posted
 
 
-def test_a_summary_post_is_one_statement_on_postgresql(
-    app: Any, client: Any, auth: dict[str, str], backend: str
-) -> None:
+def _posted_once(app: Any, client: Any, auth: dict[str, str], seed: int, rows: int) -> tuple[int, Any, Any]:
+    """A monitor on a production model with one window posted (its reference is then cached):
+    (monitor id, reference, the summary posted)."""
     production_model(app, client, auth)
     mid = create_monitor(client, auth)["id"]
     ref = _reference(client, auth, mid)
-    summary = build_summary(ref["profile"], production_rows(np.random.default_rng(2), 200))
+    summary = build_summary(ref["profile"], production_rows(np.random.default_rng(seed), rows))
     assert _window_post(client, auth, mid, ref["reference_id"], summary, source="warm").status_code == 200
+    return mid, ref, summary
+
+
+def test_a_summary_post_is_one_statement_on_postgresql(
+    app: Any, client: Any, auth: dict[str, str], backend: str
+) -> None:
+    mid, ref, summary = _posted_once(app, client, auth, seed=2, rows=200)
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -165,11 +172,7 @@ def test_an_evaluator_holding_the_monitor_lock_does_not_block_posts(
 
     from tether_server.services.monitoring.evaluate import lock_monitor
 
-    production_model(app, client, auth)
-    mid = create_monitor(client, auth)["id"]
-    ref = _reference(client, auth, mid)
-    summary = build_summary(ref["profile"], production_rows(np.random.default_rng(5), 100))
-    assert _window_post(client, auth, mid, ref["reference_id"], summary, source="warm").status_code == 200
+    mid, ref, summary = _posted_once(app, client, auth, seed=5, rows=100)
     answers: list[int] = []
     with Runtime.of(app).database.transaction() as s:
         assert lock_monitor(s, mid) is not None  # held until this block ends
