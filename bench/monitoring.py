@@ -241,8 +241,9 @@ def _window_posts(
     size = f"{len(head) // 1024} KiB summary"
     summary_file = Path(ctx.data_dir) / "bench-window-summary.json"
     summary_file.write_bytes(head)
-    env = {"BODY_FILE": str(summary_file), "REF_ID": str(tail), "TOKEN": tok, "POST_PATH": path,
-           "T0": str(T0), "WINDOWS": str(PAGE_WINDOWS), "PREFIX": "wrk"}  # fmt: skip
+    # what window_post.lua reads (_wrk_trials adds POST_PATH and a PREFIX per trial)
+    env = {"BODY_FILE": str(summary_file), "REF_ID": str(tail), "TOKEN": tok, "T0": str(T0),
+           "WINDOWS": str(PAGE_WINDOWS), "PREFIX": "wrk"}  # fmt: skip
 
     def check() -> str:
         one = orjson.dumps({**body, "source": "check", "window_start": T0})
@@ -250,7 +251,8 @@ def _window_posts(
         return f"{r.status_code} {r.text[:300]}"
 
     rows = []
-    if shutil.which("wrk") is None:
+    have_wrk = shutil.which("wrk") is not None
+    if not have_wrk:
         rows.append(Row("monitoring: window posts (50 columns)", "≥ 500/s", "not measured", False,
                         "needs wrk (Debian package wrk; scripts/test installs it)"))  # fmt: skip
     else:
@@ -271,7 +273,7 @@ def _window_posts(
     rows.append(Row("  8 Python producers on the same cores (info)", "", f"{percentile(sdk[0], 50):.0f}/s", None,
                     f"{_trials_note(*sdk)}; {POST_THREADS} threads, each with the SDK's transport; the "
                     "producers' own CPU comes out of the server's two cores"))  # fmt: skip
-    if shutil.which("wrk") is not None:
+    if have_wrk:
         rows.append(_echo_ceiling(ctx, env))
     return rows
 

@@ -283,11 +283,12 @@ class Database:
 
     @contextmanager
     def statement(self) -> Iterator[Connection]:
-        """A Connection for ONE atomic write that commits by itself, outside any Session: on
-        PostgreSQL in autocommit (no BEGIN/COMMIT round trips), on SQLite inside BEGIN IMMEDIATE …
-        COMMIT around the block (so the write lock is held for the statement only, not until the
-        request ends). For guarded writes whose checks are folded into the statement: no ORM
-        unit of work, and nothing else of the request may write in it."""
+        """A Connection for one short write that commits by itself, outside any Session: on
+        PostgreSQL in autocommit (no BEGIN/COMMIT round trips; the write must be one statement to
+        be atomic), on SQLite inside BEGIN IMMEDIATE … COMMIT around the block (so the write lock
+        is held for the block only, not until the request ends). For writes whose checks are
+        folded into their statements: no ORM unit of work, and nothing else of the request may
+        write in it."""
         with self._statement_engine.connect() as conn:
             if self.dialect == "postgresql":
                 yield conn

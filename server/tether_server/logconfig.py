@@ -48,19 +48,15 @@ class JsonFormatter(logging.Formatter):
             "pid": record.process,
             "message": record.getMessage(),
         }
-        access = getattr(record, "request_id", _NOT_ACCESS)
-        if access is _NOT_ACCESS:  # the access line carries its request's fields itself
-            out.update({k: v for k, v in _request_context().items() if v is not None})
-        else:
+        if hasattr(record, "request_id"):  # the access line carries its request's fields itself
             out.update({k: getattr(record, k) for k in ACCESS_FIELDS if hasattr(record, k)})
+        else:
+            out.update({k: v for k, v in _request_context().items() if v is not None})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             out["stack"] = self.formatStack(record.stack_info)
         return _json_line(out)
-
-
-_NOT_ACCESS = object()
 
 
 def _stamp(created: float, msecs: float) -> str:

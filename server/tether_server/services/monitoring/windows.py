@@ -331,18 +331,18 @@ def _write(conn: Connection, guarded: bool, level: str | None, params: dict[str,
 
 def post_window_guarded(
     unit: Connection,
-    pre: Prechecked | None,
+    pre: Prechecked,
     actor: Principal,
     monitor_id: int,
     body: Any,
     now: int | None = None,
 ) -> dict[str, Any] | None:
     """``post_window``'s answer from one guarded write on ``unit`` (``context.statement()``; two
-    statements on SQLite) when ``precheck_summary`` vouched for the summary and the body's other
-    fields have the valid types; ``None`` (nothing written) when the caller must take ``post_window``, which then
-    answers exactly as before (a missing monitor, no permission, a stale reference, a bad
-    window_start or source)."""
-    if pre is None or type(body) is not dict or body.get("summary") is not pre.summary:
+    statements on SQLite) for a body whose summary ``precheck_summary`` vouched for (``pre``),
+    when its other fields have the valid types; ``None`` (nothing written) when the caller must
+    take ``post_window``, which then answers exactly as before (a missing monitor, no
+    permission, a stale reference, a bad window_start or source)."""
+    if type(body) is not dict or body.get("summary") is not pre.summary:
         return None
     ref_id, summary, encoded, view = pre
     ws, source = body.get("window_start"), body.get("source")

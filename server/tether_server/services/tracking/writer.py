@@ -21,13 +21,14 @@ The writes check for themselves and write nothing when refused; only then does t
 On PostgreSQL each is ONE statement: the check (or the run's INSERT ... RETURNING id) is the CTE
 ``r`` the rows come from, so a refused run writes nothing, and the check locks the run row
 FOR KEY SHARE (a purge waits for writers: ``runs.hard_delete_run``). ``write_checked`` and
-``write_new_run`` are then atomic on their own, so they run in the autocommit session
-(``autocommit_points``; one round trip per request). On SQLite the check opens the caller's write
+``write_new_run`` are then atomic on their own: ``write_checked`` runs on ``context.statement()``
+(autocommit) and ``write_new_run`` in the autocommit session (``autocommit_points``); one round
+trip per request. On SQLite the check opens the caller's write
 transaction (BEGIN IMMEDIATE: writers are serialised from their first statement, so the run cannot
 change before the write). SQLAlchemy statements used inside raw SQL are rendered once per dialect
 (``rendered``). ``write(session, run_id, rows)`` writes points unchecked, for a caller that checked.
 
-All write through the DBAPI cursor of the session's own connection (same transaction): building
+All write through the DBAPI cursor of the caller's connection (the session's, or the unit's own): building
 thousands of parameter dicts through SQLAlchemy was most of a batch's cost.
 """
 
