@@ -141,6 +141,10 @@ class Server:
     def worker_pids(self) -> list[int]:
         return children_of(self.pid)
 
+    def worker_cpus(self) -> str:
+        """The workers' allowed CPUs as the kernel lists them, e.g. ``0 | 1`` when pinned one per CPU."""
+        return " | ".join(sorted(_status_field(p, "Cpus_allowed_list") for p in self.worker_pids()))
+
     def cpu(self) -> float:
         """CPU seconds used by the whole tree so far (compare two readings)."""
         return cpu_seconds([self.pid, *self.worker_pids()])
@@ -178,14 +182,19 @@ def children_of(pid: int) -> list[int]:
     return sorted(set(out))
 
 
-def _status_kb(pid: int, field_name: str) -> int:
+def _status_field(pid: int, field_name: str) -> str:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field_name + ":"):
-                return int(line.split()[1])
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return 0
+    return ""
+
+
+def _status_kb(pid: int, field_name: str) -> int:
+    value = _status_field(pid, field_name).split()
+    return int(value[0]) if value else 0
 
 
 def _pss_kb(pid: int) -> int:

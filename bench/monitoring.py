@@ -282,14 +282,20 @@ def _echo_ceiling(ctx: Context, env: dict[str, str]) -> Row:
     """wrk and the same bodies to ``bench._echo_app`` under tether's gunicorn options."""
     import sys
 
+    from tether_server import affinity
+
     from ._server import children_of, cpu_seconds, free_port
 
     port = free_port()
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    cmd = [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--worker-class",
-           "gthread", "--no-control-socket", "--keep-alive", "30", "bench._echo_app:app"]  # fmt: skip
+    cmd = [gunicorn, "--config", "python:tether_server.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers",
+           "2", "--threads", "4", "--worker-class", "gthread", "--no-control-socket", "--keep-alive", "30",
+           "bench._echo_app:app"]  # fmt: skip
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # the workers pinned as the bench's `tether server` pins its own (TETHER_CPU_AFFINITY's default, auto)
+    cpus = affinity.plan("auto", 2).cpus
+    env_echo = {**os.environ, affinity.WORKER_CPUS_ENV: affinity.format_cpus(cpus)}
+    proc = subprocess.Popen(cmd, cwd=root, env=env_echo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.perf_counter() + 60

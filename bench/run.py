@@ -96,6 +96,7 @@ def run_backend(backend: str, db_url: str, names: list[str], quick: bool) -> lis
             quick=quick,
             server=srv,
         )
+        workers_cpus = srv.worker_cpus()  # pinned one per CPU by TETHER_CPU_AFFINITY=auto on a 2-core host
         for name in names:
             rows += run_module(name, ctx)
         rows.append(
@@ -104,7 +105,8 @@ def run_backend(backend: str, db_url: str, names: list[str], quick: bool) -> lis
                 "info",
                 f"{load0:.1f} / {os.getloadavg()[0]:.1f}",
                 None,
-                f"{os.cpu_count()} cores shared by server, client and any other jobs on the host",
+                f"{os.cpu_count()} cores shared by server, client and any other jobs on the host; "
+                f"the server's workers' CPUs: {workers_cpus}",
             )
         )
     finally:

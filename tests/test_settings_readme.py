@@ -633,6 +633,24 @@ def check_spool_wait_seconds(env: Env, mp: pytest.MonkeyPatch) -> None:
     assert '"status":"FINISHED"' in entries[-1]  # with no wait, the end was spooled, not waited for
 
 
+def check_cpu_affinity(env: Env, mp: pytest.MonkeyPatch) -> None:
+    """On real `tether server` processes: ``on`` pins the workers one per allowed CPU, ``off`` leaves
+    them on every CPU the master may use (``auto`` and a worker's replacement: tests/ops)."""
+    from tests.ops.server_proc import ServerProcess, server_env
+    from tests.ops.test_cpu_affinity import workers_of
+
+    allowed = sorted(os.sched_getaffinity(0))
+    for mode in ("on", "off"):
+        data = env.tmp / f"affinity-{mode}"
+        with ServerProcess(server_env(data, TETHER_CPU_AFFINITY=mode), workers=2, threads=1) as srv:
+            assert srv.proc is not None
+            masks = sorted(workers_of(srv.proc.pid, 2).values(), key=min)
+        if mode == "on" and len(allowed) >= 2:
+            assert masks == [{allowed[0]}, {allowed[1]}]
+        else:
+            assert masks == [set(allowed), set(allowed)]
+
+
 CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_URL": check_url,
     "TETHER_TOKEN": check_token,
@@ -669,6 +687,7 @@ CHECKS: dict[str, Callable[[Env, pytest.MonkeyPatch], None]] = {
     "TETHER_REQUIRE_DECISION_COMMENT": check_require_decision_comment,
     "TETHER_PUBLIC_URL": check_public_url,
     "TETHER_TRUSTED_PROXIES": check_trusted_proxies,
+    "TETHER_CPU_AFFINITY": check_cpu_affinity,
     "TETHER_RETRIES": check_retries,
     "TETHER_METRICS": check_metrics,
     "TETHER_METRICS_TOKEN": check_metrics_token,
@@ -702,6 +721,7 @@ def test_bad_values_fail_at_startup_with_the_variable_name() -> None:
         ("TETHER_ARTIFACT_URI", "s3://"),
         ("TETHER_PUBLIC_URL", "ml.example.com/tether"),
         ("TETHER_TRUSTED_PROXIES", "-1"),
+        ("TETHER_CPU_AFFINITY", "always"),
         ("TETHER_MONITOR_EVAL_SECONDS", "31"),
         ("TETHER_MONITOR_EVAL_SECONDS", "-1"),
         ("TETHER_ABTEST_EVAL_SECONDS", "3601"),

@@ -98,6 +98,7 @@ class Settings:
     log_format: str = "json"  # json (one object per line) or text (for development)
     public_url: str = ""  # e.g. https://ml.example.com/tether: absolute links and the path prefix
     trusted_proxies: int = 0  # hops of X-Forwarded-* headers to trust (0: ignore them)
+    cpu_affinity: str = "auto"  # auto | on | off: pin each `tether server` worker to a CPU (affinity.py)
     testing: bool = False  # Flask's TESTING flag; set by the test suite, not from the environment
 
     ENV = {
@@ -136,6 +137,7 @@ class Settings:
         "log_format": "TETHER_LOG_FORMAT",
         "public_url": "TETHER_PUBLIC_URL",
         "trusted_proxies": "TETHER_TRUSTED_PROXIES",
+        "cpu_affinity": "TETHER_CPU_AFFINITY",
     }
 
     @classmethod
@@ -185,6 +187,8 @@ class Settings:
             raise ConfigError(
                 f"TETHER_ABTEST_EVAL_SECONDS: expected 0 (off) to 3600 seconds, got {self.abtest_eval_seconds!r}"
             )
+        if self.cpu_affinity.lower() not in ("auto", "on", "off"):
+            raise ConfigError(f"TETHER_CPU_AFFINITY: expected auto, on or off, got {self.cpu_affinity!r}")
         if self.metrics.lower() not in ("off", "token", "open"):
             raise ConfigError(f"TETHER_METRICS: expected off, token or open, got {self.metrics!r}")
         if self.metrics.lower() == "token" and len(self.metrics_token) < 16:
@@ -214,6 +218,7 @@ class Settings:
             log_format=self.log_format.lower(),
             public_url=public,
             metrics=self.metrics.lower(),
+            cpu_affinity=self.cpu_affinity.lower(),
         )
 
     @classmethod

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .. import affinity
 from ..config import Settings
 from . import load_settings, main
 
@@ -61,6 +62,8 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
         raise click.ClickException("gunicorn is not installed")
     if settings.metrics != "off":
         prepare_metrics_dir(settings, port)
+    cpus = affinity.plan(settings.cpu_affinity, workers)
+    os.environ[affinity.WORKER_CPUS_ENV] = affinity.format_cpus(cpus.cpus)  # empty: the hooks pin nothing
     args = [
         gunicorn,
         "--config",
@@ -86,6 +89,7 @@ def server(host: str, port: int, workers: int, threads: int, migrate: bool, data
     ]
     listening = f"Tether listening on http://{host}:{port} (data: {settings.data_path})"
     click.echo(emit(settings.log_format, listening), err=True)
+    click.echo(emit(settings.log_format, cpus.describe(), worker_cpus=list(cpus.cpus)), err=True)
     os.execv(gunicorn, args)
 
 
