@@ -57,7 +57,11 @@ class Server:
         return self.proc.pid
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
+        # the caller's TETHER_* settings stay out (the bench sets its own), except the worker pinning
+        # (TETHER_CPU_AFFINITY), so a run can compare `off` with the default
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("TETHER_") or k == "TETHER_CPU_AFFINITY"
+        }
         env.update(
             TETHER_DATA_DIR=self.data_dir,
             TETHER_ADMIN_TOKEN=self.admin_token,

@@ -292,8 +292,8 @@ def _echo_ceiling(ctx: Context, env: dict[str, str]) -> Row:
            "2", "--threads", "4", "--worker-class", "gthread", "--no-control-socket", "--keep-alive", "30",
            "bench._echo_app:app"]  # fmt: skip
     root = Path(__file__).resolve().parents[1]
-    # the workers pinned as the bench's `tether server` pins its own (TETHER_CPU_AFFINITY's default, auto)
-    cpus = affinity.plan("auto", 2).cpus
+    # the workers pinned as the bench's `tether server` pins its own (TETHER_CPU_AFFINITY, default auto)
+    cpus = affinity.plan(os.environ.get("TETHER_CPU_AFFINITY", "auto").lower(), 2).cpus
     env_echo = {**os.environ, affinity.WORKER_CPUS_ENV: affinity.format_cpus(cpus)}
     proc = subprocess.Popen(cmd, cwd=root, env=env_echo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -4,8 +4,8 @@ On a host sized for the server (as many workers as CPUs, or a multiple), pinning
 worker to its own CPU keeps the scheduler from moving the workers (and their threads) between
 cores and from stacking both on one core while the other runs the client or the database; their
 caches stay warm. Measured on the 2-core bench host with the window-post load (wrk, 8
-connections), alternating pinned and unpinned servers on the same database: pinned workers took
-about 10-25% more posts per second at about 10% less CPU per post (bench/README.md).
+connections), alternating pinned and unpinned servers on the same database: the pinned server's
+median was 10-25% higher in each of four runs, at 4-13% less CPU per post (bench/README.md).
 
 Pinning is wrong where the CPUs are shared out by time rather than by core: under a CFS quota
 (a container's ``--cpus`` or a Kubernetes CPU limit) every CPU of the node is "allowed" but only a
