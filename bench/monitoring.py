@@ -191,14 +191,15 @@ _WRK_BAD = re.compile(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)")
 
 
 def _wrk_trials(ctx: Context, base_url: str, path: str, env: dict[str, str], cpu: Callable[[], float],
-                check: Callable[[], str]) -> tuple[list[float], list[float], int]:  # fmt: skip
+                check: Callable[[], str], script: Path = _WRK_SCRIPT) -> tuple[list[float], list[float], int]:  # fmt: skip
     """Timed trials of ``wrk`` (``WRK_THREADS`` threads, ``WRK_CONNECTIONS`` keep-alive
-    connections) running ``window_post.lua`` against ``path``: (rates, server CPU seconds per
-    post, posts). Any answer but 200 fails the run, with ``check()``'s account of one post."""
+    connections) running ``script`` (``window_post.lua`` by default) against ``path``: (rates,
+    server CPU seconds per post, posts). Any answer but 2xx fails the run, with ``check()``'s
+    account of one post."""
     trials, limit_s, _n = _trial_limits(ctx)
     rates, cpus, total = [], [], 0
     for trial in range(trials):
-        cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{limit_s:.0f}s", "-s", str(_WRK_SCRIPT),
+        cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{limit_s:.0f}s", "-s", str(script),
                base_url + path]  # fmt: skip
         trial_env = {**os.environ, **env, "POST_PATH": path, "PREFIX": f"{env['PREFIX']}-{trial}"}
         cpu0 = cpu()
