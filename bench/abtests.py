@@ -237,7 +237,7 @@ def run(ctx: Context) -> list[Row]:
             f"p95 {fmt_ms(percentile(times, 95))}; server CPU {fmt_ms(cpu_assign)}/request; {samples} sequential "
             "GETs, keep-alive; the first 200 answers match the SDK's arms"),
         wrk_row,
-        Row("  8 Python producers on the same cores (info)", "", f"{rate:.0f}/s", None,
+        Row("  outcome posts from 8 Python producers (info)", "", f"{rate:.0f}/s", None,
             f"server CPU {fmt_ms(cpu_post)}/post; {THREADS * per_thread} posts (primary + guardrail window), "
             f"{THREADS} threads with requests; the producers' own CPU comes out of the server's two cores"),
         Row("abtests: results p50 (running test)", "≤ 20 ms", fmt_ms(p50_res), p50_res <= 0.020,
