@@ -109,6 +109,9 @@ def cpu_quota_limited(
 
 
 def allowed_cpus() -> tuple[int, ...]:
+    """The CPUs this process may run on; () where the platform cannot pin (macOS, Windows)."""
+    if not hasattr(os, "sched_getaffinity") or not hasattr(os, "sched_setaffinity"):
+        return ()
     return tuple(sorted(os.sched_getaffinity(0)))
 
 
@@ -117,6 +120,8 @@ def plan(mode: str, workers: int, allowed: Iterable[int] | None = None, quota: b
     cpus = tuple(sorted(allowed_cpus() if allowed is None else allowed))
     if mode == "off":
         return Plan((), "TETHER_CPU_AFFINITY=off")
+    if not cpus:
+        return Plan((), f"{mode}: this platform cannot pin processes to CPUs")
     if len(cpus) < 2:
         return Plan((), f"{mode}: only one CPU is allowed")
     if mode == "on":

@@ -99,3 +99,10 @@ def test_no_cgroup_file_means_no_quota(tmp_path: Path) -> None:
 def test_auto_reads_the_allowed_cpus_of_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(affinity.os, "sched_getaffinity", lambda _pid: {5, 4})
     assert plan("on", 2).cpus == (4, 5)
+
+
+def test_a_platform_without_affinity_calls_never_pins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(affinity.os, "sched_getaffinity", raising=False)
+    for mode in ("on", "auto"):
+        p = plan(mode, 2, quota=False)
+        assert not p.pinned and "cannot pin" in p.reason
