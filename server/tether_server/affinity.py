@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,37 +57,45 @@ def parse_cpus(text: str) -> tuple[int, ...]:
         return ()
 
 
-def _v2_limited(cgroup_root: Path, path: str) -> bool:
-    """cgroup v2: a ``cpu.max`` other than ``max ...`` on the process's group or any ancestor."""
-    node = cgroup_root / path.strip("/")
+def _group_and_ancestors(base: Path, path: str) -> Iterator[Path]:
+    """The cgroup folder of ``path`` under ``base``, then each of its parents up to ``base``."""
+    node = base / path.strip("/")
     while True:
-        try:
-            if (node / "cpu.max").read_text().split()[0] != "max":
-                return True
-        except (OSError, IndexError):
-            pass
-        if node == cgroup_root or cgroup_root not in node.parents:
-            return False
+        yield node
+        if node == base or base not in node.parents:
+            return
         node = node.parent
 
 
+def _read(file: Path) -> str:
+    try:
+        return file.read_text()
+    except OSError:
+        return ""
+
+
+def _v2_limited(cgroup_root: Path, path: str) -> bool:
+    """cgroup v2: a ``cpu.max`` other than ``max ...`` on the process's group or any ancestor."""
+    for node in _group_and_ancestors(cgroup_root, path):
+        fields = _read(node / "cpu.max").split()
+        if fields and fields[0] != "max":
+            return True
+    return False
+
+
 def _v1_limited(cgroup_root: Path, controllers: str, path: str) -> bool:
-    """cgroup v1: a positive ``cpu.cfs_quota_us`` on the group or an ancestor (-1 is unlimited)."""
-    for mount in (controllers, "cpu", "cpu,cpuacct", "cpuacct,cpu"):
-        base = cgroup_root / mount
-        if not base.is_dir():
-            continue
-        node = base / path.strip("/")
-        while True:
-            try:
-                if int((node / "cpu.cfs_quota_us").read_text()) > 0:
-                    return True
-            except (OSError, ValueError):
-                pass
-            if node == base or base not in node.parents:
-                break
-            node = node.parent
+    """cgroup v1: a positive ``cpu.cfs_quota_us`` on the group or an ancestor (-1 is unlimited),
+    under the first of the usual mount points of the cpu controller that exists."""
+    mounts = (cgroup_root / m for m in (controllers, "cpu", "cpu,cpuacct", "cpuacct,cpu"))
+    base = next((m for m in mounts if m.is_dir()), None)
+    if base is None:
         return False
+    for node in _group_and_ancestors(base, path):
+        try:
+            if int(_read(node / "cpu.cfs_quota_us")) > 0:
+                return True
+        except ValueError:  # no such file here ("" from _read), or not a number
+            pass
     return False
 
 

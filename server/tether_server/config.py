@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import affinity
+
 DEFAULT_DATA_DIR = "./tether-data"
 
 
@@ -187,7 +189,7 @@ class Settings:
             raise ConfigError(
                 f"TETHER_ABTEST_EVAL_SECONDS: expected 0 (off) to 3600 seconds, got {self.abtest_eval_seconds!r}"
             )
-        if self.cpu_affinity.lower() not in ("auto", "on", "off"):
+        if self.cpu_affinity.lower() not in affinity.MODES:
             raise ConfigError(f"TETHER_CPU_AFFINITY: expected auto, on or off, got {self.cpu_affinity!r}")
         if self.metrics.lower() not in ("off", "token", "open"):
             raise ConfigError(f"TETHER_METRICS: expected off, token or open, got {self.metrics!r}")
