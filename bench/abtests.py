@@ -24,12 +24,11 @@ Run: ``.venv/bin/python -m bench.run --only abtests`` (``--quick`` takes fewer s
 from __future__ import annotations
 
 import random
-import re
 import threading
 import time
 from pathlib import Path
 
-from . import Context, Row, fmt_ms, percentile
+from . import Context, Row, _wrk, fmt_ms, percentile
 
 THREADS = 8
 _WRK_SCRIPT = Path(__file__).with_name("outcome_post.lua")
@@ -92,67 +91,46 @@ def _sdk_rate(ctx: Context, tid: int, tok: str, units: int) -> tuple[float, floa
     return units / max(cpu, 1e-9), units / wall, [test.arms.index(test.assign(u)) for u in ids[:200]]
 
 
-_WRK_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
-
-
 def _wrk_assign(ctx: Context, tid: int, tok: str) -> Row:
     """The target row: ``wrk`` on one keep-alive connection, sequential GETs (``assign.lua``, a new
     unit each); the median of the trials' p50s."""
-    import os
-    import shutil
-    import subprocess
-
-    from .monitoring import _WRK_BAD, _WRK_RATE, _trial_limits
+    from .monitoring import _trial_limits
 
     name = "abtests: REST assign p50"
-    if shutil.which("wrk") is None:
-        return Row(
-            name, "≤ 2 ms", "not measured", False, "needs wrk (Debian package wrk; scripts/test installs it)"
-        )
+    if not _wrk.available():
+        return _wrk.missing(name, "≤ 2 ms")
     trials, limit_s, _n = _trial_limits(ctx)
-    p50s, p99s, cpus, total = [], [], [], 0
-    for trial in range(trials):
-        env = {
-            **os.environ,
-            "TOKEN": tok,
-            "ASSIGN_PATH": f"/api/v1/ab-tests/{tid}/assign",
-            "PREFIX": f"wrk{trial}",
-        }
-        cmd = ["wrk", "-t1", "-c1", f"-d{limit_s:.0f}s", "--latency", "-s", str(_WRK_ASSIGN), ctx.base_url]
-        cpu0 = ctx.server.cpu()
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=limit_s + 60)
-        used = ctx.server.cpu() - cpu0
-        m, bad = _WRK_RATE.search(out.stdout), _WRK_BAD.search(out.stdout)
-        lat = {
-            q: float(v) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[u]
-            for q, v, u in _WRK_LATENCY.findall(out.stdout)
-        }
-        if out.returncode != 0 or m is None or bad is not None or "50" not in lat:
-            raise RuntimeError(f"wrk: {out.stdout[-600:]} {out.stderr[-300:]}")
-        n = int(m.group(1))
-        p50s.append(lat["50"])
-        p99s.append(lat.get("99", float("nan")))
-        cpus.append(used / max(n, 1))
-        total += n
+    runs = [
+        _wrk.run(
+            ctx.base_url,
+            _WRK_ASSIGN,
+            {"TOKEN": tok, "ASSIGN_PATH": f"/api/v1/ab-tests/{tid}/assign", "PREFIX": f"wrk{trial}"},
+            limit_s,
+            ctx.server.cpu,
+            threads=1,
+            connections=1,
+            latency=True,
+        )  # fmt: skip
+        for trial in range(trials)
+    ]
+    p50s = [r.latency["50"] for r in runs]
+    p99 = percentile([r.latency.get("99", float("nan")) for r in runs], 50)
+    cpu = percentile([r.cpu_per_request for r in runs], 50)
     p50 = percentile(p50s, 50)
     return Row(name, "≤ 2 ms", fmt_ms(p50), p50 <= 0.002,
-               f"median of {trials} trials' p50 ({', '.join(fmt_ms(x) for x in p50s)}); p99 "
-               f"{fmt_ms(percentile(p99s, 50))}; server CPU {fmt_ms(percentile(cpus, 50))}/request; {total} "
-               "sequential GETs from wrk on one keep-alive connection, a new unit each")  # fmt: skip
+               f"median of {trials} trials' p50 ({', '.join(fmt_ms(x) for x in p50s)}); p99 {fmt_ms(p99)}; "
+               f"server CPU {fmt_ms(cpu)}/request; {sum(r.requests for r in runs)} sequential GETs from wrk on one "
+               "keep-alive connection, a new unit each")  # fmt: skip
 
 
 def _wrk_outcomes(ctx: Context, tid: int, tok: str) -> Row:
     """The target row: ``wrk`` posting one arm's two windows per request (``outcome_post.lua``),
     the median of the window-post row's trials."""
-    import shutil
-
-    from .monitoring import WRK_CONNECTIONS, WRK_THREADS, _trials_note, _wrk_trials
+    from .monitoring import _trials_note, _wrk_trials
 
     name = "abtests: outcome window posts"
-    if shutil.which("wrk") is None:
-        return Row(
-            name, "≥ 500/s", "not measured", False, "needs wrk (Debian package wrk; scripts/test installs it)"
-        )
+    if not _wrk.available():
+        return _wrk.missing(name, "≥ 500/s")
     path = f"/api/v1/ab-tests/{tid}/outcomes"
     s = ctx.http(tok)
 
@@ -164,7 +142,7 @@ def _wrk_outcomes(ctx: Context, tid: int, tok: str) -> Row:
     rates, cpus, total = _wrk_trials(ctx, ctx.base_url, path, env, ctx.server.cpu, check, _WRK_SCRIPT)
     rate = percentile(rates, 50)
     return Row(name, "≥ 500/s", f"{rate:.0f}/s", rate >= 500,
-               f"{_trials_note(rates, cpus, total)}; wrk, {WRK_THREADS} threads, {WRK_CONNECTIONS} keep-alive "
+               f"{_trials_note(rates, cpus, total)}; wrk, {_wrk.THREADS} threads, {_wrk.CONNECTIONS} keep-alive "
                "connections, each post one arm's primary + guardrail window (200 windows per arm, re-posted)")  # fmt: skip
 
 

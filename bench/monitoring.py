@@ -23,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import re
-import shutil
 import subprocess
 import threading
 import time
@@ -36,7 +34,7 @@ import numpy as np
 import orjson
 import requests
 
-from . import Context, Row, fmt_ms, percentile
+from . import Context, Row, _wrk, fmt_ms, percentile
 
 HOUR = 3_600_000
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC: every window is in the past, so it closes
@@ -45,8 +43,6 @@ RAW_COLUMNS = 10
 PAGE_WINDOWS = 720  # 30 days of hourly windows
 POST_THREADS = 8
 POST_TRIALS = 3
-WRK_THREADS = 2
-WRK_CONNECTIONS = 8
 ROW_THREADS = 2
 
 
@@ -186,34 +182,27 @@ def _post_trials(ctx: Context, url: str, sessions: Callable[[], Any], body: Call
 
 
 _WRK_SCRIPT = Path(__file__).with_name("window_post.lua")
-_WRK_RATE = re.compile(r"^\s*(\d+) requests in ([\d.]+)s", re.M)
-_WRK_BAD = re.compile(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)")
 
 
 def _wrk_trials(ctx: Context, base_url: str, path: str, env: dict[str, str], cpu: Callable[[], float],
                 check: Callable[[], str], script: Path = _WRK_SCRIPT) -> tuple[list[float], list[float], int]:  # fmt: skip
-    """Timed trials of ``wrk`` (``WRK_THREADS`` threads, ``WRK_CONNECTIONS`` keep-alive
+    """Timed trials of ``wrk`` (``_wrk.THREADS`` threads, ``_wrk.CONNECTIONS`` keep-alive
     connections) running ``script`` (``window_post.lua`` by default) against ``path``: (rates,
     server CPU seconds per post, posts). Any answer but 2xx fails the run, with ``check()``'s
     account of one post."""
     trials, limit_s, _n = _trial_limits(ctx)
-    rates, cpus, total = [], [], 0
-    for trial in range(trials):
-        cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{limit_s:.0f}s", "-s", str(script),
-               base_url + path]  # fmt: skip
-        trial_env = {**os.environ, **env, "POST_PATH": path, "PREFIX": f"{env['PREFIX']}-{trial}"}
-        cpu0 = cpu()
-        out = subprocess.run(cmd, env=trial_env, capture_output=True, text=True, timeout=limit_s + 60)
-        used = cpu() - cpu0
-        m = _WRK_RATE.search(out.stdout)
-        bad = _WRK_BAD.search(out.stdout)
-        if out.returncode != 0 or m is None or bad is not None:
-            raise RuntimeError(f"wrk: {out.stdout[-600:]} {out.stderr[-300:]}; one post answers: {check()}")
-        n, secs = int(m.group(1)), float(m.group(2))
-        rates.append(n / secs)
-        cpus.append(used / max(n, 1))
-        total += n
-    return rates, cpus, total
+    runs = [
+        _wrk.run(
+            base_url + path,
+            script,
+            {**env, "POST_PATH": path, "PREFIX": f"{env['PREFIX']}-{trial}"},
+            limit_s,
+            cpu,
+            explain=lambda: f"one post answers: {check()}",
+        )  # fmt: skip
+        for trial in range(trials)
+    ]
+    return [r.rate for r in runs], [r.cpu_per_request for r in runs], sum(r.requests for r in runs)
 
 
 def _trials_note(rates: list[float], cpus: list[float], total: int) -> str:
@@ -252,15 +241,14 @@ def _window_posts(
         return f"{r.status_code} {r.text[:300]}"
 
     rows = []
-    have_wrk = shutil.which("wrk") is not None
+    have_wrk = _wrk.available()
     if not have_wrk:
-        rows.append(Row("monitoring: window posts (50 columns)", "≥ 500/s", "not measured", False,
-                        "needs wrk (Debian package wrk; scripts/test installs it)"))  # fmt: skip
+        rows.append(_wrk.missing("monitoring: window posts (50 columns)", "≥ 500/s"))
     else:
         rates, cpus, total = _wrk_trials(ctx, ctx.base_url, path, env, ctx.server.cpu, check)
         rate = percentile(rates, 50)
         rows.append(Row("monitoring: window posts (50 columns)", "≥ 500/s", f"{rate:.0f}/s", rate >= 500,
-                        f"{_trials_note(rates, cpus, total)}; wrk, {WRK_THREADS} threads, {WRK_CONNECTIONS} "
+                        f"{_trials_note(rates, cpus, total)}; wrk, {_wrk.THREADS} threads, {_wrk.CONNECTIONS} "
                         f"keep-alive connections, each post a new (window, source); {size}"))  # fmt: skip
     per = _trial_limits(ctx)[2] // POST_THREADS
 
