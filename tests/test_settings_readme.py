@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -198,13 +199,16 @@ def _s3_env(**over: str) -> dict[str, str]:
 
 
 def check_s3_endpoint_and_keys(env: Env, mp: pytest.MonkeyPatch) -> None:
+    # three rows share this check (endpoint, access key, secret key) and may run at once on two
+    # pytest workers against the same bucket: each run writes and deletes a key of its own
+    key = f"probe-{uuid.uuid4().hex}.txt"
     store = Runtime.of(env.app(_s3_env())).store
-    store.put_stream("probe.txt", io.BytesIO(b"s3"))
-    assert b"".join(store.open("probe.txt")) == b"s3"
-    store.delete("probe.txt")
+    store.put_stream(key, io.BytesIO(b"s3"))
+    assert b"".join(store.open(key)) == b"s3"
+    store.delete(key)
     bad = Runtime.of(env.app(_s3_env(TETHER_S3_SECRET_KEY="wrong-secret-key-000"))).store
     with pytest.raises(Exception):  # noqa: B017  (refused by the server: the key is really used)
-        bad.put_stream("probe.txt", io.BytesIO(b"s3"))
+        bad.put_stream(key, io.BytesIO(b"s3"))
 
 
 def check_s3_region(env: Env, mp: pytest.MonkeyPatch) -> None:
