@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,6 +163,37 @@ class Server:
             sum(_pss_kb(p) for p in pids) * 1024,
             len(pids),
         )
+
+
+@contextmanager
+def echo_server() -> Iterator[tuple[str, Callable[[], float]]]:
+    """``bench._echo_app`` under ``tether server``'s gunicorn options (2 workers x 4 threads, gthread,
+    the same worker pinning): yields its base URL and a reader of its tree's CPU seconds."""
+    from tether_server import affinity
+
+    port = free_port()
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--config", "python:tether_server.gunicorn_conf",
+           "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--worker-class", "gthread",
+           "--no-control-socket", "--keep-alive", "30", "bench._echo_app:app"]  # fmt: skip
+    cpus = affinity.plan(os.environ.get("TETHER_CPU_AFFINITY", "auto").lower(), 2).cpus
+    env = {**os.environ, affinity.WORKER_CPUS_ENV: affinity.format_cpus(cpus)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.perf_counter() + 60
+        while True:
+            try:
+                if requests.post(base + "/echo", data=b"{}", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError("the echo app did not start")
+            time.sleep(0.05)
+        yield base, lambda: cpu_seconds([proc.pid, *children_of(proc.pid)])
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import orjson
 import requests
 
 from . import Context, Row, fmt_ms, percentile
+from ._server import echo_server
 from .core import _analyze, _check_search, _run_data, _threads, grow, search_request
 
 SEARCH_RUNS = 5_000
@@ -42,10 +44,12 @@ def run(ctx: Context) -> list[Row]:
     _, token = ctx.user("writer")
     exp = ctx.experiment("bench-hot-search", token)
     rows: list[Row] = []
+    tether = _Target(ctx.url, ctx.server.cpu)
     for shape in ("mlflow", "pre"):
-        rows += _guard(f"create runs ({shape})", lambda s=shape: [create_runs(ctx, token, exp, s)])
+        rows += _guard(f"create runs ({shape})", lambda s=shape: [create_runs(ctx, token, exp, s, tether)])
     for shape in ("mlflow", "pre"):
-        rows += _guard(f"single log_metric ({shape})", lambda s=shape: single(ctx, token, s))
+        rows += _guard(f"single log_metric ({shape})", lambda s=shape: [single(ctx, token, s, tether)])
+    rows += _guard("harness ceiling", lambda: ceilings(ctx, token, exp))
     rows += _guard("grow", lambda: [grow(ctx, exp, SEARCH_RUNS)])
     _analyze(ctx)
     for shape in ("mlflow", "pre"):
@@ -62,6 +66,34 @@ def _guard(label: str, fn: Callable[[], list[Row]]) -> list[Row]:
         return [Row(f"hot: {label}: error", "-", type(e).__name__, False, str(e)[:160])]
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where the create-run and single ``log_metric`` clients send: ``url(path)`` for an ``/api/v1``
+    path, ``cpu()`` the server tree's CPU seconds so far."""
+
+    url: Callable[[str], str]
+    cpu: Callable[[], float]
+
+
+def ceilings(ctx: Context, token: str, exp: int) -> list[Row]:
+    """The mlflow-shaped create-run and single ``log_metric`` clients, unchanged, against
+    ``bench._echo_app`` (parses the JSON body, answers a small JSON object) under tether's gunicorn
+    options: what the harness and the HTTP stack alone carry on this host, next to the target."""
+    with echo_server() as (base, cpu):
+        echo = _Target(lambda path: base + "/api/v1" + path, cpu)
+        rows = [create_runs(ctx, token, exp, "mlflow", echo), single(ctx, token, "mlflow", echo)]
+    return [
+        Row(
+            r.metric.replace("hot: ", "  harness ceiling: ") + " (info)",
+            "",
+            r.measured,
+            None,
+            r.notes + "; the same client code against a bare Flask echo app under the same gunicorn options",
+        )
+        for r in rows
+    ]
+
+
 def _session(ctx: Context, token: str) -> requests.Session:
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {token}"
@@ -74,7 +106,7 @@ _SHAPE = {"mlflow": "requests + stdlib json", "pre": "pre-serialised, orjson"}
 # ---------------------------------------------------------------- run creation
 
 
-def create_runs(ctx: Context, token: str, exp: int, shape: str) -> Row:
+def create_runs(ctx: Context, token: str, exp: int, shape: str, target: _Target) -> Row:
     """4 threads, each creating runs with 5 params and 5 metrics for up to 8 s (or 600 runs)."""
     seconds, per = (4.0, 300) if ctx.quick else (8.0, 600)
     ts = int(time.time() * 1000)
@@ -87,29 +119,29 @@ def create_runs(ctx: Context, token: str, exp: int, shape: str) -> Row:
         s = _session(ctx, token)
         if not mlflow:
             s.headers["Content-Type"] = "application/json"
-        s.get(ctx.url("/health")).raise_for_status()
+        s.get(target.url("/health")).raise_for_status()
         barrier.wait()
         deadline, done = time.perf_counter() + seconds, 0
         for k, d in enumerate(data):
             if time.perf_counter() >= deadline:
                 break
             if mlflow:
-                r = s.post(ctx.url("/runs"), json={"experiment_id": exp, "name": f"m{i}-{k}"})
+                r = s.post(target.url("/runs"), json={"experiment_id": exp, "name": f"m{i}-{k}"})
                 if r.status_code != 201:
                     raise RuntimeError(f"create run got {r.status_code}: {r.text[:200]}")
-                r = s.post(ctx.url(f"/runs/{r.json()['id']}/batch"), json=d)
+                r = s.post(target.url(f"/runs/{r.json()['id']}/batch"), json=d)
                 if r.status_code != 200:
                     raise RuntimeError(f"run batch got {r.status_code}: {r.text[:200]}")
             else:
-                r = s.post(ctx.url("/runs"), data=pre[k])
+                r = s.post(target.url("/runs"), data=pre[k])
                 if r.status_code != 201:
                     raise RuntimeError(f"create run got {r.status_code}: {r.text[:200]}")
             done += 1
         return done
 
-    cpu0 = ctx.server.cpu()
+    cpu0 = target.cpu()
     elapsed, res = _threads(worker)
-    cores = (ctx.server.cpu() - cpu0) / elapsed
+    cores = (target.cpu() - cpu0) / elapsed
     rate = sum(res) / elapsed
     how = "POST /runs + POST /runs/{id}/batch" if mlflow else "one POST /runs with params and metrics"
     return Row(
@@ -125,12 +157,12 @@ def create_runs(ctx: Context, token: str, exp: int, shape: str) -> Row:
 # ---------------------------------------------------------------- single log_metric
 
 
-def single(ctx: Context, token: str, shape: str) -> list[Row]:
+def single(ctx: Context, token: str, shape: str, target: _Target) -> Row:
     """Sequential ``POST /runs/{id}/metrics`` on one keep-alive connection, up to 3,000 or 5 s."""
     exp = ctx.experiment("bench-hot-single", token)
     s = _session(ctx, token)
-    run_id = s.post(ctx.url("/runs"), json={"experiment_id": exp}).json()["id"]
-    url = ctx.url(f"/runs/{run_id}/metrics")
+    run_id = s.post(target.url("/runs"), json={"experiment_id": exp}).json()["id"]
+    url = target.url(f"/runs/{run_id}/metrics")
     n_max, ts = (1_000 if ctx.quick else 3_000), int(time.time() * 1000)
     points = [
         {"key": "loss", "value": 1 / (i + 1), "step": i, "timestamp": ts + i} for i in range(n_max + 50)
@@ -146,7 +178,7 @@ def single(ctx: Context, token: str, shape: str) -> list[Row]:
     for i in range(50):
         post(i).raise_for_status()
     lat: list[float] = []
-    cpu0, t0 = ctx.server.cpu(), time.perf_counter()
+    cpu0, t0 = target.cpu(), time.perf_counter()
     for i in range(50, n_max + 50):
         t = time.perf_counter()
         r = post(i)
@@ -157,17 +189,15 @@ def single(ctx: Context, token: str, shape: str) -> list[Row]:
             break
     elapsed = time.perf_counter() - t0
     rate, p50 = len(lat) / elapsed, percentile(lat, 50)
-    cpu_ms = (ctx.server.cpu() - cpu0) / len(lat) * 1000
-    return [
-        Row(
-            f"hot: single log_metric, sequential ({shape})",
-            "≥ 600/s, p50 ≤ 2 ms",
-            f"{rate:,.0f}/s, p50 {fmt_ms(p50)}",
-            rate >= 600 and p50 <= 0.002,
-            f"{len(lat)} requests, one keep-alive connection, {_SHAPE[shape]}; p95 "
-            f"{fmt_ms(percentile(lat, 95))}; server CPU {cpu_ms:.2f} ms/request",
-        )
-    ]
+    cpu_ms = (target.cpu() - cpu0) / len(lat) * 1000
+    return Row(
+        f"hot: single log_metric, sequential ({shape})",
+        "≥ 600/s, p50 ≤ 2 ms",
+        f"{rate:,.0f}/s, p50 {fmt_ms(p50)}",
+        rate >= 600 and p50 <= 0.002,
+        f"{len(lat)} requests, one keep-alive connection, {_SHAPE[shape]}; p95 "
+        f"{fmt_ms(percentile(lat, 95))}; server CPU {cpu_ms:.2f} ms/request",
+    )
 
 
 # ---------------------------------------------------------------- search

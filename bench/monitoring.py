@@ -21,7 +21,6 @@ Run: ``.venv/bin/python -m bench.run --only monitoring`` (``--quick`` takes fewe
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import subprocess
 import threading
@@ -35,6 +34,7 @@ import orjson
 import requests
 
 from . import Context, Row, _wrk, fmt_ms, percentile
+from ._server import echo_server
 
 HOUR = 3_600_000
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC: every window is in the past, so it closes
@@ -269,41 +269,10 @@ def _window_posts(
 
 def _echo_ceiling(ctx: Context, env: dict[str, str]) -> Row:
     """wrk and the same bodies to ``bench._echo_app`` under tether's gunicorn options."""
-    import sys
-
-    from tether_server import affinity
-
-    from ._server import children_of, cpu_seconds, free_port
-
-    port = free_port()
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    cmd = [gunicorn, "--config", "python:tether_server.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers",
-           "2", "--threads", "4", "--worker-class", "gthread", "--no-control-socket", "--keep-alive", "30",
-           "bench._echo_app:app"]  # fmt: skip
-    root = Path(__file__).resolve().parents[1]
-    # the workers pinned as the bench's `tether server` pins its own (TETHER_CPU_AFFINITY, default auto)
-    cpus = affinity.plan(os.environ.get("TETHER_CPU_AFFINITY", "auto").lower(), 2).cpus
-    env_echo = {**os.environ, affinity.WORKER_CPUS_ENV: affinity.format_cpus(cpus)}
-    proc = subprocess.Popen(cmd, cwd=root, env=env_echo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.perf_counter() + 60
-        while True:
-            try:
-                if requests.post(base + "/echo", data=b"{}", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.perf_counter() > deadline:
-                raise RuntimeError("the echo app did not start")
-            time.sleep(0.05)
+    with echo_server() as (base, cpu):
         rates, cpus, total = _wrk_trials(
-            ctx, base, "/echo", {**env, "PREFIX": "echo"},
-            lambda: cpu_seconds([proc.pid, *children_of(proc.pid)]), lambda: "(echo app)",
-        )  # fmt: skip
-    finally:
-        proc.terminate()
-        proc.wait(30)
+            ctx, base, "/echo", {**env, "PREFIX": "echo"}, cpu, lambda: "(echo app)"
+        )
     return Row("  harness ceiling: bare Flask echo app (info)", "", f"{percentile(rates, 50):.0f}/s", None,
                f"{_trials_note(rates, cpus, total)}; the target row's wrk and bodies to a Flask app that only "
                "parses the JSON, under the same gunicorn options: what the HTTP stack and harness carry here")  # fmt: skip
