@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from tests.api.helpers import assert_error, new_experiment, new_run
 from tether_server.runtime import Runtime
@@ -170,3 +171,27 @@ def test_search_does_not_wait_for_the_write_lock(app, client, auth, backend):
     t.join(30)
     assert not alive, "search waited for the write lock"
     assert out["r"].status_code == 200 and [r["name"] for r in out["r"].json["items"]] == ["r"]
+
+
+def test_run_details_same_on_repeat_and_prepared_on_postgresql(app, client, auth, seeded, backend):
+    """A page's params, tags and latest metrics come from one statement (``runs.run_details``). On
+    PostgreSQL it is a prepared statement of the connection: the answer on the second call (the
+    prepared plan) must equal the first and what was logged, NaN included."""
+    from tether_server.services.tracking.runs import run_details
+
+    _, runs = seeded
+    ids = sorted(runs.values())
+    with Runtime.of(app).database.session(write=False) as s:
+        rows = [type("R", (), {"id": i}) for i in ids]
+        first = run_details(s, rows)
+        second = run_details(s, rows)
+        assert second.keys() == first.keys() == set(ids)
+        assert repr(second) == repr(first)  # repr: NaN != NaN, but its text is the same
+        r0, r4 = first[runs["r0"]], first[runs["r4"]]
+        assert r0["params"] == {"depth": "6"} and r0["tags"] == {"team": "growth"}
+        assert r0["metrics"]["auc"]["value"] == 0.95 and r0["metrics"]["auc"]["step"] == 1
+        assert r4["metrics"]["auc"]["value"] != r4["metrics"]["auc"]["value"]  # NaN
+        assert r4["metrics"]["train/loss"]["value"] == pytest.approx(0.6)
+        if backend == "postgres":
+            statements = s.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+            assert any("FROM latest_metrics" in q and "UNION ALL" in q for q in statements), statements

@@ -228,11 +228,15 @@ def run_details(session: Session, runs: list[Any]) -> dict[str, dict[str, Any]]:
         return out
     with rawsql.cursor(session) as (cur, mark):
         where, args = rawsql.in_list(session, "run_id", ids, mark, uses=3)
+        # PostgreSQL: one fixed text (the ids are one array parameter), so a prepared statement of the
+        # connection; its plan (index lookups by run id) fits every page, and planning the three
+        # branches was about a quarter of the statement's time (0.7 of 2.8 ms for 100 runs).
         cur.execute(
             f"SELECT 'p', run_id, key, value, {_NULLS} FROM params WHERE {where} UNION ALL "
             f"SELECT 't', run_id, key, value, {_NULLS} FROM run_tags WHERE {where} UNION ALL "
             f"SELECT 'm', run_id, key, NULL, value, is_nan, step, timestamp FROM latest_metrics WHERE {where}",
             args,
+            **rawsql.prepared(session),
         )
         for kind, rid, k, text_value, value, nan, step, ts in cur.fetchall():
             if kind == "m":
