@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from tether_server.db import Database
-from tether_server.migrate import current_revision, head_revision, is_up_to_date, upgrade
+from tether_server.migrate import current_revision, for_dialect, head_revision, is_up_to_date, upgrade
 from tether_server.models import load_all
 
 
@@ -25,7 +25,8 @@ def test_upgrade_from_empty_and_no_drift(backend, tmp_path, request):
     upgrade(db.engine)
     assert current_revision(db.engine) == head_revision()
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), load_all())
+        opts = {"compare_type": True, "include_object": for_dialect(conn.dialect.name)}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), load_all())
     assert diff == []
     # load_all() maps every migrated table, the lazily loaded areas' included (bundles and test
     # cleanup rely on it): an area whose models load on first use must be in models.LAZY_MODULES
@@ -114,7 +115,7 @@ def test_0012_window_json_compressed_with_lz4_and_downgrade_restores(backend, tm
 
     db = Database(_empty_url(backend, tmp_path, request))
     upgrade(db.engine)
-    if backend != "postgresql":
+    if backend != "postgres":
         assert current_revision(db.engine) == head_revision()
         db.dispose()
         return
@@ -136,4 +137,49 @@ def test_0012_window_json_compressed_with_lz4_and_downgrade_restores(backend, tm
         command.downgrade(alembic_config(c), "0011")
     with db.engine.connect() as c:
         assert set(dict(c.execute(query).all()).values()) == {""}  # the server default again
+    db.dispose()
+
+
+def test_0013_sqlite_history_reads_from_a_covering_index_and_downgrade_restores(backend, tmp_path, request):
+    """SQLite: from 0013 on, the history read (services.tracking.metrics._page_sql) finds every column in
+    the metrics index, in (step, id) order with no sort, and returns the points written before the
+    upgrade; a downgrade puts the narrow index back. PostgreSQL keeps its index throughout."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from tether_server.migrate import alembic_config
+    from tether_server.services.tracking.metrics import _page_sql
+
+    db = Database(_empty_url(backend, tmp_path, request))
+    upgrade(db.engine, "0012")
+    points = [("r1", "loss", s, 1000 + s, 1 / (s + 1)) for s in (2, 0, 1)] + [("r1", "acc", 0, 5, 0.5)]
+    with db.engine.begin() as c:
+        for run, key, step, ts, value in points:
+            c.execute(
+                text(
+                    "INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
+                    "VALUES (:r, :k, :s, :t, :v, false)"
+                ),
+                {"r": run, "k": key, "s": step, "t": ts, "v": value},
+            )
+
+    def indexes() -> set[str]:
+        return {ix["name"] for ix in inspect(db.engine).get_indexes("metrics")}
+
+    before = indexes()
+    upgrade(db.engine)
+    if backend != "sqlite":
+        assert indexes() == before == {"ix_metrics_run_key_step"}
+        db.dispose()
+        return
+    assert indexes() == {"ix_metrics_run_key_step_cover"}
+    sql, params = _page_sql("?", "r1", "loss", None, 10)
+    with db.engine.connect() as c:
+        plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params)))
+        assert "COVERING INDEX ix_metrics_run_key_step_cover" in plan and "TEMP B-TREE" not in plan, plan
+        got = [tuple(r[:4]) for r in c.exec_driver_sql(sql, tuple(params))]
+    assert got == [(0, 1.0, 0, 1000), (1, 0.5, 0, 1001), (2, 1 / 3, 0, 1002)]
+    with db.engine.begin() as c:
+        command.downgrade(alembic_config(c), "0012")
+    assert indexes() == {"ix_metrics_run_key_step"}
     db.dispose()

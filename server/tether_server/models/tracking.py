@@ -81,7 +81,18 @@ class Metric(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger)
     value: Mapped[float] = mapped_column(Float)
     is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
-    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+    # History reads walk one (run, key) in (step, id) order. SQLite: the index holds every column they
+    # read, so a read never visits the table, where a run's keys lie interleaved step by step. Read
+    # 10,000 points of one key of ten logged per step: 13.4 -> 8.8 ms (9.5 -> 8.9 ms for a key logged
+    # alone); a 1,000-point insert: 3-6% more SQLite time; the file about a fifth larger (migration
+    # 0013). PostgreSQL could only skip the table for pages a vacuum has marked all-visible, which
+    # fresh points are not, so it keeps the narrow index.
+    __table_args__ = (
+        Index("ix_metrics_run_key_step", "run_id", "key", "step").ddl_if(dialect="postgresql"),
+        Index(
+            "ix_metrics_run_key_step_cover", "run_id", "key", "step", "id", "value", "is_nan", "timestamp"
+        ).ddl_if(dialect="sqlite"),
+    )
 
 
 class LatestMetric(Base):
