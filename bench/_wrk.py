@@ -1,7 +1,9 @@
 """Debian's ``wrk`` for the bench rows that measure the server's intake or latency rather than a
 Python client's (monitoring window posts, A/B outcome posts and REST assignment): one timed run of
 a Lua script, its request count, the server CPU it cost and, on request, its latency percentiles.
-Any answer but 2xx/3xx, a socket error or a failed run raises."""
+Any answer but 2xx/3xx, a socket error or a failed run raises. ``trials`` runs the intake rows'
+timed trials (``trial_limits``, shared with their Python-producer rows) and ``trials_note`` words
+them for the table."""
 
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import Row
+from . import Context, Row, fmt_ms, percentile
 
 THREADS = 2
 CONNECTIONS = 8
+TRIALS = 3  # on this shared 2-core host one trial swings by about 25%: the rows give the median
 MISSING = "needs wrk (Debian package wrk; scripts/test installs it)"
 
 _RATE = re.compile(r"^\s*(\d+) requests in ([\d.]+)s", re.M)
@@ -63,3 +66,33 @@ def run(url: str, script: Path, env: dict[str, str], seconds: float, cpu: Callab
         raise RuntimeError(f"wrk: {out.stdout[-600:]} {out.stderr[-300:]}; {explain()}")
     n = int(m.group(1))
     return Trial(n, float(m.group(2)), used / max(n, 1), quantiles)
+
+
+def trial_limits(quick: bool) -> tuple[int, float, int]:
+    """(trials, seconds per trial, posts per trial at most) of an intake row, wrk or Python producers."""
+    return (1, 2.0, 400) if quick else (TRIALS, 4.0, 3200)
+
+
+def trials(ctx: Context, base_url: str, path: str, script: Path, env: dict[str, str], cpu: Callable[[], float],
+           check: Callable[[], str]) -> tuple[list[float], list[float], int]:  # fmt: skip
+    """Timed trials of ``script`` against ``path`` (``THREADS`` threads, ``CONNECTIONS`` keep-alive
+    connections; the script reads ``POST_PATH`` and a ``PREFIX`` per trial): (rates, server CPU
+    seconds per post, posts). A failed run raises with ``check()``'s account of one post."""
+    n, limit_s, _posts = trial_limits(ctx.quick)
+    runs = [
+        run(
+            base_url + path,
+            script,
+            {**env, "POST_PATH": path, "PREFIX": f"{env['PREFIX']}-{trial}"},
+            limit_s,
+            cpu,
+            explain=lambda: f"one post answers: {check()}",
+        )  # fmt: skip
+        for trial in range(n)
+    ]
+    return [r.rate for r in runs], [r.cpu_per_request for r in runs], sum(r.requests for r in runs)
+
+
+def trials_note(rates: list[float], cpus: list[float], total: int) -> str:
+    spread = f"trials {', '.join(f'{r:.0f}' for r in rates)}/s; " if len(rates) > 1 else ""
+    return f"median of {len(rates)}: {spread}{total} posts; server CPU {fmt_ms(percentile(cpus, 50))}/post"

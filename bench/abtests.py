@@ -94,12 +94,10 @@ def _sdk_rate(ctx: Context, tid: int, tok: str, units: int) -> tuple[float, floa
 def _wrk_assign(ctx: Context, tid: int, tok: str) -> Row:
     """The target row: ``wrk`` on one keep-alive connection, sequential GETs (``assign.lua``, a new
     unit each); the median of the trials' p50s."""
-    from .monitoring import _trial_limits
-
     name = "abtests: REST assign p50"
     if not _wrk.available():
         return _wrk.missing(name, "≤ 2 ms")
-    trials, limit_s, _n = _trial_limits(ctx)
+    trials, limit_s, _n = _wrk.trial_limits(ctx.quick)
     runs = [
         _wrk.run(
             ctx.base_url,
@@ -126,8 +124,6 @@ def _wrk_assign(ctx: Context, tid: int, tok: str) -> Row:
 def _wrk_outcomes(ctx: Context, tid: int, tok: str) -> Row:
     """The target row: ``wrk`` posting one arm's two windows per request (``outcome_post.lua``),
     the median of the window-post row's trials."""
-    from .monitoring import _trials_note, _wrk_trials
-
     name = "abtests: outcome window posts"
     if not _wrk.available():
         return _wrk.missing(name, "≥ 500/s")
@@ -139,10 +135,10 @@ def _wrk_outcomes(ctx: Context, tid: int, tok: str) -> Row:
         return f"{r.status_code} {r.text[:300]}"
 
     env = {"TOKEN": tok, "ARMS": "control,challenger", "WINDOWS": "200", "PREFIX": "wrk"}
-    rates, cpus, total = _wrk_trials(ctx, ctx.base_url, path, env, ctx.server.cpu, check, _WRK_SCRIPT)
+    rates, cpus, total = _wrk.trials(ctx, ctx.base_url, path, _WRK_SCRIPT, env, ctx.server.cpu, check)
     rate = percentile(rates, 50)
     return Row(name, "≥ 500/s", f"{rate:.0f}/s", rate >= 500,
-               f"{_trials_note(rates, cpus, total)}; wrk, {_wrk.THREADS} threads, {_wrk.CONNECTIONS} keep-alive "
+               f"{_wrk.trials_note(rates, cpus, total)}; wrk, {_wrk.THREADS} threads, {_wrk.CONNECTIONS} keep-alive "
                "connections, each post one arm's primary + guardrail window (200 windows per arm, re-posted)")  # fmt: skip
 
 

@@ -42,7 +42,6 @@ COLUMNS = 50
 RAW_COLUMNS = 10
 PAGE_WINDOWS = 720  # 30 days of hourly windows
 POST_THREADS = 8
-POST_TRIALS = 3
 ROW_THREADS = 2
 
 
@@ -149,16 +148,11 @@ class _Answer:
         self.status_code, self.text = status_code, text
 
 
-def _trial_limits(ctx: Context) -> tuple[int, float, int]:
-    """(trials, seconds per trial, posts per trial at most)."""
-    return (1, 2.0, 400) if ctx.quick else (POST_TRIALS, 4.0, 3200)
-
-
 def _post_trials(ctx: Context, url: str, sessions: Callable[[], Any], body: Callable[[int, int, int], bytes],
                  cpu: Callable[[], float]) -> tuple[list[float], list[float], int]:  # fmt: skip
     """Timed trials of ``POST_THREADS`` Python threads posting ``body(trial, thread, k)`` to
     ``url``: (rates, server CPU seconds per post, posts)."""
-    trials, limit_s, limit_n = _trial_limits(ctx)
+    trials, limit_s, limit_n = _wrk.trial_limits(ctx.quick)
     per = limit_n // POST_THREADS
     rates, cpus, total = [], [], 0
     for trial in range(trials):
@@ -184,32 +178,6 @@ def _post_trials(ctx: Context, url: str, sessions: Callable[[], Any], body: Call
 _WRK_SCRIPT = Path(__file__).with_name("window_post.lua")
 
 
-def _wrk_trials(ctx: Context, base_url: str, path: str, env: dict[str, str], cpu: Callable[[], float],
-                check: Callable[[], str], script: Path = _WRK_SCRIPT) -> tuple[list[float], list[float], int]:  # fmt: skip
-    """Timed trials of ``wrk`` (``_wrk.THREADS`` threads, ``_wrk.CONNECTIONS`` keep-alive
-    connections) running ``script`` (``window_post.lua`` by default) against ``path``: (rates,
-    server CPU seconds per post, posts). Any answer but 2xx fails the run, with ``check()``'s
-    account of one post."""
-    trials, limit_s, _n = _trial_limits(ctx)
-    runs = [
-        _wrk.run(
-            base_url + path,
-            script,
-            {**env, "POST_PATH": path, "PREFIX": f"{env['PREFIX']}-{trial}"},
-            limit_s,
-            cpu,
-            explain=lambda: f"one post answers: {check()}",
-        )  # fmt: skip
-        for trial in range(trials)
-    ]
-    return [r.rate for r in runs], [r.cpu_per_request for r in runs], sum(r.requests for r in runs)
-
-
-def _trials_note(rates: list[float], cpus: list[float], total: int) -> str:
-    spread = f"trials {', '.join(f'{r:.0f}' for r in rates)}/s; " if len(rates) > 1 else ""
-    return f"median of {len(rates)}: {spread}{total} posts; server CPU {fmt_ms(percentile(cpus, 50))}/post"
-
-
 def _window_posts(
     ctx: Context, tok: str, mid: int, ref: dict[str, Any], summary: dict[str, Any]
 ) -> list[Row]:
@@ -217,7 +185,7 @@ def _window_posts(
     client takes little of the two cores the server runs on). Then two informational rows: the
     same posts from 8 Python producers with the SDK's transport on the same cores, and the
     harness ceiling (``wrk`` and the same bodies against a bare Flask app under the same gunicorn
-    options, ``bench._echo_app``). Each is the median of ``POST_TRIALS`` trials: on this shared
+    options, ``bench._echo_app``). Each is the median of ``_wrk.TRIALS`` trials: on this shared
     2-core host one trial swings by ±25% (an evaluator pass of the server over the windows just
     posted, or the host's own load, can land in any one of them)."""
     path = f"/api/v1/monitors/{mid}/windows"
@@ -231,7 +199,7 @@ def _window_posts(
     size = f"{len(head) // 1024} KiB summary"
     summary_file = Path(ctx.data_dir) / "bench-window-summary.json"
     summary_file.write_bytes(head)
-    # what window_post.lua reads (_wrk_trials adds POST_PATH and a PREFIX per trial)
+    # what window_post.lua reads (_wrk.trials adds POST_PATH and a PREFIX per trial)
     env = {"BODY_FILE": str(summary_file), "REF_ID": str(tail), "TOKEN": tok, "T0": str(T0),
            "WINDOWS": str(PAGE_WINDOWS), "PREFIX": "wrk"}  # fmt: skip
 
@@ -245,12 +213,12 @@ def _window_posts(
     if not have_wrk:
         rows.append(_wrk.missing("monitoring: window posts (50 columns)", "≥ 500/s"))
     else:
-        rates, cpus, total = _wrk_trials(ctx, ctx.base_url, path, env, ctx.server.cpu, check)
+        rates, cpus, total = _wrk.trials(ctx, ctx.base_url, path, _WRK_SCRIPT, env, ctx.server.cpu, check)
         rate = percentile(rates, 50)
         rows.append(Row("monitoring: window posts (50 columns)", "≥ 500/s", f"{rate:.0f}/s", rate >= 500,
-                        f"{_trials_note(rates, cpus, total)}; wrk, {_wrk.THREADS} threads, {_wrk.CONNECTIONS} "
+                        f"{_wrk.trials_note(rates, cpus, total)}; wrk, {_wrk.THREADS} threads, {_wrk.CONNECTIONS} "
                         f"keep-alive connections, each post a new (window, source); {size}"))  # fmt: skip
-    per = _trial_limits(ctx)[2] // POST_THREADS
+    per = _wrk.trial_limits(ctx.quick)[2] // POST_THREADS
 
     def post_body(trial: int, t: int, k: int) -> bytes:
         ws = T0 + ((t * per + k) % PAGE_WINDOWS) * HOUR
@@ -260,7 +228,7 @@ def _window_posts(
     headers = {**ctx.http(tok).headers, "Content-Type": "application/json"}
     sdk = _post_trials(ctx, url, lambda: _SdkSession(headers), post_body, ctx.server.cpu)
     rows.append(Row("  8 Python producers on the same cores (info)", "", f"{percentile(sdk[0], 50):.0f}/s", None,
-                    f"{_trials_note(*sdk)}; {POST_THREADS} threads, each with the SDK's transport; the "
+                    f"{_wrk.trials_note(*sdk)}; {POST_THREADS} threads, each with the SDK's transport; the "
                     "producers' own CPU comes out of the server's two cores"))  # fmt: skip
     if have_wrk:
         rows.append(_echo_ceiling(ctx, env))
@@ -270,11 +238,11 @@ def _window_posts(
 def _echo_ceiling(ctx: Context, env: dict[str, str]) -> Row:
     """wrk and the same bodies to ``bench._echo_app`` under tether's gunicorn options."""
     with echo_server() as (base, cpu):
-        rates, cpus, total = _wrk_trials(
-            ctx, base, "/echo", {**env, "PREFIX": "echo"}, cpu, lambda: "(echo app)"
+        rates, cpus, total = _wrk.trials(
+            ctx, base, "/echo", _WRK_SCRIPT, {**env, "PREFIX": "echo"}, cpu, lambda: "(echo app)"
         )
     return Row("  harness ceiling: bare Flask echo app (info)", "", f"{percentile(rates, 50):.0f}/s", None,
-               f"{_trials_note(rates, cpus, total)}; the target row's wrk and bodies to a Flask app that only "
+               f"{_wrk.trials_note(rates, cpus, total)}; the target row's wrk and bodies to a Flask app that only "
                "parses the JSON, under the same gunicorn options: what the HTTP stack and harness carry here")  # fmt: skip
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from sqlalchemy import text
 
@@ -182,7 +184,7 @@ def test_run_details_same_on_repeat_and_prepared_on_postgresql(app, client, auth
     _, runs = seeded
     ids = sorted(runs.values())
     with Runtime.of(app).database.session(write=False) as s:
-        rows = [type("R", (), {"id": i}) for i in ids]
+        rows = [SimpleNamespace(id=i) for i in ids]  # run_details reads only the id
         first = run_details(s, rows)
         second = run_details(s, rows)
         assert second.keys() == first.keys() == set(ids)

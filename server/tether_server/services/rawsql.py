@@ -42,12 +42,11 @@ def cursor(session: Session | Connection) -> Iterator[tuple[Any, str]]:
             cur.close()
 
 
-def prepared(session: Session | Connection) -> dict[str, Any]:
+def prepared(session: Session) -> dict[str, Any]:
     """``cursor.execute`` keyword arguments that make a fixed-text statement a prepared statement of
     the connection on PostgreSQL (psycopg's ``prepare=True``; the engine turns automatic preparing
     off, see ``db.make_engine``); nothing on SQLite, whose driver caches its statements anyway."""
-    dialect = session.get_bind().dialect if isinstance(session, Session) else session.dialect
-    return {"prepare": True} if dialect.name == "postgresql" else {}
+    return {"prepare": True} if session.get_bind().dialect.name == "postgresql" else {}
 
 
 def in_list(
